@@ -1,0 +1,90 @@
+package capture
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// TCP header flags, as in the TCP header's flags byte.
+const (
+	FIN uint8 = 0x01
+	SYN uint8 = 0x02
+	RST uint8 = 0x04
+	PSH uint8 = 0x08
+	ACK uint8 = 0x10
+	URG uint8 = 0x20
+	ECE uint8 = 0x40
+	CWR uint8 = 0x80
+)
+
+// Direction says where on an interface a packet was seen.
+type Direction uint8
+
+// Directions.
+const (
+	Ingress Direction = iota
+	Egress
+	Unknown
+)
+
+// String returns "in", "out" or "?".
+func (d Direction) String() string {
+	switch d {
+	case Ingress:
+		return "in"
+	case Egress:
+		return "out"
+	}
+	return "?"
+}
+
+// Segment is one captured TCP segment.
+//
+// Payload is owned by whoever produced the Segment and stays valid only until
+// the producer is asked for the next one; consumers that keep bytes copy them.
+type Segment struct {
+	// Time is when the packet was seen.
+	Time time.Time
+	// Ifindex is the interface index the packet was seen on (0 if unknown).
+	Ifindex int
+	// Dir is the direction on that interface.
+	Dir Direction
+	// Src and Dst are the endpoints.
+	Src, Dst netip.AddrPort
+	// Seq and Ack are the TCP sequence and acknowledgment numbers.
+	Seq, Ack uint32
+	// Flags is the TCP flags byte (FIN, SYN, ...).
+	Flags uint8
+	// PacketLen is the length of the whole packet as seen on the interface,
+	// link-layer header included.
+	PacketLen int
+	// PayloadLen is the TCP payload length the IP header claims.
+	PayloadLen int
+	// Payload holds the captured payload bytes: a prefix of the TCP payload,
+	// shorter than PayloadLen when the capture cut it.
+	Payload []byte
+}
+
+// Has reports whether all the given TCP flags are set.
+func (s *Segment) Has(flags uint8) bool { return s.Flags&flags == flags }
+
+// FlagNames returns the set TCP flags in tcpdump's order of importance:
+// SYN, FIN, RST, PSH, ACK, URG, ECE, CWR.
+func FlagNames(flags uint8) []string {
+	names := make([]string, 0, 8)
+	for _, f := range flagOrder {
+		if flags&f.bit != 0 {
+			names = append(names, f.name)
+		}
+	}
+	return names
+}
+
+// FlagString returns the set TCP flags separated by spaces, e.g. "SYN ACK".
+func FlagString(flags uint8) string { return strings.Join(FlagNames(flags), " ") }
+
+var flagOrder = [...]struct {
+	bit  uint8
+	name string
+}{{SYN, "SYN"}, {FIN, "FIN"}, {RST, "RST"}, {PSH, "PSH"}, {ACK, "ACK"}, {URG, "URG"}, {ECE, "ECE"}, {CWR, "CWR"}}

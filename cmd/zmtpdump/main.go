@@ -1,0 +1,29 @@
+// Command zmtpdump captures ZeroMQ (ZMTP) traffic with eBPF, or reads it
+// from pcap files, and prints what the peers say to each other.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := newRootCommand(os.Stdout, os.Stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		var u usageError
+		fmt.Fprintf(os.Stderr, "zmtpdump: %v\n", err)
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}

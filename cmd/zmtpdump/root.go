@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zmtpdump/zmtpdump/filter"
+	"github.com/zmtpdump/zmtpdump/loader"
+)
+
+// config is the validated command line.
+type config struct {
+	interfaces []string
+	ports      filter.Ports
+	readFile   string
+	verbose    bool
+	json       bool
+	snap       int
+	ringKiB    int
+}
+
+// usageError marks a bad command line (exit status 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		ifaces []string
+		ports  []string
+		cfg    config
+	)
+	cmd := &cobra.Command{
+		Use:   "zmtpdump [flags] [expression]",
+		Short: "Capture and decode ZeroMQ (ZMTP) traffic",
+		Long: `zmtpdump captures TCP traffic with eBPF (or reads a pcap/pcapng file) and
+decodes the ZeroMQ Message Transport Protocol: greetings, commands such as
+READY with their properties, and messages frame by frame.
+
+The optional expression selects packets like tcpdump's, limited for now to
+"port N" terms joined by "or", e.g. "port 7001 or port 7002".`,
+		Example: `  sudo zmtpdump -i lo --port 7001
+  sudo zmtpdump -v -i lo "port 7001 or port 7002"
+  sudo zmtpdump -i eth0 --port 7001 --json
+  zmtpdump -r capture.pcap "port 7001"`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cfg.finish(ifaces, ports, args); err != nil {
+				return usageError{err}
+			}
+			return run(cmd.Context(), &cfg, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&ifaces, "interface", "i", nil, "capture on this interface (repeatable)")
+	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port (repeatable)")
+	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
+	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
+	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
+	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown)")
+	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	return cmd
+}
+
+// finish validates the flags and the positional expression into cfg.
+func (c *config) finish(ifaces, ports, args []string) error {
+	for _, s := range ports {
+		p, err := filter.ParsePort(s)
+		if err != nil {
+			return fmt.Errorf("--port: %w", err)
+		}
+		c.ports.Add(p)
+	}
+	if len(args) > 0 {
+		expr, err := filter.ParseExpression(strings.Join(args, " "))
+		if err != nil {
+			return err
+		}
+		c.ports.Add(expr.List()...)
+	}
+	c.interfaces = ifaces
+	switch {
+	case c.readFile != "" && len(ifaces) > 0:
+		return errors.New("-r and -i exclude each other: read a file or capture live")
+	case c.readFile == "" && len(ifaces) == 0:
+		return errors.New("no interface: say where to capture with -i IFACE (e.g. -i lo), or read a file with -r FILE")
+	}
+	if c.snap < 0 {
+		return fmt.Errorf("--snap %d: must be 0 or more", c.snap)
+	}
+	if c.ringKiB <= 0 || c.ringKiB&(c.ringKiB-1) != 0 {
+		return fmt.Errorf("--buffer-size %d: must be a power of two (KiB)", c.ringKiB)
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+// Package loader is the only part of zmtpdump that talks to the kernel. It
+// probes the kernel's features, loads the eBPF capture program from package
+// bpf, attaches it to interfaces with TCX, reads the BPF ring buffer and turns
+// each record into a capture.Segment. Everything it attaches is held by links
+// owned by this process: closing the Capture, or the process dying, detaches
+// it.
+package loader

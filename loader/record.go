@@ -1,0 +1,76 @@
+package loader
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// Offsets of the fields of struct event_hdr in bpf/capture.c. TestRecordLayout
+// checks them against the bpf2go-generated struct.
+const (
+	offTs         = 0
+	offIfindex    = 8
+	offPktLen     = 12
+	offPayloadLen = 16
+	offCapLen     = 20
+	offSeq        = 24
+	offAck        = 28
+	offSaddr      = 32
+	offDaddr      = 48
+	offSport      = 64
+	offDport      = 66
+	offFamily     = 68
+	offDirection  = 69
+	offFlags      = 70
+	hdrLen        = 72
+)
+
+// errShortRecord reports a ring-buffer record that does not hold what its
+// header claims.
+var errShortRecord = errors.New("short ring buffer record")
+
+// decodeRecord fills seg from one ring-buffer record. seg.Payload aliases
+// rec. base converts the kernel's monotonic timestamp to wall-clock time.
+func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
+	if len(rec) < hdrLen {
+		return fmt.Errorf("%w: %d bytes", errShortRecord, len(rec))
+	}
+	le := binary.LittleEndian
+	capLen := int(le.Uint32(rec[offCapLen:]))
+	if capLen > len(rec)-hdrLen {
+		return fmt.Errorf("%w: header claims %d payload bytes, record holds %d", errShortRecord, capLen, len(rec)-hdrLen)
+	}
+	seg.Time = base.Add(time.Duration(le.Uint64(rec[offTs:])))
+	seg.Ifindex = int(le.Uint32(rec[offIfindex:]))
+	seg.PacketLen = int(le.Uint32(rec[offPktLen:]))
+	seg.PayloadLen = int(le.Uint32(rec[offPayloadLen:]))
+	seg.Seq = le.Uint32(rec[offSeq:])
+	seg.Ack = le.Uint32(rec[offAck:])
+	sport, dport := le.Uint16(rec[offSport:]), le.Uint16(rec[offDport:])
+	switch rec[offFamily] {
+	case 4:
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(rec[offSaddr:offSaddr+4])), sport)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(rec[offDaddr:offDaddr+4])), dport)
+	case 6:
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(rec[offSaddr:offSaddr+16])), sport)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(rec[offDaddr:offDaddr+16])), dport)
+	default:
+		return fmt.Errorf("ring buffer record with address family %d", rec[offFamily])
+	}
+	switch rec[offDirection] {
+	case 0:
+		seg.Dir = capture.Ingress
+	case 1:
+		seg.Dir = capture.Egress
+	default:
+		seg.Dir = capture.Unknown
+	}
+	seg.Flags = rec[offFlags]
+	seg.Payload = rec[hdrLen : hdrLen+capLen]
+	return nil
+}

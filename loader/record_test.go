@@ -1,0 +1,88 @@
+package loader
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/zmtpdump/zmtpdump/bpf"
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+func TestRecordLayout(t *testing.T) {
+	var h bpf.CaptureEventHdr
+	for _, c := range []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"ts", unsafe.Offsetof(h.TsNs), offTs},
+		{"ifindex", unsafe.Offsetof(h.Ifindex), offIfindex},
+		{"pkt_len", unsafe.Offsetof(h.PktLen), offPktLen},
+		{"payload_len", unsafe.Offsetof(h.PayloadLen), offPayloadLen},
+		{"cap_len", unsafe.Offsetof(h.CapLen), offCapLen},
+		{"seq", unsafe.Offsetof(h.Seq), offSeq},
+		{"ack", unsafe.Offsetof(h.Ack), offAck},
+		{"saddr", unsafe.Offsetof(h.Saddr), offSaddr},
+		{"daddr", unsafe.Offsetof(h.Daddr), offDaddr},
+		{"sport", unsafe.Offsetof(h.Sport), offSport},
+		{"dport", unsafe.Offsetof(h.Dport), offDport},
+		{"family", unsafe.Offsetof(h.Family), offFamily},
+		{"direction", unsafe.Offsetof(h.Direction), offDirection},
+		{"flags", unsafe.Offsetof(h.TcpFlags), offFlags},
+		{"size", unsafe.Sizeof(h), hdrLen},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: offset %d in the generated struct, %d in the decoder", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestDecodeRecord(t *testing.T) {
+	rec := make([]byte, hdrLen+3)
+	le := binary.LittleEndian
+	le.PutUint64(rec[offTs:], 1500)
+	le.PutUint32(rec[offIfindex:], 1)
+	le.PutUint32(rec[offPktLen:], 69)
+	le.PutUint32(rec[offPayloadLen:], 3)
+	le.PutUint32(rec[offCapLen:], 3)
+	le.PutUint32(rec[offSeq:], 0xfffffff0)
+	le.PutUint32(rec[offAck:], 7)
+	copy(rec[offSaddr:], []byte{127, 0, 0, 1})
+	copy(rec[offDaddr:], []byte{127, 0, 0, 2})
+	le.PutUint16(rec[offSport:], 47563)
+	le.PutUint16(rec[offDport:], 7001)
+	rec[offFamily] = 4
+	rec[offDirection] = 1
+	rec[offFlags] = capture.ACK | capture.PSH
+	copy(rec[hdrLen:], []byte{0, 1, '1'})
+
+	base := time.Unix(1000, 0)
+	var seg capture.Segment
+	if err := decodeRecord(rec, base, &seg); err != nil {
+		t.Fatal(err)
+	}
+	if want := base.Add(1500); !seg.Time.Equal(want) {
+		t.Errorf("time %v, want %v", seg.Time, want)
+	}
+	if seg.Src != netip.MustParseAddrPort("127.0.0.1:47563") || seg.Dst != netip.MustParseAddrPort("127.0.0.2:7001") {
+		t.Errorf("endpoints %v > %v", seg.Src, seg.Dst)
+	}
+	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.Dir != capture.Egress || seg.Flags != capture.ACK|capture.PSH {
+		t.Errorf("header fields %+v", seg)
+	}
+	if string(seg.Payload) != "\x00\x011" || seg.PayloadLen != 3 || seg.PacketLen != 69 {
+		t.Errorf("payload %q (%d of %d)", seg.Payload, len(seg.Payload), seg.PayloadLen)
+	}
+
+	// A record that claims more payload than it holds is refused.
+	le.PutUint32(rec[offCapLen:], 4)
+	if err := decodeRecord(rec, base, &seg); !errors.Is(err, errShortRecord) {
+		t.Errorf("overlong cap_len: err %v, want errShortRecord", err)
+	}
+	if err := decodeRecord(rec[:10], base, &seg); !errors.Is(err, errShortRecord) {
+		t.Errorf("short record: err %v, want errShortRecord", err)
+	}
+}

@@ -1,0 +1,160 @@
+package pcapfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// Link types (https://www.tcpdump.org/linktypes.html).
+const (
+	linkNull     = 0
+	linkEthernet = 1
+	linkRaw      = 101
+	linkLoop     = 108
+	linkSLL      = 113
+	linkIPv4     = 228
+	linkIPv6     = 229
+	linkSLL2     = 276
+)
+
+// errNotTCP marks frames that hold no TCP segment zmtpdump can read: other
+// protocols, non-first fragments, frames cut before the TCP header.
+var errNotTCP = errors.New("not a TCP segment")
+
+// supportedLink reports whether parseFrame understands a link type.
+func supportedLink(lt int) bool {
+	switch lt {
+	case linkNull, linkEthernet, linkRaw, linkLoop, linkSLL, linkIPv4, linkIPv6, linkSLL2:
+		return true
+	}
+	return false
+}
+
+// Ethernet types.
+const (
+	etherIPv4   = 0x0800
+	etherIPv6   = 0x86dd
+	ether8021Q  = 0x8100
+	ether8021AD = 0x88a8
+)
+
+// parseFrame fills the addressing, TCP header and payload of seg from one
+// frame of link type lt. seg.Payload aliases frame.
+func parseFrame(lt int, frame []byte, seg *capture.Segment) error {
+	var ethType uint16
+	var off int
+	be := binary.BigEndian
+	switch lt {
+	case linkEthernet:
+		if len(frame) < 14 {
+			return errNotTCP
+		}
+		ethType, off = be.Uint16(frame[12:]), 14
+		for (ethType == ether8021Q || ethType == ether8021AD) && len(frame) >= off+4 {
+			ethType, off = be.Uint16(frame[off+2:]), off+4
+		}
+	case linkSLL:
+		if len(frame) < 16 {
+			return errNotTCP
+		}
+		ethType, off = be.Uint16(frame[14:]), 16
+	case linkSLL2:
+		if len(frame) < 20 {
+			return errNotTCP
+		}
+		ethType, off = be.Uint16(frame[0:]), 20
+	case linkNull, linkLoop:
+		// A 4-byte address family, host order for NULL, network order for LOOP.
+		if len(frame) < 4 {
+			return errNotTCP
+		}
+		off = 4
+		ethType = familyToEther(frame[:4])
+	case linkRaw, linkIPv4, linkIPv6:
+		if len(frame) < 1 {
+			return errNotTCP
+		}
+		switch frame[0] >> 4 {
+		case 4:
+			ethType = etherIPv4
+		case 6:
+			ethType = etherIPv6
+		}
+	default:
+		return errNotTCP
+	}
+	return parseIP(ethType, frame[off:], seg)
+}
+
+// familyToEther maps a BSD loopback address family to an Ethernet type.
+// AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30 depending on the OS.
+func familyToEther(b []byte) uint16 {
+	v := binary.LittleEndian.Uint32(b)
+	if v > 0xffff {
+		v = binary.BigEndian.Uint32(b)
+	}
+	switch v {
+	case 2:
+		return etherIPv4
+	case 10, 24, 28, 30:
+		return etherIPv6
+	}
+	return 0
+}
+
+func parseIP(ethType uint16, p []byte, seg *capture.Segment) error {
+	be := binary.BigEndian
+	var l4 []byte
+	var room int // bytes of TCP header and payload the IP header claims
+	switch ethType {
+	case etherIPv4:
+		if len(p) < 20 || p[0]>>4 != 4 || p[9] != 6 {
+			return errNotTCP
+		}
+		if be.Uint16(p[6:])&0x1fff != 0 { // a later fragment
+			return errNotTCP
+		}
+		ihl := int(p[0]&0x0f) * 4
+		tot := int(be.Uint16(p[2:]))
+		if ihl < 20 || tot < ihl || len(p) < ihl {
+			return errNotTCP
+		}
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[12:16])), 0)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[16:20])), 0)
+		l4, room = p[ihl:], tot-ihl
+	case etherIPv6:
+		if len(p) < 40 || p[0]>>4 != 6 || p[6] != 6 {
+			return errNotTCP
+		}
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[8:24])), 0)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[24:40])), 0)
+		l4, room = p[40:], int(be.Uint16(p[4:]))
+		if room == 0 { // a jumbogram: trust the capture
+			room = len(l4)
+		}
+	default:
+		return errNotTCP
+	}
+	if len(l4) < 20 {
+		return errNotTCP
+	}
+	doff := int(l4[12]>>4) * 4
+	if doff < 20 || doff > room || len(l4) < doff {
+		return errNotTCP
+	}
+	seg.Src = netip.AddrPortFrom(seg.Src.Addr(), be.Uint16(l4[0:]))
+	seg.Dst = netip.AddrPortFrom(seg.Dst.Addr(), be.Uint16(l4[2:]))
+	seg.Seq = be.Uint32(l4[4:])
+	seg.Ack = be.Uint32(l4[8:])
+	seg.Flags = l4[13]
+	seg.PayloadLen = room - doff
+	payload := l4[doff:]
+	if len(payload) > seg.PayloadLen {
+		payload = payload[:seg.PayloadLen] // Ethernet padding
+	}
+	seg.Payload = payload
+	return nil
+}

@@ -1,0 +1,499 @@
+// Command zmqpeer is a small libzmq-based ZeroMQ peer used to generate real
+// ZMTP traffic for zmtpdump's tests and captures (see testdata/record.sh).
+//
+// It is built separately and links against the system libzmq through cgo:
+//
+//	go build -o bin/zmqpeer ./testpeers/zmqpeer
+//
+// The zmtpdump binary never imports this package.
+//
+// One process is one socket. It either binds or connects, then plays the
+// role that goes with its socket type:
+//
+//	push, pub, xpub   send -count messages
+//	pull, sub, xsub   receive -count messages, then exit
+//	req, dealer       for each of -count messages: send it, receive the reply
+//	rep               for each of -count messages: receive it, echo it back
+//	router            for each of -count messages: receive it, echo it back
+//	                  to the sender (the routing id frame is kept)
+//	pair              sends when it connects, receives when it binds
+//	                  (override with -mode send|recv)
+//
+// A message body is the decimal counter "1", "2", "3", ... or, with -size N,
+// N bytes of 'x'. With -multipart every message is sent as two frames: "hello"
+// (with MORE) followed by the body.
+//
+// With -print, every message the application receives is written to stdout,
+// one per line, its frames as text joined by "|" (a ROUTER leaves out the
+// routing id frame). Errors go to stderr; the exit status is 0 on success and
+// 1 on any failure, including a receive that runs past -timeout.
+//
+// Examples:
+//
+//	zmqpeer -type pull -bind tcp://127.0.0.1:7001 -count 3 -print
+//	zmqpeer -type push -connect tcp://127.0.0.1:7001 -count 3 -interval 100ms
+//	zmqpeer -type sub -connect tcp://[::1]:7002 -subscribe a -unsubscribe-after
+package main
+
+/*
+#cgo pkg-config: libzmq
+#include <stdlib.h>
+#include <zmq.h>
+*/
+import "C"
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// zmqError is an error reported by libzmq, carrying its errno.
+type zmqError struct {
+	op    string
+	errno int
+}
+
+func (e *zmqError) Error() string {
+	return fmt.Sprintf("%s: %s", e.op, C.GoString(C.zmq_strerror(C.int(e.errno))))
+}
+
+// lastError wraps libzmq's current errno for the failed operation op.
+func lastError(op string) error {
+	return &zmqError{op: op, errno: int(C.zmq_errno())}
+}
+
+func isErrno(err error, errno C.int) bool {
+	var ze *zmqError
+	return errors.As(err, &ze) && ze.errno == int(errno)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+var socketTypes = map[string]C.int{
+	"push":   C.ZMQ_PUSH,
+	"pull":   C.ZMQ_PULL,
+	"pub":    C.ZMQ_PUB,
+	"sub":    C.ZMQ_SUB,
+	"xpub":   C.ZMQ_XPUB,
+	"xsub":   C.ZMQ_XSUB,
+	"req":    C.ZMQ_REQ,
+	"rep":    C.ZMQ_REP,
+	"dealer": C.ZMQ_DEALER,
+	"router": C.ZMQ_ROUTER,
+	"pair":   C.ZMQ_PAIR,
+}
+
+type config struct {
+	typ              string
+	bind, connect    string
+	mode             string
+	count, size      int
+	multipart        bool
+	interval, wait   time.Duration
+	linger, timeout  time.Duration
+	subscribe        stringList
+	unsubscribeAfter bool
+	print            bool
+	routingID        string
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.typ, "type", "", "socket type: push|pull|pub|sub|xpub|xsub|req|rep|dealer|router|pair")
+	flag.StringVar(&cfg.bind, "bind", "", "endpoint to bind, e.g. tcp://127.0.0.1:7001")
+	flag.StringVar(&cfg.connect, "connect", "", "endpoint to connect to, e.g. tcp://[::1]:7001")
+	flag.StringVar(&cfg.mode, "mode", "", "pair only: send or recv (default: send when connecting, recv when binding)")
+	flag.IntVar(&cfg.count, "count", 3, "messages to send (sending types) or to receive before exiting (receiving types)")
+	flag.IntVar(&cfg.size, "size", 0, "if > 0, each message body is this many 'x' bytes instead of a decimal counter")
+	flag.BoolVar(&cfg.multipart, "multipart", false, "send each message as two frames: \"hello\" (MORE), then the body")
+	flag.DurationVar(&cfg.interval, "interval", 0, "pause between sends")
+	flag.DurationVar(&cfg.wait, "wait", 200*time.Millisecond, "pause after bind/connect before the first send")
+	flag.DurationVar(&cfg.linger, "linger", time.Second, "ZMQ_LINGER set before closing the socket")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "overall time limit for receiving (and sending)")
+	flag.Var(&cfg.subscribe, "subscribe", "sub/xsub: topic to subscribe to (repeatable; sub default: everything)")
+	flag.BoolVar(&cfg.unsubscribeAfter, "unsubscribe-after", false, "sub/xsub: after receiving, unsubscribe from each topic, sleep 200ms, exit")
+	flag.BoolVar(&cfg.print, "print", false, "print each received message, frames as text joined by \"|\"")
+	flag.StringVar(&cfg.routingID, "routing-id", "", "ZMQ_ROUTING_ID of the socket")
+	flag.Parse()
+
+	if err := run(&cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "zmqpeer: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg *config) error {
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", flag.Args())
+	}
+	typ, ok := socketTypes[cfg.typ]
+	if !ok {
+		return fmt.Errorf("-type: unknown socket type %q", cfg.typ)
+	}
+	if (cfg.bind == "") == (cfg.connect == "") {
+		return errors.New("exactly one of -bind and -connect is required")
+	}
+	if cfg.count < 0 || cfg.size < 0 {
+		return errors.New("-count and -size must not be negative")
+	}
+	if cfg.mode != "" && cfg.mode != "send" && cfg.mode != "recv" {
+		return fmt.Errorf("-mode: want send or recv, got %q", cfg.mode)
+	}
+
+	ctx := C.zmq_ctx_new()
+	if ctx == nil {
+		return lastError("zmq_ctx_new")
+	}
+	defer C.zmq_ctx_term(ctx)
+
+	s, err := newSocket(ctx, typ)
+	if err != nil {
+		return err
+	}
+	// Close with the requested linger so queued messages still go out.
+	defer func() {
+		s.setInt(C.ZMQ_LINGER, int(cfg.linger/time.Millisecond))
+		C.zmq_close(s.ptr)
+	}()
+
+	if err := s.configure(cfg); err != nil {
+		return err
+	}
+	if cfg.bind != "" {
+		err = s.bind(cfg.bind)
+	} else {
+		err = s.connect(cfg.connect)
+	}
+	if err != nil {
+		return err
+	}
+
+	p := &peer{cfg: cfg, s: s, deadline: time.Now().Add(cfg.timeout), out: bufio.NewWriter(os.Stdout)}
+	defer p.out.Flush()
+
+	switch cfg.typ {
+	case "push", "pub", "xpub":
+		return p.sendAll()
+	case "pull", "sub", "xsub":
+		return p.receiveAll()
+	case "req", "dealer":
+		return p.requestAll()
+	case "rep", "router":
+		return p.echoAll()
+	case "pair":
+		mode := cfg.mode
+		if mode == "" {
+			mode = "recv"
+			if cfg.connect != "" {
+				mode = "send"
+			}
+		}
+		if mode == "send" {
+			return p.sendAll()
+		}
+		return p.receiveAll()
+	}
+	return nil
+}
+
+// socket is a libzmq socket handle.
+type socket struct {
+	ptr unsafe.Pointer
+	typ C.int
+}
+
+func newSocket(ctx unsafe.Pointer, typ C.int) (*socket, error) {
+	ptr := C.zmq_socket(ctx, typ)
+	if ptr == nil {
+		return nil, lastError("zmq_socket")
+	}
+	return &socket{ptr: ptr, typ: typ}, nil
+}
+
+func (s *socket) setInt(opt C.int, v int) error {
+	cv := C.int(v)
+	if C.zmq_setsockopt(s.ptr, opt, unsafe.Pointer(&cv), C.size_t(unsafe.Sizeof(cv))) != 0 {
+		return lastError(fmt.Sprintf("zmq_setsockopt(%d)", int(opt)))
+	}
+	return nil
+}
+
+func (s *socket) setBytes(opt C.int, v string) error {
+	var p unsafe.Pointer
+	if len(v) > 0 {
+		cs := C.CString(v)
+		defer C.free(unsafe.Pointer(cs))
+		p = unsafe.Pointer(cs)
+	}
+	if C.zmq_setsockopt(s.ptr, opt, p, C.size_t(len(v))) != 0 {
+		return lastError(fmt.Sprintf("zmq_setsockopt(%d)", int(opt)))
+	}
+	return nil
+}
+
+// configure sets the options that must be in place before bind/connect.
+func (s *socket) configure(cfg *config) error {
+	if err := s.setInt(C.ZMQ_IPV6, 1); err != nil {
+		return err
+	}
+	if cfg.routingID != "" {
+		if err := s.setBytes(C.ZMQ_ROUTING_ID, cfg.routingID); err != nil {
+			return err
+		}
+	}
+	if s.typ == C.ZMQ_SUB {
+		topics := cfg.subscribe
+		if len(topics) == 0 {
+			topics = stringList{""}
+			cfg.subscribe = topics
+		}
+		for _, t := range topics {
+			if err := s.setBytes(C.ZMQ_SUBSCRIBE, t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *socket) bind(ep string) error {
+	cs := C.CString(ep)
+	defer C.free(unsafe.Pointer(cs))
+	if C.zmq_bind(s.ptr, cs) != 0 {
+		return lastError("zmq_bind " + ep)
+	}
+	return nil
+}
+
+func (s *socket) connect(ep string) error {
+	cs := C.CString(ep)
+	defer C.free(unsafe.Pointer(cs))
+	if C.zmq_connect(s.ptr, cs) != 0 {
+		return lastError("zmq_connect " + ep)
+	}
+	return nil
+}
+
+// peer runs the send/receive pattern of one socket.
+type peer struct {
+	cfg      *config
+	s        *socket
+	deadline time.Time
+	out      *bufio.Writer
+	started  bool
+}
+
+// remaining returns the time left before the overall deadline, in
+// milliseconds, for ZMQ_RCVTIMEO/ZMQ_SNDTIMEO (at least 1 while time is left).
+func (p *peer) remaining(op string) (int, error) {
+	left := time.Until(p.deadline)
+	if left <= 0 {
+		return 0, fmt.Errorf("%s: timed out after %v", op, p.cfg.timeout)
+	}
+	ms := int(left / time.Millisecond)
+	if ms < 1 {
+		ms = 1
+	}
+	return ms, nil
+}
+
+// body returns the i'th (1-based) message body.
+func (p *peer) body(i int) []byte {
+	if p.cfg.size > 0 {
+		return []byte(strings.Repeat("x", p.cfg.size))
+	}
+	return []byte(fmt.Sprint(i))
+}
+
+// message returns the frames of the i'th (1-based) message.
+func (p *peer) message(i int) [][]byte {
+	if p.cfg.multipart {
+		return [][]byte{[]byte("hello"), p.body(i)}
+	}
+	return [][]byte{p.body(i)}
+}
+
+// pace sleeps -wait before the first send and -interval before later ones.
+func (p *peer) pace() {
+	if !p.started {
+		p.started = true
+		time.Sleep(p.cfg.wait)
+		return
+	}
+	time.Sleep(p.cfg.interval)
+}
+
+// send sends one message made of frames, retrying on EINTR.
+func (p *peer) send(frames [][]byte) error {
+	for i, f := range frames {
+		flags := C.int(0)
+		if i < len(frames)-1 {
+			flags = C.ZMQ_SNDMORE
+		}
+		for {
+			ms, err := p.remaining("send")
+			if err != nil {
+				return err
+			}
+			if err := p.s.setInt(C.ZMQ_SNDTIMEO, ms); err != nil {
+				return err
+			}
+			var ptr unsafe.Pointer
+			if len(f) > 0 {
+				ptr = unsafe.Pointer(&f[0])
+			}
+			if C.zmq_send(p.s.ptr, ptr, C.size_t(len(f)), flags) >= 0 {
+				break
+			}
+			err = lastError("zmq_send")
+			switch {
+			case isErrno(err, C.EINTR):
+				continue
+			case isErrno(err, C.EAGAIN):
+				return fmt.Errorf("send: timed out after %v (no peer?)", p.cfg.timeout)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// recv receives one whole message, all its frames, retrying on EINTR.
+func (p *peer) recv() ([][]byte, error) {
+	msg := (*C.zmq_msg_t)(C.malloc(C.sizeof_zmq_msg_t))
+	defer C.free(unsafe.Pointer(msg))
+	var frames [][]byte
+	for {
+		ms, err := p.remaining("receive")
+		if err != nil {
+			return nil, err
+		}
+		if err := p.s.setInt(C.ZMQ_RCVTIMEO, ms); err != nil {
+			return nil, err
+		}
+		if C.zmq_msg_init(msg) != 0 {
+			return nil, lastError("zmq_msg_init")
+		}
+		if C.zmq_msg_recv(msg, p.s.ptr, 0) < 0 {
+			err := lastError("zmq_msg_recv")
+			C.zmq_msg_close(msg)
+			switch {
+			case isErrno(err, C.EINTR):
+				continue
+			case isErrno(err, C.EAGAIN):
+				return nil, fmt.Errorf("receive: timed out after %v with %d frame(s) of the message read",
+					p.cfg.timeout, len(frames))
+			}
+			return nil, err
+		}
+		frames = append(frames, C.GoBytes(C.zmq_msg_data(msg), C.int(C.zmq_msg_size(msg))))
+		more := C.zmq_msg_more(msg) != 0
+		C.zmq_msg_close(msg)
+		if !more {
+			return frames, nil
+		}
+	}
+}
+
+func (p *peer) show(frames [][]byte) {
+	if !p.cfg.print {
+		return
+	}
+	for i, f := range frames {
+		if i > 0 {
+			p.out.WriteByte('|')
+		}
+		p.out.Write(f)
+	}
+	p.out.WriteByte('\n')
+	p.out.Flush()
+}
+
+func (p *peer) sendAll() error {
+	for i := 1; i <= p.cfg.count; i++ {
+		p.pace()
+		if err := p.send(p.message(i)); err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (p *peer) receiveAll() error {
+	if p.s.typ == C.ZMQ_XSUB {
+		// An XSUB subscribes by sending the subscription as a message.
+		for _, t := range p.cfg.subscribe {
+			if err := p.send([][]byte{append([]byte{1}, t...)}); err != nil {
+				return fmt.Errorf("subscribe %q: %w", t, err)
+			}
+		}
+	}
+	for i := 1; i <= p.cfg.count; i++ {
+		frames, err := p.recv()
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		p.show(frames)
+	}
+	if p.cfg.unsubscribeAfter && (p.s.typ == C.ZMQ_SUB || p.s.typ == C.ZMQ_XSUB) {
+		for _, t := range p.cfg.subscribe {
+			var err error
+			if p.s.typ == C.ZMQ_SUB {
+				err = p.s.setBytes(C.ZMQ_UNSUBSCRIBE, t)
+			} else {
+				err = p.send([][]byte{append([]byte{0}, t...)})
+			}
+			if err != nil {
+				return fmt.Errorf("unsubscribe %q: %w", t, err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// requestAll is the REQ/DEALER loop: send a message, wait for its reply.
+func (p *peer) requestAll() error {
+	for i := 1; i <= p.cfg.count; i++ {
+		p.pace()
+		if err := p.send(p.message(i)); err != nil {
+			return fmt.Errorf("request %d: %w", i, err)
+		}
+		reply, err := p.recv()
+		if err != nil {
+			return fmt.Errorf("reply %d: %w", i, err)
+		}
+		p.show(reply)
+	}
+	return nil
+}
+
+// echoAll is the REP/ROUTER loop: receive a message, send it back. A ROUTER's
+// first frame is the sender's routing id, which routes the echo back to it.
+func (p *peer) echoAll() error {
+	for i := 1; i <= p.cfg.count; i++ {
+		frames, err := p.recv()
+		if err != nil {
+			return fmt.Errorf("message %d: %w", i, err)
+		}
+		if p.s.typ == C.ZMQ_ROUTER && len(frames) > 0 {
+			p.show(frames[1:])
+		} else {
+			p.show(frames)
+		}
+		if err := p.send(frames); err != nil {
+			return fmt.Errorf("echo %d: %w", i, err)
+		}
+	}
+	return nil
+}

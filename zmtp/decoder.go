@@ -1,0 +1,210 @@
+package zmtp
+
+import "fmt"
+
+// Default limits used when an Options field is zero or negative.
+const (
+	DefaultMaxBody    = 64
+	DefaultMaxFrames  = 64
+	DefaultMaxCommand = 4096
+)
+
+// minMaxCommand is the smallest command limit: it holds the name length
+// byte and the longest command name (RFC 23: command-name = OCTET
+// 1*255command-name-char), so a command name is never cut.
+const minMaxCommand = 1 + 255
+
+// Options bound what a Decoder keeps. Zero (or negative) values take the
+// defaults. Memory per Decoder is at most about MaxFrames*MaxBody +
+// MaxCommand bytes plus the event structures.
+type Options struct {
+	// MaxBody is the number of bytes of each frame body kept for display
+	// (default 64). The rest is counted and skipped, never buffered.
+	MaxBody int
+	// MaxFrames is the number of frames kept per message (default 64).
+	// Further frames are counted in Message.FramesOmitted.
+	MaxFrames int
+	// MaxCommand is the number of bytes of a command body kept (default
+	// 4096, at least 256 so that the command name always fits). The rest
+	// is skipped and Command.Truncated set; properties are parsed from
+	// what was kept, and a property cut by the limit is not listed.
+	MaxCommand int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxFrames <= 0 {
+		o.MaxFrames = DefaultMaxFrames
+	}
+	if o.MaxCommand <= 0 {
+		o.MaxCommand = DefaultMaxCommand
+	}
+	o.MaxCommand = max(o.MaxCommand, minMaxCommand)
+	return o
+}
+
+// state is where the decoder is in the byte stream.
+type state uint8
+
+const (
+	stGreeting state = iota // inside the 64-byte greeting
+	stFlags                 // at a frame's flags byte
+	stSize                  // inside a frame's size field
+	stBody                  // inside a message frame body
+	stCommand               // inside a command frame body
+	stDead                  // stopped after an error
+)
+
+// String says where in the stream the state is, for error messages.
+func (s state) String() string {
+	switch s {
+	case stGreeting:
+		return "in the greeting"
+	case stFlags:
+		return "at a frame header"
+	case stSize:
+		return "in a frame header"
+	case stBody:
+		return "past the end of a frame body"
+	case stCommand:
+		return "in a command body"
+	}
+	return "after an error"
+}
+
+// A Decoder decodes one direction of a ZMTP 3.x connection, fed in stream
+// order from its first byte. It is not safe for concurrent use; use one per
+// direction. The emit callbacks must not call back into the Decoder.
+type Decoder struct {
+	opts Options
+	st   state
+	off  uint64 // stream bytes consumed: fed plus lost
+	err  error
+
+	// Greeting.
+	greet     [greetingLen]byte
+	greetN    int
+	clearMeta bool // the mechanism sends READY/INITIATE metadata in clear
+
+	// Frame being read.
+	frameOff uint64 // offset of its flags byte
+	flags    byte
+	hdr      [8]byte
+	hdrN     int
+	sizeLen  int // 1, or 8 for a long frame
+	size     uint64
+	remain   uint64 // body bytes still to come
+
+	// Message being assembled.
+	inMsg     bool
+	msgOff    uint64
+	msgLen    uint64
+	msgBytes  uint64
+	frames    []Frame
+	omitted   int
+	arena     []byte // kept bodies of the message's frames
+	kept      bool   // the current frame is in frames
+	keepStart int    // where the current frame's data starts in arena
+	keepLeft  int    // body bytes of the current frame still to keep
+
+	// Command being assembled.
+	cmdBuf []byte
+	props  []Property
+
+	// Emitted events, reused.
+	evGreeting Greeting
+	evCommand  Command
+	evMessage  Message
+	evError    Error
+}
+
+// NewDecoder returns a Decoder for a stream starting with a ZMTP greeting.
+func NewDecoder(opts Options) *Decoder {
+	return &Decoder{opts: opts.withDefaults()}
+}
+
+// Feed consumes all of p, the next bytes of the stream, and calls emit for
+// each event completed, in stream order. An event and its slices are valid
+// only during the emit call. After an error (an *Error event), Feed only
+// counts the bytes. emit may be nil.
+func (d *Decoder) Feed(p []byte, emit func(Event)) {
+	if emit == nil {
+		emit = discard
+	}
+	for len(p) > 0 {
+		switch d.st {
+		case stGreeting:
+			p = d.feedGreeting(p, emit)
+		case stFlags:
+			p = d.feedFrames(p, emit)
+		case stSize:
+			p = d.feedSize(p, emit)
+		case stBody:
+			p = d.feedBody(p, emit)
+		case stCommand:
+			p = d.feedCommand(p, emit)
+		default: // stDead
+			d.off += uint64(len(p))
+			return
+		}
+	}
+}
+
+// Gap tells the decoder that the next n bytes of the stream were lost. Inside
+// a message frame body that has at least n bytes left, the bytes are skipped:
+// the frame keeps the data seen before the gap and its real Size, and a frame
+// completed by the gap is emitted. Anywhere else the decoder cannot find the
+// next frame: it emits an *Error wrapping ErrOutOfSync and stops. The offset
+// always advances by n. emit may be nil.
+func (d *Decoder) Gap(n uint64, emit func(Event)) {
+	if emit == nil {
+		emit = discard
+	}
+	start := d.off
+	d.off += n // wraps only past 2^64 stream bytes
+	if n == 0 || d.st == stDead {
+		return
+	}
+	if d.st == stBody && n <= d.remain {
+		d.remain -= n
+		d.keepLeft = 0 // Data stays a prefix of the body
+		if d.remain == 0 {
+			d.endFrame(emit)
+		}
+		return
+	}
+	d.fail(start, fmt.Errorf("lost %d bytes at offset %d %s: %w", n, start, d.st, ErrOutOfSync), emit)
+}
+
+// Offset returns the number of stream bytes consumed so far, fed and lost.
+// During an emit call it is the offset just past the emitted event.
+func (d *Decoder) Offset() uint64 { return d.off }
+
+// Err returns the first fatal error, or nil. Once set it never changes.
+func (d *Decoder) Err() error { return d.err }
+
+// Done reports whether the decoder stopped after an error.
+func (d *Decoder) Done() bool { return d.st == stDead }
+
+// fail records err, emits it as an *Error at stream offset off and stops
+// the decoder.
+func (d *Decoder) fail(off uint64, err error, emit func(Event)) {
+	d.err = err
+	d.st = stDead
+	d.evError = Error{Header: Header{Offset: off}, Err: err}
+	emit(&d.evError)
+}
+
+func discard(Event) {}
+
+// satAdd returns a+b, or the largest uint64 if the sum would wrap: frame
+// sizes of up to 2^63-1 can be skipped with Gap, so a sum of them can
+// overflow.
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}

@@ -1,0 +1,38 @@
+package zmtp
+
+import "errors"
+
+// Sentinel errors wrapped by the Err field of an *Error event and returned by
+// Decoder.Err. Test for them with errors.Is; the wrapping error says what was
+// seen and where.
+var (
+	// ErrBadSignature reports a greeting whose signature is not
+	// %xFF padding %x7F (RFC 23, "The Greeting").
+	ErrBadSignature = errors.New("bad greeting signature")
+
+	// ErrUnsupportedVersion reports a peer speaking a ZMTP version this
+	// decoder does not handle yet: ZMTP 1.0 (RFC 13) or 2.0 (RFC 15), or an
+	// undefined major version.
+	ErrUnsupportedVersion = errors.New("unsupported protocol version")
+
+	// ErrReservedFlags reports a frame whose flags byte has any of bits 7-3
+	// set (RFC 23, "Framing": they MUST be zero).
+	ErrReservedFlags = errors.New("reserved flag bits set")
+
+	// ErrCommandMore reports a command frame with the MORE flag set (RFC 23,
+	// "Framing": the bit SHALL be zero on command frames).
+	ErrCommandMore = errors.New("command frame with more flag")
+
+	// ErrFrameTooLarge reports a long frame size above 2^63-1 (RFC 23,
+	// "Framing": a long frame has a body of 0 to 2^63-1 octets).
+	ErrFrameTooLarge = errors.New("frame size above 2^63-1")
+
+	// ErrMalformedCommand reports a command body that does not follow the
+	// grammar of RFC 23: no name, a name or property running past the end
+	// of the body, an empty property name, or an ERROR without a reason.
+	ErrMalformedCommand = errors.New("malformed command")
+
+	// ErrOutOfSync reports bytes lost where the decoder cannot tell where
+	// the next frame starts.
+	ErrOutOfSync = errors.New("out of sync")
+)
