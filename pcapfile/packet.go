@@ -42,7 +42,8 @@ const (
 )
 
 // parseFrame fills the addressing, TCP header and payload of seg from one
-// frame of link type lt. seg.Payload aliases frame.
+// frame of link type lt. seg.Payload aliases frame. It returns errNotTCP,
+// leaving seg in an unspecified state, for a frame that holds no TCP segment.
 func parseFrame(lt int, frame []byte, seg *capture.Segment) error {
 	var ethType uint16
 	var off int
@@ -105,13 +106,26 @@ func familyToEther(b []byte) uint16 {
 	return 0
 }
 
+// IP protocol numbers parseIP knows.
+const (
+	protoHopByHop = 0
+	protoTCP      = 6
+	protoRouting  = 43
+	protoFragment = 44
+	protoAH       = 51
+	protoDstOpts  = 60
+)
+
+// maxExtHeaders bounds the IPv6 extension headers parseIP walks through.
+const maxExtHeaders = 8
+
 func parseIP(ethType uint16, p []byte, seg *capture.Segment) error {
 	be := binary.BigEndian
 	var l4 []byte
 	var room int // bytes of TCP header and payload the IP header claims
 	switch ethType {
 	case etherIPv4:
-		if len(p) < 20 || p[0]>>4 != 4 || p[9] != 6 {
+		if len(p) < 20 || p[0]>>4 != 4 || p[9] != protoTCP {
 			return errNotTCP
 		}
 		if be.Uint16(p[6:])&0x1fff != 0 { // a later fragment
@@ -119,21 +133,54 @@ func parseIP(ethType uint16, p []byte, seg *capture.Segment) error {
 		}
 		ihl := int(p[0]&0x0f) * 4
 		tot := int(be.Uint16(p[2:]))
-		if ihl < 20 || tot < ihl || len(p) < ihl {
+		if ihl < 20 || len(p) < ihl {
+			return errNotTCP
+		}
+		if tot == 0 {
+			// Segmentation offload (TSO, BIG TCP) hands the capture
+			// point packets whose length does not fit the field: trust
+			// the capture, as tcpdump and Wireshark do.
+			tot = len(p)
+		}
+		if tot < ihl {
 			return errNotTCP
 		}
 		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[12:16])), 0)
 		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(p[16:20])), 0)
 		l4, room = p[ihl:], tot-ihl
 	case etherIPv6:
-		if len(p) < 40 || p[0]>>4 != 6 || p[6] != 6 {
+		if len(p) < 40 || p[0]>>4 != 6 {
 			return errNotTCP
 		}
 		seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[8:24])), 0)
 		seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(p[24:40])), 0)
 		l4, room = p[40:], int(be.Uint16(p[4:]))
-		if room == 0 { // a jumbogram: trust the capture
+		if room == 0 { // a jumbogram or BIG TCP packet: trust the capture
 			room = len(l4)
+		}
+		// Walk the extension headers up to TCP.
+		for next, i := p[6], 0; next != protoTCP; i++ {
+			if i == maxExtHeaders || len(l4) < 8 {
+				return errNotTCP
+			}
+			var n int
+			switch next {
+			case protoHopByHop, protoRouting, protoDstOpts:
+				n = (int(l4[1]) + 1) * 8
+			case protoFragment:
+				if be.Uint16(l4[2:])&0xfff8 != 0 { // a later fragment
+					return errNotTCP
+				}
+				n = 8
+			case protoAH:
+				n = (int(l4[1]) + 2) * 4
+			default:
+				return errNotTCP
+			}
+			if n > len(l4) || n > room {
+				return errNotTCP
+			}
+			next, l4, room = l4[0], l4[n:], room-n
 		}
 	default:
 		return errNotTCP
@@ -155,6 +202,6 @@ func parseIP(ethType uint16, p []byte, seg *capture.Segment) error {
 	if len(payload) > seg.PayloadLen {
 		payload = payload[:seg.PayloadLen] // Ethernet padding
 	}
-	seg.Payload = payload
+	seg.Payload = payload[:len(payload):len(payload)] // an append must not write past it
 	return nil
 }

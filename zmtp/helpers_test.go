@@ -25,14 +25,6 @@ func greeting3(major, minor byte, mech string, asServer bool) []byte {
 	return g
 }
 
-// libzmqGreeting is the greeting libzmq 4.3 sends (ZMTP.md): padding holds
-// identity length + 1, then 3.1 NULL.
-func libzmqGreeting() []byte {
-	g := greeting3(3, 1, "NULL", false)
-	g[8] = 0x01
-	return g
-}
-
 // frame encodes one frame with a short size, or a long one if flags has
 // LONG.
 func frame(flags byte, body []byte) []byte {

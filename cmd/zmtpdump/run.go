@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
@@ -112,6 +114,8 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	fmt.Fprintf(stderr, "listening on %s (TCX), %s, ring buffer %d KiB\n",
+		strings.Join(p.cfg.interfaces, ", "), describePorts(p.cfg.ports.List()), p.cfg.ringKiB)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 
@@ -146,4 +150,18 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "%d packets captured\n%d packets matched in the kernel\n%d packets dropped by kernel (ring buffer full)\n%d ZMTP events decoded\n",
 		p.counts.packets, st.Matched, st.Lost, p.counts.events)
 	return loopErr
+}
+
+func describePorts(ports []uint16) string {
+	if len(ports) == 0 {
+		return "all TCP ports"
+	}
+	words := make([]string, len(ports))
+	for i, p := range ports {
+		words[i] = strconv.Itoa(int(p))
+	}
+	if len(words) == 1 {
+		return "port " + words[0]
+	}
+	return "ports " + strings.Join(words, ", ")
 }

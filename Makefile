@@ -1,0 +1,44 @@
+# zmtpdump: `make` builds ./zmtpdump, `make check` runs vet, staticcheck and
+# every test (the end-to-end tests need root), `make install` installs.
+
+GO      ?= go
+PREFIX  ?= /usr/local
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Debian's clang 14 finds asm/types.h only with this include path.
+BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
+
+.PHONY: all zmtpdump peers generate check vet test bench install clean
+
+all: zmtpdump
+
+# The main binary is static and pure Go: CGO_ENABLED=0.
+zmtpdump:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o zmtpdump ./cmd/zmtpdump
+
+# The libzmq test peer (cgo; needs libzmq3-dev). Never part of zmtpdump.
+peers:
+	$(GO) build -o bin/zmqpeer ./testpeers/zmqpeer
+
+# Regenerate the committed bpf2go output from bpf/capture.c (needs clang,
+# llvm and libbpf-dev).
+generate:
+	$(GO) generate ./bpf
+
+vet:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+test:
+	$(GO) test -count=1 ./...
+
+check: vet test
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+install: zmtpdump
+	install -D -m 0755 zmtpdump $(DESTDIR)$(PREFIX)/bin/zmtpdump
+
+clean:
+	rm -rf zmtpdump bin
