@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,8 @@ type config struct {
 	json       bool
 	snap       int
 	ringKiB    int
+	// loc is the time zone of text timestamps (nil: local time).
+	loc *time.Location
 }
 
 // usageError marks a bad command line (exit status 2).
@@ -55,6 +59,9 @@ The optional expression selects packets like tcpdump's, limited for now to
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cfg.finish(ifaces, ports, args); err != nil {
 				return usageError{err}
+			}
+			if hook, ok := cmd.Context().Value(configHookKey{}).(func(*config)); ok {
+				hook(&cfg)
 			}
 			return run(cmd.Context(), &cfg, stdout, stderr)
 		},
@@ -102,4 +109,12 @@ func (c *config) finish(ifaces, ports, args []string) error {
 		return fmt.Errorf("--buffer-size %d: must be a power of two (KiB)", c.ringKiB)
 	}
 	return nil
+}
+
+// configHookKey carries, in a command's context, a function that adjusts the
+// validated config (tests use it to print times in UTC).
+type configHookKey struct{}
+
+func withConfigHook(ctx context.Context, hook func(*config)) context.Context {
+	return context.WithValue(ctx, configHookKey{}, hook)
 }

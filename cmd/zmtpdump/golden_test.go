@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// TestGolden decodes every capture in testdata with -r and compares the
+// output with testdata/golden/NAME.{txt,jsonl,v.txt}. Run with -update to
+// regenerate them, then review the diff.
+func TestGolden(t *testing.T) {
+	captures, err := filepath.Glob("../../testdata/*.pcap*")
+	if err != nil || len(captures) == 0 {
+		t.Fatalf("no captures in testdata: %v", err)
+	}
+	for _, capture := range captures {
+		name := filepath.Base(capture)
+		for _, mode := range []struct {
+			suffix string
+			args   []string
+		}{
+			{".txt", nil},
+			{".jsonl", []string{"--json"}},
+			{".v.txt", []string{"-v"}},
+		} {
+			t.Run(name+mode.suffix, func(t *testing.T) {
+				args := append([]string{"-r", capture}, mode.args...)
+				got := runArgs(t, args...)
+				golden := filepath.Join("../../testdata/golden", name+mode.suffix)
+				if *update {
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update to create it)", err)
+				}
+				if diff := cmp.Diff(string(want), got); diff != "" {
+					t.Errorf("output differs from %s (-want +got):\n%s", golden, diff)
+				}
+			})
+		}
+	}
+}
+
+// runArgs runs the root command as a user would, with text times in UTC.
+func runArgs(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := newRootCommand(&stdout, &stderr)
+	cmd.SetArgs(args)
+	utc := func(c *config) { c.loc = time.UTC }
+	cmd.SetContext(withConfigHook(context.Background(), utc))
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("zmtpdump %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}

@@ -1,0 +1,394 @@
+package pcapfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// segOpts compares Segments: netip.AddrPort is comparable with ==, and an
+// empty payload equals a nil one.
+var segOpts = cmp.Options{
+	cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
+	cmpopts.EquateEmpty(),
+}
+
+const (
+	src4, dst4 = "127.0.0.1", "10.1.2.3"
+	src6, dst6 = "::1", "fe80::1234:5678"
+)
+
+var (
+	// seg1 is a data segment; seg2 carries TCP options (doff 8).
+	seg1 = tcpSeg{sport: 43758, dport: 17001, seq: 3819417234, ack: 2910701153,
+		flags: capture.PSH | capture.ACK, payload: []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")}
+	seg2 = tcpSeg{sport: 17001, dport: 43758, seq: 1, ack: 0xffffffff, flags: capture.SYN | capture.ACK,
+		opts:    []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2},
+		payload: []byte("hello")}
+	syn = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: capture.SYN}
+	// tiny has a 2-byte payload: with Ethernet padding its frame is 60 bytes.
+	tiny = tcpSeg{sport: 1, dport: 2, seq: 3, ack: 4, flags: capture.PSH | capture.ACK, payload: []byte("ab")}
+
+	p4  = ipv4(src4, dst4, protoTCP, nil, seg1.bytes())
+	p6  = ipv6(src6, dst6, protoTCP, seg1.bytes())
+	p4o = ipv4(src4, dst4, protoTCP, []byte{1, 1, 1, 0}, seg2.bytes())              // ihl 6
+	p4m = ipv4(src4, dst4, protoTCP, bytes.Repeat([]byte{1}, 40), seg2.bytes())     // ihl 15
+	p6o = ipv6(src6, dst6, protoTCP, seg2.bytes())                                   // doff 8
+	p4t = ipv4(src4, dst4, protoTCP, nil, tiny.bytes())                              // 42 bytes
+	p4s = ipv4(src4, dst4, protoTCP, nil, syn.bytes())                               // 40 bytes
+	p4u = ipv4(src4, dst4, 17, nil, []byte{0, 53, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4})  // UDP
+	p4i = ipv4(src4, dst4, 1, nil, []byte{8, 0, 0, 0, 0, 1, 0, 1, 1, 2, 3, 4})      // ICMP echo
+	p6u = ipv6(src6, dst6, 17, []byte{0, 53, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4})        // UDP
+	p6i = ipv6(src6, dst6, 58, []byte{128, 0, 0, 0, 0, 1, 0, 1, 1, 2, 3, 4})         // ICMPv6 echo
+	arp = []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 0xa, 10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0, 0, 2}
+)
+
+// want returns the Segment parseFrame should give for s between src and dst.
+func want(src, dst string, s tcpSeg) *capture.Segment {
+	return &capture.Segment{
+		Src:        netip.AddrPortFrom(netip.MustParseAddr(src), s.sport),
+		Dst:        netip.AddrPortFrom(netip.MustParseAddr(dst), s.dport),
+		Seq:        s.seq,
+		Ack:        s.ack,
+		Flags:      s.flags,
+		PayloadLen: len(s.payload),
+		Payload:    s.payload,
+	}
+}
+
+// cut returns w with its payload cut to n bytes, as a snaplen would.
+func cut(w *capture.Segment, n int) *capture.Segment {
+	c := *w
+	c.Payload = c.Payload[:n]
+	return &c
+}
+
+// payloadLen returns w claiming n payload bytes.
+func payloadLen(w *capture.Segment, n int) *capture.Segment {
+	c := *w
+	c.PayloadLen = n
+	return &c
+}
+
+type frameCase struct {
+	name  string
+	lt    int
+	frame []byte
+	want  *capture.Segment // nil: the frame must be skipped
+	// oracle: gopacket decodes the frame to the same TCP segment. Off where
+	// gopacket does not (IPv6 fragments) or the frame is cut or bogus.
+	oracle bool
+}
+
+func frameCases() []frameCase {
+	w4, w6 := want(src4, dst4, seg1), want(src6, dst6, seg1)
+	w4o, w6o := want(src4, dst4, seg2), want(src6, dst6, seg2)
+	full4 := eth(etherIPv4, p4)
+	l4off := 14 + 20 // where the TCP header starts in full4
+	return []frameCase{
+		// Link layers.
+		{"ethernet/ipv4", linkEthernet, full4, w4, true},
+		{"ethernet/ipv6", linkEthernet, eth(etherIPv6, p6), w6, true},
+		{"ethernet/vlan/ipv4", linkEthernet, eth(etherIPv4, p4, ether8021Q), w4, true},
+		{"ethernet/vlan/ipv6", linkEthernet, eth(etherIPv6, p6, ether8021Q), w6, true},
+		{"ethernet/qinq/ipv4", linkEthernet, eth(etherIPv4, p4, ether8021AD, ether8021Q), w4, true},
+		{"ethernet/qinq/ipv6", linkEthernet, eth(etherIPv6, p6, ether8021AD, ether8021Q), w6, true},
+		{"ethernet/vlan-cut-in-tag", linkEthernet, eth(etherIPv4, nil, ether8021Q)[:16], nil, false},
+		{"ethernet/13-bytes", linkEthernet, full4[:13], nil, false},
+		{"ethernet/arp", linkEthernet, eth(0x0806, arp), nil, true},
+		{"ethernet/udp", linkEthernet, eth(etherIPv4, p4u), nil, true},
+		{"ethernet/icmp", linkEthernet, eth(etherIPv4, p4i), nil, true},
+		{"ethernet/udp6", linkEthernet, eth(etherIPv6, p6u), nil, true},
+		{"ethernet/icmp6", linkEthernet, eth(etherIPv6, p6i), nil, true},
+		{"ethernet/ipv6-in-ipv4-type", linkEthernet, eth(etherIPv4, p6), nil, false},
+		{"ethernet/ipv4-in-ipv6-type", linkEthernet, eth(etherIPv6, p4), nil, false},
+		{"sll/ipv4", linkSLL, sll(etherIPv4, p4), w4, true},
+		{"sll/ipv6", linkSLL, sll(etherIPv6, p6), w6, true},
+		{"sll/arp", linkSLL, sll(0x0806, arp), nil, true},
+		{"sll/15-bytes", linkSLL, sll(etherIPv4, p4)[:15], nil, false},
+		{"sll2/ipv4", linkSLL2, sll2(etherIPv4, p4), w4, true},
+		{"sll2/ipv6", linkSLL2, sll2(etherIPv6, p6), w6, true},
+		{"sll2/19-bytes", linkSLL2, sll2(etherIPv4, p4)[:19], nil, false},
+		{"raw/ipv4", linkRaw, p4, w4, true},
+		{"raw/ipv6", linkRaw, p6, w6, true},
+		{"raw/empty", linkRaw, nil, nil, false},
+		{"raw/version-5", linkRaw, with(p4, 0, 0x55), nil, false},
+		{"ipv4/ipv4", linkIPv4, p4, w4, true},
+		{"ipv6/ipv6", linkIPv6, p6, w6, true},
+		{"null/inet", linkNull, null(2, p4), w4, true},
+		{"null/inet6-bsd", linkNull, null(24, p6), w6, true},
+		{"null/inet6-freebsd", linkNull, null(28, p6), w6, true},
+		{"null/inet6-darwin", linkNull, null(30, p6), w6, true},
+		{"null/big-endian-host", linkNull, nullBE(2, p4), w4, true},
+		{"null/unknown-family", linkNull, null(7, p4), nil, false},
+		{"null/3-bytes", linkNull, null(2, nil)[:3], nil, false},
+		{"loop/inet", linkLoop, loop(2, p4), w4, true},
+		{"loop/inet6", linkLoop, loop(24, p6), w6, true},
+		{"loop/inet6-linux", linkLoop, loop(10, p6), w6, false},
+		{"unsupported-link-type", 147, p4, nil, false},
+		{"negative-link-type", -1, p4, nil, false},
+
+		// IP and TCP headers.
+		{"ipv4/options-ihl6", linkEthernet, eth(etherIPv4, p4o), w4o, true},
+		{"ipv4/options-ihl15", linkEthernet, eth(etherIPv4, p4m), w4o, true},
+		{"ipv6/tcp-options", linkEthernet, eth(etherIPv6, p6o), w6o, true},
+		{"ipv4/syn-padded", linkEthernet, padTo(eth(etherIPv4, p4s), 60), want(src4, dst4, syn), true},
+		{"ipv4/padding", linkEthernet, append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee), want(src4, dst4, tiny), true},
+		{"ipv4/padding-60", linkEthernet, padTo(eth(etherIPv4, p4t), 60), want(src4, dst4, tiny), true},
+		{"ipv4/first-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000)), w4, false},
+		{"ipv4/later-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000|185)), nil, false},
+		{"ipv4/last-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 3)), nil, false},
+		{"ipv4/tot-len-0-offload", linkEthernet, eth(etherIPv4, with16(p4, 2, 0)), w4, false},
+		{"ipv4/tot-len-below-ihl", linkEthernet, eth(etherIPv4, with16(p4, 2, 19)), nil, false},
+		{"ipv4/tot-len-below-tcp-header", linkEthernet, eth(etherIPv4, with16(p4, 2, 39)), nil, false},
+		{"ipv4/tot-len-tcp-header-only", linkEthernet, eth(etherIPv4, with16(p4, 2, 40)), payloadLen(cut(w4, 0), 0), false},
+		{"ipv4/tot-len-past-capture", linkEthernet, eth(etherIPv4, with16(p4, 2, 1500)), payloadLen(w4, 1460), false},
+		{"ipv4/tot-len-max", linkEthernet, eth(etherIPv4, with16(p4, 2, 0xffff)), payloadLen(w4, 0xffff-40), false},
+		{"ipv4/ihl-0", linkEthernet, eth(etherIPv4, with(p4, 0, 0x40)), nil, false},
+		{"ipv4/ihl-4", linkEthernet, eth(etherIPv4, with(p4, 0, 0x44)), nil, false},
+		{"ipv4/ihl-15-past-capture", linkEthernet, eth(etherIPv4, with(p4, 0, 0x4f)[:50]), nil, false},
+		{"ipv4/ihl-past-tot-len", linkEthernet, eth(etherIPv4, with16(with(p4, 0, 0x46), 2, 22)), nil, false},
+		{"tcp/doff-0", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0x00)), nil, false},
+		{"tcp/doff-4", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0x40)), nil, false},
+		{"tcp/doff-15-past-segment", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0xf0)), nil, false},
+		{"tcp/doff-past-tot-len", linkEthernet, eth(etherIPv4, with16(with(p4, 20+12, 0x60), 2, 40)), nil, false},
+		{"tcp/doff-past-capture", linkEthernet, eth(etherIPv4, p4o)[:14+24+30], nil, false},
+
+		// Cut by the snapshot length.
+		{"cut/in-payload", linkEthernet, full4[:len(full4)-3], cut(w4, len(seg1.payload)-3), false},
+		{"cut/after-tcp-header", linkEthernet, full4[:l4off+20], cut(w4, 0), false},
+		{"cut/in-tcp-header", linkEthernet, full4[:l4off+19], nil, false},
+		{"cut/in-tcp-options", linkEthernet, eth(etherIPv6, p6o)[:14+40+25], nil, false},
+		{"cut/in-ip-header", linkEthernet, full4[:14+19], nil, false},
+		{"cut/ipv6-in-payload", linkEthernet, eth(etherIPv6, p6)[:14+40+20+1], cut(w6, 1), false},
+		{"cut/ipv6-in-header", linkEthernet, eth(etherIPv6, p6)[:14+39], nil, false},
+
+		// IPv6 payload length and extension headers.
+		{"ipv6/payload-len-0-big-tcp", linkEthernet, eth(etherIPv6, with16(p6, 4, 0)), w6, false},
+		{"ipv6/trailing-bytes", linkEthernet, append(eth(etherIPv6, p6), 0xee, 0xee), w6, true},
+		{"ipv6/payload-len-below-tcp-header", linkEthernet, eth(etherIPv6, with16(p6, 4, 19)), nil, false},
+		{"ipv6/hop-by-hop", linkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), w6, true},
+		{"ipv6/dstopts-routing", linkRaw, ipv6(src6, dst6, protoDstOpts, ext6(protoRouting, 16, ext6(protoTCP, 24, seg1.bytes()))), w6, true},
+		{"ipv6/first-fragment", linkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 0, true, seg1.bytes())), w6, false},
+		{"ipv6/later-fragment", linkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 5, true, seg1.bytes())), nil, false},
+		{"ipv6/ah", linkRaw, ipv6(src6, dst6, protoAH, append([]byte{protoTCP, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, seg1.bytes()...)), w6, true},
+		{"ipv6/esp", linkRaw, ipv6(src6, dst6, 50, append([]byte{0, 0, 1, 0, 0, 0, 0, 1}, seg1.bytes()...)), nil, false},
+		{"ipv6/no-next-header", linkRaw, ipv6(src6, dst6, 59, seg1.bytes()), nil, false},
+		{"ipv6/too-many-ext-headers", linkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders+1, seg1.bytes())), nil, false},
+		{"ipv6/max-ext-headers", linkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders, seg1.bytes())), w6, true},
+		{"ipv6/ext-header-past-capture", linkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes()))[:40+6], nil, false},
+		{"ipv6/ext-header-len-past-capture", linkRaw, with(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), 41, 200), nil, false},
+		{"ipv6/ext-header-len-past-payload-len", linkRaw, with16(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 16, seg1.bytes())), 4, 12), nil, false},
+	}
+}
+
+// nestDstOpts wraps l4 in n destination options headers.
+func nestDstOpts(n int, l4 []byte) []byte {
+	next := byte(protoTCP)
+	for range n {
+		l4 = ext6(next, 8, l4)
+		next = protoDstOpts
+	}
+	return l4
+}
+
+func TestParseFrame(t *testing.T) {
+	for _, tc := range frameCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			var seg capture.Segment
+			err := parseFrame(tc.lt, tc.frame, &seg)
+			if tc.want == nil {
+				if !errors.Is(err, errNotTCP) {
+					t.Fatalf("parseFrame = %v, %+v; want errNotTCP", err, seg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFrame: %v", err)
+			}
+			if diff := cmp.Diff(*tc.want, seg, segOpts); diff != "" {
+				t.Errorf("segment (-want +got):\n%s", diff)
+			}
+			checkSegment(t, &seg, tc.frame)
+		})
+	}
+}
+
+// TestParseFrameGopacket checks the hand-made frames and parseFrame against
+// gopacket's decoders.
+func TestParseFrameGopacket(t *testing.T) {
+	for _, tc := range frameCases() {
+		if !tc.oracle {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			pkt := gopacket.NewPacket(tc.frame, layers.LinkType(tc.lt), gopacket.Default)
+			if el := pkt.ErrorLayer(); el != nil {
+				t.Fatalf("gopacket: %v", el.Error())
+			}
+			tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if tc.want == nil {
+				if tcp != nil {
+					t.Fatalf("gopacket finds TCP in a frame parseFrame skips")
+				}
+				return
+			}
+			if tcp == nil {
+				t.Fatalf("gopacket finds no TCP: %v", pkt)
+			}
+			net := pkt.NetworkLayer().NetworkFlow()
+			got := capture.Segment{
+				Src:        netip.AddrPortFrom(addrOf(t, net.Src().Raw()), uint16(tcp.SrcPort)),
+				Dst:        netip.AddrPortFrom(addrOf(t, net.Dst().Raw()), uint16(tcp.DstPort)),
+				Seq:        tcp.Seq,
+				Ack:        tcp.Ack,
+				Flags:      tcp.Contents[13],
+				PayloadLen: len(tcp.Payload),
+				Payload:    tcp.Payload,
+			}
+			if diff := cmp.Diff(*tc.want, got, segOpts); diff != "" {
+				t.Errorf("gopacket's segment (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func addrOf(t *testing.T, b []byte) netip.Addr {
+	t.Helper()
+	a, ok := netip.AddrFromSlice(b)
+	if !ok {
+		t.Fatalf("bad address %x", b)
+	}
+	return a
+}
+
+// TestParseFrameEveryCut cuts every frame that parses at every length: a
+// frame cut before the end of its TCP header is skipped, one cut after gives
+// the same segment with a shorter payload.
+func TestParseFrameEveryCut(t *testing.T) {
+	// Frames whose IP header gives no length: the capture is trusted.
+	trustCapture := map[string]bool{"ipv4/tot-len-0-offload": true, "ipv6/payload-len-0-big-tcp": true}
+	for _, tc := range frameCases() {
+		if tc.want == nil {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			start := -1 // where the payload starts: the first cut that parses
+			for n := range len(tc.frame) + 1 {
+				frame := bytes.Clone(tc.frame[:n])
+				var seg capture.Segment
+				err := parseFrame(tc.lt, frame, &seg)
+				if err != nil {
+					if !errors.Is(err, errNotTCP) {
+						t.Fatalf("cut at %d: %v", n, err)
+					}
+					if start >= 0 {
+						t.Fatalf("cut at %d, %d bytes into the payload: %v", n, n-start, err)
+					}
+					continue
+				}
+				if start < 0 {
+					start = n
+					if start+len(tc.want.Payload) > len(tc.frame) {
+						t.Fatalf("payload starts at %d, past the frame of %d", start, len(tc.frame))
+					}
+				}
+				checkSegment(t, &seg, frame)
+				w := *tc.want
+				w.Payload = w.Payload[:min(len(w.Payload), n-start)]
+				if trustCapture[tc.name] {
+					w.PayloadLen = n - start
+				}
+				if diff := cmp.Diff(w, seg, segOpts); diff != "" {
+					t.Fatalf("cut at %d (-want +got):\n%s", n, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestParseFramePayloadCap checks that appending to a payload cannot
+// overwrite the bytes after it (Ethernet padding, the next frame).
+func TestParseFramePayloadCap(t *testing.T) {
+	frame := append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee)
+	var seg capture.Segment
+	if err := parseFrame(linkEthernet, frame, &seg); err != nil {
+		t.Fatal(err)
+	}
+	_ = append(seg.Payload, 'x')
+	if frame[len(frame)-4] != 0xee {
+		t.Fatal("append to Payload overwrote the frame")
+	}
+}
+
+// checkSegment checks what holds for every segment parseFrame returns.
+func checkSegment(t *testing.T, seg *capture.Segment, frame []byte) {
+	t.Helper()
+	if err := segmentInvariants(seg, frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func segmentInvariants(seg *capture.Segment, frame []byte) error {
+	if seg.PayloadLen < 0 || len(seg.Payload) > seg.PayloadLen {
+		return fmt.Errorf("payload %d bytes, PayloadLen %d", len(seg.Payload), seg.PayloadLen)
+	}
+	if cap(seg.Payload) != len(seg.Payload) {
+		return fmt.Errorf("payload cap %d > len %d", cap(seg.Payload), len(seg.Payload))
+	}
+	src, dst := seg.Src.Addr(), seg.Dst.Addr()
+	if !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {
+		return fmt.Errorf("addresses %v > %v", seg.Src, seg.Dst)
+	}
+	if len(seg.Payload) > 0 && frame != nil {
+		// The payload lies in the frame past an IP and a TCP header.
+		start := uintptr(unsafe.Pointer(unsafe.SliceData(frame)))
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(seg.Payload)))
+		if p < start+40 || p+uintptr(len(seg.Payload)) > start+uintptr(len(frame)) {
+			return fmt.Errorf("payload [%d:%d] outside frame of %d bytes", p-start, p-start+uintptr(len(seg.Payload)), len(frame))
+		}
+	}
+	return nil
+}
+
+// FuzzParseFrame feeds arbitrary frames of any link type to parseFrame.
+func FuzzParseFrame(f *testing.F) {
+	for _, tc := range frameCases() {
+		f.Add(tc.lt, tc.frame)
+	}
+	for _, lt := range []int{linkNull, linkEthernet, linkRaw, linkLoop, linkSLL, linkIPv4, linkIPv6, linkSLL2} {
+		f.Add(lt, []byte{})
+	}
+	f.Fuzz(func(t *testing.T, lt int, frame []byte) {
+		var seg capture.Segment
+		err := parseFrame(lt, frame, &seg)
+		if err != nil {
+			if !errors.Is(err, errNotTCP) {
+				t.Fatalf("error %v is not errNotTCP", err)
+			}
+			return
+		}
+		if !supportedLink(lt) {
+			t.Fatalf("link type %d is not supported yet parsed", lt)
+		}
+		checkSegment(t, &seg, frame)
+		// Parsing the same bytes again gives the same segment.
+		var again capture.Segment
+		if err := parseFrame(lt, bytes.Clone(frame), &again); err != nil {
+			t.Fatalf("second parse: %v", err)
+		}
+		if diff := cmp.Diff(seg, again, segOpts); diff != "" {
+			t.Fatalf("second parse differs:\n%s", diff)
+		}
+	})
+}
