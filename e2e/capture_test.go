@@ -72,14 +72,14 @@ func TestLiveJSON(t *testing.T) {
 		Truncated *bool   `json:"truncated"`
 	}
 	type event struct {
-		TS         string  `json:"ts"`
-		Src        string  `json:"src"`
-		Dst        string  `json:"dst"`
-		Event      string  `json:"event"`
-		Version    string  `json:"version"`
-		Mechanism  string  `json:"mechanism"`
-		AsServer   *bool   `json:"as_server"`
-		Name       string  `json:"name"`
+		TS         string `json:"ts"`
+		Src        string `json:"src"`
+		Dst        string `json:"dst"`
+		Event      string `json:"event"`
+		Version    string `json:"version"`
+		Mechanism  string `json:"mechanism"`
+		AsServer   *bool  `json:"as_server"`
+		Name       string `json:"name"`
 		Properties []struct {
 			Name     string `json:"name"`
 			ValueHex string `json:"value_hex"`
