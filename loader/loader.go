@@ -218,11 +218,15 @@ func (c *Capture) Interrupt() {
 // Stats reads the kernel's counters.
 func (c *Capture) Stats() (Stats, error) {
 	var s Stats
-	for i, dst := range []*uint64{&s.Matched, &s.Lost, &s.Cut, &s.LoadErrors} {
+	for _, k := range []struct {
+		idx uint32
+		dst *uint64
+	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors}} {
 		var per []uint64
-		if err := c.objs.Counters.Lookup(uint32(i), &per); err != nil {
-			return s, fmt.Errorf("read kernel counter %d: %w", i, err)
+		if err := c.objs.Counters.Lookup(k.idx, &per); err != nil {
+			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)
 		}
+		dst := k.dst
 		for _, v := range per {
 			*dst += v
 		}

@@ -58,3 +58,36 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// appendToken appends a name taken from the wire (a command or property
+// name, a mechanism): as is when it is plain printable ASCII without spaces,
+// quotes, backslashes or '=', quoted and escaped otherwise, so that no wire
+// byte can forge or break an output line.
+func appendToken(b []byte, p []byte) []byte {
+	for _, c := range p {
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=' {
+			return appendQuoted(b, p)
+		}
+	}
+	if len(p) == 0 {
+		return append(b, `""`...)
+	}
+	return append(b, p...)
+}
+
+// appendEscaped appends s with every byte outside printable ASCII escaped
+// as \xNN (and backslash doubled), without quotes.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			b = append(b, '\\', '\\')
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		default:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+	}
+	return b
+}

@@ -83,7 +83,9 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		if e.AsServer {
 			as = 1
 		}
-		b = fmt.Appendf(b, "greeting: ZMTP %d.%d, mechanism %s, as-server %d", e.Major, e.Minor, e.Mechanism, as)
+		b = fmt.Appendf(b, "greeting: ZMTP %d.%d, mechanism ", e.Major, e.Minor)
+		b = appendToken(b, []byte(e.Mechanism))
+		b = fmt.Appendf(b, ", as-server %d", as)
 	case *zmtp.Command:
 		b = appendCommand(b, e)
 	case *zmtp.Message:
@@ -92,7 +94,7 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = fmt.Appendf(b, "gap: %d bytes lost", e.Bytes)
 	case *zmtp.Error:
 		b = append(b, "error: "...)
-		b = append(b, e.Reason()...)
+		b = appendEscaped(b, e.Reason())
 	default:
 		b = fmt.Appendf(b, "unknown event %T", ev)
 	}
@@ -100,7 +102,7 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 }
 
 func appendCommand(b []byte, c *zmtp.Command) []byte {
-	b = append(b, c.Name...)
+	b = appendToken(b, []byte(c.Name))
 	switch {
 	case c.Name == "ERROR":
 		b = append(b, ": reason "...)
@@ -112,7 +114,7 @@ func appendCommand(b []byte, c *zmtp.Command) []byte {
 			} else {
 				b = append(b, ", "...)
 			}
-			b = append(b, pr.Name...)
+			b = appendToken(b, pr.Name)
 			b = append(b, '=')
 			b = appendQuoted(b, pr.Value)
 			if len(pr.Value) > 0 {

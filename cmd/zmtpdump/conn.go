@@ -10,15 +10,14 @@ import (
 // session decodes one connection: a ZMTP decoder per direction, events to
 // the printer.
 type session struct {
-	conn    *flows.Conn
-	out     output.Printer
-	dec     [2]*zmtp.Decoder
-	skip    [2]bool // direction not decoded (joined mid-stream)
-	counts  *counters
-	seg     *capture.Segment
-	dir     flows.Dir
-	emitFn  func(zmtp.Event)
-	printed error
+	conn   *flows.Conn
+	out    output.Printer
+	dec    [2]*zmtp.Decoder
+	skip   [2]bool // direction not decoded (joined mid-stream)
+	counts *counters
+	seg    *capture.Segment
+	dir    flows.Dir
+	emitFn func(zmtp.Event)
 }
 
 // counters are the pipeline's totals.

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCommandLineErrors checks that bad command lines and bad files give one
+// clear error and print nothing on stdout.
+func TestCommandLineErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pcap")
+	if err := os.WriteFile(garbage, []byte("this is not a capture file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile("../../testdata/push_pull_null.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.pcap")
+	if err := os.WriteFile(truncated, good[:len(good)-7], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		wantErr   string
+		wantUsage bool
+		wantOut   bool // some events come out before the error
+	}{
+		{"no source", nil, "no interface: say where to capture with -i IFACE", true, false},
+		{"both sources", []string{"-i", "lo", "-r", garbage}, "-r and -i exclude each other", true, false},
+		{"bad port", []string{"-r", garbage, "--port", "70000"}, `--port: bad port "70000"`, true, false},
+		{"unsupported expression", []string{"-r", garbage, "host", "127.0.0.1"}, `unsupported filter expression at "host"`, true, false},
+		{"dangling or", []string{"-r", garbage, "port 1 or"}, "unsupported filter expression at end of expression", true, false},
+		{"bad buffer size", []string{"-i", "lo", "-B", "1000"}, "--buffer-size 1000: must be a power of two", true, false},
+		{"negative snap", []string{"-r", garbage, "-s", "-1"}, "--snap -1", true, false},
+		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},
+		{"not a capture", []string{"-r", garbage}, "corrupt capture file", false, false},
+		{"truncated capture", []string{"-r", truncated}, "truncated", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			cmd := newRootCommand(&stdout, &stderr)
+			cmd.SetArgs(tt.args)
+			err := cmd.Execute()
+			if err == nil {
+				t.Fatalf("no error; stdout:\n%s", stdout.String())
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %q, want one line containing %q", err, tt.wantErr)
+			}
+			var u usageError
+			if got := errors.As(err, &u); got != tt.wantUsage {
+				t.Errorf("usage error: %v, want %v", got, tt.wantUsage)
+			}
+			if got := stdout.Len() > 0; got != tt.wantOut {
+				t.Errorf("stdout %q", stdout.String())
+			}
+		})
+	}
+}
+
+// TestReadFilters checks that --port and the expression select connections
+// when reading a file, as they do in the kernel.
+func TestReadFilters(t *testing.T) {
+	const capture = "../../testdata/push_pull_null.pcap"
+	all := runArgs(t, "-r", capture)
+	if !strings.Contains(all, `message: "3" 33`) {
+		t.Fatalf("unfiltered read lacks the messages:\n%s", all)
+	}
+	for _, args := range [][]string{
+		{"--port", "17001"},
+		{"port 17001"},
+		{"port 9 or port 17001"},
+		{"tcp", "port", "17001"},
+	} {
+		if got := runArgs(t, append([]string{"-r", capture}, args...)...); got != all {
+			t.Errorf("%q selects differently:\n%s", args, got)
+		}
+	}
+	if got := runArgs(t, "-r", capture, "--port", "17002"); got != "" {
+		t.Errorf("port 17002 matches nothing in this capture, got:\n%s", got)
+	}
+}
