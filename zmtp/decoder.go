@@ -2,10 +2,13 @@ package zmtp
 
 import "fmt"
 
-// Default limits used when an Options field is zero or negative.
+// Default limits, used when an Options field is zero or negative.
 const (
-	DefaultMaxBody    = 64
-	DefaultMaxFrames  = 64
+	// DefaultMaxBody is the default Options.MaxBody.
+	DefaultMaxBody = 64
+	// DefaultMaxFrames is the default Options.MaxFrames.
+	DefaultMaxFrames = 64
+	// DefaultMaxCommand is the default Options.MaxCommand.
 	DefaultMaxCommand = 4096
 )
 
@@ -77,6 +80,14 @@ func (s state) String() string {
 // A Decoder decodes one direction of a ZMTP 3.x connection, fed in stream
 // order from its first byte. It is not safe for concurrent use; use one per
 // direction. The emit callbacks must not call back into the Decoder.
+//
+// Events come out in stream order, each when its last byte arrives. An
+// *Error points at the offending byte or frame (its Len is 0) and is the
+// last event. A command sent between the frames of a multipart message,
+// which RFC 23's grammar does not allow, is emitted when complete and the
+// message goes on; the message's Len counts its own frames only. Metadata
+// of READY and INITIATE is parsed into Properties under the NULL and PLAIN
+// mechanisms only: CURVE and GSSAPI encrypt it.
 type Decoder struct {
 	opts Options
 	st   state

@@ -28,8 +28,9 @@ var (
 	ErrFrameTooLarge = errors.New("frame size above 2^63-1")
 
 	// ErrMalformedCommand reports a command body that does not follow the
-	// grammar of RFC 23: no name, a name or property running past the end
-	// of the body, an empty property name, or an ERROR without a reason.
+	// grammar of RFC 23: an empty body or name, a name or property running
+	// past the end of the body, an empty property name, a property value
+	// length above 2^31-1, or an ERROR whose reason is missing or overruns.
 	ErrMalformedCommand = errors.New("malformed command")
 
 	// ErrOutOfSync reports bytes lost where the decoder cannot tell where

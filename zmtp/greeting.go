@@ -14,7 +14,7 @@ const (
 	majorAt       = 10   // version-major
 	minorAt       = 11   // version-minor
 	mechAt        = 12   // 20 octets, NUL-padded
-	mechEnd       = 32   //
+	mechEnd       = 32   // end of the mechanism field
 	asServerAt    = 32   // %x00 | %x01
 	sigFirstValue = 0xFF // first signature octet
 	sigLastValue  = 0x7F // last signature octet
@@ -45,7 +45,7 @@ func (d *Decoder) feedGreeting(p []byte, emit func(Event)) []byte {
 		AsServer:  d.greet[asServerAt] != 0,
 	}
 	// Only NULL and PLAIN send READY and INITIATE metadata in clear; under
-	// CURVE (RFC 26) and GSSAPI they are encrypted boxes.
+	// CURVE (RFC 25) and GSSAPI they are encrypted boxes.
 	d.clearMeta = g.Mechanism == "NULL" || g.Mechanism == "PLAIN"
 	d.st = stFlags
 	emit(g)

@@ -189,3 +189,17 @@ func TestInterned(t *testing.T) {
 		}
 	}
 }
+
+func TestSatAdd(t *testing.T) {
+	const maxU = ^uint64(0)
+	for _, tc := range []struct{ a, b, want uint64 }{
+		{1, 2, 3},
+		{1 << 63, 1<<63 - 1, maxU},
+		{1 << 63, 1 << 63, maxU},
+		{maxU, 1, maxU},
+	} {
+		if got := satAdd(tc.a, tc.b); got != tc.want {
+			t.Errorf("satAdd(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestRingOverflow shrinks the ring buffer to one page and sends a burst of
+// large messages: the kernel must count the lost records, zmtpdump must
+// report them at exit, and every line it prints must be true: whole
+// messages, or a gap and the direction stopping.
+func TestRingOverflow(t *testing.T) {
+	requireLive(t)
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-s", "4")
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", "20"},
+		[]string{"-type", "push", "-connect", ep, "-count", "20", "-size", "50000", "-wait", "300ms"})
+	out, errOut := d.stop(t)
+
+	m := regexp.MustCompile(`(\d+) packets dropped by kernel`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no drop count in the exit statistics:\n%s", errOut)
+	}
+	if n, _ := strconv.Atoi(m[1]); n == 0 {
+		t.Fatalf("a 4 KiB ring took a burst of 1 MB without loss: the test proves nothing\n%s", errOut)
+	}
+	allowed := []*regexp.Regexp{
+		regexp.MustCompile(`: greeting: ZMTP 3\.1, mechanism NULL, as-server 0$`),
+		regexp.MustCompile(`: READY: Socket-Type="(PUSH|PULL)" `),
+		regexp.MustCompile(`: message: "xxxx" 78 78 78 78 \.\.\. \(50000 bytes, 4 shown\)$`),
+		regexp.MustCompile(`: gap: \d+ bytes lost$`),
+		regexp.MustCompile(`: error: lost \d+ bytes at offset \d+ .*out of sync`),
+	}
+	gaps := 0
+next:
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		for i, re := range allowed {
+			if re.MatchString(l) {
+				if i == 3 {
+					gaps++
+				}
+				continue next
+			}
+		}
+		t.Errorf("unexpected line after loss: %q", l)
+	}
+	if gaps == 0 {
+		t.Errorf("records were dropped but no gap was reported:\n%s", out)
+	}
+}

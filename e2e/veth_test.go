@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ip runs an iproute2 command, failing the test on error.
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// TestVeth captures on one end of a veth pair whose other end lives in a
+// network namespace: a real Ethernet device, where the program hooks both
+// ingress and egress. Every packet must be seen exactly once.
+func TestVeth(t *testing.T) {
+	requireLive(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatal("iproute2's ip is needed for this test")
+	}
+	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
+	ns, host, peer := "zd"+suffix, "zdh"+suffix, "zdp"+suffix
+	ip(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	ip(t, "link", "set", peer, "netns", ns)
+	ip(t, "addr", "add", "10.231.0.1/30", "dev", host)
+	ip(t, "link", "set", host, "up")
+	ip(t, "-n", ns, "addr", "add", "10.231.0.2/30", "dev", peer)
+	ip(t, "-n", ns, "link", "set", peer, "up")
+	ip(t, "-n", ns, "link", "set", "lo", "up")
+
+	port := freePort(t)
+	d := startDump(t, "-v", "-i", host, "--port", fmt.Sprint(port))
+	ep := fmt.Sprintf("tcp://10.231.0.2:%d", port)
+	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "3")
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "3").CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	if err := recv.Wait(); err != nil {
+		t.Fatalf("receiver: %v", err)
+	}
+	out, _ := d.stop(t)
+
+	srv := fmt.Sprintf("10.231.0.2:%d", port)
+	if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+		t.Errorf("the SYN (egress) must appear once, got %d:\n%s", len(syn), out)
+	}
+	if synack := lines(out, srv+" > ", "tcp SYN ACK,"); len(synack) != 1 {
+		t.Errorf("the SYN ACK (ingress) must appear once, got %d", len(synack))
+	}
+	if g := lines(out, "greeting: ZMTP 3.1"); len(g) != 2 {
+		t.Errorf("want a greeting each way, got %d", len(g))
+	}
+	if r := lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {
+		t.Errorf("want READY PULL from the namespace once, got %q", r)
+	}
+	msgs := lines(out, "> "+srv+": message: ")
+	if len(msgs) != 3 || !strings.HasSuffix(msgs[0], `"1" 31`) || !strings.HasSuffix(msgs[2], `"3" 33`) {
+		t.Errorf("want messages 1, 2, 3 once each, got %q", msgs)
+	}
+}
