@@ -60,7 +60,7 @@ func TestVeth(t *testing.T) {
 	if synack := lines(out, srv+" > ", "tcp SYN ACK,"); len(synack) != 1 {
 		t.Errorf("the SYN ACK (ingress) must appear once, got %d", len(synack))
 	}
-	if g := lines(out, "greeting: ZMTP 3.1"); len(g) != 2 {
+	if g := lines(out, "greeting: signature ff ", "ZMTP 3.1, mechanism NULL"); len(g) != 2 {
 		t.Errorf("want a greeting each way, got %d", len(g))
 	}
 	if r := lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {

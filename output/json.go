@@ -88,6 +88,9 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = appendJSONString(b, e.Mechanism)
 		b = append(b, `,"as_server":`...)
 		b = strconv.AppendBool(b, e.AsServer)
+		b = append(b, `,"signature_hex":"`...)
+		b = appendHex(b, e.Signature[:])
+		b = append(b, '"')
 	case *zmtp.Command:
 		b = p.head(t, src, dst, "command")
 		b = append(b, `,"name":`...)

@@ -24,4 +24,6 @@ type Printer interface {
 type Options struct {
 	// Location is the time zone of text timestamps (default: local).
 	Location *time.Location
+	// Verbose adds detail to text lines (the greeting's signature bytes).
+	Verbose bool
 }

@@ -16,9 +16,10 @@ import (
 //
 //	12:13:35.585001 127.0.0.1:47563 > 127.0.0.1:7001: message: "1" 31
 type Text struct {
-	w   *bufio.Writer
-	loc *time.Location
-	buf []byte
+	w       *bufio.Writer
+	loc     *time.Location
+	verbose bool
+	buf     []byte
 }
 
 // NewText returns a text Printer writing to w.
@@ -27,7 +28,7 @@ func NewText(w io.Writer, opts Options) *Text {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &Text{w: bufio.NewWriter(w), loc: loc}
+	return &Text{w: bufio.NewWriter(w), loc: loc, verbose: opts.Verbose}
 }
 
 func (p *Text) head(t time.Time, src, dst netip.AddrPort) []byte {
@@ -83,7 +84,13 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		if e.AsServer {
 			as = 1
 		}
-		b = fmt.Appendf(b, "greeting: ZMTP %d.%d, mechanism ", e.Major, e.Minor)
+		b = append(b, "greeting: "...)
+		if p.verbose {
+			b = append(b, "signature "...)
+			b = appendHexSpaced(b, e.Signature[:])
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "ZMTP %d.%d, mechanism ", e.Major, e.Minor)
 		b = appendToken(b, []byte(e.Mechanism))
 		b = fmt.Appendf(b, ", as-server %d", as)
 	case *zmtp.Command:

@@ -335,6 +335,25 @@ func TestLibzmqSegments(t *testing.T) {
 	}
 }
 
+// TestSignature checks that the greeting carries the signature exactly as
+// sent, padding included, whatever the split.
+func TestSignature(t *testing.T) {
+	want := [10]byte(pushSignature)
+	for _, in := range [][][]byte{
+		{pushSignature, pushMajor, pushRest},
+		{cat(pushSignature, pushMajor, pushRest)},
+	} {
+		got := run(Options{}, in...)
+		g, ok := got.Events[0].(*Greeting)
+		if !ok {
+			t.Fatalf("first event %T, want *Greeting", got.Events[0])
+		}
+		if g.Signature != want {
+			t.Errorf("signature % x, want % x", g.Signature, want)
+		}
+	}
+}
+
 // TestAfterError checks that nothing is emitted after an error, and that the
 // offset still counts every byte.
 func TestAfterError(t *testing.T) {

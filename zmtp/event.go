@@ -24,6 +24,9 @@ func (h *Header) EventHeader() *Header { return h }
 // signature, the version, the security mechanism and the as-server flag.
 type Greeting struct {
 	Header
+	// Signature is the 10-byte signature: 0xFF, 8 bytes of padding (libzmq
+	// puts its identity length + 1 in the last one) and 0x7F.
+	Signature [10]byte
 	// Major and Minor are the version the peer announced (3.0, 3.1, ...).
 	Major, Minor uint8
 	// Mechanism is the security mechanism name with its NUL padding

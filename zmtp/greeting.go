@@ -39,6 +39,7 @@ func (d *Decoder) feedGreeting(p []byte, emit func(Event)) []byte {
 	g := &d.evGreeting
 	*g = Greeting{
 		Header:    Header{Offset: base, Len: greetingLen},
+		Signature: [10]byte(d.greet[sigFirst : sigLast+1]),
 		Major:     d.greet[majorAt],
 		Minor:     d.greet[minorAt],
 		Mechanism: mechanismName(d.greet[mechAt:mechEnd]),

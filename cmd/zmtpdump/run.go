@@ -31,7 +31,7 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 	if cfg.json {
 		p.out = output.NewJSON(stdout)
 	} else {
-		p.out = output.NewText(stdout, output.Options{Location: cfg.loc})
+		p.out = output.NewText(stdout, output.Options{Location: cfg.loc, Verbose: cfg.verbose})
 	}
 	opts := zmtp.Options{MaxBody: cfg.snap}
 	if cfg.snap == 0 {
