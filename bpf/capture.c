@@ -53,6 +53,7 @@ struct event_hdr {
 	__u8 direction;    // enum direction
 	__u8 tcp_flags;
 	__u8 _pad;
+	__u64 lost;        // records lost so far (all CPUs) when this one was made
 };
 
 struct record {
@@ -92,6 +93,16 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, CNT_MAX);
 } counters SEC(".maps");
+
+// lost_total counts lost records across CPUs. Every record carries its value,
+// so userspace learns of a loss in stream order, at the first record after
+// it: the bytes of a hole open at that point can never arrive.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, 1);
+} lost_total SEC(".maps");
 
 static __always_inline void count(__u32 which)
 {
@@ -229,10 +240,19 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		}
 	}
 	h.cap_len = n;
-	rec->hdr = h;
+	{
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&lost_total, &zero);
 
-	if (bpf_ringbuf_output(&events, rec, sizeof(h) + n, 0) < 0)
-		count(CNT_RING_FULL);
+		if (lost)
+			h.lost = *lost;
+		rec->hdr = h;
+		if (bpf_ringbuf_output(&events, rec, sizeof(h) + n, 0) < 0) {
+			count(CNT_RING_FULL);
+			if (lost)
+				__sync_fetch_and_add(lost, 1);
+		}
+	}
 	return TC_ACT_UNSPEC;
 }
 

@@ -30,6 +30,7 @@ type CaptureEventHdr struct {
 	Direction  uint8
 	TcpFlags   uint8
 	Pad        uint8
+	Lost       uint64
 }
 
 type CaptureRecord struct {
@@ -44,6 +45,7 @@ type CaptureRecord struct {
 const (
 	CaptureMapCounters        = "counters"
 	CaptureMapEvents          = "events"
+	CaptureMapLostTotal       = "lost_total"
 	CaptureMapPorts           = "ports"
 	CaptureMapStaging         = "staging"
 	CaptureProgCaptureEgress  = "capture_egress"
@@ -102,10 +104,11 @@ type CaptureProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Ports    *ebpf.MapSpec `ebpf:"ports"`
-	Staging  *ebpf.MapSpec `ebpf:"staging"`
+	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
+	Ports     *ebpf.MapSpec `ebpf:"ports"`
+	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
 // CaptureVariableSpecs contains global variables before they are loaded into the kernel.
@@ -136,16 +139,18 @@ func (o *CaptureObjects) Close() error {
 //
 // It can be passed to LoadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Ports    *ebpf.Map `ebpf:"ports"`
-	Staging  *ebpf.Map `ebpf:"staging"`
+	Counters  *ebpf.Map `ebpf:"counters"`
+	Events    *ebpf.Map `ebpf:"events"`
+	LostTotal *ebpf.Map `ebpf:"lost_total"`
+	Ports     *ebpf.Map `ebpf:"ports"`
+	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
 func (m *CaptureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
 		m.Events,
+		m.LostTotal,
 		m.Ports,
 		m.Staging,
 	)

@@ -61,6 +61,11 @@ type Segment struct {
 	PacketLen int
 	// PayloadLen is the TCP payload length the IP header claims.
 	PayloadLen int
+	// KernelLost is, for a live capture, how many records the kernel had
+	// lost (ring buffer full) when this segment was captured: when it grows
+	// between two segments, bytes missing at that point will never arrive.
+	// Always 0 when reading files.
+	KernelLost uint64
 	// Payload holds the captured payload bytes: a prefix of the TCP payload,
 	// shorter than PayloadLen when the capture cut it.
 	Payload []byte

@@ -27,7 +27,8 @@ const (
 	offFamily     = 68
 	offDirection  = 69
 	offFlags      = 70
-	hdrLen        = 72
+	offLost       = 72
+	hdrLen        = 80
 )
 
 // errShortRecord reports a ring-buffer record that does not hold what its
@@ -71,6 +72,7 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 		seg.Dir = capture.Unknown
 	}
 	seg.Flags = rec[offFlags]
+	seg.KernelLost = le.Uint64(rec[offLost:])
 	seg.Payload = rec[hdrLen : hdrLen+capLen]
 	return nil
 }

@@ -32,6 +32,7 @@ func TestRecordLayout(t *testing.T) {
 		{"family", unsafe.Offsetof(h.Family), offFamily},
 		{"direction", unsafe.Offsetof(h.Direction), offDirection},
 		{"flags", unsafe.Offsetof(h.TcpFlags), offFlags},
+		{"lost", unsafe.Offsetof(h.Lost), offLost},
 		{"size", unsafe.Sizeof(h), hdrLen},
 	} {
 		if c.got != c.want {
@@ -57,6 +58,7 @@ func TestDecodeRecord(t *testing.T) {
 	rec[offFamily] = 4
 	rec[offDirection] = 1
 	rec[offFlags] = capture.ACK | capture.PSH
+	le.PutUint64(rec[offLost:], 42)
 	copy(rec[hdrLen:], []byte{0, 1, '1'})
 
 	base := time.Unix(1000, 0)
@@ -72,6 +74,9 @@ func TestDecodeRecord(t *testing.T) {
 	}
 	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.Dir != capture.Egress || seg.Flags != capture.ACK|capture.PSH {
 		t.Errorf("header fields %+v", seg)
+	}
+	if seg.KernelLost != 42 {
+		t.Errorf("kernel lost count %d, want 42", seg.KernelLost)
 	}
 	if string(seg.Payload) != "\x00\x011" || seg.PayloadLen != 3 || seg.PacketLen != 69 {
 		t.Errorf("payload %q (%d of %d)", seg.Payload, len(seg.Payload), seg.PayloadLen)
