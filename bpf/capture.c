@@ -111,6 +111,15 @@ static __always_inline void count(__u32 which)
 		*v += 1;
 }
 
+// zd_filter is the user's filter expression. This body (accept every packet)
+// is a placeholder: the loader replaces it with the eBPF compiled from the
+// expression before loading. It must stay a real function (noinline, never
+// folded away), called with the skb, returning 0 to reject.
+static __noinline int zd_filter(struct __sk_buff *skb)
+{
+	return skb->len != 0;
+}
+
 static __always_inline int port_matches(__u16 sport, __u16 dport)
 {
 	__u32 k;
@@ -197,6 +206,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) < 0)
 		return TC_ACT_UNSPEC;
 	if (!port_matches(bpf_ntohs(tcp.source), bpf_ntohs(tcp.dest)))
+		return TC_ACT_UNSPEC;
+	if (!zd_filter(skb))
 		return TC_ACT_UNSPEC;
 	count(CNT_MATCHED);
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -33,6 +34,12 @@ type Config struct {
 	// RingSize is the BPF ring buffer size in bytes: a power of two and a
 	// multiple of the page size. 0 means DefaultRingSize.
 	RingSize int
+	// Filter, if set, returns the body of the kernel's filter function for
+	// interfaces whose link-layer header is l2len bytes long (14 for
+	// Ethernet, 0 for raw IP): eBPF instructions that take the skb in R1
+	// and return 0 in R0 to reject the packet. Packets must pass both Ports
+	// and Filter.
+	Filter func(l2len int) (asm.Instructions, error)
 }
 
 // Stats are the kernel's counters, summed over CPUs.
@@ -107,46 +114,15 @@ func Open(cfg Config) (c *Capture, err error) {
 		return nil, permissionError("probe for BPF ring buffers", err)
 	}
 
-	spec, err := bpf.LoadCapture()
-	if err != nil {
-		return nil, fmt.Errorf("load eBPF spec: %w", err)
-	}
-	ncpu, err := ebpf.PossibleCPU()
-	if err != nil {
-		return nil, fmt.Errorf("count CPUs: %w", err)
-	}
-	spec.Maps[bpf.CaptureMapStaging].MaxEntries = uint32(ncpu)
-	spec.Maps[bpf.CaptureMapEvents].MaxEntries = uint32(ring)
-	if err := spec.Variables[bpf.CaptureVarL2Len].Set(uint32(ifaces[0].l2len)); err != nil {
-		return nil, fmt.Errorf("set l2_len: %w", err)
-	}
-	all := uint8(0)
-	if len(cfg.Ports) == 0 {
-		all = 1
-	}
-	if err := spec.Variables[bpf.CaptureVarMatchAllPorts].Set(all); err != nil {
-		return nil, fmt.Errorf("set match_all_ports: %w", err)
-	}
-
 	c = &Capture{}
-	if err := spec.LoadAndAssign(&c.objs, nil); err != nil {
-		var verr *ebpf.VerifierError
-		if errors.As(err, &verr) {
-			return nil, fmt.Errorf("the kernel's verifier refused the capture program: %w", err)
-		}
-		return nil, permissionError("load the eBPF capture program", err)
+	if err := loadObjects(&c.objs, cfg, ring, ifaces[0].l2len); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
-	for _, p := range cfg.Ports {
-		if err := c.objs.Ports.Put(uint32(p), uint8(1)); err != nil {
-			return nil, fmt.Errorf("set port %d: %w", p, err)
-		}
-	}
-
 	// Record the clock offset before any packet can arrive.
 	c.base, err = monotonicBase()
 	if err != nil {
@@ -161,6 +137,56 @@ func Open(cfg Config) (c *Capture, err error) {
 		}
 	}
 	return c, nil
+}
+
+// loadObjects loads the capture program and its maps for interfaces whose
+// link-layer header is l2len bytes long, with cfg's filter spliced in.
+func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len int) error {
+	spec, err := bpf.LoadCapture()
+	if err != nil {
+		return fmt.Errorf("load eBPF spec: %w", err)
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("count CPUs: %w", err)
+	}
+	spec.Maps[bpf.CaptureMapStaging].MaxEntries = uint32(ncpu)
+	spec.Maps[bpf.CaptureMapEvents].MaxEntries = uint32(ring)
+	if err := spec.Variables[bpf.CaptureVarL2Len].Set(uint32(l2len)); err != nil {
+		return fmt.Errorf("set l2_len: %w", err)
+	}
+	all := uint8(0)
+	if len(cfg.Ports) == 0 {
+		all = 1
+	}
+	if err := spec.Variables[bpf.CaptureVarMatchAllPorts].Set(all); err != nil {
+		return fmt.Errorf("set match_all_ports: %w", err)
+	}
+	if cfg.Filter != nil {
+		body, err := cfg.Filter(l2len)
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{bpf.CaptureProgCaptureIngress, bpf.CaptureProgCaptureEgress} {
+			if err := spliceFilter(spec.Programs[name], body); err != nil {
+				return err
+			}
+		}
+	}
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return fmt.Errorf("the kernel's verifier refused the capture program: %w", err)
+		}
+		return permissionError("load the eBPF capture program", err)
+	}
+	for _, p := range cfg.Ports {
+		if err := objs.Ports.Put(uint32(p), uint8(1)); err != nil {
+			objs.Close()
+			return fmt.Errorf("set port %d: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // attach hooks the program to one interface. A loopback packet crosses lo's

@@ -1,0 +1,200 @@
+package loader
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/zmtpdump/zmtpdump/bpf"
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// requireBPF skips without root, or fails when ZMTPDUMP_REQUIRE_E2E=1.
+func requireBPF(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("ZMTPDUMP_REQUIRE_E2E") == "1" {
+		t.Fatal("loading BPF programs needs root")
+	}
+	t.Skip("loading BPF programs needs root (BPF_PROG_TEST_RUN, Linux 5.8+)")
+}
+
+// frameSpec describes a test frame.
+type frameSpec struct {
+	v6       bool
+	vlan     bool
+	udp      bool
+	fragment bool // a non-first IPv4 fragment
+	sport    uint16
+	dport    uint16
+	flags    uint8
+	payload  string
+}
+
+func buildFrame(t *testing.T, f frameSpec) []byte {
+	t.Helper()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}}
+	var ls []gopacket.SerializableLayer
+	ls = append(ls, eth)
+	next := layers.EthernetTypeIPv4
+	if f.v6 {
+		next = layers.EthernetTypeIPv6
+	}
+	if f.vlan {
+		eth.EthernetType = layers.EthernetTypeDot1Q
+		ls = append(ls, &layers.Dot1Q{VLANIdentifier: 7, Type: next})
+	} else {
+		eth.EthernetType = next
+	}
+	proto := layers.IPProtocolTCP
+	if f.udp {
+		proto = layers.IPProtocolUDP
+	}
+	var netl gopacket.NetworkLayer
+	if f.v6 {
+		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: proto, SrcIP: net.ParseIP("fd00::1"), DstIP: net.ParseIP("fd00::2")}
+		netl = ip6
+		ls = append(ls, ip6)
+	} else {
+		ip4 := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: proto, SrcIP: net.IP{192, 0, 2, 1}, DstIP: net.IP{192, 0, 2, 2}}
+		if f.fragment {
+			ip4.FragOffset = 100
+		}
+		netl = ip4
+		ls = append(ls, ip4)
+	}
+	if f.udp {
+		u := &layers.UDP{SrcPort: layers.UDPPort(f.sport), DstPort: layers.UDPPort(f.dport)}
+		u.SetNetworkLayerForChecksum(netl)
+		ls = append(ls, u)
+	} else {
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: 1000, Ack: 2000, Window: 512,
+			SYN: f.flags&capture.SYN != 0, ACK: f.flags&capture.ACK != 0, PSH: f.flags&capture.PSH != 0, FIN: f.flags&capture.FIN != 0}
+		tcp.SetNetworkLayerForChecksum(netl)
+		ls = append(ls, tcp)
+	}
+	ls = append(ls, gopacket.Payload(f.payload))
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// runProgram loads the capture program with cfg, runs it on each frame and
+// returns the segments it wrote to the ring buffer.
+func runProgram(t *testing.T, cfg Config, frames [][]byte) []capture.Segment {
+	t.Helper()
+	var objs bpf.CaptureObjects
+	if err := loadObjects(&objs, cfg, 1<<16, 14); err != nil {
+		t.Fatal(err)
+	}
+	defer objs.Close()
+	rd, err := ringbuf.NewReader(objs.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for _, f := range frames {
+		ret, err := objs.CaptureIngress.Run(&ebpf.RunOptions{Data: f})
+		if err != nil {
+			t.Fatalf("BPF_PROG_TEST_RUN: %v", err)
+		}
+		if int32(ret) != -1 { // TC_ACT_UNSPEC: the packet goes on untouched
+			t.Errorf("program returned %d, want TC_ACT_UNSPEC", int32(ret))
+		}
+	}
+	var segs []capture.Segment
+	for {
+		rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
+		rec, err := rd.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return segs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s capture.Segment
+		if err := decodeRecord(rec.RawSample, time.Time{}, &s); err != nil {
+			t.Fatal(err)
+		}
+		s.Payload = append([]byte(nil), s.Payload...)
+		segs = append(segs, s)
+	}
+}
+
+func TestProgramParsesAndFilters(t *testing.T) {
+	requireBPF(t)
+	frames := [][]byte{
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN}),
+		buildFrame(t, frameSpec{v6: true, sport: 7001, dport: 40000, flags: capture.ACK | capture.PSH, payload: "\x00\x011"}),
+		buildFrame(t, frameSpec{vlan: true, sport: 40000, dport: 7001, flags: capture.ACK, payload: "vlan"}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7002, flags: capture.ACK, payload: "other port"}),
+		buildFrame(t, frameSpec{udp: true, sport: 40000, dport: 7001, payload: "udp"}),
+		buildFrame(t, frameSpec{fragment: true, sport: 40000, dport: 7001, payload: "frag"}),
+	}
+	segs := runProgram(t, Config{Ports: []uint16{7001}}, frames)
+	if len(segs) != 3 {
+		t.Fatalf("%d records, want 3 (IPv4 SYN, IPv6 data, VLAN data): %+v", len(segs), segs)
+	}
+	if s := segs[0]; s.Src != netip.MustParseAddrPort("192.0.2.1:40000") || s.Dst.Port() != 7001 || s.Flags != capture.SYN ||
+		s.Seq != 1000 || s.PayloadLen != 0 || s.PacketLen != len(frames[0]) {
+		t.Errorf("IPv4 SYN: %+v", s)
+	}
+	if s := segs[1]; s.Src != netip.MustParseAddrPort("[fd00::1]:7001") || string(s.Payload) != "\x00\x011" || s.PayloadLen != 3 || s.Ack != 2000 {
+		t.Errorf("IPv6 data: %+v", s)
+	}
+	if s := segs[2]; string(s.Payload) != "vlan" || s.Dst.Port() != 7001 {
+		t.Errorf("VLAN data: %+v", s)
+	}
+
+	// Without ports every TCP segment matches.
+	if segs := runProgram(t, Config{}, frames); len(segs) != 4 {
+		t.Errorf("no port filter: %d records, want the 4 TCP segments", len(segs))
+	}
+}
+
+func TestSplicedFilter(t *testing.T) {
+	requireBPF(t)
+	frames := [][]byte{
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK, payload: "hello"}),
+	}
+	constant := func(v int32) func(int) (asm.Instructions, error) {
+		return func(int) (asm.Instructions, error) {
+			return asm.Instructions{asm.Mov.Imm(asm.R0, v), asm.Return()}, nil
+		}
+	}
+	if segs := runProgram(t, Config{Filter: constant(0)}, frames); len(segs) != 0 {
+		t.Errorf("a reject-all filter let %d records through", len(segs))
+	}
+	if segs := runProgram(t, Config{Filter: constant(1)}, frames); len(segs) != 2 {
+		t.Errorf("an accept-all filter let %d of 2 records through", len(segs))
+	}
+	// A filter that reads the packet: accept only skb->len > 56, i.e. the
+	// frame with a payload (the SYN is 54 bytes, the other 59).
+	bigOnly := func(int) (asm.Instructions, error) {
+		return asm.Instructions{
+			asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // skb->len
+			asm.Mov.Imm(asm.R0, 0),
+			asm.JLE.Imm(asm.R2, 56, "out"),
+			asm.Mov.Imm(asm.R0, 1),
+			asm.Return().WithSymbol("out"),
+		}, nil
+	}
+	segs := runProgram(t, Config{Filter: bigOnly}, frames)
+	if len(segs) != 1 || string(segs[0].Payload) != "hello" {
+		t.Errorf("length filter: %+v", segs)
+	}
+}
