@@ -13,6 +13,7 @@
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <linux/pkt_cls.h>
+#include <linux/if_packet.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -64,6 +65,7 @@ struct record {
 // Set by the loader before load.
 volatile const __u8 match_all_ports = 0; // 1: every TCP port matches
 volatile const __u32 l2_len = ETH_HLEN;  // link-layer header length
+volatile const __u32 loopback_ifindex = 1; // socket backend: lo's index
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -265,6 +267,24 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		}
 	}
 	return TC_ACT_UNSPEC;
+}
+
+// capture_socket is the fallback for kernels without TCX: it runs as the
+// filter of an AF_PACKET socket, which sees a device's incoming packets and
+// (as PACKET_OUTGOING) its outgoing ones. It always returns 0 so that the
+// socket itself never queues a packet: the ring buffer is the data path.
+SEC("socket")
+int capture_socket(struct __sk_buff *skb)
+{
+	if (skb->pkt_type == PACKET_OUTGOING) {
+		// On lo an outgoing packet comes back as incoming: see it once.
+		if (skb->ifindex == loopback_ifindex)
+			return 0;
+		handle(skb, DIR_EGRESS);
+		return 0;
+	}
+	handle(skb, DIR_INGRESS);
+	return 0;
 }
 
 SEC("tc")

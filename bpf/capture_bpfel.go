@@ -50,7 +50,9 @@ const (
 	CaptureMapStaging         = "staging"
 	CaptureProgCaptureEgress  = "capture_egress"
 	CaptureProgCaptureIngress = "capture_ingress"
+	CaptureProgCaptureSocket  = "capture_socket"
 	CaptureVarL2Len           = "l2_len"
+	CaptureVarLoopbackIfindex = "loopback_ifindex"
 	CaptureVarMatchAllPorts   = "match_all_ports"
 )
 
@@ -98,6 +100,7 @@ type CaptureSpecs struct {
 type CaptureProgramSpecs struct {
 	CaptureEgress  *ebpf.ProgramSpec `ebpf:"capture_egress"`
 	CaptureIngress *ebpf.ProgramSpec `ebpf:"capture_ingress"`
+	CaptureSocket  *ebpf.ProgramSpec `ebpf:"capture_socket"`
 }
 
 // CaptureMapSpecs contains maps before they are loaded into the kernel.
@@ -115,8 +118,9 @@ type CaptureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureVariableSpecs struct {
-	L2Len         *ebpf.VariableSpec `ebpf:"l2_len"`
-	MatchAllPorts *ebpf.VariableSpec `ebpf:"match_all_ports"`
+	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
+	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
+	MatchAllPorts   *ebpf.VariableSpec `ebpf:"match_all_ports"`
 }
 
 // CaptureObjects contains all objects after they have been loaded into the kernel.
@@ -160,8 +164,9 @@ func (m *CaptureMaps) Close() error {
 //
 // It can be passed to LoadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureVariables struct {
-	L2Len         *ebpf.Variable `ebpf:"l2_len"`
-	MatchAllPorts *ebpf.Variable `ebpf:"match_all_ports"`
+	L2Len           *ebpf.Variable `ebpf:"l2_len"`
+	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`
+	MatchAllPorts   *ebpf.Variable `ebpf:"match_all_ports"`
 }
 
 // CapturePrograms contains all programs after they have been loaded into the kernel.
@@ -170,12 +175,14 @@ type CaptureVariables struct {
 type CapturePrograms struct {
 	CaptureEgress  *ebpf.Program `ebpf:"capture_egress"`
 	CaptureIngress *ebpf.Program `ebpf:"capture_ingress"`
+	CaptureSocket  *ebpf.Program `ebpf:"capture_socket"`
 }
 
 func (p *CapturePrograms) Close() error {
 	return _CaptureClose(
 		p.CaptureEgress,
 		p.CaptureIngress,
+		p.CaptureSocket,
 	)
 }
 

@@ -21,6 +21,12 @@ func ip(t *testing.T, args ...string) {
 // ingress and egress. Every packet must be seen exactly once.
 func TestVeth(t *testing.T) {
 	requireLive(t)
+	for _, backend := range []string{"tcx", "socket"} {
+		t.Run(backend, func(t *testing.T) { testVeth(t, backend) })
+	}
+}
+
+func testVeth(t *testing.T, backend string) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("iproute2's ip is needed for this test")
 	}
@@ -38,7 +44,7 @@ func TestVeth(t *testing.T) {
 	ip(t, "-n", ns, "link", "set", "lo", "up")
 
 	port := freePort(t)
-	d := startDump(t, "-v", "-i", host, "--port", fmt.Sprint(port))
+	d := startDump(t, "-v", "-i", host, "--backend", backend, "--port", fmt.Sprint(port))
 	ep := fmt.Sprintf("tcp://10.231.0.2:%d", port)
 	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "3")
 	if err := recv.Start(); err != nil {

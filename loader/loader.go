@@ -3,10 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -24,9 +21,27 @@ import (
 // DefaultRingSize is the ring buffer size used when Config.RingSize is 0.
 const DefaultRingSize = 8 << 20
 
+// Backend is how the capture program is attached.
+type Backend string
+
+// Backends.
+const (
+	// Auto picks TCX where the kernel has it, else Socket.
+	Auto Backend = "auto"
+	// TCX attaches TC programs with TCX links (Linux 6.6+).
+	TCX Backend = "tcx"
+	// Socket runs the program as the filter of AF_PACKET sockets (any
+	// kernel with BPF ring buffers, 5.8+).
+	Socket Backend = "socket"
+)
+
+// AnyInterface, as the only interface, captures on every interface that is
+// up when the capture starts.
+const AnyInterface = "any"
+
 // Config says what to capture and where.
 type Config struct {
-	// Interfaces to attach to, by name.
+	// Interfaces to attach to, by name; AnyInterface for all.
 	Interfaces []string
 	// Ports selects TCP packets whose source or destination port is in
 	// the list; an empty list selects every TCP packet.
@@ -40,6 +55,8 @@ type Config struct {
 	// and return 0 in R0 to reject the packet. Packets must pass both Ports
 	// and Filter.
 	Filter func(l2len int) (asm.Instructions, error)
+	// Backend forces an attach method; "" means Auto.
+	Backend Backend
 }
 
 // Stats are the kernel's counters, summed over CPUs.
@@ -52,6 +69,9 @@ type Stats struct {
 	Cut uint64
 	// LoadErrors counts packets whose payload could not be read.
 	LoadErrors uint64
+	// Duplicates counts packets dropped in userspace because another
+	// interface had just shown the same packet (a veth and its bridge).
+	Duplicates uint64
 }
 
 // Counter indices, as enum counter in bpf/capture.c.
@@ -69,10 +89,17 @@ var ErrClosed = errors.New("capture closed")
 // goroutine; Interrupt may be called from any goroutine to make Next return
 // ErrClosed.
 type Capture struct {
-	objs  bpf.CaptureObjects
-	links []link.Link
-	rd    *ringbuf.Reader
-	rec   ringbuf.Record
+	// sets holds one loaded program set per link-layer header length; the
+	// first owns the maps the others share.
+	sets    map[int]*bpf.CaptureObjects
+	first   *bpf.CaptureObjects
+	links   []link.Link
+	sockets []int
+	backend Backend
+	ifaces  []iface
+	rd      *ringbuf.Reader
+	rec     ringbuf.Record
+	dedup   dedup
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
 }
@@ -87,21 +114,17 @@ func Open(cfg Config) (c *Capture, err error) {
 	if ring < os.Getpagesize() || ring&(ring-1) != 0 {
 		return nil, fmt.Errorf("ring buffer size %d: must be a power of two of at least %d bytes", ring, os.Getpagesize())
 	}
-	if len(cfg.Interfaces) == 0 {
-		return nil, errors.New("no interface given")
+	backend := cfg.Backend
+	switch backend {
+	case "":
+		backend = Auto
+	case Auto, TCX, Socket:
+	default:
+		return nil, fmt.Errorf("unknown backend %q: want tcx, socket or auto", backend)
 	}
-	ifaces := make([]iface, 0, len(cfg.Interfaces))
-	for _, name := range cfg.Interfaces {
-		ifc, err := lookupInterface(name)
-		if err != nil {
-			return nil, err
-		}
-		ifaces = append(ifaces, ifc)
-	}
-	for _, ifc := range ifaces[1:] {
-		if ifc.l2len != ifaces[0].l2len {
-			return nil, fmt.Errorf("interfaces %s and %s have different link-layer headers: capture them separately", ifaces[0].name, ifc.name)
-		}
+	ifaces, err := resolveInterfaces(cfg.Interfaces)
+	if err != nil {
+		return nil, err
 	}
 
 	if err := rlimit.RemoveMemlock(); err != nil {
@@ -114,34 +137,93 @@ func Open(cfg Config) (c *Capture, err error) {
 		return nil, permissionError("probe for BPF ring buffers", err)
 	}
 
-	c = &Capture{}
-	if err := loadObjects(&c.objs, cfg, ring, ifaces[0].l2len); err != nil {
-		return nil, err
-	}
+	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, dedup: newDedup(len(ifaces) > 1)}
 	defer func() {
 		if err != nil {
 			c.Close()
 		}
 	}()
+	loIndex := loopbackIndex()
+	for _, ifc := range ifaces {
+		if c.sets[ifc.l2len] != nil {
+			continue
+		}
+		objs := new(bpf.CaptureObjects)
+		if err := loadObjects(objs, cfg, ring, ifc.l2len, loIndex, c.first); err != nil {
+			return nil, err
+		}
+		c.sets[ifc.l2len] = objs
+		if c.first == nil {
+			c.first = objs
+		}
+	}
+
 	// Record the clock offset before any packet can arrive.
 	c.base, err = monotonicBase()
 	if err != nil {
 		return nil, err
 	}
-	if c.rd, err = ringbuf.NewReader(c.objs.Events); err != nil {
+	if c.rd, err = ringbuf.NewReader(c.first.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
 	}
-	for _, ifc := range ifaces {
-		if err := c.attach(ifc); err != nil {
-			return nil, err
-		}
+	if err := c.attachAll(backend); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// loadObjects loads the capture program and its maps for interfaces whose
-// link-layer header is l2len bytes long, with cfg's filter spliced in.
-func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len int) error {
+// attachAll attaches to every interface with the chosen backend. Auto
+// probes TCX by attaching to the first interface: a kernel without TCX
+// refuses with ErrNotSupported, and the socket backend takes over.
+func (c *Capture) attachAll(backend Backend) error {
+	if backend == Auto {
+		err := c.attachTCX(c.ifaces[0])
+		switch {
+		case err == nil:
+			c.backend = TCX
+			for _, ifc := range c.ifaces[1:] {
+				if err := c.attachTCX(ifc); err != nil {
+					return err
+				}
+			}
+			return nil
+		case errors.Is(err, ebpf.ErrNotSupported):
+			backend = Socket
+		default:
+			return err
+		}
+	}
+	c.backend = backend
+	for _, ifc := range c.ifaces {
+		var err error
+		if backend == TCX {
+			err = c.attachTCX(ifc)
+		} else {
+			err = c.attachSocket(ifc)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backend returns the attach method in use.
+func (c *Capture) Backend() Backend { return c.backend }
+
+// Interfaces returns the names of the interfaces captured on.
+func (c *Capture) Interfaces() []string {
+	names := make([]string, len(c.ifaces))
+	for i, ifc := range c.ifaces {
+		names[i] = ifc.name
+	}
+	return names
+}
+
+// loadObjects loads the capture programs and their maps for interfaces whose
+// link-layer header is l2len bytes long, with cfg's filter spliced in. If
+// share is not nil, its maps are used instead of new ones.
+func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
 	spec, err := bpf.LoadCapture()
 	if err != nil {
 		return fmt.Errorf("load eBPF spec: %w", err)
@@ -152,61 +234,78 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len int) error {
 	}
 	spec.Maps[bpf.CaptureMapStaging].MaxEntries = uint32(ncpu)
 	spec.Maps[bpf.CaptureMapEvents].MaxEntries = uint32(ring)
-	if err := spec.Variables[bpf.CaptureVarL2Len].Set(uint32(l2len)); err != nil {
-		return fmt.Errorf("set l2_len: %w", err)
-	}
 	all := uint8(0)
 	if len(cfg.Ports) == 0 {
 		all = 1
 	}
-	if err := spec.Variables[bpf.CaptureVarMatchAllPorts].Set(all); err != nil {
-		return fmt.Errorf("set match_all_ports: %w", err)
+	for name, v := range map[string]any{
+		bpf.CaptureVarL2Len:           uint32(l2len),
+		bpf.CaptureVarMatchAllPorts:   all,
+		bpf.CaptureVarLoopbackIfindex: uint32(loIndex),
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
 	}
 	if cfg.Filter != nil {
 		body, err := cfg.Filter(l2len)
 		if err != nil {
 			return err
 		}
-		for _, name := range []string{bpf.CaptureProgCaptureIngress, bpf.CaptureProgCaptureEgress} {
+		for _, name := range []string{bpf.CaptureProgCaptureIngress, bpf.CaptureProgCaptureEgress, bpf.CaptureProgCaptureSocket} {
 			if err := spliceFilter(spec.Programs[name], body); err != nil {
 				return err
 			}
 		}
 	}
-	if err := spec.LoadAndAssign(objs, nil); err != nil {
+	var opts ebpf.CollectionOptions
+	if share != nil {
+		opts.MapReplacements = map[string]*ebpf.Map{
+			bpf.CaptureMapEvents:    share.Events,
+			bpf.CaptureMapPorts:     share.Ports,
+			bpf.CaptureMapStaging:   share.Staging,
+			bpf.CaptureMapCounters:  share.Counters,
+			bpf.CaptureMapLostTotal: share.LostTotal,
+		}
+	}
+	if err := spec.LoadAndAssign(objs, &opts); err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
 			return fmt.Errorf("the kernel's verifier refused the capture program: %w", err)
 		}
 		return permissionError("load the eBPF capture program", err)
 	}
-	for _, p := range cfg.Ports {
-		if err := objs.Ports.Put(uint32(p), uint8(1)); err != nil {
-			objs.Close()
-			return fmt.Errorf("set port %d: %w", p, err)
+	if share == nil {
+		for _, p := range cfg.Ports {
+			if err := objs.Ports.Put(uint32(p), uint8(1)); err != nil {
+				objs.Close()
+				return fmt.Errorf("set port %d: %w", p, err)
+			}
 		}
 	}
 	return nil
 }
 
-// attach hooks the program to one interface. A loopback packet crosses lo's
-// egress and then its ingress: hooking ingress alone sees it exactly once.
-func (c *Capture) attach(ifc iface) error {
+// attachTCX hooks the programs to one interface with TCX links. A loopback
+// packet crosses lo's egress and then its ingress: hooking ingress alone
+// sees it exactly once.
+func (c *Capture) attachTCX(ifc iface) error {
+	objs := c.sets[ifc.l2len]
 	hooks := []struct {
 		prog *ebpf.Program
 		at   ebpf.AttachType
-	}{{c.objs.CaptureIngress, ebpf.AttachTCXIngress}}
+	}{{objs.CaptureIngress, ebpf.AttachTCXIngress}}
 	if !ifc.loopback {
 		hooks = append(hooks, struct {
 			prog *ebpf.Program
 			at   ebpf.AttachType
-		}{c.objs.CaptureEgress, ebpf.AttachTCXEgress})
+		}{objs.CaptureEgress, ebpf.AttachTCXEgress})
 	}
 	for _, h := range hooks {
 		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.index, Program: h.prog, Attach: h.at})
 		if err != nil {
 			if errors.Is(err, ebpf.ErrNotSupported) {
-				return fmt.Errorf("attach to %s: this kernel has no TCX (needs Linux 6.6 or later): %w", ifc.name, err)
+				return fmt.Errorf("attach to %s: this kernel has no TCX (needs Linux 6.6 or later; try --backend socket): %w", ifc.name, err)
 			}
 			return permissionError("attach to "+ifc.name, err)
 		}
@@ -215,18 +314,48 @@ func (c *Capture) attach(ifc iface) error {
 	return nil
 }
 
+// attachSocket opens an AF_PACKET socket bound to the interface with the
+// socket program as its filter. The socket is created listening to no
+// protocol, gets its filter, and only then is bound to every protocol, so
+// that no packet is ever queued on it: the filter returns 0 for all.
+func (c *Capture) attachSocket(ifc iface) error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return permissionError("open a packet socket", err)
+	}
+	c.sockets = append(c.sockets, fd)
+	prog := c.sets[ifc.l2len].CaptureSocket
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD()); err != nil {
+		return permissionError("attach the socket filter on "+ifc.name, err)
+	}
+	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifc.index}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fmt.Errorf("bind packet socket to %s: %w", ifc.name, err)
+	}
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
 // Next blocks until the next captured segment and fills seg with it.
 // seg.Payload is valid until the next call. Next returns ErrClosed once
 // Interrupt or Close was called, and os.ErrDeadlineExceeded when a deadline
 // set with SetDeadline passes.
 func (c *Capture) Next(seg *capture.Segment) error {
-	if err := c.rd.ReadInto(&c.rec); err != nil {
-		if errors.Is(err, ringbuf.ErrClosed) {
-			return ErrClosed
+	for {
+		if err := c.rd.ReadInto(&c.rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return ErrClosed
+			}
+			return err
 		}
-		return err
+		if err := decodeRecord(c.rec.RawSample, c.base, seg); err != nil {
+			return err
+		}
+		if !c.dedup.seen(seg) {
+			return nil
+		}
 	}
-	return decodeRecord(c.rec.RawSample, c.base, seg)
 }
 
 // SetDeadline makes a blocked Next return os.ErrDeadlineExceeded at t. The
@@ -243,24 +372,23 @@ func (c *Capture) Interrupt() {
 
 // Stats reads the kernel's counters.
 func (c *Capture) Stats() (Stats, error) {
-	var s Stats
+	s := Stats{Duplicates: c.dedup.dropped}
 	for _, k := range []struct {
 		idx uint32
 		dst *uint64
 	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors}} {
 		var per []uint64
-		if err := c.objs.Counters.Lookup(k.idx, &per); err != nil {
+		if err := c.first.Counters.Lookup(k.idx, &per); err != nil {
 			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)
 		}
-		dst := k.dst
 		for _, v := range per {
-			*dst += v
+			*k.dst += v
 		}
 	}
 	return s, nil
 }
 
-// Close detaches the program from every interface and frees the kernel
+// Close detaches the programs from every interface and frees the kernel
 // objects. It must not run concurrently with Next.
 func (c *Capture) Close() error {
 	var errs []error
@@ -271,48 +399,15 @@ func (c *Capture) Close() error {
 		errs = append(errs, l.Close())
 	}
 	c.links = nil
-	errs = append(errs, c.objs.Close())
+	for _, fd := range c.sockets {
+		errs = append(errs, unix.Close(fd))
+	}
+	c.sockets = nil
+	for _, objs := range c.sets {
+		errs = append(errs, objs.Close())
+	}
+	c.sets = nil
 	return errors.Join(errs...)
-}
-
-// iface is an interface to attach to.
-type iface struct {
-	name     string
-	index    int
-	l2len    int
-	loopback bool
-}
-
-// Link types from include/uapi/linux/if_arp.h.
-const (
-	arphrdEther    = 1
-	arphrdLoopback = 772
-	arphrdNone     = 65534
-)
-
-func lookupInterface(name string) (iface, error) {
-	ni, err := net.InterfaceByName(name)
-	if err != nil {
-		return iface{}, fmt.Errorf("unknown interface %q: %w", name, err)
-	}
-	ifc := iface{name: name, index: ni.Index, loopback: ni.Flags&net.FlagLoopback != 0}
-	raw, err := os.ReadFile("/sys/class/net/" + name + "/type")
-	if err != nil {
-		return iface{}, fmt.Errorf("read link type of %s: %w", name, err)
-	}
-	typ, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return iface{}, fmt.Errorf("link type of %s: %w", name, err)
-	}
-	switch typ {
-	case arphrdEther, arphrdLoopback:
-		ifc.l2len = 14
-	case arphrdNone:
-		ifc.l2len = 0
-	default:
-		return iface{}, fmt.Errorf("interface %s has link type %d, which zmtpdump cannot parse yet", name, typ)
-	}
-	return ifc, nil
 }
 
 // monotonicBase returns the wall-clock time at which CLOCK_MONOTONIC, the

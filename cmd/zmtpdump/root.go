@@ -23,6 +23,7 @@ type config struct {
 	json       bool
 	snap       int
 	ringKiB    int
+	backend    string
 	// loc is the time zone of text timestamps (nil: local time).
 	loc *time.Location
 }
@@ -67,13 +68,14 @@ The optional expression selects packets like tcpdump's, limited for now to
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&ifaces, "interface", "i", nil, "capture on this interface (repeatable)")
+	f.StringArrayVarP(&ifaces, "interface", "i", nil, `capture on this interface (repeatable; "any" for every interface that is up)`)
 	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port (repeatable)")
 	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
 	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
 	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
 	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown)")
 	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
+	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	return cmd
@@ -104,6 +106,11 @@ func (c *config) finish(ifaces, ports, args []string) error {
 	}
 	if c.snap < 0 {
 		return fmt.Errorf("--snap %d: must be 0 or more", c.snap)
+	}
+	switch loader.Backend(c.backend) {
+	case loader.Auto, loader.TCX, loader.Socket:
+	default:
+		return fmt.Errorf("--backend %q: want tcx, socket or auto", c.backend)
 	}
 	if c.ringKiB <= 0 || c.ringKiB&(c.ringKiB-1) != 0 {
 		return fmt.Errorf("--buffer-size %d: must be a power of two (KiB)", c.ringKiB)

@@ -109,13 +109,14 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		Interfaces: p.cfg.interfaces,
 		Ports:      p.cfg.ports.List(),
 		RingSize:   p.cfg.ringKiB << 10,
+		Backend:    loader.Backend(p.cfg.backend),
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(stderr, "listening on %s (TCX), %s, ring buffer %d KiB\n",
-		strings.Join(p.cfg.interfaces, ", "), describePorts(p.cfg.ports.List()), p.cfg.ringKiB)
+	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB\n",
+		strings.Join(c.Interfaces(), ", "), backendName(c.Backend()), describePorts(p.cfg.ports.List()), p.cfg.ringKiB)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 
@@ -149,6 +150,9 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "%d packets captured\n%d packets matched in the kernel\n%d packets dropped by kernel (ring buffer full)\n%d ZMTP events decoded\n",
 		p.counts.packets, st.Matched, st.Lost, p.counts.events)
+	if st.Duplicates > 0 {
+		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
+	}
 	return loopErr
 }
 
@@ -164,4 +168,11 @@ func describePorts(ports []uint16) string {
 		return "port " + words[0]
 	}
 	return "ports " + strings.Join(words, ", ")
+}
+
+func backendName(b loader.Backend) string {
+	if b == loader.TCX {
+		return "TCX"
+	}
+	return "socket filter"
 }
