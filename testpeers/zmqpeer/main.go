@@ -23,16 +23,41 @@
 // N bytes of 'x'. With -multipart every message is sent as two frames: "hello"
 // (with MORE) followed by the body.
 //
+// With -prefix P, every body starts with P (a PUB's topic, say). With -hold D
+// the socket stays open (idle) for D after its last send or receive.
+//
 // With -print, every message the application receives is written to stdout,
 // one per line, its frames as text joined by "|" (a ROUTER leaves out the
 // routing id frame). Errors go to stderr; the exit status is 0 on success and
 // 1 on any failure, including a receive that runs past -timeout.
+//
+// Security mechanisms (libzmq's default is NULL):
+//
+//	-plain-user U -plain-pass P   PLAIN client (ZMQ_PLAIN_USERNAME/PASSWORD)
+//	-plain-server                 PLAIN server (ZMQ_PLAIN_SERVER); it also runs
+//	                              a ZAP handler (RFC 27) on the same context that
+//	                              accepts exactly -zap-user/-zap-pass and answers
+//	                              400 to anything else (libzmq drops every PLAIN
+//	                              connection when no ZAP handler is bound)
+//	-curve-server                 CURVE server with secret key -curve-secret
+//	                              (Z85); without it, a fresh keypair is made and
+//	                              its public key printed on stderr
+//	-curve-serverkey K            CURVE client of the server whose public key is
+//	                              K (Z85); the client's own keypair is made fresh
+//	-curve-keygen                 print a new keypair as "public secret" (Z85)
+//	                              and exit
+//
+// Heartbeats (ZMTP 3.1 PING/PONG): -heartbeat-ivl D sets ZMQ_HEARTBEAT_IVL;
+// -heartbeat-timeout (default 3×D) and -heartbeat-ttl (default 10×D, sent in
+// each PING in deciseconds) go with it.
 //
 // Examples:
 //
 //	zmqpeer -type pull -bind tcp://127.0.0.1:7001 -count 3 -print
 //	zmqpeer -type push -connect tcp://127.0.0.1:7001 -count 3 -interval 100ms
 //	zmqpeer -type sub -connect tcp://[::1]:7002 -subscribe a -unsubscribe-after
+//	zmqpeer -type pull -bind tcp://127.0.0.1:7003 -plain-server -zap-user u -zap-pass p
+//	zmqpeer -type push -connect tcp://127.0.0.1:7003 -plain-user u -plain-pass p
 package main
 
 /*
@@ -48,6 +73,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 	"unsafe"
@@ -105,6 +131,19 @@ type config struct {
 	unsubscribeAfter bool
 	print            bool
 	routingID        string
+	prefix           string
+	hold             time.Duration
+	reconnectIvl     time.Duration
+
+	plainUser, plainPass string
+	plainServer          bool
+	zapUser, zapPass     string
+	curveServer          bool
+	curveSecret          string
+	curveServerKey       string
+	curveKeygen          bool
+
+	heartbeatIvl, heartbeatTimeout, heartbeatTTL time.Duration
 }
 
 func main() {
@@ -124,7 +163,32 @@ func main() {
 	flag.BoolVar(&cfg.unsubscribeAfter, "unsubscribe-after", false, "sub/xsub: after receiving, unsubscribe from each topic, sleep 200ms, exit")
 	flag.BoolVar(&cfg.print, "print", false, "print each received message, frames as text joined by \"|\"")
 	flag.StringVar(&cfg.routingID, "routing-id", "", "ZMQ_ROUTING_ID of the socket")
+	flag.StringVar(&cfg.prefix, "prefix", "", "prepend this to every message body (e.g. a PUB topic)")
+	flag.DurationVar(&cfg.hold, "hold", 0, "keep the socket open this long after the last send/receive")
+	flag.DurationVar(&cfg.reconnectIvl, "reconnect-ivl", 0, "if > 0, ZMQ_RECONNECT_IVL (libzmq default 100ms)")
+	flag.StringVar(&cfg.plainUser, "plain-user", "", "PLAIN client: ZMQ_PLAIN_USERNAME")
+	flag.StringVar(&cfg.plainPass, "plain-pass", "", "PLAIN client: ZMQ_PLAIN_PASSWORD")
+	flag.BoolVar(&cfg.plainServer, "plain-server", false, "PLAIN server (ZMQ_PLAIN_SERVER=1), with a ZAP handler")
+	flag.StringVar(&cfg.zapUser, "zap-user", "", "PLAIN server: the user name the ZAP handler accepts")
+	flag.StringVar(&cfg.zapPass, "zap-pass", "", "PLAIN server: the password the ZAP handler accepts")
+	flag.BoolVar(&cfg.curveServer, "curve-server", false, "CURVE server (ZMQ_CURVE_SERVER=1)")
+	flag.StringVar(&cfg.curveSecret, "curve-secret", "", "CURVE server: secret key, Z85 (default: a fresh keypair, public key printed on stderr)")
+	flag.StringVar(&cfg.curveServerKey, "curve-serverkey", "", "CURVE client: the server's public key, Z85")
+	flag.BoolVar(&cfg.curveKeygen, "curve-keygen", false, "print a new CURVE keypair as \"public secret\" (Z85) and exit")
+	flag.DurationVar(&cfg.heartbeatIvl, "heartbeat-ivl", 0, "if > 0, ZMQ_HEARTBEAT_IVL: send a PING this often")
+	flag.DurationVar(&cfg.heartbeatTimeout, "heartbeat-timeout", 0, "ZMQ_HEARTBEAT_TIMEOUT (default 3 × -heartbeat-ivl)")
+	flag.DurationVar(&cfg.heartbeatTTL, "heartbeat-ttl", 0, "ZMQ_HEARTBEAT_TTL, rounded down to 100ms (default 10 × -heartbeat-ivl)")
 	flag.Parse()
+
+	if cfg.curveKeygen {
+		public, secret, err := curveKeypair()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "zmqpeer: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println(public, secret)
+		return
+	}
 
 	if err := run(&cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "zmqpeer: %v\n", err)
@@ -149,12 +213,32 @@ func run(cfg *config) error {
 	if cfg.mode != "" && cfg.mode != "send" && cfg.mode != "recv" {
 		return fmt.Errorf("-mode: want send or recv, got %q", cfg.mode)
 	}
+	mechanisms := 0
+	for _, on := range []bool{cfg.plainUser != "" || cfg.plainPass != "", cfg.plainServer,
+		cfg.curveServer, cfg.curveServerKey != ""} {
+		if on {
+			mechanisms++
+		}
+	}
+	if mechanisms > 1 {
+		return errors.New("choose one of -plain-user/-plain-pass, -plain-server, -curve-server, -curve-serverkey")
+	}
 
 	ctx := C.zmq_ctx_new()
 	if ctx == nil {
 		return lastError("zmq_ctx_new")
 	}
 	defer C.zmq_ctx_term(ctx)
+
+	if cfg.plainServer {
+		// The handler must be bound before the first PLAIN HELLO arrives.
+		// It ends when zmq_ctx_term (deferred above) interrupts it.
+		zap, err := newZAPHandler(ctx, cfg.zapUser, cfg.zapPass)
+		if err != nil {
+			return err
+		}
+		go zap.serve()
+	}
 
 	s, err := newSocket(ctx, typ)
 	if err != nil {
@@ -181,6 +265,16 @@ func run(cfg *config) error {
 	p := &peer{cfg: cfg, s: s, deadline: time.Now().Add(cfg.timeout), out: bufio.NewWriter(os.Stdout)}
 	defer p.out.Flush()
 
+	if err := p.play(); err != nil {
+		return err
+	}
+	time.Sleep(cfg.hold)
+	return nil
+}
+
+// play runs the send/receive pattern that goes with the socket type.
+func (p *peer) play() error {
+	cfg := p.cfg
 	switch cfg.typ {
 	case "push", "pub", "xpub":
 		return p.sendAll()
@@ -251,6 +345,17 @@ func (s *socket) configure(cfg *config) error {
 			return err
 		}
 	}
+	if cfg.reconnectIvl > 0 {
+		if err := s.setInt(C.ZMQ_RECONNECT_IVL, int(cfg.reconnectIvl/time.Millisecond)); err != nil {
+			return err
+		}
+	}
+	if err := s.configureSecurity(cfg); err != nil {
+		return err
+	}
+	if err := s.configureHeartbeat(cfg); err != nil {
+		return err
+	}
 	if s.typ == C.ZMQ_SUB {
 		topics := cfg.subscribe
 		if len(topics) == 0 {
@@ -261,6 +366,97 @@ func (s *socket) configure(cfg *config) error {
 			if err := s.setBytes(C.ZMQ_SUBSCRIBE, t); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// configureSecurity selects the PLAIN or CURVE mechanism, if asked to.
+func (s *socket) configureSecurity(cfg *config) error {
+	switch {
+	case cfg.plainServer:
+		return s.setInt(C.ZMQ_PLAIN_SERVER, 1)
+	case cfg.plainUser != "" || cfg.plainPass != "":
+		if err := s.setBytes(C.ZMQ_PLAIN_USERNAME, cfg.plainUser); err != nil {
+			return err
+		}
+		return s.setBytes(C.ZMQ_PLAIN_PASSWORD, cfg.plainPass)
+	case cfg.curveServer:
+		secret := cfg.curveSecret
+		if secret == "" {
+			var public string
+			var err error
+			public, secret, err = curveKeypair()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "zmqpeer: CURVE server public key: %s\n", public)
+		}
+		if err := s.setInt(C.ZMQ_CURVE_SERVER, 1); err != nil {
+			return err
+		}
+		return s.setKey(C.ZMQ_CURVE_SECRETKEY, "-curve-secret", secret)
+	case cfg.curveServerKey != "":
+		public, secret, err := curveKeypair()
+		if err != nil {
+			return err
+		}
+		if err := s.setKey(C.ZMQ_CURVE_SERVERKEY, "-curve-serverkey", cfg.curveServerKey); err != nil {
+			return err
+		}
+		if err := s.setKey(C.ZMQ_CURVE_PUBLICKEY, "client public key", public); err != nil {
+			return err
+		}
+		return s.setKey(C.ZMQ_CURVE_SECRETKEY, "client secret key", secret)
+	}
+	return nil
+}
+
+// setKey sets a CURVE key option from its 40-character Z85 text.
+func (s *socket) setKey(opt C.int, what, z85 string) error {
+	if len(z85) != 40 {
+		return fmt.Errorf("%s: want a 40-character Z85 key, got %d characters", what, len(z85))
+	}
+	// libzmq takes a Z85 key as 41 bytes, the text and its NUL.
+	cs := C.CString(z85)
+	defer C.free(unsafe.Pointer(cs))
+	if C.zmq_setsockopt(s.ptr, opt, unsafe.Pointer(cs), C.size_t(len(z85)+1)) != 0 {
+		return fmt.Errorf("%s: %w", what, lastError(fmt.Sprintf("zmq_setsockopt(%d)", int(opt))))
+	}
+	return nil
+}
+
+// curveKeypair makes a new CURVE keypair, both keys in Z85.
+func curveKeypair() (public, secret string, err error) {
+	var pub, sec [41]C.char
+	if C.zmq_curve_keypair(&pub[0], &sec[0]) != 0 {
+		return "", "", lastError("zmq_curve_keypair")
+	}
+	return C.GoString(&pub[0]), C.GoString(&sec[0]), nil
+}
+
+// configureHeartbeat turns on ZMTP 3.1 heartbeats (PING/PONG) if asked to.
+func (s *socket) configureHeartbeat(cfg *config) error {
+	if cfg.heartbeatIvl <= 0 {
+		return nil
+	}
+	timeout, ttl := cfg.heartbeatTimeout, cfg.heartbeatTTL
+	if timeout <= 0 {
+		timeout = 3 * cfg.heartbeatIvl
+	}
+	if ttl <= 0 {
+		ttl = 10 * cfg.heartbeatIvl
+	}
+	for _, o := range []struct {
+		opt C.int
+		d   time.Duration
+	}{
+		{C.ZMQ_HEARTBEAT_IVL, cfg.heartbeatIvl},
+		{C.ZMQ_HEARTBEAT_TIMEOUT, timeout},
+		{C.ZMQ_HEARTBEAT_TTL, ttl},
+	} {
+		if err := s.setInt(o.opt, int(o.d/time.Millisecond)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -310,9 +506,9 @@ func (p *peer) remaining(op string) (int, error) {
 // body returns the i'th (1-based) message body.
 func (p *peer) body(i int) []byte {
 	if p.cfg.size > 0 {
-		return []byte(strings.Repeat("x", p.cfg.size))
+		return []byte(p.cfg.prefix + strings.Repeat("x", p.cfg.size))
 	}
-	return []byte(fmt.Sprint(i))
+	return []byte(p.cfg.prefix + fmt.Sprint(i))
 }
 
 // message returns the frames of the i'th (1-based) message.
@@ -493,6 +689,132 @@ func (p *peer) echoAll() error {
 		}
 		if err := p.send(frames); err != nil {
 			return fmt.Errorf("echo %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// zapHandler answers ZAP requests (RFC 27) for the sockets of one context: it
+// is a REP socket bound to inproc://zeromq.zap.01. A PLAIN client passes when
+// its user name and password are exactly user and pass; every other PLAIN
+// client gets status 400. Other mechanisms pass.
+type zapHandler struct {
+	s          *socket
+	user, pass string
+}
+
+func newZAPHandler(ctx unsafe.Pointer, user, pass string) (*zapHandler, error) {
+	s, err := newSocket(ctx, C.ZMQ_REP)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bind("inproc://zeromq.zap.01"); err != nil {
+		C.zmq_close(s.ptr)
+		return nil, err
+	}
+	return &zapHandler{s: s, user: user, pass: pass}, nil
+}
+
+// serve answers requests until the context is terminated, then closes the
+// socket. It owns the socket: no other goroutine may use it.
+func (z *zapHandler) serve() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer func() {
+		z.s.setInt(C.ZMQ_LINGER, 0)
+		C.zmq_close(z.s.ptr)
+	}()
+	for {
+		req, err := recvFrames(z.s)
+		if err != nil {
+			if !isErrno(err, C.ETERM) {
+				fmt.Fprintf(os.Stderr, "zmqpeer: zap: %v\n", err)
+			}
+			return
+		}
+		if err := sendFrames(z.s, z.reply(req)); err != nil {
+			if !isErrno(err, C.ETERM) {
+				fmt.Fprintf(os.Stderr, "zmqpeer: zap: %v\n", err)
+			}
+			return
+		}
+	}
+}
+
+// reply builds the reply to one request: version, request id, status code,
+// status text, user id, metadata.
+func (z *zapHandler) reply(req [][]byte) [][]byte {
+	// version, request id, domain, address, identity, mechanism, credentials...
+	if len(req) < 6 || string(req[0]) != "1.0" {
+		id := []byte{}
+		if len(req) > 1 {
+			id = req[1]
+		}
+		return zapReply(id, "500", "bad ZAP request", "")
+	}
+	id, mechanism, creds := req[1], string(req[5]), req[6:]
+	if mechanism != "PLAIN" {
+		return zapReply(id, "200", "OK", "")
+	}
+	if len(creds) == 2 && string(creds[0]) == z.user && string(creds[1]) == z.pass {
+		return zapReply(id, "200", "OK", z.user)
+	}
+	return zapReply(id, "400", "wrong user name or password", "")
+}
+
+func zapReply(id []byte, code, text, user string) [][]byte {
+	return [][]byte{[]byte("1.0"), id, []byte(code), []byte(text), []byte(user), {}}
+}
+
+// recvFrames receives one whole message, blocking, retrying on EINTR.
+func recvFrames(s *socket) ([][]byte, error) {
+	msg := (*C.zmq_msg_t)(C.malloc(C.sizeof_zmq_msg_t))
+	defer C.free(unsafe.Pointer(msg))
+	var frames [][]byte
+	for {
+		if C.zmq_msg_init(msg) != 0 {
+			return nil, lastError("zmq_msg_init")
+		}
+		if C.zmq_msg_recv(msg, s.ptr, 0) < 0 {
+			err := lastError("zmq_msg_recv")
+			C.zmq_msg_close(msg)
+			if isErrno(err, C.EINTR) {
+				continue
+			}
+			return nil, err
+		}
+		frames = append(frames, C.GoBytes(C.zmq_msg_data(msg), C.int(C.zmq_msg_size(msg))))
+		more := C.zmq_msg_more(msg) != 0
+		C.zmq_msg_close(msg)
+		if !more {
+			return frames, nil
+		}
+	}
+}
+
+// sendFrames sends one message made of frames, blocking, retrying on EINTR.
+func sendFrames(s *socket, frames [][]byte) error {
+	for i, f := range frames {
+		flags := C.int(0)
+		if i < len(frames)-1 {
+			flags = C.ZMQ_SNDMORE
+		}
+		if err := sendFrame(s, f, flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sendFrame(s *socket, f []byte, flags C.int) error {
+	var ptr unsafe.Pointer
+	if len(f) > 0 {
+		ptr = C.CBytes(f)
+		defer C.free(ptr)
+	}
+	for C.zmq_send(s.ptr, ptr, C.size_t(len(f)), flags) < 0 {
+		if err := lastError("zmq_send"); !isErrno(err, C.EINTR) {
+			return err
 		}
 	}
 	return nil
