@@ -136,12 +136,12 @@ func sll(proto uint16, payload []byte) []byte {
 // sll2 returns a Linux cooked v2 frame.
 func sll2(proto uint16, payload []byte) []byte {
 	f := be.AppendUint16(nil, proto)
-	f = be.AppendUint16(f, 0)  // reserved
-	f = be.AppendUint32(f, 7)  // interface index
-	f = be.AppendUint16(f, 1)  // ARPHRD_ETHER
-	f = append(f, 4, 6)        // packet type: outgoing, address length
-	f = append(f, macA...)     // address
-	f = append(f, 0, 0)        // padding to 8
+	f = be.AppendUint16(f, 0) // reserved
+	f = be.AppendUint32(f, 7) // interface index
+	f = be.AppendUint16(f, 1) // ARPHRD_ETHER
+	f = append(f, 4, 6)       // packet type: outgoing, address length
+	f = append(f, macA...)    // address
+	f = append(f, 0, 0)       // padding to 8
 	return append(f, payload...)
 }
 

@@ -39,6 +39,7 @@ const (
 	etherIPv6   = 0x86dd
 	ether8021Q  = 0x8100
 	ether8021AD = 0x88a8
+	etherQinQ   = 0x9100 // the pre-802.1ad QinQ tag
 )
 
 // parseFrame fills the addressing, TCP header and payload of seg from one
@@ -54,7 +55,7 @@ func parseFrame(lt int, frame []byte, seg *capture.Segment) error {
 			return errNotTCP
 		}
 		ethType, off = be.Uint16(frame[12:]), 14
-		for (ethType == ether8021Q || ethType == ether8021AD) && len(frame) >= off+4 {
+		for (ethType == ether8021Q || ethType == ether8021AD || ethType == etherQinQ) && len(frame) >= off+4 {
 			ethType, off = be.Uint16(frame[off+2:]), off+4
 		}
 	case linkSLL:

@@ -74,13 +74,13 @@ func newReader(rd io.Reader, name string) (r *Reader, err error) {
 	if magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a {
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", name, ErrCorrupt, err)
+			return nil, headerErr(name, err)
 		}
 		r.src, r.ng, r.linkType = ng, true, -1
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w: %w", name, ErrCorrupt, err)
+			return nil, headerErr(name, err)
 		}
 		r.src, r.linkType = pr, int(pr.LinkType())
 		if !supportedLink(r.linkType) {
@@ -95,10 +95,20 @@ func newReader(rd io.Reader, name string) (r *Reader, err error) {
 	return r, nil
 }
 
+// headerErr turns an error of pcapgo reading a file header into the error
+// Open returns.
+func headerErr(name string, err error) error {
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%s: %w: truncated file header", name, ErrCorrupt)
+	}
+	return fmt.Errorf("%s: %w: %w", name, ErrCorrupt, err)
+}
+
 // Next fills seg with the next TCP segment of the file, skipping frames that
 // hold none. seg.Payload is valid until the next call. At the end of the file
 // Next returns io.EOF; a damaged or truncated file gives an error wrapping
-// ErrCorrupt. Once Next has returned an error it returns it again.
+// ErrCorrupt. seg is left alone when Next returns an error, and once Next
+// has returned an error it returns it again.
 func (r *Reader) Next(seg *capture.Segment) error {
 	if r.err != nil {
 		return r.err
@@ -123,11 +133,12 @@ func (r *Reader) Next(seg *capture.Segment) error {
 		if pktLen < len(data) { // a pcapng record claiming less than it holds
 			pktLen = len(data)
 		}
-		*seg = capture.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, Dir: capture.Unknown, PacketLen: pktLen}
-		if err := parseFrame(lt, data, seg); err != nil {
+		s := capture.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, Dir: capture.Unknown, PacketLen: pktLen}
+		if err := parseFrame(lt, data, &s); err != nil {
 			r.Skipped++
 			continue
 		}
+		*seg = s
 		return nil
 	}
 }
@@ -156,10 +167,15 @@ func (r *Reader) wrapErr(err error, ci gopacket.CaptureInfo) error {
 	return fmt.Errorf("%s: %w after packet %d: %w", r.name, ErrCorrupt, r.packets, err)
 }
 
-// Close closes the file.
+// Close closes the file. Next then returns an error wrapping os.ErrClosed.
 func (r *Reader) Close() error {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %w", r.name, os.ErrClosed)
+	}
 	if r.f == nil {
 		return nil
 	}
-	return r.f.Close()
+	f := r.f
+	r.f = nil
+	return f.Close()
 }
