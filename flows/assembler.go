@@ -1,8 +1,8 @@
 package flows
 
 import (
-	"net/netip"
-	"sort"
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
@@ -11,304 +11,422 @@ import (
 // Defaults for Config.
 const (
 	DefaultMaxBufferedPerDir = 4 << 20
+	DefaultMaxBufferedTotal  = 64 << 20
+	DefaultMaxHolesPerDir    = 256
 	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultCloseTimeout      = 10 * time.Second
 )
 
-// Config bounds the Assembler.
+// Config bounds the Assembler. A zero field takes its default.
 type Config struct {
-	// MaxBufferedPerDir bounds the out-of-order bytes held per direction;
-	// when it is exceeded the missing bytes are declared lost.
+	// MaxBufferedPerDir bounds the out-of-order payload bytes held per
+	// direction; when it is exceeded the bytes missing before the first
+	// held segment are declared lost (DefaultMaxBufferedPerDir).
 	MaxBufferedPerDir int
-	// IdleTimeout ends connections that saw no packet for this long.
+	// MaxBufferedTotal bounds the out-of-order payload bytes held by all
+	// the connections of the Assembler; when it is exceeded the holes of
+	// the connections that started buffering first are declared lost
+	// (DefaultMaxBufferedTotal). Sharded divides it among its shards.
+	MaxBufferedTotal int
+	// MaxHolesPerDir bounds how many separate out-of-order stretches of
+	// bytes (each after a hole) a direction holds; when it is exceeded the
+	// first hole is declared lost (DefaultMaxHolesPerDir). It keeps the
+	// cost of placing a segment bounded whatever its size.
+	MaxHolesPerDir int
+	// IdleTimeout ends connections that saw no packet for this long
+	// (DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// CloseTimeout is how long a connection that sent both FINs waits for
+	// bytes still missing before them, and how long a closed connection is
+	// remembered so that its late retransmissions are ignored rather than
+	// taken for a new connection (DefaultCloseTimeout).
+	CloseTimeout time.Duration
+	// ConflictWindow is how many recently delivered bytes each direction
+	// keeps to compare retransmissions against, so that a retransmission
+	// whose bytes differ from those delivered is reported (see
+	// ConflictReporter). 0 keeps none: retransmissions are then compared
+	// only with out-of-order bytes still held. The window is allocated when
+	// a direction delivers its first byte and costs ConflictWindow bytes
+	// per direction until the connection closes.
+	ConflictWindow int
+	// NoAckLoss stops taking an acknowledgment of bytes the capture has
+	// not seen as proof that they were lost (they were received, so they
+	// will not be sent again), except for the acknowledgment of a FIN. Set
+	// it for captures whose order may put an acknowledgment before the
+	// bytes it acknowledges, such as files merged from several capture
+	// points; missing bytes then wait for the other triggers.
+	NoAckLoss bool
+}
+
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxBufferedPerDir <= 0 {
+		cfg.MaxBufferedPerDir = DefaultMaxBufferedPerDir
+	}
+	if cfg.MaxBufferedTotal <= 0 {
+		cfg.MaxBufferedTotal = DefaultMaxBufferedTotal
+	}
+	if cfg.MaxHolesPerDir <= 0 {
+		cfg.MaxHolesPerDir = DefaultMaxHolesPerDir
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = DefaultCloseTimeout
+	}
+	if cfg.ConflictWindow < 0 {
+		cfg.ConflictWindow = 0
+	}
+	return cfg
 }
 
 // Stats counts what the Assembler did.
 type Stats struct {
 	Segments     uint64 // segments added
 	Bytes        uint64 // payload bytes delivered in order
-	OutOfOrder   uint64 // segments that arrived ahead of a hole
-	Retransmits  uint64 // segments carrying bytes already delivered
+	OutOfOrder   uint64 // segments held (in part) behind a hole
+	Retransmits  uint64 // segments carrying bytes seen before (keepalive probes aside)
+	Conflicts    uint64 // retransmitted stretches whose bytes differ from the first copy
 	Gaps         uint64 // gaps reported
 	LostBytes    uint64 // bytes reported in gaps
 	Flows        uint64 // connections seen
 	ActiveFlows  int    // connections open now
-	DroppedFlows uint64 // segments of unknown connections ignored (RST/FIN only)
+	Buffered     int    // out-of-order payload bytes held now
+	PeakBuffered int    // most out-of-order payload bytes held at once (under Sharded, the sum of the shards' peaks)
+	Ignored      uint64 // segments of no known connection that open none (pure ACK, FIN, RST) or of one already closed
 }
 
-// Assembler tracks connections. It is not safe for concurrent use.
+func (s *Stats) add(o Stats) {
+	s.Segments += o.Segments
+	s.Bytes += o.Bytes
+	s.OutOfOrder += o.OutOfOrder
+	s.Retransmits += o.Retransmits
+	s.Conflicts += o.Conflicts
+	s.Gaps += o.Gaps
+	s.LostBytes += o.LostBytes
+	s.Flows += o.Flows
+	s.ActiveFlows += o.ActiveFlows
+	s.Buffered += o.Buffered
+	s.PeakBuffered += o.PeakBuffered
+	s.Ignored += o.Ignored
+}
+
+// Assembler tracks connections and reassembles their streams. It is not
+// safe for concurrent use: one goroutine calls all its methods, and the
+// Consumers run on that goroutine. See Sharded to spread connections over
+// several goroutines.
 type Assembler struct {
 	cfg     Config
 	factory Factory
 	conns   map[key]*conn
+	active  int
 	stats   Stats
+	// kernelLost is the highest Segment.KernelLost seen.
+	kernelLost uint64
+	// pendHead and pendTail list the connections holding out-of-order
+	// bytes, in the order they started holding them.
+	pendHead, pendTail *conn
+	// scratch is reused by Expire and Flush.
+	scratch []*conn
 }
 
-// key identifies a connection whatever the direction of a segment: lo is
-// the smaller endpoint.
-type key struct{ lo, hi netip.AddrPort }
-
-func makeKey(a, b netip.AddrPort) key {
-	if a.Compare(b) < 0 {
-		return key{a, b}
-	}
-	return key{b, a}
-}
-
+// conn is one connection. About 300 bytes; see doc.go for the whole cost.
 type conn struct {
 	info     Conn
-	consumer Consumer
+	consumer Consumer // nil once closed
 	dirs     [2]half
-	last     time.Time
-}
-
-// pending is an out-of-order segment, its payload copied.
-type pending struct {
-	seq  uint32
-	data []byte
-	fin  bool
-	// missing counts payload bytes the capture did not keep at its end.
-	missing uint32
-}
-
-// half is one direction's state.
-type half struct {
-	started  bool   // next is valid
-	next     uint32 // sequence number of the next byte to deliver
-	fin      bool   // FIN delivered
-	finSeen  bool   // FIN seen, perhaps ahead of a hole
-	pend     []pending
-	buffered int
+	last     int64 // time of the last segment, Unix nanoseconds
+	// pprev and pnext link the Assembler's list of connections holding
+	// out-of-order bytes.
+	pprev, pnext *conn
+	pending      bool // on that list
+	closed       bool // closed; kept for CloseTimeout to ignore its tail
 }
 
 // New returns an Assembler that makes a Consumer per connection with f.
 func New(cfg Config, f Factory) *Assembler {
-	if cfg.MaxBufferedPerDir <= 0 {
-		cfg.MaxBufferedPerDir = DefaultMaxBufferedPerDir
-	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	return &Assembler{cfg: cfg, factory: f, conns: make(map[key]*conn)}
+	return &Assembler{cfg: cfg.withDefaults(), factory: f, conns: make(map[key]*conn)}
 }
 
 // Stats returns the counters.
 func (a *Assembler) Stats() Stats {
 	s := a.stats
-	s.ActiveFlows = len(a.conns)
+	s.ActiveFlows = a.active
 	return s
 }
 
-// seqLess reports a < b in sequence space (RFC 793, modulo 2^32).
-func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
-
-// Add processes one segment. seg.Payload is not retained.
+// Add processes one segment; the Consumer calls it causes are made before it
+// returns. seg is not modified and seg.Payload is not retained.
+//
+// When seg.KernelLost is higher than on the segments before it, the capture
+// lost segments since: Add first declares every hole lost, as LostSegments
+// does.
 func (a *Assembler) Add(seg *capture.Segment) {
 	a.stats.Segments++
+	if seg.KernelLost > a.kernelLost {
+		a.kernelLost = seg.KernelLost
+		a.lostSegments(seg)
+	}
 	k := makeKey(seg.Src, seg.Dst)
 	c := a.conns[k]
+	syn := seg.Has(capture.SYN)
+	if c != nil && c.closed {
+		if !syn {
+			// The tail of a closed connection: a retransmission, the
+			// last ACK, a RST after FINs.
+			a.stats.Ignored++
+			return
+		}
+		delete(a.conns, k)
+		c = nil
+	}
+	if c != nil && syn && c.reusedBy(seg) {
+		a.close(c, Reused, seg)
+		delete(a.conns, k)
+		c = nil
+	}
 	if c == nil {
-		if seg.Flags&(capture.RST|capture.FIN) != 0 && seg.PayloadLen == 0 {
-			// The tail of a connection we never saw: nothing to decode.
-			a.stats.DroppedFlows++
+		if !syn && (seg.Has(capture.RST) || seg.PayloadLen == 0 && len(seg.Payload) == 0) {
+			// A pure ACK, FIN or a RST of a connection never seen open:
+			// nothing to decode.
+			a.stats.Ignored++
 			return
 		}
 		c = a.open(k, seg)
 	}
-	c.last = seg.Time
+	if t := seg.Time.UnixNano(); t > c.last {
+		c.last = t
+	}
 	d := ClientToServer
 	if seg.Src != c.info.Client {
 		d = ServerToClient
 	}
-	h := &c.dirs[d]
-	if seg.Has(capture.SYN) {
-		h.started, h.next = true, seg.Seq+1
-		if seg.PayloadLen == 0 {
-			return
-		}
-		seg.Seq++ // data on a SYN (TCP Fast Open) follows the SYN
-	}
-	if !h.started {
-		h.started, h.next = true, seg.Seq
-		if !c.info.MidStream {
-			c.info.MidStream = true
-		}
-	}
-	a.accept(c, d, seg)
-	if seg.Has(capture.FIN) {
-		h.finSeen = true
-	}
 	if seg.Has(capture.RST) {
-		a.close(k, c, Reset, seg)
+		// Whatever a RST carries is a diagnostic, not stream data; the
+		// bytes still missing can no longer arrive.
+		a.close(c, Reset, seg)
 		return
 	}
-	// Once both sides have sent FIN, bytes missing before the FINs are
-	// taken as lost: close flushes them as gaps.
-	if c.dirs[0].finSeen && c.dirs[1].finSeen {
-		a.close(k, c, Finished, seg)
+	h, o := &c.dirs[d], &c.dirs[1-d]
+	mark := uint32(seg.KernelLost)
+	seq := seg.Seq
+	if syn {
+		if h.flags&started == 0 {
+			h.start(seq+1, mark)
+		}
+		h.isn, h.flags = seq, h.flags|isnKnown
+		seq++ // data on a SYN (TCP Fast Open) follows it
+		if seg.Has(capture.ACK) && o.flags&started == 0 {
+			// The SYN-ACK acknowledges the other side's ISN: its
+			// stream starts there even if its SYN went unseen.
+			o.start(seg.Ack, mark)
+			o.isn, o.flags = seg.Ack-1, o.flags|isnKnown
+		}
 	}
+	if h.flags&started == 0 {
+		h.start(seq, mark)
+		c.info.MidStream = true
+	}
+	a.accept(c, d, seq, seg)
+	if seg.Has(capture.ACK) {
+		a.acked(c, 1-d, seg.Ack, seg)
+	}
+	a.settle(c, seg)
+}
+
+// reusedBy reports whether the SYN seg opens a new connection on the ports
+// of c: its ISN differs from the one c saw in that direction or, in a
+// direction picked up mid-stream, it does not come shortly before the
+// bytes seen (a SYN overtaken by data is not a new connection).
+func (c *conn) reusedBy(seg *capture.Segment) bool {
+	h := &c.dirs[ClientToServer]
+	if seg.Src != c.info.Client {
+		h = &c.dirs[ServerToClient]
+	}
+	if h.flags&isnKnown != 0 {
+		return h.isn != seg.Seq
+	}
+	return h.flags&started != 0 && !(seqLess(seg.Seq, h.next) && h.next-seg.Seq <= maxAckJump)
 }
 
 func (a *Assembler) open(k key, seg *capture.Segment) *conn {
-	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}}
+	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}, last: seg.Time.UnixNano()}
 	if seg.Flags&(capture.SYN|capture.ACK) == capture.SYN|capture.ACK {
 		// A SYN-ACK comes from the server.
 		c.info.Client, c.info.Server = seg.Dst, seg.Src
 	}
-	if !seg.Has(capture.SYN) {
-		c.info.MidStream = true
-	}
 	c.consumer = a.factory(&c.info)
 	a.conns[k] = c
+	a.active++
 	a.stats.Flows++
 	return c
 }
 
-// accept places the segment's bytes in direction d.
-func (a *Assembler) accept(c *conn, d Dir, seg *capture.Segment) {
-	h := &c.dirs[d]
-	fin := seg.Has(capture.FIN)
-	data := seg.Payload
-	missing := uint32(0)
-	if seg.PayloadLen > len(data) {
-		missing = uint32(seg.PayloadLen - len(data))
-	}
-	if len(data) == 0 && missing == 0 && !fin {
-		return
-	}
-	end := seg.Seq + uint32(len(data)) + missing
-	if !seqLess(h.next, end) && !(fin && !h.fin && end == h.next) {
-		// Everything here was delivered already.
-		if len(data) > 0 || missing > 0 {
-			a.stats.Retransmits++
-		}
-		return
-	}
-	if seqLess(h.next, seg.Seq) {
-		// A hole before this segment: keep it for later.
-		a.stats.OutOfOrder++
-		h.pend = append(h.pend, pending{seq: seg.Seq, data: append([]byte(nil), data...), fin: fin, missing: missing})
-		h.buffered += len(data)
-		sort.Slice(h.pend, func(i, j int) bool { return seqLess(h.pend[i].seq, h.pend[j].seq) })
-		if h.buffered > a.cfg.MaxBufferedPerDir {
-			a.skipHole(c, d, seg)
-		}
-		return
-	}
-	if seqLess(seg.Seq, h.next) {
-		// Part of it was delivered already: trim.
-		a.stats.Retransmits++
-		skip := h.next - seg.Seq
-		if int(skip) >= len(data) {
-			missing -= skip - uint32(len(data))
-			data = nil
-		} else {
-			data = data[skip:]
-		}
-	}
-	a.deliver(c, d, data, missing, fin, seg)
-	a.drain(c, d, seg)
-}
-
-// deliver hands in-order bytes to the consumer.
-func (a *Assembler) deliver(c *conn, d Dir, data []byte, missing uint32, fin bool, seg *capture.Segment) {
-	h := &c.dirs[d]
-	if len(data) > 0 {
-		c.consumer.Data(d, data, seg)
-		a.stats.Bytes += uint64(len(data))
-		h.next += uint32(len(data))
-	}
-	if missing > 0 {
-		a.gap(c, d, uint64(missing), seg)
-	}
-	if fin && !h.fin {
-		h.fin = true
-		h.next++
+// settle closes c once both directions have delivered their FIN.
+func (a *Assembler) settle(c *conn, seg *capture.Segment) {
+	if !c.closed && c.dirs[0].flags&c.dirs[1].flags&finDone != 0 {
+		a.close(c, Finished, seg)
 	}
 }
 
-func (a *Assembler) gap(c *conn, d Dir, n uint64, seg *capture.Segment) {
-	c.consumer.Gap(d, n, seg)
-	c.dirs[d].next += uint32(n)
-	a.stats.Gaps++
-	a.stats.LostBytes += n
+// close ends c: the bytes still missing are reported lost, then the
+// Consumer is closed. c stays in the map as a tombstone, unless the caller
+// deletes it.
+func (a *Assembler) close(c *conn, r CloseReason, seg *capture.Segment) {
+	for d := range c.dirs {
+		a.finish(c, Dir(d), seg)
+	}
+	a.unlinkPending(c)
+	c.consumer.Close(r, seg)
+	c.consumer = nil
+	c.closed = true
+	c.dirs[0].recent, c.dirs[1].recent = nil, nil
+	a.active--
 }
 
-// drain delivers buffered segments that are now in order.
-func (a *Assembler) drain(c *conn, d Dir, seg *capture.Segment) {
-	h := &c.dirs[d]
-	for len(h.pend) > 0 && !seqLess(h.next, h.pend[0].seq) {
-		p := h.pend[0]
-		h.pend = h.pend[1:]
-		h.buffered -= len(p.data)
-		data, missing := p.data, p.missing
-		if skip := h.next - p.seq; skip > 0 {
-			if int(skip) >= len(data) {
-				rest := skip - uint32(len(data))
-				data = nil
-				if rest >= missing {
-					missing = 0
-				} else {
-					missing -= rest
-				}
-			} else {
-				data = data[skip:]
+// LostSegments tells the Assembler that the capture lost segments just now
+// (the loader's lost-record counter moved): the bytes missing in any
+// direction holding out-of-order bytes were in them and will never arrive.
+// Each such direction reports them as gaps, up to its first hole that
+// follows held bytes, and goes on. now is the time given to the Consumers.
+//
+// Add does the same by itself when Segment.KernelLost grows; call
+// LostSegments when the counter is read apart from the segments.
+func (a *Assembler) LostSegments(now time.Time) {
+	a.lostSegments(&capture.Segment{Time: now})
+}
+
+func (a *Assembler) lostSegments(seg *capture.Segment) {
+	// Holes come after the bytes delivered, so every hole of a direction
+	// holding bytes is before some of them: skip them all.
+	for c := a.pendHead; c != nil; {
+		next := c.pnext
+		for d := range c.dirs {
+			for a.skipHole(c, Dir(d), seg) {
 			}
 		}
-		a.deliver(c, d, data, missing, p.fin, seg)
-	}
-	if len(h.pend) == 0 {
-		h.pend = nil
+		a.settle(c, seg)
+		c = next
 	}
 }
 
-// skipHole declares the bytes before the first buffered segment lost.
-func (a *Assembler) skipHole(c *conn, d Dir, seg *capture.Segment) {
-	h := &c.dirs[d]
-	if len(h.pend) == 0 {
+// Expire ends connections idle since before now minus the idle timeout (or
+// the close timeout for those that sent both FINs), oldest first, and
+// forgets closed connections older than the close timeout.
+func (a *Assembler) Expire(now time.Time) {
+	idle := now.Add(-a.cfg.IdleTimeout).UnixNano()
+	closing := now.Add(-a.cfg.CloseTimeout).UnixNano()
+	list := a.scratch[:0]
+	for k, c := range a.conns {
+		switch {
+		case c.closed:
+			if c.last < closing {
+				delete(a.conns, k)
+			}
+		case c.dirs[0].flags&c.dirs[1].flags&finSeen != 0:
+			if c.last < closing {
+				list = append(list, c)
+			}
+		case c.last < idle:
+			list = append(list, c)
+		}
+	}
+	a.closeAll(list, now, Idle)
+}
+
+// Flush ends every connection, oldest first, reporting the bytes missing
+// as gaps, and forgets them all.
+func (a *Assembler) Flush(now time.Time) {
+	list := a.scratch[:0]
+	for _, c := range a.conns {
+		if !c.closed {
+			list = append(list, c)
+		}
+	}
+	a.closeAll(list, now, Flushed)
+	clear(a.conns)
+}
+
+// closeAll closes the connections of list in the order they started.
+func (a *Assembler) closeAll(list []*conn, now time.Time, r CloseReason) {
+	slices.SortFunc(list, func(x, y *conn) int {
+		if c := x.info.Start.Compare(y.info.Start); c != 0 {
+			return c
+		}
+		kx, ky := makeKey(x.info.Client, x.info.Server), makeKey(y.info.Client, y.info.Server)
+		return cmp.Or(compareBytes(kx.a, ky.a), cmp.Compare(kx.pa, ky.pa), compareBytes(kx.b, ky.b), cmp.Compare(kx.pb, ky.pb))
+	})
+	var seg *capture.Segment
+	for _, c := range list {
+		if seg == nil {
+			seg = &capture.Segment{Time: now}
+		}
+		reason := r
+		if c.dirs[0].flags&c.dirs[1].flags&finSeen != 0 {
+			reason = Finished
+		}
+		k := makeKey(c.info.Client, c.info.Server)
+		a.close(c, reason, seg)
+		delete(a.conns, k)
+	}
+	clear(list)
+	a.scratch = list[:0]
+}
+
+func compareBytes(x, y [16]byte) int {
+	for i := range x {
+		if x[i] != y[i] {
+			return cmp.Compare(x[i], y[i])
+		}
+	}
+	return 0
+}
+
+// linkPending puts c at the tail of the list of connections holding bytes.
+func (a *Assembler) linkPending(c *conn) {
+	if c.pending {
 		return
 	}
-	a.gap(c, d, uint64(h.pend[0].seq-h.next), seg)
-	a.drain(c, d, seg)
+	c.pending = true
+	c.pprev, c.pnext = a.pendTail, nil
+	if a.pendTail != nil {
+		a.pendTail.pnext = c
+	} else {
+		a.pendHead = c
+	}
+	a.pendTail = c
 }
 
-func (a *Assembler) close(k key, c *conn, r CloseReason, seg *capture.Segment) {
-	for d := range c.dirs {
-		for len(c.dirs[d].pend) > 0 {
+func (a *Assembler) unlinkPending(c *conn) {
+	if !c.pending {
+		return
+	}
+	if c.pprev != nil {
+		c.pprev.pnext = c.pnext
+	} else {
+		a.pendHead = c.pnext
+	}
+	if c.pnext != nil {
+		c.pnext.pprev = c.pprev
+	} else {
+		a.pendTail = c.pprev
+	}
+	c.pprev, c.pnext, c.pending = nil, nil, false
+}
+
+// enforceTotal declares holes lost, oldest buffering connection first, until
+// the bytes held fit Config.MaxBufferedTotal.
+func (a *Assembler) enforceTotal(seg *capture.Segment) {
+	for a.stats.Buffered > a.cfg.MaxBufferedTotal && a.pendHead != nil {
+		c := a.pendHead
+		for d := range c.dirs {
 			a.skipHole(c, Dir(d), seg)
 		}
-	}
-	c.consumer.Close(r, seg)
-	delete(a.conns, k)
-}
-
-// Expire ends connections idle since before now minus the idle timeout,
-// oldest first.
-func (a *Assembler) Expire(now time.Time) {
-	a.closeWhere(now, Idle, func(c *conn) bool { return now.Sub(c.last) > a.cfg.IdleTimeout })
-}
-
-// Flush ends every connection, oldest first, reporting held-back bytes as
-// gaps.
-func (a *Assembler) Flush(now time.Time) {
-	a.closeWhere(now, Flushed, func(*conn) bool { return true })
-}
-
-func (a *Assembler) closeWhere(now time.Time, r CloseReason, match func(*conn) bool) {
-	var ks []key
-	for k, c := range a.conns {
-		if match(c) {
-			ks = append(ks, k)
+		if c.pending {
+			// More holes: they are now the newest.
+			a.unlinkPending(c)
+			a.linkPending(c)
 		}
-	}
-	sort.Slice(ks, func(i, j int) bool {
-		ci, cj := a.conns[ks[i]], a.conns[ks[j]]
-		if !ci.info.Start.Equal(cj.info.Start) {
-			return ci.info.Start.Before(cj.info.Start)
-		}
-		return ks[i].lo.Compare(ks[j].lo) < 0 || ks[i].lo == ks[j].lo && ks[i].hi.Compare(ks[j].hi) < 0
-	})
-	for _, k := range ks {
-		a.close(k, a.conns[k], r, &capture.Segment{Time: now})
+		a.settle(c, seg)
 	}
 }

@@ -2,7 +2,7 @@ package flows
 
 import (
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -13,7 +13,8 @@ import (
 	"github.com/zmtpdump/zmtpdump/capture"
 )
 
-// recorder is a Consumer that writes what it receives as text.
+// recorder is a Consumer that writes what it receives as text: the streams
+// with gaps as <gap N>, a line per conflict and one at Close.
 type recorder struct {
 	log  *[]string
 	conn *Conn
@@ -24,26 +25,48 @@ func (r *recorder) Data(d Dir, p []byte, _ *capture.Segment) { r.data[d].Write(p
 func (r *recorder) Gap(d Dir, n uint64, _ *capture.Segment) {
 	fmt.Fprintf(&r.data[d], "<gap %d>", n)
 }
+func (r *recorder) Conflict(d Dir, off uint64, n int, _ *capture.Segment) {
+	*r.log = append(*r.log, fmt.Sprintf("conflict %v@%d+%d", d, off, n))
+}
 func (r *recorder) Close(reason CloseReason, _ *capture.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("%v>%v mid=%v c2s=%q s2c=%q %v",
 		r.conn.Client, r.conn.Server, r.conn.MidStream, r.data[0].String(), r.data[1].String(), reason))
 }
+
+func (d Dir) String() string { return [...]string{"c2s", "s2c"}[d] }
 
 var (
 	cli = netip.MustParseAddrPort("127.0.0.1:40000")
 	srv = netip.MustParseAddrPort("127.0.0.1:7001")
 )
 
-// seg builds a segment; from the client when c2s.
-func seg(c2s bool, seq uint32, flags uint8, payload string) capture.Segment {
+// seg builds a segment, from the client when c2s; an ack, if given, sets
+// ACK and the acknowledgment number.
+func seg(c2s bool, seq uint32, flags uint8, payload string, ack ...uint32) capture.Segment {
 	s := capture.Segment{Src: cli, Dst: srv, Seq: seq, Flags: flags, Payload: []byte(payload), PayloadLen: len(payload), Time: time.Unix(1, 0)}
 	if !c2s {
 		s.Src, s.Dst = srv, cli
 	}
+	if len(ack) > 0 {
+		s.Flags |= capture.ACK
+		s.Ack = ack[0]
+	}
 	return s
 }
 
-func run(t *testing.T, cfg Config, segs []capture.Segment) ([]string, Stats) {
+// at returns s seen at second sec.
+func at(sec float64, s capture.Segment) capture.Segment {
+	s.Time = time.Unix(0, int64(sec*1e9))
+	return s
+}
+
+// lost returns s captured after the kernel lost n records.
+func lost(n uint64, s capture.Segment) capture.Segment {
+	s.KernelLost = n
+	return s
+}
+
+func runSegs(t *testing.T, cfg Config, segs []capture.Segment) ([]string, Stats) {
 	t.Helper()
 	var log []string
 	a := New(cfg, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
@@ -60,65 +83,198 @@ const isnC = 1000
 var isnS uint32 = 0xfffffffa
 
 // conversation is a small exchange with a handshake and a clean close.
+// Each segment acknowledges what its sender had received when it sent it.
 func conversation() []capture.Segment {
 	return []capture.Segment{
 		seg(true, isnC, capture.SYN, ""),
-		seg(false, isnS, capture.SYN|capture.ACK, ""),
-		seg(true, isnC+1, capture.ACK, ""),
-		seg(true, isnC+1, capture.ACK|capture.PSH, "hello "),
-		seg(false, isnS+1, capture.ACK|capture.PSH, "wrap"),
-		seg(true, isnC+7, capture.ACK|capture.PSH, "world"),
-		seg(false, isnS+5, capture.ACK|capture.PSH, "ped!"),
-		seg(true, isnC+12, capture.ACK|capture.FIN, ""),
-		seg(false, isnS+9, capture.ACK|capture.FIN, ""),
+		seg(false, isnS, capture.SYN, "", isnC+1),
+		seg(true, isnC+1, 0, "", isnS+1),
+		seg(true, isnC+1, capture.PSH, "hello ", isnS+1),
+		seg(false, isnS+1, capture.PSH, "wrap", isnC+1),
+		seg(true, isnC+7, capture.PSH, "world", isnS+1),
+		seg(false, isnS+5, capture.PSH, "ped!", isnC+12),
+		seg(true, isnC+12, capture.FIN, "", isnS+9),
+		seg(false, isnS+9, capture.FIN, "", isnC+13),
+		seg(true, isnC+13, 0, "", isnS+10),
 	}
 }
 
+const clean = `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="hello world" s2c="wrapped!" closed`
+
 func TestAssembler(t *testing.T) {
-	clean := []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="hello world" s2c="wrapped!" closed`}
 	swap := func(s []capture.Segment, i, j int) []capture.Segment { s[i], s[j] = s[j], s[i]; return s }
+	insert := func(s []capture.Segment, i int, extra ...capture.Segment) []capture.Segment {
+		return append(s[:i:i], append(extra, s[i:]...)...)
+	}
+	drop := func(s []capture.Segment, i int) []capture.Segment { return append(s[:i:i], s[i+1:]...) }
+	const (
+		syn = capture.SYN
+		fin = capture.FIN
+		rst = capture.RST
+		psh = capture.PSH
+	)
 	tests := []struct {
 		name string
 		cfg  Config
 		segs []capture.Segment
 		want []string
 	}{
-		{"in order", Config{}, conversation(), clean},
-		{"reordered", Config{}, swap(conversation(), 3, 5), clean},
-		{"duplicated", Config{}, func() []capture.Segment {
+		{"in order", Config{}, conversation(), []string{clean}},
+		{"reordered", Config{}, swap(conversation(), 3, 5), []string{clean}},
+		{"FIN ahead of data", Config{}, func() []capture.Segment {
 			s := conversation()
-			return append(s[:6:6], append([]capture.Segment{s[3], s[5]}, s[6:]...)...)
-		}(), clean},
-		{"overlapping retransmission", Config{}, func() []capture.Segment {
+			return append(s[:5:5], seg(true, isnC+12, capture.FIN, "", isnS+1), s[5], s[6], s[8], s[9])
+		}(), []string{clean}},
+		{"duplicated", Config{}, insert(conversation(), 6, conversation()[3], conversation()[5], conversation()[4]), []string{clean}},
+		{"overlapping retransmission", Config{ConflictWindow: 64}, insert(conversation(), 6,
+			seg(true, isnC+4, 0, "lo world", isnS+5)), []string{clean}},
+		{"overlapping retransmission, other bytes", Config{ConflictWindow: 64}, insert(conversation(), 6,
+			seg(true, isnC+4, 0, "lo wXYld", isnS+5)),
+			[]string{"conflict c2s@7+2", clean}},
+		{"other bytes beyond the window", Config{ConflictWindow: 2}, insert(conversation(), 6,
+			seg(true, isnC+4, 0, "lo wXYld", isnS+5)), []string{clean}},
+		{"other bytes, no window", Config{}, insert(conversation(), 6,
+			seg(true, isnC+4, 0, "lo wXYld", isnS+5)), []string{clean}},
+		{"held bytes win over a later copy", Config{}, func() []capture.Segment {
 			s := conversation()
-			extra := seg(true, isnC+4, capture.ACK, "lo world")
-			return append(s[:6:6], append([]capture.Segment{extra}, s[6:]...)...)
-		}(), clean},
-		{"lost segment, closed", Config{}, append(conversation()[:3], conversation()[5:]...),
+			return append(s[:3:3], s[4], seg(true, isnC+9, 0, "rlX", isnS+1), s[5], s[3], s[6], s[7], s[8], s[9])
+		}(), []string{"conflict c2s@10+1", `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="hello worlX" s2c="wrapped!" closed`}},
+		{"lost segments, closed", Config{}, drop(drop(conversation(), 3), 3),
 			[]string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="<gap 6>world" s2c="<gap 4>ped!" closed`}},
+		{"lost last segment before FIN", Config{}, drop(conversation(), 6),
+			[]string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="hello world" s2c="wrap<gap 4>" closed`}},
+		{"acknowledged hole", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(true, 6, 0, "ef"),
+			seg(false, 500, 0, "x", 6), // the server got "cd"
+			seg(true, 8, 0, "gh"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="ab<gap 2>efgh" s2c="x" capture ended`}},
+		{"acknowledged tail", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(false, 500, 0, "x", 9),
+			seg(true, 9, 0, "z"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="ab<gap 5>z" s2c="x" capture ended`}},
+		{"acknowledged hole, NoAckLoss", Config{NoAckLoss: true}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(true, 6, 0, "ef"),
+			seg(false, 500, 0, "x", 6),
+			seg(true, 4, 0, "cd"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="abcdef" s2c="x" capture ended`}},
 		{"hole over the buffer bound", Config{MaxBufferedPerDir: 4}, []capture.Segment{
-			seg(true, 1, capture.SYN, ""),
-			seg(true, 2, capture.ACK, "ab"),
-			seg(true, 6, capture.ACK, "ef"),
-			seg(true, 8, capture.ACK, "gh"),
-			seg(true, 10, capture.ACK, "ij"),
-			seg(true, 4, capture.ACK, "cd"), // too late: already declared lost
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(true, 6, 0, "ef"),
+			seg(true, 8, 0, "gh"),
+			seg(true, 10, 0, "ij"),
+			seg(true, 4, 0, "cd"), // too late: already declared lost
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>efghij" s2c="" capture ended`}},
+		{"holes over the bound", Config{MaxHolesPerDir: 2}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 4, 0, "c"),
+			seg(true, 6, 0, "e"),
+			seg(true, 8, 0, "g"),
+			seg(true, 2, 0, "ab"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="<gap 2>c<gap 1>e<gap 1>g" s2c="" capture ended`}},
+		{"holes filled out of order", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 8, 0, "gh"),
+			seg(true, 4, 0, "c"),
+			seg(true, 6, 0, "ef"),
+			seg(true, 5, 0, "d"),
+			seg(true, 3, 0, "bcdefghi"),
+			seg(true, 2, 0, "a"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcdefghi" s2c="" capture ended`}},
 		{"mid-stream", Config{}, []capture.Segment{
-			seg(false, 500, capture.ACK, "xyz"),
-			seg(true, 77, capture.ACK, "abc"),
-			seg(false, 503, capture.RST, ""),
+			seg(false, 500, 0, "", 77), // a pure ACK opens nothing
+			seg(false, 500, psh, "xyz", 77),
+			seg(true, 77, psh, "abc", 503),
+			seg(false, 503, rst, ""),
 		}, []string{`127.0.0.1:7001>127.0.0.1:40000 mid=true c2s="xyz" s2c="abc" reset`}},
 		{"cut payload", Config{}, []capture.Segment{
-			seg(true, 1, capture.SYN, ""),
-			func() capture.Segment { s := seg(true, 2, capture.ACK, "abc"); s.PayloadLen = 10; return s }(),
-			seg(true, 12, capture.ACK, "z"),
+			seg(true, 1, syn, ""),
+			func() capture.Segment { s := seg(true, 2, 0, "abc"); s.PayloadLen = 10; return s }(),
+			seg(true, 12, 0, "z"),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abc<gap 7>z" s2c="" capture ended`}},
-		{"tail of an unknown connection", Config{}, []capture.Segment{seg(true, 5, capture.FIN|capture.ACK, "")}, nil},
+		{"cut payload held", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			func() capture.Segment { s := seg(true, 4, 0, "cd"); s.PayloadLen = 5; return s }(),
+			seg(true, 9, 0, "hi"),
+			seg(true, 2, 0, "abcdefg"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcd<gap 3>hi" s2c="" capture ended`}},
+		{"tail of an unknown connection", Config{}, []capture.Segment{
+			seg(true, 5, fin, "", 9), seg(true, 6, rst, ""), seg(false, 9, 0, "", 6),
+		}, nil},
+		{"SYN retransmitted", Config{}, insert(conversation(), 1, seg(true, isnC, syn, "")), []string{clean}},
+		{"ports reused", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "old"),
+			seg(true, 9000, syn, ""),
+			seg(true, 9001, 0, "new"),
+		}, []string{
+			`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="old" s2c="" ports reused`,
+			`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="new" s2c="" capture ended`,
+		}},
+		{"SYN overtaken by data", Config{}, []capture.Segment{
+			seg(true, 2, 0, "ab"),
+			seg(true, 1, syn, ""),
+			seg(true, 4, 0, "cd"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="abcd" s2c="" capture ended`}},
+		{"new connection after close", Config{}, append(conversation(),
+			seg(true, isnC+7, 0, "world", isnS+5), // late retransmission: ignored
+			seg(true, 5000, syn, ""),
+			seg(true, 5001, 0, "again")),
+			[]string{clean, `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="again" s2c="" capture ended`}},
+		{"data after FIN", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, fin, "ab"),
+			seg(true, 4, 0, "cd"),
+			seg(true, 2, 0, "abcd"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab" s2c="" capture ended`}},
+		{"RST with a hole", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(true, 6, 0, "ef"),
+			seg(false, 77, rst, "diagnostic"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>ef" s2c="" reset`}},
+		{"simultaneous open", Config{}, []capture.Segment{
+			seg(true, 100, syn, ""),
+			seg(false, 900, syn, ""),
+			seg(true, 100, syn, "", 901),
+			seg(false, 900, syn, "", 101),
+			seg(true, 101, 0, "a", 901),
+			seg(false, 901, 0, "b", 102),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="a" s2c="b" capture ended`}},
+		{"keepalive probes", Config{ConflictWindow: 16}, insert(conversation(), 7,
+			seg(true, isnC+11, 0, "", isnS+9),
+			seg(true, isnC+11, 0, "\x00", isnS+9),
+			seg(false, isnS+8, 0, "?", isnC+12)),
+			[]string{clean}},
+		{"zero-window probe", Config{ConflictWindow: 16}, insert(drop(conversation(), 5), 5,
+			seg(true, isnC+7, 0, "w", isnS+5),
+			seg(true, isnC+7, 0, "world", isnS+5)),
+			[]string{clean}},
+		{"first segment seen is the SYN-ACK", Config{}, drop(drop(conversation(), 0), 2),
+			[]string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="<gap 6>world" s2c="wrapped!" closed`}},
+		{"kernel lost records", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			seg(true, 2, 0, "ab"),
+			seg(true, 6, 0, "ef"), // waits for "cd"
+			seg(false, 99, syn, "", 2),
+			lost(1, seg(false, 100, 0, "x", 2)), // the capture lost records: "cd" is gone
+			lost(1, seg(true, 8, 0, "gh")),
+			lost(1, seg(true, 12, 0, "kl")), // a hole after the loss waits
+			lost(1, seg(true, 10, 0, "ij")),
+			lost(1, seg(true, 16, 0, "op")),
+			lost(2, seg(false, 103, 0, "z", 8)), // the capture lost records: "mn" is gone
+			lost(2, seg(true, 14, 0, "mn")),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>efghijkl<gap 2>op" s2c="x<gap 2>z" capture ended`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _ := run(t, tt.cfg, tt.segs)
+			got, _ := runSegs(t, tt.cfg, tt.segs)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
@@ -126,17 +282,27 @@ func TestAssembler(t *testing.T) {
 	}
 }
 
+func TestStats(t *testing.T) {
+	s := conversation()
+	s = append(s[:6:6], append([]capture.Segment{s[3], seg(true, isnC+1, 0, "hellO ", isnS+1), seg(true, isnC+13, 0, "x")}, s[6:]...)...)
+	s[3], s[5] = s[5], s[3]
+	_, got := runSegs(t, Config{ConflictWindow: 8}, s)
+	// "x" comes before the FIN, at its sequence number: held, then dropped.
+	want := Stats{Segments: 13, Bytes: 19, OutOfOrder: 2, Retransmits: 2, Conflicts: 1, Flows: 1, PeakBuffered: 5, Ignored: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
 // TestShuffled feeds the data segments of a conversation in random orders:
 // within the buffer bound the result never changes.
 func TestShuffled(t *testing.T) {
-	want, _ := run(t, Config{}, conversation())
-	r := rand.New(rand.NewSource(1))
+	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 200; i++ {
 		s := conversation()
-		data := s[3:7]
-		r.Shuffle(len(data), func(i, j int) { data[i], data[j] = data[j], data[i] })
-		got, st := run(t, Config{}, s)
-		if diff := cmp.Diff(want, got); diff != "" {
+		s = append(s[:3:3], causalOrder(s[3:], shuffleWindow(r, len(s)-3, len(s)))...)
+		got, st := runSegs(t, Config{}, s)
+		if diff := cmp.Diff([]string{clean}, got); diff != "" {
 			t.Fatalf("order %d (-want +got)\n%s", i, diff)
 		}
 		if st.Gaps != 0 || st.Bytes != uint64(len("hello worldwrapped!")) {
@@ -147,9 +313,11 @@ func TestShuffled(t *testing.T) {
 
 func TestExpire(t *testing.T) {
 	var log []string
-	a := New(Config{IdleTimeout: time.Second}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
-	s := seg(true, 1, capture.SYN, "")
-	a.Add(&s)
+	a := New(Config{IdleTimeout: time.Second, CloseTimeout: 100 * time.Millisecond},
+		func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
+	add := func(s capture.Segment) { a.Add(&s) }
+	add(at(1, seg(true, 1, capture.SYN, "")))
+	add(at(1, seg(false, 1, capture.SYN, "", 2)))
 	a.Expire(time.Unix(1, 0).Add(500 * time.Millisecond))
 	if len(log) != 0 {
 		t.Fatalf("expired too early: %v", log)
@@ -158,4 +326,190 @@ func TestExpire(t *testing.T) {
 	if len(log) != 1 || !strings.HasSuffix(log[0], " idle") || a.Stats().ActiveFlows != 0 {
 		t.Fatalf("not expired: %v", log)
 	}
+
+	// Both FINs seen, a hole before one: the close timeout applies.
+	log = nil
+	for _, s := range []capture.Segment{
+		seg(true, 1, capture.SYN, ""),
+		seg(true, 2, 0, "ab"),
+		seg(true, 6, capture.FIN, "ef"),
+		seg(false, 1, capture.FIN|capture.SYN, "", 2),
+	} {
+		add(at(10, s))
+	}
+	a.Expire(time.Unix(10, 50e6))
+	if len(log) != 0 {
+		t.Fatalf("expired too early: %v", log)
+	}
+	a.Expire(time.Unix(10, 200e6))
+	want := []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>ef" s2c="" closed`}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+// TestCloseRemembered checks that a closed connection ignores its tail for
+// the close timeout, then is forgotten.
+func TestCloseRemembered(t *testing.T) {
+	var log []string
+	a := New(Config{CloseTimeout: time.Second}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
+	for _, s := range conversation() {
+		a.Add(&s)
+	}
+	late := seg(true, isnC+7, 0, "world", isnS+5)
+	a.Add(&late)
+	if st := a.Stats(); st.Ignored != 2 || st.ActiveFlows != 0 || len(a.conns) != 1 {
+		t.Fatalf("stats %+v, %d conns", st, len(a.conns))
+	}
+	a.Expire(time.Unix(3, 0))
+	if len(a.conns) != 0 {
+		t.Fatalf("closed connection not forgotten")
+	}
+	a.Add(&late) // now taken for a connection picked up mid-stream
+	a.Flush(time.Unix(4, 0))
+	want := []string{clean, `127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="world" s2c="" capture ended`}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestLostSegments(t *testing.T) {
+	var log []string
+	a := New(Config{}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
+	for _, s := range []capture.Segment{
+		seg(true, 1, capture.SYN, ""),
+		seg(true, 2, 0, "ab"),
+		seg(true, 6, 0, "ef"),
+		seg(true, 10, 0, "ij"),
+	} {
+		a.Add(&s)
+	}
+	a.LostSegments(time.Unix(1, 0))
+	s := seg(true, 8, 0, "gh") // too late
+	a.Add(&s)
+	a.Flush(time.Unix(2, 0))
+	want := []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>ef<gap 2>ij" s2c="" capture ended`}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+// TestBufferedTotal checks that the total bound declares the holes of the
+// connection that started buffering first lost.
+func TestBufferedTotal(t *testing.T) {
+	var log []string
+	a := New(Config{MaxBufferedTotal: 5}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
+	other := netip.MustParseAddrPort("127.0.0.1:40001")
+	add := func(s capture.Segment, second bool) {
+		if second {
+			s.Src = other
+		}
+		a.Add(&s)
+	}
+	add(seg(true, 1, capture.SYN, ""), false)
+	add(seg(true, 1, capture.SYN, ""), true)
+	add(seg(true, 4, 0, "cde"), false) // waits for 2
+	add(seg(true, 4, 0, "CD"), true)   // waits for 2
+	if st := a.Stats(); st.Buffered != 5 || st.Gaps != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	add(seg(true, 6, 0, "F"), true) // 6 bytes held: the first connection gives way
+	if st := a.Stats(); st.Buffered != 3 || st.Gaps != 1 || st.PeakBuffered != 6 {
+		t.Fatalf("stats %+v", st)
+	}
+	add(seg(true, 2, 0, "AB"), true)
+	a.Flush(time.Unix(2, 0))
+	want := []string{
+		`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="<gap 2>cde" s2c="" capture ended`,
+		`127.0.0.1:40001>127.0.0.1:7001 mid=false c2s="ABCDF" s2c="" capture ended`,
+	}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestKeyIPv6(t *testing.T) {
+	v4 := netip.MustParseAddrPort("10.0.0.1:1")
+	mapped := netip.MustParseAddrPort("[::ffff:10.0.0.1]:1")
+	peer := netip.MustParseAddrPort("10.0.0.2:2")
+	peer6 := netip.MustParseAddrPort("[::ffff:10.0.0.2]:2")
+	if makeKey(v4, peer) == makeKey(mapped, peer6) {
+		t.Error("IPv4 and IPv4-mapped IPv6 share a key")
+	}
+	if makeKey(v4, peer) != makeKey(peer, v4) {
+		t.Error("key depends on the direction")
+	}
+	a6 := netip.MustParseAddrPort("[2001:db8::1]:5555")
+	b6 := netip.MustParseAddrPort("[2001:db8::2]:17001")
+	if makeKey(a6, b6) != makeKey(b6, a6) || makeKey(a6, b6) == makeKey(a6, netip.AddrPortFrom(b6.Addr(), 17002)) {
+		t.Error("IPv6 keys")
+	}
+}
+
+// shuffleWindow returns a permutation of n indexes where each moves by less
+// than w places.
+func shuffleWindow(r *rand.Rand, n, w int) []int {
+	keys := make([]float64, n)
+	idx := make([]int, n)
+	for i := range keys {
+		keys[i] = float64(i) + r.Float64()*float64(w)
+		idx[i] = i
+	}
+	for i := 1; i < n; i++ { // insertion sort by key
+		for j := i; j > 0 && keys[idx[j]] < keys[idx[j-1]]; j-- {
+			idx[j], idx[j-1] = idx[j-1], idx[j]
+		}
+	}
+	return idx
+}
+
+// causalOrder reorders segs as perm says, as far as a capture point can see
+// them: never a segment acknowledging bytes (or a FIN) before the segment
+// that carried them, if that one came first in segs. It returns a new slice.
+// (Callers keep the handshake in place: data follows it, though no
+// acknowledgment number says so.)
+func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
+	n := len(segs)
+	// after[j] lists the segments that must come before j.
+	before := make([][]int, n)
+	for j, s := range segs {
+		if !s.Has(capture.ACK) {
+			continue
+		}
+		for i := 0; i < j; i++ {
+			t := segs[i]
+			if t.Src != s.Dst || t.Dst != s.Src {
+				continue
+			}
+			l := uint32(t.PayloadLen)
+			if t.Has(capture.SYN) {
+				l++
+			}
+			if t.Has(capture.FIN) {
+				l++
+			}
+			if l > 0 && !seqLess(s.Ack, t.Seq+l) {
+				before[j] = append(before[j], i)
+			}
+		}
+	}
+	out := make([]capture.Segment, 0, n)
+	done := make([]bool, n)
+	for len(out) < n {
+		for _, j := range perm {
+			if done[j] {
+				continue
+			}
+			ready := true
+			for _, i := range before[j] {
+				ready = ready && done[i]
+			}
+			if ready {
+				done[j] = true
+				out = append(out, segs[j])
+				break
+			}
+		}
+	}
+	return out
 }

@@ -26,6 +26,7 @@ const (
 	Reset                       // a RST was seen
 	Idle                        // no packet for Config.IdleTimeout
 	Flushed                     // the capture ended
+	Reused                      // a new connection (a SYN with another ISN) took its ports
 )
 
 // String returns a lowercase word for the reason.
@@ -37,6 +38,8 @@ func (r CloseReason) String() string {
 		return "reset"
 	case Idle:
 		return "idle"
+	case Reused:
+		return "ports reused"
 	}
 	return "capture ended"
 }
@@ -71,6 +74,16 @@ func (c *Conn) Dst(d Dir) netip.AddrPort {
 // Consumer receives one connection's streams. seg is the segment being
 // processed when the call is made (for its time); p is valid only during the
 // call.
+//
+// A Consumer is only ever called from one goroutine at a time: the caller of
+// Assembler.Add, or the shard goroutine that owns its connection when the
+// Assembler runs behind a Sharded front end. Consumers of different
+// connections may run concurrently under Sharded, so anything they share
+// must be synchronised.
+//
+// The offset of a byte in direction d is the number of bytes delivered and
+// reported lost before it in that direction: gaps count, so offsets always
+// match the sender's sequence numbers less the first one seen.
 type Consumer interface {
 	// Data delivers the next bytes of direction d, in order, each once.
 	Data(d Dir, p []byte, seg *capture.Segment)
@@ -80,5 +93,18 @@ type Consumer interface {
 	Close(reason CloseReason, seg *capture.Segment)
 }
 
-// Factory makes the Consumer of a new connection.
+// Factory makes the Consumer of a new connection. c stays valid, and its
+// fields may change (MidStream), until the Consumer's Close returns. Under
+// Sharded, the Factory is called on shard goroutines, concurrently.
 type Factory func(c *Conn) Consumer
+
+// ConflictReporter is implemented by a Consumer that wants to hear about
+// retransmissions whose bytes differ from the copy seen first. The first
+// copy is the one delivered; the later one is dropped.
+type ConflictReporter interface {
+	// Conflict reports that seg carries, at stream offset offset of
+	// direction d, n bytes (from its first to its last differing byte)
+	// that differ from the first copy. It is called before the
+	// non-conflicting part of seg, if any, is delivered.
+	Conflict(d Dir, offset uint64, n int, seg *capture.Segment)
+}

@@ -1,0 +1,235 @@
+package flows
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/pcapfile"
+)
+
+// The real captures of ../testdata (see its README): one connection each.
+var captures = []string{"push_pull_null.pcap", "push_pull_large.pcap", "push_pull_multipart.pcap", "push_pull_ipv6.pcap"}
+
+// readCapture returns the segments of a capture, payloads copied.
+func readCapture(t testing.TB, name string) []capture.Segment {
+	t.Helper()
+	r, err := pcapfile.Open(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var segs []capture.Segment
+	for {
+		var s capture.Segment
+		err := r.Next(&s)
+		if errors.Is(err, io.EOF) {
+			return segs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Payload = bytes.Clone(s.Payload)
+		segs = append(segs, s)
+	}
+}
+
+// span is a gap: n bytes at stream offset off.
+type span struct{ Off, N uint64 }
+
+// streams is a Consumer keeping what it receives, bytes and gaps apart.
+type streams struct {
+	conn      *Conn
+	data      [2][]byte
+	gaps      [2][]span
+	offset    [2]uint64
+	conflicts int
+	reason    CloseReason
+	closes    int
+}
+
+func (s *streams) Data(d Dir, p []byte, _ *capture.Segment) {
+	s.data[d] = append(s.data[d], p...)
+	s.offset[d] += uint64(len(p))
+}
+
+func (s *streams) Gap(d Dir, n uint64, _ *capture.Segment) {
+	s.gaps[d] = append(s.gaps[d], span{s.offset[d], n})
+	s.offset[d] += n
+}
+
+func (s *streams) Conflict(Dir, uint64, int, *capture.Segment) { s.conflicts++ }
+
+func (s *streams) Close(r CloseReason, _ *capture.Segment) { s.reason, s.closes = r, s.closes+1 }
+
+// assemble feeds segs to an Assembler and returns the one connection's
+// streams.
+func assemble(t *testing.T, cfg Config, segs []capture.Segment) *streams {
+	t.Helper()
+	var all []*streams
+	a := New(cfg, func(c *Conn) Consumer {
+		s := &streams{conn: c}
+		all = append(all, s)
+		return s
+	})
+	for i := range segs {
+		a.Add(&segs[i])
+	}
+	a.Flush(time.Now())
+	if len(all) != 1 || all[0].closes != 1 {
+		t.Fatalf("%d connections", len(all))
+	}
+	return all[0]
+}
+
+// dataIndexes returns the indexes of the segments carrying payload.
+func dataIndexes(segs []capture.Segment) []int {
+	var idx []int
+	for i, s := range segs {
+		if s.PayloadLen > 0 {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// TestCaptureMutated feeds real captures reordered, duplicated and with a
+// segment dropped: the streams equal the clean ones, but for exactly the
+// dropped bytes reported as a gap where they were.
+func TestCaptureMutated(t *testing.T) {
+	for _, name := range captures {
+		t.Run(name, func(t *testing.T) {
+			orig := readCapture(t, name)
+			cleanStreams := assemble(t, Config{ConflictWindow: 1 << 16}, slices.Clone(orig))
+			if cleanStreams.reason != Finished || cleanStreams.conn.MidStream {
+				t.Fatalf("clean capture: %v, mid-stream %v", cleanStreams.reason, cleanStreams.conn.MidStream)
+			}
+			for d := range 2 {
+				if len(cleanStreams.gaps[d]) != 0 || len(cleanStreams.data[d]) == 0 {
+					t.Fatalf("clean capture, %v: %d bytes, gaps %v", Dir(d), len(cleanStreams.data[d]), cleanStreams.gaps[d])
+				}
+			}
+			same := func(t *testing.T, got *streams) {
+				t.Helper()
+				for d := range 2 {
+					if !bytes.Equal(got.data[d], cleanStreams.data[d]) || len(got.gaps[d]) != 0 {
+						t.Fatalf("%v: %d bytes (want %d), gaps %v", Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d])
+					}
+				}
+				if got.conflicts != 0 || got.reason != Finished || got.conn.MidStream {
+					t.Fatalf("%d conflicts, %v, mid-stream %v", got.conflicts, got.reason, got.conn.MidStream)
+				}
+			}
+			r := rand.New(rand.NewPCG(7, uint64(len(orig))))
+			t.Run("as is", func(t *testing.T) { same(t, assemble(t, Config{}, slices.Clone(orig))) })
+			t.Run("shuffled", func(t *testing.T) {
+				for _, w := range []int{2, 4, 8, len(orig)} {
+					for i := range 50 {
+						segs := shuffled(r, orig, w)
+						t.Run(fmt.Sprintf("w%d/%d", w, i), func(t *testing.T) { same(t, assemble(t, Config{ConflictWindow: 1 << 16}, segs)) })
+					}
+				}
+			})
+			t.Run("duplicated", func(t *testing.T) {
+				for i := range 50 {
+					segs := duplicated(r, orig)
+					t.Run(fmt.Sprint(i), func(t *testing.T) { same(t, assemble(t, Config{ConflictWindow: 1 << 16}, segs)) })
+				}
+			})
+			for _, i := range dataIndexes(orig) {
+				s := orig[i]
+				d := ClientToServer
+				if s.Src != cleanStreams.conn.Client {
+					d = ServerToClient
+				}
+				off, n := uint64(s.Seq-firstSeq(orig, s.Src)), uint64(s.PayloadLen)
+				dropped := append(slices.Clone(orig[:i]), orig[i+1:]...)
+				lossCounted := slices.Clone(dropped)
+				for j := i; j < len(lossCounted); j++ {
+					lossCounted[j].KernelLost = 3
+				}
+				for _, m := range []struct {
+					name string
+					cfg  Config
+					segs []capture.Segment
+				}{
+					{"dropped", Config{}, dropped},
+					{"dropped/shuffled", Config{}, shuffled(r, dropped, 4)},
+					{"dropped/duplicated", Config{}, duplicated(r, dropped)},
+					{"dropped/kernel-lost", Config{NoAckLoss: true}, lossCounted},
+					{"dropped/no-ack-loss", Config{NoAckLoss: true}, dropped},
+				} {
+					t.Run(fmt.Sprintf("%s/%d", m.name, i), func(t *testing.T) {
+						got := assemble(t, m.cfg, m.segs)
+						want := slices.Concat(cleanStreams.data[d][:off], cleanStreams.data[d][off+n:])
+						if !bytes.Equal(got.data[d], want) {
+							t.Errorf("%v: %d bytes, want %d", d, len(got.data[d]), len(want))
+						}
+						if diff := cmp.Diff([]span{{off, n}}, got.gaps[d]); diff != "" {
+							t.Errorf("%v gaps (-want +got)\n%s", d, diff)
+						}
+						if !bytes.Equal(got.data[1-d], cleanStreams.data[1-d]) || len(got.gaps[1-d]) != 0 {
+							t.Errorf("%v: %d bytes, gaps %v", 1-d, len(got.data[1-d]), got.gaps[1-d])
+						}
+						if got.reason != Finished {
+							t.Errorf("closed: %v", got.reason)
+						}
+					})
+				}
+			}
+		})
+	}
+}
+
+// firstSeq returns the sequence number of the first payload byte src sent.
+func firstSeq(segs []capture.Segment, src interface{ String() string }) uint32 {
+	for _, s := range segs {
+		if s.Has(capture.SYN) && s.Src.String() == src.String() {
+			return s.Seq + 1
+		}
+	}
+	panic("no SYN")
+}
+
+// shuffled returns segs reordered within a window of w, the handshake kept
+// first, in an order a capture point can see (see causalOrder).
+func shuffled(r *rand.Rand, segs []capture.Segment, w int) []capture.Segment {
+	const hs = 3
+	return append(slices.Clone(segs[:hs]), causalOrder(segs[hs:], shuffleWindow(r, len(segs)-hs, w))...)
+}
+
+// duplicated returns segs with each payload segment also sent again a few
+// segments later, some cut to overlap only in part.
+func duplicated(r *rand.Rand, segs []capture.Segment) []capture.Segment {
+	later := make([][]capture.Segment, len(segs)+4)
+	var out []capture.Segment
+	for i, s := range segs {
+		out = append(out, s)
+		if s.PayloadLen > 0 {
+			if cut := r.IntN(3); cut > 0 && s.PayloadLen > 2 {
+				k := r.IntN(s.PayloadLen - 1)
+				if cut == 1 { // the head
+					s.Payload, s.PayloadLen = s.Payload[:k+1], k+1
+				} else { // the tail
+					s.Payload, s.PayloadLen, s.Seq = s.Payload[k:], s.PayloadLen-k, s.Seq+uint32(k)
+				}
+			}
+			j := i + r.IntN(4)
+			later[j] = append(later[j], s)
+		}
+		out = append(out, later[i]...)
+	}
+	for _, l := range later[len(segs):] {
+		out = append(out, l...)
+	}
+	return out
+}

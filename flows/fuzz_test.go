@@ -1,0 +1,153 @@
+package flows
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// fuzzConv is the fixed conversation FuzzAssembler reorders: two streams
+// cut in segments of varied sizes, sequence numbers wrapping in one.
+type fuzzConv struct {
+	isn    [2]uint32
+	stream [2][]byte
+	segs   []capture.Segment // data segments, both directions
+}
+
+func newFuzzConv() *fuzzConv {
+	f := &fuzzConv{isn: [2]uint32{0xffffff80, 0x7fffff80}}
+	sizes := []int{1, 7, 3, 20, 5, 13, 2, 31, 8, 1, 17, 4}
+	for d := range 2 {
+		for i := range 240 {
+			f.stream[d] = append(f.stream[d], byte(i*7+d*3+i/251))
+		}
+		for off, i := 0, 0; off < len(f.stream[d]); i++ {
+			n := min(sizes[(i+d*5)%len(sizes)], len(f.stream[d])-off)
+			s := seg(d == 0, f.isn[d]+1+uint32(off), capture.PSH, "")
+			s.Payload, s.PayloadLen = f.stream[d][off:off+n], n
+			f.segs = append(f.segs, s)
+			off += n
+		}
+	}
+	return f
+}
+
+// checker is a Consumer checking every byte against the true streams.
+type checker struct {
+	t      *testing.T
+	f      *fuzzConv
+	offset [2]uint64
+	closed bool
+}
+
+func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
+	for i, b := range p {
+		o := c.offset[d] + uint64(i)
+		if o >= uint64(len(c.f.stream[d])) || c.f.stream[d][o] != b {
+			c.t.Fatalf("%v: byte %d at offset %d is wrong", d, b, o)
+		}
+	}
+	c.offset[d] += uint64(len(p))
+}
+
+func (c *checker) Gap(d Dir, n uint64, _ *capture.Segment) { c.offset[d] += n }
+
+func (c *checker) Close(CloseReason, *capture.Segment) { c.closed = true }
+
+// FuzzAssembler feeds the fuzzConv's segments in an order the input picks,
+// some sent twice, cut, or never, with acknowledgments and kernel losses
+// between: no panic, every byte delivered is the true one at its offset,
+// the bounds hold, and once both FINs are in, bytes and gaps cover each
+// stream exactly.
+func FuzzAssembler(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0, 1, 0, 2, 0, 3})
+	f.Add([]byte{0, 5, 0, 3, 0, 1, 0, 2, 0, 0, 7, 9, 6, 0, 0, 4})
+	f.Add([]byte("\x05\x10\x00\x20\x01\x11\x07\xf0\x06\x00\x02\x03\x05\x40"))
+	conv := newFuzzConv()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		cfg := Config{MaxBufferedPerDir: 64, MaxBufferedTotal: 100, MaxHolesPerDir: 4, ConflictWindow: 16}
+		ch := &checker{t: t, f: conv}
+		a := New(cfg, func(*Conn) Consumer { return ch })
+		var lost uint64
+		add := func(s capture.Segment) {
+			s.KernelLost = lost
+			a.Add(&s)
+			if a.stats.Buffered > cfg.MaxBufferedTotal || a.stats.Buffered < 0 {
+				t.Fatalf("%d bytes held", a.stats.Buffered)
+			}
+			for _, c := range a.conns {
+				for d := range c.dirs {
+					h := &c.dirs[d]
+					if h.buffered > cfg.MaxBufferedPerDir || len(h.runs) > cfg.MaxHolesPerDir {
+						t.Fatalf("%v: %d bytes in %d runs", Dir(d), h.buffered, len(h.runs))
+					}
+					held, at := 0, h.next
+					for i, r := range h.runs {
+						// Runs follow a hole, or a run ending with missing bytes.
+						if seqLess(r.seq, at) || r.seq == at && (i == 0 || h.runs[i-1].missing == 0) || len(r.data) == 0 && r.missing == 0 {
+							t.Fatalf("%v: runs out of order, empty or unjoined at %d: %+v", Dir(d), at, h.runs)
+						}
+						held += len(r.data)
+						at = r.end()
+					}
+					if held != h.buffered {
+						t.Fatalf("%v: %d bytes held, %d counted", Dir(d), held, h.buffered)
+					}
+				}
+			}
+		}
+		add(seg(true, conv.isn[0], capture.SYN, ""))
+		add(seg(false, conv.isn[1], capture.SYN, "", conv.isn[0]+1))
+		n := len(conv.segs)
+		for i := 0; i+1 < len(in); i += 2 {
+			op, arg := in[i], int(in[i+1])
+			switch op % 8 {
+			case 0, 1, 2, 3, 4:
+				add(conv.segs[arg%n])
+			case 5: // a part of a segment, or cut by the capture
+				s := conv.segs[arg%n]
+				k := (arg / n) % max(1, len(s.Payload))
+				switch op / 8 % 3 {
+				case 0:
+					s.Payload, s.PayloadLen = s.Payload[:k], k
+				case 1:
+					s.Payload, s.PayloadLen, s.Seq = s.Payload[k:], s.PayloadLen-k, s.Seq+uint32(k)
+				case 2:
+					s.Payload = s.Payload[:k]
+				}
+				add(s)
+			case 6:
+				lost++
+			case 7: // an acknowledgment of some bytes of the other side
+				d := arg % 2
+				s := seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d])))
+				add(s)
+			}
+		}
+		for d := range 2 {
+			fin := seg(d == 0, conv.isn[d]+1+uint32(len(conv.stream[d])), capture.FIN, "")
+			add(fin)
+		}
+		a.Flush(time.Unix(9, 0))
+		if !ch.closed {
+			t.Fatal("not closed")
+		}
+		for d := range 2 {
+			if ch.offset[d] != uint64(len(conv.stream[d])) {
+				t.Fatalf("%v: %d bytes and gaps, want %d", Dir(d), ch.offset[d], len(conv.stream[d]))
+			}
+		}
+		if st := a.Stats(); st.Buffered != 0 || st.ActiveFlows != 0 || st.Bytes+st.LostBytes != uint64(len(conv.stream[0])+len(conv.stream[1])) {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+func TestFuzzConv(t *testing.T) {
+	conv := newFuzzConv()
+	if len(conv.segs) < 20 || !seqLess(conv.isn[0], conv.isn[0]+1+240) || conv.isn[0]+1+240 > conv.isn[0] {
+		t.Fatalf("%d segments", len(conv.segs))
+	}
+}

@@ -1,0 +1,121 @@
+package flows
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// manyConns returns n copies of segs, each from its own client port, the
+// copies interleaved segment by segment.
+func manyConns(segs []capture.Segment, n int) []capture.Segment {
+	var out []capture.Segment
+	client := segs[0].Src
+	for i := range segs {
+		for c := range n {
+			s := segs[i]
+			port := netip.AddrPortFrom(client.Addr(), uint16(20000+c))
+			if s.Src == client {
+				s.Src = port
+			} else {
+				s.Dst = port
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestSharded checks that connections spread over shards get the streams a
+// single Assembler gives, their Consumers each called from one goroutine.
+func TestSharded(t *testing.T) {
+	orig := readCapture(t, "push_pull_large.pcap")
+	want := assemble(t, Config{}, slices.Clone(orig))
+	segs := manyConns(orig, 50)
+	for _, sc := range []ShardConfig{{}, {Shards: 3, BatchSegments: 7, BatchBytes: 9000, Queue: 1}} {
+		t.Run(fmt.Sprint(sc), func(t *testing.T) {
+			var mu sync.Mutex
+			var all []*streams
+			s := NewSharded(Config{}, sc, func(c *Conn) Consumer {
+				st := &streams{conn: c}
+				mu.Lock()
+				all = append(all, st)
+				mu.Unlock()
+				return st
+			})
+			defer s.Close()
+			buf := make([]byte, 0, 1<<17)
+			for i := range segs {
+				seg := segs[i]
+				buf = append(buf[:0], seg.Payload...)
+				seg.Payload = buf // reused: Add must copy
+				s.Add(&seg)
+				clear(buf)
+			}
+			st := s.Stats()
+			if st.Segments != uint64(len(segs)) || st.Flows != 50 || st.ActiveFlows != 0 || st.Gaps != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+			s.Flush(time.Now())
+			if len(all) != 50 {
+				t.Fatalf("%d connections", len(all))
+			}
+			for _, got := range all {
+				for d := range 2 {
+					if !bytes.Equal(got.data[d], want.data[d]) || len(got.gaps[d]) != 0 || got.reason != Finished || got.closes != 1 {
+						t.Fatalf("%v %v: %d bytes, gaps %v, %v", got.conn.Client, Dir(d), len(got.data[d]), got.gaps[d], got.reason)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestShardedLost checks that a growing kernel lost count reaches every
+// shard, including those that get no segment after it.
+func TestShardedLost(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	s := NewSharded(Config{}, ShardConfig{Shards: 4}, func(c *Conn) Consumer {
+		return &lockedRecorder{mu: &mu, r: recorder{log: &log, conn: c}}
+	})
+	defer s.Close()
+	other := netip.MustParseAddrPort("10.9.9.9:1")
+	for _, sg := range []capture.Segment{
+		seg(true, 1, capture.SYN, ""),
+		seg(true, 2, 0, "ab"),
+		seg(true, 6, 0, "ef"),
+		lost(1, capture.Segment{Src: other, Dst: srv, Seq: 5, Flags: capture.SYN}),
+	} {
+		s.Add(&sg)
+	}
+	if st := s.Stats(); st.Gaps != 1 || st.LostBytes != 2 || st.Flows != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	s.Flush(time.Unix(5, 0))
+	mu.Lock()
+	defer mu.Unlock()
+	want := `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<gap 2>ef" s2c="" capture ended`
+	if !slices.Contains(log, want) {
+		t.Fatalf("got %q", log)
+	}
+}
+
+type lockedRecorder struct {
+	mu *sync.Mutex
+	r  recorder
+}
+
+func (l *lockedRecorder) Data(d Dir, p []byte, s *capture.Segment) { l.r.Data(d, p, s) }
+func (l *lockedRecorder) Gap(d Dir, n uint64, s *capture.Segment)  { l.r.Gap(d, n, s) }
+func (l *lockedRecorder) Close(r CloseReason, s *capture.Segment) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.r.Close(r, s)
+}
