@@ -7,10 +7,9 @@ require (
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/spf13/cobra v1.10.2
+	golang.org/x/net v0.59.0
 	golang.org/x/sys v0.50.0
 )
-
-require golang.org/x/net v0.59.0 // indirect
 
 require (
 	github.com/BurntSushi/toml v1.6.0 // indirect

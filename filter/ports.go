@@ -98,3 +98,28 @@ func ParsePort(s string) (uint16, error) {
 	}
 	return uint16(n), nil
 }
+
+// ParsePortSpec parses a --port value: a port ("7001") or an inclusive
+// range ("7000-7010").
+func ParsePortSpec(s string) ([]uint16, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	first, err := ParsePort(lo)
+	if err != nil {
+		return nil, err
+	}
+	if !isRange {
+		return []uint16{first}, nil
+	}
+	last, err := ParsePort(hi)
+	if err != nil {
+		return nil, err
+	}
+	if last < first {
+		return nil, fmt.Errorf("bad port range %q: %d is below %d", s, last, first)
+	}
+	ports := make([]uint16, 0, int(last)-int(first)+1)
+	for p := int(first); p <= int(last); p++ {
+		ports = append(ports, uint16(p))
+	}
+	return ports, nil
+}

@@ -56,3 +56,29 @@ func TestMatch(t *testing.T) {
 		t.Error("the empty set must match everything")
 	}
 }
+
+func TestParsePortSpec(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []uint16
+		ok   bool
+	}{
+		{"7001", []uint16{7001}, true},
+		{"7000-7003", []uint16{7000, 7001, 7002, 7003}, true},
+		{"5-5", []uint16{5}, true},
+		{"7003-7000", nil, false},
+		{"1-70000", nil, false},
+		{"-7", nil, false},
+		{"7-", nil, false},
+		{"a-b", nil, false},
+	} {
+		got, err := ParsePortSpec(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("%q: error %v, want ok=%v", tt.in, err, tt.ok)
+			continue
+		}
+		if diff := cmp.Diff(tt.want, got); tt.ok && diff != "" {
+			t.Errorf("%q: (-want +got)\n%s", tt.in, diff)
+		}
+	}
+}
