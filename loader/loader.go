@@ -126,9 +126,25 @@ func Open(cfg Config) (c *Capture, err error) {
 	if err != nil {
 		return nil, err
 	}
+	return openWithIfaces(cfg, ifaces)
+}
+
+// openWithIfaces is Open once the interfaces are known.
+func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
+	ring := cfg.RingSize
+	if ring == 0 {
+		ring = DefaultRingSize
+	}
+	backend := cfg.Backend
+	if backend == "" {
+		backend = Auto
+	}
 
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, permissionError("lift the locked-memory limit", err)
+	}
+	if m := missingCaps(); m != "" && os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
@@ -138,9 +154,12 @@ func Open(cfg Config) (c *Capture, err error) {
 	}
 
 	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, dedup: newDedup(len(ifaces) > 1)}
+	// Every "return nil, err" below zeroes c before this runs: close the
+	// capture through its own variable.
+	opened := c
 	defer func() {
 		if err != nil {
-			c.Close()
+			opened.Close()
 		}
 	}()
 	loIndex := loopbackIndex()
@@ -421,11 +440,15 @@ func monotonicBase() (time.Time, error) {
 }
 
 // ErrPermission marks errors caused by missing privileges.
-var ErrPermission = errors.New("permission denied: run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON")
+var ErrPermission = errors.New("permission denied: run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (and CAP_NET_RAW for --backend socket)")
 
-// permissionError turns EPERM and EACCES into ErrPermission with context.
+// permissionError turns EPERM and EACCES into ErrPermission with context,
+// naming the capabilities this process lacks.
 func permissionError(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, os.ErrPermission) {
+		if m := missingCaps(); m != "" {
+			return fmt.Errorf("%s: %w; missing %s", what, ErrPermission, m)
+		}
 		return fmt.Errorf("%s: %w (%v)", what, ErrPermission, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)

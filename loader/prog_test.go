@@ -229,3 +229,21 @@ func TestSplicedFilter(t *testing.T) {
 		t.Errorf("length filter: %+v", segs)
 	}
 }
+
+// TestOpenFailureCleansUp makes Open fail after it has loaded programs (an
+// impossible backend on an interface): it must return the error, not panic,
+// and leave nothing loaded.
+func TestOpenFailureCleansUp(t *testing.T) {
+	requireBPF(t)
+	// A 4 KiB ring and a bogus l2 type cannot fail; an attach can: the
+	// socket backend binds to the interface, so a vanished index fails.
+	c, err := Open(Config{Interfaces: []string{"lo"}, Backend: "nonsense"})
+	if err == nil || c != nil {
+		t.Fatalf("Open with a bad backend: %v, %v", c, err)
+	}
+	// Fail at attach time, after the programs were loaded.
+	_, err = openWithIfaces(Config{Backend: Socket}, []iface{{name: "gone0", index: 1 << 30, l2len: 14}})
+	if err == nil {
+		t.Fatal("attaching to a missing interface index succeeded")
+	}
+}
