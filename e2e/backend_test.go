@@ -112,3 +112,28 @@ func TestAnyInterface(t *testing.T) {
 		})
 	}
 }
+
+// TestSharded reassembles on two goroutines (the path many-core hosts take
+// by default): every connection's events still come out whole and in order.
+func TestSharded(t *testing.T) {
+	requireLive(t)
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--shards", "2", "--port", fmt.Sprint(port))
+	pushPull(t, port, 3)
+	pushPull(t, port, 3)
+	out, errOut := d.stop(t)
+	srv := fmt.Sprintf("127.0.0.1:%d", port)
+	msgs := lines(out, "> "+srv+": message: ")
+	if len(msgs) != 6 {
+		t.Fatalf("want 6 messages, got %d:\n%s\n%s", len(msgs), out, errOut)
+	}
+	if g := lines(out, "greeting: ZMTP 3.1"); len(g) != 4 {
+		t.Errorf("want 4 greetings, got %d", len(g))
+	}
+	if c := lines(out, "connection "); len(c) != 2 {
+		t.Errorf("want a summary per connection, got %q", c)
+	}
+	if !strings.Contains(errOut, "2 connections,") {
+		t.Errorf("exit statistics: %s", errOut)
+	}
+}

@@ -15,12 +15,19 @@ import (
 // (RFC 3339 with nanoseconds, UTC), "src", "dst" and "event"; see the README
 // for the keys of each event.
 type JSON struct {
-	w   *bufio.Writer
-	buf []byte
+	w       *bufio.Writer
+	secrets bool
+	buf     []byte
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
 func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriter(w)} }
+
+// NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
+// ShowSecrets applies.
+func NewJSONOptions(w io.Writer, opts Options) *JSON {
+	return &JSON{w: bufio.NewWriter(w), secrets: opts.ShowSecrets}
+}
 
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
 
@@ -88,9 +95,32 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = appendJSONString(b, e.Mechanism)
 		b = append(b, `,"as_server":`...)
 		b = strconv.AppendBool(b, e.AsServer)
-		b = append(b, `,"signature_hex":"`...)
-		b = appendHex(b, e.Signature[:])
-		b = append(b, '"')
+		if e.Major >= 2 || e.Downgraded {
+			b = append(b, `,"signature_hex":"`...)
+			b = appendHex(b, e.Signature[:])
+			b = append(b, '"')
+		}
+		if e.Major == 2 {
+			b = append(b, `,"revision":`...)
+			b = strconv.AppendUint(b, uint64(e.Revision), 10)
+			b = append(b, `,"socket_type":`...)
+			b = appendJSONString(b, e.SocketType)
+		}
+		if e.Downgraded {
+			b = append(b, `,"downgraded":true`...)
+		}
+	case *zmtp.Identity:
+		b = p.head(t, src, dst, "identity")
+		b = append(b, `,"size":`...)
+		b = strconv.AppendUint(b, e.Size, 10)
+		b = append(b, `,"identity_hex":"`...)
+		b = appendHex(b, e.Data)
+		b = append(b, `","truncated":`...)
+		b = strconv.AppendBool(b, e.Truncated())
+	case *zmtp.Connection:
+		b = p.head(t, src, dst, "connection")
+		b = appendJSONConnection(b, e)
+		return p.line(b)
 	case *zmtp.Command:
 		b = p.head(t, src, dst, "command")
 		b = append(b, `,"name":`...)
@@ -122,6 +152,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		}
 		b = append(b, `,"truncated":`...)
 		b = strconv.AppendBool(b, e.Truncated)
+		b = p.appendCommandFields(b, e)
 	case *zmtp.Message:
 		b = p.head(t, src, dst, "message")
 		b = append(b, `,"frames":[`...)
@@ -144,6 +175,21 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
 		b = append(b, `,"bytes":`...)
 		b = strconv.AppendUint(b, e.Bytes, 10)
+		if e.Subscription != zmtp.NoSubscription {
+			b = append(b, `,"subscription":{"action":"`...)
+			b = append(b, e.Subscription.String()...)
+			b = append(b, `","topic_hex":"`...)
+			b = appendHex(b, e.Topic)
+			b = append(b, `"}`...)
+		}
+		if e.Encrypted {
+			b = append(b, `,"encrypted":true,"mechanism":`...)
+			b = appendJSONString(b, e.Mechanism)
+			b = append(b, `,"nonce_hex":"`...)
+			b = appendHex(b, e.Nonce)
+			b = append(b, `","box_size":`...)
+			b = strconv.AppendUint(b, e.BoxSize, 10)
+		}
 	case *zmtp.Gap:
 		b = p.head(t, src, dst, "gap")
 		b = append(b, `,"bytes":`...)
@@ -158,6 +204,124 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
 	return p.line(b)
+}
+
+// appendCommandFields appends the fields of the commands zmtp parses.
+func (p *JSON) appendCommandFields(b []byte, c *zmtp.Command) []byte {
+	switch {
+	case c.Name == "PING":
+		b = append(b, `,"ttl":`...)
+		b = strconv.AppendFloat(b, float64(c.TTL)/10, 'f', -1, 64)
+		b = append(b, `,"context_hex":"`...)
+		b = appendHex(b, c.Context)
+		b = append(b, '"')
+	case c.Name == "PONG":
+		b = append(b, `,"context_hex":"`...)
+		b = appendHex(b, c.Context)
+		b = append(b, '"')
+	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+		b = append(b, `,"topic_hex":"`...)
+		b = appendHex(b, c.Topic)
+		b = append(b, '"')
+	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+		b = append(b, `,"mechanism":"PLAIN","username":`...)
+		b = appendJSONString(b, string(c.Username))
+		b = append(b, `,"password_length":`...)
+		b = strconv.AppendInt(b, int64(len(c.Password)), 10)
+		if p.secrets {
+			b = append(b, `,"password":`...)
+			b = appendJSONString(b, string(c.Password))
+		}
+	case c.Mechanism == "CURVE" && c.Nonce != nil:
+		b = append(b, `,"mechanism":"CURVE"`...)
+		if c.Key != nil {
+			b = append(b, `,"curve_version":"`...)
+			b = strconv.AppendUint(b, uint64(c.CurveVersion[0]), 10)
+			b = append(b, '.')
+			b = strconv.AppendUint(b, uint64(c.CurveVersion[1]), 10)
+			b = append(b, `","client_key_z85":"`...)
+			b = appendZ85(b, c.Key)
+			b = append(b, '"')
+		}
+		if c.Cookie != nil {
+			b = append(b, `,"cookie_hex":"`...)
+			b = appendHex(b, c.Cookie)
+			b = append(b, '"')
+		}
+		b = append(b, `,"nonce_hex":"`...)
+		b = appendHex(b, c.Nonce)
+		b = append(b, `","box_size":`...)
+		b = strconv.AppendUint(b, c.BoxSize, 10)
+		b = append(b, `,"encrypted":`...)
+		b = strconv.AppendBool(b, c.Encrypted)
+	}
+	return b
+}
+
+// appendJSONConnection appends the keys of a connection summary: src is the
+// side that sent ClientToServer.
+func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
+	b = append(b, `,"end":`...)
+	b = appendJSONString(b, c.End)
+	a, z := &c.Sides[0], &c.Sides[1]
+	b = append(b, `,"version":"`...)
+	switch {
+	case a.Greeted && z.Greeted && (z.Major < a.Major || z.Major == a.Major && z.Minor < a.Minor):
+		b = appendVersionNumber(b, z)
+	case a.Greeted:
+		b = appendVersionNumber(b, a)
+	case z.Greeted:
+		b = appendVersionNumber(b, z)
+	}
+	b = append(b, `","mechanism":`...)
+	m := a.Mechanism
+	if !a.Greeted {
+		m = z.Mechanism
+	}
+	b = appendJSONString(b, m)
+	for i, key := range [2]string{"src", "dst"} {
+		s := &c.Sides[i]
+		b = append(b, `,"`...)
+		b = append(b, key...)
+		b = append(b, `_version":"`...)
+		if s.Greeted {
+			b = appendVersionNumber(b, s)
+		}
+		b = append(b, `","`...)
+		b = append(b, key...)
+		b = append(b, `_socket_type":`...)
+		b = appendJSONString(b, s.SocketType)
+		b = append(b, `,"`...)
+		b = append(b, key...)
+		b = append(b, `_identity_hex":"`...)
+		b = appendHex(b, s.Identity)
+		b = append(b, '"')
+	}
+	for i, key := range [2]string{"src_to_dst", "dst_to_src"} {
+		s := &c.Sides[i]
+		b = append(b, `,"`...)
+		b = append(b, key...)
+		b = append(b, `":{"messages":`...)
+		b = strconv.AppendUint(b, s.Messages, 10)
+		b = append(b, `,"bytes":`...)
+		b = strconv.AppendUint(b, s.MessageBytes, 10)
+		b = append(b, `,"commands":`...)
+		b = strconv.AppendUint(b, s.Commands, 10)
+		b = append(b, `,"stream_bytes":`...)
+		b = strconv.AppendUint(b, s.StreamBytes, 10)
+		if s.Err != nil {
+			b = append(b, `,"error":`...)
+			b = appendJSONString(b, s.Err.Error())
+		}
+		b = append(b, '}')
+	}
+	return b
+}
+
+func appendVersionNumber(b []byte, s *zmtp.Side) []byte {
+	b = strconv.AppendUint(b, uint64(s.Major), 10)
+	b = append(b, '.')
+	return strconv.AppendUint(b, uint64(s.Minor), 10)
 }
 
 // Flush implements Printer.

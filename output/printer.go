@@ -26,4 +26,7 @@ type Options struct {
 	Location *time.Location
 	// Verbose adds detail to text lines (the greeting's signature bytes).
 	Verbose bool
+	// ShowSecrets prints secrets (the password of a PLAIN HELLO) instead of
+	// their length.
+	ShowSecrets bool
 }

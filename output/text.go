@@ -19,6 +19,7 @@ type Text struct {
 	w       *bufio.Writer
 	loc     *time.Location
 	verbose bool
+	secrets bool
 	buf     []byte
 }
 
@@ -28,7 +29,7 @@ func NewText(w io.Writer, opts Options) *Text {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &Text{w: bufio.NewWriter(w), loc: loc, verbose: opts.Verbose}
+	return &Text{w: bufio.NewWriter(w), loc: loc, verbose: opts.Verbose, secrets: opts.ShowSecrets}
 }
 
 func (p *Text) head(t time.Time, src, dst netip.AddrPort) []byte {
@@ -80,23 +81,20 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	b := p.head(t, src, dst)
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
-		as := 0
-		if e.AsServer {
-			as = 1
+		b = p.appendGreeting(b, e)
+	case *zmtp.Identity:
+		b = append(b, "identity: "...)
+		if e.Size == 0 {
+			b = append(b, "anonymous"...)
+		} else {
+			b = appendData(b, e.Data, e.Size)
 		}
-		b = append(b, "greeting: "...)
-		if p.verbose {
-			b = append(b, "signature "...)
-			b = appendHexSpaced(b, e.Signature[:])
-			b = append(b, ", "...)
-		}
-		b = fmt.Appendf(b, "ZMTP %d.%d, mechanism ", e.Major, e.Minor)
-		b = appendToken(b, []byte(e.Mechanism))
-		b = fmt.Appendf(b, ", as-server %d", as)
 	case *zmtp.Command:
-		b = appendCommand(b, e)
+		b = p.appendCommand(b, e)
 	case *zmtp.Message:
 		b = appendMessage(b, e)
+	case *zmtp.Connection:
+		b = appendConnection(b, src, dst, e)
 	case *zmtp.Gap:
 		b = fmt.Appendf(b, "gap: %d bytes lost", e.Bytes)
 	case *zmtp.Error:
@@ -108,9 +106,90 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	return p.line(b)
 }
 
-func appendCommand(b []byte, c *zmtp.Command) []byte {
+func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
+	b = append(b, "greeting: "...)
+	if p.verbose && (e.Major >= 2 || e.Downgraded) {
+		b = append(b, "signature "...)
+		b = appendHexSpaced(b, e.Signature[:])
+		b = append(b, ", "...)
+	}
+	switch {
+	case e.Major >= 3:
+		as := 0
+		if e.AsServer {
+			as = 1
+		}
+		b = fmt.Appendf(b, "ZMTP %d.%d, mechanism ", e.Major, e.Minor)
+		b = appendToken(b, []byte(e.Mechanism))
+		b = fmt.Appendf(b, ", as-server %d", as)
+	case e.Major == 2 && e.Downgraded:
+		b = fmt.Appendf(b, "ZMTP 2.0 (downgraded from %d), socket-type ", e.Revision)
+		b = appendToken(b, []byte(e.SocketType))
+	case e.Major == 2:
+		b = fmt.Appendf(b, "ZMTP 2.0 (revision %d), socket-type ", e.Revision)
+		b = appendToken(b, []byte(e.SocketType))
+	case e.Downgraded:
+		b = append(b, "ZMTP 1.0 (downgraded, the signature heads the identity frame)"...)
+	default:
+		b = append(b, "ZMTP 1.0 (no greeting, identity frame first)"...)
+	}
+	return b
+}
+
+// appendData appends kept bytes quoted and in hex, saying how many of size
+// were shown when they were cut.
+func appendData(b, data []byte, size uint64) []byte {
+	b = appendQuoted(b, data)
+	if len(data) > 0 {
+		b = append(b, ' ')
+		b = appendHexSpaced(b, data)
+	}
+	if uint64(len(data)) < size {
+		b = fmt.Appendf(b, " ... (%d bytes, %d shown)", size, len(data))
+	}
+	return b
+}
+
+// appendCommand prints a command. Commands with known fields get them
+// (PING, PONG, SUBSCRIBE, CANCEL, PLAIN HELLO, CURVE commands); the rest
+// show properties or data. All end with the body size.
+func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 	b = appendToken(b, []byte(c.Name))
 	switch {
+	case c.Name == "PING":
+		b = fmt.Appendf(b, ": ttl %d.%ds, context ", c.TTL/10, c.TTL%10)
+		b = appendQuoted(b, c.Context)
+	case c.Name == "PONG":
+		b = append(b, ": context "...)
+		b = appendQuoted(b, c.Context)
+	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+		b = append(b, ": "...)
+		b = appendData(b, c.Topic, c.Size-uint64(len(c.Name))-1)
+	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+		b = append(b, " (PLAIN): username "...)
+		b = appendQuoted(b, c.Username)
+		if p.secrets {
+			b = append(b, ", password "...)
+			b = appendQuoted(b, c.Password)
+		} else {
+			b = fmt.Appendf(b, ", password (%d bytes)", len(c.Password))
+		}
+	case c.Mechanism == "CURVE" && (c.Nonce != nil || c.Name == "MESSAGE"):
+		b = append(b, " (CURVE):"...)
+		if c.Key != nil {
+			b = fmt.Appendf(b, " version %d.%d, client key ", c.CurveVersion[0], c.CurveVersion[1])
+			b = appendZ85(b, c.Key)
+			b = append(b, ',')
+		}
+		if c.Cookie != nil {
+			b = fmt.Appendf(b, " cookie (%d bytes),", len(c.Cookie))
+		}
+		b = append(b, " nonce "...)
+		b = appendHex(b, c.Nonce)
+		b = fmt.Appendf(b, ", box %d bytes", c.BoxSize)
+		if c.Encrypted {
+			b = append(b, " (encrypted)"...)
+		}
 	case c.Name == "ERROR":
 		b = append(b, ": reason "...)
 		b = appendQuoted(b, c.Reason)
@@ -145,6 +224,20 @@ func appendCommand(b []byte, c *zmtp.Command) []byte {
 
 func appendMessage(b []byte, m *zmtp.Message) []byte {
 	b = append(b, "message"...)
+	if m.Encrypted {
+		b = append(b, " (encrypted, "...)
+		b = appendToken(b, []byte(m.Mechanism))
+		b = append(b, "): nonce "...)
+		b = appendHex(b, m.Nonce)
+		return fmt.Appendf(b, ", box %d bytes", m.BoxSize)
+	}
+	if m.Subscription != zmtp.NoSubscription {
+		b = append(b, ": "...)
+		b = append(b, m.Subscription.String()...)
+		b = append(b, ' ')
+		f := &m.Frames[0]
+		return appendData(b, m.Topic, f.Size-1)
+	}
 	if len(m.Frames) > 1 || m.FramesOmitted > 0 {
 		b = fmt.Appendf(b, " (%d frames, %d bytes)", len(m.Frames)+m.FramesOmitted, m.Bytes)
 	}
@@ -171,6 +264,72 @@ func appendMessage(b []byte, m *zmtp.Message) []byte {
 		b = fmt.Appendf(b, " | (%d more frames)", m.FramesOmitted)
 	}
 	return b
+}
+
+// appendConnection prints a connection summary:
+//
+//	connection closed: 127.0.0.1:5 (PUSH) -> 127.0.0.1:7001 (PULL), ZMTP 3.1 NULL, 3 messages 3 bytes ->, 0 messages <-
+func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []byte {
+	b = append(b, "connection "...)
+	b = appendEscaped(b, c.End)
+	b = append(b, ": "...)
+	b = appendEndpoint(b, src, &c.Sides[0])
+	b = append(b, " -> "...)
+	b = appendEndpoint(b, dst, &c.Sides[1])
+	b = append(b, ", "...)
+	b = appendVersion(b, c)
+	for i, arrow := range [2]string{" ->", " <-"} {
+		s := &c.Sides[i]
+		b = fmt.Appendf(b, ", %d message", s.Messages)
+		if s.Messages != 1 {
+			b = append(b, 's')
+		}
+		if s.Messages > 0 {
+			b = fmt.Appendf(b, " %d bytes", s.MessageBytes)
+		}
+		b = append(b, arrow...)
+	}
+	return b
+}
+
+func appendEndpoint(b []byte, ap netip.AddrPort, s *zmtp.Side) []byte {
+	b = ap.AppendTo(b)
+	if s.SocketType == "" && len(s.Identity) == 0 {
+		return b
+	}
+	b = append(b, " ("...)
+	if s.SocketType != "" {
+		b = appendToken(b, []byte(s.SocketType))
+	}
+	if len(s.Identity) > 0 {
+		if s.SocketType != "" {
+			b = append(b, ", "...)
+		}
+		b = append(b, "identity "...)
+		b = appendQuoted(b, s.Identity)
+	}
+	return append(b, ')')
+}
+
+// appendVersion says the connection's version and mechanism: "ZMTP 3.1
+// NULL", "ZMTP 3.1/3.0 NULL" when the sides differ, "no greeting".
+func appendVersion(b []byte, c *zmtp.Connection) []byte {
+	a, z := &c.Sides[0], &c.Sides[1]
+	switch {
+	case a.Greeted && z.Greeted && (a.Major != z.Major || a.Minor != z.Minor):
+		b = fmt.Appendf(b, "ZMTP %d.%d/%d.%d ", a.Major, a.Minor, z.Major, z.Minor)
+	case a.Greeted:
+		b = fmt.Appendf(b, "ZMTP %d.%d ", a.Major, a.Minor)
+	case z.Greeted:
+		b = fmt.Appendf(b, "ZMTP %d.%d ", z.Major, z.Minor)
+	default:
+		return append(b, "no greeting"...)
+	}
+	m := a.Mechanism
+	if !a.Greeted {
+		m = z.Mechanism
+	}
+	return appendToken(b, []byte(m))
 }
 
 // Flush implements Printer.

@@ -37,8 +37,11 @@ type Reader struct {
 	ng       bool
 	packets  int
 	err      error // the error Next returned, returned again by later calls
+	filter   func(lt int, frame []byte) (bool, error)
 	// Skipped counts frames that held no readable TCP segment.
 	Skipped int
+	// Filtered counts TCP segments the filter set with SetFilter refused.
+	Filtered int
 }
 
 // Open opens a pcap or pcapng file; the format is told by its magic number.
@@ -138,6 +141,17 @@ func (r *Reader) Next(seg *capture.Segment) error {
 			r.Skipped++
 			continue
 		}
+		if r.filter != nil {
+			ok, err := r.filter(lt, data)
+			if err != nil {
+				r.err = fmt.Errorf("%s: %w", r.name, err)
+				return r.err
+			}
+			if !ok {
+				r.Filtered++
+				continue
+			}
+		}
 		*seg = s
 		return nil
 	}
@@ -166,6 +180,11 @@ func (r *Reader) wrapErr(err error, ci gopacket.CaptureInfo) error {
 	}
 	return fmt.Errorf("%s: %w after packet %d: %w", r.name, ErrCorrupt, r.packets, err)
 }
+
+// SetFilter makes Next yield only the segments whose whole frame f
+// accepts; lt is the frame's link type (a pcap LINKTYPE_ value). An error
+// from f stops the reading and is returned by Next.
+func (r *Reader) SetFilter(f func(lt int, frame []byte) (bool, error)) { r.filter = f }
 
 // Close closes the file. Next then returns an error wrapping os.ErrClosed.
 func (r *Reader) Close() error {

@@ -46,7 +46,8 @@ func (d *Decoder) endCommand(emit func(Event)) {
 	nameLen := int(body[0])
 	// RFC 23: command-name = OCTET 1*255command-name-char.
 	if nameLen == 0 {
-		d.fail(off, fmt.Errorf("command at offset %d has an empty name: %w", off, ErrMalformedCommand), emit)
+		d.fail(off, fmt.Errorf("command at offset %d has an empty name (RFC 23: command-name = OCTET 1*255command-name-char): %w",
+			off, ErrMalformedCommand), emit)
 		return
 	}
 	if uint64(1+nameLen) > d.size {
@@ -56,6 +57,7 @@ func (d *Decoder) endCommand(emit func(Event)) {
 	}
 	// The name fits in body: MaxCommand >= 256.
 	data := body[1+nameLen:]
+	dataSize := d.size - uint64(1+nameLen) // real size, data may be cut
 	hdrLen := uint64(2)
 	if d.flags&flagLong != 0 {
 		hdrLen = 9
@@ -67,21 +69,183 @@ func (d *Decoder) endCommand(emit func(Event)) {
 		Size:      d.size,
 		Data:      data[:len(data):len(data)],
 		Truncated: truncated,
+		Mechanism: d.mech,
 	}
-	var err error
-	switch c.Name {
-	case "READY", "INITIATE":
-		if d.clearMeta {
-			c.Properties, err = d.parseMetadata(data, truncated)
-		}
-	case "ERROR":
-		c.Reason, err = parseReason(data, truncated)
-	}
-	if err != nil {
+	if err := d.parseCommand(c, data, dataSize, truncated); err != nil {
 		d.fail(off, fmt.Errorf("%s command at offset %d: %w", c.Name, off, err), emit)
 		return
 	}
+	if c.Name == "MESSAGE" && c.Encrypted {
+		d.emitCurveCommand(c, body, emit)
+		return
+	}
 	emit(c)
+}
+
+// CURVE command sizes (RFC 26, "High-level Grammar"), counted after the
+// command name.
+const (
+	curveHelloData   = 2 + 72 + 32 + 8 + 80 // version, padding, C', nonce, box
+	curveWelcomeData = 16 + 144             // long nonce, box
+	curveCookie      = 96                   // cookie-nonce 16 + cookie-box 80
+	curveShortNonce  = 8
+	curveInitiateMin = curveCookie + curveShortNonce + 144
+	curveReadyMin    = curveShortNonce + 16
+	curveMessageMin  = curveShortNonce + 17
+	maxPingContext   = 16 // RFC 37: ping-context = 0*16OCTET
+)
+
+// parseCommand fills in the fields of the commands it knows, checking them
+// against their RFC. data is what was kept of the data after the name,
+// dataSize its real size.
+func (d *Decoder) parseCommand(c *Command, data []byte, dataSize uint64, truncated bool) error {
+	var err error
+	switch c.Name {
+	case "READY", "INITIATE":
+		switch {
+		case d.clearMeta:
+			c.Properties, err = d.parseMetadata(data, truncated)
+			d.noteSocketType(c.Properties)
+		case d.curve && c.Name == "READY":
+			// ready = %d5 "READY" ready-nonce ready-box; ready-box = 16*OCTET
+			if dataSize < curveReadyMin {
+				return fmt.Errorf("CURVE READY data of %d bytes, RFC 26 wants a nonce (8) and a box of 16 or more: %w", dataSize, ErrMalformedCommand)
+			}
+			c.Nonce = data[:curveShortNonce:curveShortNonce]
+			c.BoxSize = dataSize - curveShortNonce
+			c.Encrypted = true
+		case d.curve:
+			// initiate = %d8 "INITIATE" cookie initiate-nonce initiate-box;
+			// cookie = 96 octets, initiate-box = 144*OCTET
+			if dataSize < curveInitiateMin {
+				return fmt.Errorf("CURVE INITIATE data of %d bytes, RFC 26 wants a cookie (96), a nonce (8) and a box of 144 or more: %w",
+					dataSize, ErrMalformedCommand)
+			}
+			c.Cookie = data[:curveCookie:curveCookie]
+			c.Nonce = data[curveCookie : curveCookie+curveShortNonce : curveCookie+curveShortNonce]
+			c.BoxSize = dataSize - curveCookie - curveShortNonce
+			c.Encrypted = true
+		}
+	case "ERROR":
+		c.Reason, err = parseReason(data, truncated)
+	case "HELLO":
+		switch {
+		case d.mech == "PLAIN":
+			c.Username, c.Password, err = parsePlainHello(data, truncated)
+		case d.curve:
+			// hello = %d5 "HELLO" hello-version hello-padding hello-client
+			// hello-nonce hello-box: 200 octets.
+			if dataSize != curveHelloData {
+				return fmt.Errorf("CURVE HELLO of %d bytes, RFC 26 wants 200: %w", c.Size, ErrMalformedCommand)
+			}
+			c.CurveVersion = [2]byte(data[:2])
+			c.Key = data[74:106:106]
+			c.Nonce = data[106:114:114]
+			c.BoxSize = 80
+		}
+	case "WELCOME":
+		if d.curve {
+			// welcome = %d7 "WELCOME" welcome-nonce welcome-box: 168 octets.
+			if dataSize != curveWelcomeData {
+				return fmt.Errorf("CURVE WELCOME of %d bytes, RFC 26 wants 168: %w", c.Size, ErrMalformedCommand)
+			}
+			c.Nonce = data[:16:16]
+			c.BoxSize = 144
+		}
+	case "MESSAGE":
+		if d.curve {
+			// message = %d7 "MESSAGE" message-nonce message-box;
+			// message-box = 17*OCTET
+			if dataSize < curveMessageMin {
+				return fmt.Errorf("CURVE MESSAGE data of %d bytes, RFC 26 wants a nonce (8) and a box of 17 or more: %w", dataSize, ErrMalformedCommand)
+			}
+			c.Nonce = data[:curveShortNonce:curveShortNonce]
+			c.BoxSize = dataSize - curveShortNonce
+			c.Encrypted = true
+		}
+	case "PING":
+		// ping = command-size %d4 "PING" ping-ttl ping-context;
+		// ping-ttl = 2OCTET; ping-context = 0*16OCTET
+		if dataSize < 2 || dataSize > 2+maxPingContext {
+			return fmt.Errorf("PING data of %d bytes, RFC 37 wants a 2-octet TTL and 0 to 16 octets of context: %w", dataSize, ErrMalformedCommand)
+		}
+		c.TTL = binary.BigEndian.Uint16(data)
+		c.Context = data[2:len(data):len(data)]
+	case "PONG":
+		// pong = command-size %d4 "PONG" ping-context
+		if dataSize > maxPingContext {
+			return fmt.Errorf("PONG context of %d bytes, RFC 37: it MUST not exceed 16 octets: %w", dataSize, ErrMalformedCommand)
+		}
+		c.Context = c.Data
+	case "SUBSCRIBE", "CANCEL":
+		// subscribe = command-size %d9 "SUBSCRIBE" subscription;
+		// subscription = *OCTET
+		c.Topic = c.Data
+	}
+	return err
+}
+
+// emitCurveCommand emits a command-form CURVE MESSAGE (RFC 26) as an
+// encrypted one-frame Message, like the data-frame form libzmq sends.
+func (d *Decoder) emitCurveCommand(c *Command, body []byte, emit func(Event)) {
+	keep := body[:min(len(body), d.opts.MaxBody)]
+	d.cmdFrame[0] = Frame{Size: c.Size, Data: keep[:len(keep):len(keep)]}
+	m := &d.evMessage
+	*m = Message{
+		Header:    c.Header,
+		Frames:    d.cmdFrame[:],
+		Bytes:     c.Size,
+		Encrypted: true,
+		Mechanism: d.mech,
+		Nonce:     c.Nonce,
+		BoxSize:   c.BoxSize,
+	}
+	emit(m)
+}
+
+// noteSocketType records the sender's Socket-Type property.
+func (d *Decoder) noteSocketType(props []Property) {
+	for _, p := range props {
+		if isProperty(p.Name, "Socket-Type") {
+			d.sockType = socketTypeName(p.Value)
+			d.subs = d.sockType == "SUB" || d.sockType == "XSUB"
+		}
+	}
+}
+
+// parsePlainHello parses a PLAIN HELLO (RFC 24: hello = command-size %d5
+// "HELLO" username password; username = OCTET 0*255username-char;
+// password = OCTET 0*255password-char). A field cut by the command limit
+// is returned as far as it was kept.
+func parsePlainHello(data []byte, truncated bool) (user, pass []byte, err error) {
+	field := func(at int) ([]byte, int, error) {
+		if at >= len(data) {
+			if truncated {
+				return nil, at, nil
+			}
+			return nil, at, fmt.Errorf("PLAIN HELLO ends before a field length (RFC 24): %w", ErrMalformedCommand)
+		}
+		n, rest := int(data[at]), data[at+1:]
+		if n > len(rest) {
+			if !truncated {
+				return nil, at, fmt.Errorf("PLAIN HELLO field length %d overruns the command (RFC 24): %w", n, ErrMalformedCommand)
+			}
+			n = len(rest)
+		}
+		return rest[:n:n], at + 1 + n, nil
+	}
+	user, at, err := field(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	pass, at, err = field(at)
+	if err != nil {
+		return nil, nil, err
+	}
+	if at < len(data) {
+		return nil, nil, fmt.Errorf("PLAIN HELLO has %d bytes after the password (RFC 24): %w", len(data)-at, ErrMalformedCommand)
+	}
+	return user, pass, nil
 }
 
 // parseMetadata parses READY/INITIATE metadata (RFC 23, "The NULL Security

@@ -22,7 +22,8 @@ const minMaxCommand = 1 + 255
 // MaxCommand bytes plus the event structures.
 type Options struct {
 	// MaxBody is the number of bytes of each frame body kept for display
-	// (default 64). The rest is counted and skipped, never buffered.
+	// (0: the default, 64; negative: none, sizes only). The rest is
+	// counted and skipped, never buffered.
 	MaxBody int
 	// MaxFrames is the number of frames kept per message (default 64).
 	// Further frames are counted in Message.FramesOmitted.
@@ -35,8 +36,11 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
-	if o.MaxBody <= 0 {
+	switch {
+	case o.MaxBody == 0:
 		o.MaxBody = DefaultMaxBody
+	case o.MaxBody < 0:
+		o.MaxBody = 0
 	}
 	if o.MaxFrames <= 0 {
 		o.MaxFrames = DefaultMaxFrames
@@ -57,6 +61,9 @@ const (
 	stSize                  // inside a frame's size field
 	stBody                  // inside a message frame body
 	stCommand               // inside a command frame body
+	stV1Len                 // at a ZMTP 1.0 frame's length
+	stV1Long                // inside a ZMTP 1.0 frame's 8-octet length
+	stV1Flags               // at a ZMTP 1.0 frame's flags byte
 	stDead                  // stopped after an error
 )
 
@@ -65,9 +72,9 @@ func (s state) String() string {
 	switch s {
 	case stGreeting:
 		return "in the greeting"
-	case stFlags:
+	case stFlags, stV1Len:
 		return "at a frame header"
-	case stSize:
+	case stSize, stV1Long, stV1Flags:
 		return "in a frame header"
 	case stBody:
 		return "past the end of a frame body"
@@ -77,9 +84,15 @@ func (s state) String() string {
 	return "after an error"
 }
 
-// A Decoder decodes one direction of a ZMTP 3.x connection, fed in stream
+// A Decoder decodes one direction of a ZMTP connection, fed in stream
 // order from its first byte. It is not safe for concurrent use; use one per
 // direction. The emit callbacks must not call back into the Decoder.
+//
+// The version is detected as RFC 23 "Backwards Interoperability" says:
+// ZMTP 3.x, 2.0 (RFC 15) and 1.0 (RFC 13) are decoded. Whether a peer
+// downgraded to talk to an older one depends on the other direction: a
+// Decoder alone assumes it did not; a Conn tells each of its two Decoders
+// what the other announced.
 //
 // Events come out in stream order, each when its last byte arrives. An
 // *Error points at the offending byte or frame (its Len is 0) and is the
@@ -97,11 +110,32 @@ type Decoder struct {
 	// Greeting.
 	greet     [greetingLen]byte
 	greetN    int
-	clearMeta bool // the mechanism sends READY/INITIATE metadata in clear
+	clearMeta bool     // the mechanism sends READY/INITIATE metadata in clear
+	peer      *Decoder // the other direction, when run by a Conn
+	forced    bool     // decide the version without waiting for the peer
+	greeted   bool     // the greeting was decoded
+	major     uint8    // version spoken
+	minor     uint8    //
+	down      bool     // downgraded
+	mech      string   // mechanism
+	sockType  string   // sender's socket type, when known
+	boundary  state    // the state at a frame boundary: stFlags or stV1Len
+	reserved  byte     // flag bits that must be zero (3.x or 2.0)
+	wantIdent bool     // the next frame is the 1.0/2.0 identity
+	identity  bool     // the current frame is the identity
+	curve     bool     // the mechanism is CURVE
+	subs      bool     // the sender is a SUB or XSUB: look for subscriptions
+	head      [16]byte // first bytes of a message's first frame
+	headN     int      //
+	headOpen  bool     // the current frame is the first of its message
+	needHead  bool     // MaxBody is too small for head to be frame data
+	cmdFrame  [1]Frame // the frame of a command-form CURVE MESSAGE
 
 	// Frame being read.
-	frameOff uint64 // offset of its flags byte
+	frameOff uint64 // offset of its flags byte (length byte in 1.0)
 	flags    byte
+	more     bool   // the MORE flag of the current message frame
+	hdrLen   uint64 // header length of the current frame
 	hdr      [8]byte
 	hdrN     int
 	sizeLen  int // 1, or 8 for a long frame
@@ -126,14 +160,17 @@ type Decoder struct {
 
 	// Emitted events, reused.
 	evGreeting Greeting
+	evIdentity Identity
 	evCommand  Command
 	evMessage  Message
 	evError    Error
 }
 
-// NewDecoder returns a Decoder for a stream starting with a ZMTP greeting.
+// NewDecoder returns a Decoder for a stream starting with a ZMTP greeting
+// (or, for ZMTP 1.0, an identity frame).
 func NewDecoder(opts Options) *Decoder {
-	return &Decoder{opts: opts.withDefaults()}
+	o := opts.withDefaults()
+	return &Decoder{opts: o, boundary: stFlags, reserved: flagReserved, needHead: o.MaxBody < len(curveMessagePrefix)+8}
 }
 
 // Feed consumes all of p, the next bytes of the stream, and calls emit for
@@ -156,10 +193,28 @@ func (d *Decoder) Feed(p []byte, emit func(Event)) {
 			p = d.feedBody(p, emit)
 		case stCommand:
 			p = d.feedCommand(p, emit)
+		case stV1Len:
+			p = d.feedV1Len(p, emit)
+		case stV1Long:
+			p = d.feedV1Long(p, emit)
+		case stV1Flags:
+			p = d.feedV1Flags(p, emit)
 		default: // stDead
 			d.off += uint64(len(p))
 			return
 		}
+	}
+}
+
+// Stop ends decoding of the direction, emitting an *Error wrapping err at
+// the current offset, unless the decoder had already stopped. A Conn peer
+// waiting for this direction's version then decides without it.
+func (d *Decoder) Stop(err error, emit func(Event)) {
+	if emit == nil {
+		emit = discard
+	}
+	if d.st != stDead {
+		d.fail(d.off, err, emit)
 	}
 }
 
@@ -180,7 +235,8 @@ func (d *Decoder) Gap(n uint64, emit func(Event)) {
 	}
 	if d.st == stBody && n <= d.remain {
 		d.remain -= n
-		d.keepLeft = 0 // Data stays a prefix of the body
+		d.keepLeft = 0     // Data stays a prefix of the body
+		d.headOpen = false // and so does head
 		if d.remain == 0 {
 			d.endFrame(emit)
 		}

@@ -10,9 +10,8 @@ var (
 	// %xFF padding %x7F (RFC 23, "The Greeting").
 	ErrBadSignature = errors.New("bad greeting signature")
 
-	// ErrUnsupportedVersion reports a peer speaking a ZMTP version this
-	// decoder does not handle yet: ZMTP 1.0 (RFC 13) or 2.0 (RFC 15), or an
-	// undefined major version.
+	// ErrUnsupportedVersion reports an undefined version octet (0) after
+	// the signature.
 	ErrUnsupportedVersion = errors.New("unsupported protocol version")
 
 	// ErrReservedFlags reports a frame whose flags byte has any of bits 7-3
@@ -30,8 +29,20 @@ var (
 	// ErrMalformedCommand reports a command body that does not follow the
 	// grammar of RFC 23: an empty body or name, a name or property running
 	// past the end of the body, an empty property name, a property value
-	// length above 2^31-1, or an ERROR whose reason is missing or overruns.
+	// length above 2^31-1, or an ERROR whose reason is missing or overruns;
+	// or of RFC 37 (PING, PONG), RFC 24 (PLAIN HELLO) or RFC 26 (CURVE
+	// command sizes).
 	ErrMalformedCommand = errors.New("malformed command")
+
+	// ErrMechanismMismatch reports a 3.x greeting naming another mechanism
+	// than the peer's (RFC 23, "Authentication and Confidentiality": "If
+	// the mechanism that the peer received does not exactly match the
+	// mechanism it sent, it MUST close the connection").
+	ErrMechanismMismatch = errors.New("mechanism mismatch")
+
+	// ErrBadLength reports a ZMTP 1.0 frame length of 0 (RFC 13: "the
+	// minimum valid length of a frame is 1 octet").
+	ErrBadLength = errors.New("invalid frame length")
 
 	// ErrOutOfSync reports bytes lost where the decoder cannot tell where
 	// the next frame starts.

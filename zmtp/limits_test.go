@@ -15,7 +15,7 @@ func TestOptionsDefaults(t *testing.T) {
 		in, want Options
 	}{
 		{Options{}, Options{MaxBody: 64, MaxFrames: 64, MaxCommand: 4096}},
-		{Options{MaxBody: -1, MaxFrames: -1, MaxCommand: -1}, Options{MaxBody: 64, MaxFrames: 64, MaxCommand: 4096}},
+		{Options{MaxBody: -1, MaxFrames: -1, MaxCommand: -1}, Options{MaxBody: 0, MaxFrames: 64, MaxCommand: 4096}}, // -s 0: sizes only
 		{Options{MaxBody: 1, MaxFrames: 2, MaxCommand: 10}, Options{MaxBody: 1, MaxFrames: 2, MaxCommand: 256}},
 		{Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16}, Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16}},
 	}
@@ -201,5 +201,18 @@ func TestSatAdd(t *testing.T) {
 		if got := satAdd(tc.a, tc.b); got != tc.want {
 			t.Errorf("satAdd(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestNoBody checks that a negative MaxBody keeps no body bytes while sizes
+// stay exact (zmtpdump -s 0).
+func TestNoBody(t *testing.T) {
+	got := run(Options{MaxBody: -1}, pushSignature, pushMajor, pushRest, pushReady, pushOne)
+	m, ok := got.Events[len(got.Events)-1].(*Message)
+	if !ok {
+		t.Fatalf("last event %T, want *Message", got.Events[len(got.Events)-1])
+	}
+	if len(m.Frames) != 1 || m.Frames[0].Size != 1 || len(m.Frames[0].Data) != 0 || !m.Frames[0].Truncated() {
+		t.Errorf("frame %+v, want size 1 with no data kept", m.Frames)
 	}
 }

@@ -1,74 +1,90 @@
 package main
 
 import (
+	"time"
+
 	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
-	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
-// session decodes one connection: a ZMTP decoder per direction, events to
-// the printer.
+// session decodes one connection with a zmtp.Conn (both directions, so that
+// version downgrades and mechanism mismatches are seen) and prints its
+// events, then a summary when the connection ends.
 type session struct {
 	conn   *flows.Conn
-	out    output.Printer
-	dec    [2]*zmtp.Decoder
-	skip   [2]bool // direction not decoded (joined mid-stream)
-	counts *counters
+	out    *sink
+	zc     *zmtp.Conn
 	seg    *capture.Segment
-	dir    flows.Dir
-	emitFn func(zmtp.Event)
+	last   time.Time // time of the last segment that carried data or a gap
+	fed    bool      // any byte (or gap) was given to zc
+	emitFn func(zmtp.Dir, zmtp.Event)
 }
 
-// counters are the pipeline's totals.
-type counters struct {
-	packets  uint64
-	events   uint64
-	writeErr error
-}
-
-func newSession(c *flows.Conn, out output.Printer, opts zmtp.Options, n *counters) *session {
-	s := &session{conn: c, out: out, counts: n}
-	s.dec[0] = zmtp.NewDecoder(opts)
-	s.dec[1] = zmtp.NewDecoder(opts)
+func newSession(c *flows.Conn, out *sink, opts zmtp.Options) *session {
+	s := &session{conn: c, out: out, zc: zmtp.NewConn(opts)}
 	s.emitFn = s.emit
 	return s
 }
 
-func (s *session) emit(ev zmtp.Event) {
-	s.counts.events++
-	if err := s.out.Event(s.seg.Time, s.conn.Src(s.dir), s.conn.Dst(s.dir), ev); err != nil && s.counts.writeErr == nil {
-		s.counts.writeErr = err
+// zdir maps a flows direction to the zmtp one: both number the client's
+// direction 0.
+func zdir(d flows.Dir) zmtp.Dir {
+	if d == flows.ClientToServer {
+		return zmtp.ClientToServer
 	}
+	return zmtp.ServerToClient
+}
+
+func fdir(d zmtp.Dir) flows.Dir {
+	if d == zmtp.ClientToServer {
+		return flows.ClientToServer
+	}
+	return flows.ServerToClient
+}
+
+func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
+	_, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
+	fd := fdir(d)
+	s.out.event(s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary)
 }
 
 // Data implements flows.Consumer.
 func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
-	if s.skip[d] {
-		return
-	}
-	s.seg, s.dir = seg, d
-	if s.conn.MidStream && s.dec[d].Offset() == 0 {
+	s.seg, s.last, s.fed = seg, seg.Time, true
+	zd := zdir(d)
+	if s.conn.MidStream && s.zc.Decoder(zd).Offset() == 0 && s.zc.Decoder(zd).Err() == nil {
 		// Without the greeting there is no proven frame boundary: say so
 		// once and leave this direction alone rather than print garbage.
-		s.skip[d] = true
-		s.emit(&zmtp.Error{Err: errMidStream})
-		return
+		s.zc.Stop(zd, errMidStream, s.emitFn)
 	}
-	s.dec[d].Feed(p, s.emitFn)
+	s.zc.Feed(zd, p, s.emitFn)
 }
 
 // Gap implements flows.Consumer.
 func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
-	if s.skip[d] {
+	s.seg, s.last, s.fed = seg, seg.Time, true
+	zd := zdir(d)
+	if s.zc.Decoder(zd).Done() {
+		s.zc.Gap(zd, n, s.emitFn) // counted, not printed
 		return
 	}
-	s.seg, s.dir = seg, d
-	if err := s.out.Gap(seg.Time, s.conn.Src(d), s.conn.Dst(d), n); err != nil && s.counts.writeErr == nil {
-		s.counts.writeErr = err
-	}
-	s.dec[d].Gap(n, s.emitFn)
+	s.out.gap(seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
+	s.zc.Gap(zd, n, s.emitFn)
 }
 
-// Close implements flows.Consumer.
-func (s *session) Close(flows.CloseReason, *capture.Segment) {}
+// Close implements flows.Consumer: it prints the connection summary, at
+// the FIN or RST that ended it, or, for a connection that went idle or was
+// still open when the capture ended, at its last data (so that reading a
+// file always prints the same times).
+func (s *session) Close(r flows.CloseReason, seg *capture.Segment) {
+	if !s.fed {
+		return // no payload either way: nothing ZMTP to sum up
+	}
+	at := seg
+	if r == flows.Idle || r == flows.Flushed || seg == nil {
+		at = &capture.Segment{Time: s.last}
+	}
+	s.seg = at
+	s.zc.Close(r.String(), s.emitFn)
+}

@@ -23,7 +23,14 @@ type config struct {
 	json       bool
 	snap       int
 	ringKiB    int
-	backend    string
+	// showSecrets prints PLAIN passwords instead of their length.
+	showSecrets bool
+	backend     string
+	// expr is the filter expression when it is more than "port N or ...",
+	// which becomes ports, the kernel's fast path.
+	expr string
+	// shards is the number of assembler goroutines (0: automatic).
+	shards int
 	// loc is the time zone of text timestamps (nil: local time).
 	loc *time.Location
 }
@@ -69,13 +76,19 @@ The optional expression selects packets like tcpdump's, limited for now to
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&ifaces, "interface", "i", nil, `capture on this interface (repeatable; "any" for every interface that is up)`)
-	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port (repeatable)")
+	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port, or range N-M (repeatable)")
 	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
 	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
 	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
 	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown)")
 	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
+	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords instead of their length")
+	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")
+	if err := f.MarkHidden("shards"); err != nil {
+		panic(err)
+	}
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
+	cmd.AddCommand(newCheckCommand(stdout))
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	return cmd
@@ -84,18 +97,25 @@ The optional expression selects packets like tcpdump's, limited for now to
 // finish validates the flags and the positional expression into cfg.
 func (c *config) finish(ifaces, ports, args []string) error {
 	for _, s := range ports {
-		p, err := filter.ParsePort(s)
+		p, err := filter.ParsePortSpec(s)
 		if err != nil {
 			return fmt.Errorf("--port: %w", err)
 		}
-		c.ports.Add(p)
+		c.ports.Add(p...)
 	}
 	if len(args) > 0 {
-		expr, err := filter.ParseExpression(strings.Join(args, " "))
-		if err != nil {
-			return err
+		expr := strings.Join(args, " ")
+		if simple, err := filter.ParseExpression(expr); err == nil {
+			// "port N or port M": the kernel's port table does it fastest.
+			c.ports.Add(simple.List()...)
+		} else {
+			// Compile now, so that a bad expression fails before anything
+			// is loaded; it is compiled again per link type.
+			if _, err := filter.Compile(expr, filter.Ethernet); err != nil {
+				return err
+			}
+			c.expr = expr
 		}
-		c.ports.Add(expr.List()...)
 	}
 	c.interfaces = ifaces
 	switch {

@@ -35,8 +35,9 @@ func TestCommandLineErrors(t *testing.T) {
 		{"no source", nil, "no interface: say where to capture with -i IFACE", true, false},
 		{"both sources", []string{"-i", "lo", "-r", garbage}, "-r and -i exclude each other", true, false},
 		{"bad port", []string{"-r", garbage, "--port", "70000"}, `--port: bad port "70000"`, true, false},
-		{"unsupported expression", []string{"-r", garbage, "host", "127.0.0.1"}, `unsupported filter expression at "host"`, true, false},
-		{"dangling or", []string{"-r", garbage, "port 1 or"}, "unsupported filter expression at end of expression", true, false},
+		{"unsupported expression", []string{"-r", garbage, "ether", "broadcast"}, `unsupported filter expression`, true, false},
+		{"dangling or", []string{"-r", garbage, "port 1 or"}, `filter "port 1 or": syntax error at end of expression`, true, false},
+		{"bad port range", []string{"-r", garbage, "--port", "7010-7000"}, `--port: bad port range "7010-7000"`, true, false},
 		{"bad buffer size", []string{"-i", "lo", "-B", "1000"}, "--buffer-size 1000: must be a power of two", true, false},
 		{"negative snap", []string{"-r", garbage, "-s", "-1"}, "--snap -1", true, false},
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},
@@ -86,5 +87,45 @@ func TestReadFilters(t *testing.T) {
 	}
 	if got := runArgs(t, "-r", capture, "--port", "17002"); got != "" {
 		t.Errorf("port 17002 matches nothing in this capture, got:\n%s", got)
+	}
+}
+
+// TestReadExpressions runs full pcap-filter expressions over a capture: the
+// same language the kernel runs live.
+func TestReadExpressions(t *testing.T) {
+	const capture = "../../testdata/push_pull_null.pcap"
+	all := runArgs(t, "-r", capture)
+	for _, tt := range []struct {
+		expr      string
+		want      string // "all", "none", or "server": only the PULL side's direction
+		wantLines []string
+	}{
+		{"host 127.0.0.1 and tcp port 17001", "all", nil},
+		{"portrange 17000-17005", "all", nil},
+		{"tcp[tcpflags] & (tcp-push|tcp-syn|tcp-fin) != 0", "all", nil},
+		{"host 10.1.2.3", "none", nil},
+		{"not tcp", "none", nil},
+		{"src port 17001", "server", []string{`READY: Socket-Type="PULL"`}},
+	} {
+		got := runArgs(t, "-r", capture, tt.expr)
+		switch tt.want {
+		case "all":
+			if got != all {
+				t.Errorf("%q selects differently:\n%s", tt.expr, got)
+			}
+		case "none":
+			if got != "" {
+				t.Errorf("%q should select nothing, got:\n%s", tt.expr, got)
+			}
+		case "server":
+			if strings.Contains(got, "PUSH") || strings.Contains(got, "message:") {
+				t.Errorf("%q must keep only the server's direction:\n%s", tt.expr, got)
+			}
+			for _, w := range tt.wantLines {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q: missing %q in:\n%s", tt.expr, w, got)
+				}
+			}
+		}
 	}
 }

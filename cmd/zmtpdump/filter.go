@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/cilium/ebpf/asm"
+
+	"github.com/zmtpdump/zmtpdump/filter"
+)
+
+// filterSymbol is the kernel program's placeholder for the filter.
+const filterSymbol = "zd_filter"
+
+// kernelFilter compiles expr for the kernel, per link-layer header length.
+func kernelFilter(expr string) func(l2len int) (asm.Instructions, error) {
+	return func(l2len int) (asm.Instructions, error) {
+		lt := filter.Ethernet
+		if l2len == 0 {
+			lt = filter.RawIP
+		}
+		prog, err := filter.Compile(expr, lt)
+		if err != nil {
+			return nil, err
+		}
+		return prog.EBPF(filterSymbol)
+	}
+}
+
+// fileFilter matches the frames of a capture file against expr, compiling
+// it once per link type met.
+type fileFilter struct {
+	expr  string
+	progs map[int]*filter.Program
+}
+
+func newFileFilter(expr string) *fileFilter {
+	return &fileFilter{expr: expr, progs: make(map[int]*filter.Program)}
+}
+
+// Link types of capture files (https://www.tcpdump.org/linktypes.html).
+var fileLinkTypes = map[int]filter.LinkType{
+	1: filter.Ethernet, 101: filter.RawIP, 12: filter.RawIP, 14: filter.RawIP,
+	228: filter.RawIP, 229: filter.RawIP, 113: filter.LinuxSLL,
+}
+
+func (f *fileFilter) match(lt int, frame []byte) (bool, error) {
+	prog := f.progs[lt]
+	if prog == nil {
+		flt, ok := fileLinkTypes[lt]
+		if !ok {
+			return false, fmt.Errorf("filter expressions are not supported on link type %d", lt)
+		}
+		var err error
+		if prog, err = filter.Compile(f.expr, flt); err != nil {
+			return false, err
+		}
+		f.progs[lt] = prog
+	}
+	return prog.Match(frame), nil
+}
