@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian's clang 14 finds asm/types.h only with this include path.
 BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
 
-.PHONY: all zmtpdump peers generate check vet test bench install clean
+.PHONY: all zmtpdump peers generate check vet test bench install clean check-kernels
 
 all: zmtpdump
 
@@ -33,6 +33,11 @@ test:
 	$(GO) test -count=1 ./...
 
 check: vet test
+
+# Live checks on Debian 12's own kernel (6.1, no TCX) in a qemu virtual
+# machine (TCG); see vmtest/README.md. Needs root for apt-get on first use.
+check-kernels:
+	$(GO) run ./vmtest/host -go $(GO)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -140,11 +140,12 @@ func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
 		backend = Auto
 	}
 
+	// Say which capability is missing before a probe fails for want of it.
+	if m := missingCaps(); m != "" {
+		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
+	}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, permissionError("lift the locked-memory limit", err)
-	}
-	if m := missingCaps(); m != "" && os.Geteuid() != 0 {
-		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
@@ -440,7 +441,7 @@ func monotonicBase() (time.Time, error) {
 }
 
 // ErrPermission marks errors caused by missing privileges.
-var ErrPermission = errors.New("permission denied: run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (and CAP_NET_RAW for --backend socket)")
+var ErrPermission = errors.New("permission denied: run as root, or with CAP_BPF and CAP_NET_ADMIN (and CAP_NET_RAW for --backend socket)")
 
 // permissionError turns EPERM and EACCES into ErrPermission with context,
 // naming the capabilities this process lacks.

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+)
+
+// Everything runs 7–40× slower under qemu's TCG than on a host: the
+// time limits are generous.
+const (
+	startLimit = 90 * time.Second // zmtpdump loading and attaching
+	stopLimit  = 30 * time.Second
+	peerLimit  = "60s" // gozmq -timeout
+)
+
+// checks run in order after the machine is set up.
+var checks = []check{
+	{"check-command", checkCommand},
+	{"tcx-refused", checkTCXRefused},
+	{"lo-socket-filter", checkLoopback},
+	{"veth-netns", checkVeth},
+	{"signals-leave-nothing", checkSignals},
+}
+
+// checkCommand: zmtpdump check must find TCX missing by probing and name
+// the socket filter as the backend a capture would use.
+func checkCommand(e *env) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), startLimit)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, e.zmtpdump, "check").CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("zmtpdump check: %v", err)
+	}
+	var problems []string
+	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)", "capture would use: socket filter"} {
+		if !strings.Contains(string(out), want) {
+			problems = append(problems, fmt.Sprintf("no line with %q", want))
+		}
+	}
+	return string(out), joinProblems(problems)
+}
+
+// checkTCXRefused: --backend tcx must fail with a clear error on a kernel
+// without TCX, and leave nothing loaded.
+func checkTCXRefused(e *env) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), startLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, e.zmtpdump, "-i", "lo", "--backend", "tcx", "--port", "7001")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return string(out), fmt.Errorf("want zmtpdump --backend tcx to exit with an error, got %v", err)
+	}
+	if strings.Contains(string(out), "panic:") || exit.ExitCode() != 1 {
+		return string(out), fmt.Errorf("zmtpdump --backend tcx crashed (%v) instead of reporting an error", err)
+	}
+	const want = "no TCX (needs Linux 6.6 or later"
+	if !strings.Contains(string(out), want) {
+		return string(out), fmt.Errorf("its error does not say %q", want)
+	}
+	return string(out), waitNoProgs("a refused TCX attach")
+}
+
+// checkLoopback: the default backend probes TCX, falls back to the socket
+// filter, and decodes a go-zeromq PUSH/PULL conversation on lo.
+func checkLoopback(e *env) (string, error) {
+	if err := waitNoProgs("an earlier check"); err != nil {
+		return "", err
+	}
+	d, err := startDump(e, "-v", "-i", "lo", "--port", "7002")
+	if err != nil {
+		return "", err
+	}
+	defer d.kill()
+	ep := "tcp://127.0.0.1:7002"
+	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
+	peerErr := pushPull(e, recv, ep, func() error { return recv.Start() })
+	out, errOut, stopErr := d.stop()
+	details := "stdout:\n" + out + "stderr:\n" + errOut
+	if peerErr != nil {
+		return details, peerErr
+	}
+	if stopErr != nil {
+		return details, stopErr
+	}
+	problems := conversation(out, "127.0.0.1:7002")
+	if !strings.Contains(errOut, "listening on lo (socket filter)") {
+		problems = append(problems, "the socket filter backend was not chosen on lo")
+	}
+	if !strings.Contains(errOut, "\n0 packets dropped") {
+		problems = append(problems, "packets were dropped")
+	}
+	if err := waitNoProgs("SIGINT"); err != nil {
+		problems = append(problems, err.Error())
+	}
+	return details, joinProblems(problems)
+}
+
+// checkVeth: a PULL in a network namespace behind a veth pair, a PUSH in
+// the root namespace, zmtpdump on the root namespace's end (an Ethernet
+// device: the socket sees both directions).
+func checkVeth(e *env) (string, error) {
+	if err := waitNoProgs("an earlier check"); err != nil {
+		return "", err
+	}
+	ns, err := newNetns()
+	if err != nil {
+		return "", err
+	}
+	defer syscall.Close(ns)
+	n, err := openRtnl()
+	if err != nil {
+		return "", err
+	}
+	defer n.Close()
+	if err := n.addVeth("vh0", "vp0", ns); err != nil {
+		return "", err
+	}
+	if err := n.addAddr("vh0", "10.233.0.1/30"); err != nil {
+		return "", err
+	}
+	if err := n.setUp("vh0"); err != nil {
+		return "", err
+	}
+	err = inNetns(ns, func() error {
+		m, err := openRtnl()
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		if err := m.setUp("lo"); err != nil {
+			return err
+		}
+		if err := m.addAddr("vp0", "10.233.0.2/30"); err != nil {
+			return err
+		}
+		return m.setUp("vp0")
+	})
+	if err != nil {
+		return "", fmt.Errorf("in the namespace: %w", err)
+	}
+
+	d, err := startDump(e, "-v", "-i", "vh0", "--port", "7003")
+	if err != nil {
+		return "", err
+	}
+	defer d.kill()
+	ep := "tcp://10.233.0.2:7003"
+	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
+	peerErr := pushPull(e, recv, ep, func() error { return inNetns(ns, recv.Start) })
+	out, errOut, stopErr := d.stop()
+	details := "stdout:\n" + out + "stderr:\n" + errOut
+	if peerErr != nil {
+		return details, peerErr
+	}
+	if stopErr != nil {
+		return details, stopErr
+	}
+	problems := conversation(out, "10.233.0.2:7003")
+	if !strings.Contains(errOut, "listening on vh0 (socket filter)") {
+		problems = append(problems, "the socket filter backend was not chosen on vh0")
+	}
+	if !strings.Contains(errOut, "\n0 packets dropped") {
+		problems = append(problems, "packets were dropped")
+	}
+	if err := waitNoProgs("SIGINT"); err != nil {
+		problems = append(problems, err.Error())
+	}
+	return details, joinProblems(problems)
+}
+
+// checkSignals: a zmtpdump stopped by SIGTERM, or killed outright, leaves
+// no program behind (its socket, and with it the filter, dies with the
+// process). SIGINT is covered by the conversation checks.
+func checkSignals(e *env) (string, error) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := waitNoProgs("an earlier check"); err != nil {
+			return "", err
+		}
+		d, err := startDump(e, "-i", "lo", "--port", "7004")
+		if err != nil {
+			return "", err
+		}
+		ids, err := captureProgs()
+		if err != nil {
+			d.kill()
+			return "", err
+		}
+		if len(ids) == 0 {
+			d.kill()
+			return d.stderr.String(), fmt.Errorf("zmtpdump is capturing but no capture_* program is loaded: the check would prove nothing")
+		}
+		d.cmd.Process.Signal(sig)
+		select {
+		case <-time.After(stopLimit):
+			d.kill()
+			return d.stderr.String(), fmt.Errorf("zmtpdump did not exit within %v of %v", stopLimit, sig)
+		case err = <-d.done:
+			d.done <- err
+		}
+		if sig != syscall.SIGKILL && err != nil {
+			return d.stderr.String(), fmt.Errorf("exit after %v: %v", sig, err)
+		}
+		if err := waitNoProgs(sig.String()); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+// conversation checks zmtpdump -v's text for one PUSH → PULL connection to
+// srv carrying the messages "1", "2", "3" (go-zeromq speaks ZMTP 3.0).
+func conversation(out, srv string) []string {
+	var problems []string
+	count := func(what string, want int, words ...string) []string {
+		got := lines(out, words...)
+		if len(got) != want {
+			problems = append(problems, fmt.Sprintf("want %d %s, got %d", want, what, len(got)))
+		}
+		return got
+	}
+	count("SYN to the server", 1, "> "+srv+": tcp SYN,")
+	count("SYN ACK from the server", 1, srv+" > ", ": tcp SYN ACK,")
+	count("greeting to the server", 1, "> "+srv+": greeting: ", "ZMTP 3.0, mechanism NULL, as-server 0")
+	count("greeting from the server", 1, srv+" > ", ": greeting: ", "ZMTP 3.0, mechanism NULL, as-server 0")
+	count(`READY "PUSH" to the server`, 1, "> "+srv+": READY: ", `Socket-Type="PUSH"`)
+	count(`READY "PULL" from the server`, 1, srv+" > ", ": READY: ", `Socket-Type="PULL"`)
+	msgs := count("messages", 3, "> "+srv+": message: ")
+	for i, m := range msgs {
+		if want := fmt.Sprintf(`"%d" %x`, i+1, '1'+i); !strings.HasSuffix(m, want) {
+			problems = append(problems, fmt.Sprintf("message %d: want %s, got %q", i+1, want, m))
+		}
+	}
+	return problems
+}
+
+func joinProblems(p []string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(p, "; "))
+}
+
+// pushPull starts the PULL receiver with start, sends three messages to ep
+// from a PUSH and waits for the receiver.
+func pushPull(e *env, recv *exec.Cmd, ep string, start func() error) error {
+	var rout bytes.Buffer
+	recv.Stdout, recv.Stderr = &rout, &rout
+	if err := start(); err != nil {
+		return fmt.Errorf("start the receiver: %w", err)
+	}
+	time.Sleep(300 * time.Millisecond) // let it bind; the sender retries anyway
+	send := exec.Command(e.gozmq, "-type", "push", "-connect", ep, "-count", "3", "-timeout", peerLimit)
+	sout, serr := send.CombinedOutput()
+	rerr := recv.Wait()
+	if serr != nil {
+		return fmt.Errorf("sender: %v: %s", serr, sout)
+	}
+	if rerr != nil {
+		return fmt.Errorf("receiver: %v: %s", rerr, rout.String())
+	}
+	return nil
+}
+
+// dump is a running zmtpdump.
+type dump struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	stderr *lockedBuffer
+	done   chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startDump starts zmtpdump and waits until it says it is listening.
+func startDump(e *env, args ...string) (*dump, error) {
+	d := &dump{cmd: exec.Command(e.zmtpdump, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	d.cmd.Stdout = &d.stdout
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	deadline := time.Now().Add(startLimit)
+	for !strings.Contains(d.stderr.String(), "listening on") {
+		select {
+		case err := <-d.done:
+			d.done <- err
+			return nil, fmt.Errorf("zmtpdump %s exited before capturing (%v): %s", strings.Join(args, " "), err, d.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.kill()
+			return nil, fmt.Errorf("zmtpdump %s did not start capturing within %v: %s", strings.Join(args, " "), startLimit, d.stderr.String())
+		}
+	}
+	return d, nil
+}
+
+// stop lets the last records arrive, sends SIGINT and waits for a clean
+// exit.
+func (d *dump) stop() (stdout, stderr string, err error) {
+	time.Sleep(time.Second)
+	d.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err = <-d.done:
+		d.done <- err
+		if err != nil {
+			err = fmt.Errorf("zmtpdump exited with %v after SIGINT", err)
+		}
+	case <-time.After(stopLimit):
+		err = fmt.Errorf("zmtpdump did not stop within %v of SIGINT", stopLimit)
+		d.kill()
+	}
+	return d.stdout.String(), d.stderr.String(), err
+}
+
+// wait waits for zmtpdump to exit and returns how it did.
+func (d *dump) wait() error {
+	err := <-d.done
+	d.done <- err
+	return err
+}
+
+// kill ends zmtpdump if it still runs.
+func (d *dump) kill() {
+	select {
+	case err := <-d.done:
+		d.done <- err
+	default:
+		d.cmd.Process.Kill()
+		d.wait()
+	}
+}
+
+// captureProgs lists the loaded programs that are zmtpdump's (the kernel
+// keeps the first 15 characters of a name).
+func captureProgs() ([]ebpf.ProgramID, error) {
+	var ids []ebpf.ProgramID
+	id := ebpf.ProgramID(0)
+	for {
+		next, err := ebpf.ProgramGetNextID(id)
+		if errors.Is(err, os.ErrNotExist) {
+			return ids, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list BPF programs: %w", err)
+		}
+		id = next
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		info, err := p.Info()
+		p.Close()
+		if err == nil && strings.HasPrefix(info.Name, "capture_") {
+			ids = append(ids, id)
+		}
+	}
+}
+
+// waitNoProgs waits for the kernel to free zmtpdump's programs.
+func waitNoProgs(after string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ids, err := captureProgs()
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s, zmtpdump's programs are still loaded: %v", after, ids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lines returns the lines of s that contain every one of the words.
+func lines(s string, words ...string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+next:
+	for sc.Scan() {
+		for _, w := range words {
+			if !strings.Contains(sc.Text(), w) {
+				continue next
+			}
+		}
+		out = append(out, sc.Text())
+	}
+	return out
+}
