@@ -77,3 +77,53 @@ func testVeth(t *testing.T, backend string) {
 		t.Errorf("want messages 1, 2, 3 once each, got %q", msgs)
 	}
 }
+
+// TestInterfaceVanishes deletes the interface under a running capture:
+// zmtpdump must stop by itself with one clear message, after printing what
+// it had decoded, and exit non-zero.
+func TestInterfaceVanishes(t *testing.T) {
+	requireLive(t)
+	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
+	ns, host, peer := "zv"+suffix, "zvh"+suffix, "zvp"+suffix
+	ip(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	ip(t, "link", "set", peer, "netns", ns)
+	ip(t, "addr", "add", "10.234.0.1/30", "dev", host)
+	ip(t, "link", "set", host, "up")
+	ip(t, "-n", ns, "addr", "add", "10.234.0.2/30", "dev", peer)
+	ip(t, "-n", ns, "link", "set", peer, "up")
+
+	port := freePort(t)
+	d := startDump(t, "-i", host, "--port", fmt.Sprint(port))
+	ep := fmt.Sprintf("tcp://10.234.0.2:%d", port)
+	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "2")
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "2").CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	if err := recv.Wait(); err != nil {
+		t.Fatalf("receiver: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	ip(t, "link", "del", host)
+	select {
+	case err := <-d.done:
+		if err == nil {
+			t.Fatalf("zmtpdump exited 0 after its interface vanished\n%s", d.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("zmtpdump kept running after its interface vanished\n%s", d.stderr.String())
+	}
+	out, errOut := d.stdout.String(), d.stderr.String()
+	if !strings.Contains(errOut, "zmtpdump: "+host+": interface vanished during the capture") {
+		t.Errorf("no clear message:\n%s", errOut)
+	}
+	if m := lines(out, "message: "); len(m) != 2 {
+		t.Errorf("the messages decoded before must be kept, got %q", m)
+	}
+}

@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -223,6 +224,23 @@ func (c *Capture) attachAll(backend Backend) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ErrInterfaceGone is returned by CheckInterfaces when an interface the
+// capture is attached to no longer exists.
+var ErrInterfaceGone = errors.New("interface vanished")
+
+// CheckInterfaces reports an error wrapping ErrInterfaceGone when one of
+// the interfaces captured on has been deleted (its programs went with it).
+// It does not look at interfaces that came up after the start.
+func (c *Capture) CheckInterfaces() error {
+	for _, ifc := range c.ifaces {
+		ni, err := net.InterfaceByIndex(ifc.index)
+		if err != nil || ni.Name != ifc.name {
+			return fmt.Errorf("%s: %w during the capture", ifc.name, ErrInterfaceGone)
 		}
 	}
 	return nil

@@ -179,6 +179,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 				loopErr = err
 				break
 			}
+			if err := c.CheckInterfaces(); err != nil {
+				// Keep what was decoded: drain the ring, then stop.
+				p.drain(c, &seg)
+				loopErr = err
+				break
+			}
 			continue
 		}
 		if err != nil {
@@ -208,6 +214,14 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
 	}
 	return loopErr
+}
+
+// drain decodes the records still in the ring, without waiting for more.
+func (p *pipeline) drain(c *loader.Capture, seg *capture.Segment) {
+	c.SetDeadline(time.Now())
+	for c.Next(seg) == nil {
+		p.add(seg)
+	}
 }
 
 func describePorts(ports []uint16) string {
