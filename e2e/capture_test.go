@@ -199,3 +199,22 @@ func TestNotRoot(t *testing.T) {
 		t.Errorf("want one clear line about privileges, got %q", s)
 	}
 }
+
+// TestLiveIPv6 captures a conversation over [::1].
+func TestLiveIPv6(t *testing.T) {
+	requireLive(t)
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--json", "--port", fmt.Sprint(port))
+	ep := fmt.Sprintf("tcp://[::1]:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", "2"},
+		[]string{"-type", "push", "-connect", ep, "-count", "2"})
+	out, _ := d.stop(t)
+	dst := fmt.Sprintf(`"dst":"[::1]:%d","event":"message"`, port)
+	if m := lines(out, dst); len(m) != 2 {
+		t.Errorf("want 2 messages to [::1]:%d, got %d:\n%s", port, len(m), out)
+	}
+	if g := lines(out, `"event":"greeting"`, `"src":"[::1]:`); len(g) != 2 {
+		t.Errorf("want 2 greetings with IPv6 endpoints, got %d", len(g))
+	}
+}

@@ -20,6 +20,12 @@ func TestRingOverflow(t *testing.T) {
 	runPeers(t,
 		[]string{"-type", "pull", "-bind", ep, "-count", "20"},
 		[]string{"-type", "push", "-connect", ep, "-count", "20", "-size", "50000", "-wait", "300ms"})
+	// After the loss, a new connection must decode whole: the pipeline
+	// recovers, only the damaged direction stays silent.
+	ep2 := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep2, "-count", "2"},
+		[]string{"-type", "push", "-connect", ep2, "-count", "2", "-interval", "50ms"})
 	out, errOut := d.stop(t)
 
 	m := regexp.MustCompile(`(\d+) packets dropped by kernel`).FindStringSubmatch(errOut)
@@ -33,6 +39,7 @@ func TestRingOverflow(t *testing.T) {
 		regexp.MustCompile(`: greeting: ZMTP 3\.1, mechanism NULL, as-server 0$`),
 		regexp.MustCompile(`: READY: Socket-Type="(PUSH|PULL)" `),
 		regexp.MustCompile(`: message: "xxxx" 78 78 78 78 \.\.\. \(50000 bytes, 4 shown\)$`),
+		regexp.MustCompile(`: message: "[12]" 3[12]$`),
 		regexp.MustCompile(`: gap: \d+ bytes lost$`),
 		regexp.MustCompile(`: error: lost \d+ bytes at offset \d+ .*out of sync`),
 		regexp.MustCompile(`: connection [a-z ]+: \S+ \(PUSH\) -> \S+ \(PULL\), ZMTP 3\.1 NULL, `),
@@ -52,5 +59,8 @@ next:
 	}
 	if gaps == 0 {
 		t.Errorf("records were dropped but no gap was reported:\n%s", out)
+	}
+	if got := len(lines(out, `message: "1" 31`)) + len(lines(out, `message: "2" 32`)); got != 2 {
+		t.Errorf("the connection after the loss must decode whole (messages 1 and 2), got %d:\n%s", got, out)
 	}
 }
