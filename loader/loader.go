@@ -148,11 +148,8 @@ func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, permissionError("lift the locked-memory limit", err)
 	}
-	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
-		if errors.Is(err, ebpf.ErrNotSupported) {
-			return nil, fmt.Errorf("this kernel has no BPF ring buffer (needs Linux 5.8 or later): %w", err)
-		}
-		return nil, permissionError("probe for BPF ring buffers", err)
+	if err := ringbufUnavailable(features.HaveMapType(ebpf.RingBuf)); err != nil {
+		return nil, err
 	}
 
 	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, dedup: newDedup(len(ifaces) > 1)}
@@ -446,6 +443,18 @@ func (c *Capture) Close() error {
 	}
 	c.sets = nil
 	return errors.Join(errs...)
+}
+
+// ringbufUnavailable turns the ring buffer probe's answer into the error
+// a user reads, or nil when ring buffers work.
+func ringbufUnavailable(probe error) error {
+	switch {
+	case probe == nil:
+		return nil
+	case errors.Is(probe, ebpf.ErrNotSupported):
+		return fmt.Errorf("this kernel has no BPF ring buffer (needs Linux 5.8 or later): %w", probe)
+	}
+	return permissionError("probe for BPF ring buffers", probe)
 }
 
 // monotonicBase returns the wall-clock time at which CLOCK_MONOTONIC, the

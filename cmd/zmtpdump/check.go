@@ -38,6 +38,14 @@ func printReport(w io.Writer, r loader.Report) {
 			fmt.Fprintf(w, "  no   %s: %v\n", f.Name, f.Err)
 		}
 	}
+	switch r.Lockdown {
+	case "":
+		fmt.Fprintln(w, "  ?    kernel lockdown: not reported (/sys/kernel/security/lockdown unreadable)")
+	case "none":
+		fmt.Fprintln(w, "  -    kernel lockdown: none")
+	default:
+		fmt.Fprintf(w, "  -    kernel lockdown: %s (capture needs nothing it forbids)\n", r.Lockdown)
+	}
 	fmt.Fprintln(w, "privileges")
 	for _, c := range r.Capabilities {
 		mark := "no "

@@ -217,6 +217,7 @@ func mountAll() error {
 		{"sysfs", "/sys", "sysfs"},
 		{"devtmpfs", "/dev", "devtmpfs"},
 		{"bpf", "/sys/fs/bpf", "bpf"},
+		{"securityfs", "/sys/kernel/security", "securityfs"},
 		{"tmpfs", "/tmp", "tmpfs"},
 	} {
 		if err := os.MkdirAll(m.dir, 0o755); err != nil {

@@ -122,7 +122,9 @@ func run(o *options) error {
 
 	console, report := filepath.Join(work, "console.log"), filepath.Join(work, "results.txt")
 	guestLimit := int((o.timeout - 20*time.Second).Seconds())
-	cmdline := fmt.Sprintf("console=ttyS0 panic=-1 vmtest.timeout=%d", max(guestLimit, 10))
+	// lockdown=confidentiality, the strictest mode (what Secure Boot
+	// machines may run): every check must pass on a locked-down kernel.
+	cmdline := fmt.Sprintf("console=ttyS0 panic=-1 lockdown=confidentiality vmtest.timeout=%d", max(guestLimit, 10))
 	if o.sabotage {
 		cmdline += " vmtest.sabotage"
 	}

@@ -1,0 +1,32 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// TestRefusals checks the messages for kernels and processes that cannot
+// capture. (A kernel without ring buffers cannot be booted here: Debian 12
+// has none older than 6.1; the probe's answer is what cilium/ebpf returns
+// there, ErrNotSupported.)
+func TestRefusals(t *testing.T) {
+	if err := ringbufUnavailable(nil); err != nil {
+		t.Errorf("ring buffers available: %v", err)
+	}
+	err := ringbufUnavailable(fmt.Errorf("detect support for RingBuf: %w", ebpf.ErrNotSupported))
+	if err == nil || !strings.Contains(err.Error(), "this kernel has no BPF ring buffer (needs Linux 5.8 or later)") {
+		t.Errorf("old kernel: %v", err)
+	}
+	err = ringbufUnavailable(fmt.Errorf("detect support for RingBuf: %w", unix.EPERM))
+	if !errors.Is(err, ErrPermission) {
+		t.Errorf("no privileges: %v, want ErrPermission", err)
+	}
+	if err := permissionError("attach", errors.New("boom")); errors.Is(err, ErrPermission) {
+		t.Errorf("a non-permission error became one: %v", err)
+	}
+}
