@@ -15,6 +15,9 @@ const (
 	DefaultMaxHolesPerDir    = 256
 	DefaultIdleTimeout       = 5 * time.Minute
 	DefaultCloseTimeout      = 10 * time.Second
+	// DefaultMaxFlows bounds the connections tracked: about 90 MB of idle
+	// flows (see BenchmarkIdleFlowMemory).
+	DefaultMaxFlows = 250000
 )
 
 // Config bounds the Assembler. A zero field takes its default.
@@ -56,6 +59,11 @@ type Config struct {
 	// bytes it acknowledges, such as files merged from several capture
 	// points; missing bytes then wait for the other triggers.
 	NoAckLoss bool
+	// MaxFlows bounds the connections tracked, closed ones remembered for
+	// CloseTimeout included (DefaultMaxFlows). A new connection beyond it
+	// evicts an old one: the least recently active of a small sample, a
+	// closed one first (see Evicted). Sharded divides it among its shards.
+	MaxFlows int
 }
 
 func (cfg Config) withDefaults() Config {
@@ -67,6 +75,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxHolesPerDir <= 0 {
 		cfg.MaxHolesPerDir = DefaultMaxHolesPerDir
+	}
+	if cfg.MaxFlows <= 0 {
+		cfg.MaxFlows = DefaultMaxFlows
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
@@ -93,6 +104,7 @@ type Stats struct {
 	ActiveFlows  int    // connections open now
 	Buffered     int    // out-of-order payload bytes held now
 	PeakBuffered int    // most out-of-order payload bytes held at once (under Sharded, the sum of the shards' peaks)
+	Evicted      uint64 // connections closed to stay within MaxFlows
 	Ignored      uint64 // segments of no known connection that open none (pure ACK, FIN, RST) or of one already closed
 }
 
@@ -109,6 +121,7 @@ func (s *Stats) add(o Stats) {
 	s.Buffered += o.Buffered
 	s.PeakBuffered += o.PeakBuffered
 	s.Ignored += o.Ignored
+	s.Evicted += o.Evicted
 }
 
 // Assembler tracks connections and reassembles their streams. It is not
@@ -250,6 +263,9 @@ func (c *conn) reusedBy(seg *capture.Segment) bool {
 }
 
 func (a *Assembler) open(k key, seg *capture.Segment) *conn {
+	if len(a.conns) >= a.cfg.MaxFlows {
+		a.evict(seg)
+	}
 	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}, last: seg.Time.UnixNano()}
 	if seg.Flags&(capture.SYN|capture.ACK) == capture.SYN|capture.ACK {
 		// A SYN-ACK comes from the server.
@@ -260,6 +276,38 @@ func (a *Assembler) open(k key, seg *capture.Segment) *conn {
 	a.active++
 	a.stats.Flows++
 	return c
+}
+
+// evictSample is how many connections evict looks at: Go starts each map
+// iteration at a random place, so this samples the table, and the least
+// recently active of the sample approximates the least recently active of
+// all at a cost independent of the table's size.
+const evictSample = 16
+
+// evict makes room for one connection: it forgets a remembered closed
+// connection if the sample holds one, else closes the least recently
+// active open one with reason Evicted.
+func (a *Assembler) evict(seg *capture.Segment) {
+	var victim *conn
+	var vk key
+	n := 0
+	for k, c := range a.conns {
+		if c.closed {
+			delete(a.conns, k)
+			return
+		}
+		if victim == nil || c.last < victim.last {
+			victim, vk = c, k
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	if victim != nil {
+		a.stats.Evicted++
+		a.close(victim, Evicted, seg)
+		delete(a.conns, vk)
+	}
 }
 
 // settle closes c once both directions have delivered their FIN.

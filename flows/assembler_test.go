@@ -513,3 +513,48 @@ func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
 	}
 	return out
 }
+
+// TestMaxFlows opens more connections than MaxFlows: the table never
+// grows past the bound, the least recently active connections are the ones
+// evicted, and the evicted are closed with reason Evicted.
+func TestMaxFlows(t *testing.T) {
+	var closed []CloseReason
+	a := New(Config{MaxFlows: 4}, func(c *Conn) Consumer {
+		return closeRecorder{reasons: &closed}
+	})
+	base := time.Unix(100, 0)
+	for i := 0; i < 20; i++ {
+		s := capture.Segment{
+			Src:   netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+i)),
+			Dst:   netip.MustParseAddrPort("10.0.0.2:7001"),
+			Flags: capture.SYN, Seq: 1, Time: base.Add(time.Duration(i) * time.Second),
+		}
+		a.Add(&s)
+		if len(a.conns) > 4 {
+			t.Fatalf("after %d connections the table holds %d, bound 4", i+1, len(a.conns))
+		}
+	}
+	st := a.Stats()
+	if st.Evicted != 16 || len(closed) != 16 {
+		t.Fatalf("evicted %d, closed %d, want 16 each", st.Evicted, len(closed))
+	}
+	for _, r := range closed {
+		if r != Evicted {
+			t.Fatalf("close reason %v, want Evicted", r)
+		}
+	}
+	// With at most 4 in the table, the sample is the whole table: the
+	// survivors are the 4 newest.
+	for k, c := range a.conns {
+		if p := c.info.Client.Port(); p < 40016 {
+			t.Errorf("connection from port %d survived (%v), newer ones were evicted", p, k)
+		}
+	}
+}
+
+// closeRecorder records close reasons only.
+type closeRecorder struct{ reasons *[]CloseReason }
+
+func (closeRecorder) Data(Dir, []byte, *capture.Segment)         {}
+func (closeRecorder) Gap(Dir, uint64, *capture.Segment)          {}
+func (r closeRecorder) Close(cr CloseReason, _ *capture.Segment) { *r.reasons = append(*r.reasons, cr) }

@@ -27,6 +27,7 @@ const (
 	Idle                        // no packet for Config.IdleTimeout
 	Flushed                     // the capture ended
 	Reused                      // a new connection (a SYN with another ISN) took its ports
+	Evicted                     // more connections than Config.MaxFlows: the least recently active went
 )
 
 // String returns a lowercase word for the reason.
@@ -40,6 +41,8 @@ func (r CloseReason) String() string {
 		return "idle"
 	case Reused:
 		return "ports reused"
+	case Evicted:
+		return "evicted (too many flows)"
 	}
 	return "capture ended"
 }

@@ -115,6 +115,7 @@ func NewSharded(cfg Config, sc ShardConfig, f Factory) *Sharded {
 	sc = sc.withDefaults()
 	cfg = cfg.withDefaults()
 	cfg.MaxBufferedTotal = max(1, cfg.MaxBufferedTotal/sc.Shards)
+	cfg.MaxFlows = max(1, cfg.MaxFlows/sc.Shards)
 	s := &Sharded{sc: sc, seed: maphash.MakeSeed(), shards: make([]*shard, sc.Shards)}
 	for i := range s.shards {
 		sh := &shard{
