@@ -1,5 +1,6 @@
 # zmtpdump: `make` builds ./zmtpdump, `make check` runs vet, staticcheck and
-# every test (the end-to-end tests need root), `make install` installs.
+# every test (the end-to-end tests need root), `make install` installs the
+# binary, its man pages and shell completions (bash, zsh, fish).
 
 GO      ?= go
 PREFIX  ?= /usr/local
@@ -7,7 +8,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian's clang 14 finds asm/types.h only with this include path.
 BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
 
-.PHONY: all zmtpdump peers generate check vet test bench install clean check-kernels
+# Where `make docs` writes the generated man pages and completions.
+DOCDIR  ?= build/docs
+
+.PHONY: all zmtpdump peers generate check vet test bench docs install clean check-kernels
 
 all: zmtpdump
 
@@ -42,8 +46,19 @@ check-kernels:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-install: zmtpdump
+# Man pages (section 8) and shell completions, generated from the cobra
+# commands by the hidden `zmtpdump gen-docs DIR`.
+docs: zmtpdump
+	rm -rf $(DOCDIR)
+	./zmtpdump gen-docs $(DOCDIR)
+
+install: zmtpdump docs
 	install -D -m 0755 zmtpdump $(DESTDIR)$(PREFIX)/bin/zmtpdump
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 $(DOCDIR)/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -D -m 0644 $(DOCDIR)/completions/zmtpdump.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/zmtpdump
+	install -D -m 0644 $(DOCDIR)/completions/_zmtpdump $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_zmtpdump
+	install -D -m 0644 $(DOCDIR)/completions/zmtpdump.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/zmtpdump.fish
 
 clean:
-	rm -rf zmtpdump bin
+	rm -rf zmtpdump bin build

@@ -1,4 +1,6 @@
 // Package output turns TCP segments and ZMTP events into what zmtpdump
-// prints: tcpdump-like text lines or JSON Lines. It knows nothing of the
-// kernel or of how events were decoded.
+// prints or writes: tcpdump-like text lines (with optional colours, time
+// formats and hex dumps), JSON Lines, a conversation table, and pcapng files
+// rebuilt from the captured segments. It knows nothing of the kernel or of
+// how events were decoded.
 package output

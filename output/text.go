@@ -17,7 +17,9 @@ import (
 //	12:13:35.585001 127.0.0.1:47563 > 127.0.0.1:7001: message: "1" 31
 type Text struct {
 	w       *bufio.Writer
-	loc     *time.Location
+	clock   clock
+	body    Body
+	color   bool
 	verbose bool
 	secrets bool
 	buf     []byte
@@ -29,15 +31,28 @@ func NewText(w io.Writer, opts Options) *Text {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &Text{w: bufio.NewWriter(w), loc: loc, verbose: opts.Verbose, secrets: opts.ShowSecrets}
+	return &Text{
+		w:       bufio.NewWriter(w),
+		clock:   clock{format: opts.Time, loc: loc},
+		body:    opts.Body,
+		color:   opts.Color,
+		verbose: opts.Verbose,
+		secrets: opts.ShowSecrets,
+	}
 }
 
-func (p *Text) head(t time.Time, src, dst netip.AddrPort) []byte {
-	b := t.In(p.loc).AppendFormat(p.buf[:0], "15:04:05.000000")
-	b = append(b, ' ')
+func (p *Text) head(from From, t time.Time, src, dst netip.AddrPort) []byte {
+	b := p.clock.append(p.buf[:0], t)
+	c := fromColor(from)
+	if c != "" {
+		b = p.paint(b, c)
+	}
 	b = src.AppendTo(b)
 	b = append(b, " > "...)
 	b = dst.AppendTo(b)
+	if c != "" {
+		b = p.unpaint(b)
+	}
 	return append(b, ": "...)
 }
 
@@ -50,7 +65,8 @@ func (p *Text) line(b []byte) error {
 
 // TCP implements Printer.
 func (p *Text) TCP(seg *capture.Segment) error {
-	b := p.head(seg.Time, seg.Src, seg.Dst)
+	b := p.head(FromUnknown, seg.Time, seg.Src, seg.Dst)
+	b = p.paint(b, colorDim)
 	b = append(b, "tcp "...)
 	b = append(b, capture.FlagString(seg.Flags)...)
 	b = append(b, ", seq "...)
@@ -66,19 +82,32 @@ func (p *Text) TCP(seg *capture.Segment) error {
 	if len(seg.Payload) < seg.PayloadLen {
 		b = fmt.Appendf(b, " (%d captured)", len(seg.Payload))
 	}
+	b = p.unpaint(b)
 	return p.line(b)
 }
 
 // Gap implements Printer.
 func (p *Text) Gap(t time.Time, src, dst netip.AddrPort, n uint64) error {
-	b := p.head(t, src, dst)
+	return p.GapFrom(FromUnknown, t, src, dst, n)
+}
+
+// GapFrom implements DirPrinter.
+func (p *Text) GapFrom(from From, t time.Time, src, dst netip.AddrPort, n uint64) error {
+	b := p.head(from, t, src, dst)
+	b = p.paint(b, colorRed)
 	b = fmt.Appendf(b, "gap: %d bytes lost", n)
+	b = p.unpaint(b)
 	return p.line(b)
 }
 
 // Event implements Printer.
 func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
-	b := p.head(t, src, dst)
+	return p.EventFrom(FromUnknown, t, src, dst, ev)
+}
+
+// EventFrom implements DirPrinter.
+func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
+	b := p.head(from, t, src, dst)
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
 		b = p.appendGreeting(b, e)
@@ -87,27 +116,43 @@ func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		if e.Size == 0 {
 			b = append(b, "anonymous"...)
 		} else {
-			b = appendData(b, e.Data, e.Size)
+			b = p.appendData(b, e.Data, e.Size)
 		}
 	case *zmtp.Command:
 		b = p.appendCommand(b, e)
 	case *zmtp.Message:
-		b = appendMessage(b, e)
+		b = p.appendMessage(b, e)
 	case *zmtp.Connection:
+		b = p.paint(b, colorBold)
 		b = appendConnection(b, src, dst, e)
+		b = p.unpaint(b)
 	case *zmtp.Gap:
+		b = p.paint(b, colorRed)
 		b = fmt.Appendf(b, "gap: %d bytes lost", e.Bytes)
+		b = p.unpaint(b)
 	case *zmtp.Error:
+		b = p.paint(b, colorRed)
 		b = append(b, "error: "...)
 		b = appendEscaped(b, e.Reason())
+		b = p.unpaint(b)
 	default:
 		b = fmt.Appendf(b, "unknown event %T", ev)
+	}
+	if p.body == BodyHexDump {
+		b = append(b, '\n')
+		b = appendDumps(b, ev)
+		p.buf = b[:0]
+		_, err := p.w.Write(b)
+		return err
 	}
 	return p.line(b)
 }
 
 func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
-	b = append(b, "greeting: "...)
+	b = p.paint(b, colorGreen)
+	b = append(b, "greeting"...)
+	b = p.unpaint(b)
+	b = append(b, ": "...)
 	if p.verbose && (e.Major >= 2 || e.Downgraded) {
 		b = append(b, "signature "...)
 		b = appendHexSpaced(b, e.Signature[:])
@@ -138,12 +183,9 @@ func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
 
 // appendData appends kept bytes quoted and in hex, saying how many of size
 // were shown when they were cut.
-func appendData(b, data []byte, size uint64) []byte {
+func (p *Text) appendData(b, data []byte, size uint64) []byte {
 	b = appendQuoted(b, data)
-	if len(data) > 0 {
-		b = append(b, ' ')
-		b = appendHexSpaced(b, data)
-	}
+	b = p.appendHexAfter(b, data)
 	if uint64(len(data)) < size {
 		b = fmt.Appendf(b, " ... (%d bytes, %d shown)", size, len(data))
 	}
@@ -154,7 +196,9 @@ func appendData(b, data []byte, size uint64) []byte {
 // (PING, PONG, SUBSCRIBE, CANCEL, PLAIN HELLO, CURVE commands); the rest
 // show properties or data. All end with the body size.
 func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
+	b = p.paint(b, colorYellow)
 	b = appendToken(b, []byte(c.Name))
+	b = p.unpaint(b)
 	switch {
 	case c.Name == "PING":
 		b = fmt.Appendf(b, ": ttl %d.%ds, context ", c.TTL/10, c.TTL%10)
@@ -164,7 +208,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 		b = appendQuoted(b, c.Context)
 	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
 		b = append(b, ": "...)
-		b = appendData(b, c.Topic, c.Size-uint64(len(c.Name))-1)
+		b = p.appendData(b, c.Topic, c.Size-uint64(len(c.Name))-1)
 	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
 		b = append(b, " (PLAIN): username "...)
 		b = appendQuoted(b, c.Username)
@@ -203,16 +247,12 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 			b = appendToken(b, pr.Name)
 			b = append(b, '=')
 			b = appendQuoted(b, pr.Value)
-			if len(pr.Value) > 0 {
-				b = append(b, ' ')
-				b = appendHexSpaced(b, pr.Value)
-			}
+			b = p.appendHexAfter(b, pr.Value)
 		}
 	case len(c.Data) > 0:
 		b = append(b, ": "...)
 		b = appendQuoted(b, c.Data)
-		b = append(b, ' ')
-		b = appendHexSpaced(b, c.Data)
+		b = p.appendHexAfter(b, c.Data)
 	}
 	b = append(b, " (size "...)
 	b = strconv.AppendUint(b, c.Size, 10)
@@ -222,7 +262,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 	return append(b, ')')
 }
 
-func appendMessage(b []byte, m *zmtp.Message) []byte {
+func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 	b = append(b, "message"...)
 	if m.Encrypted {
 		b = append(b, " (encrypted, "...)
@@ -236,7 +276,7 @@ func appendMessage(b []byte, m *zmtp.Message) []byte {
 		b = append(b, m.Subscription.String()...)
 		b = append(b, ' ')
 		f := &m.Frames[0]
-		return appendData(b, m.Topic, f.Size-1)
+		return p.appendData(b, m.Topic, f.Size-1)
 	}
 	if len(m.Frames) > 1 || m.FramesOmitted > 0 {
 		b = fmt.Appendf(b, " (%d frames, %d bytes)", len(m.Frames)+m.FramesOmitted, m.Bytes)
@@ -249,10 +289,7 @@ func appendMessage(b []byte, m *zmtp.Message) []byte {
 		}
 		b = append(b, ' ')
 		b = appendQuoted(b, f.Data)
-		if len(f.Data) > 0 {
-			b = append(b, ' ')
-			b = appendHexSpaced(b, f.Data)
-		}
+		b = p.appendHexAfter(b, f.Data)
 		if f.Truncated() {
 			b = fmt.Appendf(b, " ... (%d bytes, %d shown)", f.Size, len(f.Data))
 		}
@@ -330,6 +367,16 @@ func appendVersion(b []byte, c *zmtp.Connection) []byte {
 		m = z.Mechanism
 	}
 	return appendToken(b, []byte(m))
+}
+
+// appendHexAfter appends a space and data in hex after its quoted form,
+// unless bodies are shown as text only (-A) or dumped (-X).
+func (p *Text) appendHexAfter(b, data []byte) []byte {
+	if p.body != BodyQuotedHex || len(data) == 0 {
+		return b
+	}
+	b = append(b, ' ')
+	return appendHexSpaced(b, data)
 }
 
 // Flush implements Printer.

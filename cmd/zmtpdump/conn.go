@@ -5,6 +5,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -16,8 +17,11 @@ type session struct {
 	out    *sink
 	zc     *zmtp.Conn
 	seg    *capture.Segment
-	last   time.Time // time of the last segment that carried data or a gap
+	first  time.Time // time of the first segment that carried data or a gap
+	last   time.Time // time of the last one
 	fed    bool      // any byte (or gap) was given to zc
+	gaps   [2]uint64 // gaps per direction (flows.Dir order)
+	lost   [2]uint64 // bytes they lost
 	emitFn func(zmtp.Dir, zmtp.Event)
 }
 
@@ -43,15 +47,36 @@ func fdir(d zmtp.Dir) flows.Dir {
 	return flows.ServerToClient
 }
 
+// from says which side sends in direction d.
+func from(d flows.Dir) output.From {
+	if d == flows.ClientToServer {
+		return output.FromClient
+	}
+	return output.FromServer
+}
+
 func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
-	_, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
+	c, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
 	fd := fdir(d)
-	s.out.event(s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary)
+	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary)
+	if summary {
+		conv := output.NewConversation(s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.first, s.seg.Time, c)
+		conv.Gaps, conv.Lost = s.gaps, s.lost
+		s.out.conversation(conv)
+	}
+}
+
+// fedAt notes that seg carried data or a gap.
+func (s *session) fedAt(seg *capture.Segment) {
+	if !s.fed {
+		s.first = seg.Time
+	}
+	s.seg, s.last, s.fed = seg, seg.Time, true
 }
 
 // Data implements flows.Consumer.
 func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
-	s.seg, s.last, s.fed = seg, seg.Time, true
+	s.fedAt(seg)
 	zd := zdir(d)
 	if s.conn.MidStream && s.zc.Decoder(zd).Offset() == 0 && s.zc.Decoder(zd).Err() == nil {
 		// Without the greeting there is no proven frame boundary: say so
@@ -63,13 +88,15 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 
 // Gap implements flows.Consumer.
 func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
-	s.seg, s.last, s.fed = seg, seg.Time, true
+	s.fedAt(seg)
+	s.gaps[d]++
+	s.lost[d] += n
 	zd := zdir(d)
 	if s.zc.Decoder(zd).Done() {
 		s.zc.Gap(zd, n, s.emitFn) // counted, not printed
 		return
 	}
-	s.out.gap(seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
+	s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
 	s.zc.Gap(zd, n, s.emitFn)
 }
 

@@ -61,7 +61,7 @@ func runArgs(t *testing.T, args ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd := newRootCommand(&stdout, &stderr)
 	cmd.SetArgs(args)
-	utc := func(c *config) { c.loc = time.UTC }
+	utc := func(c *config) bool { c.loc = time.UTC; return true }
 	cmd.SetContext(withConfigHook(context.Background(), utc))
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("zmtpdump %s: %v\n%s", strings.Join(args, " "), err, stderr.String())

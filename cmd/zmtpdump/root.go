@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/filter"
 	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/output"
 )
 
 // config is the validated command line.
@@ -33,6 +35,30 @@ type config struct {
 	shards int
 	// loc is the time zone of text timestamps (nil: local time).
 	loc *time.Location
+
+	// writeFile is -w: write the captured packets as pcapng there ("-":
+	// stdout).
+	writeFile string
+	// count is -c: stop after this many ZMTP messages (0: never).
+	count int
+	// duration is -G: stop after this long (reading a file: this much
+	// capture time after its first packet).
+	duration time.Duration
+	// timeFormat is -t, -tt, -ttt, -tttt or --time.
+	timeFormat output.TimeFormat
+	// textOnly (-A) and hexDump (-X) shape how frame bodies are shown.
+	textOnly, hexDump bool
+	// summary is -q: print only the conversation table, at exit.
+	summary bool
+	// numeric counts -n: accepted for tcpdump's habits, output is numeric.
+	numeric int
+	// color and status say when to colour text and show a live status
+	// line: auto, never or always.
+	color, status string
+	// colorOn and statusOn are what color and status resolve to.
+	colorOn, statusOn bool
+	// filterText is the expression as given, written to pcapng files.
+	filterText string
 }
 
 // usageError marks a bad command line (exit status 2).
@@ -45,7 +71,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		ifaces []string
 		ports  []string
-		cfg    config
+		cfg    = config{color: "auto", status: "auto"}
 	)
 	cmd := &cobra.Command{
 		Use:   "zmtpdump [flags] [expression]",
@@ -54,12 +80,19 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 decodes the ZeroMQ Message Transport Protocol: greetings, commands such as
 READY with their properties, and messages frame by frame.
 
-The optional expression selects packets like tcpdump's, limited for now to
-"port N" terms joined by "or", e.g. "port 7001 or port 7002".`,
+The optional expression selects packets with tcpdump's filter language
+(pcap-filter), e.g. "host 10.0.0.5 and port 7001"; it runs in the kernel.
+
+With -w FILE the captured packets are also written as a pcapng file that
+tcpdump and Wireshark read (-w - writes it to stdout and prints nothing
+else there). -q prints a table of the conversations at exit instead of
+every event. Stop with Ctrl-C, after -c messages or after -G.`,
 		Example: `  sudo zmtpdump -i lo --port 7001
   sudo zmtpdump -v -i lo "port 7001 or port 7002"
   sudo zmtpdump -i eth0 --port 7001 --json
-  zmtpdump -r capture.pcap "port 7001"`,
+  sudo zmtpdump -i lo --port 7001 -w zmtp.pcapng -c 100
+  sudo zmtpdump -i eth0 -q -G 60s "port 7001"
+  zmtpdump -r capture.pcap -X -s 256 "port 7001"`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -68,8 +101,9 @@ The optional expression selects packets like tcpdump's, limited for now to
 			if err := cfg.finish(ifaces, ports, args); err != nil {
 				return usageError{err}
 			}
-			if hook, ok := cmd.Context().Value(configHookKey{}).(func(*config)); ok {
-				hook(&cfg)
+			cfg.resolveTerminal(stdout, stderr, os.Getenv, isTerminal)
+			if hook, ok := cmd.Context().Value(configHookKey{}).(func(*config) bool); ok && !hook(&cfg) {
+				return nil
 			}
 			return run(cmd.Context(), &cfg, stdout, stderr)
 		},
@@ -88,7 +122,9 @@ The optional expression selects packets like tcpdump's, limited for now to
 		panic(err)
 	}
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
-	cmd.AddCommand(newCheckCommand(stdout))
+	addOutputFlags(cmd, &cfg)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.AddCommand(newCheckCommand(stdout), newVersionCommand(stdout), newGenDocsCommand())
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	return cmd
@@ -127,6 +163,10 @@ func (c *config) finish(ifaces, ports, args []string) error {
 	if c.snap < 0 {
 		return fmt.Errorf("--snap %d: must be 0 or more", c.snap)
 	}
+	c.filterText = strings.Join(args, " ")
+	if err := c.finishOutput(); err != nil {
+		return err
+	}
 	switch loader.Backend(c.backend) {
 	case loader.Auto, loader.TCX, loader.Socket:
 	default:
@@ -139,9 +179,10 @@ func (c *config) finish(ifaces, ports, args []string) error {
 }
 
 // configHookKey carries, in a command's context, a function that adjusts the
-// validated config (tests use it to print times in UTC).
+// validated config (tests use it to print times in UTC) and says whether
+// to run (tests of the command line say no).
 type configHookKey struct{}
 
-func withConfigHook(ctx context.Context, hook func(*config)) context.Context {
+func withConfigHook(ctx context.Context, hook func(*config) bool) context.Context {
 	return context.WithValue(ctx, configHookKey{}, hook)
 }

@@ -28,13 +28,18 @@ type assembler interface {
 	Stats() flows.Stats
 }
 
-// pipeline carries segments from a source to the printer.
+// pipeline carries segments from a source to the printer, and to the
+// pcapng writer of -w.
 type pipeline struct {
 	cfg  *config
 	sink *sink
 	asm  assembler
 	// closeAsm stops a sharded assembler's goroutines.
 	closeAsm func()
+	// pcap writes -w's file once the interfaces are known; pcapErr is its
+	// first error, which stops the capture.
+	pcap    *pcapOut
+	pcapErr error
 }
 
 // shardsFor picks how many assembler goroutines a live capture gets. With
@@ -55,13 +60,16 @@ func shardsFor(cfg *config) int {
 }
 
 func newPipeline(cfg *config, stdout io.Writer) *pipeline {
-	p := &pipeline{cfg: cfg, sink: &sink{}}
-	opts := output.Options{Location: cfg.loc, Verbose: cfg.verbose, ShowSecrets: cfg.showSecrets}
+	p := &pipeline{cfg: cfg}
+	opts := cfg.outputOptions()
 	if cfg.json {
-		p.sink.out = output.NewJSONOptions(stdout, opts)
+		p.sink = newSink(output.NewJSONOptions(stdout, opts))
 	} else {
-		p.sink.out = output.NewText(stdout, opts)
+		p.sink = newSink(output.NewText(stdout, opts))
 	}
+	p.sink.quiet = cfg.summary || cfg.writeFile == "-"
+	p.sink.collect = cfg.summary
+	p.sink.limit = uint64(cfg.count)
 	zopts := zmtp.Options{MaxBody: cfg.snap}
 	if cfg.snap == 0 {
 		zopts.MaxBody = -1 // sizes only
@@ -78,12 +86,38 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 
 // add handles one segment.
 func (p *pipeline) add(seg *capture.Segment) {
+	if p.pcap != nil && p.pcapErr == nil {
+		p.pcapErr = p.pcap.w.WriteSegment(seg)
+	}
 	p.sink.packet(seg, p.cfg.verbose)
 	p.asm.Add(seg)
 }
 
+// err returns the first error writing the output or the pcapng file.
+func (p *pipeline) err() error {
+	if p.pcapErr != nil {
+		return p.pcapErr
+	}
+	_, _, err := p.sink.totals()
+	return err
+}
+
 func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
-	p := newPipeline(cfg, stdout)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.duration > 0 && cfg.readFile == "" {
+		ctx, cancel = context.WithTimeout(ctx, cfg.duration)
+		defer cancel()
+	}
+	text, table := stdout, stdout
+	if cfg.writeFile == "-" {
+		text, table = io.Discard, stderr
+	}
+	p := newPipeline(cfg, text)
+	p.sink.stop = cancel
+	if cfg.writeFile != "" {
+		p.pcap = &pcapOut{name: cfg.writeFile, stdout: stdout}
+	}
 	var err error
 	if cfg.readFile != "" {
 		err = p.readFile(ctx)
@@ -93,6 +127,14 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	p.closeAsm()
 	if ferr := p.sink.flush(); err == nil {
 		err = ferr
+	}
+	if p.pcap != nil {
+		if cerr := p.pcap.close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil && cfg.summary {
+		err = output.WriteConversations(table, p.sink.conversations())
 	}
 	if errors.Is(err, os.ErrClosed) || isBrokenPipe(err) {
 		return nil
@@ -109,8 +151,15 @@ func (p *pipeline) readFile(ctx context.Context) error {
 	if p.cfg.expr != "" {
 		r.SetFilter(newFileFilter(p.cfg.expr).match)
 	}
+	if p.pcap != nil {
+		// One Ethernet interface; a pcapng file's other interfaces get one
+		// each as their packets come.
+		if err := p.pcap.start([]output.Interface{{Index: 0, Filter: p.cfg.filterText}}); err != nil {
+			return err
+		}
+	}
 	var seg capture.Segment
-	var last time.Time
+	var first, last time.Time
 	defer func() { p.asm.Flush(last) }()
 	for ctx.Err() == nil {
 		if err := r.Next(&seg); err != nil {
@@ -122,6 +171,12 @@ func (p *pipeline) readFile(ctx context.Context) error {
 		if !p.cfg.ports.Match(seg.Src.Port(), seg.Dst.Port()) {
 			continue
 		}
+		if first.IsZero() {
+			first = seg.Time
+		}
+		if p.cfg.duration > 0 && seg.Time.Sub(first) >= p.cfg.duration {
+			return nil
+		}
 		p.add(&seg)
 		// Capture time drives expiry, as the clock does live.
 		if seg.Time.Sub(last) >= expireEvery {
@@ -131,7 +186,7 @@ func (p *pipeline) readFile(ctx context.Context) error {
 		if seg.Time.After(last) {
 			last = seg.Time
 		}
-		if _, _, err := p.sink.totals(); err != nil {
+		if err := p.err(); err != nil {
 			return err
 		}
 	}
@@ -163,19 +218,37 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 			what += " and " + describePorts(p.cfg.ports.List())
 		}
 	}
+	if p.pcap != nil {
+		ifaces, err := pcapInterfaces(c.Interfaces(), p.cfg.filterText)
+		if err == nil {
+			err = p.pcap.start(ifaces)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB\n",
 		strings.Join(c.Interfaces(), ", "), backendName(c.Backend()), what, p.cfg.ringKiB)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 
+	var live *status
+	if p.cfg.statusOn {
+		live = newStatus(stderr, time.Now())
+	}
 	var seg capture.Segment
 	var loopErr error
+	var n uint
 	for {
 		c.SetDeadline(time.Now().Add(expireEvery))
 		err := c.Next(&seg)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			p.asm.Expire(time.Now())
 			if err := p.sink.flush(); err != nil {
+				loopErr = err
+				break
+			}
+			if err := p.tick(c, live); err != nil {
 				loopErr = err
 				break
 			}
@@ -194,11 +267,19 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 			break
 		}
 		p.add(&seg)
-		if _, _, err := p.sink.totals(); err != nil {
+		if err := p.err(); err != nil {
 			loopErr = err
 			break
 		}
+		// Once a second at most, checked every 256 packets.
+		if n++; n%256 == 0 && (live.due(time.Now()) || p.pcap.due(time.Now())) {
+			if err := p.tick(c, live); err != nil {
+				loopErr = err
+				break
+			}
+		}
 	}
+	live.clear()
 	p.asm.Flush(time.Now())
 	st, err := c.Stats()
 	if err != nil && loopErr == nil {
@@ -214,6 +295,26 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
 	}
 	return loopErr
+}
+
+// tick, about once a second, writes the -w file out and redraws the
+// status line.
+func (p *pipeline) tick(c *loader.Capture, st *status) error {
+	now := time.Now()
+	if p.pcap.due(now) {
+		if err := p.pcap.flush(now); err != nil {
+			return err
+		}
+	}
+	if st.due(now) {
+		ks, err := c.Stats()
+		if err != nil {
+			return err
+		}
+		packets, _, _ := p.sink.totals()
+		st.show(now, packets, p.sink.messageCount(), ks.Lost)
+	}
+	return nil
 }
 
 // drain decodes the records still in the ring, without waiting for more.

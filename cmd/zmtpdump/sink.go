@@ -15,11 +15,29 @@ import (
 // connections run on different goroutines. The lock is taken per printed
 // line, never per packet unless -v prints every packet.
 type sink struct {
-	mu       sync.Mutex
-	out      output.Printer
+	mu  sync.Mutex
+	out output.Printer
+	// dirOut is out when it can be told which side sent an event.
+	dirOut output.DirPrinter
+	// quiet prints nothing (-q, -w -): events are only counted.
+	quiet    bool
 	packets  uint64
 	events   uint64
+	messages uint64
+	// limit, when not 0, is how many messages are printed (-c): after the
+	// last one, stop is called and only connection summaries are printed.
+	limit uint64
+	stop  func()
+	// collect keeps the conversations for the -q table.
+	collect  bool
+	convs    []output.Conversation
 	writeErr error
+}
+
+func newSink(out output.Printer) *sink {
+	s := &sink{out: out}
+	s.dirOut, _ = out.(output.DirPrinter)
+	return s
 }
 
 func (s *sink) note(err error) {
@@ -28,20 +46,54 @@ func (s *sink) note(err error) {
 	}
 }
 
-// event prints a ZMTP event; counted says whether it counts as decoded.
-func (s *sink) event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool) {
+// event prints a ZMTP event sent by from; counted says whether it counts as
+// decoded.
+func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if counted {
 		s.events++
 	}
-	s.note(s.out.Event(t, src, dst, ev))
+	_, isMsg := ev.(*zmtp.Message)
+	if s.limit > 0 && s.messages >= s.limit && counted {
+		return // past -c: only connection summaries
+	}
+	if isMsg {
+		s.messages++
+		if s.messages == s.limit && s.stop != nil {
+			s.stop()
+		}
+	}
+	if s.quiet {
+		return
+	}
+	if s.dirOut != nil {
+		s.note(s.dirOut.EventFrom(from, t, src, dst, ev))
+	} else {
+		s.note(s.out.Event(t, src, dst, ev))
+	}
 }
 
-func (s *sink) gap(t time.Time, src, dst netip.AddrPort, n uint64) {
+func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, n uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.note(s.out.Gap(t, src, dst, n))
+	if s.quiet || s.limit > 0 && s.messages >= s.limit {
+		return
+	}
+	if s.dirOut != nil {
+		s.note(s.dirOut.GapFrom(from, t, src, dst, n))
+	} else {
+		s.note(s.out.Gap(t, src, dst, n))
+	}
+}
+
+// conversation keeps a finished connection for the -q table.
+func (s *sink) conversation(c output.Conversation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.collect {
+		s.convs = append(s.convs, c)
+	}
 }
 
 // packet counts a captured segment and prints it when verbose.
@@ -49,7 +101,7 @@ func (s *sink) packet(seg *capture.Segment, verbose bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.packets++
-	if verbose {
+	if verbose && !s.quiet && (s.limit == 0 || s.messages < s.limit) {
 		s.note(s.out.TCP(seg))
 	}
 }
@@ -66,4 +118,18 @@ func (s *sink) totals() (packets, events uint64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.packets, s.events, s.writeErr
+}
+
+// messageCount returns the ZMTP messages decoded.
+func (s *sink) messageCount() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.messages
+}
+
+// conversations returns the conversations kept for the -q table.
+func (s *sink) conversations() []output.Conversation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.convs
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/output"
+)
+
+// pcapOut is the pcapng file of -w. The file is created by start, once
+// the source is open and its interfaces known, as tcpdump does.
+type pcapOut struct {
+	name   string    // the file, or "-" for stdout
+	stdout io.Writer // used for "-"
+	file   *os.File  // nil for stdout
+	w      *output.Pcapng
+	// flushed is when the file was last written out.
+	flushed time.Time
+}
+
+// flushEvery is how often a live capture writes the file out, so that it
+// can be followed (tcpdump -r - reading a pipe, tail -f).
+const flushEvery = time.Second
+
+// start creates the file and writes the pcapng header and interfaces.
+func (o *pcapOut) start(ifaces []output.Interface) error {
+	dst := o.stdout
+	if o.name != "-" {
+		f, err := os.Create(o.name)
+		if err != nil {
+			return fmt.Errorf("create pcapng file: %w", err)
+		}
+		o.file, dst = f, f
+	}
+	w, err := output.NewPcapng(dst, output.PcapngOptions{Application: "zmtpdump " + version, Interfaces: ifaces})
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.name, err)
+	}
+	o.w, o.flushed = w, time.Now()
+	return nil
+}
+
+// due reports whether the file should be written out now; false for a nil
+// pcapOut.
+func (o *pcapOut) due(now time.Time) bool {
+	return o != nil && o.w != nil && now.Sub(o.flushed) >= flushEvery
+}
+
+// flush writes out what is buffered.
+func (o *pcapOut) flush(now time.Time) error {
+	o.flushed = now
+	return o.w.Flush()
+}
+
+// close writes out what is buffered and closes the file.
+func (o *pcapOut) close() error {
+	var err error
+	if o.w != nil {
+		err = o.w.Flush()
+	}
+	if o.file != nil {
+		if cerr := o.file.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close pcapng file: %w", cerr)
+		}
+	}
+	return err
+}
+
+// pcapInterfaces describes the interfaces captured on: their index, and
+// raw IP for those without a link-layer header (tun, ARPHRD_NONE).
+func pcapInterfaces(names []string, filter string) ([]output.Interface, error) {
+	out := make([]output.Interface, 0, len(names))
+	for _, name := range names {
+		ni, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("describe %s for the pcapng file: %w", name, err)
+		}
+		ifc := output.Interface{Name: name, Index: ni.Index, Filter: filter}
+		if typ, err := os.ReadFile("/sys/class/net/" + name + "/type"); err == nil && strings.TrimSpace(string(typ)) == "65534" {
+			ifc.Link = output.LinkRaw
+		}
+		out = append(out, ifc)
+	}
+	return out, nil
+}

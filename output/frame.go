@@ -1,0 +1,146 @@
+package output
+
+import (
+	"encoding/binary"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// LinkType is the link layer of the frames rebuilt for an interface.
+type LinkType uint8
+
+// Link types of rebuilt frames.
+const (
+	// LinkEthernet frames start with an Ethernet header whose addresses
+	// are zero, as on lo (pcap LINKTYPE_ETHERNET).
+	LinkEthernet LinkType = iota
+	// LinkRaw frames start with the IP header, as on tun devices (pcap
+	// LINKTYPE_RAW).
+	LinkRaw
+)
+
+// Header sizes and the fixed values of rebuilt headers.
+const (
+	ethHeaderLen  = 14
+	ipv4HeaderLen = 20
+	ipv6HeaderLen = 40
+	// tcpHeaderLen: the kernel does not ship TCP options, so the rebuilt
+	// header has none (data offset 5).
+	tcpHeaderLen = 20
+	// rebuiltTTL is the IPv4 TTL and IPv6 hop limit written (Linux's
+	// default): the kernel does not ship the real one.
+	rebuiltTTL = 64
+	// rebuiltWindow is the TCP window written: the kernel does not ship
+	// the real one, and 0 would read as a zero-window stall in Wireshark.
+	rebuiltWindow = 65535
+	// maxIPLen is the largest IPv4 total length or IPv6 payload length.
+	maxIPLen = 65535
+)
+
+// headersLen returns the length of the rebuilt headers of seg's frames.
+func headersLen(link LinkType, seg *capture.Segment) int {
+	n := tcpHeaderLen + ipv4HeaderLen
+	if is6(seg) {
+		n = tcpHeaderLen + ipv6HeaderLen
+	}
+	if link == LinkEthernet {
+		n += ethHeaderLen
+	}
+	return n
+}
+
+// maxChunk is the most payload one rebuilt IPv4 or IPv6 packet can say it
+// carries: a GSO super-packet (or a BIG TCP one) larger than that is
+// written as several packets.
+func maxChunk(seg *capture.Segment) int {
+	if is6(seg) {
+		return maxIPLen - tcpHeaderLen
+	}
+	return maxIPLen - ipv4HeaderLen - tcpHeaderLen
+}
+
+func is6(seg *capture.Segment) bool { return seg.Src.Addr().Is6() && !seg.Src.Addr().Is4In6() }
+
+// appendFrame appends the frame of one packet of seg to b: headers rebuilt
+// from seg with the given sequence number and flags, then payload, the
+// captured part of a TCP payload of payloadLen bytes. The IPv4 header
+// checksum is always valid; the TCP checksum is valid when the whole
+// payload was captured, and 0 when it was cut (it cannot be computed).
+func appendFrame(b []byte, link LinkType, seg *capture.Segment, seq uint32, flags uint8, payload []byte, payloadLen int) []byte {
+	be := binary.BigEndian
+	v6 := is6(seg)
+	if link == LinkEthernet {
+		var eth [ethHeaderLen]byte // zero destination and source addresses
+		if v6 {
+			be.PutUint16(eth[12:], 0x86dd)
+		} else {
+			be.PutUint16(eth[12:], 0x0800)
+		}
+		b = append(b, eth[:]...)
+	}
+	src, dst := seg.Src.Addr(), seg.Dst.Addr()
+	tcpLen := tcpHeaderLen + payloadLen
+	// The pseudo-header sum of the TCP checksum (RFC 793, RFC 8200 8.1).
+	var pseudo uint32
+	if v6 {
+		var ip [ipv6HeaderLen]byte
+		ip[0] = 0x60
+		be.PutUint16(ip[4:], uint16(tcpLen))
+		ip[6] = 6 // TCP
+		ip[7] = rebuiltTTL
+		s, d := src.As16(), dst.As16()
+		copy(ip[8:], s[:])
+		copy(ip[24:], d[:])
+		pseudo = sum(0, ip[8:40]) + uint32(tcpLen>>16) + uint32(tcpLen&0xffff) + 6
+		b = append(b, ip[:]...)
+	} else {
+		var ip [ipv4HeaderLen]byte
+		ip[0] = 0x45
+		be.PutUint16(ip[2:], uint16(ipv4HeaderLen+tcpLen))
+		be.PutUint16(ip[6:], 0x4000) // DF, as Linux sends TCP
+		ip[8] = rebuiltTTL
+		ip[9] = 6 // TCP
+		s, d := src.Unmap().As4(), dst.Unmap().As4()
+		copy(ip[12:], s[:])
+		copy(ip[16:], d[:])
+		be.PutUint16(ip[10:], fold(sum(0, ip[:])))
+		pseudo = sum(0, ip[12:20]) + uint32(tcpLen) + 6
+		b = append(b, ip[:]...)
+	}
+	var tcp [tcpHeaderLen]byte
+	be.PutUint16(tcp[0:], seg.Src.Port())
+	be.PutUint16(tcp[2:], seg.Dst.Port())
+	be.PutUint32(tcp[4:], seq)
+	be.PutUint32(tcp[8:], seg.Ack)
+	tcp[12] = tcpHeaderLen / 4 << 4
+	tcp[13] = flags
+	be.PutUint16(tcp[14:], rebuiltWindow)
+	if len(payload) == payloadLen {
+		be.PutUint16(tcp[16:], fold(sum(sum(pseudo, tcp[:]), payload)))
+	}
+	b = append(b, tcp[:]...)
+	return append(b, payload...)
+}
+
+// sum adds p to the running ones' complement sum s as 16-bit big-endian
+// words (RFC 1071); an odd last byte is padded with zero. p must start on
+// an even offset of the checksummed data. s holds at most 32 bits: with
+// up to 64 KiB of data (32768 words of at most 0xffff) it cannot wrap.
+func sum(s uint32, p []byte) uint32 {
+	for len(p) >= 2 {
+		s += uint32(p[0])<<8 | uint32(p[1])
+		p = p[2:]
+	}
+	if len(p) == 1 {
+		s += uint32(p[0]) << 8
+	}
+	return s
+}
+
+// fold turns a running sum into a checksum: carries folded, complemented.
+func fold(s uint32) uint16 {
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

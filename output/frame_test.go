@@ -1,0 +1,109 @@
+package output
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// TestAppendFrame rebuilds frames and checks them with gopacket's
+// decoders: every header field, lengths and both checksums.
+func TestAppendFrame(t *testing.T) {
+	payload := []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7fodd")
+	for _, tt := range []struct {
+		name    string
+		link    LinkType
+		src     string
+		dst     string
+		payload []byte
+	}{
+		{"ethernet ipv4", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", payload},
+		{"raw ipv4 empty", LinkRaw, "10.0.0.1:1", "10.0.0.2:2", nil},
+		{"ethernet ipv6", LinkEthernet, "[::1]:53420", "[fe80::1]:7001", payload},
+		{"raw ipv6 even", LinkRaw, "[2001:db8::5]:9", "[2001:db8::6]:10", payload[:10]},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			seg := capture.Segment{
+				Time: time.Unix(1, 0), Src: netip.MustParseAddrPort(tt.src), Dst: netip.MustParseAddrPort(tt.dst),
+				Seq: 0xfffffff0, Ack: 77, Flags: capture.PSH | capture.ACK, PayloadLen: len(tt.payload), Payload: tt.payload,
+			}
+			frame := appendFrame(nil, tt.link, &seg, seg.Seq, seg.Flags, seg.Payload, seg.PayloadLen)
+			if got, want := len(frame), headersLen(tt.link, &seg)+len(tt.payload); got != want {
+				t.Fatalf("frame length %d, want %d", got, want)
+			}
+			first := layers.LayerTypeEthernet
+			if tt.link == LinkRaw {
+				first = layers.LayerTypeIPv4
+				if seg.Src.Addr().Is6() {
+					first = layers.LayerTypeIPv6
+				}
+			}
+			pkt := gopacket.NewPacket(frame, first, gopacket.Default)
+			if el := pkt.ErrorLayer(); el != nil {
+				t.Fatalf("decode: %v", el.Error())
+			}
+			tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
+			if tcp == nil {
+				t.Fatalf("no TCP layer in %v", pkt)
+			}
+			if tcp.SrcPort != layers.TCPPort(seg.Src.Port()) || tcp.DstPort != layers.TCPPort(seg.Dst.Port()) ||
+				tcp.Seq != seg.Seq || tcp.Ack != seg.Ack || !tcp.PSH || !tcp.ACK || tcp.SYN || tcp.FIN ||
+				tcp.DataOffset != 5 || tcp.Window != rebuiltWindow {
+				t.Errorf("TCP header: %+v", tcp)
+			}
+			if !bytes.Equal(tcp.Payload, tt.payload) {
+				t.Errorf("payload %q, want %q", tcp.Payload, tt.payload)
+			}
+			if nl := pkt.NetworkLayer(); nl != nil {
+				if err := tcp.SetNetworkLayerForChecksum(nl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err, res := tcp.VerifyChecksum(); err != nil || !res.Valid {
+				t.Errorf("TCP checksum: %v %+v", err, res)
+			}
+			if ip4, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
+				if ip4.SrcIP.String() != seg.Src.Addr().String() || ip4.DstIP.String() != seg.Dst.Addr().String() ||
+					int(ip4.Length) != 40+len(tt.payload) || ip4.TTL != 64 || ip4.Flags != layers.IPv4DontFragment {
+					t.Errorf("IPv4 header: %+v", ip4)
+				}
+				if err, res := ip4.VerifyChecksum(); err != nil || !res.Valid {
+					t.Errorf("IPv4 checksum: %v %+v", err, res)
+				}
+			}
+			if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
+				if ip6.SrcIP.String() != seg.Src.Addr().String() || ip6.DstIP.String() != seg.Dst.Addr().String() ||
+					int(ip6.Length) != 20+len(tt.payload) || ip6.HopLimit != 64 || ip6.NextHeader != layers.IPProtocolTCP {
+					t.Errorf("IPv6 header: %+v", ip6)
+				}
+			}
+			if eth, ok := pkt.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok {
+				if !bytes.Equal(eth.SrcMAC, make([]byte, 6)) || !bytes.Equal(eth.DstMAC, make([]byte, 6)) {
+					t.Errorf("Ethernet addresses: %+v", eth)
+				}
+			}
+		})
+	}
+}
+
+// TestAppendFrameCut checks a cut payload: the headers claim the full
+// length, the TCP checksum is 0.
+func TestAppendFrameCut(t *testing.T) {
+	seg := capture.Segment{Src: netip.MustParseAddrPort("127.0.0.1:1"), Dst: netip.MustParseAddrPort("127.0.0.1:2"), PayloadLen: 1000, Payload: []byte("abc")}
+	frame := appendFrame(nil, LinkRaw, &seg, 5, capture.ACK, seg.Payload, seg.PayloadLen)
+	if len(frame) != 43 {
+		t.Fatalf("frame length %d, want 43", len(frame))
+	}
+	if tot := int(frame[2])<<8 | int(frame[3]); tot != 1040 {
+		t.Errorf("IPv4 total length %d, want 1040", tot)
+	}
+	if frame[36] != 0 || frame[37] != 0 {
+		t.Errorf("TCP checksum of a cut packet %x, want 0", frame[36:38])
+	}
+}

@@ -1,0 +1,176 @@
+package output
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// Conversation is what the --summary table says of one connection.
+type Conversation struct {
+	// Client sent the connection's first SYN; Server is its peer.
+	Client, Server netip.AddrPort
+	// Start and End are the times of the first and last segment that
+	// carried data, a gap or the end of the connection.
+	Start, End time.Time
+	// Summary is the connection's summary: why it ended (End) and what
+	// the client and the server sent (Sides, in that order).
+	Summary zmtp.Connection
+	// Gaps and Lost count, per direction (client to server first), the
+	// gaps in the stream and the bytes they lost.
+	Gaps, Lost [2]uint64
+}
+
+// NewConversation copies the connection summary c, which is only valid
+// while its emit callback runs, into a Conversation.
+func NewConversation(client, server netip.AddrPort, start, end time.Time, c *zmtp.Connection) Conversation {
+	conv := Conversation{Client: client, Server: server, Start: start, End: end, Summary: *c}
+	for i := range conv.Summary.Sides {
+		s := &conv.Summary.Sides[i]
+		s.Identity = slices.Clone(s.Identity)
+	}
+	return conv
+}
+
+// WriteConversations writes the conversation table, like tshark -z conv:
+// one line per connection in order of start, then the errors that stopped
+// decoding, by connection. Start is relative to the first conversation.
+func WriteConversations(w io.Writer, convs []Conversation) error {
+	convs = slices.Clone(convs)
+	slices.SortStableFunc(convs, func(a, b Conversation) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		if c := a.Client.Compare(b.Client); c != 0 {
+			return c
+		}
+		return a.Server.Compare(b.Server)
+	})
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "ZMTP conversations: %d\n", len(convs))
+	if len(convs) == 0 {
+		return bw.Flush()
+	}
+	t := table{header: []string{"Client", "Server", "Sockets", "Version", "Mechanism",
+		"Msgs ->", "Bytes ->", "Msgs <-", "Bytes <-", "Start", "Duration", "Errors", "Gaps", "Lost", "End"}}
+	t.right = []bool{false, false, false, false, false, true, true, true, true, true, true, true, true, true, false}
+	var errs []string
+	first := convs[0].Start
+	for i := range convs {
+		c := &convs[i]
+		a, z := &c.Summary.Sides[0], &c.Summary.Sides[1]
+		nerr := 0
+		for d, s := range []*zmtp.Side{a, z} {
+			if s.Err == nil {
+				continue
+			}
+			nerr++
+			from, to := c.Client, c.Server
+			if d == 1 {
+				from, to = to, from
+			}
+			errs = append(errs, fmt.Sprintf("  %s > %s: %s", from, to, escape(s.Err.Error())))
+		}
+		t.rows = append(t.rows, []string{
+			c.Client.String(), c.Server.String(),
+			sockets(a, z), version(a, z), escape(mechanism(a, z)),
+			u(a.Messages), u(a.MessageBytes), u(z.Messages), u(z.MessageBytes),
+			seconds(c.Start.Sub(first)), seconds(c.End.Sub(c.Start)),
+			strconv.Itoa(nerr), u(c.Gaps[0] + c.Gaps[1]), u(c.Lost[0] + c.Lost[1]),
+			escape(c.Summary.End),
+		})
+	}
+	t.write(bw)
+	if len(errs) > 0 {
+		fmt.Fprintln(bw, "Errors:")
+		for _, e := range errs {
+			fmt.Fprintln(bw, e)
+		}
+	}
+	return bw.Flush()
+}
+
+func u(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// seconds formats d as seconds with microseconds, "0.050862".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 6, 64)
+}
+
+func escape(s string) string { return string(appendEscaped(nil, s)) }
+
+// sockets says the socket types, "PUSH -> PULL", "?" for an unknown one.
+func sockets(a, z *zmtp.Side) string {
+	name := func(s *zmtp.Side) string {
+		if s.SocketType == "" {
+			return "?"
+		}
+		return string(appendToken(nil, []byte(s.SocketType)))
+	}
+	return name(a) + " -> " + name(z)
+}
+
+// version is "3.1", "3.1/3.0" when the sides differ, "-" without greeting.
+func version(a, z *zmtp.Side) string {
+	v := func(s *zmtp.Side) string { return fmt.Sprintf("%d.%d", s.Major, s.Minor) }
+	switch {
+	case a.Greeted && z.Greeted && (a.Major != z.Major || a.Minor != z.Minor):
+		return v(a) + "/" + v(z)
+	case a.Greeted:
+		return v(a)
+	case z.Greeted:
+		return v(z)
+	}
+	return "-"
+}
+
+func mechanism(a, z *zmtp.Side) string {
+	switch {
+	case a.Greeted:
+		return a.Mechanism
+	case z.Greeted:
+		return z.Mechanism
+	}
+	return "-"
+}
+
+// table is a text table with columns padded to their widest cell.
+type table struct {
+	header []string
+	right  []bool // right-align this column
+	rows   [][]string
+}
+
+func (t *table) write(w *bufio.Writer) {
+	width := make([]int, len(t.header))
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		var line strings.Builder
+		for i, c := range r {
+			if i > 0 {
+				line.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if t.right[i] {
+				line.WriteString(pad + c)
+			} else if i < len(r)-1 {
+				line.WriteString(c + pad)
+			} else {
+				line.WriteString(c)
+			}
+		}
+		w.WriteString(line.String())
+		w.WriteByte('\n')
+	}
+}
