@@ -1,6 +1,9 @@
-// Package bpf holds zmtpdump's eBPF program (capture.c) and the Go bindings
-// that bpf2go generated from it. The generated files are committed so that
-// building needs no clang; `make generate` regenerates them.
+// Package bpf holds zmtpdump's eBPF programs and the Go bindings that bpf2go
+// generated from them: capture.c (the packet capture) and procs.c (process
+// attribution: which process owns each end of a TCP connection). The
+// generated files are committed so that building needs no clang; `make
+// generate` regenerates them.
 package bpf
 
 //go:generate go tool bpf2go -tags linux -target bpfel -type event_hdr Capture capture.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror
+//go:generate go tool bpf2go -tags linux -target bpfel -type conn_key -type owner Procs procs.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror

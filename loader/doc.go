@@ -4,4 +4,9 @@
 // each record into a capture.Segment. Everything it attaches is held by links
 // owned by this process: closing the Capture, or the process dying, detaches
 // it.
+//
+// A Capture may run in another network namespace (Config.Netns): the
+// interfaces are looked up and attached to from a thread that joined it.
+// A ProcessTracker, independent of any Capture, names the process that owns
+// each end of the TCP connections made on this host.
 package loader

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
-	"strings"
+	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
 // iface is an interface to attach to.
@@ -24,24 +24,20 @@ const (
 	arphrdNone     = 65534
 )
 
-// resolveInterfaces looks up the named interfaces; AnyInterface alone means
-// every interface that is up, except those whose link type cannot be
-// parsed.
-func resolveInterfaces(names []string) ([]iface, error) {
+// resolveInterfaces looks up the named interfaces among links (those of
+// the namespace captured in); AnyInterface alone means every interface that
+// is up, except those whose link type cannot be parsed.
+func resolveInterfaces(names []string, links []linkInfo) ([]iface, error) {
 	if len(names) == 0 {
 		return nil, errors.New("no interface given")
 	}
 	if len(names) == 1 && names[0] == AnyInterface {
-		all, err := net.Interfaces()
-		if err != nil {
-			return nil, fmt.Errorf("list interfaces: %w", err)
-		}
 		var out []iface
-		for _, ni := range all {
-			if ni.Flags&net.FlagUp == 0 {
+		for _, li := range links {
+			if li.flags&unix.IFF_UP == 0 {
 				continue
 			}
-			ifc, err := lookupInterface(ni.Name)
+			ifc, err := linkInterface(li)
 			if err != nil {
 				continue // a link type we cannot parse
 			}
@@ -62,7 +58,11 @@ func resolveInterfaces(names []string) ([]iface, error) {
 			continue
 		}
 		seen[name] = true
-		ifc, err := lookupInterface(name)
+		i := slices.IndexFunc(links, func(li linkInfo) bool { return li.name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown interface %q: no such network interface", name)
+		}
+		ifc, err := linkInterface(links[i])
 		if err != nil {
 			return nil, err
 		}
@@ -71,33 +71,34 @@ func resolveInterfaces(names []string) ([]iface, error) {
 	return out, nil
 }
 
-func lookupInterface(name string) (iface, error) {
-	ni, err := net.InterfaceByName(name)
-	if err != nil {
-		return iface{}, fmt.Errorf("unknown interface %q: %w", name, err)
-	}
-	ifc := iface{name: name, index: ni.Index, loopback: ni.Flags&net.FlagLoopback != 0}
-	raw, err := os.ReadFile("/sys/class/net/" + name + "/type")
-	if err != nil {
-		return iface{}, fmt.Errorf("read link type of %s: %w", name, err)
-	}
-	typ, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return iface{}, fmt.Errorf("link type of %s: %w", name, err)
-	}
-	switch typ {
+// linkInterface makes an iface of a link whose link-layer header the
+// capture program can parse.
+func linkInterface(li linkInfo) (iface, error) {
+	ifc := iface{name: li.name, index: li.index, loopback: li.flags&unix.IFF_LOOPBACK != 0}
+	switch li.typ {
 	case arphrdEther, arphrdLoopback:
 		ifc.l2len = 14
 	case arphrdNone:
 		ifc.l2len = 0
 	default:
-		return iface{}, fmt.Errorf("interface %s has link type %d, which zmtpdump cannot parse yet", name, typ)
+		return iface{}, fmt.Errorf("interface %s has link type %d, which zmtpdump cannot parse yet", li.name, li.typ)
 	}
 	return ifc, nil
 }
 
-// loopbackIndex returns the index of the loopback interface (1 in every
-// network namespace Linux makes), for the socket backend.
+// loopbackOf returns the index of the loopback interface among links (1
+// in every network namespace Linux makes).
+func loopbackOf(links []linkInfo) int {
+	for _, li := range links {
+		if li.flags&unix.IFF_LOOPBACK != 0 {
+			return li.index
+		}
+	}
+	return 1
+}
+
+// loopbackIndex returns the index of this process's loopback interface,
+// for the probes.
 func loopbackIndex() int {
 	all, err := net.Interfaces()
 	if err == nil {

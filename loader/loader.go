@@ -3,8 +3,8 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -58,6 +58,10 @@ type Config struct {
 	Filter func(l2len int) (asm.Instructions, error)
 	// Backend forces an attach method; "" means Auto.
 	Backend Backend
+	// Netns, if set, is the path of a network namespace to capture in
+	// (/var/run/netns/NAME, /proc/PID/ns/net): Interfaces are that
+	// namespace's. Entering it needs CAP_SYS_ADMIN.
+	Netns string
 }
 
 // Stats are the kernel's counters, summed over CPUs.
@@ -100,7 +104,9 @@ type Capture struct {
 	ifaces  []iface
 	rd      *ringbuf.Reader
 	rec     ringbuf.Record
-	dedup   dedup
+	// nl lists the interfaces of the namespace captured in.
+	nl    *linkSocket
+	dedup dedup
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
 }
@@ -123,15 +129,37 @@ func Open(cfg Config) (c *Capture, err error) {
 	default:
 		return nil, fmt.Errorf("unknown backend %q: want tcx, socket or auto", backend)
 	}
-	ifaces, err := resolveInterfaces(cfg.Interfaces)
+	// Interfaces are looked up with a netlink socket made in the target
+	// namespace: it keeps answering for that namespace (CheckInterfaces).
+	var (
+		nl      *linkSocket
+		ifaces  []iface
+		loIndex int
+	)
+	err = inNetns(cfg.Netns, func() error {
+		var err error
+		if nl, err = openLinkSocket(); err != nil {
+			return err
+		}
+		links, err := nl.links()
+		if err != nil {
+			return err
+		}
+		loIndex = loopbackOf(links)
+		ifaces, err = resolveInterfaces(cfg.Interfaces, links)
+		return err
+	})
 	if err != nil {
+		nl.Close()
 		return nil, err
 	}
-	return openWithIfaces(cfg, ifaces)
+	return openWithIfaces(cfg, ifaces, loIndex, nl)
 }
 
-// openWithIfaces is Open once the interfaces are known.
-func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
+// openWithIfaces is Open once the interfaces are known: loIndex is the
+// loopback interface's index in their namespace, nl (owned by the Capture
+// from now on) lists that namespace's interfaces.
+func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c *Capture, err error) {
 	ring := cfg.RingSize
 	if ring == 0 {
 		ring = DefaultRingSize
@@ -143,16 +171,19 @@ func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
 
 	// Say which capability is missing before a probe fails for want of it.
 	if m := missingCaps(); m != "" {
+		nl.Close()
 		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
+		nl.Close()
 		return nil, permissionError("lift the locked-memory limit", err)
 	}
 	if err := ringbufUnavailable(features.HaveMapType(ebpf.RingBuf)); err != nil {
+		nl.Close()
 		return nil, err
 	}
 
-	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, dedup: newDedup(len(ifaces) > 1)}
+	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, nl: nl, dedup: newDedup(len(ifaces) > 1)}
 	// Every "return nil, err" below zeroes c before this runs: close the
 	// capture through its own variable.
 	opened := c
@@ -161,7 +192,6 @@ func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
 			opened.Close()
 		}
 	}()
-	loIndex := loopbackIndex()
 	for _, ifc := range ifaces {
 		if c.sets[ifc.l2len] != nil {
 			continue
@@ -184,7 +214,9 @@ func openWithIfaces(cfg Config, ifaces []iface) (c *Capture, err error) {
 	if c.rd, err = ringbuf.NewReader(c.first.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
 	}
-	if err := c.attachAll(backend); err != nil {
+	// TCX resolves the interface index, and a packet socket binds to it, in
+	// the calling thread's namespace.
+	if err := inNetns(cfg.Netns, func() error { return c.attachAll(backend) }); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -232,11 +264,15 @@ var ErrInterfaceGone = errors.New("interface vanished")
 
 // CheckInterfaces reports an error wrapping ErrInterfaceGone when one of
 // the interfaces captured on has been deleted (its programs went with it).
-// It does not look at interfaces that came up after the start.
+// It looks in the namespace captured in, and not at interfaces that came up
+// after the start. It must not run concurrently with itself or Close.
 func (c *Capture) CheckInterfaces() error {
+	links, err := c.nl.links()
+	if err != nil {
+		return err
+	}
 	for _, ifc := range c.ifaces {
-		ni, err := net.InterfaceByIndex(ifc.index)
-		if err != nil || ni.Name != ifc.name {
+		if !slices.ContainsFunc(links, func(li linkInfo) bool { return li.index == ifc.index && li.name == ifc.name }) {
 			return fmt.Errorf("%s: %w during the capture", ifc.name, ErrInterfaceGone)
 		}
 	}
@@ -442,6 +478,7 @@ func (c *Capture) Close() error {
 		errs = append(errs, objs.Close())
 	}
 	c.sets = nil
+	errs = append(errs, c.nl.Close())
 	return errors.Join(errs...)
 }
 

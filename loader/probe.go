@@ -76,6 +76,7 @@ func Probe() Report {
 	_, btfErr := btf.LoadKernelSpec()
 	add("kernel BTF", btfErr)
 	tcx := add("TCX (Linux 6.6+)", probeTCX())
+	add("process attribution (BTF tracepoint programs, Linux 5.5+)", probeProcesses())
 	r.Lockdown = lockdown()
 
 	switch {
@@ -137,6 +138,15 @@ func probeTCX() error {
 	return l.Close()
 }
 
+// probeProcesses opens and closes a ProcessTracker.
+func probeProcesses() error {
+	t, err := OpenProcessTracker()
+	if err != nil {
+		return err
+	}
+	return t.Close()
+}
+
 // explain shortens the usual failures.
 func explain(err error) error {
 	switch {
@@ -157,8 +167,13 @@ func explain(err error) error {
 // lacks ("" if none): CAP_BPF to load programs and maps, CAP_NET_ADMIN to
 // attach them; CAP_SYS_ADMIN stands in for both, as it does in the kernel.
 // (CAP_PERFMON only relaxes the verifier's Spectre rules, which the capture
-// program does not need: measured on 6.18.)
-func missingCaps() string {
+// program does not need: measured on 6.18. The process tracker's tracing
+// program does need it.)
+func missingCaps() string { return missingCapsOf("CAP_BPF", "CAP_NET_ADMIN") }
+
+// missingCapsOf names those of the capabilities that this process lacks,
+// "" if it holds CAP_SYS_ADMIN or them all.
+func missingCapsOf(names ...string) string {
 	held := make(map[string]bool)
 	for _, c := range effectiveCaps() {
 		held[c.Name] = c.Held
@@ -167,7 +182,7 @@ func missingCaps() string {
 		return ""
 	}
 	var missing []string
-	for _, name := range []string{"CAP_BPF", "CAP_NET_ADMIN"} {
+	for _, name := range names {
 		if !held[name] {
 			missing = append(missing, name)
 		}

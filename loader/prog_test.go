@@ -242,7 +242,7 @@ func TestOpenFailureCleansUp(t *testing.T) {
 		t.Fatalf("Open with a bad backend: %v, %v", c, err)
 	}
 	// Fail at attach time, after the programs were loaded.
-	_, err = openWithIfaces(Config{Backend: Socket}, []iface{{name: "gone0", index: 1 << 30, l2len: 14}})
+	_, err = openWithIfaces(Config{Backend: Socket}, []iface{{name: "gone0", index: 1 << 30, l2len: 14}}, 1, nil)
 	if err == nil {
 		t.Fatal("attaching to a missing interface index succeeded")
 	}
