@@ -18,6 +18,7 @@ type JSON struct {
 	w       *bufio.Writer
 	secrets bool
 	buf     []byte
+	owners  *Owners // see SetOwners
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
@@ -201,6 +202,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	default:
 		return nil
 	}
+	b = p.appendOwners(b)
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
 	return p.line(b)

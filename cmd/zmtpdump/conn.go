@@ -23,10 +23,12 @@ type session struct {
 	gaps   [2]uint64 // gaps per direction (flows.Dir order)
 	lost   [2]uint64 // bytes they lost
 	emitFn func(zmtp.Dir, zmtp.Event)
+	procs  *owners    // nil: no process attribution
+	own    ownerState // what procs found
 }
 
-func newSession(c *flows.Conn, out *sink, opts zmtp.Options) *session {
-	s := &session{conn: c, out: out, zc: zmtp.NewConn(opts)}
+func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
+	s := &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
 	s.emitFn = s.emit
 	return s
 }
@@ -58,7 +60,14 @@ func from(d flows.Dir) output.From {
 func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 	c, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
 	fd := fdir(d)
-	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary)
+	if !s.resolveOwners(s.seg.Time) {
+		return // --pid/--comm: neither end matches
+	}
+	if o := s.ownersFor(fd); o != nil && !s.own.printed && (s.own.resolved || summary) {
+		s.own.printed = true
+		s.out.owners(s.seg.Time, s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.ownersFor(flows.ClientToServer))
+	}
+	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary, s.ownersFor(fd))
 	if summary {
 		conv := output.NewConversation(s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.first, s.seg.Time, c)
 		conv.Gaps, conv.Lost = s.gaps, s.lost
@@ -96,7 +105,9 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 		s.zc.Gap(zd, n, s.emitFn) // counted, not printed
 		return
 	}
-	s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
+	if !s.own.skip {
+		s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
+	}
 	s.zc.Gap(zd, n, s.emitFn)
 }
 

@@ -28,6 +28,12 @@ type config struct {
 	// showSecrets prints PLAIN passwords instead of their length.
 	showSecrets bool
 	backend     string
+	// netns is the network namespace to capture in ("" for ours); --pid N
+	// sets it to /proc/N/ns/net.
+	netns string
+	// pid and comm select connections by the processes owning their ends.
+	pid  int
+	comm string
 	// expr is the filter expression when it is more than "port N or ...",
 	// which becomes ports, the kernel's fast path.
 	expr string
@@ -121,6 +127,9 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	if err := f.MarkHidden("shards"); err != nil {
 		panic(err)
 	}
+	f.StringVar(&cfg.netns, "netns", "", "capture inside the network namespace at `PATH` (/var/run/netns/NAME, /proc/PID/ns/net)")
+	f.IntVar(&cfg.pid, "pid", 0, "capture in process `PID`'s network namespace, and keep only connections it owns an end of")
+	f.StringVar(&cfg.comm, "comm", "", "keep only connections one end of which a process named `NAME` owns")
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
 	addOutputFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -155,6 +164,12 @@ func (c *config) finish(ifaces, ports, args []string) error {
 	}
 	c.interfaces = ifaces
 	switch {
+	case c.pid < 0:
+		return fmt.Errorf("--pid %d: want a process id", c.pid)
+	case c.pid > 0 && c.netns != "":
+		return errors.New("--pid and --netns exclude each other: --pid captures in that process's namespace")
+	case c.readFile != "" && (c.netns != "" || c.pid != 0 || c.comm != ""):
+		return errors.New("--netns, --pid and --comm need a live capture, not -r")
 	case c.readFile != "" && len(ifaces) > 0:
 		return errors.New("-r and -i exclude each other: read a file or capture live")
 	case c.readFile == "" && len(ifaces) == 0:

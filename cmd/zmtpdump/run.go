@@ -31,9 +31,11 @@ type assembler interface {
 // pipeline carries segments from a source to the printer, and to the
 // pcapng writer of -w.
 type pipeline struct {
-	cfg  *config
-	sink *sink
-	asm  assembler
+	// procs finds connections' owners (live captures only; nil otherwise).
+	procs *owners
+	cfg   *config
+	sink  *sink
+	asm   assembler
 	// closeAsm stops a sharded assembler's goroutines.
 	closeAsm func()
 	// pcap writes -w's file once the interfaces are known; pcapErr is its
@@ -74,7 +76,7 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 	if cfg.snap == 0 {
 		zopts.MaxBody = -1 // sizes only
 	}
-	factory := func(c *flows.Conn) flows.Consumer { return newSession(c, p.sink, zopts) }
+	factory := func(c *flows.Conn) flows.Consumer { return newSession(c, p.sink, zopts, p.procs) }
 	if n := shardsFor(cfg); n > 0 {
 		sh := flows.NewSharded(flows.Config{}, flows.ShardConfig{Shards: n}, factory)
 		p.asm, p.closeAsm = sh, sh.Close
@@ -197,11 +199,16 @@ func (p *pipeline) readFile(ctx context.Context) error {
 const expireEvery = time.Second
 
 func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
+	netns := p.cfg.netns
+	if p.cfg.pid > 0 {
+		netns = fmt.Sprintf("/proc/%d/ns/net", p.cfg.pid)
+	}
 	lcfg := loader.Config{
 		Interfaces: p.cfg.interfaces,
 		Ports:      p.cfg.ports.List(),
 		RingSize:   p.cfg.ringKiB << 10,
 		Backend:    loader.Backend(p.cfg.backend),
+		Netns:      netns,
 	}
 	if p.cfg.expr != "" {
 		lcfg.Filter = kernelFilter(p.cfg.expr)
@@ -211,6 +218,18 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	// Process attribution: the kernel records a connection's owners when
+	// it connects and is accepted (older sockets: see owners).
+	tr, err := loader.OpenProcessTracker()
+	switch {
+	case err == nil:
+		defer tr.Close()
+		p.procs = &owners{tr: tr, pid: p.cfg.pid, comm: p.cfg.comm}
+	case p.cfg.pid != 0 || p.cfg.comm != "":
+		return fmt.Errorf("--pid/--comm: %w", err)
+	default:
+		fmt.Fprintf(stderr, "zmtpdump: no process attribution: %v\n", err)
+	}
 	what := describePorts(p.cfg.ports.List())
 	if p.cfg.expr != "" {
 		what = strconv.Quote(p.cfg.expr)
@@ -227,8 +246,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 			return err
 		}
 	}
+	where := strings.Join(c.Interfaces(), ", ")
+	if netns != "" {
+		where += " in network namespace " + netns
+	}
 	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB\n",
-		strings.Join(c.Interfaces(), ", "), backendName(c.Backend()), what, p.cfg.ringKiB)
+		where, backendName(c.Backend()), what, p.cfg.ringKiB)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 

@@ -48,9 +48,13 @@ func (s *sink) note(err error) {
 
 // event prints a ZMTP event sent by from; counted says whether it counts as
 // decoded.
-func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool) {
+func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool, o *output.Owners) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if oa, ok := s.out.(output.OwnerAware); ok {
+		oa.SetOwners(o)
+		defer oa.SetOwners(nil)
+	}
 	if counted {
 		s.events++
 	}
@@ -84,6 +88,18 @@ func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, n uin
 		s.note(s.dirOut.GapFrom(from, t, src, dst, n))
 	} else {
 		s.note(s.out.Gap(t, src, dst, n))
+	}
+}
+
+// owners prints, once per connection, which processes own its ends.
+func (s *sink) owners(t time.Time, src, dst netip.AddrPort, o *output.Owners) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quiet {
+		return
+	}
+	if oa, ok := s.out.(output.OwnerAware); ok {
+		s.note(oa.PrintOwners(t, src, dst, o))
 	}
 }
 

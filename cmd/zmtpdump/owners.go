@@ -1,0 +1,97 @@
+package main
+
+import (
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/output"
+)
+
+// owners finds, for live captures, the local processes owning each end of
+// the connections, and applies --pid and --comm.
+type owners struct {
+	tr   *loader.ProcessTracker
+	pid  int
+	comm string
+}
+
+// filtering reports whether --pid or --comm select connections.
+func (o *owners) filtering() bool { return o != nil && (o.pid != 0 || o.comm != "") }
+
+func (o *owners) match(pr *loader.Process) bool {
+	return pr != nil && (o.pid == 0 || pr.PID == o.pid) && (o.comm == "" || pr.Comm == o.comm)
+}
+
+// resolveWindow is how long after a connection's start its owners are
+// still looked up: both local ends are recorded by the kernel before the
+// first payload byte, so a miss past this means the end is not local (or
+// its socket predates the capture).
+const resolveWindow = time.Second
+
+// ownerState is what a session knows of its owners.
+type ownerState struct {
+	ends      [2]*loader.Process // by flows.Dir's sender: client, server
+	resolved  bool               // looked up for good
+	procTried bool               // /proc consulted for --pid
+	printed   bool               // told the printer
+	decided   bool               // --pid/--comm applied
+	skip      bool               // neither end matches: print nothing
+	view      [2]output.Owners   // per direction: the sender's and receiver's
+}
+
+// resolve looks the owners up until both are known or the window passed,
+// and decides --pid/--comm at the first event. It reports whether the
+// session's events are to be printed.
+func (s *session) resolveOwners(now time.Time) bool {
+	if s.procs == nil {
+		return true
+	}
+	st := &s.own
+	if !st.resolved {
+		c, sv := s.procs.tr.Ends(s.conn.Client, s.conn.Server)
+		if c != nil {
+			st.ends[0] = c
+		}
+		if sv != nil {
+			st.ends[1] = sv
+		}
+		if s.procs.pid > 0 && !st.procTried && (st.ends[0] == nil || st.ends[1] == nil) {
+			// A socket older than the capture (a server's listener)
+			// is unknown to the kernel tracker: ask /proc, once.
+			st.procTried = true
+			cl, srv := s.conn.Client, s.conn.Server
+			if st.ends[0] == nil {
+				st.ends[0], _ = loader.OwnerFromProc(s.procs.pid, cl, srv)
+			}
+			if st.ends[1] == nil {
+				st.ends[1], _ = loader.OwnerFromProc(s.procs.pid, srv, cl)
+			}
+		}
+		st.resolved = st.ends[0] != nil && st.ends[1] != nil || now.Sub(s.conn.Start) > resolveWindow
+		for d := range st.view {
+			st.view[d] = output.Owners{Src: toOutput(st.ends[d]), Dst: toOutput(st.ends[1-d])}
+		}
+	}
+	if !st.decided && s.procs.filtering() {
+		st.decided = true
+		st.skip = !s.procs.match(st.ends[0]) && !s.procs.match(st.ends[1])
+	}
+	return !st.skip
+}
+
+// ownersFor returns the owners as seen from direction d's sender, nil when
+// none is known.
+func (s *session) ownersFor(d flows.Dir) *output.Owners {
+	if s.procs == nil || s.own.ends[0] == nil && s.own.ends[1] == nil {
+		return nil
+	}
+	return &s.own.view[d]
+}
+
+func toOutput(pr *loader.Process) *output.Process {
+	if pr == nil {
+		return nil
+	}
+	return &output.Process{PID: pr.PID, Comm: pr.Comm, ContainerID: pr.ContainerID}
+}

@@ -1,0 +1,102 @@
+package output
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// Process is the local process that owns one end of a connection.
+type Process struct {
+	PID  int
+	Comm string
+	// ContainerID is the container's id when the process runs in one.
+	ContainerID string
+}
+
+// Owners are the processes owning a connection's two ends, as seen from an
+// event's source and destination; an unknown end is nil.
+type Owners struct {
+	Src, Dst *Process
+}
+
+// OwnerAware is implemented by printers that show which processes own the
+// connection an event belongs to.
+type OwnerAware interface {
+	// SetOwners applies o to the events printed next (nil for none).
+	SetOwners(o *Owners)
+	// PrintOwners says once, when they become known, who owns the ends.
+	PrintOwners(t time.Time, src, dst netip.AddrPort, o *Owners) error
+}
+
+// SetOwners implements OwnerAware: text shows owners once, with
+// PrintOwners, not on every line.
+func (p *Text) SetOwners(*Owners) {}
+
+// PrintOwners implements OwnerAware:
+//
+//	12:00:00.000000 127.0.0.1:53420 > 127.0.0.1:7001: process: zmqpeer[4242] -> zmqpeer[4240] container 4f6c1e2a9b8d
+func (p *Text) PrintOwners(t time.Time, src, dst netip.AddrPort, o *Owners) error {
+	b := p.head(FromClient, t, src, dst)
+	b = append(b, "process: "...)
+	b = appendProcess(b, o.Src)
+	b = append(b, " -> "...)
+	b = appendProcess(b, o.Dst)
+	return p.line(b)
+}
+
+func appendProcess(b []byte, pr *Process) []byte {
+	if pr == nil {
+		return append(b, "(not local)"...)
+	}
+	b = appendEscaped(b, pr.Comm)
+	b = fmt.Appendf(b, "[%d]", pr.PID)
+	if pr.ContainerID != "" {
+		id := pr.ContainerID
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		b = append(b, " container "...)
+		b = appendEscaped(b, id)
+	}
+	return b
+}
+
+// SetOwners implements OwnerAware: JSON puts "process" on every event of
+// the connection, so that each line stands alone in a log pipeline.
+func (p *JSON) SetOwners(o *Owners) { p.owners = o }
+
+// PrintOwners implements OwnerAware: JSON needs no line of its own.
+func (p *JSON) PrintOwners(time.Time, netip.AddrPort, netip.AddrPort, *Owners) error { return nil }
+
+// appendOwners appends `,"process":{"src":{...},"dst":{...}}` when an end
+// is known.
+func (p *JSON) appendOwners(b []byte) []byte {
+	o := p.owners
+	if o == nil || o.Src == nil && o.Dst == nil {
+		return b
+	}
+	b = append(b, `,"process":{`...)
+	sep := ""
+	for _, e := range []struct {
+		key string
+		pr  *Process
+	}{{"src", o.Src}, {"dst", o.Dst}} {
+		if e.pr == nil {
+			continue
+		}
+		b = append(b, sep...)
+		sep = ","
+		b = append(b, `"`+e.key+`":{"pid":`...)
+		b = strconv.AppendInt(b, int64(e.pr.PID), 10)
+		b = append(b, `,"comm":`...)
+		b = appendJSONString(b, e.pr.Comm)
+		if e.pr.ContainerID != "" {
+			b = append(b, `,"container_id":`...)
+			b = appendJSONString(b, e.pr.ContainerID)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
