@@ -19,6 +19,7 @@ type JSON struct {
 	secrets bool
 	buf     []byte
 	owners  *Owners // see SetOwners
+	notes   []Note  // see SetNotes
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
@@ -79,6 +80,7 @@ func (p *JSON) Gap(t time.Time, src, dst netip.AddrPort, n uint64) error {
 	b := p.head(t, src, dst, "gap")
 	b = append(b, `,"bytes":`...)
 	b = strconv.AppendUint(b, n, 10)
+	b = p.appendNotes(b)
 	return p.line(b)
 }
 
@@ -121,6 +123,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	case *zmtp.Connection:
 		b = p.head(t, src, dst, "connection")
 		b = appendJSONConnection(b, e)
+		b = p.appendNotes(b)
 		return p.line(b)
 	case *zmtp.Command:
 		b = p.head(t, src, dst, "command")
@@ -203,6 +206,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		return nil
 	}
 	b = p.appendOwners(b)
+	b = p.appendNotes(b)
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
 	return p.line(b)

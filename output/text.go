@@ -23,6 +23,7 @@ type Text struct {
 	verbose bool
 	secrets bool
 	buf     []byte
+	notes   []Note // see SetNotes
 }
 
 // NewText returns a text Printer writing to w.
@@ -97,7 +98,7 @@ func (p *Text) GapFrom(from From, t time.Time, src, dst netip.AddrPort, n uint64
 	b = p.paint(b, colorRed)
 	b = fmt.Appendf(b, "gap: %d bytes lost", n)
 	b = p.unpaint(b)
-	return p.line(b)
+	return p.lineNotes(b)
 }
 
 // Event implements Printer.
@@ -141,11 +142,24 @@ func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmt
 	if p.body == BodyHexDump {
 		b = append(b, '\n')
 		b = appendDumps(b, ev)
+		b = p.appendNotes(b)
 		p.buf = b[:0]
 		_, err := p.w.Write(b)
 		return err
 	}
-	return p.line(b)
+	return p.lineNotes(b)
+}
+
+// lineNotes writes b as a line, then the pending notes (SetNotes).
+func (p *Text) lineNotes(b []byte) error {
+	if len(p.notes) == 0 {
+		return p.line(b)
+	}
+	b = append(b, '\n')
+	b = p.appendNotes(b)
+	p.buf = b[:0]
+	_, err := p.w.Write(b)
+	return err
 }
 
 func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {

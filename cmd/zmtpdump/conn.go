@@ -25,6 +25,7 @@ type session struct {
 	emitFn func(zmtp.Dir, zmtp.Event)
 	procs  *owners    // nil: no process attribution
 	own    ownerState // what procs found
+	learn  *learning  // --explain, --ladder; nil: off
 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
@@ -67,7 +68,11 @@ func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 		s.own.printed = true
 		s.out.owners(s.seg.Time, s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.ownersFor(flows.ClientToServer))
 	}
-	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary, s.ownersFor(fd))
+	notes := s.learn.event(fd, s.seg.Time, ev)
+	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary, s.ownersFor(fd), notes)
+	if l := s.learn.drawn(); summary && l != nil {
+		s.out.ladder(l)
+	}
 	if summary {
 		conv := output.NewConversation(s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.first, s.seg.Time, c)
 		conv.Gaps, conv.Lost = s.gaps, s.lost
@@ -92,6 +97,9 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 		// once and leave this direction alone rather than print garbage.
 		s.zc.Stop(zd, errMidStream, s.emitFn)
 	}
+	if !s.conn.MidStream {
+		s.learn.data(d, len(p), seg)
+	}
 	s.zc.Feed(zd, p, s.emitFn)
 }
 
@@ -106,7 +114,7 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 		return
 	}
 	if !s.own.skip {
-		s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n)
+		s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n, s.learn.gap(d, seg.Time, n))
 	}
 	s.zc.Gap(zd, n, s.emitFn)
 }

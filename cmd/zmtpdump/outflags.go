@@ -30,6 +30,7 @@ func addOutputFlags(cmd *cobra.Command, cfg *config) {
 	f.BoolVarP(&cfg.summary, "summary", "q", false, "print only a table of the conversations, at exit")
 	f.Var(choiceFlag{&cfg.color, whenChoices}, "color", "colour text output: auto (on a terminal, unless NO_COLOR is set), never or always")
 	f.Lookup("color").NoOptDefVal = "always"
+	addLearnFlags(cmd, cfg)
 	f.Var(choiceFlag{&cfg.status, whenChoices}, "status", "show a live status line on stderr: auto (when stderr is a terminal and stdout is not printed to), never or always")
 
 	for _, name := range []string{"color", "status"} {
@@ -82,7 +83,7 @@ func (c *config) finishOutput() error {
 			return fmt.Errorf("-w %s would overwrite the file -r reads", c.writeFile)
 		}
 	}
-	return nil
+	return c.finishLearn()
 }
 
 // resolveTerminal decides colours and the live status line from the flags,

@@ -65,6 +65,11 @@ type config struct {
 	colorOn, statusOn bool
 	// filterText is the expression as given, written to pcapng files.
 	filterText string
+	// explain is --explain: "" or "never" (off), "once" (each note once
+	// per connection) or "all".
+	explain string
+	// ladder is --ladder: draw each connection at its end.
+	ladder bool
 }
 
 // usageError marks a bad command line (exit status 2).

@@ -76,7 +76,11 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 	if cfg.snap == 0 {
 		zopts.MaxBody = -1 // sizes only
 	}
-	factory := func(c *flows.Conn) flows.Consumer { return newSession(c, p.sink, zopts, p.procs) }
+	factory := func(c *flows.Conn) flows.Consumer {
+		s := newSession(c, p.sink, zopts, p.procs)
+		s.learn = cfg.newLearning(c)
+		return s
+	}
 	if n := shardsFor(cfg); n > 0 {
 		sh := flows.NewSharded(flows.Config{}, flows.ShardConfig{Shards: n}, factory)
 		p.asm, p.closeAsm = sh, sh.Close

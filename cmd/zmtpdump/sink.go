@@ -46,9 +46,9 @@ func (s *sink) note(err error) {
 	}
 }
 
-// event prints a ZMTP event sent by from; counted says whether it counts as
-// decoded.
-func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool, o *output.Owners) {
+// event prints a ZMTP event sent by from, followed by its notes
+// (--explain); counted says whether it counts as decoded.
+func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool, o *output.Owners, notes []output.Note) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if oa, ok := s.out.(output.OwnerAware); ok {
@@ -71,6 +71,7 @@ func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev 
 	if s.quiet {
 		return
 	}
+	s.setNotes(notes)
 	if s.dirOut != nil {
 		s.note(s.dirOut.EventFrom(from, t, src, dst, ev))
 	} else {
@@ -78,16 +79,34 @@ func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev 
 	}
 }
 
-func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, n uint64) {
+func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, n uint64, notes []output.Note) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.quiet || s.limit > 0 && s.messages >= s.limit {
 		return
 	}
+	s.setNotes(notes)
 	if s.dirOut != nil {
 		s.note(s.dirOut.GapFrom(from, t, src, dst, n))
 	} else {
 		s.note(s.out.Gap(t, src, dst, n))
+	}
+}
+
+// setNotes hands the printer the notes of the next event or gap (none: nil,
+// which also drops any the printer did not print), if it takes notes.
+func (s *sink) setNotes(notes []output.Note) {
+	if na, ok := s.out.(output.NoteAware); ok {
+		na.SetNotes(notes)
+	}
+}
+
+// ladder draws a finished connection (--ladder).
+func (s *sink) ladder(l *output.Ladder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if la, ok := s.out.(output.LadderAware); ok && !s.quiet {
+		s.note(la.Ladder(l))
 	}
 }
 

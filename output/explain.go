@@ -1,0 +1,325 @@
+package output
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// An Explainer says, in notes, what the events of one connection mean
+// (--explain). It follows the connection (versions, mechanism, socket
+// types, how the greetings were cut into segments) and shows each note once
+// per connection unless it was made with all set. Its memory is fixed: a
+// bit per note key and a little per side. It is not safe for concurrent
+// use; one Explainer serves one connection.
+type Explainer struct {
+	all   bool
+	shown uint64 // one bit per noteKey
+	sides [2]explainSide
+	notes []Note
+}
+
+// explainSide is what one side of the connection said so far.
+type explainSide struct {
+	greeted      bool
+	major, minor uint8
+	mech         string
+	sockType     string
+	identity     string // Identity property or identity frame, at most 255 bytes
+	hasIdentity  bool
+	hello        bool // sent a HELLO
+	done         bool // finished its handshake (READY, INITIATE) or sent a message
+	identified   bool // sent its 1.0/2.0 identity frame
+	fed          int  // greeting-area bytes seen, up to greetingSize
+	pieces       [maxPieces]int
+	npieces      int
+	piecesLost   bool // a gap hit the greeting area: pieces unknown
+	moreThanMax  bool // more than maxPieces pieces
+	subscriber31 bool
+}
+
+const (
+	greetingSize = 64
+	maxPieces    = 8
+)
+
+// NewExplainer returns an Explainer for one connection; with all set it
+// repeats every note each time it applies.
+func NewExplainer(all bool) *Explainer { return &Explainer{all: all} }
+
+func sideIndex(from From) int {
+	if from == FromServer {
+		return 1
+	}
+	return 0
+}
+
+// Data records that n bytes sent by from arrived in one TCP segment, to
+// tell how a greeting was cut (call it before the events those bytes
+// complete).
+func (x *Explainer) Data(from From, n int) {
+	s := &x.sides[sideIndex(from)]
+	if s.fed >= greetingSize || n <= 0 {
+		return
+	}
+	n = min(n, greetingSize-s.fed)
+	s.fed += n
+	if s.npieces == maxPieces {
+		s.moreThanMax = true
+		return
+	}
+	s.pieces[s.npieces] = n
+	s.npieces++
+}
+
+// Gap records that n bytes sent by from were lost and returns the notes
+// that explain it. The slice is valid until the next call.
+func (x *Explainer) Gap(from From, n uint64) []Note {
+	s := &x.sides[sideIndex(from)]
+	if s.fed < greetingSize {
+		s.piecesLost = true
+		s.fed = greetingSize
+	}
+	x.notes = x.notes[:0]
+	x.add(keyGap, s.stage(), noteGap(n))
+	return x.notes
+}
+
+// Notes records ev, sent by from, and returns the notes that explain it
+// (none when every one that applies was shown already). The slice is valid
+// until the next call.
+func (x *Explainer) Notes(from From, ev zmtp.Event) []Note {
+	i := sideIndex(from)
+	s, o := &x.sides[i], &x.sides[i^1]
+	x.notes = x.notes[:0]
+	switch e := ev.(type) {
+	case *zmtp.Greeting:
+		x.greeting(s, o, e)
+	case *zmtp.Identity:
+		s.identified = true
+		s.identity, s.hasIdentity = string(e.Data), true
+		x.add(keyIdentity, StageMetadata, noteIdentity())
+	case *zmtp.Command:
+		x.command(s, o, e)
+	case *zmtp.Message:
+		x.message(s, o, e)
+	case *zmtp.Gap:
+		x.add(keyGap, s.stage(), noteGap(e.Bytes))
+	case *zmtp.Error:
+		x.error(s, o, e)
+	case *zmtp.Connection:
+		x.teardown(e)
+	}
+	return x.notes
+}
+
+// add appends note n of key unless it was shown on this connection.
+func (x *Explainer) add(key noteKey, stage string, n noteText) {
+	bit := uint64(1) << key
+	if !x.all && x.shown&bit != 0 {
+		return
+	}
+	x.shown |= bit
+	x.notes = append(x.notes, Note{Key: noteKeys[key], Stage: stage, Text: n.text, Cite: n.cite})
+}
+
+// stage is where side s stands in the connection.
+func (s *explainSide) stage() string {
+	switch {
+	case !s.greeted:
+		return StageVersion
+	case s.major < 3 && !s.identified:
+		return StageMetadata
+	case s.major < 3 || s.done:
+		return StageMessages
+	}
+	return StageSecurity
+}
+
+func (x *Explainer) greeting(s, o *explainSide, e *zmtp.Greeting) {
+	s.greeted = true
+	s.major, s.minor, s.mech = e.Major, e.Minor, e.Mechanism
+	if e.SocketType != "" {
+		s.sockType = e.SocketType
+	}
+	switch {
+	case e.Major >= 3:
+		x.add(keyGreeting, StageVersion, noteGreeting(e))
+		if p := s.greetingPieces(e.Len); len(p) > 1 {
+			x.add(keyGreetingSplit, StageVersion, noteGreetingSplit(p, s.moreThanMax))
+		} else if len(p) == 1 {
+			x.add(keyGreetingWhole, StageVersion, noteGreetingWhole())
+		}
+		if pad := padding(e); pad != 0 {
+			x.add(keyGreetingPadding, StageVersion, noteGreetingPadding(pad))
+		}
+		x.add(keyAsServer, StageVersion, noteAsServer(e))
+		if o.greeted && o.major >= 3 && (o.major != e.Major || o.minor != e.Minor) {
+			x.add(keyVersionMixed, StageVersion, noteVersionMixed(e, o))
+		}
+	case e.Major == 2 && e.Downgraded:
+		x.add(keyDowngrade20, StageVersion, noteDowngrade20(e))
+	case e.Major == 2:
+		x.add(keyGreeting20, StageVersion, noteGreeting20(e))
+	case e.Downgraded:
+		x.add(keyDowngrade10, StageVersion, noteDowngrade10(padding(e)))
+	default:
+		x.add(keyGreeting10, StageVersion, noteGreeting10())
+	}
+}
+
+// greetingPieces returns the sizes of the segments that carried the first
+// n bytes, or nil when they are not known.
+func (s *explainSide) greetingPieces(n uint64) []int {
+	if s.piecesLost || s.npieces == 0 {
+		return nil
+	}
+	var sum uint64
+	for i, p := range s.pieces[:s.npieces] {
+		sum += uint64(p)
+		if sum >= n {
+			return s.pieces[:i+1]
+		}
+	}
+	if s.moreThanMax {
+		return s.pieces[:s.npieces]
+	}
+	return nil
+}
+
+// padding returns the signature's 8 padding bytes as a number.
+func padding(e *zmtp.Greeting) uint64 {
+	var v uint64
+	for _, c := range e.Signature[1:9] {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+func (x *Explainer) command(s, o *explainSide, c *zmtp.Command) {
+	stage := s.stage() // before this command moves it on
+	for _, p := range c.Properties {
+		switch {
+		case strings.EqualFold(string(p.Name), "Socket-Type"):
+			s.sockType = string(p.Value)
+		case strings.EqualFold(string(p.Name), "Identity"):
+			s.identity, s.hasIdentity = string(p.Value[:min(len(p.Value), 255)]), true
+		}
+	}
+	mech := c.Mechanism
+	switch {
+	case c.Name == "READY" && mech == "NULL":
+		s.done = true
+		x.add(keyNullReady, StageSecurity, noteNullReady(s.minor))
+	case c.Name == "READY" && mech == "PLAIN":
+		s.done = true
+		x.add(keyPlainReady, StageMetadata, notePlainReady())
+	case c.Name == "READY" && mech == "CURVE":
+		s.done = true
+		x.add(keyCurveReady, StageMetadata, noteCurveReady(c.BoxSize))
+	case c.Name == "HELLO" && mech == "PLAIN":
+		s.hello = true
+		x.add(keyPlainHello, StageSecurity, notePlainHello())
+	case c.Name == "HELLO" && mech == "CURVE":
+		s.hello = true
+		x.add(keyCurveHello, StageSecurity, noteCurveHello(c.Nonce))
+	case c.Name == "WELCOME" && mech == "PLAIN":
+		x.add(keyPlainWelcome, StageSecurity, notePlainWelcome())
+	case c.Name == "WELCOME" && mech == "CURVE":
+		x.add(keyCurveWelcome, StageSecurity, noteCurveWelcome())
+	case c.Name == "INITIATE" && mech == "PLAIN":
+		s.done = true
+		x.add(keyPlainInitiate, StageMetadata, notePlainInitiate())
+	case c.Name == "INITIATE" && mech == "CURVE":
+		s.done = true
+		x.add(keyCurveInitiate, StageSecurity, noteCurveInitiate(c.BoxSize))
+	case c.Name == "MESSAGE" && c.Encrypted:
+		x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(c.BoxSize, false))
+	case c.Name == "ERROR":
+		x.add(keyErrorCmd, stage, noteErrorCommand(s.minor))
+	case c.Name == "PING":
+		x.add(keyPing, StageMessages, notePing(c))
+	case c.Name == "PONG":
+		x.add(keyPong, StageMessages, notePong())
+	case c.Name == "SUBSCRIBE":
+		s.subscriber31 = true
+		x.add(keySub31, StageMessages, noteSubscribe31(c.Topic))
+	case c.Name == "CANCEL":
+		x.add(keyCancel31, StageMessages, noteCancel31())
+	}
+	if len(c.Properties) > 0 && (c.Name == "READY" || c.Name == "INITIATE") {
+		x.add(keyMetadata, StageMetadata, noteMetadata(c.Name, s.minor))
+		for _, p := range c.Properties {
+			if strings.EqualFold(string(p.Name), "Identity") {
+				x.add(keyMetaIdentity, StageMetadata, noteMetaIdentity(p.Value, s.sockType, s.minor))
+			}
+		}
+	}
+	if c.Size > 255 {
+		x.add(keyFrameLong, stage, noteCommandLong(c.Size, s.minor))
+	}
+}
+
+func (x *Explainer) message(s, o *explainSide, m *zmtp.Message) {
+	s.done = true
+	switch {
+	case m.Encrypted:
+		x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(m.BoxSize, true))
+		return
+	case m.Subscription == zmtp.Subscribe:
+		x.add(keySub30, StageMessages, noteSubscribe30(s.major, s.minor, m.Topic))
+		return
+	case m.Subscription == zmtp.Cancel:
+		x.add(keyCancel30, StageMessages, noteCancel30(s.major))
+		return
+	}
+	x.add(keyMessage, StageMessages, noteMessage(s.major, s.minor, m))
+	if len(m.Frames)+m.FramesOmitted > 1 {
+		x.add(keyFrameMore, StageMessages, noteFrameMore(s.major, s.minor, len(m.Frames)+m.FramesOmitted))
+	}
+	for _, f := range m.Frames {
+		if f.Size > 255 || s.major == 1 && f.Size >= 254 {
+			x.add(keyFrameLong, StageMessages, noteFrameLong(s.major, s.minor, f.Size))
+			break
+		}
+	}
+	if len(m.Frames) > 1 && m.Frames[0].Size == 0 && m.Frames[0].More &&
+		(isReqRep(s.sockType) || isReqRep(o.sockType)) {
+		x.add(keyReqDelimiter, StageMessages, noteReqDelimiter())
+	}
+	if s.sockType == "ROUTER" || o.sockType == "ROUTER" {
+		peer := s
+		if s.sockType == "ROUTER" {
+			peer = o
+		}
+		x.add(keyRouterID, StageMessages, noteRouterID(peer.identity))
+	}
+	if s.sockType == "PUB" || s.sockType == "XPUB" {
+		x.add(keyPubFilter, StageMessages, notePubFilter(s.minor))
+	}
+}
+
+func isReqRep(t string) bool { return t == "REQ" || t == "REP" }
+
+func (x *Explainer) error(s, o *explainSide, e *zmtp.Error) {
+	switch {
+	case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
+		x.add(keyMechMismatch, StageVersion, noteMechMismatch())
+	case errors.Is(e.Err, zmtp.ErrMalformedCommand) && s.mech == "PLAIN" && o.hello &&
+		strings.Contains(e.Reason(), "command name length 94 "):
+		x.add(keyErrorLibzmqPlain, StageSecurity, noteLibzmqPlainError())
+	}
+	x.add(keyDecodeError, s.stage(), noteDecodeError())
+}
+
+func (x *Explainer) teardown(c *zmtp.Connection) {
+	switch c.End {
+	case "closed":
+		x.add(keyTeardownFin, StageTeardown, noteTeardownFin())
+	case "reset":
+		x.add(keyTeardownRst, StageTeardown, noteTeardownRst())
+	default:
+		x.add(keyTeardownOpen, StageTeardown, noteTeardownOpen(c.End))
+	}
+}
