@@ -41,14 +41,8 @@ func TestBackends(t *testing.T) {
 // the socket and its filter die with the process.
 func TestSocketBackendLeavesNothing(t *testing.T) {
 	requireLive(t)
-	waitNoProgs(t, "an earlier test")
 	d := startDump(t, "-i", "lo", "--backend", "socket", "--port", fmt.Sprint(freePort(t)))
-	if len(captureProgs(t)) == 0 {
-		t.Fatal("no capture program loaded while capturing: the check would prove nothing")
-	}
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
-	waitNoProgs(t, "SIGKILL with the socket backend")
+	stopAndCheck(t, d, syscall.SIGKILL)
 }
 
 // bridgedNamespace builds a namespace whose veth's host end is a port of a

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -12,47 +14,80 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// captureProgs lists the IDs of loaded programs that are zmtpdump's (the
-// kernel keeps the first 15 characters of a program's name).
-func captureProgs(t *testing.T) []ebpf.ProgramID {
+// progsOf lists the IDs of the BPF programs process pid holds file
+// descriptors for (its "prog_id:" lines in /proc/PID/fdinfo): exactly
+// zmtpdump's own, whatever other processes or tests load meanwhile.
+func progsOf(t *testing.T, pid int) []ebpf.ProgramID {
 	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fdinfo", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("list %s: %v", dir, err)
+	}
 	var ids []ebpf.ProgramID
-	id := ebpf.ProgramID(0)
-	for {
-		next, err := ebpf.ProgramGetNextID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			return ids
-		}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
-			t.Fatalf("list BPF programs: %v", err)
+			continue // closed meanwhile
 		}
-		id = next
-		p, err := ebpf.NewProgramFromID(id)
-		if err != nil {
-			continue // gone meanwhile
-		}
-		info, err := p.Info()
-		p.Close()
-		if err == nil && strings.HasPrefix(info.Name, "capture_") {
-			ids = append(ids, id)
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "prog_id:"); ok {
+				if id, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil {
+					ids = append(ids, ebpf.ProgramID(id))
+				}
+			}
 		}
 	}
+	return ids
 }
 
-// waitNoProgs waits for the kernel to free zmtpdump's programs.
-func waitNoProgs(t *testing.T, how string) {
+// waitGone waits for the kernel to free the programs ids (program IDs are
+// never reused, so a freed one cannot come back).
+func waitGone(t *testing.T, ids []ebpf.ProgramID, after string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ids := captureProgs(t)
-		if len(ids) == 0 {
+		var left []ebpf.ProgramID
+		for _, id := range ids {
+			p, err := ebpf.NewProgramFromID(id)
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			if err == nil {
+				p.Close()
+			}
+			left = append(left, id)
+		}
+		if len(left) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s, zmtpdump's programs are still loaded: %v", how, ids)
+			t.Fatalf("after %s, zmtpdump's programs %v are still loaded", after, left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stopAndCheck signals a running zmtpdump and checks that every program it
+// held is gone once it has exited.
+func stopAndCheck(t *testing.T, d *dump, sig syscall.Signal) {
+	t.Helper()
+	ids := progsOf(t, d.cmd.Process.Pid)
+	if len(ids) == 0 {
+		t.Fatal("zmtpdump is capturing but holds no BPF program: the check would prove nothing")
+	}
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		if sig != syscall.SIGKILL && err != nil {
+			t.Errorf("exit after %v: %v\n%s", sig, err, d.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("zmtpdump did not exit on %v", sig)
+	}
+	waitGone(t, ids, sig.String())
 }
 
 // TestNothingLeftAttached stops zmtpdump by SIGINT, SIGTERM and SIGKILL and
@@ -60,25 +95,10 @@ func waitNoProgs(t *testing.T, how string) {
 // process, and with them the programs).
 func TestNothingLeftAttached(t *testing.T) {
 	requireLive(t)
-	waitNoProgs(t, "an earlier test")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			d := startDump(t, "-i", "lo", "--port", fmt.Sprint(freePort(t)))
-			if n := len(captureProgs(t)); n == 0 {
-				t.Fatal("zmtpdump is capturing but no capture program is loaded: the check would prove nothing")
-			}
-			if err := d.cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-d.done:
-				if sig != syscall.SIGKILL && err != nil {
-					t.Errorf("exit after %v: %v\n%s", sig, err, d.stderr.String())
-				}
-			case <-time.After(10 * time.Second):
-				t.Fatalf("zmtpdump did not exit on %v", sig)
-			}
-			waitNoProgs(t, sig.String())
+			stopAndCheck(t, d, sig)
 		})
 	}
 }
