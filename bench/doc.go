@@ -1,0 +1,87 @@
+// Command bench measures what capturing costs a busy ZeroMQ application, with
+// zmtpdump and with tcpdump side by side, on the loopback interface.
+//
+// Run it as root from the module root (make bench does, after the micro
+// benchmarks of ./zmtp and ./flows):
+//
+//	go run ./bench            # full size, 3 runs per cell, ~4 minutes on 2 CPUs
+//	go run ./bench -quick     # a tenth of the messages, 1 run per cell
+//	go run ./bench -o bench.md -workloads small,large -reps 5
+//	go run ./bench -capturers zmtpdump-json -zargs='-B 262144'   # try a lever
+//
+// Flags: -quick, -reps N, -o FILE (also write the report), -workloads and
+// -capturers (comma-separated names, below), -zargs (extra zmtpdump
+// arguments), -zmtpdump PATH (use a prebuilt binary), -go (the go command).
+//
+// It builds zmtpdump (CGO_ENABLED=0) and the libzmq load generator
+// (testpeers/zmqpeer, cgo) into a temporary directory. It first runs each
+// capturer once per run with no traffic (start, 1 s idle, SIGINT) to show
+// its fixed cost, then for each workload and each capturer it:
+//
+//  1. waits, if need be, until no other zmtpdump or tcpdump runs (their
+//     programs would see our packets) and the host is idle (under a quarter
+//     of a CPU busy), at most 30 s per run and 2 minutes in all; runs that
+//     start on a busy host are counted in the report;
+//  2. starts the capturer on lo with the filter "port P" and waits until it
+//     says it is listening;
+//  3. starts the PULL receiver(s) on 127.0.0.1, waits until they listen, and
+//     starts the PUSH sender(s), which send as fast as libzmq goes;
+//  4. waits for the peers (each bounded by its own -timeout and by a context
+//     deadline), then until the capturer has gone idle (at most one clock
+//     tick of CPU in 200 ms, twice in a row, at most 60 s; "lag" is how long
+//     it stayed busy after the application finished), and stops it with
+//     SIGINT (SIGKILL after 30 s).
+//
+// Each rep starts with a different capturer, so that none always runs first.
+//
+// Workloads (full size; -quick divides the counts by 10):
+//
+//	small      2,000,000 messages of 64 bytes, one connection
+//	large      2,000 messages of 1 MiB, one connection
+//	conns      1,000,000 messages of 64 bytes over 100 connections at once
+//	unrelated  2,000,000 messages of 64 bytes on a port the filter does not
+//	           match, beside a matching flow of 1,500 messages at 1,000/s
+//
+// Capturers ("none" always runs):
+//
+//	none                no capture: the baseline
+//	tcpdump             tcpdump -i lo -n -w /dev/null "port P"
+//	zmtpdump-w          zmtpdump -i lo -w /dev/null "port P", text on stdout
+//	                    to /dev/null (skipped, with a note, when zmtpdump has
+//	                    no -w)
+//	zmtpdump-wq         zmtpdump -i lo -q -w /dev/null "port P": pcapng and
+//	                    decoding, no line per event
+//	zmtpdump-json       zmtpdump -i lo --json "port P", stdout into a file on
+//	                    /dev/shm (tmpfs) whose "message" events are counted
+//	                    afterwards; the file is removed
+//	zmtpdump-json-null  zmtpdump -i lo --json "port P" > /dev/null, the
+//	                    issue's command; decoded from its exit statistics
+//	zmtpdump-text       zmtpdump -i lo "port P" > /dev/null (only when named)
+//
+// Measured, per cell, as the median of the runs (drops: the worst run;
+// decoded: the worst run):
+//
+//   - app msgs/s: what the receiver of the measured flow reports (its first
+//     message to its last), and its ratio to the "none" run;
+//   - capturer CPU: user + sys of the capturer process, from its rusage;
+//   - app CPU: user + sys of all the zmqpeer processes, from their rusage (in
+//     the kernel, the capture program and tcpdump's packet copies run in the
+//     application's context, so they show up here);
+//   - host CPU: busy time of all CPUs from /proc/stat (user, nice, system,
+//     irq, softirq, steal) from the start of the peers to the capturer idle;
+//   - kernel drops / packets: tcpdump's "packets dropped by kernel" and
+//     "packets received by filter", zmtpdump's "packets dropped by kernel
+//     (ring buffer full)" and "packets captured";
+//   - decoded/sent: ZMTP messages zmtpdump decoded against messages the
+//     receivers got. With --json > tmpfs the "message" events are counted
+//     (and gap and error events noted); otherwise
+//     the exit statistics' "ZMTP events decoded" less 4 per connection (two
+//     greetings and two READY commands of a NULL PUSH/PULL connection);
+//   - ring/payload: for zmtpdump, the bytes that crossed the ring buffer,
+//     estimated from its exit statistics as packets × 88 (8 bytes of ring
+//     record header and 80 of event header) plus the TCP payload bytes
+//     reassembled, against those payload bytes.
+//
+// On 2 CPUs the capturer competes with the four busy threads of the
+// application (two application threads, two libzmq I/O threads).
+package main

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// peerReport is what a zmqpeer in load mode printed on exit.
+type peerReport struct {
+	verb    string // "sent" or "received"
+	msgs    int64
+	bytes   int64
+	seconds float64
+}
+
+var reportRE = regexp.MustCompile(`report: (sent|received) (\d+) messages, (\d+) bytes in ([0-9.]+) s`)
+
+// parseReport finds the report line in a peer's stderr.
+func parseReport(stderr string) (peerReport, bool) {
+	m := reportRE.FindStringSubmatch(stderr)
+	if m == nil {
+		return peerReport{}, false
+	}
+	r := peerReport{verb: m[1]}
+	r.msgs, _ = strconv.ParseInt(m[2], 10, 64)
+	r.bytes, _ = strconv.ParseInt(m[3], 10, 64)
+	r.seconds, _ = strconv.ParseFloat(m[4], 64)
+	return r, true
+}
+
+func (r peerReport) rate() float64 {
+	if r.seconds <= 0 {
+		return 0
+	}
+	return float64(r.msgs) / r.seconds
+}
+
+// capStats are a capturer's exit statistics; -1 means not printed.
+type capStats struct {
+	captured int64
+	drops    int64
+	events   int64 // zmtpdump: ZMTP events decoded
+	conns    int64 // zmtpdump: connections
+	bytes    int64 // zmtpdump: bytes reassembled
+	gaps     int64 // zmtpdump: gaps
+}
+
+var (
+	capturedRE    = regexp.MustCompile(`(?m)^(\d+) packets captured`)
+	receivedRE    = regexp.MustCompile(`(?m)^(\d+) packets received by filter`)
+	tcpdumpDropRE = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel$`)
+	zmtpDropRE    = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel \(ring buffer full\)`)
+	eventsRE      = regexp.MustCompile(`(?m)^(\d+) ZMTP events decoded`)
+	flowsRE       = regexp.MustCompile(`(?m)^(\d+) connections, (\d+) bytes reassembled.*, (\d+) gaps`)
+)
+
+// parseStats reads a capturer's exit statistics from its stderr.
+func parseStats(kind capturerKind, stderr string) capStats {
+	st := capStats{captured: -1, drops: -1, events: -1, conns: -1, bytes: -1, gaps: -1}
+	num := func(re *regexp.Regexp, i int) int64 {
+		m := re.FindStringSubmatch(stderr)
+		if m == nil {
+			return -1
+		}
+		v, _ := strconv.ParseInt(m[i], 10, 64)
+		return v
+	}
+	st.captured = num(capturedRE, 1)
+	if kind == tcpdumpKind {
+		// tcpdump's "captured" leaves out what libpcap still buffered at
+		// SIGINT (without --immediate-mode); "received by filter" does not.
+		st.captured = num(receivedRE, 1)
+		st.drops = num(tcpdumpDropRE, 1)
+		return st
+	}
+	st.drops = num(zmtpDropRE, 1)
+	st.events = num(eventsRE, 1)
+	st.conns = num(flowsRE, 1)
+	st.bytes = num(flowsRE, 2)
+	st.gaps = num(flowsRE, 3)
+	return st
+}
+
+// jsonCounts are the events of interest in zmtpdump's JSON Lines output.
+type jsonCounts struct {
+	messages, gaps, errors int64
+}
+
+var (
+	messageKey = []byte(`"event":"message"`)
+	gapKey     = []byte(`"event":"gap"`)
+	errorKey   = []byte(`"event":"error"`)
+)
+
+// countJSON counts message, gap and error events, one per line.
+func countJSON(r io.Reader) (jsonCounts, error) {
+	var c jsonCounts
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A line longer than the buffer: its key is near the start.
+			c.add(line)
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			if err == io.EOF {
+				return c, nil
+			}
+			if err != nil {
+				return c, err
+			}
+			continue
+		}
+		c.add(line)
+		if err == io.EOF {
+			return c, nil
+		}
+		if err != nil {
+			return c, err
+		}
+	}
+}
+
+func (c *jsonCounts) add(line []byte) {
+	switch {
+	case bytes.Contains(line, messageKey):
+		c.messages++
+	case bytes.Contains(line, gapKey):
+		c.gaps++
+	case bytes.Contains(line, errorKey):
+		c.errors++
+	}
+}
+
+// ringRecordOverhead is what a ring-buffer record costs beyond its payload:
+// the 8-byte BPF ring buffer header and the 80-byte event header
+// (loader/record.go), ignoring the padding to 8 bytes.
+const ringRecordOverhead = 8 + 80
+
+// result is what one run of one cell measured.
+type result struct {
+	appRate  float64 // messages/s of the measured flow's receiver
+	appCPU   time.Duration
+	hostCPU  time.Duration
+	capCPU   time.Duration
+	lag      time.Duration
+	sent     int64 // messages the receivers of matched flows got
+	decoded  int64 // ZMTP messages decoded; -1: not known
+	drops    int64 // -1: not known
+	packets  int64 // packets the capturer got; -1: not known
+	ring     int64 // estimated ring-buffer bytes; -1: not known
+	payload  int64 // TCP payload bytes reassembled; -1: not known
+	problems []string
+}

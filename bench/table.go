@@ -1,0 +1,364 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// report collects the runs and prints them.
+type report struct {
+	machine, versions string
+	load              string // load average before the runs
+	zargs             string
+	idle              []string // capturer CPU with no traffic
+	noisy             int      // runs that started on a busy host
+	reps              int
+	quick             bool
+	elapsed           time.Duration
+	caps              []capturer
+	ws                []workload
+	runs              map[string][]result // by cellKey
+}
+
+func cellKey(w workload, c capturer) string { return w.name + "/" + c.name }
+
+func (r *report) add(w workload, c capturer, res result) {
+	if r.runs == nil {
+		r.runs = map[string][]result{}
+	}
+	if !slices.ContainsFunc(r.ws, func(x workload) bool { return x.name == w.name }) {
+		r.ws = append(r.ws, w)
+	}
+	r.runs[cellKey(w, c)] = append(r.runs[cellKey(w, c)], res)
+}
+
+// cell is the summary of a cell's runs.
+type cell struct {
+	n                                int
+	appRate, spread                  float64
+	appCPU, hostCPU, capCPU, lag     time.Duration
+	sent, decoded, drops             int64 // decoded, drops: worst run
+	packets                          int64
+	ring, payload                    int64
+	problems                         []string
+	failed                           bool
+	haveDrops, haveDecoded, haveRing bool
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// summary takes the median of each measure over the runs that completed;
+// drops and decoded come from the worst run.
+func (r *report) summary(w workload, c capturer) (cell, bool) {
+	runs := r.runs[cellKey(w, c)]
+	if len(runs) == 0 {
+		return cell{}, false
+	}
+	var s cell
+	var rates []float64
+	var app, host, capc, lag []time.Duration
+	var ring, payload, pkts []int64
+	worst := -1
+	for i, res := range runs {
+		if res.appRate == 0 {
+			s.failed = true
+			s.problems = append(s.problems, res.problems...)
+			continue
+		}
+		s.n++
+		rates = append(rates, res.appRate)
+		app, host, capc, lag = append(app, res.appCPU), append(host, res.hostCPU), append(capc, res.capCPU), append(lag, res.lag)
+		s.sent = res.sent
+		if res.packets >= 0 {
+			pkts = append(pkts, res.packets)
+		}
+		if res.drops >= 0 {
+			if !s.haveDrops || res.drops > s.drops {
+				s.drops = res.drops
+			}
+			s.haveDrops = true
+		}
+		if res.decoded >= 0 {
+			if !s.haveDecoded || res.decoded-res.sent < s.decoded-s.sent {
+				s.decoded, s.sent = res.decoded, res.sent
+				worst = i
+			}
+			s.haveDecoded = true
+		}
+		if res.ring >= 0 {
+			ring, payload = append(ring, res.ring), append(payload, res.payload)
+			s.haveRing = true
+		}
+	}
+	if worst >= 0 {
+		// The problems of the run whose decoded count is shown.
+		s.problems = append(s.problems, runs[worst].problems...)
+	}
+	if s.n == 0 {
+		return s, true
+	}
+	s.appRate = median(rates)
+	s.spread = (slices.Max(rates) - slices.Min(rates)) / 2 / s.appRate
+	s.appCPU, s.hostCPU, s.capCPU, s.lag = median(app), median(host), median(capc), median(lag)
+	s.ring, s.payload, s.packets = median(ring), median(payload), median(pkts)
+	return s, true
+}
+
+// markdown renders the table, the ring-buffer figure and the targets.
+func (r *report) markdown() string {
+	var b strings.Builder
+	size := "full size"
+	if r.quick {
+		size = "-quick (a tenth of the messages)"
+	}
+	fmt.Fprintf(&b, "Machine: %s.  \n", r.machine)
+	if r.versions != "" {
+		fmt.Fprintf(&b, "Software: %s.  \n", r.versions)
+	}
+	fmt.Fprintf(&b, "Runs: %s, %d per cell, medians (kernel drops and decoded: the worst run); %s in all; load average before: %s.\n\n",
+		size, r.reps, r.elapsed.Round(time.Second), r.load)
+	if r.zargs != "" {
+		fmt.Fprintf(&b, "Extra zmtpdump arguments: `%s`.\n\n", r.zargs)
+	}
+	if r.noisy > 0 {
+		fmt.Fprintf(&b, "Warning: %d runs started while other work kept the host busy (waited %v for it to end).\n\n", r.noisy, quietMax)
+	}
+	if len(r.idle) > 0 {
+		fmt.Fprintf(&b, "Capturer CPU with no traffic (start, 1 s idle, SIGINT; included in the figures below): %s.\n\n", strings.Join(r.idle, ", "))
+	}
+	b.WriteString("| workload | capture | app msgs/s | vs none | capturer CPU s | app CPU s | host CPU s | kernel drops / packets | decoded / sent | lag s |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, w := range r.ws {
+		base, _ := r.summary(w, r.caps[0])
+		for _, c := range r.caps {
+			name := fmt.Sprintf("%s (%s)", w.name, w.desc)
+			if c.skip != "" {
+				fmt.Fprintf(&b, "| %s | %s | skipped: %s | | | | | | | |\n", name, c.label(), c.skip)
+				continue
+			}
+			s, ok := r.summary(w, c)
+			if !ok {
+				continue
+			}
+			if s.n == 0 {
+				fmt.Fprintf(&b, "| %s | %s | failed: %s | | | | | | | |\n", name, c.label(), strings.Join(s.problems, "; "))
+				continue
+			}
+			ratio, capCPU, drops, decoded, lag := "—", "—", "—", "—", "—"
+			if base.appRate > 0 {
+				ratio = fmt.Sprintf("%.1f%%", 100*s.appRate/base.appRate)
+			}
+			if c.kind != noCapture {
+				capCPU = fmt.Sprintf("%.2f", s.capCPU.Seconds())
+				lag = fmt.Sprintf("%.1f", s.lag.Seconds())
+			}
+			if s.haveDrops {
+				drops = fmt.Sprintf("%s / %s", thousands(int(s.drops)), thousands(int(s.packets)))
+			}
+			if s.haveDecoded {
+				decoded = fmt.Sprintf("%s / %s", thousands(int(s.decoded)), thousands(int(s.sent)))
+			}
+			rate := thousands(int(s.appRate + 0.5))
+			if s.n > 1 {
+				rate += fmt.Sprintf(" ±%.0f%%", 100*s.spread)
+			}
+			if s.failed || len(s.problems) > 0 {
+				decoded += " (" + strings.Join(dedup(s.problems), "; ") + ")"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %s |\n",
+				name, c.label(), rate, ratio, capCPU, s.appCPU.Seconds(), s.hostCPU.Seconds(), drops, decoded, lag)
+		}
+	}
+	b.WriteString("\n")
+	r.ringFigures(&b)
+	r.targets(&b)
+	return b.String()
+}
+
+// ringFigures prints the estimated ring-buffer bytes against the payload,
+// for the zmtpdump capturer that lost the least.
+func (r *report) ringFigures(b *strings.Builder) {
+	if pct, label, s, ok := r.ringFigure(); ok {
+		fmt.Fprintf(b, "Ring buffer, large, %s (--snap 64, the default): about %s bytes shipped for %s bytes of TCP payload, %.1f%%.\n\n",
+			label, thousands(int(s.ring)), thousands(int(s.payload)), pct)
+	}
+}
+
+func (r *report) ringFigure() (pct float64, label string, best cell, ok bool) {
+	for _, w := range r.ws {
+		if w.name != "large" {
+			continue
+		}
+		for _, c := range r.caps {
+			if c.kind != zmtpdumpKind || c.skip != "" {
+				continue
+			}
+			if s, found := r.summary(w, c); found && s.haveRing && s.payload > best.payload {
+				best, label, ok = s, c.label(), true
+			}
+		}
+	}
+	if ok {
+		pct = 100 * float64(best.ring) / float64(best.payload)
+	}
+	return pct, label, best, ok
+}
+
+// targets checks the issue's targets against the summaries.
+func (r *report) targets(b *strings.Builder) {
+	b.WriteString("Targets:\n\n")
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	byName := func(name string) (capturer, bool) {
+		for _, c := range r.caps {
+			if c.name == name {
+				return c, true
+			}
+		}
+		return capturer{}, false
+	}
+
+	// Completeness: every zmtpdump run decodes every message, 0 dropped.
+	var misses []string
+	checked := 0
+	for _, w := range r.ws {
+		for _, c := range r.caps {
+			if c.kind != zmtpdumpKind || c.skip != "" {
+				continue
+			}
+			s, ok := r.summary(w, c)
+			if !ok {
+				continue
+			}
+			checked++
+			switch {
+			case s.n == 0 || s.failed:
+				misses = append(misses, fmt.Sprintf("%s/%s failed", w.name, c.name))
+			case s.drops != 0 || !s.haveDecoded || s.decoded != s.sent:
+				misses = append(misses, fmt.Sprintf("%s/%s: %d dropped, %d of %d decoded", w.name, c.name, s.drops, s.decoded, s.sent))
+			}
+		}
+	}
+	if checked > 0 {
+		fmt.Fprintf(b, "- Completeness (every message decoded, 0 dropped): %s", verdict(len(misses) == 0))
+		if len(misses) > 0 {
+			fmt.Fprintf(b, ": %s", strings.Join(misses, "; "))
+		}
+		b.WriteString(".\n")
+	}
+
+	// Capture cost: zmtpdump -w at most half of tcpdump -w's CPU.
+	td, tdOK := byName("tcpdump")
+	for _, name := range []string{"zmtpdump-w", "zmtpdump-wq"} {
+		zw, ok := byName(name)
+		switch {
+		case !ok:
+			continue
+		case zw.skip != "":
+			fmt.Fprintf(b, "- Capture cost (%s CPU ≤ ½ tcpdump's): not measured (%s).\n", zw.label(), zw.skip)
+			continue
+		case !tdOK || td.skip != "":
+			continue
+		}
+		var parts []string
+		all := true
+		for _, w := range r.ws {
+			z, ok1 := r.summary(w, zw)
+			t, ok2 := r.summary(w, td)
+			if !ok1 || !ok2 || z.n == 0 || t.n == 0 {
+				continue
+			}
+			all = all && z.capCPU.Seconds() <= t.capCPU.Seconds()/2
+			parts = append(parts, fmt.Sprintf("%s %.2f s vs %.2f s", w.name, z.capCPU.Seconds(), t.capCPU.Seconds()))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(b, "- Capture cost (%s CPU ≤ ½ tcpdump's): %s: %s.\n", zw.label(), verdict(all), strings.Join(parts, "; "))
+		}
+	}
+
+	// Decode cost: --json keeps up and the application keeps 90%.
+	for _, name := range []string{"zmtpdump-json-null", "zmtpdump-json"} {
+		zj, ok := byName(name)
+		if !ok || zj.skip != "" {
+			continue
+		}
+		var parts []string
+		all := true
+		for _, w := range r.ws {
+			if w.side != nil {
+				continue
+			}
+			base, _ := r.summary(w, r.caps[0])
+			s, ok := r.summary(w, zj)
+			if !ok || s.n == 0 || base.appRate == 0 {
+				continue
+			}
+			ratio := s.appRate / base.appRate
+			met := ratio >= 0.90 && s.lag <= time.Second && s.haveDecoded && s.decoded == s.sent
+			all = all && met
+			parts = append(parts, fmt.Sprintf("%s %.1f%% of uncaptured, %s of %s decoded, lag %.1f s",
+				w.name, 100*ratio, thousands(int(s.decoded)), thousands(int(s.sent)), s.lag.Seconds()))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(b, "- Decode cost (%s keeps up, app ≥ 90%%): %s: %s.\n", zj.label(), verdict(all), strings.Join(parts, "; "))
+		}
+	}
+
+	// Unrelated traffic: 99% of the throughput, userspace CPU near zero.
+	for _, w := range r.ws {
+		if w.side == nil {
+			continue
+		}
+		base, _ := r.summary(w, r.caps[0])
+		var parts []string
+		all := true
+		for _, c := range r.caps {
+			if c.kind != zmtpdumpKind || c.skip != "" {
+				continue
+			}
+			s, ok := r.summary(w, c)
+			if !ok || s.n == 0 || base.appRate == 0 {
+				continue
+			}
+			ratio := s.appRate / base.appRate
+			met := ratio >= 0.99 && s.capCPU <= 100*time.Millisecond
+			all = all && met
+			parts = append(parts, fmt.Sprintf("%s %.1f%%, %.2f s CPU", c.name, 100*ratio, s.capCPU.Seconds()))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(b, "- Unrelated traffic (app ≥ 99%%, zmtpdump CPU ≤ 0.1 s): %s: %s.\n", verdict(all), strings.Join(parts, "; "))
+		}
+	}
+
+	// Large bodies: ring bytes at most 1% of the payload with --snap 64.
+	if pct, label, _, ok := r.ringFigure(); ok {
+		fmt.Fprintf(b, "- Large bodies (ring bytes ≤ 1%% of payload with --snap 64): %s: %.1f%% (%s).\n", verdict(pct <= 1), pct, label)
+	}
+}
+
+// dedup keeps the first of equal strings, in order.
+func dedup(xs []string) []string {
+	var out []string
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}

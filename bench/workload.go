@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// workload is one kind of traffic.
+type workload struct {
+	name string
+	desc string
+	// count messages of size bytes over conns connections: the measured
+	// flow, whose receiver's rate is the application's throughput.
+	count, size, conns int
+	// wait is how long the sender lets its connections come up.
+	wait time.Duration
+	// side, if set, is a small flow that the filter matches; the measured
+	// flow is then on a port the filter does not match.
+	side *sideFlow
+}
+
+// sideFlow is a small paced flow beside the measured one.
+type sideFlow struct {
+	count int
+	rate  float64
+}
+
+// workloads returns the workloads, scaled down by div (1: full size).
+func workloads(div int) []workload {
+	return []workload{
+		{name: "small", desc: fmt.Sprintf("%s × 64 B", thousands(2_000_000/div)),
+			count: 2_000_000 / div, size: 64, conns: 1, wait: 200 * time.Millisecond},
+		{name: "large", desc: fmt.Sprintf("%s × 1 MiB", thousands(2_000/div)),
+			count: 2_000 / div, size: 1 << 20, conns: 1, wait: 200 * time.Millisecond},
+		{name: "conns", desc: fmt.Sprintf("%s × 64 B, 100 conns", thousands(1_000_000/div)),
+			count: 1_000_000 / div, size: 64, conns: 100, wait: 500 * time.Millisecond},
+		{name: "unrelated", desc: fmt.Sprintf("%s × 64 B unmatched + %s matched", thousands(2_000_000/div), thousands(1_500/div)),
+			count: 2_000_000 / div, size: 64, conns: 1, wait: 200 * time.Millisecond,
+			side: &sideFlow{count: 1_500 / div, rate: 1_000}},
+	}
+}
+
+// capturerKind says how a capturer is run and how its statistics read.
+type capturerKind int
+
+const (
+	noCapture capturerKind = iota
+	tcpdumpKind
+	zmtpdumpKind
+)
+
+// capturer is one way of capturing the workload's traffic.
+type capturer struct {
+	name string
+	kind capturerKind
+	// args returns the command line for the filter expression.
+	args func(b *bins, filter string) (path string, args []string)
+	// jsonOut sends stdout to a file on tmpfs whose message events are
+	// counted; otherwise stdout goes to /dev/null.
+	jsonOut bool
+	// skip, if set, says why this capturer cannot run here.
+	skip string
+	// optional capturers run only when -capturers names them.
+	optional bool
+}
+
+func capturers(b *bins) []capturer {
+	cs := []capturer{
+		{name: "none", kind: noCapture},
+		{name: "tcpdump", kind: tcpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.tcpdump, []string{"-i", "lo", "-n", "-w", "/dev/null", f}
+		}},
+		{name: "zmtpdump-w", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "-w", "/dev/null", f}
+		}},
+		{name: "zmtpdump-wq", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "-q", "-w", "/dev/null", f}
+		}},
+		{name: "zmtpdump-json", kind: zmtpdumpKind, jsonOut: true, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "--json", f}
+		}},
+		{name: "zmtpdump-json-null", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "--json", f}
+		}},
+		{name: "zmtpdump-text", kind: zmtpdumpKind, optional: true, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", f}
+		}},
+	}
+	for i := range cs {
+		switch {
+		case cs[i].kind == tcpdumpKind && b.tcpdump == "":
+			cs[i].skip = "tcpdump not found"
+		case (cs[i].name == "zmtpdump-w" || cs[i].name == "zmtpdump-wq") && !b.hasWrite:
+			cs[i].skip = "needs -w: zmtpdump has no -w (--write) flag yet"
+		}
+	}
+	return cs
+}
+
+// label is how the table names a capturer.
+func (c capturer) label() string {
+	switch c.name {
+	case "tcpdump":
+		return "tcpdump -w /dev/null"
+	case "zmtpdump-w":
+		return "zmtpdump -w /dev/null"
+	case "zmtpdump-wq":
+		return "zmtpdump -q -w /dev/null"
+	case "zmtpdump-json":
+		return "zmtpdump --json > tmpfs"
+	case "zmtpdump-json-null":
+		return "zmtpdump --json > /dev/null"
+	case "zmtpdump-text":
+		return "zmtpdump > /dev/null"
+	}
+	return "no capture"
+}
+
+// pick keeps the items whose name is in the comma-separated list (when the
+// list is empty, those that keep says to); an unknown name is an error.
+func pick[T any](items []T, name func(T) string, keep func(T) bool, list, what string) ([]T, error) {
+	if list == "" {
+		var out []T
+		for _, it := range items {
+			if keep(it) {
+				out = append(out, it)
+			}
+		}
+		return out, nil
+	}
+	var out []T
+	for _, want := range strings.Split(list, ",") {
+		found := false
+		for _, it := range items {
+			if name(it) == want {
+				out = append(out, it)
+				found = true
+			}
+		}
+		if !found {
+			var names []string
+			for _, it := range items {
+				names = append(names, name(it))
+			}
+			return nil, fmt.Errorf("unknown %s %q: want one of %s", what, want, strings.Join(names, ", "))
+		}
+	}
+	return out, nil
+}
+
+// thousands formats n with commas: 2000000 is "2,000,000".
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
