@@ -66,6 +66,9 @@ struct record {
 volatile const __u8 match_all_ports = 0; // 1: every TCP port matches
 volatile const __u32 l2_len = ETH_HLEN;  // link-layer header length
 volatile const __u32 loopback_ifindex = 1; // socket backend: lo's index
+// Wake the reader only once this many bytes wait in the ring: under load it
+// drains in batches instead of once per packet; below that, it polls.
+volatile const __u64 wakeup_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -260,7 +263,12 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		if (lost)
 			h.lost = *lost;
 		rec->hdr = h;
-		if (bpf_ringbuf_output(&events, rec, sizeof(h) + n, 0) < 0) {
+		__u64 flags = 0;
+		if (wakeup_bytes) {
+			flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(h) + n >= wakeup_bytes ?
+					BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		}
+		if (bpf_ringbuf_output(&events, rec, sizeof(h) + n, flags) < 0) {
 			count(CNT_RING_FULL);
 			if (lost)
 				__sync_fetch_and_add(lost, 1);

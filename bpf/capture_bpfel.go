@@ -54,6 +54,7 @@ const (
 	CaptureVarL2Len           = "l2_len"
 	CaptureVarLoopbackIfindex = "loopback_ifindex"
 	CaptureVarMatchAllPorts   = "match_all_ports"
+	CaptureVarWakeupBytes     = "wakeup_bytes"
 )
 
 // LoadCapture returns the embedded CollectionSpec for Capture.
@@ -121,6 +122,7 @@ type CaptureVariableSpecs struct {
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.VariableSpec `ebpf:"match_all_ports"`
+	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // CaptureObjects contains all objects after they have been loaded into the kernel.
@@ -167,6 +169,7 @@ type CaptureVariables struct {
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.Variable `ebpf:"match_all_ports"`
+	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // CapturePrograms contains all programs after they have been loaded into the kernel.

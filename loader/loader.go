@@ -19,8 +19,19 @@ import (
 	"github.com/zmtpdump/zmtpdump/capture"
 )
 
-// DefaultRingSize is the ring buffer size used when Config.RingSize is 0.
-const DefaultRingSize = 8 << 20
+// DefaultRingSize is the ring buffer size used when Config.RingSize is 0:
+// on lo a record can hold a 64 KiB GSO packet, and at full speed the reader
+// must stay that far behind without loss (see README "Overhead").
+const DefaultRingSize = 64 << 20
+
+// wakeupBytes is how much must wait in the ring before the kernel wakes the
+// reader (a sixteenth of the ring, at most 2 MiB); the reader polls for
+// less (see PollInterval).
+func wakeupBytes(ring int) uint64 { return uint64(min(ring/16, 2<<20)) }
+
+// PollInterval is the longest a record may wait in the ring for a reader
+// that Next has not woken: callers should set deadlines no further apart.
+const PollInterval = 50 * time.Millisecond
 
 // Backend is how the capture program is attached.
 type Backend string
@@ -313,6 +324,7 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len, loIndex int,
 		bpf.CaptureVarL2Len:           uint32(l2len),
 		bpf.CaptureVarMatchAllPorts:   all,
 		bpf.CaptureVarLoopbackIfindex: uint32(loIndex),
+		bpf.CaptureVarWakeupBytes:     wakeupBytes(ring),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)

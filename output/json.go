@@ -20,26 +20,40 @@ type JSON struct {
 	buf     []byte
 	owners  *Owners // see SetOwners
 	notes   []Note  // see SetNotes
+	// The events of one segment share its time, and a connection's share
+	// its endpoints: the last ones formatted are kept (formatting the
+	// time was the JSON printer's largest cost).
+	lastT              time.Time
+	lastTS             []byte
+	lastSrc, lastDst   netip.AddrPort
+	lastSrcB, lastDstB []byte
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
-func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriter(w)} }
+func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriterSize(w, 64<<10)} }
 
 // NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
 // ShowSecrets applies.
 func NewJSONOptions(w io.Writer, opts Options) *JSON {
-	return &JSON{w: bufio.NewWriter(w), secrets: opts.ShowSecrets}
+	return &JSON{w: bufio.NewWriterSize(w, 64<<10), secrets: opts.ShowSecrets}
 }
 
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
+	if !t.Equal(p.lastT) || p.lastTS == nil {
+		p.lastT, p.lastTS = t, t.UTC().AppendFormat(p.lastTS[:0], rfc3339Nano)
+	}
+	if src != p.lastSrc || dst != p.lastDst || p.lastSrcB == nil {
+		p.lastSrc, p.lastSrcB = src, src.AppendTo(p.lastSrcB[:0])
+		p.lastDst, p.lastDstB = dst, dst.AppendTo(p.lastDstB[:0])
+	}
 	b := append(p.buf[:0], `{"ts":"`...)
-	b = t.UTC().AppendFormat(b, rfc3339Nano)
+	b = append(b, p.lastTS...)
 	b = append(b, `","src":"`...)
-	b = src.AppendTo(b)
+	b = append(b, p.lastSrcB...)
 	b = append(b, `","dst":"`...)
-	b = dst.AppendTo(b)
+	b = append(b, p.lastDstB...)
 	b = append(b, `","event":"`...)
 	b = append(b, event...)
 	return append(b, '"')

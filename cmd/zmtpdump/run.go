@@ -266,24 +266,37 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	var seg capture.Segment
 	var loopErr error
 	var n uint
+	// The kernel wakes the reader only when enough is waiting (see
+	// loader.PollInterval), so Next polls; housekeeping runs once a second,
+	// also when records never stop coming.
+	nextHousekeeping := time.Now().Add(expireEvery)
+	housekeeping := func(now time.Time) error {
+		nextHousekeeping = now.Add(expireEvery)
+		p.asm.Expire(now)
+		if err := p.sink.flush(); err != nil {
+			return err
+		}
+		if err := p.tick(c, live); err != nil {
+			return err
+		}
+		if err := c.CheckInterfaces(); err != nil {
+			// Keep what was decoded: drain the ring, then stop.
+			p.drain(c, &seg)
+			return err
+		}
+		return nil
+	}
+	c.SetDeadline(time.Now().Add(loader.PollInterval))
 	for {
-		c.SetDeadline(time.Now().Add(expireEvery))
 		err := c.Next(&seg)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			p.asm.Expire(time.Now())
-			if err := p.sink.flush(); err != nil {
-				loopErr = err
-				break
-			}
-			if err := p.tick(c, live); err != nil {
-				loopErr = err
-				break
-			}
-			if err := c.CheckInterfaces(); err != nil {
-				// Keep what was decoded: drain the ring, then stop.
-				p.drain(c, &seg)
-				loopErr = err
-				break
+			now := time.Now()
+			c.SetDeadline(now.Add(loader.PollInterval))
+			if now.After(nextHousekeeping) {
+				if err := housekeeping(now); err != nil {
+					loopErr = err
+					break
+				}
 			}
 			continue
 		}
@@ -299,10 +312,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 			break
 		}
 		// Once a second at most, checked every 256 packets.
-		if n++; n%256 == 0 && (live.due(time.Now()) || p.pcap.due(time.Now())) {
-			if err := p.tick(c, live); err != nil {
-				loopErr = err
-				break
+		if n++; n%256 == 0 {
+			if now := time.Now(); now.After(nextHousekeeping) {
+				if err := housekeeping(now); err != nil {
+					loopErr = err
+					break
+				}
 			}
 		}
 	}
