@@ -118,6 +118,8 @@ type Capture struct {
 	// nl lists the interfaces of the namespace captured in.
 	nl    *linkSocket
 	dedup dedup
+	// deadline is the caller's, see SetDeadline.
+	deadline time.Time
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
 }
@@ -424,11 +426,24 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // seg.Payload is valid until the next call. Next returns ErrClosed once
 // Interrupt or Close was called, and os.ErrDeadlineExceeded when a deadline
 // set with SetDeadline passes.
+//
+// The kernel wakes the reader only once enough records wait (see
+// PollInterval): Next polls the ring meanwhile, so a record never waits
+// longer than PollInterval for a caller blocked in Next.
 func (c *Capture) Next(seg *capture.Segment) error {
 	for {
+		now := time.Now()
+		poll := now.Add(PollInterval)
+		if !c.deadline.IsZero() && c.deadline.Before(poll) {
+			poll = c.deadline
+		}
+		c.rd.SetDeadline(poll)
 		if err := c.rd.ReadInto(&c.rec); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return ErrClosed
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+				continue // our own poll, not the caller's deadline
 			}
 			return err
 		}
@@ -441,9 +456,9 @@ func (c *Capture) Next(seg *capture.Segment) error {
 	}
 }
 
-// SetDeadline makes a blocked Next return os.ErrDeadlineExceeded at t. The
-// zero time removes the deadline.
-func (c *Capture) SetDeadline(t time.Time) { c.rd.SetDeadline(t) }
+// SetDeadline makes Next return os.ErrDeadlineExceeded at t. The zero time
+// removes the deadline. Call it from the goroutine that calls Next.
+func (c *Capture) SetDeadline(t time.Time) { c.deadline = t }
 
 // Interrupt makes a pending or future Next return ErrClosed. It is safe to
 // call from any goroutine, more than once.
