@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zmtpdump/zmtpdump/filter"
+	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
 )
@@ -39,6 +40,8 @@ type config struct {
 	expr string
 	// shards is the number of assembler goroutines (0: automatic).
 	shards int
+	// flows bounds TCP reassembly (zero fields take flows' defaults).
+	flows flows.Config
 	// loc is the time zone of text timestamps (nil: local time).
 	loc *time.Location
 
@@ -128,6 +131,10 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown)")
 	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
 	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords instead of their length")
+	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
+	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
+	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
+	f.DurationVar(&cfg.flows.IdleTimeout, "idle-timeout", flows.DefaultIdleTimeout, "end connections idle this long")
 	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")
 	if err := f.MarkHidden("shards"); err != nil {
 		panic(err)
@@ -169,6 +176,8 @@ func (c *config) finish(ifaces, ports, args []string) error {
 	}
 	c.interfaces = ifaces
 	switch {
+	case c.flows.MaxBufferedPerDir <= 0 || c.flows.MaxBufferedTotal <= 0 || c.flows.MaxFlows <= 0 || c.flows.IdleTimeout <= 0:
+		return errors.New("--max-buffered-per-flow, --max-buffered, --max-flows and --idle-timeout must be positive")
 	case c.pid < 0:
 		return fmt.Errorf("--pid %d: want a process id", c.pid)
 	case c.pid > 0 && c.netns != "":

@@ -38,6 +38,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"unsupported expression", []string{"-r", garbage, "ether", "broadcast"}, `unsupported filter expression`, true, false},
 		{"dangling or", []string{"-r", garbage, "port 1 or"}, `filter "port 1 or": syntax error at end of expression`, true, false},
 		{"bad port range", []string{"-r", garbage, "--port", "7010-7000"}, `--port: bad port range "7010-7000"`, true, false},
+		{"no flows", []string{"-r", garbage, "--max-flows", "0"}, "--max-flows and --idle-timeout must be positive", true, false},
+		{"negative reorder buffer", []string{"-r", garbage, "--max-buffered-per-flow", "-1"}, "must be positive", true, false},
 		{"bad buffer size", []string{"-i", "lo", "-B", "1000"}, "--buffer-size 1000: must be a power of two", true, false},
 		{"negative snap", []string{"-r", garbage, "-s", "-1"}, "--snap -1", true, false},
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},

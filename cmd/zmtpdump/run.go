@@ -82,10 +82,10 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 		return s
 	}
 	if n := shardsFor(cfg); n > 0 {
-		sh := flows.NewSharded(flows.Config{}, flows.ShardConfig{Shards: n}, factory)
+		sh := flows.NewSharded(cfg.flows, flows.ShardConfig{Shards: n}, factory)
 		p.asm, p.closeAsm = sh, sh.Close
 	} else {
-		p.asm, p.closeAsm = flows.New(flows.Config{}, factory), func() {}
+		p.asm, p.closeAsm = flows.New(cfg.flows, factory), func() {}
 	}
 	return p
 }
