@@ -227,6 +227,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	if c.rd, err = ringbuf.NewReader(c.first.Events); err != nil {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
 	}
+	c.armPoll()
 	// TCX resolves the interface index, and a packet socket binds to it, in
 	// the calling thread's namespace.
 	if err := inNetns(cfg.Netns, func() error { return c.attachAll(backend) }); err != nil {
@@ -432,18 +433,15 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // longer than PollInterval for a caller blocked in Next.
 func (c *Capture) Next(seg *capture.Segment) error {
 	for {
-		now := time.Now()
-		poll := now.Add(PollInterval)
-		if !c.deadline.IsZero() && c.deadline.Before(poll) {
-			poll = c.deadline
-		}
-		c.rd.SetDeadline(poll)
+		// The reader consults its deadline only when the ring is empty, so
+		// it is moved only then, not once per record.
 		if err := c.rd.ReadInto(&c.rec); err != nil {
 			if errors.Is(err, ringbuf.ErrClosed) {
 				return ErrClosed
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
-				continue // our own poll, not the caller's deadline
+				c.armPoll() // our own poll, not the caller's deadline
+				continue
 			}
 			return err
 		}
@@ -458,7 +456,20 @@ func (c *Capture) Next(seg *capture.Segment) error {
 
 // SetDeadline makes Next return os.ErrDeadlineExceeded at t. The zero time
 // removes the deadline. Call it from the goroutine that calls Next.
-func (c *Capture) SetDeadline(t time.Time) { c.deadline = t }
+func (c *Capture) SetDeadline(t time.Time) {
+	c.deadline = t
+	c.armPoll()
+}
+
+// armPoll sets the reader's deadline to the next poll, or to the caller's
+// deadline if that comes first.
+func (c *Capture) armPoll() {
+	poll := time.Now().Add(PollInterval)
+	if !c.deadline.IsZero() && c.deadline.Before(poll) {
+		poll = c.deadline
+	}
+	c.rd.SetDeadline(poll)
+}
 
 // Interrupt makes a pending or future Next return ErrClosed. It is safe to
 // call from any goroutine, more than once.

@@ -104,8 +104,7 @@ func (p *pipeline) err() error {
 	if p.pcapErr != nil {
 		return p.pcapErr
 	}
-	_, _, err := p.sink.totals()
-	return err
+	return p.sink.err()
 }
 
 func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
@@ -20,8 +21,9 @@ type sink struct {
 	// dirOut is out when it can be told which side sent an event.
 	dirOut output.DirPrinter
 	// quiet prints nothing (-q, -w -): events are only counted.
-	quiet    bool
-	packets  uint64
+	quiet bool
+	// packets is counted by the reader without the lock (once per packet).
+	packets  atomic.Uint64
 	events   uint64
 	messages uint64
 	// limit, when not 0, is how many messages are printed (-c): after the
@@ -32,6 +34,9 @@ type sink struct {
 	collect  bool
 	convs    []output.Conversation
 	writeErr error
+	// failed is set with writeErr, so that the reader can ask after every
+	// packet without taking the lock.
+	failed atomic.Bool
 }
 
 func newSink(out output.Printer) *sink {
@@ -43,6 +48,7 @@ func newSink(out output.Printer) *sink {
 func (s *sink) note(err error) {
 	if err != nil && s.writeErr == nil {
 		s.writeErr = err
+		s.failed.Store(true)
 	}
 }
 
@@ -133,9 +139,12 @@ func (s *sink) conversation(c output.Conversation) {
 
 // packet counts a captured segment and prints it when verbose.
 func (s *sink) packet(seg *capture.Segment, verbose bool) {
+	s.packets.Add(1)
+	if !verbose {
+		return // no lock per packet unless every packet is printed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.packets++
 	if verbose && !s.quiet && (s.limit == 0 || s.messages < s.limit) {
 		s.note(s.out.TCP(seg))
 	}
@@ -148,11 +157,22 @@ func (s *sink) flush() error {
 	return s.writeErr
 }
 
+// err returns the first write error; it takes the lock only once there is
+// one.
+func (s *sink) err() error {
+	if !s.failed.Load() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writeErr
+}
+
 // totals returns the counts and the first write error.
 func (s *sink) totals() (packets, events uint64, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.packets, s.events, s.writeErr
+	return s.packets.Load(), s.events, s.writeErr
 }
 
 // messageCount returns the ZMTP messages decoded.
