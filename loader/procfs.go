@@ -32,24 +32,12 @@ func OwnerFromProc(pid int, local, remote netip.AddrPort) (*Process, error) {
 		if l, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name())); err == nil && l == want {
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 			pr := &Process{PID: pid, Comm: strings.TrimSpace(string(comm))}
-			if cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid)); err == nil {
-				pr.Cgroup = cgroupV2Path(string(cg))
-				pr.ContainerID = ContainerID(pr.Cgroup)
-			}
+			pr.Cgroup = procCgroup(pid)
+			pr.ContainerID = ContainerID(pr.Cgroup)
 			return pr, nil
 		}
 	}
 	return nil, nil
-}
-
-// cgroupV2Path returns the unified hierarchy's path from /proc/PID/cgroup.
-func cgroupV2Path(s string) string {
-	for _, line := range strings.Split(s, "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return p
-		}
-	}
-	return ""
 }
 
 // socketInode finds the inode of the TCP socket local<->remote in pid's
