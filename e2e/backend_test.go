@@ -79,18 +79,7 @@ func TestAnyInterface(t *testing.T) {
 			ns, _, addr := bridgedNamespace(t)
 			port := freePort(t)
 			d := startDump(t, "-v", "-i", "any", "--backend", backend, "--port", fmt.Sprint(port))
-			ep := fmt.Sprintf("tcp://%s:%d", addr, port)
-			recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "3")
-			if err := recv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
-			if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "3").CombinedOutput(); err != nil {
-				t.Fatalf("sender: %v\n%s", err, out)
-			}
-			if err := recv.Wait(); err != nil {
-				t.Fatalf("receiver: %v", err)
-			}
+			pushPullTo(t, ns, addr, port, 3)
 			out, errOut := d.stop(t)
 			srv := fmt.Sprintf("%s:%d", addr, port)
 			if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {

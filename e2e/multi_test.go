@@ -5,47 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
-
-// vethNamespace builds a namespace joined to the root one by a veth pair
-// on the /30 whose first address is prefix+".1" (the root side) and second
-// prefix+".2" (the namespace side); it returns the namespace's name and the
-// root side's interface.
-func vethNamespace(t *testing.T, tag, prefix string) (ns, host string) {
-	t.Helper()
-	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, host, peer := tag+suffix, tag+"h"+suffix, tag+"p"+suffix
-	ip(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
-	ip(t, "link", "set", peer, "netns", ns)
-	ip(t, "addr", "add", prefix+".1/30", "dev", host)
-	ip(t, "link", "set", host, "up")
-	ip(t, "-n", ns, "addr", "add", prefix+".2/30", "dev", peer)
-	ip(t, "-n", ns, "link", "set", peer, "up")
-	ip(t, "-n", ns, "link", "set", "lo", "up")
-	return ns, host
-}
-
-// pushPullTo runs a PULL inside ns bound to addr and a PUSH from the root
-// namespace, n messages.
-func pushPullTo(t *testing.T, ns, addr string, port, n int) {
-	t.Helper()
-	ep := fmt.Sprintf("tcp://%s:%d", addr, port)
-	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(n))
-	if err := recv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(n)).CombinedOutput(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
-	if err := recv.Wait(); err != nil {
-		t.Fatalf("receiver: %v", err)
-	}
-}
 
 // TestSeveralInterfaces captures on lo and on a veth at once (different
 // devices, one ring buffer): conversations on both are decoded, each once.

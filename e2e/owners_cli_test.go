@@ -15,17 +15,7 @@ import (
 // the older server socket from /proc).
 func TestPidFlag(t *testing.T) {
 	requireLive(t)
-	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, host, peer := "zp"+suffix, "zph"+suffix, "zpp"+suffix
-	ip(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
-	ip(t, "link", "set", peer, "netns", ns)
-	ip(t, "addr", "add", "10.236.0.1/30", "dev", host)
-	ip(t, "link", "set", host, "up")
-	ip(t, "-n", ns, "addr", "add", "10.236.0.2/30", "dev", peer)
-	ip(t, "-n", ns, "link", "set", peer, "up")
+	ns, _ := vethNamespace(t, "zp", "10.236.0")
 
 	port := freePort(t)
 	ep := fmt.Sprintf("tcp://10.236.0.2:%d", port)

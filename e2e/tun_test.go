@@ -108,18 +108,7 @@ func TestTun(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			port := freePort(t)
 			d := startDump(t, "-v", "-i", tunA, "--backend", backend, "--port", fmt.Sprint(port))
-			ep := fmt.Sprintf("tcp://10.233.0.2:%d", port)
-			recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "3")
-			if err := recv.Start(); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(200 * time.Millisecond)
-			if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "3").CombinedOutput(); err != nil {
-				t.Fatalf("sender: %v\n%s", err, out)
-			}
-			if err := recv.Wait(); err != nil {
-				t.Fatalf("receiver: %v", err)
-			}
+			pushPullTo(t, ns, "10.233.0.2", port, 3)
 			out, _ := d.stop(t)
 			srv := fmt.Sprintf("10.233.0.2:%d", port)
 			if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {

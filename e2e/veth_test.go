@@ -16,6 +16,45 @@ func ip(t *testing.T, args ...string) {
 	}
 }
 
+// vethNamespace builds a namespace joined to the root one by a veth pair
+// on the /30 whose first address is prefix+".1" (the root side) and second
+// prefix+".2" (the namespace side); it returns the namespace's name and the
+// root side's interface.
+func vethNamespace(t *testing.T, tag, prefix string) (ns, host string) {
+	t.Helper()
+	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
+	ns, host, peer := tag+suffix, tag+"h"+suffix, tag+"p"+suffix
+	ip(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	ip(t, "link", "set", peer, "netns", ns)
+	ip(t, "addr", "add", prefix+".1/30", "dev", host)
+	ip(t, "link", "set", host, "up")
+	ip(t, "-n", ns, "addr", "add", prefix+".2/30", "dev", peer)
+	ip(t, "-n", ns, "link", "set", peer, "up")
+	ip(t, "-n", ns, "link", "set", "lo", "up")
+	return ns, host
+}
+
+// pushPullTo runs a PULL inside ns bound to addr and a PUSH from the root
+// namespace, n messages.
+func pushPullTo(t *testing.T, ns, addr string, port, n int) {
+	t.Helper()
+	ep := fmt.Sprintf("tcp://%s:%d", addr, port)
+	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(n))
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(n)).CombinedOutput(); err != nil {
+		t.Fatalf("sender: %v\n%s", err, out)
+	}
+	if err := recv.Wait(); err != nil {
+		t.Fatalf("receiver: %v", err)
+	}
+}
+
 // TestVeth captures on one end of a veth pair whose other end lives in a
 // network namespace: a real Ethernet device, where the program hooks both
 // ingress and egress. Every packet must be seen exactly once.
@@ -30,33 +69,10 @@ func testVeth(t *testing.T, backend string) {
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatal("iproute2's ip is needed for this test")
 	}
-	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, host, peer := "zd"+suffix, "zdh"+suffix, "zdp"+suffix
-	ip(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
-	ip(t, "link", "set", peer, "netns", ns)
-	ip(t, "addr", "add", "10.231.0.1/30", "dev", host)
-	ip(t, "link", "set", host, "up")
-	ip(t, "-n", ns, "addr", "add", "10.231.0.2/30", "dev", peer)
-	ip(t, "-n", ns, "link", "set", peer, "up")
-	ip(t, "-n", ns, "link", "set", "lo", "up")
-
+	ns, host := vethNamespace(t, "zd", "10.231.0")
 	port := freePort(t)
 	d := startDump(t, "-v", "-i", host, "--backend", backend, "--port", fmt.Sprint(port))
-	ep := fmt.Sprintf("tcp://10.231.0.2:%d", port)
-	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "3")
-	if err := recv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "3").CombinedOutput(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
-	if err := recv.Wait(); err != nil {
-		t.Fatalf("receiver: %v", err)
-	}
+	pushPullTo(t, ns, "10.231.0.2", port, 3)
 	out, _ := d.stop(t)
 
 	srv := fmt.Sprintf("10.231.0.2:%d", port)
@@ -83,32 +99,10 @@ func testVeth(t *testing.T, backend string) {
 // it had decoded, and exit non-zero.
 func TestInterfaceVanishes(t *testing.T) {
 	requireLive(t)
-	suffix := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, host, peer := "zv"+suffix, "zvh"+suffix, "zvp"+suffix
-	ip(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ip(t, "link", "add", host, "type", "veth", "peer", "name", peer)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
-	ip(t, "link", "set", peer, "netns", ns)
-	ip(t, "addr", "add", "10.234.0.1/30", "dev", host)
-	ip(t, "link", "set", host, "up")
-	ip(t, "-n", ns, "addr", "add", "10.234.0.2/30", "dev", peer)
-	ip(t, "-n", ns, "link", "set", peer, "up")
-
+	ns, host := vethNamespace(t, "zv", "10.234.0")
 	port := freePort(t)
 	d := startDump(t, "-i", host, "--port", fmt.Sprint(port))
-	ep := fmt.Sprintf("tcp://10.234.0.2:%d", port)
-	recv := exec.Command("ip", "netns", "exec", ns, built.peer, "-type", "pull", "-bind", ep, "-count", "2")
-	if err := recv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(200 * time.Millisecond)
-	if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "2").CombinedOutput(); err != nil {
-		t.Fatalf("sender: %v\n%s", err, out)
-	}
-	if err := recv.Wait(); err != nil {
-		t.Fatalf("receiver: %v", err)
-	}
+	pushPullTo(t, ns, "10.234.0.2", port, 2)
 	time.Sleep(200 * time.Millisecond)
 	ip(t, "link", "del", host)
 	select {
