@@ -35,23 +35,31 @@ func TestGolden(t *testing.T) {
 		} {
 			t.Run(name+mode.suffix, func(t *testing.T) {
 				args := append([]string{"-r", capture}, mode.args...)
-				got := runArgs(t, args...)
-				golden := filepath.Join("../../testdata/golden", name+mode.suffix)
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if diff := cmp.Diff(string(want), got); diff != "" {
-					t.Errorf("output differs from %s (-want +got):\n%s", golden, diff)
-				}
+				checkGolden(t, filepath.Join("../../testdata/golden", name+mode.suffix), args, runArgs(t, args...))
 			})
 		}
+	}
+}
+
+// checkGolden compares got, the output of zmtpdump args, with the golden
+// file, or rewrites the file with -update.
+func checkGolden(t *testing.T, golden string, args []string, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("zmtpdump %s differs from %s (-want +got):\n%s", strings.Join(args, " "), golden, diff)
 	}
 }
 

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestGoldenOptions runs the output options over captures in testdata and
@@ -37,23 +33,7 @@ func TestGoldenOptions(t *testing.T) {
 		t.Run(tt.golden, func(t *testing.T) {
 			args := append([]string{"-r", filepath.Join("../../testdata", tt.capture)}, tt.args...)
 			got := runArgs(t, args...)
-			golden := filepath.Join("testdata/golden", tt.golden)
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("zmtpdump %s differs from %s (-want +got):\n%s", strings.Join(args, " "), golden, diff)
-			}
+			checkGolden(t, filepath.Join("testdata/golden", tt.golden), args, got)
 		})
 	}
 }
