@@ -213,6 +213,10 @@ func (c *decodeConsumer) Gap(d flows.Dir, n uint64, _ *capture.Segment) {
 	c.zc.Gap(zmtp.Dir(d), n, c.emit)
 }
 
+func (c *decodeConsumer) Skip(d flows.Dir, n uint64, _ *capture.Segment) {
+	c.zc.Skip(zmtp.Dir(d), n, c.emit)
+}
+
 func (c *decodeConsumer) Close(r flows.CloseReason, _ *capture.Segment) {
 	c.zc.Close(r.String(), c.emit)
 }

@@ -100,6 +100,7 @@ type Stats struct {
 	Conflicts    uint64 // retransmitted stretches whose bytes differ from the first copy
 	Gaps         uint64 // gaps reported
 	LostBytes    uint64 // bytes reported in gaps
+	SkippedBytes uint64 // bytes reported skipped: on the wire, not captured (Segment.Payload shorter than PayloadLen)
 	Flows        uint64 // connections seen
 	ActiveFlows  int    // connections open now
 	Buffered     int    // out-of-order payload bytes held now
@@ -116,6 +117,7 @@ func (s *Stats) add(o Stats) {
 	s.Conflicts += o.Conflicts
 	s.Gaps += o.Gaps
 	s.LostBytes += o.LostBytes
+	s.SkippedBytes += o.SkippedBytes
 	s.Flows += o.Flows
 	s.ActiveFlows += o.ActiveFlows
 	s.Buffered += o.Buffered

@@ -14,7 +14,8 @@ import (
 )
 
 // recorder is a Consumer that writes what it receives as text: the streams
-// with gaps as <gap N>, a line per conflict and one at Close.
+// with gaps as <gap N> and skips as <skip N>, a line per conflict and one
+// at Close.
 type recorder struct {
 	log  *[]string
 	conn *Conn
@@ -24,6 +25,9 @@ type recorder struct {
 func (r *recorder) Data(d Dir, p []byte, _ *capture.Segment) { r.data[d].Write(p) }
 func (r *recorder) Gap(d Dir, n uint64, _ *capture.Segment) {
 	fmt.Fprintf(&r.data[d], "<gap %d>", n)
+}
+func (r *recorder) Skip(d Dir, n uint64, _ *capture.Segment) {
+	fmt.Fprintf(&r.data[d], "<skip %d>", n)
 }
 func (r *recorder) Conflict(d Dir, off uint64, n int, _ *capture.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("conflict %v@%d+%d", d, off, n))
@@ -57,6 +61,13 @@ func seg(c2s bool, seq uint32, flags uint8, payload string, ack ...uint32) captu
 // at returns s seen at second sec.
 func at(sec float64, s capture.Segment) capture.Segment {
 	s.Time = time.Unix(0, int64(sec*1e9))
+	return s
+}
+
+// cut returns s with a payload length of n: the bytes past its payload were
+// not captured.
+func cut(n int, s capture.Segment) capture.Segment {
+	s.PayloadLen = n
 	return s
 }
 
@@ -195,15 +206,63 @@ func TestAssembler(t *testing.T) {
 		}, []string{`127.0.0.1:7001>127.0.0.1:40000 mid=true c2s="xyz" s2c="abc" reset`}},
 		{"cut payload", Config{}, []capture.Segment{
 			seg(true, 1, syn, ""),
-			func() capture.Segment { s := seg(true, 2, 0, "abc"); s.PayloadLen = 10; return s }(),
+			cut(10, seg(true, 2, 0, "abc")),
 			seg(true, 12, 0, "z"),
-		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abc<gap 7>z" s2c="" capture ended`}},
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abc<skip 7>z" s2c="" capture ended`}},
 		{"cut payload held", Config{}, []capture.Segment{
 			seg(true, 1, syn, ""),
-			func() capture.Segment { s := seg(true, 4, 0, "cd"); s.PayloadLen = 5; return s }(),
+			cut(5, seg(true, 4, 0, "cd")),
 			seg(true, 9, 0, "hi"),
 			seg(true, 2, 0, "abcdefg"),
-		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcd<gap 3>hi" s2c="" capture ended`}},
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcd<skip 3>hi" s2c="" capture ended`}},
+		{"cut payload held, then a hole", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(5, seg(true, 4, 0, "cd")), // "cd" then 3 bytes not captured: 4-8
+			seg(true, 11, 0, "kl"),        // after a hole at 9-10
+			seg(true, 2, 0, "ab"),
+			seg(false, 500, 0, "x", 13), // the server got 9-10
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="abcd<skip 3><gap 2>kl" s2c="x" capture ended`}},
+		{"cut payload, all of it", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(4, seg(true, 2, 0, "")),
+			seg(true, 6, 0, "ef"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="<skip 4>ef" s2c="" capture ended`}},
+		{"cut payloads in a row", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(4, seg(true, 2, 0, "a")),
+			cut(4, seg(true, 6, 0, "e")),
+			seg(true, 10, 0, "ij"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="a<skip 3>e<skip 3>ij" s2c="" capture ended`}},
+		{"cut payloads held in a row", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(4, seg(true, 10, 0, "i")),
+			cut(4, seg(true, 6, 0, "e")),
+			cut(4, seg(true, 2, 0, "a")),
+			seg(true, 14, 0, "mn"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="a<skip 3>e<skip 3>i<skip 3>mn" s2c="" capture ended`}},
+		{"cut payload, then its whole copy", Config{ConflictWindow: 64}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(6, seg(true, 2, 0, "ab")),
+			seg(true, 2, 0, "abXYZW"), // first copy wins: no conflict either
+			seg(true, 8, 0, "gh"),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<skip 4>gh" s2c="" capture ended`}},
+		{"cut payload held, then its whole copy", Config{ConflictWindow: 64}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(6, seg(true, 4, 0, "cd")),
+			seg(true, 4, 0, "cXefgh"), // "X" differs: the rest was not captured
+			seg(true, 2, 0, "ab"),
+			seg(true, 10, 0, "ij"),
+		}, []string{"conflict c2s@3+1", `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcd<skip 4>ij" s2c="" capture ended`}},
+		{"cut payload, retransmitted across the skip", Config{ConflictWindow: 64}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(6, seg(true, 2, 0, "ab")),
+			seg(true, 8, 0, "gh"),
+			seg(true, 1, 0, "?bcdefgh"), // compared only past the skip
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<skip 4>gh" s2c="" capture ended`}},
+		{"cut payload before a FIN", Config{}, []capture.Segment{
+			seg(true, 1, syn, ""),
+			cut(6, seg(true, 2, fin, "ab")),
+		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="ab<skip 4>" s2c="" capture ended`}},
 		{"tail of an unknown connection", Config{}, []capture.Segment{
 			seg(true, 5, fin, "", 9), seg(true, 6, rst, ""), seg(false, 9, 0, "", 6),
 		}, nil},
@@ -291,6 +350,25 @@ func TestStats(t *testing.T) {
 	want := Stats{Segments: 13, Bytes: 19, OutOfOrder: 2, Retransmits: 2, Conflicts: 1, Flows: 1, PeakBuffered: 5, Ignored: 1}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+// TestStatsSkipped checks that bytes not captured count as skipped, apart
+// from the bytes lost, in order and held out of order alike.
+func TestStatsSkipped(t *testing.T) {
+	log, got := runSegs(t, Config{}, []capture.Segment{
+		seg(true, 1, capture.SYN, ""),
+		cut(10, seg(true, 2, 0, "abc")),           // 7 skipped, in order
+		cut(5, seg(true, 16, 0, "pq")),            // 3 skipped once reached; 12-15 a hole
+		seg(false, 500, 0, "x", 21),               // acknowledges the hole: 4 lost
+		cut(100, seg(true, 21, capture.FIN, "u")), // 99 skipped before the FIN
+	})
+	want := []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="abc<skip 7><gap 4>pq<skip 3>u<skip 99>" s2c="x" capture ended`}
+	if diff := cmp.Diff(want, log); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if got.SkippedBytes != 7+3+99 || got.Gaps != 1 || got.LostBytes != 4 || got.Bytes != 3+2+1+1 || got.OutOfOrder != 1 {
+		t.Errorf("stats %+v", got)
 	}
 }
 
@@ -557,4 +635,5 @@ type closeRecorder struct{ reasons *[]CloseReason }
 
 func (closeRecorder) Data(Dir, []byte, *capture.Segment)         {}
 func (closeRecorder) Gap(Dir, uint64, *capture.Segment)          {}
+func (closeRecorder) Skip(Dir, uint64, *capture.Segment)         {}
 func (r closeRecorder) Close(cr CloseReason, _ *capture.Segment) { *r.reasons = append(*r.reasons, cr) }

@@ -15,6 +15,7 @@ type discard struct{}
 
 func (discard) Data(Dir, []byte, *capture.Segment)  {}
 func (discard) Gap(Dir, uint64, *capture.Segment)   {}
+func (discard) Skip(Dir, uint64, *capture.Segment)  {}
 func (discard) Close(CloseReason, *capture.Segment) {}
 
 func discardAll(*Conn) Consumer { return discard{} }

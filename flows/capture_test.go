@@ -46,11 +46,13 @@ func readCapture(t testing.TB, name string) []capture.Segment {
 // span is a gap: n bytes at stream offset off.
 type span struct{ Off, N uint64 }
 
-// streams is a Consumer keeping what it receives, bytes and gaps apart.
+// streams is a Consumer keeping what it receives, bytes, gaps and skips
+// apart.
 type streams struct {
 	conn      *Conn
 	data      [2][]byte
 	gaps      [2][]span
+	skips     [2][]span
 	offset    [2]uint64
 	conflicts int
 	reason    CloseReason
@@ -64,6 +66,11 @@ func (s *streams) Data(d Dir, p []byte, _ *capture.Segment) {
 
 func (s *streams) Gap(d Dir, n uint64, _ *capture.Segment) {
 	s.gaps[d] = append(s.gaps[d], span{s.offset[d], n})
+	s.offset[d] += n
+}
+
+func (s *streams) Skip(d Dir, n uint64, _ *capture.Segment) {
+	s.skips[d] = append(s.skips[d], span{s.offset[d], n})
 	s.offset[d] += n
 }
 
@@ -121,8 +128,8 @@ func TestCaptureMutated(t *testing.T) {
 			same := func(t *testing.T, got *streams) {
 				t.Helper()
 				for d := range 2 {
-					if !bytes.Equal(got.data[d], cleanStreams.data[d]) || len(got.gaps[d]) != 0 {
-						t.Fatalf("%v: %d bytes (want %d), gaps %v", Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d])
+					if !bytes.Equal(got.data[d], cleanStreams.data[d]) || len(got.gaps[d]) != 0 || len(got.skips[d]) != 0 {
+						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
 					}
 				}
 				if got.conflicts != 0 || got.reason != Finished || got.conn.MidStream {
@@ -184,6 +191,67 @@ func TestCaptureMutated(t *testing.T) {
 							t.Errorf("closed: %v", got.reason)
 						}
 					})
+				}
+			}
+		})
+	}
+}
+
+// TestCaptureSnapped feeds real captures with every payload cut to a
+// snapshot length, in order and reordered: the bytes captured are the clean
+// stream's, and exactly the bytes cut are skipped, where they were; nothing
+// is lost.
+func TestCaptureSnapped(t *testing.T) {
+	const snap = 50
+	for _, name := range captures {
+		t.Run(name, func(t *testing.T) {
+			orig := readCapture(t, name)
+			clean := assemble(t, Config{}, slices.Clone(orig))
+			cutSegs := slices.Clone(orig)
+			var want [2][]byte
+			var wantSkips [2][]span
+			for i := range cutSegs {
+				s := &cutSegs[i]
+				if len(s.Payload) <= snap {
+					continue
+				}
+				d := ClientToServer
+				if s.Src != clean.conn.Client {
+					d = ServerToClient
+				}
+				off := uint64(s.Seq - firstSeq(orig, s.Src))
+				wantSkips[d] = append(wantSkips[d], span{off + snap, uint64(s.PayloadLen - snap)})
+				s.Payload = s.Payload[:snap]
+			}
+			for d := range 2 {
+				slices.SortFunc(wantSkips[d], func(a, b span) int { return int(a.Off) - int(b.Off) })
+				at := uint64(0)
+				for _, sk := range wantSkips[d] {
+					want[d] = append(want[d], clean.data[d][at:sk.Off]...)
+					at = sk.Off + sk.N
+				}
+				want[d] = append(want[d], clean.data[d][at:]...)
+			}
+			if len(wantSkips[0])+len(wantSkips[1]) == 0 {
+				t.Fatalf("no payload above %d bytes", snap)
+			}
+			r := rand.New(rand.NewPCG(3, uint64(len(orig))))
+			for i := range 20 {
+				segs := cutSegs
+				if i > 0 {
+					segs = shuffled(r, cutSegs, 4)
+				}
+				got := assemble(t, Config{ConflictWindow: 1 << 16}, segs)
+				for d := range 2 {
+					if !bytes.Equal(got.data[d], want[d]) || len(got.gaps[d]) != 0 {
+						t.Fatalf("order %d, %v: %d bytes (want %d), gaps %v", i, Dir(d), len(got.data[d]), len(want[d]), got.gaps[d])
+					}
+					if diff := cmp.Diff(wantSkips[d], got.skips[d]); diff != "" {
+						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, Dir(d), diff)
+					}
+				}
+				if got.conflicts != 0 || got.reason != Finished {
+					t.Fatalf("order %d: %d conflicts, %v", i, got.conflicts, got.reason)
 				}
 			}
 		})

@@ -1,7 +1,8 @@
 // Package flows turns captured TCP segments into ordered per-direction byte
 // streams. It knows nothing of ZMTP: a Consumer made per connection by a
-// Factory receives each direction's bytes in order, each once, and the
-// bytes that can no longer arrive as gaps of their exact length.
+// Factory receives each direction's bytes in order, each once, the bytes
+// that can no longer arrive as gaps of their exact length, and the bytes
+// sent but not captured (a payload the capture cut short) as skips.
 //
 // # Connections
 //
@@ -30,6 +31,13 @@
 // Config.ConflictWindow, held bytes always). A keepalive probe (one byte at
 // the next sequence number less one) is neither data nor a retransmission.
 // Bytes after a FIN are not part of the stream.
+//
+// A segment whose captured payload is shorter than its length
+// (Segment.PayloadLen) carries bytes the capture did not keep: cut by its
+// snapshot length, or left out on purpose inside ZMTP frame bodies. They
+// are placed like the others (a later copy of them does not replace them)
+// and reported with Consumer.Skip, not as a gap, when reached; they count
+// in Stats.SkippedBytes, not in the losses.
 //
 // Bytes missing before held ones are reported lost, as a gap of exactly the
 // missing length computed from sequence numbers, when they can no longer

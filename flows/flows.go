@@ -84,14 +84,24 @@ func (c *Conn) Dst(d Dir) netip.AddrPort {
 // connections may run concurrently under Sharded, so anything they share
 // must be synchronised.
 //
-// The offset of a byte in direction d is the number of bytes delivered and
-// reported lost before it in that direction: gaps count, so offsets always
-// match the sender's sequence numbers less the first one seen.
+// The offset of a byte in direction d is the number of bytes delivered,
+// reported lost and reported skipped before it in that direction: gaps and
+// skips count, so offsets always match the sender's sequence numbers less
+// the first one seen.
 type Consumer interface {
 	// Data delivers the next bytes of direction d, in order, each once.
 	Data(d Dir, p []byte, seg *capture.Segment)
-	// Gap reports that the next n bytes of direction d were lost.
+	// Gap reports that the next n bytes of direction d were lost: never
+	// seen (a hole the capture missed, kernel ring losses, bytes
+	// acknowledged but not seen, holes given up on at a bound or at the
+	// close).
 	Gap(d Dir, n uint64, seg *capture.Segment)
+	// Skip reports that the next n bytes of direction d exist on the wire
+	// but were not captured: the capture kept a prefix of a segment's
+	// payload (Segment.Payload shorter than Segment.PayloadLen), cut by its
+	// snapshot length or left out by the kernel inside frame bodies. Unlike
+	// Gap they are not a loss: the capture chose not to keep them.
+	Skip(d Dir, n uint64, seg *capture.Segment)
 	// Close ends the connection; no call follows it.
 	Close(reason CloseReason, seg *capture.Segment)
 }

@@ -33,12 +33,16 @@ func newFuzzConv() *fuzzConv {
 	return f
 }
 
-// checker is a Consumer checking every byte against the true streams.
+// checker is a Consumer checking every byte against the true streams, and
+// every skipped byte against those a segment added cut.
 type checker struct {
 	t      *testing.T
 	f      *fuzzConv
 	offset [2]uint64
-	closed bool
+	// uncaught marks, by stream offset, the bytes some segment added
+	// carried without capturing them.
+	uncaught [2][]bool
+	closed   bool
 }
 
 func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
@@ -53,13 +57,35 @@ func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
 
 func (c *checker) Gap(d Dir, n uint64, _ *capture.Segment) { c.offset[d] += n }
 
+func (c *checker) Skip(d Dir, n uint64, _ *capture.Segment) {
+	for o := c.offset[d]; o < c.offset[d]+n; o++ {
+		if o >= uint64(len(c.uncaught[d])) || !c.uncaught[d][o] {
+			c.t.Fatalf("%v: byte at offset %d skipped, but no segment left it out", d, o)
+		}
+	}
+	c.offset[d] += n
+}
+
+// added notes the bytes of s, a data segment of the conversation, that it
+// does not carry.
+func (c *checker) added(s *capture.Segment) {
+	d := ClientToServer
+	if s.Src != cli {
+		d = ServerToClient
+	}
+	off := int(s.Seq - (c.f.isn[d] + 1))
+	for o := off + len(s.Payload); o < off+s.PayloadLen; o++ {
+		c.uncaught[d][o] = true
+	}
+}
+
 func (c *checker) Close(CloseReason, *capture.Segment) { c.closed = true }
 
 // FuzzAssembler feeds the fuzzConv's segments in an order the input picks,
 // some sent twice, cut, or never, with acknowledgments and kernel losses
 // between: no panic, every byte delivered is the true one at its offset,
-// the bounds hold, and once both FINs are in, bytes and gaps cover each
-// stream exactly.
+// every byte skipped is one a segment did not capture, the bounds hold, and
+// once both FINs are in, bytes, gaps and skips cover each stream exactly.
 func FuzzAssembler(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 1, 0, 2, 0, 3})
@@ -69,6 +95,9 @@ func FuzzAssembler(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := Config{MaxBufferedPerDir: 64, MaxBufferedTotal: 100, MaxHolesPerDir: 4, ConflictWindow: 16}
 		ch := &checker{t: t, f: conv}
+		for d := range 2 {
+			ch.uncaught[d] = make([]bool, len(conv.stream[d]))
+		}
 		a := New(cfg, func(*Conn) Consumer { return ch })
 		var lost uint64
 		add := func(s capture.Segment) {
@@ -116,6 +145,7 @@ func FuzzAssembler(f *testing.F) {
 					s.Payload, s.PayloadLen, s.Seq = s.Payload[k:], s.PayloadLen-k, s.Seq+uint32(k)
 				case 2:
 					s.Payload = s.Payload[:k]
+					ch.added(&s)
 				}
 				add(s)
 			case 6:
@@ -139,7 +169,7 @@ func FuzzAssembler(f *testing.F) {
 				t.Fatalf("%v: %d bytes and gaps, want %d", Dir(d), ch.offset[d], len(conv.stream[d]))
 			}
 		}
-		if st := a.Stats(); st.Buffered != 0 || st.ActiveFlows != 0 || st.Bytes+st.LostBytes != uint64(len(conv.stream[0])+len(conv.stream[1])) {
+		if st := a.Stats(); st.Buffered != 0 || st.ActiveFlows != 0 || st.Bytes+st.LostBytes+st.SkippedBytes != uint64(len(conv.stream[0])+len(conv.stream[1])) {
 			t.Fatalf("stats %+v", st)
 		}
 	})

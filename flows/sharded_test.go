@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -107,6 +108,51 @@ func TestShardedLost(t *testing.T) {
 	}
 }
 
+// TestShardedSkipped checks that the shards' skipped bytes add up.
+func TestShardedSkipped(t *testing.T) {
+	s := NewSharded(Config{}, ShardConfig{Shards: 4}, discardAll)
+	defer s.Close()
+	for c := range 20 {
+		src := netip.AddrPortFrom(cli.Addr(), uint16(30000+c))
+		for _, sg := range []capture.Segment{
+			seg(true, 1, capture.SYN, ""),
+			cut(10, seg(true, 2, 0, "ab")),
+			cut(4, seg(true, 16, 0, "q")), // held behind a hole: skipped at the flush
+		} {
+			sg.Src = src
+			s.Add(&sg)
+		}
+	}
+	s.Flush(time.Unix(5, 0))
+	if st := s.Stats(); st.SkippedBytes != 20*(8+3) || st.LostBytes != 20*4 || st.Gaps != 20 || st.Bytes != 20*3 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestStatsAdd checks that Stats.add sums every counter.
+func TestStatsAdd(t *testing.T) {
+	var one, sum Stats
+	v := reflect.ValueOf(&one).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.Uint64:
+			f.SetUint(uint64(i + 1))
+		case reflect.Int:
+			f.SetInt(int64(i + 1))
+		default:
+			t.Fatalf("field %s: kind %v", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	sum.add(one)
+	sum.add(one)
+	w := reflect.ValueOf(sum)
+	for i := range w.NumField() {
+		if got := fmt.Sprint(w.Field(i)); got != fmt.Sprint(2*(i+1)) {
+			t.Errorf("%s: %s, want %d", w.Type().Field(i).Name, got, 2*(i+1))
+		}
+	}
+}
+
 type lockedRecorder struct {
 	mu *sync.Mutex
 	r  recorder
@@ -114,6 +160,7 @@ type lockedRecorder struct {
 
 func (l *lockedRecorder) Data(d Dir, p []byte, s *capture.Segment) { l.r.Data(d, p, s) }
 func (l *lockedRecorder) Gap(d Dir, n uint64, s *capture.Segment)  { l.r.Gap(d, n, s) }
+func (l *lockedRecorder) Skip(d Dir, n uint64, s *capture.Segment) { l.r.Skip(d, n, s) }
 func (l *lockedRecorder) Close(r CloseReason, s *capture.Segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

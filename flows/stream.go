@@ -25,7 +25,7 @@ type half struct {
 	finSeq   uint32 // sequence number of the FIN
 	lostMark uint32 // low bits of Segment.KernelLost on this direction's last segment
 	flags    uint8
-	offset   uint64 // stream offset of next: bytes delivered and lost so far
+	offset   uint64 // stream offset of next: bytes delivered, lost and skipped so far
 	// runs are the out-of-order bytes held, sorted, disjoint, each after
 	// a hole: all start after next. nil when there are none.
 	runs     []run
@@ -34,7 +34,7 @@ type half struct {
 }
 
 // run is a stretch of out-of-order bytes: data, then missing bytes the
-// capture cut (known lost once reached).
+// capture did not keep (reported skipped, not lost, once reached).
 type run struct {
 	seq     uint32
 	missing uint32
@@ -125,8 +125,9 @@ func (a *Assembler) accept(c *conn, d Dir, seq uint32, seg *capture.Segment) {
 }
 
 // place puts n bytes at seq, seq at or after next, of which data are the
-// first captured: bytes held already win, bytes at next are delivered, the
-// rest is held. It reports whether some bytes were held already.
+// first captured (the rest were not captured: skipped): bytes held already
+// win, bytes at next are delivered, the rest is held. It reports whether
+// some bytes were held already.
 func (a *Assembler) place(c *conn, d Dir, seq uint32, data []byte, n uint32, seg *capture.Segment) bool {
 	h := &c.dirs[d]
 	end := seq + n
@@ -247,7 +248,8 @@ func (a *Assembler) trimAfterFin(h *half) {
 	}
 }
 
-// deliver hands bytes at next to the consumer, then reports missing ones.
+// deliver hands bytes at next to the consumer, then reports the missing
+// ones that follow, which the capture did not keep, skipped.
 func (a *Assembler) deliver(c *conn, d Dir, data []byte, missing uint32, seg *capture.Segment) {
 	h := &c.dirs[d]
 	if len(data) > 0 {
@@ -260,21 +262,35 @@ func (a *Assembler) deliver(c *conn, d Dir, data []byte, missing uint32, seg *ca
 		a.stats.Bytes += uint64(len(data))
 	}
 	if missing > 0 {
-		a.gap(c, d, uint64(missing), seg)
+		a.skip(c, d, uint64(missing), seg)
 	}
 }
 
 // gap reports the n bytes at next lost.
 func (a *Assembler) gap(c *conn, d Dir, n uint64, seg *capture.Segment) {
-	h := &c.dirs[d]
 	c.consumer.Gap(d, n, seg)
+	a.pass(c, d, n)
+	a.stats.Gaps++
+	a.stats.LostBytes += n
+}
+
+// skip reports the n bytes at next not captured.
+func (a *Assembler) skip(c *conn, d Dir, n uint64, seg *capture.Segment) {
+	c.consumer.Skip(d, n, seg)
+	a.pass(c, d, n)
+	a.stats.SkippedBytes += n
+}
+
+// pass moves next past n bytes that were not delivered. The conflict
+// window holds no copy of them: it forgets what it held, as comparisons
+// there go by offset.
+func (a *Assembler) pass(c *conn, d Dir, n uint64) {
+	h := &c.dirs[d]
 	h.next += uint32(n)
 	h.offset += n
 	if h.recent != nil {
 		h.recent.from = h.offset
 	}
-	a.stats.Gaps++
-	a.stats.LostBytes += n
 }
 
 // drain delivers the runs now in order, then the FIN if reached.

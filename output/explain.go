@@ -73,6 +73,15 @@ func (x *Explainer) Data(from From, n int) {
 	s.npieces++
 }
 
+// Skip records that n bytes sent by from, following those of the last
+// Data call, were not captured (a payload cut short by the capture). They
+// are no loss and make no segment of their own: they only move the greeting
+// area's offsets on.
+func (x *Explainer) Skip(from From, n uint64) {
+	s := &x.sides[sideIndex(from)]
+	s.fed = int(min(uint64(greetingSize), uint64(s.fed)+n))
+}
+
 // Gap records that n bytes sent by from were lost and returns the notes
 // that explain it. The slice is valid until the next call.
 func (x *Explainer) Gap(from From, n uint64) []Note {

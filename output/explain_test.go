@@ -81,6 +81,14 @@ func TestExplainKeys(t *testing.T) {
 			x.Data(FromClient, 64)
 			return x.Notes(FromClient, null30)
 		}, []string{"greeting.whole", "version.mixed"}}, // greeting, as-server: shown already
+		{"pieces known after a skip, not a gap", func(x *Explainer) []Note {
+			x.Data(FromClient, 10)
+			x.Data(FromClient, 1)
+			x.Data(FromClient, 53)
+			x.Skip(FromClient, 1000) // bytes not captured: no loss
+			x.Data(FromClient, 7)
+			return x.Notes(FromClient, null31)
+		}, []string{"greeting", "greeting.split", "greeting.padding", "greeting.as-server"}},
 		{"pieces unknown after a gap", func(x *Explainer) []Note {
 			x.Gap(FromClient, 10)
 			return x.Notes(FromClient, null30)

@@ -100,6 +100,15 @@ func (l *Ladder) Data(from From, t time.Time, n int) {
 	l.push(ladderRow{t: t, kind: rowPiece, side: i, off: off, n: l.fed[i] - off})
 }
 
+// Skip records that n bytes sent by from, following those of the last Data
+// call, were not captured (a payload cut short by the capture). They are no
+// loss and draw nothing: they only move the offsets of the greeting pieces
+// that follow on.
+func (l *Ladder) Skip(from From, n uint64) {
+	i := sideIndex(from)
+	l.fed[i] = int(min(uint64(greetingSize), uint64(l.fed[i])+n))
+}
+
 // Gap records that n bytes sent by from were lost at t.
 func (l *Ladder) Gap(from From, t time.Time, n uint64) {
 	i := sideIndex(from)

@@ -60,6 +60,25 @@ func TestLadderCap(t *testing.T) {
 	}
 }
 
+// TestLadderSkip: bytes not captured draw nothing, and the pieces that
+// follow keep their offsets.
+func TestLadderSkip(t *testing.T) {
+	l := newTestLadder(0)
+	l.Data(FromClient, ts, 5)
+	l.Skip(FromClient, 20)
+	l.Data(FromClient, ts, 10)
+	l.Event(FromClient, ts, &zmtp.Connection{End: "closed"})
+	got := string(l.AppendTo(nil))
+	for _, want := range []string{"greeting bytes 0-4 (5 bytes)", "greeting bytes 25-34 (10 bytes)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ladder lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "lost") || strings.Contains(got, "gap") {
+		t.Errorf("a loss drawn:\n%s", got)
+	}
+}
+
 // TestLadderPieces: the segments of a greeting are rows named by the
 // greeting fields they carry, bytes past the greeting are not.
 func TestLadderPieces(t *testing.T) {

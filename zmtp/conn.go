@@ -48,9 +48,23 @@ func (c *Conn) Feed(d Dir, p []byte, emit func(Dir, Event)) {
 
 // Gap tells direction d that its next n bytes were lost (see Decoder.Gap).
 func (c *Conn) Gap(d Dir, n uint64, emit func(Dir, Event)) {
+	c.pass(d, n, false, emit)
+}
+
+// Skip tells direction d that its next n bytes were sent but not captured
+// (see Decoder.Skip). Like Gap, a skip that stops d (in its greeting, for
+// one) lets the other direction, if it was waiting for d's greeting to
+// decide its version, decide without it.
+func (c *Conn) Skip(d Dir, n uint64, emit func(Dir, Event)) {
+	c.pass(d, n, true, emit)
+}
+
+// pass runs Gap or Skip (uncaptured) on direction d, then lets the other
+// direction decide its version if d's state allows it now.
+func (c *Conn) pass(d Dir, n uint64, uncaptured bool, emit func(Dir, Event)) {
 	c.begin(emit)
 	d &= 1
-	c.dec[d].Gap(n, c.fwd[d])
+	c.dec[d].pass(n, uncaptured, c.fwd[d])
 	c.dec[d^1].poke(c.fwd[d^1])
 	c.emit = nil
 }

@@ -104,7 +104,7 @@ func (s state) String() string {
 type Decoder struct {
 	opts Options
 	st   state
-	off  uint64 // stream bytes consumed: fed plus lost
+	off  uint64 // stream bytes consumed: fed, lost and not captured
 	err  error
 
 	// Greeting.
@@ -225,6 +225,27 @@ func (d *Decoder) Stop(err error, emit func(Event)) {
 // next frame: it emits an *Error wrapping ErrOutOfSync and stops. The offset
 // always advances by n. emit may be nil.
 func (d *Decoder) Gap(n uint64, emit func(Event)) {
+	d.pass(n, false, emit)
+}
+
+// Skip tells the decoder that the next n bytes of the stream were sent but
+// not captured: the capture kept only a prefix of a segment's payload, cut
+// by its snapshot length or left out on purpose inside frame bodies. They
+// are passed over as Gap passes lost bytes: inside a message frame body
+// that has at least n bytes left, the frame keeps the data seen before them
+// (its Data, and what Message fields are read from it, stay a prefix of the
+// body) and its real Size, and a frame completed by the skip is emitted.
+// Anywhere else, a command body included (commands are decoded whole), the
+// decoder cannot go on: it emits an *Error wrapping ErrOutOfSync, saying the
+// bytes were not captured, and stops. The offset always advances by n. emit
+// may be nil.
+func (d *Decoder) Skip(n uint64, emit func(Event)) {
+	d.pass(n, true, emit)
+}
+
+// pass moves past n bytes never fed, lost or (uncaptured) not captured,
+// for Gap and Skip.
+func (d *Decoder) pass(n uint64, uncaptured bool, emit func(Event)) {
 	if emit == nil {
 		emit = discard
 	}
@@ -242,10 +263,17 @@ func (d *Decoder) Gap(n uint64, emit func(Event)) {
 		}
 		return
 	}
-	d.fail(start, fmt.Errorf("lost %d bytes at offset %d %s: %w", n, start, d.st, ErrOutOfSync), emit)
+	var err error
+	if uncaptured {
+		err = fmt.Errorf("%d bytes not captured at offset %d %s: %w", n, start, d.st, ErrOutOfSync)
+	} else {
+		err = fmt.Errorf("lost %d bytes at offset %d %s: %w", n, start, d.st, ErrOutOfSync)
+	}
+	d.fail(start, err, emit)
 }
 
-// Offset returns the number of stream bytes consumed so far, fed and lost.
+// Offset returns the number of stream bytes consumed so far: fed, lost and
+// not captured.
 // During an emit call it is the offset just past the emitted event.
 func (d *Decoder) Offset() uint64 { return d.off }
 
@@ -267,7 +295,7 @@ func (d *Decoder) fail(off uint64, err error, emit func(Event)) {
 func discard(Event) {}
 
 // satAdd returns a+b, or the largest uint64 if the sum would wrap: frame
-// sizes of up to 2^63-1 can be skipped with Gap, so a sum of them can
+// sizes of up to 2^63-1 can be passed over with Gap or Skip, so a sum of them can
 // overflow.
 func satAdd(a, b uint64) uint64 {
 	if s := a + b; s >= a {

@@ -44,7 +44,8 @@ var (
 	// minimum valid length of a frame is 1 octet").
 	ErrBadLength = errors.New("invalid frame length")
 
-	// ErrOutOfSync reports bytes lost where the decoder cannot tell where
-	// the next frame starts.
+	// ErrOutOfSync reports bytes lost (Decoder.Gap) or not captured
+	// (Decoder.Skip) where the decoder cannot tell where the next frame
+	// starts: anywhere but inside a message frame body.
 	ErrOutOfSync = errors.New("out of sync")
 )

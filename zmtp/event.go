@@ -114,7 +114,9 @@ type Command struct {
 type Frame struct {
 	// Size is the frame body's real size on the wire.
 	Size uint64
-	// Data holds the first bytes of the body, at most Options.MaxBody.
+	// Data holds the first bytes of the body, at most Options.MaxBody;
+	// fewer when body bytes were lost or not captured (Decoder.Gap,
+	// Decoder.Skip): Data is those seen before.
 	Data []byte
 	// More reports the MORE flag: another frame of the same message follows.
 	More bool
@@ -240,7 +242,8 @@ type Side struct {
 	// Messages and MessageBytes count the complete messages and their body
 	// bytes; Commands counts the commands.
 	Messages, MessageBytes, Commands uint64
-	// StreamBytes counts the stream bytes, lost ones included.
+	// StreamBytes counts the stream bytes, lost and not captured ones
+	// included.
 	StreamBytes uint64
 	// Err is the error that stopped decoding the direction, or nil.
 	Err error

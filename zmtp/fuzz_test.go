@@ -1,7 +1,12 @@
 package zmtp
 
 import (
+	"bytes"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // fuzzOptions are small limits, so that fuzz inputs reach them.
@@ -60,5 +65,100 @@ func checkBounds(t *testing.T, r result, o Options, n uint64) {
 	}
 	if r.Err != nil && len(r.Events) == 0 {
 		t.Errorf("Err() = %v without an *Error event", r.Err)
+	}
+}
+
+// FuzzDecoderSkip passes over k of the input's bytes at p with Skip, and
+// with Gap: no panic, every byte counted, Gap and Skip alike but for their
+// error's words, and either an *Error wrapping ErrOutOfSync at p after the
+// events of the bytes before it, or the events of the whole input with
+// nothing more than frame data cut short: the same frames and sizes, data a
+// prefix of the whole input's, and a message found encrypted or a
+// subscription only where the whole input says so too. The first byte picks
+// the chunk size, the next two p and the two after k.
+func FuzzDecoderSkip(f *testing.F) {
+	seed := func(chunk byte, p, k int, in []byte) {
+		f.Add(append([]byte{chunk, byte(p), byte(p >> 8), byte(k), byte(k >> 8)}, in...))
+	}
+	for i, tc := range decodeCases() {
+		seed(byte(i), len(tc.in)/2, len(tc.in)/4, tc.in)
+	}
+	s := pushStream()
+	seed(3, 95+7+9+10, 200, s) // inside the long frame
+	seed(1, 95+7+9, 300, s)    // all of its body
+	seed(7, 95+2, 5, s)        // all of "hello"
+	seed(2, 70, 10, s)         // in READY
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 5 {
+			return
+		}
+		chunk, in := int(data[0])%32+1, data[5:]
+		p := (int(data[1]) | int(data[2])<<8) % (len(in) + 1)
+		k := (int(data[3]) | int(data[4])<<8) % (len(in) - p + 1)
+		skipped := runSkip(fuzzOptions, chunk, in[:p], uint64(k), in[p+k:], false)
+		gapped := runSkip(fuzzOptions, chunk, in[:p], uint64(k), in[p+k:], true)
+		checkBounds(t, skipped, fuzzOptions, uint64(len(in)))
+		var e *Error
+		if n := len(skipped.Events); n > 0 {
+			e, _ = skipped.Events[n-1].(*Error)
+		}
+		if e != nil && errors.Is(e.Err, ErrOutOfSync) && e.Offset == uint64(p) && strings.Contains(e.Err.Error(), "not captured") {
+			if g, ok := gapped.Events[len(gapped.Events)-1].(*Error); !ok || !strings.HasPrefix(g.Err.Error(), "lost ") || g.Offset != e.Offset {
+				t.Fatalf("Gap ended with %+v, Skip with %v", gapped.Events[len(gapped.Events)-1], e.Err)
+			}
+			gapped.Events[len(gapped.Events)-1], gapped.Err = e, skipped.Err
+			diffResults(t, "Gap", skipped, gapped)
+			before := run(fuzzOptions, in[:p])
+			if diff := cmp.Diff(before.Events, skipped.Events[:len(skipped.Events)-1], cmpOpts); diff != "" {
+				t.Fatalf("events before the skip (-fed alone +skipped):\n%s", diff)
+			}
+			return
+		}
+		diffResults(t, "Gap", skipped, gapped)
+		whole := run(fuzzOptions, in)
+		if len(whole.Events) != len(skipped.Events) || !cmp.Equal(whole.Err, skipped.Err, cmpOpts) {
+			t.Fatalf("%d events, Err() = %v; whole input: %d events, Err() = %v", len(skipped.Events), skipped.Err, len(whole.Events), whole.Err)
+		}
+		for i, ev := range skipped.Events {
+			checkPrefixEvent(t, i, whole.Events[i], ev)
+		}
+	})
+}
+
+// checkPrefixEvent checks that got, event i of an input some frame body
+// bytes of which were skipped, is want, the event of the whole input, but
+// for data cut short.
+func checkPrefixEvent(t *testing.T, i int, want, got Event) {
+	t.Helper()
+	if *want.EventHeader() != *got.EventHeader() {
+		t.Fatalf("event %d: %T %+v, want %T %+v", i, got, *got.EventHeader(), want, *want.EventHeader())
+	}
+	switch g := got.(type) {
+	case *Message:
+		w, ok := want.(*Message)
+		if !ok || len(w.Frames) != len(g.Frames) || w.Bytes != g.Bytes || w.FramesOmitted != g.FramesOmitted {
+			t.Fatalf("event %d: %+v, want %+v", i, got, want)
+		}
+		for j := range g.Frames {
+			wf, gf := w.Frames[j], g.Frames[j]
+			if wf.Size != gf.Size || wf.More != gf.More || !bytes.HasPrefix(wf.Data, gf.Data) {
+				t.Fatalf("event %d frame %d: %+v, want a prefix of %+v", i, j, gf, wf)
+			}
+		}
+		if g.Encrypted && (!w.Encrypted || !bytes.Equal(w.Nonce, g.Nonce) || w.BoxSize != g.BoxSize) {
+			t.Fatalf("event %d: encrypted %+v, whole input %+v", i, got, want)
+		}
+		if g.Subscription != NoSubscription && (w.Subscription != g.Subscription || !bytes.HasPrefix(w.Topic, g.Topic)) {
+			t.Fatalf("event %d: subscription %+v, whole input %+v", i, got, want)
+		}
+	case *Identity:
+		w, ok := want.(*Identity)
+		if !ok || w.Size != g.Size || !bytes.HasPrefix(w.Data, g.Data) {
+			t.Fatalf("event %d: %+v, want a prefix of %+v", i, got, want)
+		}
+	default:
+		if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+			t.Fatalf("event %d (-whole input +skipped):\n%s", i, diff)
+		}
 	}
 }

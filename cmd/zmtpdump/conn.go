@@ -17,10 +17,10 @@ type session struct {
 	out    *sink
 	zc     *zmtp.Conn
 	seg    *capture.Segment
-	first  time.Time // time of the first segment that carried data or a gap
+	first  time.Time // time of the first segment that carried data, a gap or a skip
 	last   time.Time // time of the last one
-	fed    bool      // any byte (or gap) was given to zc
-	gaps   [2]uint64 // gaps per direction (flows.Dir order)
+	fed    bool      // any byte (or gap, or skip) was given to zc
+	gaps   [2]uint64 // gaps per direction (flows.Dir order); skips are not gaps
 	lost   [2]uint64 // bytes they lost
 	emitFn func(zmtp.Dir, zmtp.Event)
 	procs  *owners    // nil: no process attribution
@@ -80,7 +80,7 @@ func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 	}
 }
 
-// fedAt notes that seg carried data or a gap.
+// fedAt notes that seg carried data, a gap or a skip.
 func (s *session) fedAt(seg *capture.Segment) {
 	if !s.fed {
 		s.first = seg.Time
@@ -91,16 +91,37 @@ func (s *session) fedAt(seg *capture.Segment) {
 // Data implements flows.Consumer.
 func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 	s.fedAt(seg)
+	zd := s.start(d)
+	if !s.conn.MidStream {
+		s.learn.data(d, len(p), seg)
+	}
+	s.zc.Feed(zd, p, s.emitFn)
+}
+
+// start returns the zmtp direction of d, first stopping it if the
+// connection was picked up mid-stream and nothing of d was decoded yet.
+func (s *session) start(d flows.Dir) zmtp.Dir {
 	zd := zdir(d)
 	if s.conn.MidStream && s.zc.Decoder(zd).Offset() == 0 && s.zc.Decoder(zd).Err() == nil {
 		// Without the greeting there is no proven frame boundary: say so
 		// once and leave this direction alone rather than print garbage.
 		s.zc.Stop(zd, errMidStream, s.emitFn)
 	}
+	return zd
+}
+
+// Skip implements flows.Consumer. Bytes the capture did not keep (a
+// snapshot length, frame bodies the kernel left out) are no loss: the
+// frame lines show each frame's real size with the bytes kept, so nothing
+// is printed and nothing counts in the conversation's gaps. Outside a
+// message frame body the direction stops with an error saying so.
+func (s *session) Skip(d flows.Dir, n uint64, seg *capture.Segment) {
+	s.fedAt(seg)
+	zd := s.start(d)
 	if !s.conn.MidStream {
-		s.learn.data(d, len(p), seg)
+		s.learn.skip(d, n)
 	}
-	s.zc.Feed(zd, p, s.emitFn)
+	s.zc.Skip(zd, n, s.emitFn)
 }
 
 // Gap implements flows.Consumer.

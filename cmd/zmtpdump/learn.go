@@ -98,6 +98,21 @@ func (l *learning) data(d flows.Dir, n int, seg *capture.Segment) {
 	}
 }
 
+// skip records n bytes of direction d not captured, right after the data
+// of the same segment: not a loss, and no segment of their own, but they
+// move the offsets on.
+func (l *learning) skip(d flows.Dir, n uint64) {
+	if l == nil {
+		return
+	}
+	if l.explain != nil {
+		l.explain.Skip(from(d), n)
+	}
+	if l.ladder != nil {
+		l.ladder.Skip(from(d), n)
+	}
+}
+
 // event records ev sent in direction d at t and returns its notes.
 func (l *learning) event(d flows.Dir, t time.Time, ev zmtp.Event) []output.Note {
 	if l == nil {

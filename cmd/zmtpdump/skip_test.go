@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// writeCut writes the capture src again as a pcapng file whose payloads
+// are cut to snap bytes, as a capture with that snapshot length keeps
+// them, and returns its name.
+func writeCut(t *testing.T, src string, snap int) string {
+	t.Helper()
+	r, err := pcapfile.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var buf bytes.Buffer
+	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := 0
+	for {
+		var seg capture.Segment
+		if err := r.Next(&seg); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(seg.Payload) > snap {
+			seg.Payload = seg.Payload[:snap]
+			cut++
+		}
+		if err := w.WriteSegment(&seg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if cut == 0 {
+		t.Fatalf("%s: no payload above %d bytes", src, snap)
+	}
+	name := filepath.Join(t.TempDir(), filepath.Base(src)+".cut.pcapng")
+	if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// TestSnapCut decodes captures whose large payloads were cut by a snapshot
+// length, where every cut falls inside a message frame body: the bytes not
+// captured are no loss. Each mode prints what the whole capture prints (the
+// frames show their real sizes and at most 64 bytes, all captured): no gap
+// line, no gap or lost byte in the -q table, the same notes and ladders.
+func TestSnapCut(t *testing.T) {
+	for _, tc := range []struct {
+		capture string
+		snap    int
+	}{
+		{"push_pull_multipart.pcap", 120},
+		{"push_pull_large.pcap", 100},
+		{"large_ipv6.pcap", 80},
+	} {
+		t.Run(tc.capture, func(t *testing.T) {
+			orig := filepath.Join("../../testdata", tc.capture)
+			cut := writeCut(t, orig, tc.snap)
+			for _, mode := range [][]string{nil, {"--json"}, {"-q"}, {"--explain"}, {"--ladder"}, {"-X"}} {
+				want := runArgs(t, append([]string{"-r", orig}, mode...)...)
+				got := runArgs(t, append([]string{"-r", cut}, mode...)...)
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%v: the cut capture decodes otherwise (-whole +cut):\n%s", mode, diff)
+				}
+				if strings.Contains(got, "gap") {
+					t.Errorf("%v: a gap in\n%s", mode, got)
+				}
+			}
+		})
+	}
+}
+
+// TestSnapCutShown checks that a frame cut by the capture shows the bytes
+// captured, fewer than --snap allows, with its real size.
+func TestSnapCutShown(t *testing.T) {
+	cut := writeCut(t, "../../testdata/push_pull_multipart.pcap", 120)
+	got := runArgs(t, "-r", cut, "-s", "200", "-A", "-t")
+	// 120 bytes: "hello" (2 + 5), the long frame's header (9), then 104
+	// bytes of its body.
+	want := `message (2 frames, 305 bytes): "hello" +MORE | "` + strings.Repeat("x", 104) + `" ... (300 bytes, 104 shown)`
+	if n := strings.Count(got, want); n != 2 {
+		t.Errorf("%d lines with %q in\n%s", n, want, got)
+	}
+	if strings.Contains(got, "gap") {
+		t.Errorf("a gap in\n%s", got)
+	}
+}
+
+var notCaptured = regexp.MustCompile(`error: \d+ bytes not captured at offset \d+ in the greeting: out of sync\n`)
+
+// TestSnapCutCommand checks that bytes not captured outside a message frame
+// body stop the direction with an error that says so, and are still not
+// counted as lost.
+func TestSnapCutCommand(t *testing.T) {
+	// 20 bytes: the greetings' last pieces are cut.
+	cut := writeCut(t, "../../testdata/push_pull_null.pcap", 20)
+	got := runArgs(t, "-r", cut, "-t")
+	if n := len(notCaptured.FindAllString(got, -1)); n != 2 {
+		t.Errorf("%d errors saying bytes were not captured, want 2:\n%s", n, got)
+	}
+	if strings.Contains(got, "gap") || strings.Contains(got, "lost") {
+		t.Errorf("a loss in\n%s", got)
+	}
+	table := runArgs(t, "-r", cut, "-q")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("table:\n%s", table)
+	}
+	// Errors, Gaps, Lost, End.
+	if f := strings.Fields(lines[2]); len(f) < 4 || strings.Join(f[len(f)-4:], " ") != "2 0 0 closed" {
+		t.Errorf("want 2 errors, 0 gaps, 0 lost:\n%s", table)
+	}
+}
+
+// TestSessionSkip feeds a session directly: a cut segment inside a frame
+// body prints no gap line and counts no gap, and a connection picked up
+// mid-stream whose first bytes were not captured is refused as mid-stream,
+// like one whose first bytes were.
+func TestSessionSkip(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	seg := &capture.Segment{Time: time.Unix(1, 0)}
+	for _, mid := range []bool{false, true} {
+		var buf bytes.Buffer
+		out := newSink(output.NewText(&buf, output.Options{Location: time.UTC}))
+		out.collect = true
+		s := newSession(&flows.Conn{Client: cli, Server: srv, MidStream: mid}, out, zmtp.Options{}, nil)
+		if !mid {
+			s.Data(flows.ClientToServer, greeting, seg)
+			s.Data(flows.ClientToServer, []byte{0x02, 0, 0, 0, 0, 0, 0x10, 0, 0, 'a', 'b'}, seg) // a 1 MiB frame
+		}
+		s.Skip(flows.ClientToServer, 1<<20-2, seg)
+		s.Close(flows.Finished, seg)
+		if err := out.flush(); err != nil {
+			t.Fatal(err)
+		}
+		got := buf.String()
+		var want string
+		if mid {
+			want = errMidStream.Error()
+		} else {
+			want = `message: "ab" 61 62 ... (1048576 bytes, 2 shown)`
+		}
+		if !strings.Contains(got, want) || strings.Contains(got, "gap") || strings.Contains(got, "not captured") {
+			t.Errorf("mid-stream %v: want %q, no gap, in\n%s", mid, want, got)
+		}
+		convs := out.conversations()
+		if len(convs) != 1 || convs[0].Gaps != [2]uint64{} || convs[0].Lost != [2]uint64{} {
+			t.Errorf("mid-stream %v: conversations %+v", mid, convs)
+		}
+	}
+}
+
+// greeting is a ZMTP 3.1 NULL greeting.
+var greeting = append(append([]byte{0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0x7f, 3, 1, 'N', 'U', 'L', 'L'}, make([]byte, 16)...), make([]byte, 32)...)
