@@ -5,6 +5,12 @@
 // zmtpdump's kernel side: a TC (TCX) program that matches TCP packets
 // against the port filter and ships each match -- a fixed header followed by
 // exactly the captured payload bytes -- to a BPF ring buffer.
+//
+// With frame_keep set, the program follows ZMTP framing per flow and ships,
+// of each message frame, only its header and first frame_keep body bytes:
+// the rest of a large body crosses the ring as a count, not as bytes (see
+// "Kernel-side framing" below). Built with -DZD_NO_FRAMING for kernels
+// without bpf_loop (before 5.17): then every payload byte is shipped.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -16,6 +22,12 @@
 #include <linux/if_packet.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+
+// TCP header flags, as in the flags byte.
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
 
 char __license[] SEC("license") = "Dual MPL/GPL";
 
@@ -34,15 +46,25 @@ enum counter {
 	CNT_RING_FULL = 1, // records lost: no room in the ring buffer
 	CNT_CUT = 2,       // packets whose payload exceeded MAX_PAYLOAD
 	CNT_LOAD_ERR = 3,  // bpf_skb_load_bytes failed
-	CNT_MAX = 4,
+	CNT_RING_BYTES = 4, // bytes written to the ring buffer, headers included
+	CNT_ELIDED = 5,     // payload bytes left out inside frame bodies
+	CNT_UNFRAMED = 6,   // flows whose framing the kernel stopped following
+	CNT_MAX = 7,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
+//
+// A record normally describes one packet. When kernel-side framing leaves
+// bytes out, a packet is described by one record per kept stretch (a
+// "piece"): its seq is that of the piece's first byte, payload_len counts the
+// kept bytes and the left-out ones after them, and pkt_len is what a packet
+// carrying just that would measure. Only the last piece carries FIN, RST and
+// PSH; a SYN is never split.
 struct event_hdr {
 	__u64 ts_ns;       // bpf_ktime_get_ns() (CLOCK_MONOTONIC)
 	__u32 ifindex;
 	__u32 pkt_len;     // skb->len: the packet as seen, link header included
-	__u32 payload_len; // TCP payload length from the IP header
+	__u32 payload_len; // TCP payload bytes this record covers
 	__u32 cap_len;     // payload bytes that follow this header
 	__u32 seq;
 	__u32 ack;
@@ -53,7 +75,7 @@ struct event_hdr {
 	__u8 family;       // 4 or 6
 	__u8 direction;    // enum direction
 	__u8 tcp_flags;
-	__u8 _pad;
+	__u8 piece;        // 1: one of several records of a packet split by framing
 	__u64 lost;        // records lost so far (all CPUs) when this one was made
 };
 
@@ -69,6 +91,9 @@ volatile const __u32 loopback_ifindex = 1; // socket backend: lo's index
 // Wake the reader only once this many bytes wait in the ring: under load it
 // drains in batches instead of once per packet; below that, it polls.
 volatile const __u64 wakeup_bytes = 0;
+// Kernel-side framing: 0 ships whole payloads; otherwise the number of body
+// bytes shipped of each ZMTP message frame (commands are always whole).
+volatile const __u32 frame_keep = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -109,11 +134,16 @@ struct {
 	__uint(max_entries, 1);
 } lost_total SEC(".maps");
 
-static __always_inline void count(__u32 which)
+static __always_inline void add(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &which);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 which)
+{
+	add(which, 1);
 }
 
 // zd_filter is the user's filter expression. This body (accept every packet)
@@ -197,15 +227,394 @@ static __always_inline int parse_l3(struct __sk_buff *skb, struct event_hdr *hdr
 	return -1;
 }
 
+// ship writes one record: the header h, then cap payload bytes read from
+// skb offset from. With framing, a global function: the verifier checks it
+// once, not at every call (pointer arguments to global functions need 5.12,
+// older than bpf_loop; without framing it is inlined).
+#ifdef ZD_NO_FRAMING
+static __always_inline
+#else
+__noinline
+#endif
+int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 from, __u32 cap)
+{
+	__u32 zero = 0, n = 0;
+	__u64 *lost, flags = 0;
+
+	if (!skb || !rec || !h)
+		return 0;
+
+	if (cap > 0) {
+		// The verifier must see n bounded from below and above: [1, MAX].
+		n = ((cap - 1) & (MAX_PAYLOAD - 1)) + 1;
+		if (bpf_skb_load_bytes(skb, from, rec->data, n) < 0) {
+			count(CNT_LOAD_ERR);
+			n = 0;
+		}
+	}
+	h->cap_len = n;
+	lost = bpf_map_lookup_elem(&lost_total, &zero);
+	if (lost)
+		h->lost = *lost;
+	rec->hdr = *h;
+	if (wakeup_bytes) {
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*h) + n >= wakeup_bytes ?
+				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	}
+	if (bpf_ringbuf_output(&events, rec, sizeof(*h) + n, flags) < 0) {
+		count(CNT_RING_FULL);
+		if (lost)
+			__sync_fetch_and_add(lost, 1);
+		return 0;
+	}
+	add(CNT_RING_BYTES, sizeof(*h) + n);
+	return 0;
+}
+
+// walk is one packet on its way to the ring: the header of its records and,
+// for kernel-side framing, where the walk through its payload stands.
+struct walk {
+	struct event_hdr h;
+	struct __sk_buff *skb;
+	struct record *rec;
+	struct flow_state *st;
+	__u32 base;   // the payload's offset in the skb
+	__u32 n;      // payload bytes in the packet
+	__u32 i;      // payload offset the framing walk has reached
+	__u32 piece;  // payload offset where the next record starts
+	__u32 seq;    // the packet's sequence number
+	__u32 pkt_len;
+	__u8 flags;   // the packet's TCP flags
+	__u8 pieces;  // records written so far
+};
+
+// The framing state of each flow direction (see "Kernel-side framing").
+struct flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 ifindex;
+};
+
+struct flow_state {
+	__u64 body_left; // bytes of the current frame body at expect
+	__u64 ship_left; // of those, how many are still to ship
+	__u64 len_acc;   // length bytes of a header read so far
+	__u32 expect;    // sequence number of the next byte to walk
+	__u32 pos;       // stream offset of expect, while in the greeting
+	__u8 mode;       // enum frame_mode
+	__u8 hdr_need;   // length bytes of the current header still to read
+	__u8 hdr_flags;  // flags of the current header
+	__u8 fstart;     // stream offset of the first frame: 12 or 64 (0: unknown)
+	__u8 v2;         // ZMTP 2.0 framing: no COMMAND flag
+	__u8 first;      // the next frame is 2.0's identity: ship it whole
+	__u8 rev;        // greeting byte 10: revision or major version
+	__u8 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct flow_key);
+	__type(value, struct flow_state);
+	__uint(max_entries, 16384); // set by the loader
+} flowstate SEC(".maps");
+
+#ifndef ZD_NO_FRAMING
+
+// Kernel-side framing.
+//
+// For every flow whose SYN it saw, the program keeps, per direction, the
+// next sequence number it expects and where in the ZMTP stream that byte
+// falls. The greeting is shipped whole; once it tells how frames look
+// (ZMTP 3.x at offset 64; 2.0, or 3.x downgraded to 2.0, at offset 12 with
+// the identity frame first), every frame header is read: commands (and a
+// 2.0 identity) are shipped whole, message frames with their first
+// frame_keep body bytes; a larger rest of a body is left out, and the
+// records say how many bytes they leave out so that userspace decodes the
+// frame's real size and skips the rest (never a loss).
+//
+// The program stops following a flow (and ships it whole, as without
+// framing) at anything it cannot prove: ZMTP 1.0, a malformed header, bytes
+// missing before a packet outside a body, a payload larger than a record.
+// Retransmitted bytes already walked are left out.
+
+// ship_piece writes the record of payload bytes [off, off+span) of which the
+// first cap are shipped and the rest left out.
+static __always_inline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 span)
+{
+	struct event_hdr *h = &w->h;
+	__u8 fl = w->flags;
+
+	if (off + span < w->n)
+		fl &= ~(TCP_FIN | TCP_RST | TCP_PSH); // not the packet's last piece
+	h->tcp_flags = fl;
+	h->seq = w->seq + off;
+	h->payload_len = span;
+	h->pkt_len = w->base + span;
+	h->piece = 1;
+	if (off == 0 && cap == w->n) {
+		// The packet whole after all.
+		h->pkt_len = w->pkt_len;
+		h->piece = 0;
+	}
+	if (span > cap)
+		add(CNT_ELIDED, span - cap);
+	ship(w->skb, w->rec, h, w->base + off, cap);
+	w->pieces++;
+}
+
+#define ZF_MORE 0x01
+#define ZF_LONG 0x02
+#define ZF_COMMAND 0x04
+
+enum frame_mode {
+	MODE_GREETING = 1, // shipping the greeting; frames start at fstart
+	MODE_FRAMES = 2,   // walking frames
+	MODE_OFF = 3,      // gave up: the entry is deleted
+};
+
+// Bytes of a body left out only in stretches at least this long: shorter
+// ones are cheaper to ship than to describe with another record.
+#define ELIDE_MIN 256
+
+static __always_inline void begin_frame(struct flow_state *st, __u64 len)
+{
+	int whole = st->first || (!st->v2 && (st->hdr_flags & ZF_COMMAND));
+
+	st->body_left = len;
+	st->ship_left = whole || len < frame_keep ? len : frame_keep;
+	st->first = 0;
+	st->hdr_need = 0;
+}
+
+// give_up stops the walk: the rest of the packet is shipped, the flow is
+// forgotten.
+static __always_inline long give_up(struct walk *w)
+{
+	w->st->mode = MODE_OFF;
+	w->i = w->n;
+	return 1;
+}
+
+// frame_step advances the walk by one frame header (or one of its bytes)
+// or by the part of a body inside this packet. It is bpf_loop's callback:
+// 1 stops the loop.
+static long frame_step(__u32 idx, void *ctx)
+{
+	struct walk *w = ctx;
+	struct flow_state *st = w->st;
+	__u32 i = w->i, n = w->n, room;
+	__u8 b[2];
+
+	if (i >= n)
+		return 1;
+	room = n - i;
+	if (st->body_left) {
+		__u64 take = st->ship_left < room ? st->ship_left : room;
+
+		i += take;
+		st->ship_left -= take;
+		st->body_left -= take;
+		room = n - i;
+		if (room && st->body_left) {
+			__u32 el = st->body_left < room ? st->body_left : room;
+
+			if (el >= ELIDE_MIN) {
+				ship_piece(w, w->piece, i - w->piece, i + el - w->piece);
+				w->piece = i + el;
+			}
+			i += el;
+			st->body_left -= el;
+		}
+		w->i = i;
+		return 0;
+	}
+	if (st->hdr_need == 0) {
+		// A frame's flags, and its length if short and here.
+		if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0)
+			return give_up(w);
+		if (b[0] & ~(st->v2 ? ZF_MORE | ZF_LONG : ZF_MORE | ZF_LONG | ZF_COMMAND))
+			return give_up(w); // not a frame: leave the decoder to say so
+		st->hdr_flags = b[0];
+		st->len_acc = 0;
+		if (!(b[0] & ZF_LONG)) {
+			if (room >= 2) {
+				begin_frame(st, b[1]);
+				w->i = i + 2;
+				return 0;
+			}
+			st->hdr_need = 1;
+			w->i = i + 1;
+			return 0;
+		}
+		st->hdr_need = 8;
+		i++;
+		if (n - i >= 8) {
+			__u64 be;
+
+			if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
+				return give_up(w);
+			be = bpf_be64_to_cpu(be);
+			if (be >> 63)
+				return give_up(w);
+			begin_frame(st, be);
+			i += 8;
+		}
+		w->i = i;
+		return 0;
+	}
+	// A header split between packets: its length a byte at a time.
+	if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0)
+		return give_up(w);
+	st->len_acc = st->len_acc << 8 | b[0];
+	if (--st->hdr_need == 0) {
+		if (st->len_acc >> 63)
+			return give_up(w);
+		begin_frame(st, st->len_acc);
+	}
+	w->i = i + 1;
+	return 0;
+}
+
+// greet looks at the greeting bytes in the packet from payload offset start
+// on. It returns the payload offset where frames start, -1 if they start
+// after this packet, -2 if the stream is not one the program can follow.
+static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 start)
+{
+	__u32 pos = st->pos, len = w->n - start;
+	__u8 b = 0;
+
+#define GREETING_BYTE(k) \
+	(pos <= (k) && (k) < pos + len && bpf_skb_load_bytes(w->skb, w->base + start + (k) - pos, &b, 1) == 0)
+
+	// A signature (%xFF 8 bytes %x7F): not ZMTP 1.0.
+	if (GREETING_BYTE(0) && b != 0xff)
+		return -2;
+	if (GREETING_BYTE(9) && !(b & 1))
+		return -2;
+	if (GREETING_BYTE(10)) {
+		if (b == 0)
+			return -2;
+		st->rev = b;
+	}
+	if (GREETING_BYTE(12)) {
+		if (st->rev >= 3 && b >= 'A' && b <= 'Z') {
+			st->fstart = 64; // a 3.x mechanism name
+		} else if (b <= (ZF_MORE | ZF_LONG)) {
+			st->fstart = 12; // 2.0's identity frame
+			st->v2 = 1;
+			st->first = 1;
+		} else {
+			return -2;
+		}
+	}
+#undef GREETING_BYTE
+	if (st->fstart && pos + len > st->fstart) {
+		st->mode = MODE_FRAMES;
+		return start + st->fstart - pos;
+	}
+	st->pos = pos + len;
+	return -1;
+}
+
+// follow ships the packet in w as kernel-side framing decides. It returns 0
+// when the packet is to be shipped whole instead.
+static __always_inline int follow(struct walk *w, __u32 plen)
+{
+	struct flow_key k = {};
+	struct flow_state *st;
+	__u32 start = 0;
+	__s32 d;
+	int o;
+
+	__builtin_memcpy(k.saddr, w->h.saddr, 16);
+	__builtin_memcpy(k.daddr, w->h.daddr, 16);
+	k.sport = w->h.sport;
+	k.dport = w->h.dport;
+	k.ifindex = w->h.ifindex;
+
+	if (w->flags & TCP_SYN) {
+		struct flow_state fresh = {};
+
+		if (w->flags & (TCP_RST | TCP_FIN) || plen > 0) {
+			bpf_map_delete_elem(&flowstate, &k);
+			return 0;
+		}
+		fresh.expect = w->seq + 1;
+		fresh.mode = MODE_GREETING;
+		bpf_map_update_elem(&flowstate, &k, &fresh, BPF_ANY);
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&flowstate, &k);
+	if (!st)
+		return 0;
+	if (w->flags & TCP_RST)
+		goto forget;
+	if (w->n == 0) {
+		if (w->flags & TCP_FIN)
+			bpf_map_delete_elem(&flowstate, &k);
+		return 0;
+	}
+	if (w->n < plen)
+		goto off; // cut: the walk would lose its place
+	w->st = st;
+	d = (__s32)(w->seq - st->expect);
+	if (d < 0) {
+		// Bytes walked already: a retransmission.
+		if ((__u32)-d >= w->n) {
+			ship_piece(w, 0, 0, w->n);
+			return 1;
+		}
+		start = -d;
+	} else if (d > 0) {
+		// Bytes before this packet not seen (yet): can be passed over
+		// only inside a body.
+		if (st->mode != MODE_FRAMES || st->hdr_need || (__u64)d > st->body_left)
+			goto off;
+		st->body_left -= d;
+		st->ship_left = st->ship_left > (__u64)d ? st->ship_left - d : 0;
+	}
+	w->i = start;
+	w->piece = start;
+	if (st->mode == MODE_GREETING) {
+		o = greet(w, st, start);
+		if (o == -2)
+			goto off;
+		if (o == -1) {
+			st->expect = w->seq + w->n;
+			return 0;
+		}
+		w->i = o;
+	}
+	bpf_loop(MAX_PAYLOAD + 1, frame_step, w, 0);
+	if (w->piece < w->n)
+		ship_piece(w, w->piece, w->n - w->piece, w->n - w->piece);
+	st->expect = w->seq + w->n;
+	if (st->mode == MODE_OFF) {
+		count(CNT_UNFRAMED);
+		goto forget;
+	}
+	if (w->flags & TCP_FIN)
+		goto forget;
+	return 1;
+off:
+	count(CNT_UNFRAMED);
+forget:
+	bpf_map_delete_elem(&flowstate, &k);
+	return w->pieces > 0;
+}
+
+#endif // ZD_NO_FRAMING
+
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 {
-	struct event_hdr h = {};
+	struct walk w = {};
 	struct tcphdr tcp;
-	struct record *rec;
-	__u32 cpu, room = 0, doff, plen, avail, cap, n = 0;
+	__u32 cpu, room = 0, doff, plen, avail, cap;
 	int l4;
 
-	l4 = parse_l3(skb, &h, &room);
+	l4 = parse_l3(skb, &w.h, &room);
 	if (l4 < 0)
 		return TC_ACT_UNSPEC;
 	if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) < 0)
@@ -232,48 +641,32 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	// another program before we are done (TC runs with migration off and
 	// bottom halves serialised on this CPU).
 	cpu = bpf_get_smp_processor_id();
-	rec = bpf_map_lookup_elem(&staging, &cpu);
-	if (!rec)
+	w.rec = bpf_map_lookup_elem(&staging, &cpu);
+	if (!w.rec)
 		return TC_ACT_UNSPEC;
 
-	h.ts_ns = bpf_ktime_get_ns();
-	h.ifindex = skb->ifindex;
-	h.pkt_len = skb->len;
-	h.payload_len = plen;
-	h.seq = bpf_ntohl(tcp.seq);
-	h.ack = bpf_ntohl(tcp.ack_seq);
-	h.sport = bpf_ntohs(tcp.source);
-	h.dport = bpf_ntohs(tcp.dest);
-	h.direction = dir;
-	h.tcp_flags = ((__u8 *)&tcp)[13];
+	w.h.ts_ns = bpf_ktime_get_ns();
+	w.h.ifindex = skb->ifindex;
+	w.h.pkt_len = skb->len;
+	w.h.payload_len = plen;
+	w.h.seq = bpf_ntohl(tcp.seq);
+	w.h.ack = bpf_ntohl(tcp.ack_seq);
+	w.h.sport = bpf_ntohs(tcp.source);
+	w.h.dport = bpf_ntohs(tcp.dest);
+	w.h.direction = dir;
+	w.h.tcp_flags = ((__u8 *)&tcp)[13];
 
-	if (cap > 0) {
-		// The verifier must see n bounded from below and above: [1, MAX].
-		n = ((cap - 1) & (MAX_PAYLOAD - 1)) + 1;
-		if (bpf_skb_load_bytes(skb, l4 + doff, rec->data, n) < 0) {
-			count(CNT_LOAD_ERR);
-			n = 0;
-		}
-	}
-	h.cap_len = n;
-	{
-		__u32 zero = 0;
-		__u64 *lost = bpf_map_lookup_elem(&lost_total, &zero);
-
-		if (lost)
-			h.lost = *lost;
-		rec->hdr = h;
-		__u64 flags = 0;
-		if (wakeup_bytes) {
-			flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(h) + n >= wakeup_bytes ?
-					BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-		}
-		if (bpf_ringbuf_output(&events, rec, sizeof(h) + n, flags) < 0) {
-			count(CNT_RING_FULL);
-			if (lost)
-				__sync_fetch_and_add(lost, 1);
-		}
-	}
+	w.skb = skb;
+	w.base = l4 + doff;
+	w.n = cap;
+	w.seq = w.h.seq;
+	w.flags = w.h.tcp_flags;
+	w.pkt_len = skb->len;
+#ifndef ZD_NO_FRAMING
+	if (frame_keep && follow(&w, plen))
+		return TC_ACT_UNSPEC;
+#endif
+	ship(skb, w.rec, &w.h, w.base, cap);
 	return TC_ACT_UNSPEC;
 }
 

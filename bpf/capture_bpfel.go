@@ -29,8 +29,34 @@ type CaptureEventHdr struct {
 	Family     uint8
 	Direction  uint8
 	TcpFlags   uint8
-	Pad        uint8
+	Piece      uint8
 	Lost       uint64
+}
+
+type CaptureFlowKey struct {
+	_       structs.HostLayout
+	Saddr   [16]uint8
+	Daddr   [16]uint8
+	Sport   uint16
+	Dport   uint16
+	Ifindex uint32
+}
+
+type CaptureFlowState struct {
+	_        structs.HostLayout
+	BodyLeft uint64
+	ShipLeft uint64
+	LenAcc   uint64
+	Expect   uint32
+	Pos      uint32
+	Mode     uint8
+	HdrNeed  uint8
+	HdrFlags uint8
+	Fstart   uint8
+	V2       uint8
+	First    uint8
+	Rev      uint8
+	Pad      uint8
 }
 
 type CaptureRecord struct {
@@ -45,12 +71,14 @@ type CaptureRecord struct {
 const (
 	CaptureMapCounters        = "counters"
 	CaptureMapEvents          = "events"
+	CaptureMapFlowstate       = "flowstate"
 	CaptureMapLostTotal       = "lost_total"
 	CaptureMapPorts           = "ports"
 	CaptureMapStaging         = "staging"
 	CaptureProgCaptureEgress  = "capture_egress"
 	CaptureProgCaptureIngress = "capture_ingress"
 	CaptureProgCaptureSocket  = "capture_socket"
+	CaptureVarFrameKeep       = "frame_keep"
 	CaptureVarL2Len           = "l2_len"
 	CaptureVarLoopbackIfindex = "loopback_ifindex"
 	CaptureVarMatchAllPorts   = "match_all_ports"
@@ -110,6 +138,7 @@ type CaptureProgramSpecs struct {
 type CaptureMapSpecs struct {
 	Counters  *ebpf.MapSpec `ebpf:"counters"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
+	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
@@ -119,6 +148,7 @@ type CaptureMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureVariableSpecs struct {
+	FrameKeep       *ebpf.VariableSpec `ebpf:"frame_keep"`
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.VariableSpec `ebpf:"match_all_ports"`
@@ -147,6 +177,7 @@ func (o *CaptureObjects) Close() error {
 type CaptureMaps struct {
 	Counters  *ebpf.Map `ebpf:"counters"`
 	Events    *ebpf.Map `ebpf:"events"`
+	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
 	Staging   *ebpf.Map `ebpf:"staging"`
@@ -156,6 +187,7 @@ func (m *CaptureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
 		m.Events,
+		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
 		m.Staging,
@@ -166,6 +198,7 @@ func (m *CaptureMaps) Close() error {
 //
 // It can be passed to LoadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureVariables struct {
+	FrameKeep       *ebpf.Variable `ebpf:"frame_keep"`
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.Variable `ebpf:"match_all_ports"`

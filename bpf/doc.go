@@ -1,9 +1,12 @@
 // Package bpf holds zmtpdump's eBPF programs and the Go bindings that bpf2go
-// generated from them: capture.c (the packet capture) and procs.c (process
+// generated from them: capture.c (the packet capture; built twice, with
+// kernel-side ZMTP framing and, as CaptureBasic, without it for kernels that
+// lack bpf_loop) and procs.c (process
 // attribution: which process owns each end of a TCP connection). The
 // generated files are committed so that building needs no clang; `make
 // generate` regenerates them.
 package bpf
 
 //go:generate go tool bpf2go -tags linux -target bpfel -type event_hdr Capture capture.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror
+//go:generate go tool bpf2go -tags linux -target bpfel CaptureBasic capture.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror -DZD_NO_FRAMING
 //go:generate go tool bpf2go -tags linux -target bpfel -type conn_key -type owner Procs procs.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror

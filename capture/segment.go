@@ -59,8 +59,14 @@ type Segment struct {
 	// PacketLen is the length of the whole packet as seen on the interface,
 	// link-layer header included.
 	PacketLen int
-	// PayloadLen is the TCP payload length the IP header claims.
+	// PayloadLen is the TCP payload length the IP header claims. Payload
+	// bytes beyond len(Payload) exist on the wire but were not captured.
 	PayloadLen int
+	// Piece reports one of several segments a live capture made of one
+	// packet with kernel-side framing, which keeps the headers and first
+	// bytes of ZMTP frames and leaves large bodies out: Seq, PayloadLen and
+	// PacketLen then describe the piece, as if it had been a packet.
+	Piece bool
 	// KernelLost is, for a live capture, how many records the kernel had
 	// lost (ring buffer full) when this segment was captured: when it grows
 	// between two segments, bytes missing at that point will never arrive.

@@ -9,13 +9,14 @@ import (
 )
 
 // TestRingOverflow shrinks the ring buffer to one page and sends a burst of
-// large messages: the kernel must count the lost records, zmtpdump must
+// large messages, whole (kernel-side framing would ship only their first
+// bytes and nothing would overflow): the kernel must count the lost records, zmtpdump must
 // report them at exit, and every line it prints must be true: whole
 // messages, or a gap and the direction stopping.
 func TestRingOverflow(t *testing.T) {
 	requireLive(t)
 	port := freePort(t)
-	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-s", "4")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-s", "4", "--whole-payloads")
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	runPeers(t,
 		[]string{"-type", "pull", "-bind", ep, "-count", "20"},

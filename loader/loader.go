@@ -73,7 +73,21 @@ type Config struct {
 	// (/var/run/netns/NAME, /proc/PID/ns/net): Interfaces are that
 	// namespace's. Entering it needs CAP_SYS_ADMIN.
 	Netns string
+	// FrameKeep, if not 0, turns on kernel-side framing: the kernel follows
+	// the ZMTP frames of every connection whose start it sees and ships of
+	// each message frame its header and first FrameKeep body bytes (whole
+	// commands); a Segment then says how many payload bytes it leaves out
+	// (PayloadLen beyond Payload) and Capture.Framing reports it on. It
+	// needs bpf_loop (Linux 5.17); older kernels ship whole payloads.
+	FrameKeep int
+	// FlowStates is how many connection directions kernel-side framing
+	// follows at once (least recently used forgotten first); 0 means
+	// DefaultFlowStates.
+	FlowStates int
 }
+
+// DefaultFlowStates is the default Config.FlowStates.
+const DefaultFlowStates = 16384
 
 // Stats are the kernel's counters, summed over CPUs.
 type Stats struct {
@@ -88,6 +102,15 @@ type Stats struct {
 	// Duplicates counts packets dropped in userspace because another
 	// interface had just shown the same packet (a veth and its bridge).
 	Duplicates uint64
+	// RingBytes counts the bytes written to the ring buffer, record
+	// headers included.
+	RingBytes uint64
+	// Elided counts payload bytes that kernel-side framing left out
+	// (inside message frame bodies, or retransmitted).
+	Elided uint64
+	// Unframed counts connection directions whose frames kernel-side
+	// framing stopped following (then shipped whole).
+	Unframed uint64
 }
 
 // Counter indices, as enum counter in bpf/capture.c.
@@ -96,6 +119,9 @@ const (
 	cntRingFull
 	cntCut
 	cntLoadErr
+	cntRingBytes
+	cntElided
+	cntUnframed
 )
 
 // ErrClosed is returned by Next after Interrupt or Close.
@@ -122,6 +148,8 @@ type Capture struct {
 	deadline time.Time
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
+	// framing is on (Config.FrameKeep and a kernel with bpf_loop).
+	framing bool
 }
 
 // Open checks the kernel, loads the capture program, attaches it to every
@@ -197,6 +225,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	}
 
 	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, nl: nl, dedup: newDedup(len(ifaces) > 1)}
+	c.framing = cfg.FrameKeep > 0 && haveLoop()
 	// Every "return nil, err" below zeroes c before this runs: close the
 	// capture through its own variable.
 	opened := c
@@ -210,7 +239,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 			continue
 		}
 		objs := new(bpf.CaptureObjects)
-		if err := loadObjects(objs, cfg, ring, ifc.l2len, loIndex, c.first); err != nil {
+		if err := loadObjects(objs, cfg, c.framing, ring, ifc.l2len, loIndex, c.first); err != nil {
 			return nil, err
 		}
 		c.sets[ifc.l2len] = objs
@@ -293,6 +322,9 @@ func (c *Capture) CheckInterfaces() error {
 	return nil
 }
 
+// Framing reports whether kernel-side framing is on (see Config.FrameKeep).
+func (c *Capture) Framing() bool { return c.framing }
+
 // Backend returns the attach method in use.
 func (c *Capture) Backend() Backend { return c.backend }
 
@@ -305,14 +337,29 @@ func (c *Capture) Interfaces() []string {
 	return names
 }
 
+// haveLoop reports whether the kernel offers bpf_loop to TC and socket
+// filter programs, which kernel-side framing needs.
+func haveLoop() bool {
+	return features.HaveProgramHelper(ebpf.SchedCLS, asm.FnLoop) == nil &&
+		features.HaveProgramHelper(ebpf.SocketFilter, asm.FnLoop) == nil
+}
+
 // loadObjects loads the capture programs and their maps for interfaces whose
 // link-layer header is l2len bytes long, with cfg's filter spliced in. If
 // share is not nil, its maps are used instead of new ones.
-func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
-	spec, err := bpf.LoadCapture()
+func loadObjects(objs *bpf.CaptureObjects, cfg Config, framing bool, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
+	load, keep, states := bpf.LoadCaptureBasic, uint32(0), uint32(1)
+	if framing {
+		load, keep, states = bpf.LoadCapture, uint32(cfg.FrameKeep), uint32(cfg.FlowStates)
+		if states == 0 {
+			states = DefaultFlowStates
+		}
+	}
+	spec, err := load()
 	if err != nil {
 		return fmt.Errorf("load eBPF spec: %w", err)
 	}
+	spec.Maps[bpf.CaptureMapFlowstate].MaxEntries = states
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return fmt.Errorf("count CPUs: %w", err)
@@ -328,6 +375,7 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len, loIndex int,
 		bpf.CaptureVarMatchAllPorts:   all,
 		bpf.CaptureVarLoopbackIfindex: uint32(loIndex),
 		bpf.CaptureVarWakeupBytes:     wakeupBytes(ring),
+		bpf.CaptureVarFrameKeep:       keep,
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
@@ -352,6 +400,7 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, ring, l2len, loIndex int,
 			bpf.CaptureMapStaging:   share.Staging,
 			bpf.CaptureMapCounters:  share.Counters,
 			bpf.CaptureMapLostTotal: share.LostTotal,
+			bpf.CaptureMapFlowstate: share.Flowstate,
 		}
 	}
 	if err := spec.LoadAndAssign(objs, &opts); err != nil {
@@ -481,13 +530,21 @@ func (c *Capture) Interrupt() {
 
 // Stats reads the kernel's counters.
 func (c *Capture) Stats() (Stats, error) {
-	s := Stats{Duplicates: c.dedup.dropped}
+	s, err := readCounters(c.first)
+	s.Duplicates = c.dedup.dropped
+	return s, err
+}
+
+// readCounters sums the kernel counters of objs over CPUs.
+func readCounters(objs *bpf.CaptureObjects) (Stats, error) {
+	var s Stats
 	for _, k := range []struct {
 		idx uint32
 		dst *uint64
-	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors}} {
+	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors},
+		{cntRingBytes, &s.RingBytes}, {cntElided, &s.Elided}, {cntUnframed, &s.Unframed}} {
 		var per []uint64
-		if err := c.first.Counters.Lookup(k.idx, &per); err != nil {
+		if err := objs.Counters.Lookup(k.idx, &per); err != nil {
 			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)
 		}
 		for _, v := range per {

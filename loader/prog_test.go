@@ -41,6 +41,7 @@ type frameSpec struct {
 	sport    uint16
 	dport    uint16
 	flags    uint8
+	seq      uint32 // 0: 1000
 	payload  string
 }
 
@@ -81,8 +82,13 @@ func buildFrame(t *testing.T, f frameSpec) []byte {
 		u.SetNetworkLayerForChecksum(netl)
 		ls = append(ls, u)
 	} else {
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: 1000, Ack: 2000, Window: 512,
-			SYN: f.flags&capture.SYN != 0, ACK: f.flags&capture.ACK != 0, PSH: f.flags&capture.PSH != 0, FIN: f.flags&capture.FIN != 0}
+		seq := f.seq
+		if seq == 0 {
+			seq = 1000
+		}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: seq, Ack: 2000, Window: 512,
+			SYN: f.flags&capture.SYN != 0, ACK: f.flags&capture.ACK != 0, PSH: f.flags&capture.PSH != 0, FIN: f.flags&capture.FIN != 0,
+			RST: f.flags&capture.RST != 0}
 		tcp.SetNetworkLayerForChecksum(netl)
 		ls = append(ls, tcp)
 	}
@@ -106,8 +112,15 @@ func runProgram(t *testing.T, cfg Config, frames [][]byte) []capture.Segment {
 // and returns the records written.
 func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) []capture.Segment {
 	t.Helper()
+	segs, _ := runProgramStats(t, cfg, l2len, frames, pick, want)
+	return segs
+}
+
+// runProgramStats is runProgramOf that also returns the kernel counters.
+func runProgramStats(t *testing.T, cfg Config, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) ([]capture.Segment, Stats) {
+	t.Helper()
 	var objs bpf.CaptureObjects
-	if err := loadObjects(&objs, cfg, 1<<16, l2len, 1, nil); err != nil {
+	if err := loadObjects(&objs, cfg, cfg.FrameKeep > 0, 1<<16, l2len, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer objs.Close()
@@ -130,7 +143,11 @@ func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick fun
 		rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
 		rec, err := rd.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return segs
+			st, err := readCounters(&objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return segs, st
 		}
 		if err != nil {
 			t.Fatal(err)

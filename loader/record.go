@@ -27,6 +27,7 @@ const (
 	offFamily     = 68
 	offDirection  = 69
 	offFlags      = 70
+	offPiece      = 71
 	offLost       = 72
 	hdrLen        = 80
 )
@@ -72,6 +73,7 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 		seg.Dir = capture.Unknown
 	}
 	seg.Flags = rec[offFlags]
+	seg.Piece = rec[offPiece] != 0
 	seg.KernelLost = le.Uint64(rec[offLost:])
 	seg.Payload = rec[hdrLen : hdrLen+capLen]
 	return nil

@@ -32,6 +32,7 @@ func TestRecordLayout(t *testing.T) {
 		{"family", unsafe.Offsetof(h.Family), offFamily},
 		{"direction", unsafe.Offsetof(h.Direction), offDirection},
 		{"flags", unsafe.Offsetof(h.TcpFlags), offFlags},
+		{"piece", unsafe.Offsetof(h.Piece), offPiece},
 		{"lost", unsafe.Offsetof(h.Lost), offLost},
 		{"size", unsafe.Sizeof(h), hdrLen},
 	} {

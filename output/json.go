@@ -86,6 +86,9 @@ func (p *JSON) TCP(seg *capture.Segment) error {
 	b = strconv.AppendInt(b, int64(seg.PayloadLen), 10)
 	b = append(b, `,"captured_size":`...)
 	b = strconv.AppendInt(b, int64(len(seg.Payload)), 10)
+	if seg.Piece {
+		b = append(b, `,"piece":true`...)
+	}
 	return p.line(b)
 }
 

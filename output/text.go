@@ -83,6 +83,9 @@ func (p *Text) TCP(seg *capture.Segment) error {
 	if len(seg.Payload) < seg.PayloadLen {
 		b = fmt.Appendf(b, " (%d captured)", len(seg.Payload))
 	}
+	if seg.Piece {
+		b = append(b, ", piece"...)
+	}
 	b = p.unpaint(b)
 	return p.line(b)
 }

@@ -25,7 +25,11 @@ type config struct {
 	verbose    bool
 	json       bool
 	snap       int
-	ringKiB    int
+	// snapSet reports --snap given on the command line.
+	snapSet bool
+	// wholePayloads is --whole-payloads: no kernel-side framing.
+	wholePayloads bool
+	ringKiB       int
 	// showSecrets prints PLAIN passwords instead of their length.
 	showSecrets bool
 	backend     string
@@ -75,6 +79,21 @@ type config struct {
 	ladder bool
 }
 
+// minFrameKeep is the fewest body bytes kernel-side framing keeps of a frame:
+// enough to tell a CURVE MESSAGE (prefix and nonce) or a subscription.
+const minFrameKeep = 32
+
+// frameKeep returns loader.Config.FrameKeep: how many body bytes of each
+// message frame the kernel ships, or 0 to ship whole payloads. Framing is on
+// unless asked off, or unless -w or -v want every packet as it was and
+// --snap does not say otherwise.
+func (c *config) frameKeep() int {
+	if c.wholePayloads || (!c.snapSet && (c.writeFile != "" || c.verbose)) {
+		return 0
+	}
+	return max(c.snap, minFrameKeep)
+}
+
 // usageError marks a bad command line (exit status 2).
 type usageError struct{ err error }
 
@@ -112,6 +131,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg.snapSet = cmd.Flags().Changed("snap")
 			if err := cfg.finish(ifaces, ports, args); err != nil {
 				return usageError{err}
 			}
@@ -143,6 +163,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.pid, "pid", 0, "capture in process `PID`'s network namespace, and keep only connections it owns an end of")
 	f.StringVar(&cfg.comm, "comm", "", "keep only connections one end of which a process named `NAME` owns")
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
+	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no kernel-side framing")
 	addOutputFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.AddCommand(newCheckCommand(stdout), newVersionCommand(stdout), newGenDocsCommand())

@@ -131,3 +131,33 @@ func TestReadExpressions(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameKeep checks when the kernel follows ZMTP frames and how many body
+// bytes it keeps of each.
+func TestFrameKeep(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 64},
+		{[]string{"-s", "300"}, 300},
+		{[]string{"-s", "4"}, minFrameKeep},
+		{[]string{"-s", "0"}, minFrameKeep},
+		{[]string{"-q"}, 64},
+		{[]string{"--json"}, 64},
+		{[]string{"-w", "x.pcapng"}, 0},
+		{[]string{"-v"}, 0},
+		{[]string{"-w", "x.pcapng", "-s", "64"}, 64},
+		{[]string{"-v", "-s", "100"}, 100},
+		{[]string{"--whole-payloads"}, 0},
+		{[]string{"--whole-payloads", "-s", "64"}, 0},
+	} {
+		c, err := parse(append([]string{"-i", "lo"}, tt.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if got := c.frameKeep(); got != tt.want {
+			t.Errorf("%v: kernel keeps %d body bytes, want %d", tt.args, got, tt.want)
+		}
+	}
+}

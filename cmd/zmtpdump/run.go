@@ -212,6 +212,7 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		RingSize:   p.cfg.ringKiB << 10,
 		Backend:    loader.Backend(p.cfg.backend),
 		Netns:      netns,
+		FrameKeep:  p.cfg.frameKeep(),
 	}
 	if p.cfg.expr != "" {
 		lcfg.Filter = kernelFilter(p.cfg.expr)
@@ -253,8 +254,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	if netns != "" {
 		where += " in network namespace " + netns
 	}
-	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB\n",
-		where, backendName(c.Backend()), what, p.cfg.ringKiB)
+	framing := ""
+	if c.Framing() {
+		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
+	}
+	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
+		where, backendName(c.Backend()), what, p.cfg.ringKiB, framing)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 
@@ -330,8 +335,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	fs := p.asm.Stats()
 	fmt.Fprintf(stderr, "%d packets captured\n%d packets matched in the kernel\n%d packets dropped by kernel (ring buffer full)\n%d ZMTP events decoded\n",
 		packets, st.Matched, st.Lost, events)
-	fmt.Fprintf(stderr, "%d connections, %d bytes reassembled, %d segments out of order, %d retransmitted, %d gaps (%d bytes lost)\n",
-		fs.Flows, fs.Bytes, fs.OutOfOrder, fs.Retransmits, fs.Gaps, fs.LostBytes)
+	fmt.Fprintf(stderr, "%d connections, %d bytes reassembled, %d segments out of order, %d retransmitted, %d gaps (%d bytes lost), %d bytes not captured (snap)\n",
+		fs.Flows, fs.Bytes, fs.OutOfOrder, fs.Retransmits, fs.Gaps, fs.LostBytes, fs.SkippedBytes)
+	if c.Framing() {
+		fmt.Fprintf(stderr, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed\n",
+			st.RingBytes, st.Elided, st.Unframed)
+	}
 	if st.Duplicates > 0 {
 		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
 	}
