@@ -79,7 +79,9 @@ func checkLoopback(e *env) (string, error) {
 	if err := waitNoProgs("an earlier check"); err != nil {
 		return "", err
 	}
-	d, err := startDump(e, "-v", "-i", "lo", "--port", "7002")
+	// -s turns on kernel-side framing with -v: bpf_loop (5.17) and a
+	// global function with pointer arguments must load on this kernel.
+	d, err := startDump(e, "-v", "-s", "64", "-i", "lo", "--port", "7002")
 	if err != nil {
 		return "", err
 	}
@@ -98,6 +100,9 @@ func checkLoopback(e *env) (string, error) {
 	problems := conversation(out, "127.0.0.1:7002")
 	if !strings.Contains(errOut, "listening on lo (socket filter)") {
 		problems = append(problems, "the socket filter backend was not chosen on lo")
+	}
+	if !strings.Contains(errOut, "kernel keeps 64 bytes of each frame body") || !strings.Contains(errOut, " 0 connection directions not followed") {
+		problems = append(problems, "kernel-side framing was not on, or did not follow the connection")
 	}
 	if !strings.Contains(errOut, "\n0 packets dropped") {
 		problems = append(problems, "packets were dropped")
