@@ -31,9 +31,15 @@
 
 char __license[] SEC("license") = "Dual MPL/GPL";
 
-// The largest payload copied per packet: a GSO/GRO super-packet on lo is up
-// to 64 KiB. Must be a power of two (see the bound in handle()).
+// The largest payload copied per record: a GSO/GRO super-packet is up to
+// 64 KiB. Must be a power of two (see the bound in ship()). A BIG TCP packet
+// (up to 512 KiB) is shipped in up to MAX_CHUNKS records.
 #define MAX_PAYLOAD 65536
+#ifdef ZD_NO_FRAMING
+#define MAX_CHUNKS 1 // kernels without bpf_loop predate BIG TCP (6.3)
+#else
+#define MAX_CHUNKS 8
+#endif
 
 enum direction {
 	DIR_INGRESS = 0,
@@ -44,7 +50,7 @@ enum direction {
 enum counter {
 	CNT_MATCHED = 0,   // packets that matched the filter
 	CNT_RING_FULL = 1, // records lost: no room in the ring buffer
-	CNT_CUT = 2,       // packets whose payload exceeded MAX_PAYLOAD
+	CNT_CUT = 2,       // packets whose payload exceeded MAX_CHUNKS records
 	CNT_LOAD_ERR = 3,  // bpf_skb_load_bytes failed
 	CNT_RING_BYTES = 4, // bytes written to the ring buffer, headers included
 	CNT_ELIDED = 5,     // payload bytes left out inside frame bodies
@@ -201,6 +207,8 @@ static __always_inline int parse_l3(struct __sk_buff *skb, struct event_hdr *hdr
 			return -1;
 		ihl = ip.ihl * 4;
 		tot = bpf_ntohs(ip.tot_len);
+		if (tot == 0 && skb->len > off + 0xffff)
+			tot = skb->len - off; // a BIG TCP packet: trust the skb
 		if (ihl < sizeof(ip) || tot < ihl)
 			return -1;
 		hdr->family = 4;
@@ -288,6 +296,65 @@ struct walk {
 	__u8 pieces;  // records written so far
 };
 
+// ship_piece writes the record of payload bytes [off, off+span) of which the
+// first cap are shipped and the rest left out.
+static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 span)
+{
+	struct event_hdr *h = &w->h;
+	__u8 fl = w->flags;
+
+	if (off + span < w->n)
+		fl &= ~(TCP_FIN | TCP_RST | TCP_PSH); // not the packet's last piece
+	h->tcp_flags = fl;
+	h->seq = w->seq + off;
+	h->payload_len = span;
+	h->pkt_len = w->base + span;
+	h->piece = 1;
+	if (off == 0 && cap == w->n) {
+		// The packet whole after all.
+		h->pkt_len = w->pkt_len;
+		h->piece = 0;
+	}
+	if (span > cap)
+		add(CNT_ELIDED, span - cap);
+	ship(w->skb, w->rec, h, w->base + off, cap);
+	w->pieces++;
+}
+
+// ship_chunk ships the first MAX_PAYLOAD bytes of [*off, *off+*cap) as a
+// record of their own if there are more, and moves past them.
+static __always_inline __attribute__((unused)) int ship_chunk(struct walk *w, __u32 *off, __u32 *cap, __u32 *span)
+{
+	if (*cap <= MAX_PAYLOAD)
+		return 0;
+	ship_piece(w, *off, MAX_PAYLOAD, MAX_PAYLOAD);
+	*off += MAX_PAYLOAD;
+	*cap -= MAX_PAYLOAD;
+	*span -= MAX_PAYLOAD;
+	return 1;
+}
+
+// ship_span ships payload bytes [off, off+span) of which the first cap are
+// kept, in records of at most MAX_PAYLOAD kept bytes: a BIG TCP packet (up
+// to 512 KiB, seen at egress) needs several. Unrolled by hand: kernels
+// before 6.x refuse a loop here ("back-edge").
+static __noinline void ship_span(struct walk *w, __u32 off, __u32 cap, __u32 span)
+{
+#if MAX_CHUNKS == 8
+	if (ship_chunk(w, &off, &cap, &span) && ship_chunk(w, &off, &cap, &span) &&
+	    ship_chunk(w, &off, &cap, &span) && ship_chunk(w, &off, &cap, &span) &&
+	    ship_chunk(w, &off, &cap, &span) && ship_chunk(w, &off, &cap, &span))
+		ship_chunk(w, &off, &cap, &span);
+#elif MAX_CHUNKS != 1
+#error "ship_span ships 1 or 8 chunks"
+#endif
+	if (cap > MAX_PAYLOAD) {
+		count(CNT_CUT);
+		cap = MAX_PAYLOAD;
+	}
+	ship_piece(w, off, cap, span);
+}
+
 // The framing state of each flow direction (see "Kernel-side framing").
 struct flow_key {
 	__u8 saddr[16];
@@ -338,31 +405,6 @@ struct {
 // framing) at anything it cannot prove: ZMTP 1.0, a malformed header, bytes
 // missing before a packet outside a body, a payload larger than a record.
 // Retransmitted bytes already walked are left out.
-
-// ship_piece writes the record of payload bytes [off, off+span) of which the
-// first cap are shipped and the rest left out.
-static __always_inline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 span)
-{
-	struct event_hdr *h = &w->h;
-	__u8 fl = w->flags;
-
-	if (off + span < w->n)
-		fl &= ~(TCP_FIN | TCP_RST | TCP_PSH); // not the packet's last piece
-	h->tcp_flags = fl;
-	h->seq = w->seq + off;
-	h->payload_len = span;
-	h->pkt_len = w->base + span;
-	h->piece = 1;
-	if (off == 0 && cap == w->n) {
-		// The packet whole after all.
-		h->pkt_len = w->pkt_len;
-		h->piece = 0;
-	}
-	if (span > cap)
-		add(CNT_ELIDED, span - cap);
-	ship(w->skb, w->rec, h, w->base + off, cap);
-	w->pieces++;
-}
 
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
@@ -421,7 +463,7 @@ static long frame_step(__u32 idx, void *ctx)
 			__u32 el = st->body_left < room ? st->body_left : room;
 
 			if (el >= ELIDE_MIN) {
-				ship_piece(w, w->piece, i - w->piece, i + el - w->piece);
+				ship_span(w, w->piece, i - w->piece, i + el - w->piece);
 				w->piece = i + el;
 			}
 			i += el;
@@ -587,9 +629,9 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		}
 		w->i = o;
 	}
-	bpf_loop(MAX_PAYLOAD + 1, frame_step, w, 0);
+	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
 	if (w->piece < w->n)
-		ship_piece(w, w->piece, w->n - w->piece, w->n - w->piece);
+		ship_span(w, w->piece, w->n - w->piece, w->n - w->piece);
 	st->expect = w->seq + w->n;
 	if (st->mode == MODE_OFF) {
 		count(CNT_UNFRAMED);
@@ -632,10 +674,6 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	// Never read past the skb, whatever the IP header claims.
 	avail = skb->len > (__u32)l4 + doff ? skb->len - l4 - doff : 0;
 	cap = plen < avail ? plen : avail;
-	if (cap > MAX_PAYLOAD) {
-		cap = MAX_PAYLOAD;
-		count(CNT_CUT);
-	}
 
 	// The staging array has one slot per CPU; ours cannot be touched by
 	// another program before we are done (TC runs with migration off and
@@ -666,7 +704,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (frame_keep && follow(&w, plen))
 		return TC_ACT_UNSPEC;
 #endif
-	ship(skb, w.rec, &w.h, w.base, cap);
+	if (cap > MAX_PAYLOAD)
+		ship_span(&w, 0, cap, plen);
+	else
+		ship(skb, w.rec, &w.h, w.base, cap);
 	return TC_ACT_UNSPEC;
 }
 
@@ -677,14 +718,13 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 SEC("socket")
 int capture_socket(struct __sk_buff *skb)
 {
-	if (skb->pkt_type == PACKET_OUTGOING) {
-		// On lo an outgoing packet comes back as incoming: see it once.
-		if (skb->ifindex == loopback_ifindex)
-			return 0;
-		handle(skb, DIR_EGRESS);
-		return 0;
-	}
-	handle(skb, DIR_INGRESS);
+	__u8 dir = DIR_INGRESS;
+
+	if (skb->pkt_type == PACKET_OUTGOING)
+		dir = DIR_EGRESS;
+	else if (skb->ifindex == loopback_ifindex)
+		return 0; // on lo an incoming packet was seen going out, in order
+	handle(skb, dir);
 	return 0;
 }
 

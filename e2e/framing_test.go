@@ -91,3 +91,61 @@ func TestKernelFramingLargeMessages(t *testing.T) {
 		t.Logf("ring buffer: %d bytes for %d bytes of payload (%.3f%%)", ring, reassembled, pct)
 	}
 }
+
+// TestLargeMessagesFullSpeed sends 1 MiB messages as fast as libzmq goes:
+// on lo that makes BIG TCP packets (up to 512 KiB, no IPv4 length) on
+// Linux 6.3+, which the program must ship in several records, whole or
+// framed, and must not lose.
+func TestLargeMessagesFullSpeed(t *testing.T) {
+	requireLive(t)
+	const count, size = 200, 1 << 20
+	for _, mode := range []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, errOut string, num func(string) uint64)
+	}{
+		{"framed", nil, func(t *testing.T, errOut string, num func(string) uint64) {
+			if num(`(\d+) connection directions not followed`) != 0 {
+				t.Errorf("the kernel stopped following the connection:\n%s", errOut)
+			}
+			payload := num(`(\d+) bytes reassembled`) + num(`(\d+) bytes not captured`)
+			if ring := num(`(\d+) bytes through the ring buffer`); 100*ring >= payload {
+				t.Errorf("ring buffer carried %d bytes for %d of payload: want under 1%%", ring, payload)
+			}
+		}},
+		{"whole", []string{"--whole-payloads"}, func(t *testing.T, errOut string, num func(string) uint64) {
+			if got := num(`(\d+) bytes reassembled`); got < count*size || num(`(\d+) bytes not captured`) != 0 {
+				t.Errorf("whole payloads: %d bytes reassembled, want every one of the %d sent:\n%s", got, count*size, errOut)
+			}
+		}},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			port := freePort(t)
+			d := startDump(t, append([]string{"-i", "lo", "--port", fmt.Sprint(port), "--json"}, mode.args...)...)
+			ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+			runPeers(t,
+				[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count)},
+				[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size)})
+			out, errOut := d.stop(t)
+			if got := len(lines(out, `"event":"message"`, fmt.Sprintf(`"size":%d`, size))); got != count {
+				t.Errorf("%d messages of %d bytes decoded, want %d\n%s", got, size, count, errOut)
+			}
+			if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
+				t.Errorf("%d gap or error events", n)
+			}
+			num := func(re string) uint64 {
+				t.Helper()
+				m := regexp.MustCompile(re).FindStringSubmatch(errOut)
+				if m == nil {
+					t.Fatalf("no %q in the exit statistics:\n%s", re, errOut)
+				}
+				v, _ := strconv.ParseUint(m[1], 10, 64)
+				return v
+			}
+			if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
+				t.Errorf("losses:\n%s", errOut)
+			}
+			mode.check(t, errOut, num)
+		})
+	}
+}

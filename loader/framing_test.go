@@ -93,7 +93,7 @@ func packets(t *testing.T, stream []byte, cuts []int) (frames [][]byte, offs []i
 
 func runFraming(t *testing.T, frames [][]byte) ([]capture.Segment, Stats) {
 	t.Helper()
-	return runProgramStats(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, 14, frames,
+	return runProgramStats(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 14, frames,
 		func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
 }
 
@@ -318,19 +318,23 @@ func TestKernelFramingVersions(t *testing.T) {
 	}
 }
 
+// TestKernelFramingOff: without FrameKeep, both programs (with bpf_loop and
+// CaptureBasic) ship every byte.
 func TestKernelFramingOff(t *testing.T) {
 	requireBPF(t)
 	z := v3Stream()
 	frames, _ := packets(t, z.b, nil)
-	segs, st := runProgramStats(t, Config{Ports: []uint16{7001}}, 14, frames,
-		func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
-	have := kept(t, segs, z.b)
-	for i, h := range have {
-		if !h {
-			t.Fatalf("byte %d left out without framing", i)
+	for _, full := range []bool{true, false} {
+		segs, st := runProgramStats(t, Config{Ports: []uint16{7001}}, full, 14, frames,
+			func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
+		have := kept(t, segs, z.b)
+		for i, h := range have {
+			if !h {
+				t.Fatalf("full %v: byte %d left out without framing", full, i)
+			}
 		}
-	}
-	if st.Elided != 0 {
-		t.Errorf("%d bytes left out without framing", st.Elided)
+		if st.Elided != 0 || len(segs) != len(frames) {
+			t.Errorf("full %v: %d bytes left out, %d records for %d packets", full, st.Elided, len(segs), len(frames))
+		}
 	}
 }

@@ -148,8 +148,9 @@ type Capture struct {
 	deadline time.Time
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
-	// framing is on (Config.FrameKeep and a kernel with bpf_loop).
-	framing bool
+	// full is the program with bpf_loop loaded (not CaptureBasic); framing
+	// is on (Config.FrameKeep and full).
+	full, framing bool
 }
 
 // Open checks the kernel, loads the capture program, attaches it to every
@@ -225,7 +226,10 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	}
 
 	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, nl: nl, dedup: newDedup(len(ifaces) > 1)}
-	c.framing = cfg.FrameKeep > 0 && haveLoop()
+	// The full program needs bpf_loop, and ships BIG TCP packets (6.3+)
+	// in several records; CaptureBasic serves older kernels.
+	c.full = haveLoop()
+	c.framing = cfg.FrameKeep > 0 && c.full
 	// Every "return nil, err" below zeroes c before this runs: close the
 	// capture through its own variable.
 	opened := c
@@ -239,7 +243,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 			continue
 		}
 		objs := new(bpf.CaptureObjects)
-		if err := loadObjects(objs, cfg, c.framing, ring, ifc.l2len, loIndex, c.first); err != nil {
+		if err := loadObjects(objs, cfg, c.full, ring, ifc.l2len, loIndex, c.first); err != nil {
 			return nil, err
 		}
 		c.sets[ifc.l2len] = objs
@@ -344,13 +348,17 @@ func haveLoop() bool {
 		features.HaveProgramHelper(ebpf.SocketFilter, asm.FnLoop) == nil
 }
 
-// loadObjects loads the capture programs and their maps for interfaces whose
+// loadObjects loads the capture programs (full: the one with bpf_loop,
+// else CaptureBasic) and their maps for interfaces whose
 // link-layer header is l2len bytes long, with cfg's filter spliced in. If
 // share is not nil, its maps are used instead of new ones.
-func loadObjects(objs *bpf.CaptureObjects, cfg Config, framing bool, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
+func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
 	load, keep, states := bpf.LoadCaptureBasic, uint32(0), uint32(1)
-	if framing {
-		load, keep, states = bpf.LoadCapture, uint32(cfg.FrameKeep), uint32(cfg.FlowStates)
+	if full {
+		load = bpf.LoadCapture
+	}
+	if full && cfg.FrameKeep > 0 {
+		keep, states = uint32(cfg.FrameKeep), uint32(cfg.FlowStates)
 		if states == 0 {
 			states = DefaultFlowStates
 		}
@@ -422,19 +430,18 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, framing bool, ring, l2len
 }
 
 // attachTCX hooks the programs to one interface with TCX links. A loopback
-// packet crosses lo's egress and then its ingress: hooking ingress alone
-// sees it exactly once.
+// packet crosses lo's egress and then its ingress: hooking egress alone
+// sees it exactly once, and in the order the sender sent it (ingress on lo
+// can reorder a connection's packets: each CPU has its own backlog).
 func (c *Capture) attachTCX(ifc iface) error {
 	objs := c.sets[ifc.l2len]
-	hooks := []struct {
+	type hook struct {
 		prog *ebpf.Program
 		at   ebpf.AttachType
-	}{{objs.CaptureIngress, ebpf.AttachTCXIngress}}
+	}
+	hooks := []hook{{objs.CaptureEgress, ebpf.AttachTCXEgress}}
 	if !ifc.loopback {
-		hooks = append(hooks, struct {
-			prog *ebpf.Program
-			at   ebpf.AttachType
-		}{objs.CaptureEgress, ebpf.AttachTCXEgress})
+		hooks = append(hooks, hook{objs.CaptureIngress, ebpf.AttachTCXIngress})
 	}
 	for _, h := range hooks {
 		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.index, Program: h.prog, Attach: h.at})
