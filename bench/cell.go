@@ -302,8 +302,13 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 	if c.kind != zmtpdumpKind {
 		return res, nil
 	}
-	if st.bytes >= 0 && st.captured >= 0 {
-		res.payload = st.bytes
+	switch {
+	case st.ring >= 0 && st.captured >= 0:
+		// Kernel-side framing counts what it wrote.
+		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
+		res.ring = st.ring + st.captured*ringHeader
+	case st.bytes >= 0 && st.captured >= 0:
+		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
 		res.ring = st.bytes + st.captured*ringRecordOverhead
 	}
 	if st.gaps > 0 {

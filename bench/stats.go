@@ -47,6 +47,9 @@ type capStats struct {
 	conns    int64 // zmtpdump: connections
 	bytes    int64 // zmtpdump: bytes reassembled
 	gaps     int64 // zmtpdump: gaps
+	lost     int64 // zmtpdump: bytes lost in gaps
+	skipped  int64 // zmtpdump: bytes not captured (left out by kernel framing)
+	ring     int64 // zmtpdump: bytes through the ring buffer (kernel framing on)
 }
 
 var (
@@ -55,12 +58,14 @@ var (
 	tcpdumpDropRE = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel$`)
 	zmtpDropRE    = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel \(ring buffer full\)`)
 	eventsRE      = regexp.MustCompile(`(?m)^(\d+) ZMTP events decoded`)
-	flowsRE       = regexp.MustCompile(`(?m)^(\d+) connections, (\d+) bytes reassembled.*, (\d+) gaps`)
+	flowsRE       = regexp.MustCompile(`(?m)^(\d+) connections, (\d+) bytes reassembled.*, (\d+) gaps \((\d+) bytes lost\)`)
+	skippedRE     = regexp.MustCompile(`(?m), (\d+) bytes not captured`)
+	ringRE        = regexp.MustCompile(`(?m)^(\d+) bytes through the ring buffer`)
 )
 
 // parseStats reads a capturer's exit statistics from its stderr.
 func parseStats(kind capturerKind, stderr string) capStats {
-	st := capStats{captured: -1, drops: -1, events: -1, conns: -1, bytes: -1, gaps: -1}
+	st := capStats{captured: -1, drops: -1, events: -1, conns: -1, bytes: -1, gaps: -1, lost: -1, skipped: -1, ring: -1}
 	num := func(re *regexp.Regexp, i int) int64 {
 		m := re.FindStringSubmatch(stderr)
 		if m == nil {
@@ -82,6 +87,9 @@ func parseStats(kind capturerKind, stderr string) capStats {
 	st.conns = num(flowsRE, 1)
 	st.bytes = num(flowsRE, 2)
 	st.gaps = num(flowsRE, 3)
+	st.lost = num(flowsRE, 4)
+	st.skipped = num(skippedRE, 1)
+	st.ring = num(ringRE, 1)
 	return st
 }
 
@@ -142,6 +150,10 @@ func (c *jsonCounts) add(line []byte) {
 // (loader/record.go), ignoring the padding to 8 bytes.
 const ringRecordOverhead = 8 + 80
 
+// ringHeader is the BPF ring buffer's own header of each record, which the
+// kernel's byte count (event header and payload) leaves out.
+const ringHeader = 8
+
 // result is what one run of one cell measured.
 type result struct {
 	appRate  float64 // messages/s of the measured flow's receiver
@@ -153,7 +165,7 @@ type result struct {
 	decoded  int64 // ZMTP messages decoded; -1: not known
 	drops    int64 // -1: not known
 	packets  int64 // packets the capturer got; -1: not known
-	ring     int64 // estimated ring-buffer bytes; -1: not known
-	payload  int64 // TCP payload bytes reassembled; -1: not known
+	ring     int64 // ring-buffer bytes (counted by the kernel, or estimated); -1: not known
+	payload  int64 // TCP payload bytes of the streams; -1: not known
 	problems []string
 }

@@ -77,6 +77,9 @@ func capturers(b *bins) []capturer {
 		{name: "zmtpdump-wq", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
 			return b.zmtpdump, []string{"-i", "lo", "-q", "-w", "/dev/null", f}
 		}},
+		{name: "zmtpdump-ws", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "-s", "64", "-w", "/dev/null", f}
+		}},
 		{name: "zmtpdump-json", kind: zmtpdumpKind, jsonOut: true, args: func(b *bins, f string) (string, []string) {
 			return b.zmtpdump, []string{"-i", "lo", "--json", f}
 		}},
@@ -91,7 +94,7 @@ func capturers(b *bins) []capturer {
 		switch {
 		case cs[i].kind == tcpdumpKind && b.tcpdump == "":
 			cs[i].skip = "tcpdump not found"
-		case (cs[i].name == "zmtpdump-w" || cs[i].name == "zmtpdump-wq") && !b.hasWrite:
+		case strings.HasPrefix(cs[i].name, "zmtpdump-w") && !b.hasWrite:
 			cs[i].skip = "needs -w: zmtpdump has no -w (--write) flag yet"
 		}
 	}
@@ -107,6 +110,8 @@ func (c capturer) label() string {
 		return "zmtpdump -w /dev/null"
 	case "zmtpdump-wq":
 		return "zmtpdump -q -w /dev/null"
+	case "zmtpdump-ws":
+		return "zmtpdump -s 64 -w /dev/null"
 	case "zmtpdump-json":
 		return "zmtpdump --json > tmpfs"
 	case "zmtpdump-json-null":

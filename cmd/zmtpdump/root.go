@@ -44,6 +44,8 @@ type config struct {
 	expr string
 	// shards is the number of assembler goroutines (0: automatic).
 	shards int
+	// cpuProfile is the hidden --cpu-profile: a pprof CPU profile file.
+	cpuProfile string
 	// flows bounds TCP reassembly (zero fields take flows' defaults).
 	flows flows.Config
 	// loc is the time zone of text timestamps (nil: local time).
@@ -156,8 +158,11 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
 	f.DurationVar(&cfg.flows.IdleTimeout, "idle-timeout", flows.DefaultIdleTimeout, "end connections idle this long")
 	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")
-	if err := f.MarkHidden("shards"); err != nil {
-		panic(err)
+	f.StringVar(&cfg.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to `FILE` (for developers)")
+	for _, name := range []string{"shards", "cpu-profile"} {
+		if err := f.MarkHidden(name); err != nil {
+			panic(err)
+		}
 	}
 	f.StringVar(&cfg.netns, "netns", "", "capture inside the network namespace at `PATH` (/var/run/netns/NAME, /proc/PID/ns/net)")
 	f.IntVar(&cfg.pid, "pid", 0, "capture in process `PID`'s network namespace, and keep only connections it owns an end of")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -107,7 +108,18 @@ func (p *pipeline) err() error {
 	return p.sink.err()
 }
 
-func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error) {
+	if cfg.cpuProfile != "" {
+		stop, err := startProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if perr := stop(); err == nil {
+				err = perr
+			}
+		}()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.duration > 0 && cfg.readFile == "" {
@@ -123,7 +135,6 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if cfg.writeFile != "" {
 		p.pcap = &pcapOut{name: cfg.writeFile, stdout: stdout}
 	}
-	var err error
 	if cfg.readFile != "" {
 		err = p.readFile(ctx)
 	} else {
@@ -196,6 +207,22 @@ func (p *pipeline) readFile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile into the file name; stop ends it.
+func startProfile(name string) (stop func() error, err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // expireEvery is how often idle connections are looked for.
