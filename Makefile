@@ -43,13 +43,13 @@ check: vet test
 check-kernels:
 	$(GO) run ./vmtest/host -go $(GO)
 
-# The micro benchmarks of the decoder and the assembler, then the live
+# The micro benchmarks of the decoder, the assembler and the printers, then the live
 # overhead harness (bench/: needs root, libzmq3-dev and tcpdump; about 4
 # minutes on 2 CPUs). BENCHFLAGS=-quick runs a tenth of the messages once;
 # see bench/doc.go for the other flags (-o FILE writes the report).
 BENCHFLAGS ?=
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./zmtp ./flows
+	$(GO) test -run='^$$' -bench=. -benchmem ./zmtp ./flows ./output
 	$(GO) run ./bench $(BENCHFLAGS)
 
 # Man pages (section 8) and shell completions, generated from the cobra

@@ -1,41 +1,87 @@
 package output
 
+import (
+	"encoding/binary"
+	"slices"
+)
+
 const hexDigits = "0123456789abcdef"
 
 // appendQuoted appends p as a double-quoted string: printable ASCII as is,
 // backslash and quote escaped, everything else as \xNN.
 func appendQuoted(b, p []byte) []byte {
+	b = slices.Grow(b, len(p)+2)
 	b = append(b, '"')
-	for _, c := range p {
-		switch {
+	for len(p) > 0 {
+		// A run of bytes that need no escape goes in one copy.
+		i := 0
+		for i < len(p) && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\' {
+			i++
+		}
+		b = append(b, p[:i]...)
+		if i == len(p) {
+			break
+		}
+		switch c := p[i]; {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
-		case c >= 0x20 && c < 0x7f:
-			b = append(b, c)
 		default:
 			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
 		}
+		p = p[i+1:]
 	}
 	return append(b, '"')
 }
 
-// appendHexSpaced appends p as hex bytes separated by spaces ("31 32").
+// appendHexSpaced appends p as lowercase hex bytes separated by spaces
+// ("31 32"), four bytes at a time.
 func appendHexSpaced(b, p []byte) []byte {
-	for i, c := range p {
-		if i > 0 {
-			b = append(b, ' ')
+	if len(p) == 0 {
+		return b
+	}
+	n := len(b)
+	b = slices.Grow(b, 3*len(p))[:n+3*len(p)] // a space after each byte, the last cut
+	out := b[n:]
+	for len(p) >= 4 {
+		d := hex4(binary.BigEndian.Uint32(p))
+		for k := range 4 {
+			pair := uint16(d >> (48 - 16*k))
+			out[3*k], out[3*k+1], out[3*k+2] = byte(pair>>8), byte(pair), ' '
 		}
-		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+		p, out = p[4:], out[12:]
+	}
+	for i, c := range p {
+		out[3*i], out[3*i+1], out[3*i+2] = hexDigits[c>>4], hexDigits[c&0xf], ' '
+	}
+	return b[:len(b)-1]
+}
+
+// appendHex appends p as contiguous lowercase hex ("3132"), four bytes at
+// a time (every message line of --json carries its kept bytes so).
+func appendHex(b, p []byte) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(p))[:n+2*len(p)]
+	out := b[n:]
+	for len(p) >= 4 {
+		binary.BigEndian.PutUint64(out, hex4(binary.BigEndian.Uint32(p)))
+		p, out = p[4:], out[8:]
+	}
+	for i, c := range p {
+		out[2*i], out[2*i+1] = hexDigits[c>>4], hexDigits[c&0xf]
 	}
 	return b
 }
 
-// appendHex appends p as contiguous lowercase hex ("3132").
-func appendHex(b, p []byte) []byte {
-	for _, c := range p {
-		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
-	}
-	return b
+// hex4 returns the 8 lowercase hex digits of v, first digit in the top
+// byte: each nibble is spread to a byte of its own, then turned into '0'-'9'
+// or 'a'-'f' in all bytes at once.
+func hex4(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff
+	x = (x | x<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := ((x + 0x0606060606060606) >> 4) & 0x0101010101010101 // nibble > 9
+	return x + 0x3030303030303030 + letters*('a'-'0'-10)
 }
 
 // appendJSONString appends s as a JSON string.

@@ -27,6 +27,10 @@ type JSON struct {
 	lastTS             []byte
 	lastSrc, lastDst   netip.AddrPort
 	lastSrcB, lastDstB []byte
+	// And the processes of the last connection: their "process" member
+	// (Process values are never changed once made).
+	lastOwnSrc, lastOwnDst *Process
+	lastOwnB               []byte
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.

@@ -77,6 +77,15 @@ func (p *JSON) appendOwners(b []byte) []byte {
 	if o == nil || o.Src == nil && o.Dst == nil {
 		return b
 	}
+	if o.Src != p.lastOwnSrc || o.Dst != p.lastOwnDst || p.lastOwnB == nil {
+		p.lastOwnSrc, p.lastOwnDst = o.Src, o.Dst
+		p.lastOwnB = appendOwnersJSON(p.lastOwnB[:0], o)
+	}
+	return append(b, p.lastOwnB...)
+}
+
+// appendOwnersJSON appends o's "process" member.
+func appendOwnersJSON(b []byte, o *Owners) []byte {
 	b = append(b, `,"process":{`...)
 	sep := ""
 	for _, e := range []struct {

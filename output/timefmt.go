@@ -46,15 +46,32 @@ func ParseTimeFormat(s string) (TimeFormat, error) {
 }
 
 // clock appends line times in one format; it remembers the previous time
-// for TimeDelta.
+// for TimeDelta, and the last time formatted with the text it gave (the
+// events of one segment share its time).
 type clock struct {
 	format TimeFormat
 	loc    *time.Location
 	prev   time.Time
+	last   time.Time
+	lastB  []byte
 }
 
 // append appends t and a space, or nothing for TimeNone.
 func (c *clock) append(b []byte, t time.Time) []byte {
+	switch c.format {
+	case TimeNone:
+		return b
+	case TimeUnix, TimeDate, TimeOfDay:
+		if c.lastB == nil || !t.Equal(c.last) {
+			c.last, c.lastB = t, c.format1(c.lastB[:0], t)
+		}
+		return append(b, c.lastB...)
+	}
+	return c.format1(b, t)
+}
+
+// format1 appends t formatted and a space.
+func (c *clock) format1(b []byte, t time.Time) []byte {
 	switch c.format {
 	case TimeNone:
 		return b

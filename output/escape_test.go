@@ -1,0 +1,44 @@
+package output
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// FuzzEscapes checks the byte formatters against plain reference versions.
+func FuzzEscapes(f *testing.F) {
+	for _, s := range []string{"", "hello", "a\"b\\c", "\x00\x1f\x7f\x80\xff", "PUSH\x00x", strings.Repeat("x", 64)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, p []byte) {
+		var q, h, hx strings.Builder
+		q.WriteByte('"')
+		for i, c := range p {
+			switch {
+			case c == '"' || c == '\\':
+				q.WriteString(`\` + string(c))
+			case c >= 0x20 && c < 0x7f:
+				q.WriteByte(c)
+			default:
+				fmt.Fprintf(&q, `\x%02x`, c)
+			}
+			if i > 0 {
+				h.WriteByte(' ')
+			}
+			fmt.Fprintf(&h, "%02x", c)
+			fmt.Fprintf(&hx, "%02x", c)
+		}
+		q.WriteByte('"')
+		prefix := []byte("head ")
+		if got := string(appendQuoted(prefix, p)); got != "head "+q.String() {
+			t.Errorf("appendQuoted(%q) = %q, want %q", p, got, "head "+q.String())
+		}
+		if got := string(appendHexSpaced(prefix, p)); got != "head "+h.String() {
+			t.Errorf("appendHexSpaced(%q) = %q, want %q", p, got, "head "+h.String())
+		}
+		if got := string(appendHex(prefix, p)); got != "head "+hx.String() {
+			t.Errorf("appendHex(%q) = %q, want %q", p, got, "head "+hx.String())
+		}
+	})
+}
