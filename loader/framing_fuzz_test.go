@@ -50,7 +50,7 @@ func FuzzKernelFraming(f *testing.F) {
 	f.Add([]byte{0x30, 0x02, 0, 0, 0, 0, 0, 0, 0x03, 0})
 
 	var objs bpf.CaptureObjects
-	if err := loadObjects(&objs, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 1<<22, 14, 1, nil); err != nil {
+	if err := loadObjects(&objs, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 1<<22, 14, 1, nil, nil); err != nil {
 		f.Fatal(err)
 	}
 	defer objs.Close()

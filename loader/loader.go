@@ -238,12 +238,29 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 			opened.Close()
 		}
 	}()
+	// Auto: TCX where the kernel has it. Deciding before loading spares
+	// the verifier the programs of the other backend; when the probe
+	// cannot tell, everything is loaded and attachAll decides.
+	if backend == Auto {
+		switch err := probeTCX(); {
+		case err == nil:
+			backend = TCX
+		case errors.Is(err, ebpf.ErrNotSupported):
+			backend = Socket
+		}
+	}
 	for _, ifc := range ifaces {
 		if c.sets[ifc.l2len] != nil {
 			continue
 		}
+		var same []iface
+		for _, o := range ifaces {
+			if o.l2len == ifc.l2len {
+				same = append(same, o)
+			}
+		}
 		objs := new(bpf.CaptureObjects)
-		if err := loadObjects(objs, cfg, c.full, ring, ifc.l2len, loIndex, c.first); err != nil {
+		if err := loadObjects(objs, cfg, c.full, ring, ifc.l2len, loIndex, c.first, programsFor(backend, same)); err != nil {
 			return nil, err
 		}
 		c.sets[ifc.l2len] = objs
@@ -352,7 +369,7 @@ func haveLoop() bool {
 // else CaptureBasic) and their maps for interfaces whose
 // link-layer header is l2len bytes long, with cfg's filter spliced in. If
 // share is not nil, its maps are used instead of new ones.
-func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, loIndex int, share *bpf.CaptureObjects) error {
+func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, loIndex int, share *bpf.CaptureObjects, progs []string) error {
 	load, keep, states := bpf.LoadCaptureBasic, uint32(0), uint32(1)
 	if full {
 		load = bpf.LoadCapture
@@ -389,13 +406,21 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, l
 			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
+	if progs != nil {
+		// Each program costs a verifier run: only those attached.
+		for name := range spec.Programs {
+			if !slices.Contains(progs, name) {
+				delete(spec.Programs, name)
+			}
+		}
+	}
 	if cfg.Filter != nil {
 		body, err := cfg.Filter(l2len)
 		if err != nil {
 			return err
 		}
-		for _, name := range []string{bpf.CaptureProgCaptureIngress, bpf.CaptureProgCaptureEgress, bpf.CaptureProgCaptureSocket} {
-			if err := spliceFilter(spec.Programs[name], body); err != nil {
+		for _, prog := range spec.Programs {
+			if err := spliceFilter(prog, body); err != nil {
 				return err
 			}
 		}
@@ -411,13 +436,15 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, l
 			bpf.CaptureMapFlowstate: share.Flowstate,
 		}
 	}
-	if err := spec.LoadAndAssign(objs, &opts); err != nil {
+	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
 			return fmt.Errorf("the kernel's verifier refused the capture program: %w", err)
 		}
 		return permissionError("load the eBPF capture program", err)
 	}
+	assignObjects(objs, coll)
 	if share == nil {
 		for _, p := range cfg.Ports {
 			if err := objs.Ports.Put(uint32(p), uint8(1)); err != nil {
@@ -425,6 +452,50 @@ func loadObjects(objs *bpf.CaptureObjects, cfg Config, full bool, ring, l2len, l
 				return fmt.Errorf("set port %d: %w", p, err)
 			}
 		}
+	}
+	return nil
+}
+
+// assignObjects moves the maps and programs of coll that objs names into
+// it (programs not loaded stay nil) and closes the rest of coll (the
+// programs keep what they use).
+func assignObjects(objs *bpf.CaptureObjects, coll *ebpf.Collection) {
+	take := func(dst **ebpf.Map, name string) {
+		*dst = coll.Maps[name]
+		delete(coll.Maps, name)
+	}
+	take(&objs.Events, bpf.CaptureMapEvents)
+	take(&objs.Ports, bpf.CaptureMapPorts)
+	take(&objs.Staging, bpf.CaptureMapStaging)
+	take(&objs.Counters, bpf.CaptureMapCounters)
+	take(&objs.LostTotal, bpf.CaptureMapLostTotal)
+	take(&objs.Flowstate, bpf.CaptureMapFlowstate)
+	for name, dst := range map[string]**ebpf.Program{
+		bpf.CaptureProgCaptureIngress: &objs.CaptureIngress,
+		bpf.CaptureProgCaptureEgress:  &objs.CaptureEgress,
+		bpf.CaptureProgCaptureSocket:  &objs.CaptureSocket,
+	} {
+		*dst = coll.Programs[name]
+		delete(coll.Programs, name)
+	}
+	coll.Close()
+}
+
+// programsFor returns the programs a backend attaches to ifaces: at TCX
+// egress everywhere and ingress except on lo, or the socket filter; nil
+// (all) when the backend is not decided yet.
+func programsFor(backend Backend, ifaces []iface) []string {
+	switch backend {
+	case TCX:
+		progs := []string{bpf.CaptureProgCaptureEgress}
+		for _, ifc := range ifaces {
+			if !ifc.loopback {
+				return append(progs, bpf.CaptureProgCaptureIngress)
+			}
+		}
+		return progs
+	case Socket:
+		return []string{bpf.CaptureProgCaptureSocket}
 	}
 	return nil
 }

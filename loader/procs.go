@@ -89,9 +89,13 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 		}
 		return fmt.Errorf("%w: %s: %w", ErrNoProcessTracking, what, explain(err))
 	}
-	if _, err := btf.LoadKernelSpec(); err != nil {
+	// The kernel's BTF is decoded once, in a cache both loads below share
+	// (decoding it is the largest part of zmtpdump's start-up cost).
+	cache := btf.NewCache()
+	if _, err := cache.Kernel(); err != nil {
 		return nil, fail("kernel BTF (CONFIG_DEBUG_INFO_BTF)", err)
 	}
+	opts := ebpf.CollectionOptions{Cache: cache}
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fail("lift the locked-memory limit", err)
 	}
@@ -105,12 +109,12 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 	// fexit (no trampolines, or a security policy) while they take BTF
 	// tracepoints. Without it the listener's owner stands for the
 	// accepting process.
-	t.coll, err = ebpf.NewCollection(spec)
+	t.coll, err = ebpf.NewCollectionWithOptions(spec, opts)
 	if err == nil {
 		t.accept = true
 	} else {
 		delete(spec.Programs, bpf.ProcsProgProcsAccept)
-		t.coll, err = ebpf.NewCollection(spec)
+		t.coll, err = ebpf.NewCollectionWithOptions(spec, opts)
 	}
 	if err != nil {
 		var verr *ebpf.VerifierError

@@ -124,7 +124,7 @@ func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]
 	// A test run hands the program each packet as if received on the
 	// namespace's lo (index 1), whose incoming packets the socket program
 	// skips (it sees them going out): say no interface is the loopback.
-	if err := loadObjects(&objs, cfg, full, 1<<16, l2len, 0, nil); err != nil {
+	if err := loadObjects(&objs, cfg, full, 1<<16, l2len, 0, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer objs.Close()
@@ -221,7 +221,7 @@ func TestProgramParsesAndFilters(t *testing.T) {
 func TestSocketProgramSkipsLoopbackIngress(t *testing.T) {
 	requireBPF(t)
 	var objs bpf.CaptureObjects
-	if err := loadObjects(&objs, Config{}, false, 1<<16, 0, 1, nil); err != nil {
+	if err := loadObjects(&objs, Config{}, false, 1<<16, 0, 1, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	defer objs.Close()
