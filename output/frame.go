@@ -124,17 +124,37 @@ func appendFrame(b []byte, link LinkType, seg *capture.Segment, seq uint32, flag
 
 // sum adds p to the running ones' complement sum s as 16-bit big-endian
 // words (RFC 1071); an odd last byte is padded with zero. p must start on
-// an even offset of the checksummed data. s holds at most 32 bits: with
-// up to 64 KiB of data (32768 words of at most 0xffff) it cannot wrap.
+// an even offset of the checksummed data. It adds eight bytes at a time as
+// two 32-bit words (2^16 = 1 in ones' complement arithmetic, RFC 1071
+// section 2(B)) and returns the sum folded to 16 bits, so that callers can
+// keep adding without wrapping.
 func sum(s uint32, p []byte) uint32 {
+	acc, acc2 := uint64(s), uint64(0)
+	for len(p) >= 32 {
+		p = p[:len(p):len(p)]
+		a, b := binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:])
+		c, d := binary.BigEndian.Uint64(p[16:]), binary.BigEndian.Uint64(p[24:])
+		acc += a>>32 + a&0xffffffff + b>>32 + b&0xffffffff
+		acc2 += c>>32 + c&0xffffffff + d>>32 + d&0xffffffff
+		p = p[32:]
+	}
+	acc += acc2
+	for len(p) >= 8 {
+		v := binary.BigEndian.Uint64(p)
+		acc += v>>32 + v&0xffffffff
+		p = p[8:]
+	}
 	for len(p) >= 2 {
-		s += uint32(p[0])<<8 | uint32(p[1])
+		acc += uint64(p[0])<<8 | uint64(p[1])
 		p = p[2:]
 	}
 	if len(p) == 1 {
-		s += uint32(p[0]) << 8
+		acc += uint64(p[0]) << 8
 	}
-	return s
+	for acc>>16 != 0 {
+		acc = acc&0xffff + acc>>16
+	}
+	return uint32(acc)
 }
 
 // fold turns a running sum into a checksum: carries folded, complemented.
