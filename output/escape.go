@@ -43,11 +43,10 @@ func appendHexSpaced(b, p []byte) []byte {
 	b = slices.Grow(b, 3*len(p))[:n+3*len(p)] // a space after each byte, the last cut
 	out := b[n:]
 	for len(p) >= 4 {
+		// Digits D0..D7 to "D0D1 D2D3 D4D5 D6D7 " in two stores.
 		d := hex4(binary.BigEndian.Uint32(p))
-		for k := range 4 {
-			pair := uint16(d >> (48 - 16*k))
-			out[3*k], out[3*k+1], out[3*k+2] = byte(pair>>8), byte(pair), ' '
-		}
+		binary.BigEndian.PutUint64(out, d&0xffff000000000000|d>>8&0x000000ffff000000|d>>16&0xffff|0x0000200000200000)
+		binary.BigEndian.PutUint32(out[8:], uint32(d&0xffff)<<8|0x20000020)
 		p, out = p[4:], out[12:]
 	}
 	for i, c := range p {

@@ -24,6 +24,10 @@ type Text struct {
 	secrets bool
 	buf     []byte
 	notes   []Note // see SetNotes
+	// The endpoints of the last line, "src > dst" formatted (a
+	// connection's events come in runs).
+	lastSrc, lastDst netip.AddrPort
+	lastEnds         []byte
 }
 
 // NewText returns a text Printer writing to w.
@@ -48,9 +52,13 @@ func (p *Text) head(from From, t time.Time, src, dst netip.AddrPort) []byte {
 	if c != "" {
 		b = p.paint(b, c)
 	}
-	b = src.AppendTo(b)
-	b = append(b, " > "...)
-	b = dst.AppendTo(b)
+	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
+		p.lastSrc, p.lastDst = src, dst
+		p.lastEnds = src.AppendTo(p.lastEnds[:0])
+		p.lastEnds = append(p.lastEnds, " > "...)
+		p.lastEnds = dst.AppendTo(p.lastEnds)
+	}
+	b = append(b, p.lastEnds...)
 	if c != "" {
 		b = p.unpaint(b)
 	}
