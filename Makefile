@@ -49,7 +49,7 @@ check-kernels:
 # see bench/doc.go for the other flags (-o FILE writes the report).
 BENCHFLAGS ?=
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./zmtp ./flows ./output
+	$(GO) test -run='^$$' -bench=. -benchmem ./zmtp ./flows ./output ./cmd/zmtpdump
 	$(GO) run ./bench $(BENCHFLAGS)
 
 # Man pages (section 8) and shell completions, generated from the cobra

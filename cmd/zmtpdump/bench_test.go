@@ -1,0 +1,74 @@
+package main
+
+import (
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// benchPipeline runs the userspace pipeline (reassembly, decoding, printing
+// to io.Discard) of the small-message workload: a PUSH sending 64-byte
+// messages in 8 KiB segments, as libzmq batches them. It reports the cost
+// per message.
+func benchPipeline(b *testing.B, args ...string) {
+	cfg, err := parse(append([]string{"-i", "lo"}, args...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := newPipeline(&cfg, io.Discard)
+	defer p.closeAsm()
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	t := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var cseq, sseq uint32 = 1000, 5000
+	send := func(from, to netip.AddrPort, seq *uint32, flags uint8, payload []byte) {
+		seg := capture.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload}
+		if flags&capture.SYN != 0 {
+			*seq++
+		}
+		*seq += uint32(len(payload))
+		p.add(&seg)
+		t = t.Add(time.Microsecond)
+	}
+	greeting := make([]byte, 64)
+	greeting[0], greeting[9], greeting[10], greeting[11] = 0xff, 0x7f, 3, 1
+	copy(greeting[12:], "NULL")
+	ready := func(typ string) []byte {
+		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(typ)))
+		body = append(body, typ...)
+		return append([]byte{0x04, byte(len(body))}, body...)
+	}
+	send(cli, srv, &cseq, capture.SYN, nil)
+	send(srv, cli, &sseq, capture.SYN|capture.ACK, nil)
+	send(cli, srv, &cseq, capture.ACK|capture.PSH, greeting)
+	send(srv, cli, &sseq, capture.ACK|capture.PSH, greeting)
+	send(cli, srv, &cseq, capture.ACK|capture.PSH, ready("PUSH"))
+	send(srv, cli, &sseq, capture.ACK|capture.PSH, ready("PULL"))
+	const perSeg = 124
+	var batch []byte
+	for range perSeg {
+		batch = append(batch, 0, 64)
+		for i := range 64 {
+			batch = append(batch, byte('a'+i%26))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		send(cli, srv, &cseq, capture.ACK|capture.PSH, batch)
+	}
+	b.StopTimer()
+	if err := p.sink.flush(); err != nil {
+		b.Fatal(err)
+	}
+	if got, want := p.sink.messageCount(), uint64(b.N*perSeg); got != want {
+		b.Fatalf("%d messages decoded, want %d", got, want)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perSeg), "ns/msg")
+}
+
+func BenchmarkPipelineJSON(b *testing.B)  { benchPipeline(b, "--json") }
+func BenchmarkPipelineText(b *testing.B)  { benchPipeline(b) }
+func BenchmarkPipelineQuiet(b *testing.B) { benchPipeline(b, "-q") }
