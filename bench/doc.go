@@ -2,9 +2,9 @@
 // zmtpdump and with tcpdump side by side, on the loopback interface.
 //
 // Run it as root from the module root (make bench does, after the micro
-// benchmarks of ./zmtp and ./flows):
+// benchmarks of ./zmtp, ./flows, ./output and ./cmd/zmtpdump):
 //
-//	go run ./bench            # full size, 3 runs per cell, ~4 minutes on 2 CPUs
+//	go run ./bench            # full size, 3 runs per cell, ~5 minutes on 2 CPUs
 //	go run ./bench -quick     # a tenth of the messages, 1 run per cell
 //	go run ./bench -o bench.md -workloads small,large -reps 5
 //	go run ./bench -capturers zmtpdump-json -zargs='-B 262144'   # try a lever
@@ -51,6 +51,8 @@
 //	                    no -w)
 //	zmtpdump-wq         zmtpdump -i lo -q -w /dev/null "port P": pcapng and
 //	                    decoding, no line per event
+//	zmtpdump-ws         zmtpdump -i lo -s 64 -w /dev/null "port P": -w with
+//	                    kernel-side framing (headers and 64 body bytes)
 //	zmtpdump-json       zmtpdump -i lo --json "port P", stdout into a file on
 //	                    /dev/shm (tmpfs) whose "message" events are counted
 //	                    afterwards; the file is removed
@@ -77,10 +79,13 @@
 //     (and gap and error events noted); otherwise
 //     the exit statistics' "ZMTP events decoded" less 4 per connection (two
 //     greetings and two READY commands of a NULL PUSH/PULL connection);
-//   - ring/payload: for zmtpdump, the bytes that crossed the ring buffer,
-//     estimated from its exit statistics as packets × 88 (8 bytes of ring
-//     record header and 80 of event header) plus the TCP payload bytes
-//     reassembled, against those payload bytes.
+//   - ring/payload: for zmtpdump, the bytes that crossed the ring buffer
+//     against the TCP payload of the streams (reassembled, not captured and
+//     lost). With kernel-side framing the exit statistics give the kernel's
+//     own count ("bytes through the ring buffer"), to which the ring's 8-byte
+//     record headers are added; otherwise it is estimated as packets × 88
+//     (8 bytes of ring record header and 80 of event header) plus the
+//     payload bytes.
 //
 // On 2 CPUs the capturer competes with the four busy threads of the
 // application (two application threads, two libzmq I/O threads).
