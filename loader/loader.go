@@ -360,10 +360,7 @@ func (c *Capture) Interfaces() []string {
 
 // haveLoop reports whether the kernel offers bpf_loop to TC and socket
 // filter programs, which kernel-side framing needs.
-func haveLoop() bool {
-	return features.HaveProgramHelper(ebpf.SchedCLS, asm.FnLoop) == nil &&
-		features.HaveProgramHelper(ebpf.SocketFilter, asm.FnLoop) == nil
-}
+func haveLoop() bool { return probeLoop() == nil }
 
 // loadObjects loads the capture programs (full: the one with bpf_loop,
 // else CaptureBasic) and their maps for interfaces whose

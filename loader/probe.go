@@ -76,6 +76,7 @@ func Probe() Report {
 	_, btfErr := btf.LoadKernelSpec()
 	add("kernel BTF", btfErr)
 	tcx := add("TCX (Linux 6.6+)", probeTCX())
+	add("kernel-side ZMTP framing (bpf_loop, Linux 5.17+)", probeLoop())
 	add("process attribution (BTF tracepoint programs, Linux 5.5+)", probeProcesses())
 	r.Lockdown = lockdown()
 
@@ -136,6 +137,17 @@ func probeTCX() error {
 		return explain(err)
 	}
 	return l.Close()
+}
+
+// probeLoop reports whether bpf_loop, which kernel-side framing needs, is
+// there for TC and socket filter programs.
+func probeLoop() error {
+	for _, t := range []ebpf.ProgramType{ebpf.SchedCLS, ebpf.SocketFilter} {
+		if err := features.HaveProgramHelper(t, asm.FnLoop); err != nil {
+			return explain(err)
+		}
+	}
+	return nil
 }
 
 // probeProcesses opens and closes a ProcessTracker.

@@ -56,8 +56,10 @@ type ProcessTracker struct {
 	links   []link.Link
 	cgroups *cgroupIndex
 	base    time.Time
-	// accept reports that fexit/inet_accept is attached.
-	accept bool
+	// acceptProg is fexit/inet_accept where the kernel took it; accept
+	// reports it attached.
+	acceptProg *ebpf.Program
+	accept     bool
 }
 
 // DefaultProcessEntries is how many connection ends a ProcessTracker
@@ -74,6 +76,25 @@ const (
 	roleListen = 2
 	roleAccept = 3
 )
+
+// loadAccept loads the fexit/inet_accept program of spec alone, with the
+// maps of coll; nil if the kernel refuses it.
+func loadAccept(spec *ebpf.CollectionSpec, coll *ebpf.Collection, opts ebpf.CollectionOptions) *ebpf.Program {
+	for name := range spec.Programs {
+		if name != bpf.ProcsProgProcsAccept {
+			delete(spec.Programs, name)
+		}
+	}
+	opts.MapReplacements = coll.Maps
+	c, err := ebpf.NewCollectionWithOptions(spec, opts)
+	if err != nil {
+		return nil
+	}
+	p := c.Programs[bpf.ProcsProgProcsAccept]
+	delete(c.Programs, bpf.ProcsProgProcsAccept)
+	c.Close()
+	return p
+}
 
 // OpenProcessTracker loads and attaches the programs of bpf/procs.c.
 // Connections opened before it returns are not known to it, nor are those
@@ -108,14 +129,11 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 	// fexit/inet_accept is a refinement: some kernels refuse fentry and
 	// fexit (no trampolines, or a security policy) while they take BTF
 	// tracepoints. Without it the listener's owner stands for the
-	// accepting process.
+	// accepting process. It is loaded on its own, after the rest, so that
+	// a refusal costs no second load of everything.
+	acceptSpec := spec.Copy()
+	delete(spec.Programs, bpf.ProcsProgProcsAccept)
 	t.coll, err = ebpf.NewCollectionWithOptions(spec, opts)
-	if err == nil {
-		t.accept = true
-	} else {
-		delete(spec.Programs, bpf.ProcsProgProcsAccept)
-		t.coll, err = ebpf.NewCollectionWithOptions(spec, opts)
-	}
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
@@ -128,17 +146,17 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 			t.Close()
 		}
 	}()
+	t.acceptProg = loadAccept(acceptSpec, t.coll, opts)
 	t.conns = t.coll.Maps[bpf.ProcsMapConns]
 	l, err := link.AttachTracing(link.TracingOptions{Program: t.coll.Programs[bpf.ProcsProgProcsState]})
 	if err != nil {
 		return nil, fail("attach to the sock:inet_sock_set_state tracepoint", err)
 	}
 	t.links = append(t.links, l)
-	if t.accept {
-		l, err := link.AttachTracing(link.TracingOptions{Program: t.coll.Programs[bpf.ProcsProgProcsAccept]})
-		if err != nil {
-			t.accept = false // the refinement only
-		} else {
+	if t.acceptProg != nil {
+		l, err := link.AttachTracing(link.TracingOptions{Program: t.acceptProg})
+		if err == nil {
+			t.accept = true
 			t.links = append(t.links, l)
 		}
 	}
@@ -200,6 +218,10 @@ func (t *ProcessTracker) Close() error {
 		errs = append(errs, l.Close())
 	}
 	t.links = nil
+	if t.acceptProg != nil {
+		errs = append(errs, t.acceptProg.Close())
+		t.acceptProg = nil
+	}
 	if t.coll != nil {
 		t.coll.Close()
 		t.coll = nil

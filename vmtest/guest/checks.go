@@ -43,7 +43,7 @@ func checkCommand(e *env) (string, error) {
 		return string(out), fmt.Errorf("zmtpdump check: %v", err)
 	}
 	var problems []string
-	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)",
+	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing",
 		"kernel lockdown: confidentiality (capture needs nothing it forbids)", "capture would use: socket filter"} {
 		if !strings.Contains(string(out), want) {
 			problems = append(problems, fmt.Sprintf("no line with %q", want))
