@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -147,5 +148,60 @@ func TestLargeMessagesFullSpeed(t *testing.T) {
 			}
 			mode.check(t, errOut, num)
 		})
+	}
+}
+
+// TestKernelFramingCurve sends large CURVE messages: the kernel keeps the
+// handshake commands whole and of each MESSAGE frame its first bytes, which
+// is enough to show it encrypted with its nonce and box size.
+func TestKernelFramingCurve(t *testing.T) {
+	requireLive(t)
+	const count, size = 10, 300000
+	keys, err := exec.Command(built.peer, "-curve-keygen").Output()
+	if err != nil {
+		t.Fatalf("zmqpeer -curve-keygen: %v", err)
+	}
+	pair := strings.Fields(string(keys))
+	if len(pair) != 2 {
+		t.Fatalf("zmqpeer -curve-keygen printed %q", keys)
+	}
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "--json")
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count), "-curve-server", "-curve-secret", pair[1]},
+		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size), "-curve-serverkey", pair[0]})
+	out, errOut := d.stop(t)
+	for _, name := range []string{"HELLO", "WELCOME", "INITIATE", "READY"} {
+		if len(lines(out, `"event":"command"`, `"name":"`+name+`"`)) == 0 {
+			t.Errorf("no %s command decoded", name)
+		}
+	}
+	var encrypted int
+	for _, l := range lines(out, `"event":"message"`) {
+		var ev struct {
+			Encrypted bool   `json:"encrypted"`
+			Nonce     string `json:"nonce_hex"`
+			BoxSize   uint64 `json:"box_size"`
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Encrypted && len(ev.Nonce) == 16 && ev.BoxSize > size {
+			encrypted++
+		}
+	}
+	if encrypted != count {
+		t.Errorf("%d encrypted messages of more than %d bytes decoded, want %d:\n%s", encrypted, size, count, out)
+	}
+	if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
+		t.Errorf("%d gap or error events:\n%s", n, out)
+	}
+	m := regexp.MustCompile(`(\d+) payload bytes left out by kernel framing`).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no framing statistics:\n%s", errOut)
+	}
+	if left, _ := strconv.Atoi(m[1]); left < count*size*9/10 {
+		t.Errorf("only %d bytes left out of %d encrypted bytes", left, count*size)
 	}
 }
