@@ -11,6 +11,18 @@ import (
 	"testing"
 )
 
+// exitStat returns the number the regular expression re captures in
+// zmtpdump's exit statistics.
+func exitStat(t *testing.T, errOut, re string) uint64 {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(errOut)
+	if m == nil {
+		t.Fatalf("no %q in the exit statistics:\n%s", re, errOut)
+	}
+	v, _ := strconv.ParseUint(m[1], 10, 64)
+	return v
+}
+
 // TestKernelFramingLargeMessages sends multipart messages with 1 MiB bodies
 // between real libzmq peers, with heartbeats (PING/PONG commands) between
 // them, and captures them with the default settings: the kernel follows
@@ -66,15 +78,7 @@ func TestKernelFramingLargeMessages(t *testing.T) {
 	if pings == 0 {
 		t.Errorf("no PING or PONG decoded: heartbeats must cross the walk too")
 	}
-	num := func(re string) uint64 {
-		t.Helper()
-		m := regexp.MustCompile(re).FindStringSubmatch(errOut)
-		if m == nil {
-			t.Fatalf("no %q in the exit statistics:\n%s", re, errOut)
-		}
-		v, _ := strconv.ParseUint(m[1], 10, 64)
-		return v
-	}
+	num := func(re string) uint64 { return exitStat(t, errOut, re) }
 	ring := num(`(\d+) bytes through the ring buffer`)
 	reassembled := num(`(\d+) bytes reassembled`) + num(`(\d+) bytes not captured`)
 	if num(`(\d+) connection directions not followed`) != 0 {
@@ -134,15 +138,7 @@ func TestLargeMessagesFullSpeed(t *testing.T) {
 			if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
 				t.Errorf("%d gap or error events", n)
 			}
-			num := func(re string) uint64 {
-				t.Helper()
-				m := regexp.MustCompile(re).FindStringSubmatch(errOut)
-				if m == nil {
-					t.Fatalf("no %q in the exit statistics:\n%s", re, errOut)
-				}
-				v, _ := strconv.ParseUint(m[1], 10, 64)
-				return v
-			}
+			num := func(re string) uint64 { return exitStat(t, errOut, re) }
 			if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
 				t.Errorf("losses:\n%s", errOut)
 			}
@@ -197,11 +193,7 @@ func TestKernelFramingCurve(t *testing.T) {
 	if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
 		t.Errorf("%d gap or error events:\n%s", n, out)
 	}
-	m := regexp.MustCompile(`(\d+) payload bytes left out by kernel framing`).FindStringSubmatch(errOut)
-	if m == nil {
-		t.Fatalf("no framing statistics:\n%s", errOut)
-	}
-	if left, _ := strconv.Atoi(m[1]); left < count*size*9/10 {
+	if left := exitStat(t, errOut, `(\d+) payload bytes left out by kernel framing`); left < count*size*9/10 {
 		t.Errorf("only %d bytes left out of %d encrypted bytes", left, count*size)
 	}
 }

@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/ringbuf"
 
-	"github.com/zmtpdump/zmtpdump/bpf"
 	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -49,16 +47,7 @@ func FuzzKernelFraming(f *testing.F) {
 	f.Add([]byte{0x20, 0x04, 0x02, 0, 0, 0, 0, 0, 0, 0x10, 0})
 	f.Add([]byte{0x30, 0x02, 0, 0, 0, 0, 0, 0, 0x03, 0})
 
-	var objs bpf.CaptureObjects
-	if err := loadObjects(&objs, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 1<<22, 14, 1, nil, nil); err != nil {
-		f.Fatal(err)
-	}
-	defer objs.Close()
-	rd, err := ringbuf.NewReader(objs.Events)
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer rd.Close()
+	p := loadTestProgram(f, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 14, 1, 1<<22)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 1 || len(data) > 64<<10 {
@@ -79,27 +68,11 @@ func FuzzKernelFraming(f *testing.F) {
 				seq: framingISN + 1 + uint32(from), payload: string(stream[from:end])}))
 		}
 		for _, fr := range frames {
-			if _, err := objs.CaptureIngress.Run(&ebpf.RunOptions{Data: fr}); err != nil {
+			if _, err := p.objs.CaptureIngress.Run(&ebpf.RunOptions{Data: fr}); err != nil {
 				t.Fatalf("BPF_PROG_TEST_RUN: %v", err)
 			}
 		}
-		var segs []capture.Segment
-		for {
-			rd.SetDeadline(time.Now().Add(time.Millisecond))
-			rec, err := rd.Read()
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var s capture.Segment
-			if err := decodeRecord(rec.RawSample, time.Time{}, &s); err != nil {
-				t.Fatal(err)
-			}
-			s.Payload = append([]byte(nil), s.Payload...)
-			segs = append(segs, s)
-		}
+		segs := p.records(t, time.Millisecond)
 		kept(t, segs, stream)
 		whole := decodeAll(func(d *zmtp.Decoder, emit func(zmtp.Event)) { d.Feed(stream, emit) })
 		framed := decodeAll(func(d *zmtp.Decoder, emit func(zmtp.Event)) {

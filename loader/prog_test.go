@@ -120,21 +120,12 @@ func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick fun
 // full picks the program with bpf_loop (else CaptureBasic).
 func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) ([]capture.Segment, Stats) {
 	t.Helper()
-	var objs bpf.CaptureObjects
 	// A test run hands the program each packet as if received on the
 	// namespace's lo (index 1), whose incoming packets the socket program
 	// skips (it sees them going out): say no interface is the loopback.
-	if err := loadObjects(&objs, cfg, full, 1<<16, l2len, 0, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer objs.Close()
-	rd, err := ringbuf.NewReader(objs.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	p := loadTestProgram(t, cfg, full, l2len, 0, 1<<16)
 	for _, f := range frames {
-		ret, err := pick(&objs).Run(&ebpf.RunOptions{Data: f})
+		ret, err := pick(&p.objs).Run(&ebpf.RunOptions{Data: f})
 		if err != nil {
 			t.Fatalf("BPF_PROG_TEST_RUN: %v", err)
 		}
@@ -142,23 +133,56 @@ func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]
 			t.Errorf("program returned %d, want %d", int32(ret), want)
 		}
 	}
+	segs := p.records(t, 50*time.Millisecond)
+	st, err := readCounters(&p.objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs, st
+}
+
+// testProgram is a capture program loaded for test runs, with a reader of
+// its ring buffer.
+type testProgram struct {
+	objs bpf.CaptureObjects
+	rd   *ringbuf.Reader
+}
+
+// loadTestProgram loads the capture programs (full: with bpf_loop) and
+// opens their ring; both are closed when tb ends.
+func loadTestProgram(tb testing.TB, cfg Config, full bool, l2len, loIndex, ring int) *testProgram {
+	tb.Helper()
+	p := &testProgram{}
+	if err := loadObjects(&p.objs, cfg, full, ring, l2len, loIndex, nil, nil); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.objs.Close() })
+	rd, err := ringbuf.NewReader(p.objs.Events)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rd.Close() })
+	p.rd = rd
+	return p
+}
+
+// records reads the records in the ring until none comes for wait, and
+// returns them with their payloads copied.
+func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segment {
+	tb.Helper()
 	var segs []capture.Segment
 	for {
-		rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
-		rec, err := rd.Read()
+		p.rd.SetDeadline(time.Now().Add(wait))
+		rec, err := p.rd.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			st, err := readCounters(&objs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return segs, st
+			return segs
 		}
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		var s capture.Segment
 		if err := decodeRecord(rec.RawSample, time.Time{}, &s); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		s.Payload = append([]byte(nil), s.Payload...)
 		segs = append(segs, s)
@@ -220,22 +244,12 @@ func TestProgramParsesAndFilters(t *testing.T) {
 // outgoing copy of a packet only (each crosses lo twice).
 func TestSocketProgramSkipsLoopbackIngress(t *testing.T) {
 	requireBPF(t)
-	var objs bpf.CaptureObjects
-	if err := loadObjects(&objs, Config{}, false, 1<<16, 0, 1, nil, nil); err != nil {
+	p := loadTestProgram(t, Config{}, false, 0, 1, 1<<16)
+	if _, err := p.objs.CaptureSocket.Run(&ebpf.RunOptions{Data: buildFrame(t, frameSpec{sport: 1, dport: 2, flags: capture.ACK, payload: "x"})}); err != nil {
 		t.Fatal(err)
 	}
-	defer objs.Close()
-	rd, err := ringbuf.NewReader(objs.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	if _, err := objs.CaptureSocket.Run(&ebpf.RunOptions{Data: buildFrame(t, frameSpec{sport: 1, dport: 2, flags: capture.ACK, payload: "x"})}); err != nil {
-		t.Fatal(err)
-	}
-	rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
-	if _, err := rd.Read(); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Errorf("a packet received on lo was shipped (err %v): lo's packets are taken going out", err)
+	if segs := p.records(t, 50*time.Millisecond); len(segs) != 0 {
+		t.Errorf("a packet received on lo was shipped (%+v): lo's packets are taken going out", segs)
 	}
 }
 
