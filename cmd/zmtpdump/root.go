@@ -150,7 +150,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
 	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
 	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
-	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown)")
+	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown); live, the kernel copies only these (at least 32) of each message frame body")
 	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
 	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords instead of their length")
 	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
