@@ -94,9 +94,14 @@ struct record {
 volatile const __u8 match_all_ports = 0; // 1: every TCP port matches
 volatile const __u32 l2_len = ETH_HLEN;  // link-layer header length
 volatile const __u32 loopback_ifindex = 1; // socket backend: lo's index
-// Wake the reader only once this many bytes wait in the ring: under load it
-// drains in batches instead of once per packet; below that, it polls.
+// Wake the reader only once this many bytes wait in the ring, or for a
+// record that finds the ring empty (the reader idle) at most once per
+// WAKEUP_GAP_NS: under load it drains in batches instead of once per packet,
+// and a lone packet still reaches it at once. It polls for the rest.
 volatile const __u64 wakeup_bytes = 0;
+#define WAKEUP_GAP_NS 10000000ULL
+// When the last wakeup for an empty ring was asked (CLOCK_MONOTONIC).
+__u64 last_wakeup_ns = 0;
 // Kernel-side framing: 0 ships whole payloads; otherwise the number of body
 // bytes shipped of each ZMTP message frame (commands are always whole).
 volatile const __u32 frame_keep = 0;
@@ -266,8 +271,15 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 		h->lost = *lost;
 	rec->hdr = *h;
 	if (wakeup_bytes) {
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + sizeof(*h) + n >= wakeup_bytes ?
-				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+		flags = BPF_RB_NO_WAKEUP;
+		if (avail + sizeof(*h) + n >= wakeup_bytes) {
+			flags = BPF_RB_FORCE_WAKEUP;
+		} else if (avail == 0 && h->ts_ns - last_wakeup_ns >= WAKEUP_GAP_NS) {
+			last_wakeup_ns = h->ts_ns;
+			flags = BPF_RB_FORCE_WAKEUP;
+		}
 	}
 	if (bpf_ringbuf_output(&events, rec, sizeof(*h) + n, flags) < 0) {
 		count(CNT_RING_FULL);

@@ -80,6 +80,7 @@ const (
 	CaptureProgCaptureSocket  = "capture_socket"
 	CaptureVarFrameKeep       = "frame_keep"
 	CaptureVarL2Len           = "l2_len"
+	CaptureVarLastWakeupNs    = "last_wakeup_ns"
 	CaptureVarLoopbackIfindex = "loopback_ifindex"
 	CaptureVarMatchAllPorts   = "match_all_ports"
 	CaptureVarWakeupBytes     = "wakeup_bytes"
@@ -150,6 +151,7 @@ type CaptureMapSpecs struct {
 type CaptureVariableSpecs struct {
 	FrameKeep       *ebpf.VariableSpec `ebpf:"frame_keep"`
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
+	LastWakeupNs    *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.VariableSpec `ebpf:"match_all_ports"`
 	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -200,6 +202,7 @@ func (m *CaptureMaps) Close() error {
 type CaptureVariables struct {
 	FrameKeep       *ebpf.Variable `ebpf:"frame_keep"`
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
+	LastWakeupNs    *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.Variable `ebpf:"match_all_ports"`
 	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`

@@ -78,6 +78,7 @@ const (
 	CaptureBasicProgCaptureSocket  = "capture_socket"
 	CaptureBasicVarFrameKeep       = "frame_keep"
 	CaptureBasicVarL2Len           = "l2_len"
+	CaptureBasicVarLastWakeupNs    = "last_wakeup_ns"
 	CaptureBasicVarLoopbackIfindex = "loopback_ifindex"
 	CaptureBasicVarMatchAllPorts   = "match_all_ports"
 	CaptureBasicVarWakeupBytes     = "wakeup_bytes"
@@ -148,6 +149,7 @@ type CaptureBasicMapSpecs struct {
 type CaptureBasicVariableSpecs struct {
 	FrameKeep       *ebpf.VariableSpec `ebpf:"frame_keep"`
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
+	LastWakeupNs    *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.VariableSpec `ebpf:"match_all_ports"`
 	WakeupBytes     *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -198,6 +200,7 @@ func (m *CaptureBasicMaps) Close() error {
 type CaptureBasicVariables struct {
 	FrameKeep       *ebpf.Variable `ebpf:"frame_keep"`
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
+	LastWakeupNs    *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`
 	MatchAllPorts   *ebpf.Variable `ebpf:"match_all_ports"`
 	WakeupBytes     *ebpf.Variable `ebpf:"wakeup_bytes"`

@@ -89,7 +89,7 @@ func freePort(t *testing.T) int {
 // dump is a running zmtpdump.
 type dump struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout lockedBuffer
 	stderr *lockedBuffer
 	done   chan error
 }

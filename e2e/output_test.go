@@ -166,3 +166,27 @@ func TestLiveStatus(t *testing.T) {
 		t.Errorf("the status line is not erased before the statistics: %q", errOut)
 	}
 }
+
+// TestLoneMessagePromptly: a single message on an otherwise idle capture
+// is printed within a fraction of a second, while zmtpdump keeps running
+// (the kernel wakes the reader for a record that finds the ring empty, and
+// output is written out once the ring is drained).
+func TestLoneMessagePromptly(t *testing.T) {
+	requireLive(t)
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port))
+	time.Sleep(1500 * time.Millisecond) // let the capture go idle
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", "1"},
+		[]string{"-type", "push", "-connect", ep, "-count", "1", "-wait", "100ms"})
+	sent := time.Now()
+	for !strings.Contains(d.stdout.String(), `message: "1" 31`) {
+		if time.Since(sent) > 250*time.Millisecond {
+			t.Fatalf("the message was not printed within 250 ms of being sent\nstdout: %s", d.stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("printed %v after the sender finished", time.Since(sent).Round(time.Millisecond))
+	d.stop(t)
+}

@@ -25,13 +25,19 @@ import (
 const DefaultRingSize = 64 << 20
 
 // wakeupBytes is how much must wait in the ring before the kernel wakes the
-// reader (a sixteenth of the ring, at most 2 MiB); the reader polls for
-// less (see PollInterval).
+// reader (a sixteenth of the ring, at most 2 MiB); below that it wakes the
+// reader for a record that finds the ring empty, at most every 10 ms, and
+// the reader polls for the rest (see PollInterval).
 func wakeupBytes(ring int) uint64 { return uint64(min(ring/16, 2<<20)) }
 
-// PollInterval is the longest a record may wait in the ring for a reader
-// that Next has not woken: callers should set deadlines no further apart.
+// PollInterval is how often Next looks into the ring, while records come,
+// for those the kernel did not wake it for. Each look that finds nothing
+// doubles the interval, up to MaxPollInterval: an idle capture costs
+// almost nothing, and the first record after a lull wakes the reader.
 const PollInterval = 50 * time.Millisecond
+
+// MaxPollInterval bounds the polling interval of an idle capture.
+const MaxPollInterval = time.Second
 
 // Backend is how the capture program is attached.
 type Backend string
@@ -148,6 +154,8 @@ type Capture struct {
 	deadline time.Time
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
 	base time.Time
+	// poll is the current polling interval (see PollInterval).
+	poll time.Duration
 	// full is the program with bpf_loop loaded (not CaptureBasic); framing
 	// is on (Config.FrameKeep and full).
 	full, framing bool
@@ -552,9 +560,10 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // Interrupt or Close was called, and os.ErrDeadlineExceeded when a deadline
 // set with SetDeadline passes.
 //
-// The kernel wakes the reader only once enough records wait (see
-// PollInterval): Next polls the ring meanwhile, so a record never waits
-// longer than PollInterval for a caller blocked in Next.
+// The kernel wakes the reader when enough records wait or a record finds
+// the ring empty (see wakeupBytes); Next polls the ring for the others, at
+// PollInterval while records come and less often while none do (see
+// PollInterval).
 func (c *Capture) Next(seg *capture.Segment) error {
 	for {
 		// The reader consults its deadline only when the ring is empty, so
@@ -564,10 +573,18 @@ func (c *Capture) Next(seg *capture.Segment) error {
 				return ErrClosed
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
-				c.armPoll() // our own poll, not the caller's deadline
+				// Our own poll, not the caller's deadline: nothing came
+				// since the last one, look less often.
+				c.poll = min(2*c.poll, MaxPollInterval)
+				c.armPoll()
 				continue
 			}
 			return err
+		}
+		if c.poll != PollInterval {
+			// Records again: poll at the short interval.
+			c.poll = PollInterval
+			c.armPoll()
 		}
 		if err := decodeRecord(c.rec.RawSample, c.base, seg); err != nil {
 			return err
@@ -578,8 +595,9 @@ func (c *Capture) Next(seg *capture.Segment) error {
 	}
 }
 
-// SetDeadline makes Next return os.ErrDeadlineExceeded at t. The zero time
-// removes the deadline. Call it from the goroutine that calls Next.
+// SetDeadline makes Next return os.ErrDeadlineExceeded at t, when no record
+// is waiting. The zero time removes the deadline. Call it from the
+// goroutine that calls Next.
 func (c *Capture) SetDeadline(t time.Time) {
 	c.deadline = t
 	c.armPoll()
@@ -588,7 +606,10 @@ func (c *Capture) SetDeadline(t time.Time) {
 // armPoll sets the reader's deadline to the next poll, or to the caller's
 // deadline if that comes first.
 func (c *Capture) armPoll() {
-	poll := time.Now().Add(PollInterval)
+	if c.poll == 0 {
+		c.poll = PollInterval
+	}
+	poll := time.Now().Add(c.poll)
 	if !c.deadline.IsZero() && c.deadline.Before(poll) {
 		poll = c.deadline
 	}

@@ -228,6 +228,11 @@ func startProfile(name string) (stop func() error, err error) {
 // expireEvery is how often idle connections are looked for.
 const expireEvery = time.Second
 
+// flushDelay is how long after the first record of a burst its output is
+// written out, if the ring is empty by then (terminals see lines at once,
+// pipes get them in blocks).
+const flushDelay = 20 * time.Millisecond
+
 func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	netns := p.cfg.netns
 	if p.cfg.pid > 0 {
@@ -297,9 +302,10 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	var seg capture.Segment
 	var loopErr error
 	var n uint
-	// The kernel wakes the reader only when enough is waiting (see
-	// loader.PollInterval), so Next polls; housekeeping runs once a second,
-	// also when records never stop coming.
+	// Next polls the ring by itself (see loader.PollInterval). Output is
+	// written out once the records of a burst are handled (flushDelay
+	// after the first one, when the ring is empty) and housekeeping runs
+	// once a second, also when records never stop coming.
 	nextHousekeeping := time.Now().Add(expireEvery)
 	housekeeping := func(now time.Time) error {
 		nextHousekeeping = now.Add(expireEvery)
@@ -317,18 +323,29 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		}
 		return nil
 	}
-	c.SetDeadline(time.Now().Add(loader.PollInterval))
+	dirty := false // records handled since output was last written out
+	c.SetDeadline(nextHousekeeping)
 	for {
 		err := c.Next(&seg)
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			now := time.Now()
-			c.SetDeadline(now.Add(loader.PollInterval))
-			if now.After(nextHousekeeping) {
+			if dirty {
+				dirty = false
+				if s, ok := p.asm.(interface{ Send() }); ok {
+					s.Send() // a sharded assembler's partial batches
+				}
+				if err := p.sink.flush(); err != nil {
+					loopErr = err
+					break
+				}
+			}
+			if !now.Before(nextHousekeeping) {
 				if err := housekeeping(now); err != nil {
 					loopErr = err
 					break
 				}
 			}
+			c.SetDeadline(nextHousekeeping)
 			continue
 		}
 		if err != nil {
@@ -341,6 +358,10 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		if err := p.err(); err != nil {
 			loopErr = err
 			break
+		}
+		if !dirty {
+			dirty = true
+			c.SetDeadline(time.Now().Add(flushDelay))
 		}
 		// Once a second at most, checked every 256 packets.
 		if n++; n%256 == 0 {
