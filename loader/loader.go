@@ -11,7 +11,6 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -145,8 +144,7 @@ type Capture struct {
 	sockets []int
 	backend Backend
 	ifaces  []iface
-	rd      *ringbuf.Reader
-	rec     ringbuf.Record
+	rd      *ring
 	// nl lists the interfaces of the namespace captured in.
 	nl    *linkSocket
 	dedup dedup
@@ -210,9 +208,9 @@ func Open(cfg Config) (c *Capture, err error) {
 // loopback interface's index in their namespace, nl (owned by the Capture
 // from now on) lists that namespace's interfaces.
 func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c *Capture, err error) {
-	ring := cfg.RingSize
-	if ring == 0 {
-		ring = DefaultRingSize
+	ringSize := cfg.RingSize
+	if ringSize == 0 {
+		ringSize = DefaultRingSize
 	}
 	backend := cfg.Backend
 	if backend == "" {
@@ -268,7 +266,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 			}
 		}
 		objs := new(bpf.CaptureObjects)
-		if err := loadObjects(objs, cfg, c.full, ring, ifc.l2len, loIndex, c.first, programsFor(backend, same)); err != nil {
+		if err := loadObjects(objs, cfg, c.full, ringSize, ifc.l2len, loIndex, c.first, programsFor(backend, same)); err != nil {
 			return nil, err
 		}
 		c.sets[ifc.l2len] = objs
@@ -282,7 +280,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	if err != nil {
 		return nil, err
 	}
-	if c.rd, err = ringbuf.NewReader(c.first.Events); err != nil {
+	if c.rd, err = newRing(c.first.Events, ringSize); err != nil {
 		return nil, fmt.Errorf("open ring buffer reader: %w", err)
 	}
 	c.armPoll()
@@ -568,8 +566,9 @@ func (c *Capture) Next(seg *capture.Segment) error {
 	for {
 		// The reader consults its deadline only when the ring is empty, so
 		// it is moved only then, not once per record.
-		if err := c.rd.ReadInto(&c.rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) {
+		rec, err := c.rd.read()
+		if err != nil {
+			if errors.Is(err, errRingClosed) {
 				return ErrClosed
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
@@ -586,7 +585,7 @@ func (c *Capture) Next(seg *capture.Segment) error {
 			c.poll = PollInterval
 			c.armPoll()
 		}
-		if err := decodeRecord(c.rec.RawSample, c.base, seg); err != nil {
+		if err := decodeRecord(rec, c.base, seg); err != nil {
 			return err
 		}
 		if !c.dedup.seen(seg) {
@@ -613,14 +612,14 @@ func (c *Capture) armPoll() {
 	if !c.deadline.IsZero() && c.deadline.Before(poll) {
 		poll = c.deadline
 	}
-	c.rd.SetDeadline(poll)
+	c.rd.setDeadline(poll)
 }
 
 // Interrupt makes a pending or future Next return ErrClosed. It is safe to
 // call from any goroutine, more than once.
 func (c *Capture) Interrupt() {
 	if c.rd != nil {
-		c.rd.Close()
+		c.rd.interrupt()
 	}
 }
 
@@ -655,7 +654,7 @@ func readCounters(objs *bpf.CaptureObjects) (Stats, error) {
 func (c *Capture) Close() error {
 	var errs []error
 	if c.rd != nil {
-		errs = append(errs, c.rd.Close())
+		errs = append(errs, c.rd.close())
 	}
 	for _, l := range c.links {
 		errs = append(errs, l.Close())

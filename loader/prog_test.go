@@ -10,7 +10,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gopacket/gopacket"
@@ -145,7 +144,7 @@ func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]
 // its ring buffer.
 type testProgram struct {
 	objs bpf.CaptureObjects
-	rd   *ringbuf.Reader
+	rd   *ring
 }
 
 // loadTestProgram loads the capture programs (full: with bpf_loop) and
@@ -157,11 +156,11 @@ func loadTestProgram(tb testing.TB, cfg Config, full bool, l2len, loIndex, ring 
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.objs.Close() })
-	rd, err := ringbuf.NewReader(p.objs.Events)
+	rd, err := newRing(p.objs.Events, ring)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { rd.Close() })
+	tb.Cleanup(func() { rd.close() })
 	p.rd = rd
 	return p
 }
@@ -172,8 +171,8 @@ func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segme
 	tb.Helper()
 	var segs []capture.Segment
 	for {
-		p.rd.SetDeadline(time.Now().Add(wait))
-		rec, err := p.rd.Read()
+		p.rd.setDeadline(time.Now().Add(wait))
+		rec, err := p.rd.read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return segs
 		}
@@ -181,7 +180,7 @@ func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segme
 			tb.Fatal(err)
 		}
 		var s capture.Segment
-		if err := decodeRecord(rec.RawSample, time.Time{}, &s); err != nil {
+		if err := decodeRecord(rec, time.Time{}, &s); err != nil {
 			tb.Fatal(err)
 		}
 		s.Payload = append([]byte(nil), s.Payload...)
