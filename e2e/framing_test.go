@@ -7,23 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 )
-
-// exitStat returns the number the regular expression re captures in
-// zmtpdump's exit statistics.
-func exitStat(t *testing.T, errOut, re string) uint64 {
-	t.Helper()
-	m := regexp.MustCompile(re).FindStringSubmatch(errOut)
-	if m == nil {
-		t.Fatalf("no %q in the exit statistics:\n%s", re, errOut)
-	}
-	v, _ := strconv.ParseUint(m[1], 10, 64)
-	return v
-}
 
 // TestKernelFramingLargeMessages sends multipart messages with 1 MiB bodies
 // between real libzmq peers, with heartbeats (PING/PONG commands) between

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,6 +180,18 @@ func runPeers(t *testing.T, recv, send []string) {
 	if err := r.Wait(); err != nil {
 		t.Fatalf("receiver %v: %v\n%s%s", recv, err, rout.String(), rerr.String())
 	}
+}
+
+// exitStat returns the number the regular expression re captures in
+// zmtpdump's exit statistics (stderr).
+func exitStat(t *testing.T, stderr, re string) uint64 {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("no %q in the exit statistics:\n%s", re, stderr)
+	}
+	v, _ := strconv.ParseUint(m[1], 10, 64)
+	return v
 }
 
 // lines returns the lines of s that contain every one of the words.

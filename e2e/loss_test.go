@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,11 +28,7 @@ func TestRingOverflow(t *testing.T) {
 		[]string{"-type", "push", "-connect", ep2, "-count", "2", "-interval", "50ms"})
 	out, errOut := d.stop(t)
 
-	m := regexp.MustCompile(`(\d+) packets dropped by kernel`).FindStringSubmatch(errOut)
-	if m == nil {
-		t.Fatalf("no drop count in the exit statistics:\n%s", errOut)
-	}
-	if n, _ := strconv.Atoi(m[1]); n == 0 {
+	if exitStat(t, errOut, `(\d+) packets dropped by kernel`) == 0 {
 		t.Fatalf("a 4 KiB ring took a burst of 1 MB without loss: the test proves nothing\n%s", errOut)
 	}
 	allowed := []*regexp.Regexp{

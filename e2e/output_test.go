@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ func zmtpLines(out string) []string {
 // capturedPackets reads "N packets captured" from the exit statistics.
 func capturedPackets(t *testing.T, stderr string) int {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)(\d+) packets captured$`).FindStringSubmatch(stderr)
-	if m == nil {
-		t.Fatalf("no packet count in:\n%s", stderr)
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return int(exitStat(t, stderr, `(?m)(\d+) packets captured$`))
 }
 
 // tcpdumpRead lists the TCP packets of a capture file with tcpdump -nn -r.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -36,6 +37,7 @@ type ring struct {
 	mask       uintptr
 	next       uintptr // consumer position after the record handed out last
 	f          *os.File
+	rc         syscall.RawConn // f's, to wait in the poller
 	closed     atomic.Bool
 }
 
@@ -58,6 +60,10 @@ func newRing(m *ebpf.Map, size int) (*ring, error) {
 	if r.data, err = unix.Mmap(fd, int64(page), page+2*size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
 		r.close()
 		return nil, fmt.Errorf("ring buffer: map the data pages: %w", err)
+	}
+	if r.rc, err = r.f.SyscallConn(); err != nil {
+		r.close()
+		return nil, fmt.Errorf("ring buffer: %w", err)
 	}
 	r.cons = (*uintptr)(unsafe.Pointer(&r.meta[0]))
 	r.prod = (*uintptr)(unsafe.Pointer(&r.data[0]))
@@ -113,13 +119,9 @@ func (r *ring) read() ([]byte, error) {
 		if rec, ok := r.peek(); ok {
 			return rec, nil
 		}
-		rc, err := r.f.SyscallConn()
-		if err != nil {
-			return nil, r.closedOr(err)
-		}
 		// The poller wakes us when the kernel signals the map's wait
 		// queue (see wakeupBytes); the deadline covers the rest.
-		if err := rc.Read(func(uintptr) bool { return r.ready() }); err != nil {
+		if err := r.rc.Read(func(uintptr) bool { return r.ready() }); err != nil {
 			return nil, r.closedOr(err)
 		}
 	}
