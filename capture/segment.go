@@ -72,9 +72,36 @@ type Segment struct {
 	// between two segments, bytes missing at that point will never arrive.
 	// Always 0 when reading files.
 	KernelLost uint64
+	// Boundary is the ZMTP frame boundary kernel-side framing marked in
+	// this segment, if any (live captures only).
+	Boundary Boundary
 	// Payload holds the captured payload bytes: a prefix of the TCP payload,
 	// shorter than PayloadLen when the capture cut it.
 	Payload []byte
+}
+
+// Boundary is where kernel-side framing, which walks the ZMTP frame headers
+// of every packet of a direction it follows (those whose ring-buffer record
+// was lost included), saw a frame header start in a segment. After bytes
+// were lost, a decoder resumes exactly at the next marked boundary, and the
+// counts tell how many frames and messages the loss took.
+type Boundary struct {
+	// Valid reports that the segment holds the start of a frame header the
+	// kernel walked; the other fields are meaningful only then.
+	Valid bool
+	// MessageStart reports that the frame at Offset starts a message: the
+	// frame before it was a command or ended its message (no MORE flag), or
+	// it is the first frame after the greeting.
+	MessageStart bool
+	// Offset is the payload offset (in Segment.Payload) of the first frame
+	// header that starts in the segment.
+	Offset uint32
+	// Frames and Messages count the frames (commands included) and the
+	// complete messages the kernel walked in this direction before the
+	// header at Offset, since it started following the direction (its SYN,
+	// or the point userspace joined it at). A message counts once its last
+	// frame's header was walked.
+	Frames, Messages uint64
 }
 
 // Has reports whether all the given TCP flags are set.
