@@ -23,6 +23,14 @@
 // N bytes of 'x'. With -multipart every message is sent as two frames: "hello"
 // (with MORE) followed by the body.
 //
+// With -mix SPEC the messages take the shapes of SPEC in turn, one per
+// message, cycled: SPEC is a comma-separated list of body sizes, 0 for the
+// decimal counter, N > 0 for N bytes (the counter, then 'x' up to N), each
+// with an optional "m" prefix to send that message as two frames like
+// -multipart ("0,0,m0,300,m1000,70000"). With -burst N the sender pauses
+// -interval only before every N'th message, sending the ones between back
+// to back (default 1: a pause before each).
+//
 // With -prefix P, every body starts with P (a PUB's topic, say). With -hold D
 // the socket stays open (idle) for D after its last send or receive.
 //
@@ -89,6 +97,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -140,6 +149,8 @@ type config struct {
 	mode             string
 	count, size      int
 	multipart        bool
+	mix              []mixShape // -mix, parsed; nil: -size and -multipart
+	burst            int
 	interval, wait   time.Duration
 	linger, timeout  time.Duration
 	subscribe        stringList
@@ -175,6 +186,12 @@ func main() {
 	flag.IntVar(&cfg.count, "count", 3, "messages to send (sending types) or to receive before exiting (receiving types)")
 	flag.IntVar(&cfg.size, "size", 0, "if > 0, each message body is this many 'x' bytes instead of a decimal counter")
 	flag.BoolVar(&cfg.multipart, "multipart", false, "send each message as two frames: \"hello\" (MORE), then the body")
+	flag.Func("mix", "message shapes cycled over the messages: comma-separated body sizes (0: the counter), \"m\" prefix for multipart, e.g. 0,m0,300,70000", func(v string) error {
+		mix, err := parseMix(v)
+		cfg.mix = mix
+		return err
+	})
+	flag.IntVar(&cfg.burst, "burst", 1, "send this many messages back to back between -interval pauses")
 	flag.DurationVar(&cfg.interval, "interval", 0, "pause between sends")
 	flag.DurationVar(&cfg.wait, "wait", 200*time.Millisecond, "pause after bind/connect before the first send")
 	flag.DurationVar(&cfg.linger, "linger", time.Second, "ZMQ_LINGER set before closing the socket")
@@ -232,6 +249,9 @@ func run(cfg *config) error {
 	}
 	if cfg.count < 0 || cfg.size < 0 {
 		return errors.New("-count and -size must not be negative")
+	}
+	if cfg.burst < 1 {
+		return errors.New("-burst must be at least 1")
 	}
 	if cfg.mode != "" && cfg.mode != "send" && cfg.mode != "recv" {
 		return fmt.Errorf("-mode: want send or recv, got %q", cfg.mode)
@@ -514,6 +534,7 @@ type peer struct {
 	deadline time.Time
 	out      *bufio.Writer
 	started  bool
+	sent     int // messages paced after the first
 }
 
 // remaining returns the time left before the overall deadline, in
@@ -530,8 +551,40 @@ func (p *peer) remaining(op string) (int, error) {
 	return ms, nil
 }
 
+// mixShape is one entry of -mix: a body size (0: the decimal counter) and
+// whether the message goes as two frames.
+type mixShape struct {
+	size      int
+	multipart bool
+}
+
+// parseMix parses the -mix list.
+func parseMix(v string) ([]mixShape, error) {
+	var mix []mixShape
+	for _, item := range strings.Split(v, ",") {
+		var sh mixShape
+		if rest, ok := strings.CutPrefix(item, "m"); ok {
+			sh.multipart, item = true, rest
+		}
+		n, err := strconv.Atoi(item)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("-mix: want a size >= 0, optionally after \"m\", got %q", item)
+		}
+		sh.size = n
+		mix = append(mix, sh)
+	}
+	return mix, nil
+}
+
 // body returns the i'th (1-based) message body.
 func (p *peer) body(i int) []byte {
+	if len(p.cfg.mix) > 0 {
+		b := []byte(p.cfg.prefix + strconv.Itoa(i))
+		if n := p.cfg.mix[(i-1)%len(p.cfg.mix)].size; n > len(b) {
+			b = append(b, strings.Repeat("x", n-len(b))...)
+		}
+		return b
+	}
 	if p.cfg.size > 0 {
 		return []byte(p.cfg.prefix + strings.Repeat("x", p.cfg.size))
 	}
@@ -540,20 +593,28 @@ func (p *peer) body(i int) []byte {
 
 // message returns the frames of the i'th (1-based) message.
 func (p *peer) message(i int) [][]byte {
-	if p.cfg.multipart {
+	multipart := p.cfg.multipart
+	if len(p.cfg.mix) > 0 {
+		multipart = p.cfg.mix[(i-1)%len(p.cfg.mix)].multipart
+	}
+	if multipart {
 		return [][]byte{[]byte("hello"), p.body(i)}
 	}
 	return [][]byte{p.body(i)}
 }
 
-// pace sleeps -wait before the first send and -interval before later ones.
+// pace sleeps -wait before the first send and -interval before every
+// -burst'th later one.
 func (p *peer) pace() {
 	if !p.started {
 		p.started = true
 		time.Sleep(p.cfg.wait)
 		return
 	}
-	time.Sleep(p.cfg.interval)
+	p.sent++
+	if p.sent%p.cfg.burst == 0 {
+		time.Sleep(p.cfg.interval)
+	}
 }
 
 // send sends one message made of frames, retrying on EINTR.
