@@ -143,6 +143,8 @@ type Assembler struct {
 	pendHead, pendTail *conn
 	// scratch is reused by Expire and Flush.
 	scratch []*conn
+	// lostSeg is the segment LostSegments gives the Consumers.
+	lostSeg capture.Segment
 }
 
 // conn is one connection. About 300 bytes; see doc.go for the whole cost.
@@ -180,7 +182,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	a.stats.Segments++
 	if seg.KernelLost > a.kernelLost {
 		a.kernelLost = seg.KernelLost
-		a.lostSegments(seg)
+		a.LostSegments(seg.Time)
 	}
 	k := makeKey(seg.Src, seg.Dst)
 	c := a.conns[k]
@@ -222,7 +224,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		a.close(c, Reset, seg)
 		return
 	}
-	h, o := &c.dirs[d], &c.dirs[1-d]
+	h, other := &c.dirs[d], &c.dirs[1-d]
 	mark := uint32(seg.KernelLost)
 	seq := seg.Seq
 	if syn {
@@ -231,22 +233,44 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		}
 		h.isn, h.flags = seq, h.flags|isnKnown
 		seq++ // data on a SYN (TCP Fast Open) follows it
-		if seg.Has(capture.ACK) && o.flags&started == 0 {
+		if seg.Has(capture.ACK) && other.flags&started == 0 {
 			// The SYN-ACK acknowledges the other side's ISN: its
 			// stream starts there even if its SYN went unseen.
-			o.start(seg.Ack, mark)
-			o.isn, o.flags = seg.Ack-1, o.flags|isnKnown
+			other.start(seg.Ack, mark)
+			other.isn, other.flags = seg.Ack-1, other.flags|isnKnown
 		}
 	}
 	if h.flags&started == 0 {
 		h.start(seq, mark)
 		c.info.MidStream = true
 	}
-	a.accept(c, d, seq, seg)
+	o := a.sink(c, d, seg)
+	h.accept(&o, seq)
+	a.repend(c)
+	if h.holding() {
+		a.enforceTotal(seg)
+	}
 	if seg.Has(capture.ACK) {
-		a.acked(c, 1-d, seg.Ack, seg)
+		o.d = 1 - d
+		other.acked(&o, seg.Ack)
+		a.repend(c)
 	}
 	a.settle(c, seg)
+}
+
+// sink returns what direction d of c needs to process seg.
+func (a *Assembler) sink(c *conn, d Dir, seg *capture.Segment) sink {
+	return sink{consumer: c.consumer, info: &c.info, stats: &a.stats, cfg: &a.cfg, seg: seg, d: d}
+}
+
+// repend keeps c on the list of connections holding bytes while it holds
+// some, and only then.
+func (a *Assembler) repend(c *conn) {
+	if c.dirs[0].holding() || c.dirs[1].holding() {
+		a.linkPending(c)
+	} else {
+		a.unlinkPending(c)
+	}
 }
 
 // reusedBy reports whether the SYN seg opens a new connection on the ports
@@ -324,7 +348,8 @@ func (a *Assembler) settle(c *conn, seg *capture.Segment) {
 // deletes it.
 func (a *Assembler) close(c *conn, r CloseReason, seg *capture.Segment) {
 	for d := range c.dirs {
-		a.finish(c, Dir(d), seg)
+		o := a.sink(c, Dir(d), seg)
+		c.dirs[d].finish(&o)
 	}
 	a.unlinkPending(c)
 	c.consumer.Close(r, seg)
@@ -338,23 +363,22 @@ func (a *Assembler) close(c *conn, r CloseReason, seg *capture.Segment) {
 // (the loader's lost-record counter moved): the bytes missing in any
 // direction holding out-of-order bytes were in them and will never arrive.
 // Each such direction reports them as gaps, up to its first hole that
-// follows held bytes, and goes on. now is the time given to the Consumers.
+// follows held bytes, and goes on. now is the time given to the Consumers,
+// in a Segment that carries nothing else.
 //
-// Add does the same by itself when Segment.KernelLost grows; call
-// LostSegments when the counter is read apart from the segments.
+// Add does the same by itself when Segment.KernelLost grows, and Sharded
+// when its shards are told of lost records; call LostSegments when the
+// counter is read apart from the segments.
 func (a *Assembler) LostSegments(now time.Time) {
-	a.lostSegments(&capture.Segment{Time: now})
-}
-
-func (a *Assembler) lostSegments(seg *capture.Segment) {
-	// Holes come after the bytes delivered, so every hole of a direction
-	// holding bytes is before some of them: skip them all.
+	a.lostSeg = capture.Segment{Time: now}
+	seg := &a.lostSeg
 	for c := a.pendHead; c != nil; {
 		next := c.pnext
 		for d := range c.dirs {
-			for a.skipHole(c, Dir(d), seg) {
-			}
+			o := a.sink(c, Dir(d), seg)
+			c.dirs[d].skipHoles(&o)
 		}
+		a.repend(c)
 		a.settle(c, seg)
 		c = next
 	}
@@ -470,8 +494,10 @@ func (a *Assembler) enforceTotal(seg *capture.Segment) {
 	for a.stats.Buffered > a.cfg.MaxBufferedTotal && a.pendHead != nil {
 		c := a.pendHead
 		for d := range c.dirs {
-			a.skipHole(c, Dir(d), seg)
+			o := a.sink(c, Dir(d), seg)
+			c.dirs[d].skipHole(&o)
 		}
+		a.repend(c)
 		if c.pending {
 			// More holes: they are now the newest.
 			a.unlinkPending(c)

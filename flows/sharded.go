@@ -143,7 +143,7 @@ func (sh *shard) run() {
 			case opSegment:
 				sh.asm.Add(&o.seg)
 			case opLost:
-				sh.asm.lostSegments(&o.seg)
+				sh.asm.LostSegments(o.seg.Time)
 			case opExpire:
 				sh.asm.Expire(o.seg.Time)
 			case opFlush:

@@ -1,0 +1,278 @@
+package flows
+
+import (
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// seqLess reports a < b in sequence space (RFC 9293 section 3.4: modulo
+// 2^32, comparing within half the space).
+func seqLess(a, b uint32) bool { return int32(a-b) < 0 }
+
+// Flags of a half.
+const (
+	started  uint8 = 1 << iota // next is valid
+	isnKnown                   // isn is valid
+	finSeen                    // finSeq is valid
+	finDone                    // the FIN was reached: next is past it
+)
+
+// half is one direction's state and owns its stream: about 70 bytes while
+// idle. Its methods take what they need of the rest in a sink.
+type half struct {
+	next     uint32 // sequence number of the next byte to deliver
+	isn      uint32 // initial sequence number (the SYN's)
+	finSeq   uint32 // sequence number of the FIN
+	lostMark uint32 // low bits of Segment.KernelLost on this direction's last segment
+	flags    uint8
+	offset   uint64 // stream offset of next: bytes delivered, lost and skipped so far
+	// runs are the out-of-order bytes held, sorted, disjoint, each after
+	// a hole: all start after next. Empty when there are none.
+	runs     []run
+	buffered int     // payload bytes in runs
+	recent   *window // recently delivered bytes; nil unless Config.ConflictWindow > 0
+}
+
+// run is a stretch of out-of-order bytes: data, then missing bytes the
+// capture did not keep (reported skipped, not lost, once reached).
+type run struct {
+	seq     uint32
+	missing uint32
+	data    []byte
+}
+
+func (r *run) end() uint32 { return r.seq + uint32(len(r.data)) + r.missing }
+
+// window keeps the last len(buf) bytes delivered, byte at offset o at
+// buf[o%len(buf)], to compare retransmissions with.
+type window struct {
+	buf  []byte
+	from uint64 // lowest offset held: bytes before a gap are forgotten
+}
+
+// sink is what a half needs beyond itself while the Assembler processes a
+// segment: where its calls go, what it counts, its bounds. The Assembler
+// builds one on the stack for each direction it works on; a sink holds
+// nothing between segments.
+type sink struct {
+	consumer Consumer
+	info     *Conn
+	stats    *Stats
+	cfg      *Config
+	seg      *capture.Segment // given to the Consumer's calls
+	d        Dir
+}
+
+func (h *half) start(seq, mark uint32) {
+	h.next, h.lostMark, h.flags = seq, mark, h.flags|started
+}
+
+// holding reports whether h holds out-of-order bytes.
+func (h *half) holding() bool { return len(h.runs) > 0 }
+
+// accept places the bytes of o.seg, starting at sequence number seq (past
+// a SYN).
+func (h *half) accept(o *sink, seq uint32) {
+	seg := o.seg
+	data := seg.Payload
+	n := uint32(max(seg.PayloadLen, len(data)))
+	end := seq + n
+	if seg.Has(capture.FIN) && h.flags&finSeen == 0 {
+		h.flags |= finSeen
+		h.finSeq = end
+		if seqLess(end, h.next) {
+			h.finSeq = h.next // a FIN before bytes delivered: keep those
+		}
+		h.trimAfterFin(o)
+	}
+	if h.flags&finSeen != 0 && seqLess(h.finSeq, end) {
+		// Bytes after the FIN: not part of the stream.
+		if !seqLess(seq, h.finSeq) {
+			n = 0
+		} else {
+			n = h.finSeq - seq
+		}
+		data = data[:min(len(data), int(n))]
+	}
+	lostMoved := uint32(seg.KernelLost) != h.lostMark
+	h.lostMark = uint32(seg.KernelLost)
+	if n == 1 && seq == h.next-1 && h.flags&finDone == 0 && !seg.Has(capture.FIN) {
+		// A keepalive probe: one byte, already delivered, sent again
+		// whatever its value. Not data, not a retransmission.
+		return
+	}
+	retransmit := false
+	if n > 0 && seqLess(seq, h.next) {
+		// Bytes delivered (or declared lost) already.
+		retransmit = true
+		skip := h.next - seq
+		if k := min(int(skip), len(data)); k > 0 {
+			// Bytes are at next minus skip, less one past a FIN.
+			back := uint64(skip)
+			if h.flags&finDone != 0 {
+				back--
+			}
+			h.compareDelivered(o, h.offset-back, data[:k])
+		}
+		if skip >= n {
+			n = 0
+		} else {
+			n -= skip
+			data = data[min(int(skip), len(data)):]
+		}
+		seq = h.next
+	}
+	if n > 0 && h.place(o, seq, data, n) {
+		retransmit = true
+	}
+	if retransmit {
+		o.stats.Retransmits++
+	}
+	if lostMoved {
+		// The capture lost segments since this direction's last one: the
+		// bytes missing before this one were in them.
+		h.lostBefore(o, seq)
+	}
+	h.drain(o)
+	h.enforceDir(o)
+}
+
+// deliver hands bytes at next to the consumer, then reports the missing
+// ones that follow, which the capture did not keep, skipped.
+func (h *half) deliver(o *sink, data []byte, missing uint32) {
+	if len(data) > 0 {
+		o.consumer.Data(o.d, data, o.seg)
+		if o.cfg.ConflictWindow > 0 {
+			h.remember(data, o.cfg.ConflictWindow)
+		}
+		h.next += uint32(len(data))
+		h.offset += uint64(len(data))
+		o.stats.Bytes += uint64(len(data))
+	}
+	if missing > 0 {
+		h.skip(o, uint64(missing))
+	}
+}
+
+// gap reports the n bytes at next lost.
+func (h *half) gap(o *sink, n uint64) {
+	o.consumer.Gap(o.d, n, o.seg)
+	h.pass(n)
+	o.stats.Gaps++
+	o.stats.LostBytes += n
+}
+
+// skip reports the n bytes at next not captured.
+func (h *half) skip(o *sink, n uint64) {
+	o.consumer.Skip(o.d, n, o.seg)
+	h.pass(n)
+	o.stats.SkippedBytes += n
+}
+
+// pass moves next past n bytes that were not delivered. The conflict
+// window holds no copy of them: it forgets what it held, as comparisons
+// there go by offset.
+func (h *half) pass(n uint64) {
+	h.next += uint32(n)
+	h.offset += n
+	if h.recent != nil {
+		h.recent.from = h.offset
+	}
+}
+
+// drain delivers the runs now in order, then the FIN if reached.
+func (h *half) drain(o *sink) {
+	k := 0
+	for k < len(h.runs) && h.runs[k].seq == h.next {
+		r := &h.runs[k]
+		h.buffered -= len(r.data)
+		o.stats.Buffered -= len(r.data)
+		h.deliver(o, r.data, r.missing)
+		k++
+	}
+	if k > 0 {
+		n := copy(h.runs, h.runs[k:])
+		clear(h.runs[n:])
+		h.runs = h.runs[:n]
+	}
+	if len(h.runs) == 0 {
+		h.runs = nil
+	}
+	if h.flags&(finSeen|finDone) == finSeen && h.next == h.finSeq {
+		h.flags |= finDone
+		h.next++
+	}
+}
+
+// skipHole declares the bytes before the first run lost and delivers what
+// follows. It reports whether there was a run.
+func (h *half) skipHole(o *sink) bool {
+	if len(h.runs) == 0 {
+		return false
+	}
+	h.gap(o, uint64(h.runs[0].seq-h.next))
+	h.drain(o)
+	return true
+}
+
+// skipHoles declares every hole lost: holes come after the bytes
+// delivered, so every hole of a direction holding bytes is before some of
+// them.
+func (h *half) skipHoles(o *sink) {
+	for h.skipHole(o) {
+	}
+}
+
+// finish declares everything still missing lost: holes, and the bytes
+// before the FIN if seen.
+func (h *half) finish(o *sink) {
+	h.skipHoles(o)
+	if h.flags&(finSeen|finDone) == finSeen {
+		if seqLess(h.next, h.finSeq) {
+			h.gap(o, uint64(h.finSeq-h.next))
+		}
+		h.drain(o)
+	}
+}
+
+// lostBefore declares lost the bytes missing before sequence number x.
+func (h *half) lostBefore(o *sink, x uint32) {
+	for len(h.runs) > 0 && !seqLess(x, h.runs[0].seq) {
+		h.skipHole(o)
+	}
+	if seqLess(h.next, x) {
+		h.gap(o, uint64(x-h.next))
+		h.drain(o)
+	}
+}
+
+// acked handles the other side's acknowledgment of the bytes before ack:
+// bytes it acknowledges that the capture has not seen were received, so
+// they will not be sent again: they are lost. A capture point sees a byte
+// before its acknowledgment, unless Config.NoAckLoss says the capture's
+// order cannot be trusted for that.
+func (h *half) acked(o *sink, ack uint32) {
+	if h.flags&(started|finDone) != started || !seqLess(h.next, ack) || ack-h.next >= maxAckJump {
+		return
+	}
+	if h.flags&finSeen != 0 && seqLess(h.finSeq, ack) {
+		ack = h.finSeq
+	}
+	if o.cfg.NoAckLoss {
+		if h.flags&finSeen == 0 || ack != h.finSeq {
+			return
+		}
+		// The FIN is acknowledged: nothing before it will be sent again.
+	}
+	h.lostBefore(o, ack)
+}
+
+// maxAckJump is how far past the bytes delivered an acknowledgment may
+// point and still be believed: the largest TCP window (RFC 7323 section
+// 2.3).
+const maxAckJump = 1 << 30
+
+// enforceDir keeps the direction within its bounds.
+func (h *half) enforceDir(o *sink) {
+	for (h.buffered > o.cfg.MaxBufferedPerDir || len(h.runs) > o.cfg.MaxHolesPerDir) && h.skipHole(o) {
+	}
+}
