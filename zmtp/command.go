@@ -75,6 +75,12 @@ func (d *Decoder) endCommand(emit func(Event)) {
 		d.fail(off, fmt.Errorf("%s command at offset %d: %w", c.Name, off, err), emit)
 		return
 	}
+	if !d.greeted {
+		d.inferCommand(c)
+	}
+	if d.dropMsg && !d.inMsg {
+		d.dropMsg = false // a command stands between messages: a message starts next
+	}
 	if c.Name == "MESSAGE" && c.Encrypted {
 		d.emitCurveCommand(c, body, emit)
 		return

@@ -69,6 +69,19 @@ func (c *Conn) pass(d Dir, n uint64, uncaptured bool, emit func(Dir, Event)) {
 	c.emit = nil
 }
 
+// JoinMidStream tells direction d that the capture started after its
+// start (see Decoder.JoinMidStream). Call it before d's first byte.
+func (c *Conn) JoinMidStream(d Dir) { c.dec[d&1].JoinMidStream() }
+
+// Boundary tells direction d that its next byte starts a frame header the
+// capture marked (see Decoder.Boundary).
+func (c *Conn) Boundary(d Dir, msgStart bool, emit func(Dir, Event)) {
+	c.begin(emit)
+	d &= 1
+	c.dec[d].Boundary(msgStart, c.fwd[d])
+	c.emit = nil
+}
+
 // Stop ends decoding of direction d with an *Error wrapping err (see
 // Decoder.Stop); later bytes of d are only counted.
 func (c *Conn) Stop(d Dir, err error, emit func(Dir, Event)) {
@@ -99,6 +112,7 @@ func (c *Conn) Close(end string, emit func(Dir, Event)) {
 		s.SocketType = dec.sockType
 		s.StreamBytes = dec.off
 		s.Err = dec.err
+		s.Joined, s.Resyncs, s.Inferred = dec.joined, dec.resyncs, dec.inferred
 		ev.Sides[d] = *s
 	}
 	c.emit(ClientToServer, ev)

@@ -33,6 +33,11 @@ type Options struct {
 	// is skipped and Command.Truncated set; properties are parsed from
 	// what was kept, and a property cut by the limit is not listed.
 	MaxCommand int
+	// MaxSearch bounds the bytes a direction that lost its place holds
+	// while it searches for a frame boundary (default 64 KiB): the
+	// messages between the first boundary the search proves and the point
+	// where it is sure are decoded from them.
+	MaxSearch int
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +54,10 @@ func (o Options) withDefaults() Options {
 		o.MaxCommand = DefaultMaxCommand
 	}
 	o.MaxCommand = max(o.MaxCommand, minMaxCommand)
+	if o.MaxSearch <= 0 {
+		o.MaxSearch = DefaultMaxSearch
+	}
+	o.MaxSearch = max(o.MaxSearch, 2*minMaxCommand)
 	return o
 }
 
@@ -64,6 +73,7 @@ const (
 	stV1Len                 // at a ZMTP 1.0 frame's length
 	stV1Long                // inside a ZMTP 1.0 frame's 8-octet length
 	stV1Flags               // at a ZMTP 1.0 frame's flags byte
+	stHunt                  // lost its place: searching for a frame boundary
 	stDead                  // stopped after an error
 )
 
@@ -80,6 +90,8 @@ func (s state) String() string {
 		return "past the end of a frame body"
 	case stCommand:
 		return "in a command body"
+	case stHunt:
+		return "while searching for a frame boundary"
 	}
 	return "after an error"
 }
@@ -154,6 +166,14 @@ type Decoder struct {
 	keepStart int    // where the current frame's data starts in arena
 	keepLeft  int    // body bytes of the current frame still to keep
 
+	// Resynchronisation.
+	search   *searcher // while searching for a boundary (stHunt)
+	joined   bool      // joined mid-stream: the greeting was never seen
+	dropMsg  bool      // the message in progress began before a resync: not emitted
+	resyncs  uint64
+	inferred Inferred
+	finals   uint64 // last frame headers of messages read
+
 	// Command being assembled.
 	cmdBuf []byte
 	props  []Property
@@ -164,6 +184,7 @@ type Decoder struct {
 	evCommand  Command
 	evMessage  Message
 	evError    Error
+	evResync   Resync
 }
 
 // NewDecoder returns a Decoder for a stream starting with a ZMTP greeting
@@ -199,6 +220,8 @@ func (d *Decoder) Feed(p []byte, emit func(Event)) {
 			p = d.feedV1Long(p, emit)
 		case stV1Flags:
 			p = d.feedV1Flags(p, emit)
+		case stHunt:
+			p = d.feedHunt(p, emit)
 		default: // stDead
 			d.off += uint64(len(p))
 			return
@@ -221,9 +244,12 @@ func (d *Decoder) Stop(err error, emit func(Event)) {
 // Gap tells the decoder that the next n bytes of the stream were lost. Inside
 // a message frame body that has at least n bytes left, the bytes are skipped:
 // the frame keeps the data seen before the gap and its real Size, and a frame
-// completed by the gap is emitted. Anywhere else the decoder cannot find the
-// next frame: it emits an *Error wrapping ErrOutOfSync and stops. The offset
-// always advances by n. emit may be nil.
+// completed by the gap is emitted. Anywhere else the decoder has lost its
+// place: the message in progress is dropped and the decoder searches the
+// bytes that follow for a proven frame boundary (or waits for Boundary),
+// then emits a *Resync and goes on from there. For ZMTP 1.0, which the
+// search does not cover, it emits an *Error wrapping ErrOutOfSync and stops.
+// The offset always advances by n. emit may be nil.
 func (d *Decoder) Gap(n uint64, emit func(Event)) {
 	d.pass(n, false, emit)
 }
@@ -236,9 +262,8 @@ func (d *Decoder) Gap(n uint64, emit func(Event)) {
 // (its Data, and what Message fields are read from it, stay a prefix of the
 // body) and its real Size, and a frame completed by the skip is emitted.
 // Anywhere else, a command body included (commands are decoded whole), the
-// decoder cannot go on: it emits an *Error wrapping ErrOutOfSync, saying the
-// bytes were not captured, and stops. The offset always advances by n. emit
-// may be nil.
+// decoder has lost its place, as after a Gap. The offset always advances by
+// n. emit may be nil.
 func (d *Decoder) Skip(n uint64, emit func(Event)) {
 	d.pass(n, true, emit)
 }
@@ -254,6 +279,10 @@ func (d *Decoder) pass(n uint64, uncaptured bool, emit func(Event)) {
 	if n == 0 || d.st == stDead {
 		return
 	}
+	if d.st == stHunt {
+		d.search.pass(n)
+		return
+	}
 	if d.st == stBody && n <= d.remain {
 		d.remain -= n
 		d.keepLeft = 0     // Data stays a prefix of the body
@@ -261,6 +290,10 @@ func (d *Decoder) pass(n uint64, uncaptured bool, emit func(Event)) {
 		if d.remain == 0 {
 			d.endFrame(emit)
 		}
+		return
+	}
+	if d.major != 1 {
+		d.hunt(ResyncGap, d.off)
 		return
 	}
 	var err error

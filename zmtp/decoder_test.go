@@ -359,7 +359,7 @@ func TestNilEmit(t *testing.T) {
 	d := NewDecoder(Options{})
 	d.Feed(pushStream(), nil)
 	d.Gap(1, nil)
-	if !errors.Is(d.Err(), ErrOutOfSync) {
-		t.Errorf("Err() = %v, want ErrOutOfSync", d.Err())
+	if d.Err() != nil || !d.Searching() {
+		t.Errorf("Err() = %v, Searching() = %v; want nil, true", d.Err(), d.Searching())
 	}
 }

@@ -1,7 +1,8 @@
 package zmtp
 
 // Event is one decoded protocol unit. Its concrete type is one of *Greeting,
-// *Identity, *Command, *Message, *Gap, *Error or (from a Conn) *Connection. An Event and the slices it holds are
+// *Identity, *Command, *Message, *Gap, *Resync, *Error or (from a Conn)
+// *Connection. An Event and the slices it holds are
 // valid only until the emit callback that received it returns.
 type Event interface {
 	// EventHeader returns the fields common to every event.
@@ -247,6 +248,15 @@ type Side struct {
 	StreamBytes uint64
 	// Err is the error that stopped decoding the direction, or nil.
 	Err error
+	// Joined reports a direction picked up mid-stream: its greeting was
+	// never seen, and Major, Minor, Mechanism and SocketType hold only what
+	// its traffic proved (Inferred), zero or "" where nothing did.
+	Joined bool
+	// Resyncs counts the times decoding resumed at a proven boundary after
+	// the direction lost its place (or joined).
+	Resyncs uint64
+	// Inferred lists the facts inferred rather than read from a greeting.
+	Inferred Inferred
 }
 
 // Connection is the summary a Conn emits when it is closed.

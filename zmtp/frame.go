@@ -195,6 +195,9 @@ func (d *Decoder) beginFrame(more bool, size, hdrLen uint64) {
 		d.headN = 0
 		d.headOpen = d.needHead
 	}
+	if !more {
+		d.finals++
+	}
 	d.msgLen = satAdd(d.msgLen, satAdd(hdrLen, size))
 	d.msgBytes = satAdd(d.msgBytes, size)
 	if len(d.frames) >= d.opts.MaxFrames {
@@ -252,12 +255,20 @@ func (d *Decoder) endFrame(emit func(Event)) {
 		return
 	}
 	d.inMsg = false
+	if d.dropMsg {
+		// Its first frames came before a resync: never shown.
+		d.dropMsg = false
+		return
+	}
 	m := &d.evMessage
 	*m = Message{
 		Header:        Header{Offset: d.msgOff, Len: d.msgLen},
 		Frames:        d.frames,
 		FramesOmitted: d.omitted,
 		Bytes:         d.msgBytes,
+	}
+	if !d.greeted {
+		d.inferMessage(m)
 	}
 	if d.subs || d.curve {
 		d.classify(m)

@@ -79,7 +79,7 @@ func (d *Decoder) peerMajor() (uint8, bool) {
 // buffer is full or the decoder was forced (no peer, or closing).
 func (d *Decoder) resolve(emit func(Event)) {
 	g := d.greet[:d.greetN]
-	force := d.forced || d.peer == nil || d.peer.st == stDead || len(g) == greetingLen
+	force := d.forced || d.peer == nil || d.peer.st == stDead || d.peer.st == stHunt || len(g) == greetingLen
 	if len(g) == 0 {
 		return
 	}

@@ -68,9 +68,10 @@ func fr(size uint64, data string, more bool) Frame {
 
 // result is what a decoder produced for an input.
 type result struct {
-	Events []Event
-	Offset uint64
-	Err    error
+	Events    []Event
+	Offset    uint64
+	Err       error
+	Searching bool // lost its place, looking for a frame boundary
 }
 
 // run feeds the chunks in order to a fresh decoder and returns deep copies
@@ -82,7 +83,7 @@ func run(opts Options, chunks ...[]byte) result {
 	for _, c := range chunks {
 		d.Feed(c, emit)
 	}
-	r.Offset, r.Err = d.Offset(), d.Err()
+	r.Offset, r.Err, r.Searching = d.Offset(), d.Err(), d.Searching()
 	return r
 }
 
@@ -139,6 +140,9 @@ func cloneEvent(e Event) Event {
 		}
 		return &c
 	case *Gap:
+		c := *e
+		return &c
+	case *Resync:
 		c := *e
 		return &c
 	case *Error:
