@@ -154,11 +154,16 @@ type conn struct {
 	dirs     [2]half
 	last     int64 // time of the last segment, Unix nanoseconds
 	// pprev and pnext link the Assembler's list of connections holding
-	// out-of-order bytes.
+	// out-of-order bytes (see Assembler.pending).
 	pprev, pnext *conn
-	pending      bool // on that list
-	closed       bool // closed; kept for CloseTimeout to ignore its tail
 }
+
+// closed reports whether c is closed, kept for CloseTimeout to ignore its
+// tail: it has no Consumer any more.
+func (c *conn) closed() bool { return c.consumer == nil }
+
+// pending reports whether c is on the list of connections holding bytes.
+func (a *Assembler) pending(c *conn) bool { return c.pprev != nil || a.pendHead == c }
 
 // New returns an Assembler that makes a Consumer per connection with f.
 func New(cfg Config, f Factory) *Assembler {
@@ -187,7 +192,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	k := makeKey(seg.Src, seg.Dst)
 	c := a.conns[k]
 	syn := seg.Has(capture.SYN)
-	if c != nil && c.closed {
+	if c != nil && c.closed() {
 		if !syn {
 			// The tail of a closed connection: a retransmission, the
 			// last ACK, a RST after FINs.
@@ -251,7 +256,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		a.enforceTotal(seg)
 	}
 	if seg.Has(capture.ACK) {
-		o.d = 1 - d
+		o = a.sink(c, 1-d, seg)
 		other.acked(&o, seg.Ack)
 		a.repend(c)
 	}
@@ -318,7 +323,7 @@ func (a *Assembler) evict(seg *capture.Segment) {
 	var vk key
 	n := 0
 	for k, c := range a.conns {
-		if c.closed {
+		if c.closed() {
 			delete(a.conns, k)
 			return
 		}
@@ -338,7 +343,7 @@ func (a *Assembler) evict(seg *capture.Segment) {
 
 // settle closes c once both directions have delivered their FIN.
 func (a *Assembler) settle(c *conn, seg *capture.Segment) {
-	if !c.closed && c.dirs[0].flags&c.dirs[1].flags&finDone != 0 {
+	if !c.closed() && c.dirs[0].flags&c.dirs[1].flags&finDone != 0 {
 		a.close(c, Finished, seg)
 	}
 }
@@ -354,7 +359,6 @@ func (a *Assembler) close(c *conn, r CloseReason, seg *capture.Segment) {
 	a.unlinkPending(c)
 	c.consumer.Close(r, seg)
 	c.consumer = nil
-	c.closed = true
 	c.dirs[0].recent, c.dirs[1].recent = nil, nil
 	a.active--
 }
@@ -393,7 +397,7 @@ func (a *Assembler) Expire(now time.Time) {
 	list := a.scratch[:0]
 	for k, c := range a.conns {
 		switch {
-		case c.closed:
+		case c.closed():
 			if c.last < closing {
 				delete(a.conns, k)
 			}
@@ -413,7 +417,7 @@ func (a *Assembler) Expire(now time.Time) {
 func (a *Assembler) Flush(now time.Time) {
 	list := a.scratch[:0]
 	for _, c := range a.conns {
-		if !c.closed {
+		if !c.closed() {
 			list = append(list, c)
 		}
 	}
@@ -458,10 +462,9 @@ func compareBytes(x, y [16]byte) int {
 
 // linkPending puts c at the tail of the list of connections holding bytes.
 func (a *Assembler) linkPending(c *conn) {
-	if c.pending {
+	if a.pending(c) {
 		return
 	}
-	c.pending = true
 	c.pprev, c.pnext = a.pendTail, nil
 	if a.pendTail != nil {
 		a.pendTail.pnext = c
@@ -472,7 +475,7 @@ func (a *Assembler) linkPending(c *conn) {
 }
 
 func (a *Assembler) unlinkPending(c *conn) {
-	if !c.pending {
+	if !a.pending(c) {
 		return
 	}
 	if c.pprev != nil {
@@ -485,7 +488,7 @@ func (a *Assembler) unlinkPending(c *conn) {
 	} else {
 		a.pendTail = c.pprev
 	}
-	c.pprev, c.pnext, c.pending = nil, nil, false
+	c.pprev, c.pnext = nil, nil
 }
 
 // enforceTotal declares holes lost, oldest buffering connection first, until
@@ -498,7 +501,7 @@ func (a *Assembler) enforceTotal(seg *capture.Segment) {
 			c.dirs[d].skipHole(&o)
 		}
 		a.repend(c)
-		if c.pending {
+		if a.pending(c) {
 			// More holes: they are now the newest.
 			a.unlinkPending(c)
 			a.linkPending(c)

@@ -56,6 +56,14 @@ type Conn struct {
 	MidStream bool
 	// Start is the time of the first segment seen.
 	Start time.Time
+	// Next holds, for each direction, the TCP sequence number of the
+	// first byte of the Consumer's current Data, Gap or Skip call for that
+	// direction (and, at a BoundaryReporter's Boundary call, of the byte
+	// marked): the direction's next byte before the call. The Assembler
+	// sets it just before each of these calls; between them it keeps the
+	// value of the last one (0 before the first). During a Data call the
+	// byte at p[i] has sequence number Next[d]+i, modulo 2^32.
+	Next [2]uint32
 }
 
 // Src returns the sender's endpoint for a direction.
@@ -110,6 +118,23 @@ type Consumer interface {
 // fields may change (MidStream), until the Consumer's Close returns. Under
 // Sharded, the Factory is called on shard goroutines, concurrently.
 type Factory func(c *Conn) Consumer
+
+// BoundaryReporter is implemented by a Consumer that wants the frame
+// boundaries the capture marked (capture.Segment.Boundary).
+type BoundaryReporter interface {
+	// Boundary reports that the next byte Data delivers in direction d is
+	// the first byte of a frame header the capture marked; b is the
+	// segment's Boundary, seg the segment being processed.
+	//
+	// It is called immediately before that Data call, once per marked
+	// byte delivered: not for a byte delivered already (a
+	// retransmission), nor for one reported as Gap or Skip, nor for one
+	// past the FIN. For bytes held out of order, b is the Boundary of the
+	// segment that carried them (b.Offset is an offset into that
+	// segment's payload, not seg's), reported when they are delivered; a
+	// held stretch keeps only its earliest mark.
+	Boundary(d Dir, b capture.Boundary, seg *capture.Segment)
+}
 
 // ConflictReporter is implemented by a Consumer that wants to hear about
 // retransmissions whose bytes differ from the copy seen first. The first

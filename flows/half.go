@@ -38,6 +38,14 @@ type run struct {
 	seq     uint32
 	missing uint32
 	data    []byte
+	mark    mark // the earliest boundary marked in data, if any
+}
+
+// mark is a frame boundary the capture marked: the byte at sequence
+// number seq starts a frame header. b.Valid reports that there is one.
+type mark struct {
+	seq uint32
+	b   capture.Boundary
 }
 
 func (r *run) end() uint32 { return r.seq + uint32(len(r.data)) + r.missing }
@@ -60,6 +68,7 @@ type sink struct {
 	cfg      *Config
 	seg      *capture.Segment // given to the Consumer's calls
 	d        Dir
+	mark     mark // the boundary seg marks in its captured bytes, if any
 }
 
 func (h *half) start(seq, mark uint32) {
@@ -76,6 +85,11 @@ func (h *half) accept(o *sink, seq uint32) {
 	data := seg.Payload
 	n := uint32(max(seg.PayloadLen, len(data)))
 	end := seq + n
+	if seg.Boundary.Valid && int(seg.Boundary.Offset) < len(data) {
+		// Whether the marked byte is reported is decided where the
+		// captured bytes go: delivered now, held, or dropped.
+		o.mark = mark{seq: seq + seg.Boundary.Offset, b: seg.Boundary}
+	}
 	if seg.Has(capture.FIN) && h.flags&finSeen == 0 {
 		h.flags |= finSeen
 		h.finSeq = end
@@ -137,24 +151,44 @@ func (h *half) accept(o *sink, seq uint32) {
 }
 
 // deliver hands bytes at next to the consumer, then reports the missing
-// ones that follow, which the capture did not keep, skipped.
-func (h *half) deliver(o *sink, data []byte, missing uint32) {
-	if len(data) > 0 {
-		o.consumer.Data(o.d, data, o.seg)
-		if o.cfg.ConflictWindow > 0 {
-			h.remember(data, o.cfg.ConflictWindow)
+// ones that follow, which the capture did not keep, skipped. When m marks
+// a byte of data, the Data call is split there and the mark reported
+// between.
+func (h *half) deliver(o *sink, data []byte, missing uint32, m *mark) {
+	if m.b.Valid {
+		if at := m.seq - h.next; at < uint32(len(data)) {
+			if r, ok := o.consumer.(BoundaryReporter); ok {
+				h.data(o, data[:at])
+				o.info.Next[o.d] = h.next
+				r.Boundary(o.d, m.b, o.seg)
+				data = data[at:]
+			}
 		}
-		h.next += uint32(len(data))
-		h.offset += uint64(len(data))
-		o.stats.Bytes += uint64(len(data))
 	}
+	h.data(o, data)
 	if missing > 0 {
 		h.skip(o, uint64(missing))
 	}
 }
 
+// data hands p, at next, to the consumer.
+func (h *half) data(o *sink, p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	o.info.Next[o.d] = h.next
+	o.consumer.Data(o.d, p, o.seg)
+	if o.cfg.ConflictWindow > 0 {
+		h.remember(p, o.cfg.ConflictWindow)
+	}
+	h.next += uint32(len(p))
+	h.offset += uint64(len(p))
+	o.stats.Bytes += uint64(len(p))
+}
+
 // gap reports the n bytes at next lost.
 func (h *half) gap(o *sink, n uint64) {
+	o.info.Next[o.d] = h.next
 	o.consumer.Gap(o.d, n, o.seg)
 	h.pass(n)
 	o.stats.Gaps++
@@ -163,6 +197,7 @@ func (h *half) gap(o *sink, n uint64) {
 
 // skip reports the n bytes at next not captured.
 func (h *half) skip(o *sink, n uint64) {
+	o.info.Next[o.d] = h.next
 	o.consumer.Skip(o.d, n, o.seg)
 	h.pass(n)
 	o.stats.SkippedBytes += n
@@ -186,7 +221,7 @@ func (h *half) drain(o *sink) {
 		r := &h.runs[k]
 		h.buffered -= len(r.data)
 		o.stats.Buffered -= len(r.data)
-		h.deliver(o, r.data, r.missing)
+		h.deliver(o, r.data, r.missing, &r.mark)
 		k++
 	}
 	if k > 0 {

@@ -12,7 +12,7 @@ func (h *half) place(o *sink, seq uint32, data []byte, n uint32) bool {
 	end := seq + n
 	if len(h.runs) == 0 && seq == h.next {
 		// The common case: in order, nothing held.
-		h.deliver(o, data, n-uint32(len(data)))
+		h.deliver(o, data, n-uint32(len(data)), &o.mark)
 		return false
 	}
 	// Split [seq, end) around the runs it overlaps: overlaps are compared,
@@ -59,7 +59,7 @@ func (h *half) place(o *sink, seq uint32, data []byte, n uint32) bool {
 		known := data[lo:hi]
 		missing := (p.to - p.from) - uint32(len(known))
 		if p.from == h.next {
-			h.deliver(o, known, missing)
+			h.deliver(o, known, missing, &o.mark)
 			continue
 		}
 		h.insert(o, p.from, known, missing)
@@ -89,10 +89,18 @@ func (h *half) insert(o *sink, seq uint32, known []byte, missing uint32) {
 		r = &h.runs[i]
 		i++
 	}
+	if m := &o.mark; m.b.Valid && m.seq-seq < uint32(len(known)) && !r.mark.b.Valid {
+		// A mark already held in r comes before the bytes appended.
+		r.mark = *m
+	}
 	if i < len(h.runs) && r.missing == 0 && r.end() == h.runs[i].seq {
-		// The hole between two runs is filled: join them.
+		// The hole between two runs is filled: join them, keeping the
+		// earlier mark.
 		r.data = append(r.data, h.runs[i].data...)
 		r.missing = h.runs[i].missing
+		if !r.mark.b.Valid {
+			r.mark = h.runs[i].mark
+		}
 		h.runs[i] = run{}
 		h.runs = slices.Delete(h.runs, i, i+1)
 	}
@@ -116,6 +124,9 @@ func (h *half) trimAfterFin(o *sink) {
 			h.buffered -= len(r.data) - keep
 			o.stats.Buffered -= len(r.data) - keep
 			r.data = r.data[:keep]
+			if r.mark.seq-r.seq >= uint32(keep) {
+				r.mark = mark{} // past the FIN
+			}
 		}
 		r.missing = uint32(keep - len(r.data))
 		if keep == 0 {
