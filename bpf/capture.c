@@ -9,8 +9,10 @@
 // With frame_keep set, the program follows ZMTP framing per flow and ships,
 // of each message frame, only its header and first frame_keep body bytes:
 // the rest of a large body crosses the ring as a count, not as bytes (see
-// "Kernel-side framing" below). Built with -DZD_NO_FRAMING for kernels
-// without bpf_loop (before 5.17): then every payload byte is shipped.
+// "Kernel-side framing" below). The same walk, with frame_walk set and
+// frame_keep 0, ships every byte but marks where frames start (see "Marks").
+// Built with -DZD_NO_FRAMING for kernels without bpf_loop (before 5.17):
+// then every payload byte is shipped and nothing is walked or marked.
 
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -55,7 +57,8 @@ enum counter {
 	CNT_RING_BYTES = 4, // bytes written to the ring buffer, headers included
 	CNT_ELIDED = 5,     // payload bytes left out inside frame bodies
 	CNT_UNFRAMED = 6,   // flows whose framing the kernel stopped following
-	CNT_MAX = 7,
+	CNT_JOINED = 7,     // join points (set by userspace) the walk started at
+	CNT_MAX = 8,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
@@ -66,6 +69,9 @@ enum counter {
 // kept bytes and the left-out ones after them, and pkt_len is what a packet
 // carrying just that would measure. Only the last piece carries FIN, RST and
 // PSH; a SYN is never split.
+//
+// A record of a direction the walk follows may carry a mark (see "Marks"):
+// the first frame header the walk walked in its kept bytes.
 struct event_hdr {
 	__u64 ts_ns;       // bpf_ktime_get_ns() (CLOCK_MONOTONIC)
 	__u32 ifindex;
@@ -83,7 +89,17 @@ struct event_hdr {
 	__u8 tcp_flags;
 	__u8 piece;        // 1: one of several records of a packet split by framing
 	__u64 lost;        // records lost so far (all CPUs) when this one was made
+	// The mark; all 0 when mark is 0.
+	__u64 frames;      // frames walked in the direction before the marked header
+	__u64 messages;    // messages whose last frame header was walked before it
+	__u32 mark_off;    // payload offset (in this record) of the marked header
+	__u8 mark;         // MARK_VALID | MARK_MSG_START, or 0: no mark
+	__u8 _pad[3];
 };
+
+// event_hdr.mark bits.
+#define MARK_VALID 0x01     // the record holds a walked frame header's start
+#define MARK_MSG_START 0x02 // no message is open at it: it starts one (or is a command)
 
 struct record {
 	struct event_hdr hdr;
@@ -102,8 +118,11 @@ volatile const __u64 wakeup_bytes = 0;
 #define WAKEUP_GAP_NS 10000000ULL
 // When the last wakeup for an empty ring was asked (CLOCK_MONOTONIC).
 __u64 last_wakeup_ns = 0;
-// Kernel-side framing: 0 ships whole payloads; otherwise the number of body
-// bytes shipped of each ZMTP message frame (commands are always whole).
+// Kernel-side framing: 1 walks the ZMTP frames of the flows whose start it
+// sees (or that userspace joined), and marks the records; 0 walks nothing.
+volatile const __u8 frame_walk = 0;
+// While walking: 0 ships every byte; otherwise the number of body bytes
+// shipped of each ZMTP message frame (commands are always whole).
 volatile const __u32 frame_keep = 0;
 
 struct {
@@ -306,6 +325,9 @@ struct walk {
 	__u32 pkt_len;
 	__u8 flags;   // the packet's TCP flags
 	__u8 pieces;  // records written so far
+	__u8 mark;    // the mark the next record holding mark_at carries
+	__u32 mark_at; // payload offset of that frame header
+	__u64 mark_frames, mark_msgs; // the direction's counts before it
 };
 
 // ship_piece writes the record of payload bytes [off, off+span) of which the
@@ -322,6 +344,17 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	h->payload_len = span;
 	h->pkt_len = w->base + span;
 	h->piece = 1;
+	h->mark = 0;
+	h->mark_off = 0;
+	h->frames = 0;
+	h->messages = 0;
+	if (w->mark && w->mark_at >= off && w->mark_at - off < cap) {
+		h->mark = w->mark;
+		h->mark_off = w->mark_at - off;
+		h->frames = w->mark_frames;
+		h->messages = w->mark_msgs;
+		w->mark = 0;
+	}
 	if (off == 0 && cap == w->n) {
 		// The packet whole after all.
 		h->pkt_len = w->pkt_len;
@@ -376,11 +409,16 @@ struct flow_key {
 	__u32 ifindex;
 };
 
+// 56 bytes: with the 40-byte key and the LRU hash's own element header, a
+// map of 16,384 directions (the default) takes about 2.6 MB of kernel
+// memory, preallocated (measured: 160 bytes an entry on 6.18).
 struct flow_state {
 	__u64 body_left; // bytes of the current frame body at expect
 	__u64 ship_left; // of those, how many are still to ship
 	__u64 len_acc;   // length bytes of a header read so far
-	__u32 expect;    // sequence number of the next byte to walk
+	__u64 frames;    // frame headers walked (commands, 2.0's identity included)
+	__u64 messages;  // messages whose last frame header was walked
+	__u32 expect;    // sequence number of the next byte to walk (MODE_JOIN: the join point)
 	__u32 pos;       // stream offset of expect, while in the greeting
 	__u8 mode;       // enum frame_mode
 	__u8 hdr_need;   // length bytes of the current header still to read
@@ -389,7 +427,7 @@ struct flow_state {
 	__u8 v2;         // ZMTP 2.0 framing: no COMMAND flag
 	__u8 first;      // the next frame is 2.0's identity: ship it whole
 	__u8 rev;        // greeting byte 10: revision or major version
-	__u8 _pad;
+	__u8 in_msg;     // a message is open: its last frame so far had MORE
 };
 
 struct {
@@ -414,9 +452,36 @@ struct {
 // frame's real size and skips the rest (never a loss).
 //
 // The program stops following a flow (and ships it whole, as without
-// framing) at anything it cannot prove: ZMTP 1.0, a malformed header, bytes
+// framing) at anything it cannot prove: ZMTP 1.0, a malformed header
+// (reserved flags, MORE on a command, a size of 2^63 or more), bytes
 // missing before a packet outside a body, a payload larger than a record.
-// Retransmitted bytes already walked are left out.
+// Retransmitted bytes already walked are left out (shipped whole when
+// frame_keep is 0).
+//
+// Marks. The walk reads every frame header of the directions it follows,
+// whether or not the ring takes the records (ship() failing does not stop
+// it), and counts per direction the frames (commands and 2.0's identity
+// included) and the messages (one when the header of a message frame
+// without MORE is walked; a command neither opens nor closes a message, as
+// in the decoder). A record carries a mark when a frame header the walk
+// walked while handling its packet starts in its kept bytes: the payload
+// offset of the first such header, whether no message is open there (the
+// frame starts a message, or is a command or the identity), and the counts
+// before that header. So after a loss, userspace resumes at the next mark
+// and knows how many frames and messages the loss took. A packet the walk
+// does not follow (no flowstate, or given up) carries no mark, nor do
+// retransmitted bytes. Every header of a record starts in its first
+// MAX_PAYLOAD kept bytes: a packet is cut into records (pieces) at a header
+// when that is farther from the record's start (BIG TCP only).
+//
+// Joining. A direction already open when the capture started has no
+// flowstate. Userspace, having proved a frame boundary at sequence number
+// S (and whether a message is open there), writes a flow_state in
+// MODE_JOIN with expect = S, in_msg and v2 set and the rest 0. Packets
+// wholly before S are shipped as without framing and leave it as it is;
+// the packet holding S starts the walk at S (its bytes before S shipped
+// too, unmarked) with counts from 0; a packet after S (S never seen) gives
+// the join up: the entry is deleted and counted as unframed.
 
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
@@ -426,6 +491,7 @@ enum frame_mode {
 	MODE_GREETING = 1, // shipping the greeting; frames start at fstart
 	MODE_FRAMES = 2,   // walking frames
 	MODE_OFF = 3,      // gave up: the entry is deleted
+	MODE_JOIN = 4,     // written by userspace: walk from sequence number expect on
 };
 
 // Bytes of a body left out only in stretches at least this long: shorter
@@ -437,7 +503,7 @@ static __always_inline void begin_frame(struct flow_state *st, __u64 len)
 	int whole = st->first || (!st->v2 && (st->hdr_flags & ZF_COMMAND));
 
 	st->body_left = len;
-	st->ship_left = whole || len < frame_keep ? len : frame_keep;
+	st->ship_left = whole || !frame_keep || len < frame_keep ? len : frame_keep;
 	st->first = 0;
 	st->hdr_need = 0;
 }
@@ -490,6 +556,27 @@ static long frame_step(__u32 idx, void *ctx)
 			return give_up(w);
 		if (b[0] & ~(st->v2 ? ZF_MORE | ZF_LONG : ZF_MORE | ZF_LONG | ZF_COMMAND))
 			return give_up(w); // not a frame: leave the decoder to say so
+		if ((b[0] & (ZF_MORE | ZF_COMMAND)) == (ZF_MORE | ZF_COMMAND))
+			return give_up(w); // a command with MORE
+		// A frame header starts at i: keep it in its record's first
+		// MAX_PAYLOAD kept bytes, mark it if it is the record's first,
+		// count it.
+		if (i - w->piece >= MAX_PAYLOAD) {
+			ship_span(w, w->piece, i - w->piece, i - w->piece);
+			w->piece = i;
+		}
+		if (!w->mark) {
+			w->mark = MARK_VALID | (st->in_msg ? 0 : MARK_MSG_START);
+			w->mark_at = i;
+			w->mark_frames = st->frames;
+			w->mark_msgs = st->messages;
+		}
+		st->frames++;
+		if (!st->first && !(b[0] & ZF_COMMAND)) {
+			st->in_msg = b[0] & ZF_MORE;
+			if (!st->in_msg)
+				st->messages++;
+		}
 		st->hdr_flags = b[0];
 		st->len_acc = 0;
 		if (!(b[0] & ZF_LONG)) {
@@ -578,7 +665,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 {
 	struct flow_key k = {};
 	struct flow_state *st;
-	__u32 start = 0;
+	__u32 start = 0, keep_from = 0xffffffff;
 	__s32 d;
 	int o;
 
@@ -614,13 +701,27 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		goto off; // cut: the walk would lose its place
 	w->st = st;
 	d = (__s32)(w->seq - st->expect);
-	if (d < 0) {
+	if (st->mode == MODE_JOIN) {
+		// Userspace joined the direction at expect.
+		if (d > 0)
+			goto off; // that byte passed unseen: userspace may try again
+		if ((__u32)-d >= w->n)
+			return 0; // before it: shipped as without framing
+		start = -d;
+		keep_from = 0;
+		st->mode = MODE_FRAMES;
+		count(CNT_JOINED);
+	} else if (d < 0) {
 		// Bytes walked already: a retransmission.
 		if ((__u32)-d >= w->n) {
+			if (!frame_keep)
+				return 0; // shipped whole, unmarked
 			ship_piece(w, 0, 0, w->n);
 			return 1;
 		}
 		start = -d;
+		if (!frame_keep)
+			keep_from = 0;
 	} else if (d > 0) {
 		// Bytes before this packet not seen (yet): can be passed over
 		// only inside a body.
@@ -630,7 +731,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		st->ship_left = st->ship_left > (__u64)d ? st->ship_left - d : 0;
 	}
 	w->i = start;
-	w->piece = start;
+	w->piece = keep_from < start ? keep_from : start;
 	if (st->mode == MODE_GREETING) {
 		o = greet(w, st, start);
 		if (o == -2)
@@ -713,7 +814,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	w.flags = w.h.tcp_flags;
 	w.pkt_len = skb->len;
 #ifndef ZD_NO_FRAMING
-	if (frame_keep && follow(&w, plen))
+	if (frame_walk && follow(&w, plen))
 		return TC_ACT_UNSPEC;
 #endif
 	if (cap > MAX_PAYLOAD)

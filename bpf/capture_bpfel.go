@@ -31,6 +31,11 @@ type CaptureEventHdr struct {
 	TcpFlags   uint8
 	Piece      uint8
 	Lost       uint64
+	Frames     uint64
+	Messages   uint64
+	MarkOff    uint32
+	Mark       uint8
+	Pad        [3]uint8
 }
 
 type CaptureFlowKey struct {
@@ -47,6 +52,8 @@ type CaptureFlowState struct {
 	BodyLeft uint64
 	ShipLeft uint64
 	LenAcc   uint64
+	Frames   uint64
+	Messages uint64
 	Expect   uint32
 	Pos      uint32
 	Mode     uint8
@@ -56,7 +63,7 @@ type CaptureFlowState struct {
 	V2       uint8
 	First    uint8
 	Rev      uint8
-	Pad      uint8
+	InMsg    uint8
 }
 
 type CaptureRecord struct {
@@ -79,6 +86,7 @@ const (
 	CaptureProgCaptureIngress = "capture_ingress"
 	CaptureProgCaptureSocket  = "capture_socket"
 	CaptureVarFrameKeep       = "frame_keep"
+	CaptureVarFrameWalk       = "frame_walk"
 	CaptureVarL2Len           = "l2_len"
 	CaptureVarLastWakeupNs    = "last_wakeup_ns"
 	CaptureVarLoopbackIfindex = "loopback_ifindex"
@@ -150,6 +158,7 @@ type CaptureMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureVariableSpecs struct {
 	FrameKeep       *ebpf.VariableSpec `ebpf:"frame_keep"`
+	FrameWalk       *ebpf.VariableSpec `ebpf:"frame_walk"`
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
 	LastWakeupNs    *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
@@ -201,6 +210,7 @@ func (m *CaptureMaps) Close() error {
 // It can be passed to LoadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureVariables struct {
 	FrameKeep       *ebpf.Variable `ebpf:"frame_keep"`
+	FrameWalk       *ebpf.Variable `ebpf:"frame_walk"`
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
 	LastWakeupNs    *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`

@@ -27,6 +27,8 @@ type CaptureBasicFlowState struct {
 	BodyLeft uint64
 	ShipLeft uint64
 	LenAcc   uint64
+	Frames   uint64
+	Messages uint64
 	Expect   uint32
 	Pos      uint32
 	Mode     uint8
@@ -36,7 +38,7 @@ type CaptureBasicFlowState struct {
 	V2       uint8
 	First    uint8
 	Rev      uint8
-	Pad      uint8
+	InMsg    uint8
 }
 
 type CaptureBasicRecord struct {
@@ -59,6 +61,11 @@ type CaptureBasicRecord struct {
 		TcpFlags   uint8
 		Piece      uint8
 		Lost       uint64
+		Frames     uint64
+		Messages   uint64
+		MarkOff    uint32
+		Mark       uint8
+		Pad        [3]uint8
 	}
 	Data [65536]uint8
 }
@@ -77,6 +84,7 @@ const (
 	CaptureBasicProgCaptureIngress = "capture_ingress"
 	CaptureBasicProgCaptureSocket  = "capture_socket"
 	CaptureBasicVarFrameKeep       = "frame_keep"
+	CaptureBasicVarFrameWalk       = "frame_walk"
 	CaptureBasicVarL2Len           = "l2_len"
 	CaptureBasicVarLastWakeupNs    = "last_wakeup_ns"
 	CaptureBasicVarLoopbackIfindex = "loopback_ifindex"
@@ -148,6 +156,7 @@ type CaptureBasicMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureBasicVariableSpecs struct {
 	FrameKeep       *ebpf.VariableSpec `ebpf:"frame_keep"`
+	FrameWalk       *ebpf.VariableSpec `ebpf:"frame_walk"`
 	L2Len           *ebpf.VariableSpec `ebpf:"l2_len"`
 	LastWakeupNs    *ebpf.VariableSpec `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.VariableSpec `ebpf:"loopback_ifindex"`
@@ -199,6 +208,7 @@ func (m *CaptureBasicMaps) Close() error {
 // It can be passed to LoadCaptureBasicObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureBasicVariables struct {
 	FrameKeep       *ebpf.Variable `ebpf:"frame_keep"`
+	FrameWalk       *ebpf.Variable `ebpf:"frame_walk"`
 	L2Len           *ebpf.Variable `ebpf:"l2_len"`
 	LastWakeupNs    *ebpf.Variable `ebpf:"last_wakeup_ns"`
 	LoopbackIfindex *ebpf.Variable `ebpf:"loopback_ifindex"`

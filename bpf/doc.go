@@ -1,8 +1,9 @@
 // Package bpf holds zmtpdump's eBPF programs and the Go bindings that bpf2go
-// generated from them: capture.c (the packet capture; built twice, with
-// kernel-side ZMTP framing and, as CaptureBasic, without it for kernels that
-// lack bpf_loop) and procs.c (process
-// attribution: which process owns each end of a TCP connection). The
+// generated from them: capture.c (the packet capture; built twice: with
+// kernel-side ZMTP framing, the walk that leaves large frame bodies out,
+// marks frame boundaries and starts at join points userspace writes, and,
+// as CaptureBasic, without it for kernels that lack bpf_loop) and procs.c
+// (process attribution: which process owns each end of a TCP connection). The
 // generated files are committed so that building needs no clang; `make
 // generate` regenerates them.
 package bpf

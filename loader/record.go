@@ -29,12 +29,26 @@ const (
 	offFlags      = 70
 	offPiece      = 71
 	offLost       = 72
-	hdrLen        = 80
+	offFrames     = 80
+	offMessages   = 88
+	offMarkOff    = 96
+	offMark       = 100
+	hdrLen        = 104
+)
+
+// event_hdr.mark bits (MARK_VALID, MARK_MSG_START in bpf/capture.c).
+const (
+	markValid    = 0x01
+	markMsgStart = 0x02
 )
 
 // errShortRecord reports a ring-buffer record that does not hold what its
 // header claims.
 var errShortRecord = errors.New("short ring buffer record")
+
+// errBadMark reports a record whose frame boundary mark lies outside the
+// payload bytes it holds.
+var errBadMark = errors.New("ring buffer record with a mark outside its payload")
 
 // decodeRecord fills seg from one ring-buffer record. seg.Payload aliases
 // rec. base converts the kernel's monotonic timestamp to wall-clock time.
@@ -75,6 +89,20 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 	seg.Flags = rec[offFlags]
 	seg.Piece = rec[offPiece] != 0
 	seg.KernelLost = le.Uint64(rec[offLost:])
+	seg.Boundary = capture.Boundary{}
+	if m := rec[offMark]; m&markValid != 0 {
+		off := le.Uint32(rec[offMarkOff:])
+		if int64(off) >= int64(capLen) {
+			return fmt.Errorf("%w: offset %d of %d bytes", errBadMark, off, capLen)
+		}
+		seg.Boundary = capture.Boundary{
+			Valid:        true,
+			MessageStart: m&markMsgStart != 0,
+			Offset:       off,
+			Frames:       le.Uint64(rec[offFrames:]),
+			Messages:     le.Uint64(rec[offMessages:]),
+		}
+	}
 	seg.Payload = rec[hdrLen : hdrLen+capLen]
 	return nil
 }

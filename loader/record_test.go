@@ -34,6 +34,10 @@ func TestRecordLayout(t *testing.T) {
 		{"flags", unsafe.Offsetof(h.TcpFlags), offFlags},
 		{"piece", unsafe.Offsetof(h.Piece), offPiece},
 		{"lost", unsafe.Offsetof(h.Lost), offLost},
+		{"frames", unsafe.Offsetof(h.Frames), offFrames},
+		{"messages", unsafe.Offsetof(h.Messages), offMessages},
+		{"mark_off", unsafe.Offsetof(h.MarkOff), offMarkOff},
+		{"mark", unsafe.Offsetof(h.Mark), offMark},
 		{"size", unsafe.Sizeof(h), hdrLen},
 	} {
 		if c.got != c.want {
@@ -90,5 +94,40 @@ func TestDecodeRecord(t *testing.T) {
 	}
 	if err := decodeRecord(rec[:10], base, &seg); !errors.Is(err, errShortRecord) {
 		t.Errorf("short record: err %v, want errShortRecord", err)
+	}
+}
+
+func TestDecodeRecordMark(t *testing.T) {
+	rec := make([]byte, hdrLen+4)
+	le := binary.LittleEndian
+	le.PutUint32(rec[offPayloadLen:], 4)
+	le.PutUint32(rec[offCapLen:], 4)
+	rec[offFamily] = 6
+	le.PutUint64(rec[offFrames:], 1<<40+3)
+	le.PutUint64(rec[offMessages:], 1<<33+1)
+	le.PutUint32(rec[offMarkOff:], 2)
+	var seg capture.Segment
+	seg.Boundary.Valid = true // left over from the segment before
+	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+		t.Fatal(err)
+	}
+	if seg.Boundary != (capture.Boundary{}) {
+		t.Errorf("no mark bit: boundary %+v, want none", seg.Boundary)
+	}
+	rec[offMark] = markValid
+	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+		t.Fatal(err)
+	}
+	if want := (capture.Boundary{Valid: true, Offset: 2, Frames: 1<<40 + 3, Messages: 1<<33 + 1}); seg.Boundary != want {
+		t.Errorf("boundary %+v, want %+v", seg.Boundary, want)
+	}
+	rec[offMark] = markValid | markMsgStart
+	if err := decodeRecord(rec, time.Time{}, &seg); err != nil || !seg.Boundary.MessageStart {
+		t.Errorf("message start: %+v, %v", seg.Boundary, err)
+	}
+	// A mark past the payload it describes is refused.
+	le.PutUint32(rec[offMarkOff:], 4)
+	if err := decodeRecord(rec, time.Time{}, &seg); !errors.Is(err, errBadMark) {
+		t.Errorf("mark at the payload's end: err %v, want errBadMark", err)
 	}
 }
