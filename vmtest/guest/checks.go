@@ -30,6 +30,7 @@ var checks = []check{
 	{"tcx-refused", checkTCXRefused},
 	{"lo-socket-filter", checkLoopback},
 	{"veth-netns", checkVeth},
+	{"join-mid-stream", checkJoinMidStream},
 	{"signals-leave-nothing", checkSignals},
 }
 
