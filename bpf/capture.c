@@ -324,8 +324,8 @@ struct walk {
 	__u32 seq;    // the packet's sequence number
 	__u32 pkt_len;
 	__u8 flags;   // the packet's TCP flags
-	__u8 pieces;  // records written so far
 	__u8 mark;    // the mark the next record holding mark_at carries
+	__u16 pieces; // records written so far (a u8 could wrap to 0)
 	__u32 mark_at; // payload offset of that frame header
 	__u64 mark_frames, mark_msgs; // the direction's counts before it
 };
