@@ -116,6 +116,15 @@ func (l *lockedBuffer) String() string {
 // startDump starts zmtpdump with args and waits until it is capturing.
 func startDump(t *testing.T, args ...string) *dump {
 	t.Helper()
+	d := launchDump(t, args...)
+	d.waitCapturing(t)
+	return d
+}
+
+// launchDump starts zmtpdump with args, without waiting: several can then
+// start at once.
+func launchDump(t *testing.T, args ...string) *dump {
+	t.Helper()
 	d := &dump{cmd: exec.Command(built.zmtpdump, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	d.cmd.Stdout = &d.stdout
 	d.cmd.Stderr = d.stderr
@@ -129,6 +138,13 @@ func startDump(t *testing.T, args ...string) *dump {
 			<-d.done
 		}
 	})
+	return d
+}
+
+// waitCapturing waits until a launched zmtpdump says it is capturing.
+func (d *dump) waitCapturing(t *testing.T) {
+	t.Helper()
+	args := d.cmd.Args[1:]
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(d.stderr.String(), "listening on") {
 		select {
@@ -140,7 +156,6 @@ func startDump(t *testing.T, args ...string) *dump {
 			t.Fatalf("zmtpdump %v did not start capturing\nstderr: %s", args, d.stderr.String())
 		}
 	}
-	return d
 }
 
 // stop sends SIGINT and waits for a clean exit; it returns stdout and stderr.

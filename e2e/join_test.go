@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// Joining connections already open: zmtpdump starts 2 s after a libzmq
+// Joining connections already open: zmtpdump starts 2 s (or a little
+// more) after a libzmq
 // sender began sending one message every 100 ms. Every message sent 1 s or
 // more after zmtpdump started must be decoded, in order, none twice and
 // none that was never sent, after a resync event that says where decoding
@@ -19,7 +20,7 @@ import (
 
 // joinSent is how many messages each sender sends, one every joinInterval.
 const (
-	joinSent     = 50
+	joinSent     = 60
 	joinInterval = 100 * time.Millisecond
 	joinAfter    = 2 * time.Second // zmtpdump starts this long after the first message
 	joinSettle   = time.Second     // from then on every message must be decoded
@@ -90,63 +91,89 @@ func curveKeys(t *testing.T) [2]string {
 }
 
 // TestJoinMidStream joins PUSH/PULL (JSON and text), PUB/SUB and CURVE
-// connections mid-stream, on both backends. The subtests run in parallel:
-// each is a few seconds of idle waiting.
+// connections mid-stream, on both backends. The eight conversations and
+// their zmtpdumps run at the same time (each is seconds of idle waiting),
+// then each is checked in its own subtest.
 func TestJoinMidStream(t *testing.T) {
 	requireLive(t)
-	cases := joinCases(t)
+	var runs []*joinRun
 	for _, backend := range []string{"tcx", "socket"} {
-		for _, c := range cases {
-			t.Run(c.name+"/"+backend, func(t *testing.T) {
-				t.Parallel()
-				testJoin(t, c, backend)
-			})
+		for _, c := range joinCases(t) {
+			runs = append(runs, startJoinConversation(t, c, backend))
 		}
+	}
+	var latest time.Time
+	for _, r := range runs {
+		r.recv.waitCount(t, 1, 10*time.Second)
+		if at := r.recv.messages()[0].at; at.After(latest) {
+			latest = at
+		}
+	}
+	time.Sleep(time.Until(latest.Add(joinAfter)))
+	for _, r := range runs {
+		r.startLo = time.Now()
+		r.dump = launchDump(t, r.args...)
+	}
+	for _, r := range runs {
+		r.dump.waitCapturing(t)
+		r.startHi = time.Now()
+	}
+	for _, r := range runs {
+		r.recv.wait(t, 20*time.Second)
+		waitPeer(t, r.send, 10*time.Second)
+	}
+	for _, r := range runs {
+		r.out, r.errOut = r.dump.stop(t)
+	}
+	for _, r := range runs {
+		t.Run(r.c.name+"/"+r.backend, func(t *testing.T) { checkJoin(t, r) })
 	}
 }
 
-// joinRun is what one joined conversation left behind.
+// joinRun is one joined conversation and what it left behind.
 type joinRun struct {
+	c                joinCase
+	backend          string
 	srv              string
+	args             []string // zmtpdump's
 	recv             *recvLog
+	send             *exec.Cmd
+	dump             *dump
 	startLo, startHi time.Time // before zmtpdump was started, after it said it was listening
 	out, errOut      string
 }
 
-func testJoin(t *testing.T, c joinCase, backend string) {
+// startJoinConversation starts the receiver and the sender of c.
+func startJoinConversation(t *testing.T, c joinCase, backend string) *joinRun {
 	port := freePort(t)
-	r := joinRun{srv: fmt.Sprintf("127.0.0.1:%d", port)}
+	r := &joinRun{c: c, backend: backend, srv: fmt.Sprintf("127.0.0.1:%d", port)}
 	ep := "tcp://" + r.srv
-	r.recv = startReceiver(t, "", c.recv(ep)...)
+	// -timeout: the peers' time limit, well beyond the 6 s they need.
+	r.recv = startReceiver(t, "", append(c.recv(ep), "-timeout", "30s")...)
 	time.Sleep(100 * time.Millisecond) // let it bind
-	send := startPeer(t, "", "", c.send(ep)...)
-	r.recv.waitCount(t, 1, 10*time.Second)
-	time.Sleep(time.Until(r.recv.messages()[0].at.Add(joinAfter)))
-
-	args := []string{"-i", "lo", "--backend", backend, "--port", fmt.Sprint(port), "-B", "1024"}
+	r.send = startPeer(t, "", "", append(c.send(ep), "-timeout", "30s")...)
+	r.args = []string{"-i", "lo", "--backend", backend, "--port", fmt.Sprint(port), "-B", "1024"}
 	if !c.text {
-		args = append(args, "--json")
+		r.args = append(r.args, "--json")
 	}
-	r.startLo = time.Now()
-	d := startDump(t, args...)
-	r.startHi = time.Now()
-	r.recv.wait(t, 20*time.Second)
-	waitPeer(t, send, 10*time.Second)
-	r.out, r.errOut = d.stop(t)
+	return r
+}
 
+func checkJoin(t *testing.T, r *joinRun) {
 	if before := r.recv.between(time.Time{}, r.startLo); len(before) < 5 {
 		t.Fatalf("only %d messages arrived before zmtpdump started: the test would not join mid-stream", len(before))
 	}
 	if strings.Contains(r.out, "capture started mid-connection") {
 		t.Errorf("zmtpdump gave up on the connection it joined:\n%s", firstLines(r.out, 6))
 	}
+	c := r.c
 	switch {
 	case c.text:
-		checkJoinText(t, &r)
+		checkJoinText(t, r)
 	case c.curve:
-		checkJoinCurve(t, &r)
+		checkJoinCurve(t, r)
 	default:
-		checkJoinJSON(t, &r, c.prefix)
+		checkJoinJSON(t, r, c.prefix)
 	}
 }
 
@@ -174,18 +201,21 @@ func (r *joinRun) checkDecodedBodies(t *testing.T, bodies []string, prefix strin
 	}
 	first, last := counters(t, bodies, prefix, joinSent)
 	if first == 1 {
-		t.Fatalf("message %q1 decoded, but it was sent before zmtpdump started: the capture did not join mid-stream", prefix)
+		t.Fatalf("message %s decoded, but it was sent before zmtpdump started: the capture did not join mid-stream", label(prefix, 1))
 	}
 	for _, b := range bodies {
-		if at, ok := r.recv.receivedAt(b); !ok || at.Before(r.startLo) {
-			t.Errorf("message %q decoded, but it reached the receiver before zmtpdump was started (%v)", b, ok)
+		if at, ok := r.recv.receivedAt(b); !ok {
+			t.Errorf("message %q decoded, but the receiver never got it", b)
+		} else if at.Before(r.startLo) {
+			t.Errorf("message %q decoded, but it reached the receiver before zmtpdump was started", b)
 		}
 	}
 	req := r.required(t)
-	reqFirst, reqLast := counters(t, []string{req[0].body, req[len(req)-1].body}, prefix, joinSent)
+	reqFirst, _ := counters(t, []string{req[0].body}, prefix, joinSent)
+	reqLast, _ := counters(t, []string{req[len(req)-1].body}, prefix, joinSent)
 	if reqFirst < first || reqLast > last {
-		t.Errorf("decoded messages %q%d to %q%d; every message from %q%d (sent %v or more after zmtpdump started) to %q%d must be there",
-			prefix, first, prefix, last, prefix, reqFirst, joinSettle, prefix, reqLast)
+		t.Errorf("decoded messages %s to %s; every message from %s (sent %v or more after zmtpdump started) to %s must be there",
+			label(prefix, first), label(prefix, last), label(prefix, reqFirst), joinSettle, label(prefix, reqLast))
 	}
 }
 

@@ -268,17 +268,20 @@ func counters(t *testing.T, bodies []string, prefix string, sent int) (first, la
 	for i, b := range bodies {
 		n, err := strconv.Atoi(strings.TrimPrefix(b, prefix))
 		if !strings.HasPrefix(b, prefix) || err != nil || n < 1 || n > sent {
-			t.Fatalf("message %d decoded as %q: never sent (the bodies are %q1 to %q%d)", i+1, b, prefix, prefix, sent)
+			t.Fatalf("message %d decoded as %q: never sent (the bodies are %s to %s)", i+1, b, label(prefix, 1), label(prefix, sent))
 		}
 		if i == 0 {
 			first = n
 		} else if n != last+1 {
-			t.Fatalf("message %q decoded after %q%d: not the next one (messages decoded: %s)", b, prefix, last, summarize(bodies))
+			t.Fatalf("message %q decoded after %s: not the next one (messages decoded: %s)", b, label(prefix, last), summarize(bodies))
 		}
 		last = n
 	}
 	return first, last
 }
+
+// label is the body of message n, quoted.
+func label(prefix string, n int) string { return strconv.Quote(prefix + strconv.Itoa(n)) }
 
 // summarize shows a long list of bodies by its ends.
 func summarize(bodies []string) string {
