@@ -223,6 +223,23 @@ func (s *searcher) held(off uint64) []byte { return s.buf[off-s.bufOff:] }
 func (s *searcher) search() (found, bool) {
 	end := s.end()
 	for s.pos < end {
+		if len(s.cands) == 0 || s.cands[0].next > s.pos {
+			// No chain reads a header here: pass over the bytes that
+			// cannot start one, up to the next chain's header.
+			limit := end
+			if len(s.cands) > 0 {
+				limit = min(limit, s.cands[0].next)
+			}
+			b := s.buf[s.pos-s.bufOff : limit-s.bufOff]
+			i := 0
+			for i < len(b) && (b[i]&s.reserved != 0 || b[i]&(flagCommand|flagMore) == flagCommand|flagMore) {
+				i++
+			}
+			s.pos += uint64(i)
+			if i == len(b) {
+				continue
+			}
+		}
 		pos := s.pos
 		var c cand
 		have := false
@@ -234,12 +251,7 @@ func (s *searcher) search() (found, bool) {
 			have = true
 		}
 		if !have {
-			if f := s.buf[pos-s.bufOff]; f&s.reserved != 0 || f&flagCommand != 0 && f&flagMore != 0 {
-				s.pos++
-				continue
-			}
 			c = cand{next: pos}
-			have = true
 		}
 		h, st := readHeader(s.buf[pos-s.bufOff:], s.reserved)
 		if st == hdrNeedMore {

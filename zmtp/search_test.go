@@ -1,0 +1,270 @@
+package zmtp
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// manyMessages is a ZMTP 3.1 NULL stream: greeting, READY, then n
+// messages "0", "1", ... and where offsets of each message start.
+func manyMessages(n int) (stream []byte, starts []uint64) {
+	stream = prefix()
+	for i := range n {
+		starts = append(starts, uint64(len(stream)))
+		body := []byte{byte('0' + i%10), byte('a' + i%26)}
+		if i%7 == 3 {
+			stream = append(stream, frame(flagMore, []byte("part"))...)
+		}
+		stream = append(stream, frame(0, body)...)
+	}
+	return stream, starts
+}
+
+func TestResyncAfterGap(t *testing.T) {
+	stream, starts := manyMessages(60)
+	clean := run(Options{}, stream)
+	for _, tc := range []struct {
+		name     string
+		at, n    uint64
+		wantOff  uint64
+		wantSkip uint64
+	}{
+		// Lost: message 3 whole. The chain from message 4 on needs 24
+		// bits before it believes a message start, 64 to be accepted.
+		{name: "at a frame boundary", at: starts[3], n: starts[4] - starts[3]},
+		{name: "in a frame header", at: starts[10] + 1, n: 1},
+		{name: "from a body into the next header", at: starts[20] + 3, n: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, chunk := range []int{1, 7, len(stream)} {
+				r := runGap(chunk, stream[:tc.at], tc.n, stream[tc.at+tc.n:])
+				i := resyncAt(r.Events)
+				if i < 0 {
+					t.Fatalf("chunk %d: no resync: %d events, searching %v", chunk, len(r.Events), r.Searching)
+				}
+				rs := r.Events[i].(*Resync)
+				if rs.Reason != ResyncGap || rs.Source != SyncSearch || !rs.MessageStart {
+					t.Errorf("chunk %d: %+v, want a gap, found by search, at a message start", chunk, rs)
+				}
+				// Found within a few messages of the loss.
+				if rs.Offset-(tc.at+tc.n) > 40 || rs.Skipped != rs.Offset-(tc.at+tc.n) {
+					t.Errorf("chunk %d: resync at %d skipping %d, loss ends at %d", chunk, rs.Offset, rs.Skipped, tc.at+tc.n)
+				}
+				checkResynced(t, clean, r.Events[i:], tc.at+tc.n)
+				// Every message from the resync on is there.
+				n := 0
+				for _, s := range starts {
+					if s >= rs.Offset {
+						n++
+					}
+				}
+				if got := countMessages(r.Events[i:]); got != n {
+					t.Errorf("chunk %d: %d messages after the resync at %d, want %d", chunk, got, rs.Offset, n)
+				}
+			}
+		})
+	}
+}
+
+func countMessages(events []Event) int {
+	n := 0
+	for _, e := range events {
+		if _, ok := e.(*Message); ok {
+			n++
+		}
+	}
+	return n
+}
+
+func TestJoinMidStream(t *testing.T) {
+	stream, _ := manyMessages(40)
+	clean := run(Options{}, stream)
+	for cut := 0; cut < len(stream)-300; cut++ {
+		d := NewDecoder(Options{})
+		d.JoinMidStream()
+		var got []Event
+		emit := func(e Event) {
+			e = cloneEvent(e)
+			e.EventHeader().Offset += uint64(cut) // offsets count from the cut
+			got = append(got, e)
+		}
+		d.Feed(stream[cut:], emit)
+		i := resyncAt(got)
+		if i != 0 {
+			t.Fatalf("cut %d: resync at event %d of %d", cut, i, len(got))
+		}
+		if rs := got[0].(*Resync); rs.Reason != ResyncMidStream || rs.Offset-uint64(cut) > 300 {
+			t.Fatalf("cut %d: %+v", cut, rs)
+		}
+		checkResynced(t, clean, got, uint64(cut))
+		if !d.Joined() || d.Resyncs() != 1 {
+			t.Errorf("cut %d: Joined() %v, Resyncs() %d", cut, d.Joined(), d.Resyncs())
+		}
+	}
+}
+
+// TestJoinInfers checks what a joined direction infers from its traffic,
+// and that nothing else is claimed.
+func TestJoinInfers(t *testing.T) {
+	var s []byte
+	for range 20 {
+		s = append(s, command("PING", hx("00 0a"))...)
+		s = append(s, frame(0, []byte("m"))...)
+	}
+	s = append(s, command("SUBSCRIBE", []byte("topic"))...)
+	c := NewConn(Options{})
+	c.JoinMidStream(ClientToServer)
+	c.JoinMidStream(ServerToClient)
+	c.Feed(ClientToServer, s[3:], nil)
+	var sum *Connection
+	c.Close("closed", func(_ Dir, e Event) {
+		if x, ok := e.(*Connection); ok {
+			sum = x
+		}
+	})
+	side := sum.Sides[ClientToServer]
+	if !side.Joined || side.Greeted || side.Major != 3 || side.Minor != 1 || side.SocketType != "SUB|XSUB" || side.Mechanism != "" {
+		t.Errorf("client side %+v: want joined, 3.1 and SUB|XSUB inferred, mechanism unknown", side)
+	}
+	if diff := cmp.Diff([]string{"version", "socket_type"}, side.Inferred.Names()); diff != "" {
+		t.Errorf("inferred (-want +got):\n%s", diff)
+	}
+	if o := sum.Sides[ServerToClient]; !o.Joined || o.Major != 0 || o.Inferred != 0 {
+		t.Errorf("silent server side %+v: want joined, nothing inferred", o)
+	}
+}
+
+// TestBoundaryResumes: a boundary marked by the capture ends the search at
+// once, at that byte.
+func TestBoundaryResumes(t *testing.T) {
+	stream, starts := manyMessages(10)
+	clean := run(Options{}, stream)
+	for _, msgStart := range []bool{true, false} {
+		d := NewDecoder(Options{})
+		var got []Event
+		emit := func(e Event) { got = append(got, cloneEvent(e)) }
+		d.Feed(stream[:starts[2]], emit)
+		d.Gap(starts[5]-starts[2]+1, emit)
+		d.Feed(stream[starts[5]+1:starts[6]], emit)
+		if !d.Searching() {
+			t.Fatal("not searching after the gap")
+		}
+		d.Boundary(msgStart, emit)
+		d.Feed(stream[starts[6]:], emit)
+		i := resyncAt(got)
+		want := &Resync{Header: Header{Offset: starts[6]}, Reason: ResyncGap, Source: SyncKernel, Skipped: starts[6] - starts[5] - 1, MessageStart: msgStart}
+		if diff := cmp.Diff(want, got[i]); diff != "" {
+			t.Fatalf("resync (-want +got):\n%s", diff)
+		}
+		checkResynced(t, clean, got[i:], starts[5]+1)
+		n := 10 - 6
+		if !msgStart {
+			n-- // the message at the boundary might be a continuation: dropped
+		}
+		if c := countMessages(got[i:]); c != n {
+			t.Errorf("msgStart %v: %d messages after the boundary, want %d", msgStart, c, n)
+		}
+	}
+}
+
+// TestSearchRandom is the false-sync rate: nothing decoded from 100 MiB of
+// random bytes joined mid-stream, nor from 12.5 MiB after a gap.
+func TestSearchRandom(t *testing.T) {
+	size := 100 << 20
+	if testing.Short() {
+		size = 8 << 20
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 64<<10)
+	d := NewDecoder(Options{})
+	d.JoinMidStream()
+	g := NewDecoder(Options{})
+	g.Feed(prefix(), nil)
+	g.Gap(1, nil)
+	events := 0
+	count := func(Event) { events++ }
+	for n := 0; n < size; n += len(buf) {
+		for i := 0; i < len(buf); i += 8 {
+			binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
+		}
+		d.Feed(buf, count)
+		if n < size/8 {
+			g.Feed(buf, count)
+		}
+	}
+	if events != 0 || !d.Searching() || !g.Searching() {
+		t.Errorf("%d events from %d MiB of random bytes (searching %v, %v), want none", events, size>>20, d.Searching(), g.Searching())
+	}
+}
+
+// TestSearchCurve: CURVE MESSAGE frames carry random boxes; a join at any
+// offset must decode nothing the clean stream does not have.
+func TestSearchCurve(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	s := greeting3(3, 0, "CURVE", false)
+	for range 300 {
+		box := make([]byte, 17+rng.IntN(400))
+		for i := range box {
+			box[i] = byte(rng.Uint32())
+		}
+		body := append([]byte(curveMessagePrefix+"noncenon"), box...)
+		f := byte(0)
+		if len(body) > 255 {
+			f = flagLong
+		}
+		s = append(s, frame(f, body)...)
+	}
+	clean := run(Options{}, s)
+	synced := 0
+	for range 500 {
+		cut := 64 + rng.IntN(len(s)-64)
+		d := NewDecoder(Options{})
+		d.JoinMidStream()
+		var got []Event
+		d.Feed(s[cut:], func(e Event) {
+			e = cloneEvent(e)
+			e.EventHeader().Offset += uint64(cut)
+			got = append(got, e)
+		})
+		if len(got) == 0 {
+			continue
+		}
+		synced++
+		// The clean decode knew the mechanism from the greeting; the
+		// joined one inferred it: the messages are equal.
+		checkResynced(t, clean, got, uint64(cut))
+	}
+	if synced < 475 {
+		t.Errorf("synced on %d of 500 cuts", synced)
+	}
+}
+
+// BenchmarkSearch is the search's cost per byte scanned, on random bytes
+// (no boundary to be found) and on a message stream joined mid-stream.
+func BenchmarkSearch(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	random := make([]byte, 1<<20)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	b.Run("random", func(b *testing.B) {
+		d := NewDecoder(Options{})
+		d.JoinMidStream()
+		b.SetBytes(int64(len(random)))
+		for b.Loop() {
+			d.Feed(random, nil)
+		}
+	})
+	zeros := make([]byte, 1<<20)
+	b.Run("zeros", func(b *testing.B) {
+		d := NewDecoder(Options{})
+		d.JoinMidStream()
+		b.SetBytes(int64(len(zeros)))
+		for b.Loop() {
+			d.Feed(zeros, nil)
+		}
+	})
+}
