@@ -107,6 +107,9 @@ type Stats struct {
 	PeakBuffered int    // most out-of-order payload bytes held at once (under Sharded, the sum of the shards' peaks)
 	Evicted      uint64 // connections closed to stay within MaxFlows
 	Ignored      uint64 // segments of no known connection that open none (pure ACK, FIN, RST) or of one already closed
+	IgnoredRST   uint64 // RSTs outside their direction's window (before the bytes delivered, or over 16 MiB beyond those seen): forged or stale
+	IgnoredFIN   uint64 // FINs outside their direction's window, as for IgnoredRST; the bytes they carry count as usual
+	IgnoredAcks  uint64 // acknowledgments of bytes never seen: believed only up to the bytes seen, not at all over 16 MiB beyond
 }
 
 func (s *Stats) add(o Stats) {
@@ -124,6 +127,9 @@ func (s *Stats) add(o Stats) {
 	s.PeakBuffered += o.PeakBuffered
 	s.Ignored += o.Ignored
 	s.Evicted += o.Evicted
+	s.IgnoredRST += o.IgnoredRST
+	s.IgnoredFIN += o.IgnoredFIN
+	s.IgnoredAcks += o.IgnoredAcks
 }
 
 // Assembler tracks connections and reassembles their streams. It is not
@@ -224,6 +230,10 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		d = ServerToClient
 	}
 	if seg.Has(capture.RST) {
+		if !c.resetBy(d, seg) {
+			a.stats.IgnoredRST++
+			return
+		}
 		// Whatever a RST carries is a diagnostic, not stream data; the
 		// bytes still missing can no longer arrive.
 		a.close(c, Reset, seg)
@@ -290,8 +300,26 @@ func (c *conn) reusedBy(seg *capture.Segment) bool {
 	if h.flags&isnKnown != 0 {
 		return h.isn != seg.Seq
 	}
-	return h.flags&started != 0 && !(seqLess(seg.Seq, h.next) && h.next-seg.Seq <= maxAckJump)
+	return h.flags&started != 0 && !(seqLess(seg.Seq, h.next) && h.next-seg.Seq <= maxSynLead)
 }
+
+// resetBy reports whether the RST seg, sent in direction d, ends c: its
+// sequence number is in the window of what c saw in d (see half.inWindow),
+// or d has seen nothing (no byte, no SYN) to judge it by, or it answers
+// the other side's SYN, all that side sent (a RST with ACK, acknowledging
+// the SYN, may carry any sequence number).
+func (c *conn) resetBy(d Dir, seg *capture.Segment) bool {
+	h, o := &c.dirs[d], &c.dirs[1-d]
+	if h.flags&started == 0 || h.inWindow(seg.Seq) {
+		return true
+	}
+	return seg.Has(capture.ACK) && o.flags&isnKnown != 0 && seg.Ack == o.isn+1 && o.high == o.isn+1
+}
+
+// maxSynLead is how far before the bytes seen a SYN may come and still be
+// taken for the SYN of a connection picked up mid-stream: the largest TCP
+// window (RFC 7323 section 2.3).
+const maxSynLead = 1 << 30
 
 func (a *Assembler) open(k key, seg *capture.Segment) *conn {
 	if len(a.conns) >= a.cfg.MaxFlows {

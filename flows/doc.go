@@ -22,6 +22,19 @@
 // remembered for Config.CloseTimeout so that its late retransmissions and
 // final ACK are ignored rather than taken for a new connection.
 //
+// One packet, forged, stale or from another connection, does not end a
+// healthy connection. A RST or a FIN counts only inside its direction's
+// window: not before the bytes already delivered in that direction, and
+// not more than 16 MiB beyond the furthest byte seen in it (the end of
+// the furthest bytes a segment carried, or past a FIN that counted). A RST
+// of a direction that has sent nothing seen yet, or a RST with ACK
+// answering the other side's SYN when that SYN is all it sent, counts
+// whatever its sequence number. Packets outside are ignored and counted
+// (Stats.IgnoredRST, Stats.IgnoredFIN; the bytes such a FIN carries are
+// placed as usual). The price: a real FIN or RST sent after more than
+// 16 MiB the capture missed is ignored too, and the connection ends by a
+// timeout.
+//
 // # Ordering and loss
 //
 // Each direction is ordered by sequence number, modulo 2^32. Bytes already
@@ -43,15 +56,42 @@
 // missing length computed from sequence numbers, when they can no longer
 // arrive:
 //   - the other side acknowledged them (they were received, so they will not
-//     be sent again; Config.NoAckLoss turns this off but for FINs);
+//     be sent again; Config.NoAckLoss turns this off but for FINs). An
+//     acknowledgment is believed only up to the furthest byte seen in the
+//     direction it acknowledges: it declares lost the holes before bytes
+//     held or before a FIN, never bytes the capture has not seen the sender
+//     send (they may still arrive); one more than 16 MiB beyond is not
+//     believed at all. Acknowledgments of bytes never seen count in
+//     Stats.IgnoredAcks. Bytes acknowledged before the capture saw
+//     anything after them are declared lost by the first acknowledgment
+//     after it has, or at the close;
 //   - the kernel's lost-record counter (Segment.KernelLost) moved: holes that
-//     existed then, and a hole a direction's first segment after it reveals,
+//     existed then, and a hole a direction's first segment after it reveals
+//     (unless that segment lies more than 16 MiB beyond the bytes seen),
 //     were in the lost records (Assembler.LostSegments does the same when the
 //     counter is read apart from the segments);
 //   - a bound is exceeded: Config.MaxBufferedPerDir or Config.MaxHolesPerDir
 //     (the direction's first hole), Config.MaxBufferedTotal (the first hole
 //     of the connections that started holding bytes first);
 //   - a RST, the close timeout, the idle timeout or Flush.
+//
+// # Frame boundaries and sequence numbers
+//
+// A live capture with kernel-side framing marks where a ZMTP frame header
+// starts in a segment (Segment.Boundary). A Consumer implementing
+// BoundaryReporter hears of it just before the Data call whose first byte
+// is the marked one: the Assembler splits the segment's bytes there. Only
+// marks on bytes delivered for the first time are reported: not on a
+// retransmission of bytes delivered, nor on bytes reported as Gap or Skip
+// (or lost in a hole), nor past the FIN, nor on a copy of bytes already
+// held. Bytes held out of order keep the earliest mark of each stretch
+// held and report it when they are delivered. A segment without a mark
+// costs one branch.
+//
+// Conn.Next gives, during each Data, Gap, Skip and Boundary call, the TCP
+// sequence number of the call's first byte in its direction, so that a
+// Consumer can name a byte of the stream by its sequence number (to tell
+// the kernel where a future frame header is, say).
 //
 // # Memory
 //

@@ -26,6 +26,11 @@ func newFuzzConv() *fuzzConv {
 			n := min(sizes[(i+d*5)%len(sizes)], len(f.stream[d])-off)
 			s := seg(d == 0, f.isn[d]+1+uint32(off), capture.PSH, "")
 			s.Payload, s.PayloadLen = f.stream[d][off:off+n], n
+			if i%3 != 2 {
+				// A frame boundary marked, its stream offset as Frames.
+				at := (i * 5) % n
+				s.Boundary = capture.Boundary{Valid: true, Offset: uint32(at), Frames: uint64(off + at)}
+			}
 			f.segs = append(f.segs, s)
 			off += n
 		}
@@ -42,10 +47,31 @@ type checker struct {
 	// uncaught marks, by stream offset, the bytes some segment added
 	// carried without capturing them.
 	uncaught [2][]bool
-	closed   bool
+	// conn gives Next; marks counts the Boundary calls at each offset.
+	conn   *Conn
+	marks  [2]map[uint64]int
+	closed bool
+}
+
+// Boundary checks that the byte marked is the next one, that a segment
+// marked it, and that it is reported once.
+func (c *checker) Boundary(d Dir, b capture.Boundary, _ *capture.Segment) {
+	o := c.offset[d]
+	if b.Frames != o || c.conn.Next[d] != c.f.isn[d]+1+uint32(o) {
+		c.t.Fatalf("%v: boundary of offset %d reported at offset %d, sequence number %d", d, b.Frames, o, c.conn.Next[d])
+	}
+	if c.marks[d] == nil {
+		c.marks[d] = map[uint64]int{}
+	}
+	if c.marks[d][o]++; c.marks[d][o] > 1 {
+		c.t.Fatalf("%v: boundary at offset %d reported twice", d, o)
+	}
 }
 
 func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
+	if c.conn.Next[d] != c.f.isn[d]+1+uint32(c.offset[d]) {
+		c.t.Fatalf("%v: Next %d at offset %d", d, c.conn.Next[d], c.offset[d])
+	}
 	for i, b := range p {
 		o := c.offset[d] + uint64(i)
 		if o >= uint64(len(c.f.stream[d])) || c.f.stream[d][o] != b {
@@ -91,6 +117,7 @@ func FuzzAssembler(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 0, 2, 0, 3})
 	f.Add([]byte{0, 5, 0, 3, 0, 1, 0, 2, 0, 0, 7, 9, 6, 0, 0, 4})
 	f.Add([]byte("\x05\x10\x00\x20\x01\x11\x07\xf0\x06\x00\x02\x03\x05\x40"))
+	f.Add([]byte("\x00\x03\x17\x04\x1f\x05\x02\x01\x00\x00\x0d\x02\x03\x02"))
 	conv := newFuzzConv()
 	f.Fuzz(func(t *testing.T, in []byte) {
 		cfg := Config{MaxBufferedPerDir: 64, MaxBufferedTotal: 100, MaxHolesPerDir: 4, ConflictWindow: 16}
@@ -98,7 +125,7 @@ func FuzzAssembler(f *testing.F) {
 		for d := range 2 {
 			ch.uncaught[d] = make([]bool, len(conv.stream[d]))
 		}
-		a := New(cfg, func(*Conn) Consumer { return ch })
+		a := New(cfg, func(c *Conn) Consumer { ch.conn = c; return ch })
 		var lost uint64
 		add := func(s capture.Segment) {
 			s.KernelLost = lost
@@ -143,6 +170,8 @@ func FuzzAssembler(f *testing.F) {
 					s.Payload, s.PayloadLen = s.Payload[:k], k
 				case 1:
 					s.Payload, s.PayloadLen, s.Seq = s.Payload[k:], s.PayloadLen-k, s.Seq+uint32(k)
+					s.Boundary.Offset -= uint32(k)
+					s.Boundary.Valid = s.Boundary.Valid && int(s.Boundary.Offset) < len(s.Payload)
 				case 2:
 					s.Payload = s.Payload[:k]
 					ch.added(&s)
@@ -150,10 +179,16 @@ func FuzzAssembler(f *testing.F) {
 				add(s)
 			case 6:
 				lost++
-			case 7: // an acknowledgment of some bytes of the other side
+			case 7:
 				d := arg % 2
-				s := seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d])))
-				add(s)
+				switch op / 8 % 4 {
+				case 0, 1: // an acknowledgment of some bytes of the other side
+					add(seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d]))))
+				case 2: // a RST far out of the window: ignored
+					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), capture.RST, ""))
+				case 3: // a FIN far out of the window: ignored
+					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), capture.FIN, ""))
+				}
 			}
 		}
 		for d := range 2 {

@@ -24,7 +24,12 @@ type half struct {
 	finSeq   uint32 // sequence number of the FIN
 	lostMark uint32 // low bits of Segment.KernelLost on this direction's last segment
 	flags    uint8
-	offset   uint64 // stream offset of next: bytes delivered, lost and skipped so far
+	// high is one past the furthest sequence number seen: the end of the
+	// bytes carried by a segment, past a FIN that counted, or the
+	// sequence number of the first segment after a capture loss. Never
+	// before next.
+	high   uint32
+	offset uint64 // stream offset of next: bytes delivered, lost and skipped so far
 	// runs are the out-of-order bytes held, sorted, disjoint, each after
 	// a hole: all start after next. Empty when there are none.
 	runs     []run
@@ -72,8 +77,25 @@ type sink struct {
 }
 
 func (h *half) start(seq, mark uint32) {
-	h.next, h.lostMark, h.flags = seq, mark, h.flags|started
+	h.next, h.high, h.lostMark, h.flags = seq, seq, mark, h.flags|started
 }
+
+// maxAhead is how far beyond the furthest byte seen in a direction a FIN,
+// a RST or an acknowledgment may point and still be believed: 16 MiB,
+// more than the receive windows of the connections we follow. A packet
+// further out is forged, stale or from another connection; the price is
+// that a real FIN or RST sent after more than 16 MiB the capture missed is
+// ignored too (the connection then ends by a timeout).
+const maxAhead = 16 << 20
+
+// beyond reports whether x lies more than maxAhead beyond the furthest
+// byte seen.
+func (h *half) beyond(x uint32) bool { return seqLess(h.high, x) && x-h.high > maxAhead }
+
+// inWindow reports whether x is neither before the bytes delivered nor
+// beyond the furthest byte seen by more than maxAhead: where a FIN or a
+// RST of this direction may be.
+func (h *half) inWindow(x uint32) bool { return !seqLess(x, h.next) && !h.beyond(x) }
 
 // holding reports whether h holds out-of-order bytes.
 func (h *half) holding() bool { return len(h.runs) > 0 }
@@ -90,13 +112,22 @@ func (h *half) accept(o *sink, seq uint32) {
 		// captured bytes go: delivered now, held, or dropped.
 		o.mark = mark{seq: seq + seg.Boundary.Offset, b: seg.Boundary}
 	}
+	top := end // one past what seg shows
 	if seg.Has(capture.FIN) && h.flags&finSeen == 0 {
-		h.flags |= finSeen
-		h.finSeq = end
-		if seqLess(end, h.next) {
-			h.finSeq = h.next // a FIN before bytes delivered: keep those
+		if h.inWindow(end) {
+			h.flags |= finSeen
+			h.finSeq = end
+			h.trimAfterFin(o)
+			top++
+		} else {
+			// Before bytes delivered, or far beyond what was seen: not
+			// this stream's FIN (its bytes are placed as usual).
+			o.stats.IgnoredFIN++
 		}
-		h.trimAfterFin(o)
+	}
+	if top != seq && seqLess(h.high, top) {
+		// seg carries bytes or a FIN that counted.
+		h.high = top
 	}
 	if h.flags&finSeen != 0 && seqLess(h.finSeq, end) {
 		// Bytes after the FIN: not part of the stream.
@@ -141,9 +172,13 @@ func (h *half) accept(o *sink, seq uint32) {
 	if retransmit {
 		o.stats.Retransmits++
 	}
-	if lostMoved {
+	if lostMoved && !h.beyond(seq) {
 		// The capture lost segments since this direction's last one: the
-		// bytes missing before this one were in them.
+		// bytes missing before this one were in them (unless it is far
+		// out of the window: forged or stale).
+		if seqLess(h.high, seq) {
+			h.high = seq
+		}
 		h.lostBefore(o, seq)
 	}
 	h.drain(o)
@@ -285,9 +320,25 @@ func (h *half) lostBefore(o *sink, x uint32) {
 // they will not be sent again: they are lost. A capture point sees a byte
 // before its acknowledgment, unless Config.NoAckLoss says the capture's
 // order cannot be trusted for that.
+//
+// The acknowledgment is believed only up to the furthest byte seen (high):
+// the holes before bytes held, not bytes the capture never saw the sender
+// send (they may be on their way, or the acknowledgment forged or from
+// another connection). One more than maxAhead beyond is not believed at
+// all.
 func (h *half) acked(o *sink, ack uint32) {
-	if h.flags&(started|finDone) != started || !seqLess(h.next, ack) || ack-h.next >= maxAckJump {
+	if h.flags&(started|finDone) != started || !seqLess(h.next, ack) {
 		return
+	}
+	if seqLess(h.high, ack) {
+		o.stats.IgnoredAcks++
+		if h.beyond(ack) {
+			return
+		}
+		ack = h.high
+		if !seqLess(h.next, ack) {
+			return
+		}
 	}
 	if h.flags&finSeen != 0 && seqLess(h.finSeq, ack) {
 		ack = h.finSeq
@@ -300,11 +351,6 @@ func (h *half) acked(o *sink, ack uint32) {
 	}
 	h.lostBefore(o, ack)
 }
-
-// maxAckJump is how far past the bytes delivered an acknowledgment may
-// point and still be believed: the largest TCP window (RFC 7323 section
-// 2.3).
-const maxAckJump = 1 << 30
 
 // enforceDir keeps the direction within its bounds.
 func (h *half) enforceDir(o *sink) {
