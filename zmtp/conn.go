@@ -69,6 +69,10 @@ func (c *Conn) pass(d Dir, n uint64, uncaptured bool, emit func(Dir, Event)) {
 	c.emit = nil
 }
 
+// Passes reports whether a Gap or Skip of n bytes in direction d now would
+// be passed over inside a frame body (see Decoder.Passes).
+func (c *Conn) Passes(d Dir, n uint64) bool { return c.dec[d&1].Passes(n) }
+
 // JoinMidStream tells direction d that the capture started after its
 // start (see Decoder.JoinMidStream). Call it before d's first byte.
 func (c *Conn) JoinMidStream(d Dir) { c.dec[d&1].JoinMidStream() }

@@ -158,6 +158,11 @@ type Gap struct {
 	Header
 	// Bytes is the number of missing bytes.
 	Bytes uint64
+	// Messages is how many messages the gap took, when MessagesKnown: the
+	// capture counted the direction's messages (kernel-side framing) on
+	// both sides of the loss.
+	Messages      uint64
+	MessagesKnown bool
 }
 
 // Error reports a protocol violation or a loss of synchronisation. After an

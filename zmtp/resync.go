@@ -121,6 +121,11 @@ func (d *Decoder) Boundary(msgStart bool, emit func(Event)) {
 	d.resume(found{off: d.off, msgStart: msgStart}, SyncKernel, emit)
 }
 
+// Passes reports whether a Gap or Skip of n bytes now would be passed over
+// inside a message frame body: if not, the decoder loses its place (or, for
+// ZMTP 1.0, stops).
+func (d *Decoder) Passes(n uint64) bool { return n == 0 || d.st == stBody && n <= d.remain }
+
 // Searching reports whether the decoder has lost its place and is looking
 // for a frame boundary.
 func (d *Decoder) Searching() bool { return d.st == stHunt }

@@ -31,7 +31,7 @@ const (
 	searchMinHeaders = 2
 	// searchClaimMin is the evidence a chain must hold before a header for
 	// its claim that the header starts a message to be believed.
-	searchClaimMin = 24
+	searchClaimMin = 18
 	// searchMaxCands bounds the chains followed at once.
 	searchMaxCands = 4096
 	// searchMaxSize is the largest frame body a chain believes: a LONG
@@ -118,7 +118,7 @@ func readHeader(b []byte, reserved byte) (header, hdrStatus) {
 		case h.size == 0:
 			h.score = 1 // an empty frame with MORE: a delimiter
 		default:
-			h.score = 5
+			h.score = 6 // two of 256 flag values, a little less for binary bodies
 		}
 	}
 	if !h.command {
