@@ -217,8 +217,10 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		}
 	case *zmtp.Gap:
 		b = p.head(t, src, dst, "gap")
-		b = append(b, `,"bytes":`...)
-		b = strconv.AppendUint(b, e.Bytes, 10)
+		b = appendJSONGap(b, e)
+	case *zmtp.Resync:
+		b = p.head(t, src, dst, "resync")
+		b = appendJSONResync(b, e)
 	case *zmtp.Error:
 		b = p.head(t, src, dst, "error")
 		b = append(b, `,"reason":`...)
@@ -292,17 +294,18 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	b = appendJSONString(b, c.End)
 	a, z := &c.Sides[0], &c.Sides[1]
 	b = append(b, `,"version":"`...)
+	ka, kz := knownVersion(a), knownVersion(z)
 	switch {
-	case a.Greeted && z.Greeted && (z.Major < a.Major || z.Major == a.Major && z.Minor < a.Minor):
+	case ka && kz && (z.Major < a.Major || z.Major == a.Major && z.Minor < a.Minor):
 		b = appendVersionNumber(b, z)
-	case a.Greeted:
+	case ka:
 		b = appendVersionNumber(b, a)
-	case z.Greeted:
+	case kz:
 		b = appendVersionNumber(b, z)
 	}
 	b = append(b, `","mechanism":`...)
 	m := a.Mechanism
-	if !a.Greeted {
+	if m == "" {
 		m = z.Mechanism
 	}
 	b = appendJSONString(b, m)
@@ -311,7 +314,7 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 		b = append(b, `,"`...)
 		b = append(b, key...)
 		b = append(b, `_version":"`...)
-		if s.Greeted {
+		if knownVersion(s) {
 			b = appendVersionNumber(b, s)
 		}
 		b = append(b, `","`...)
@@ -324,6 +327,7 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 		b = appendHex(b, s.Identity)
 		b = append(b, '"')
 	}
+	b = appendJSONJoined(b, c)
 	for i, key := range [2]string{"src_to_dst", "dst_to_src"} {
 		s := &c.Sides[i]
 		b = append(b, `,"`...)
@@ -336,6 +340,8 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 		b = strconv.AppendUint(b, s.Commands, 10)
 		b = append(b, `,"stream_bytes":`...)
 		b = strconv.AppendUint(b, s.StreamBytes, 10)
+		b = append(b, `,"resyncs":`...)
+		b = strconv.AppendUint(b, s.Resyncs, 10)
 		if s.Err != nil {
 			b = append(b, `,"error":`...)
 			b = appendJSONString(b, s.Err.Error())

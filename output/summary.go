@@ -59,9 +59,9 @@ func WriteConversations(w io.Writer, convs []Conversation) error {
 		return bw.Flush()
 	}
 	t := table{header: []string{"Client", "Server", "Sockets", "Version", "Mechanism",
-		"Msgs ->", "Bytes ->", "Msgs <-", "Bytes <-", "Start", "Duration", "Errors", "Gaps", "Lost", "End"}}
-	t.right = []bool{false, false, false, false, false, true, true, true, true, true, true, true, true, true, false}
-	var errs []string
+		"Msgs ->", "Bytes ->", "Msgs <-", "Bytes <-", "Start", "Duration", "Errors", "Gaps", "Lost", "Resyncs", "End"}}
+	t.right = []bool{false, false, false, false, false, true, true, true, true, true, true, true, true, true, true, false}
+	var errs, joins []string
 	first := convs[0].Start
 	for i := range convs {
 		c := &convs[i]
@@ -83,11 +83,20 @@ func WriteConversations(w io.Writer, convs []Conversation) error {
 			sockets(a, z), version(a, z), escape(mechanism(a, z)),
 			u(a.Messages), u(a.MessageBytes), u(z.Messages), u(z.MessageBytes),
 			seconds(c.Start.Sub(first)), seconds(c.End.Sub(c.Start)),
-			strconv.Itoa(nerr), u(c.Gaps[0] + c.Gaps[1]), u(c.Lost[0] + c.Lost[1]),
+			strconv.Itoa(nerr), u(c.Gaps[0] + c.Gaps[1]), u(c.Lost[0] + c.Lost[1]), u(resyncs(&c.Summary)),
 			escape(c.Summary.End),
 		})
+		if joined(&c.Summary) {
+			joins = append(joins, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, inferredText(a, z)))
+		}
 	}
 	t.write(bw)
+	if len(joins) > 0 {
+		fmt.Fprintln(bw, "Joined mid-connection (greetings not seen; * marks what the traffic proved):")
+		for _, j := range joins {
+			fmt.Fprintln(bw, j)
+		}
+	}
 	if len(errs) > 0 {
 		fmt.Fprintln(bw, "Errors:")
 		for _, e := range errs {
@@ -127,8 +136,24 @@ func version(a, z *zmtp.Side) string {
 		return v(a)
 	case z.Greeted:
 		return v(z)
+	case knownVersion(a):
+		return v(a) + "*"
+	case knownVersion(z):
+		return v(z) + "*"
 	}
 	return "-"
+}
+
+// inferredText lists what was inferred of a joined connection's sides:
+// "client: version, socket_type; server: nothing".
+func inferredText(a, z *zmtp.Side) string {
+	say := func(s *zmtp.Side) string {
+		if n := s.Inferred.Names(); len(n) > 0 {
+			return strings.Join(n, ", ")
+		}
+		return "nothing"
+	}
+	return "client: " + say(a) + "; server: " + say(z)
 }
 
 func mechanism(a, z *zmtp.Side) string {
@@ -137,6 +162,10 @@ func mechanism(a, z *zmtp.Side) string {
 		return a.Mechanism
 	case z.Greeted:
 		return z.Mechanism
+	case a.Mechanism != "":
+		return a.Mechanism + "*"
+	case z.Mechanism != "":
+		return z.Mechanism + "*"
 	}
 	return "-"
 }

@@ -140,7 +140,11 @@ func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmt
 		b = p.unpaint(b)
 	case *zmtp.Gap:
 		b = p.paint(b, colorRed)
-		b = fmt.Appendf(b, "gap: %d bytes lost", e.Bytes)
+		b = appendGap(b, e)
+		b = p.unpaint(b)
+	case *zmtp.Resync:
+		b = p.paint(b, colorYellow)
+		b = appendResync(b, e)
 		b = p.unpaint(b)
 	case *zmtp.Error:
 		b = p.paint(b, colorRed)
@@ -340,6 +344,7 @@ func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []b
 	b = appendEndpoint(b, dst, &c.Sides[1])
 	b = append(b, ", "...)
 	b = appendVersion(b, c)
+	b = appendJoined(b, c)
 	for i, arrow := range [2]string{" ->", " <-"} {
 		s := &c.Sides[i]
 		b = fmt.Appendf(b, ", %d message", s.Messages)
@@ -384,6 +389,8 @@ func appendVersion(b []byte, c *zmtp.Connection) []byte {
 		b = fmt.Appendf(b, "ZMTP %d.%d ", a.Major, a.Minor)
 	case z.Greeted:
 		b = fmt.Appendf(b, "ZMTP %d.%d ", z.Major, z.Minor)
+	case a.Joined || z.Joined:
+		return appendInferredVersion(b, c)
 	default:
 		return append(b, "no greeting"...)
 	}

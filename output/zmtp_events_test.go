@@ -133,7 +133,7 @@ func TestJSONNewEvents(t *testing.T) {
 		check(13, "version", "3.0")
 		check(13, "src_socket_type", "PUSH")
 		check(13, "dst_identity_hex", "6964")
-		check(13, "src_to_dst", map[string]any{"messages": 3.0, "bytes": 3.0, "commands": 0.0, "stream_bytes": 98.0})
-		check(13, "dst_to_src", map[string]any{"messages": 0.0, "bytes": 0.0, "commands": 0.0, "stream_bytes": 0.0, "error": "boom"})
+		check(13, "src_to_dst", map[string]any{"messages": 3.0, "bytes": 3.0, "commands": 0.0, "stream_bytes": 98.0, "resyncs": 0.0})
+		check(13, "dst_to_src", map[string]any{"messages": 0.0, "bytes": 0.0, "commands": 0.0, "stream_bytes": 0.0, "resyncs": 0.0, "error": "boom"})
 	}
 }
