@@ -26,6 +26,8 @@ type session struct {
 	procs  *owners    // nil: no process attribution
 	own    ownerState // what procs found
 	learn  *learning  // --explain, --ladder; nil: off
+	joiner joiner     // writes sync points into kernel-side framing; nil: none
+	dirs   [2]dirSync // per flows direction
 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
@@ -60,6 +62,7 @@ func from(d flows.Dir) output.From {
 
 func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 	c, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
+	_, resync := ev.(*zmtp.Resync)      // nor a resync
 	fd := fdir(d)
 	if !s.resolveOwners(s.seg.Time) {
 		return // --pid/--comm: neither end matches
@@ -69,7 +72,7 @@ func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 		s.out.owners(s.seg.Time, s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.ownersFor(flows.ClientToServer))
 	}
 	notes := s.learn.event(fd, s.seg.Time, ev)
-	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary, s.ownersFor(fd), notes)
+	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary && !resync, s.ownersFor(fd), notes)
 	if l := s.learn.drawn(); summary && l != nil {
 		s.out.ladder(l)
 	}
@@ -96,17 +99,20 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 		s.learn.data(d, len(p), seg)
 	}
 	s.zc.Feed(zd, p, s.emitFn)
+	if s.joiner != nil {
+		s.join(d, len(p), seg)
+	}
 }
 
-// start returns the zmtp direction of d, first stopping it if the
-// connection was picked up mid-stream and nothing of d was decoded yet.
+// start returns the zmtp direction of d, first telling its decoder that
+// the connection was picked up mid-stream if nothing of d was fed yet: it
+// then searches for a proven frame boundary before it decodes anything.
 func (s *session) start(d flows.Dir) zmtp.Dir {
 	zd := zdir(d)
-	if s.conn.MidStream && s.zc.Decoder(zd).Offset() == 0 && s.zc.Decoder(zd).Err() == nil {
-		// Without the greeting there is no proven frame boundary: say so
-		// once and leave this direction alone rather than print garbage.
-		s.zc.Stop(zd, errMidStream, s.emitFn)
+	if s.conn.MidStream && !s.dirs[d].started {
+		s.zc.JoinMidStream(zd)
 	}
+	s.dirs[d].started = true
 	return zd
 }
 
@@ -124,20 +130,67 @@ func (s *session) Skip(d flows.Dir, n uint64, seg *capture.Segment) {
 	s.zc.Skip(zd, n, s.emitFn)
 }
 
-// Gap implements flows.Consumer.
+// Gap implements flows.Consumer. A gap the decoder passes over inside a
+// frame body is printed at once. One that makes it lose its place, on a
+// direction the kernel marks frame boundaries of, is held until the
+// decoder resumes at the next mark: the kernel's message counts then tell
+// how many messages the loss took.
 func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 	s.fedAt(seg)
 	s.gaps[d]++
 	s.lost[d] += n
-	zd := zdir(d)
-	if s.zc.Decoder(zd).Done() {
+	zd := s.start(d)
+	dec := s.zc.Decoder(zd)
+	if dec.Done() {
 		s.zc.Gap(zd, n, s.emitFn) // counted, not printed
 		return
 	}
-	if !s.own.skip {
-		s.out.gap(from(d), seg.Time, s.conn.Src(d), s.conn.Dst(d), n, s.learn.gap(d, seg.Time, n))
+	g := zmtp.Gap{Header: zmtp.Header{Offset: dec.Offset()}, Bytes: n}
+	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(zd, n)) {
+		ds.hold(g, seg.Time)
+	} else {
+		s.printGap(d, seg.Time, &g)
 	}
 	s.zc.Gap(zd, n, s.emitFn)
+}
+
+// printGap prints a gap of direction d.
+func (s *session) printGap(d flows.Dir, t time.Time, g *zmtp.Gap) {
+	if s.own.skip {
+		return
+	}
+	s.out.gap(from(d), t, s.conn.Src(d), s.conn.Dst(d), g, s.ownersFor(d), s.learn.gap(d, t, g.Bytes))
+}
+
+// Boundary implements flows.BoundaryReporter: the kernel marked a frame
+// header. A direction that lost its place resumes there; the kernel's
+// message counts on both sides of the loss say how many messages it took.
+func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment) {
+	s.fedAt(seg)
+	zd := s.start(d)
+	dec := s.zc.Decoder(zd)
+	ds := &s.dirs[d]
+	ds.marked = true
+	if dec.Searching() {
+		lost, known := uint64(0), ds.baseOK
+		if known {
+			if seen := ds.base + dec.MessageIndex(); b.Messages > seen {
+				lost = b.Messages - seen
+			}
+			if !b.MessageStart {
+				lost++ // the message in progress at the mark is not shown
+			}
+		}
+		ds.release(s, d, lost, known)
+		s.zc.Boundary(zd, b.MessageStart, s.emitFn)
+	} else {
+		ds.release(s, d, 0, false)
+	}
+	if !dec.Searching() && !dec.Done() {
+		// In step with the kernel from here: its count less ours is
+		// constant until the next loss.
+		ds.base, ds.baseOK = b.Messages-dec.MessageIndex(), true
+	}
 }
 
 // Close implements flows.Consumer: it prints the connection summary, at
@@ -153,5 +206,8 @@ func (s *session) Close(r flows.CloseReason, seg *capture.Segment) {
 		at = &capture.Segment{Time: s.last}
 	}
 	s.seg = at
+	for d := range s.dirs {
+		s.dirs[d].release(s, flows.Dir(d), 0, false)
+	}
 	s.zc.Close(r.String(), s.emitFn)
 }

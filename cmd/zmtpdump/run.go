@@ -39,6 +39,9 @@ type pipeline struct {
 	asm   assembler
 	// closeAsm stops a sharded assembler's goroutines.
 	closeAsm func()
+	// joiner writes sync points into kernel-side framing (live captures
+	// whose kernel walks frames; nil otherwise).
+	joiner joiner
 	// pcap writes -w's file once the interfaces are known; pcapErr is its
 	// first error, which stops the capture.
 	pcap    *pcapOut
@@ -80,6 +83,7 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 	factory := func(c *flows.Conn) flows.Consumer {
 		s := newSession(c, p.sink, zopts, p.procs)
 		s.learn = cfg.newLearning(c)
+		s.joiner = p.joiner
 		return s
 	}
 	if n := shardsFor(cfg); n > 0 {
@@ -245,6 +249,9 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		Backend:    loader.Backend(p.cfg.backend),
 		Netns:      netns,
 		FrameKeep:  p.cfg.frameKeep(),
+		// Walk frames for their boundaries even when whole payloads are
+		// shipped (-w, -v): decoding resumes exactly after a loss.
+		Marks: true,
 	}
 	if p.cfg.expr != "" {
 		lcfg.Filter = kernelFilter(p.cfg.expr)
@@ -254,6 +261,9 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	if c.Marks() {
+		p.joiner = c
+	}
 	// Process attribution: the kernel records a connection's owners when
 	// it connects and is accepted (older sockets: see owners).
 	tr, err := loader.OpenProcessTracker()
@@ -388,6 +398,10 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	if c.Framing() {
 		fmt.Fprintf(stderr, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed\n",
 			st.RingBytes, st.Elided, st.Unframed)
+	}
+	if fs.IgnoredRST+fs.IgnoredFIN+fs.IgnoredAcks > 0 {
+		fmt.Fprintf(stderr, "%d RSTs and %d FINs outside the TCP window ignored, %d acknowledgments of bytes never seen ignored\n",
+			fs.IgnoredRST, fs.IgnoredFIN, fs.IgnoredAcks)
 	}
 	if st.Duplicates > 0 {
 		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)

@@ -85,17 +85,14 @@ func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev 
 	}
 }
 
-func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, n uint64, notes []output.Note) {
+// gap prints a gap of the stream sent by from, with its notes, unless
+// past -c.
+func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, g *zmtp.Gap, o *output.Owners, notes []output.Note) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.quiet || s.limit > 0 && s.messages >= s.limit {
-		return
-	}
-	s.setNotes(notes)
-	if s.dirOut != nil {
-		s.note(s.dirOut.GapFrom(from, t, src, dst, n))
-	} else {
-		s.note(s.out.Gap(t, src, dst, n))
+	past := s.limit > 0 && s.messages >= s.limit
+	s.mu.Unlock()
+	if !past {
+		s.event(from, t, src, dst, g, false, o, notes)
 	}
 }
 

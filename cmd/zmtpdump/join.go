@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// joiner writes a frame boundary userspace proved into kernel-side
+// framing (loader.Capture.Join): the kernel then walks, marks and trims the
+// direction as if it had followed it from its SYN.
+type joiner interface {
+	Join(p loader.JoinPoint) error
+}
+
+// Joins are tried at most this often per direction, and this many times:
+// one fails when a packet passes the point before the kernel hears of it.
+const (
+	joinEvery    = time.Second
+	maxJoinTries = 5
+)
+
+// maxHeldGaps bounds the gaps held per direction until the decoder
+// resumes; more are folded into the last.
+const maxHeldGaps = 8
+
+// dirSync is what a session knows of one direction's place against the
+// kernel's framing walk.
+type dirSync struct {
+	started bool // the decoder was fed (or told of a gap) already
+	marked  bool // the kernel marks this direction's frame boundaries
+	// base is the kernel's message count less the decoder's
+	// (zmtp.Decoder.MessageIndex), valid while baseOK: constant while the
+	// two walk in step.
+	base   uint64
+	baseOK bool
+	held   []heldGap
+	// Joins tried (and when the last was) for a direction the kernel does
+	// not follow.
+	joinTries int
+	joinAt    time.Time
+}
+
+// heldGap is a gap waiting for the decoder to resume.
+type heldGap struct {
+	gap zmtp.Gap
+	at  time.Time
+}
+
+// hold keeps g until the decoder resumes.
+func (ds *dirSync) hold(g zmtp.Gap, at time.Time) {
+	if n := len(ds.held); n == maxHeldGaps {
+		ds.held[n-1].gap.Bytes += g.Bytes
+		return
+	}
+	ds.held = append(ds.held, heldGap{g, at})
+}
+
+// release prints the gaps held, the last with the messages lost if known.
+func (ds *dirSync) release(s *session, d flows.Dir, lost uint64, known bool) {
+	for i := range ds.held {
+		g := &ds.held[i].gap
+		if i == len(ds.held)-1 {
+			g.Messages, g.MessagesKnown = lost, known
+		}
+		s.printGap(d, ds.held[i].at, g)
+	}
+	clear(ds.held)
+	ds.held = ds.held[:0]
+}
+
+// join tells the kernel where the next frame header of direction d is,
+// once the decoder found it itself (a connection joined mid-stream, or one
+// the kernel stopped following) and the kernel does not mark d. n bytes
+// were just fed from seg, starting at sequence number conn.Next[d].
+func (s *session) join(d flows.Dir, n int, seg *capture.Segment) {
+	ds := &s.dirs[d]
+	dec := s.zc.Decoder(zdir(d))
+	if ds.marked || ds.joinTries >= maxJoinTries || dec.Resyncs() == 0 || dec.Searching() || dec.Done() ||
+		!ds.joinAt.IsZero() && seg.Time.Sub(ds.joinAt) < joinEvery {
+		return
+	}
+	off, inMsg, ok := dec.NextHeader()
+	if !ok || off-dec.Offset() > 1<<30 {
+		return // not at a known place, or too far ahead for sequence numbers
+	}
+	ds.joinTries++
+	ds.joinAt = seg.Time
+	seq := s.conn.Next[d] + uint32(n) + uint32(off-dec.Offset())
+	err := s.joiner.Join(loader.JoinPoint{
+		Ifindex: seg.Ifindex, Src: s.conn.Src(d), Dst: s.conn.Dst(d),
+		Seq: seq, InMessage: inMsg, V2: dec.V2Framing(),
+	})
+	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, loader.ErrJoinClosed) {
+		ds.joinTries = maxJoinTries // no use trying again
+	}
+}
