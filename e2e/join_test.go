@@ -18,9 +18,11 @@ import (
 // none that was never sent, after a resync event that says where decoding
 // picked the stream up; the connection summary says it was joined.
 
-// joinSent is how many messages each sender sends, one every joinInterval.
+// joinSent is how many messages each sender sends, one every joinInterval:
+// 15 s, so that eight zmtpdumps starting at once on a loaded machine are
+// all listening well before the senders stop.
 const (
-	joinSent     = 60
+	joinSent     = 150
 	joinInterval = 100 * time.Millisecond
 	joinAfter    = 2 * time.Second // zmtpdump starts this long after the first message
 	joinSettle   = time.Second     // from then on every message must be decoded
@@ -119,7 +121,7 @@ func TestJoinMidStream(t *testing.T) {
 		r.startHi = time.Now()
 	}
 	for _, r := range runs {
-		r.recv.wait(t, 20*time.Second)
+		r.recv.wait(t, 40*time.Second)
 		waitPeer(t, r.send, 10*time.Second)
 	}
 	for _, r := range runs {
@@ -148,10 +150,10 @@ func startJoinConversation(t *testing.T, c joinCase, backend string) *joinRun {
 	port := freePort(t)
 	r := &joinRun{c: c, backend: backend, srv: fmt.Sprintf("127.0.0.1:%d", port)}
 	ep := "tcp://" + r.srv
-	// -timeout: the peers' time limit, well beyond the 6 s they need.
-	r.recv = startReceiver(t, "", append(c.recv(ep), "-timeout", "30s")...)
+	// -timeout: the peers' time limit, well beyond the 15 s they need.
+	r.recv = startReceiver(t, "", append(c.recv(ep), "-timeout", "45s")...)
 	time.Sleep(100 * time.Millisecond) // let it bind
-	r.send = startPeer(t, "", "", append(c.send(ep), "-timeout", "30s")...)
+	r.send = startPeer(t, "", "", append(c.send(ep), "-timeout", "45s")...)
 	r.args = []string{"-i", "lo", "--backend", backend, "--port", fmt.Sprint(port), "-B", "1024"}
 	if !c.text {
 		r.args = append(r.args, "--json")

@@ -351,11 +351,5 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	return b
 }
 
-func appendVersionNumber(b []byte, s *zmtp.Side) []byte {
-	b = strconv.AppendUint(b, uint64(s.Major), 10)
-	b = append(b, '.')
-	return strconv.AppendUint(b, uint64(s.Minor), 10)
-}
-
 // Flush implements Printer.
 func (p *JSON) Flush() error { return p.w.Flush() }

@@ -80,6 +80,17 @@ func appendJoined(b []byte, c *zmtp.Connection) []byte {
 	return b
 }
 
+// appendVersionNumber appends "3.1", or "3.x" for a joined side whose
+// traffic proved the major version only.
+func appendVersionNumber(b []byte, s *zmtp.Side) []byte {
+	b = strconv.AppendUint(b, uint64(s.Major), 10)
+	b = append(b, '.')
+	if !s.Greeted && s.Inferred&zmtp.InferredMinor == 0 {
+		return append(b, 'x')
+	}
+	return strconv.AppendUint(b, uint64(s.Minor), 10)
+}
+
 // knownVersion reports whether the version of s is known: from its
 // greeting, or inferred from its traffic.
 func knownVersion(s *zmtp.Side) bool {
@@ -99,7 +110,8 @@ func appendInferredVersion(b []byte, c *zmtp.Connection) []byte {
 		return append(b, "version unknown"...)
 	}
 	if knownVersion(s) {
-		b = fmt.Appendf(b, "ZMTP %d.%d", s.Major, s.Minor)
+		b = append(b, "ZMTP "...)
+		b = appendVersionNumber(b, s)
 	} else {
 		b = append(b, "ZMTP ?"...)
 	}

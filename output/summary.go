@@ -128,7 +128,7 @@ func sockets(a, z *zmtp.Side) string {
 
 // version is "3.1", "3.1/3.0" when the sides differ, "-" without greeting.
 func version(a, z *zmtp.Side) string {
-	v := func(s *zmtp.Side) string { return fmt.Sprintf("%d.%d", s.Major, s.Minor) }
+	v := func(s *zmtp.Side) string { return string(appendVersionNumber(nil, s)) }
 	switch {
 	case a.Greeted && z.Greeted && (a.Major != z.Major || a.Minor != z.Minor):
 		return v(a) + "/" + v(z)

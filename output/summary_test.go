@@ -24,7 +24,7 @@ func TestWriteConversations(t *testing.T) {
 		{Greeted: true, Major: 3, Minor: 1, Mechanism: "CURVE"},
 	}}
 	joinedLate := zmtp.Connection{End: "closed", Sides: [2]zmtp.Side{
-		{Joined: true, Major: 3, Minor: 1, SocketType: "SUB|XSUB", Inferred: zmtp.InferredVersion | zmtp.InferredSocketType, Messages: 4, MessageBytes: 8, Resyncs: 2},
+		{Joined: true, Major: 3, Minor: 1, SocketType: "SUB|XSUB", Inferred: zmtp.InferredVersion | zmtp.InferredMinor | zmtp.InferredSocketType, Messages: 4, MessageBytes: 8, Resyncs: 2},
 		{Joined: true, Resyncs: 1},
 	}}
 	convs := []Conversation{

@@ -76,6 +76,9 @@ const (
 	// InferredSocketType: a SUBSCRIBE or CANCEL command proves a SUB or
 	// XSUB sender.
 	InferredSocketType
+	// InferredMinor: the minor version is proven too (RFC 37 commands:
+	// 3.1); without it a joined direction's Minor means nothing ("3.x").
+	InferredMinor
 )
 
 // Names returns the inferred facts as words: "version", "mechanism",
@@ -91,6 +94,7 @@ func (f Inferred) Names() []string {
 	if f&InferredSocketType != 0 {
 		n = append(n, "socket_type")
 	}
+	// InferredMinor adds to "version", which it needs.
 	return n
 }
 
@@ -232,7 +236,7 @@ func (d *Decoder) inferCommand(c *Command) {
 	case "PING", "PONG", "SUBSCRIBE", "CANCEL":
 		// RFC 37 commands: only a 3.1 peer sends them.
 		d.minor = max(d.minor, 1)
-		d.inferred |= InferredVersion
+		d.inferred |= InferredVersion | InferredMinor
 	}
 	if (c.Name == "SUBSCRIBE" || c.Name == "CANCEL") && d.sockType == "" {
 		d.sockType = "SUB|XSUB"

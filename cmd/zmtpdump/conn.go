@@ -149,6 +149,9 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(zd, n)) {
 		ds.hold(g, seg.Time)
 	} else {
+		// Passed over inside one frame body: it took no message, and
+		// the kernel's marks prove it where it walks.
+		g.MessagesKnown = ds.marked
 		s.printGap(d, seg.Time, &g)
 	}
 	s.zc.Gap(zd, n, s.emitFn)
