@@ -114,6 +114,12 @@ func (e *zmqError) Error() string {
 }
 
 // lastError wraps libzmq's current errno for the failed operation op.
+// init keeps the main goroutine on one OS thread: zmq_errno reads the
+// calling thread's errno, and a goroutine moved to another thread between a
+// failed call and zmq_errno would read someone else's ("Success", or a
+// stale EAGAIN for an EINTR).
+func init() { runtime.LockOSThread() }
+
 func lastError(op string) error {
 	return &zmqError{op: op, errno: int(C.zmq_errno())}
 }
