@@ -115,6 +115,12 @@ func (x *Explainer) Notes(from From, ev zmtp.Event) []Note {
 		x.message(s, o, e)
 	case *zmtp.Gap:
 		x.add(keyGap, s.stage(), noteGap(e.Bytes))
+	case *zmtp.Resync:
+		if e.Reason == zmtp.ResyncMidStream {
+			x.add(keyResyncJoin, s.stage(), noteResyncJoin())
+		} else {
+			x.add(keyResyncGap, s.stage(), noteResyncGap(e.Source))
+		}
 	case *zmtp.Error:
 		x.error(s, o, e)
 	case *zmtp.Connection:

@@ -213,8 +213,37 @@ func noteGap(n uint64) noteText {
 	return noteText{
 		plural(n, "byte") + " of this direction were never captured (the kernel's ring buffer was full, " +
 			"or the capture missed them). ZMTP has no markers to resynchronise on, a frame giving only its " +
-			"own size: zmtpdump carries on when the loss fell inside a frame body of known size, and " +
-			"otherwise stops decoding this direction.",
+			"own size: zmtpdump carries on when the loss fell inside a frame body of known size; otherwise " +
+			"it has lost its place in the stream and looks for the next frame it can prove (see resync).",
+		cite("RFC 23", "Framing"),
+	}
+}
+
+// noteResync is what every resync note says of how a boundary is proven
+// and why the first messages after it may be missing.
+const noteResync = " A frame header holds only flags and a size, so any byte could start one: a " +
+	"boundary is proven by a chain of headers that obey the grammar (reserved flag bits zero, command " +
+	"names of letters, sizes that land on the next header) over enough of the bytes that follow, or by " +
+	"the kernel, which walked every frame header of the direction. A message is shown only from a frame " +
+	"known to start one (the frame before it ended its message): the first messages after a resync, and " +
+	"a message whose first frames came before it, are not shown, because zmtpdump cannot tell them from " +
+	"the middle of a multipart message."
+
+func noteResyncGap(src zmtp.SyncSource) noteText {
+	how := "The search found the next frame boundary it could prove."
+	if src == zmtp.SyncKernel {
+		how = "The kernel marked the next frame boundary: decoding resumes exactly there, and the gap says " +
+			"how many messages the loss took."
+	}
+	return noteText{"Resync: after the loss, decoding picks the stream up again. " + how + noteResync, cite("RFC 23", "Framing")}
+}
+
+func noteResyncJoin() noteText {
+	return noteText{
+		"Resync: this connection was open before the capture started, so its greeting and handshake were " +
+			"never seen. zmtpdump joins it at the first frame boundary it can prove. What the greeting would " +
+			"have said is shown only where the traffic proves it (commands mean ZMTP 3.x, PING or SUBSCRIBE " +
+			"3.1, MESSAGE frames CURVE), and marked inferred; the rest is unknown." + noteResync,
 		cite("RFC 23", "Framing"),
 	}
 }

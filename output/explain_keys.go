@@ -46,6 +46,8 @@ const (
 	keyMechMismatch
 	keyDecodeError
 	keyGap
+	keyResyncGap
+	keyResyncJoin
 	keyTeardownFin
 	keyTeardownRst
 	keyTeardownOpen
@@ -94,6 +96,8 @@ var noteKeys = [numNoteKeys]string{
 	keyMechMismatch:     "mechanism.mismatch",
 	keyDecodeError:      "decode.error",
 	keyGap:              "gap",
+	keyResyncGap:        "resync.gap",
+	keyResyncJoin:       "resync.mid-stream",
 	keyTeardownFin:      "teardown.fin",
 	keyTeardownRst:      "teardown.rst",
 	keyTeardownOpen:     "teardown.open",

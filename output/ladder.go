@@ -203,7 +203,12 @@ func eventLabel(ev zmtp.Event) string {
 		}
 		return "identity " + short(e.Data)
 	case *zmtp.Gap:
+		if e.MessagesKnown {
+			return "gap: " + plural(e.Bytes, "byte") + " lost (" + plural(e.Messages, "message") + ")"
+		}
 		return "gap: " + plural(e.Bytes, "byte") + " lost"
+	case *zmtp.Resync:
+		return "resync (" + e.Reason.String() + ", " + e.Source.String() + ")"
 	case *zmtp.Error:
 		for _, s := range []error{zmtp.ErrMalformedCommand, zmtp.ErrMechanismMismatch, zmtp.ErrBadSignature,
 			zmtp.ErrReservedFlags, zmtp.ErrCommandMore, zmtp.ErrFrameTooLarge, zmtp.ErrOutOfSync,
