@@ -39,8 +39,8 @@ func (c *collector) Data(d flows.Dir, p []byte, _ *capture.Segment) {
 	s.data = append(s.data, p...)
 	s.ends = append(s.ends, len(s.data))
 }
-func (c *collector) Gap(flows.Dir, uint64, *capture.Segment)  {}
-func (c *collector) Skip(flows.Dir, uint64, *capture.Segment) {}
+func (c *collector) Gap(flows.Dir, uint64, *capture.Segment)   {}
+func (c *collector) Skip(flows.Dir, uint64, *capture.Segment)  {}
 func (c *collector) Close(flows.CloseReason, *capture.Segment) {}
 
 // captureStreams reassembles every direction of the real captures in
