@@ -289,6 +289,18 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 	if (lost)
 		h->lost = *lost;
 	rec->hdr = *h;
+	// A mark pending in h, its mark_off holding the marked header's
+	// sequence number, goes to the first record whose shipped bytes hold
+	// that header. Done here, in a function the verifier checks once.
+	rec->hdr.mark_off = h->mark_off - h->seq;
+	if (h->mark && rec->hdr.mark_off < n) {
+		h->mark = 0;
+	} else {
+		rec->hdr.mark = 0;
+		rec->hdr.mark_off = 0;
+		rec->hdr.frames = 0;
+		rec->hdr.messages = 0;
+	}
 	if (wakeup_bytes) {
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
@@ -313,6 +325,9 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 // walk is one packet on its way to the ring: the header of its records and,
 // for kernel-side framing, where the walk through its payload stands.
 struct walk {
+	// The template of the packet's records. While a mark is pending (a
+	// frame header walked, no record holding it shipped yet), h.mark is
+	// set and h.mark_off holds that header's sequence number (see ship()).
 	struct event_hdr h;
 	struct __sk_buff *skb;
 	struct record *rec;
@@ -324,10 +339,7 @@ struct walk {
 	__u32 seq;    // the packet's sequence number
 	__u32 pkt_len;
 	__u8 flags;   // the packet's TCP flags
-	__u8 mark;    // the mark the next record holding mark_at carries
 	__u16 pieces; // records written so far (a u8 could wrap to 0)
-	__u32 mark_at; // payload offset of that frame header
-	__u64 mark_frames, mark_msgs; // the direction's counts before it
 };
 
 // ship_piece writes the record of payload bytes [off, off+span) of which the
@@ -344,17 +356,6 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	h->payload_len = span;
 	h->pkt_len = w->base + span;
 	h->piece = 1;
-	h->mark = 0;
-	h->mark_off = 0;
-	h->frames = 0;
-	h->messages = 0;
-	if (w->mark && w->mark_at >= off && w->mark_at - off < cap) {
-		h->mark = w->mark;
-		h->mark_off = w->mark_at - off;
-		h->frames = w->mark_frames;
-		h->messages = w->mark_msgs;
-		w->mark = 0;
-	}
 	if (off == 0 && cap == w->n) {
 		// The packet whole after all.
 		h->pkt_len = w->pkt_len;
@@ -565,11 +566,12 @@ static long frame_step(__u32 idx, void *ctx)
 			ship_span(w, w->piece, i - w->piece, i - w->piece);
 			w->piece = i;
 		}
-		if (!w->mark) {
-			w->mark = MARK_VALID | (st->in_msg ? 0 : MARK_MSG_START);
-			w->mark_at = i;
-			w->mark_frames = st->frames;
-			w->mark_msgs = st->messages;
+		if (!w->h.mark) {
+			// Pending in the records' template (see ship()).
+			w->h.mark = MARK_VALID | (st->in_msg ? 0 : MARK_MSG_START);
+			w->h.mark_off = w->seq + i;
+			w->h.frames = st->frames;
+			w->h.messages = st->messages;
 		}
 		st->frames++;
 		if (!st->first && !(b[0] & ZF_COMMAND)) {

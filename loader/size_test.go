@@ -12,12 +12,32 @@ import (
 // user's filter expression, spliced in at load time.
 const maxSocketInsns = 1800
 
+// maxVerified bounds the instructions the verifier walks to accept the
+// socket filter program, its work: about 15,700 with framing and 14,500
+// walking for marks only on 6.18 as loadTestProgram loads it (11,277 before
+// marks; about 39,500 in a first version that copied the mark at each of
+// ship_piece's call sites, which took some 20 s to load on 6.1 in qemu).
+const maxVerified = 25000
+
 // TestSocketProgramSize loads the socket filter program in its largest
 // form (kernel-side framing, which walks and marks) and checks its size as
 // this kernel rewrote it. 6.1 rewrites a little differently: `make
 // check-kernels` attaches it there.
 func TestSocketProgramSize(t *testing.T) {
 	requireBPF(t)
+	for _, cfg := range []Config{{Marks: true}, {FrameKeep: 64}} {
+		p := loadTestProgram(t, cfg, true, 0, 1, 1<<16)
+		info, err := p.objs.CaptureSocket.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := info.VerifiedInstructions(); ok {
+			t.Logf("%+v: the verifier walked %d instructions", cfg, v)
+			if v > maxVerified {
+				t.Errorf("%+v: the verifier walked %d instructions, more than %d: loading slows down (6.1 in qemu)", cfg, v, maxVerified)
+			}
+		}
+	}
 	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: 64}, true, 0, 1, 1<<16)
 	info, err := p.objs.CaptureSocket.Info()
 	if err != nil {
