@@ -78,9 +78,6 @@ func (d *Decoder) endCommand(emit func(Event)) {
 	if !d.greeted {
 		d.inferCommand(c)
 	}
-	if d.dropMsg && !d.inMsg {
-		d.dropMsg = false // a command stands between messages: a message starts next
-	}
 	if c.Name == "MESSAGE" && c.Encrypted {
 		d.emitCurveCommand(c, body, emit)
 		return

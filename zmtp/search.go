@@ -15,8 +15,8 @@ import "math/bits"
 //
 // Two chains that reach the same header share their future: they are
 // merged, keeping the history of the one with more evidence. A claim that
-// a header starts a message (the frame before it was a command or had no
-// MORE flag) is believed only from a chain that already holds
+// a header starts a message (the message frame before it had no MORE flag)
+// is believed only from a chain that already holds
 // searchClaimMin bits before that header: a chance frame inside a body can
 // end exactly at a real header, and it must not make a message's later
 // frames look like a whole message.
@@ -51,8 +51,11 @@ type cand struct {
 	next    uint64 // stream offset of the header it reads next
 	score   int32  // bits of evidence so far
 	headers int32  // headers read
-	// startKnown: the frame at next starts a message, by this chain.
+	// startKnown: the frame at next starts a message, by this chain;
+	// claimScore is the evidence the chain held when the message frame
+	// that says so (the last before next) was read.
 	startKnown bool
+	claimScore int32
 	// replay is the offset of the chain's first header believed to start a
 	// message, if hasReplay.
 	hasReplay bool
@@ -262,7 +265,7 @@ func (s *searcher) search() (found, bool) {
 		if st == hdrBad {
 			continue
 		}
-		claim := c.startKnown && c.score >= searchClaimMin
+		claim := c.startKnown && c.claimScore >= searchClaimMin
 		if claim && !c.hasReplay {
 			c.hasReplay, c.replay = true, pos
 		}
@@ -275,7 +278,11 @@ func (s *searcher) search() (found, bool) {
 			return found{off: pos, msgStart: claim}, true
 		}
 		c.next = pos + h.len + h.size
-		c.startKnown = h.command || !h.more
+		if !h.command {
+			// A command leaves it as it was: the decoder lets one stand
+			// between the frames of a message (RFC 23's grammar does not).
+			c.startKnown, c.claimScore = !h.more, c.score
+		}
 		if len(s.cands) < searchMaxCands {
 			s.push(c)
 		}
