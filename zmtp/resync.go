@@ -1,5 +1,7 @@
 package zmtp
 
+import "fmt"
+
 // ResyncReason says why a direction had to find its place in the stream.
 type ResyncReason uint8
 
@@ -195,6 +197,10 @@ func (d *Decoder) feedHunt(p []byte, emit func(Event)) []byte {
 	d.off += uint64(len(p))
 	if f, ok := d.search.add(p); ok {
 		d.resume(f, SyncSearch, emit)
+	} else if n := d.search.scanned(); n >= searchGiveUp {
+		from := d.search.from
+		d.search = nil
+		d.fail(from, fmt.Errorf("no ZMTP frame boundary proven in the %d bytes searched from offset %d: %w", n, from, ErrOutOfSync), emit)
 	}
 	return nil
 }

@@ -37,6 +37,11 @@ const (
 	// searchMaxSize is the largest frame body a chain believes: a LONG
 	// size at or above 2^48 is taken for chance bytes.
 	searchMaxSize = 1 << 48
+	// searchGiveUp is how many bytes a direction searches without finding
+	// a boundary before it stops: a stream that is not ZMTP (or is ZMTP
+	// 1.0, which the search does not cover) on a monitored port costs the
+	// search no more.
+	searchGiveUp = 16 << 20
 	// searchLongMin is the smallest LONG size a chain believes: libzmq
 	// and the other implementations send a short size below 256 (RFC 23
 	// allows a long one; such a peer is only found later).
@@ -204,6 +209,9 @@ type found struct {
 func newSearcher(reason ResyncReason, from uint64, reserved byte, max int) *searcher {
 	return &searcher{reason: reason, reserved: reserved, from: from, max: max, bufOff: from, pos: from}
 }
+
+// scanned is how many bytes the search has examined since it began.
+func (s *searcher) scanned() uint64 { return s.pos - s.from - min(s.lost, s.pos-s.from) }
 
 // end is the offset just past the bytes held.
 func (s *searcher) end() uint64 { return s.bufOff + uint64(len(s.buf)) }

@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/rand/v2"
 	"testing"
 
@@ -171,7 +172,9 @@ func TestBoundaryResumes(t *testing.T) {
 }
 
 // TestSearchRandom is the false-sync rate: nothing decoded from 100 MiB of
-// random bytes joined mid-stream, nor from 12.5 MiB after a gap.
+// random bytes searched in 8 MiB streams joined mid-stream; and a search
+// that finds nothing gives up after 16 MiB with an error (the rest is only
+// counted), while one after a gap goes on up to that bound.
 func TestSearchRandom(t *testing.T) {
 	size := 100 << 20
 	if testing.Short() {
@@ -179,6 +182,19 @@ func TestSearchRandom(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 64<<10)
+	fill := func() {
+		for i := 0; i < len(buf); i += 8 {
+			binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
+		}
+	}
+	for n := 0; n < size; n += 8 << 20 {
+		d := NewDecoder(Options{})
+		d.JoinMidStream()
+		for k := 0; k < 8<<20; k += len(buf) {
+			fill()
+			d.Feed(buf, func(e Event) { t.Fatalf("stream %d: %T %+v from random bytes", n>>23, e, e) })
+		}
+	}
 	d := NewDecoder(Options{})
 	d.JoinMidStream()
 	g := NewDecoder(Options{})
@@ -186,17 +202,15 @@ func TestSearchRandom(t *testing.T) {
 	g.Gap(1, nil)
 	events := 0
 	count := func(Event) { events++ }
-	for n := 0; n < size; n += len(buf) {
-		for i := 0; i < len(buf); i += 8 {
-			binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
-		}
+	for n := 0; n < 24<<20; n += len(buf) {
+		fill()
 		d.Feed(buf, count)
-		if n < size/8 {
+		if n < 12<<20 {
 			g.Feed(buf, count)
 		}
 	}
-	if events != 0 || !d.Searching() || !g.Searching() {
-		t.Errorf("%d events from %d MiB of random bytes (searching %v, %v), want none", events, size>>20, d.Searching(), g.Searching())
+	if events != 1 || !errors.Is(d.Err(), ErrOutOfSync) || !g.Searching() {
+		t.Errorf("%d events (joined: %v; after a gap, searching %v), want only the joined one's error after 16 MiB", events, d.Err(), g.Searching())
 	}
 }
 

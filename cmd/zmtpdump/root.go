@@ -157,6 +157,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
 	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
 	f.DurationVar(&cfg.flows.IdleTimeout, "idle-timeout", flows.DefaultIdleTimeout, "end connections idle this long")
+	f.BoolVar(&cfg.flows.NoAckLoss, "merged", false, "the capture merges several capture points (mergecap): an acknowledgment may come before the bytes it acknowledges, so it does not prove them lost")
 	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")
 	f.StringVar(&cfg.cpuProfile, "cpu-profile", "", "write a Go CPU profile of the run to `FILE` (for developers)")
 	for _, name := range []string{"shards", "cpu-profile"} {
