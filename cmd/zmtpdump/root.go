@@ -169,7 +169,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.pid, "pid", 0, "capture in process `PID`'s network namespace, and keep only connections it owns an end of")
 	f.StringVar(&cfg.comm, "comm", "", "keep only connections one end of which a process named `NAME` owns")
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
-	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no kernel-side framing")
+	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no frame body left out")
 	addOutputFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.AddCommand(newCheckCommand(stdout), newVersionCommand(stdout), newGenDocsCommand())
