@@ -173,6 +173,7 @@ type Decoder struct {
 	resyncs  uint64
 	inferred Inferred
 	finals   uint64 // last frame headers of messages read
+	headers  uint64 // frame headers begun
 
 	// Command being assembled.
 	cmdBuf []byte

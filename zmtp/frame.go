@@ -33,6 +33,7 @@ func (d *Decoder) feedFrames(p []byte, emit func(Event)) []byte {
 			break
 		}
 		d.frameOff = d.off
+		d.headers++
 		d.beginFrame(p[0]&flagMore != 0, uint64(n), 2)
 		d.keep(p[2 : 2+n])
 		d.off += uint64(2 + n)
@@ -64,6 +65,7 @@ func (d *Decoder) feedFrames(p []byte, emit func(Event)) []byte {
 		return p
 	}
 	d.frameOff = d.off
+	d.headers++
 	d.flags = f
 	d.hdrN = 0
 	d.sizeLen = 1
@@ -111,6 +113,7 @@ func (d *Decoder) feedSize(p []byte, emit func(Event)) []byte {
 // length = OCTET / (%xFF 8OCTET), counting the flags octet).
 func (d *Decoder) feedV1Len(p []byte, emit func(Event)) []byte {
 	d.frameOff = d.off
+	d.headers++
 	d.off++
 	if p[0] == 0xFF {
 		d.hdrN = 0

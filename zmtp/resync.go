@@ -152,6 +152,9 @@ func (d *Decoder) Inferred() Inferred { return d.inferred }
 // does not count.
 func (d *Decoder) MessageIndex() uint64 { return d.finals }
 
+// Headers returns how many frame headers the decoder has begun to read.
+func (d *Decoder) Headers() uint64 { return d.headers }
+
 // NextHeader returns the stream offset of the next frame header when the
 // decoder knows it: at a frame boundary, or inside a frame body or command
 // (the end of the frame). inMessage says whether that frame continues a

@@ -71,6 +71,11 @@ func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
 		s.own.printed = true
 		s.out.owners(s.seg.Time, s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.ownersFor(flows.ClientToServer))
 	}
+	if r, ok := ev.(*zmtp.Resync); ok && r.Source == zmtp.SyncSearch {
+		// The search found the boundary before any kernel mark: the
+		// gaps held for the kernel's counts come out first, without.
+		s.dirs[fd].release(s, fd, 0, false)
+	}
 	notes := s.learn.event(fd, s.seg.Time, ev)
 	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary && !resync, s.ownersFor(fd), notes)
 	if l := s.learn.drawn(); summary && l != nil {
@@ -98,7 +103,12 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 	if !s.conn.MidStream {
 		s.learn.data(d, len(p), seg)
 	}
+	dec := s.zc.Decoder(zd)
+	h := dec.Headers()
 	s.zc.Feed(zd, p, s.emitFn)
+	if dec.Headers() != h && !seg.Boundary.Valid {
+		s.dirs[d].marked = false // a header the kernel did not mark
+	}
 	if s.joiner != nil {
 		s.join(d, len(p), seg)
 	}
@@ -149,9 +159,9 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(zd, n)) {
 		ds.hold(g, seg.Time)
 	} else {
-		// Passed over inside one frame body: it took no message, and
-		// the kernel's marks prove it where it walks.
-		g.MessagesKnown = ds.marked
+		// Passed over inside one frame body, it took no message, as the
+		// kernel's marks prove where it walks.
+		g.MessagesKnown = ds.marked && s.zc.Passes(zd, n)
 		s.printGap(d, seg.Time, &g)
 	}
 	s.zc.Gap(zd, n, s.emitFn)

@@ -34,7 +34,10 @@ const maxHeldGaps = 8
 // kernel's framing walk.
 type dirSync struct {
 	started bool // the decoder was fed (or told of a gap) already
-	marked  bool // the kernel marks this direction's frame boundaries
+	// marked: the kernel marks this direction's frame boundaries. Set by a
+	// mark, cleared by a segment in which the decoder found a frame header
+	// the kernel did not mark (it stopped following the direction).
+	marked bool
 	// base is the kernel's message count less the decoder's
 	// (zmtp.Decoder.MessageIndex), valid while baseOK: constant while the
 	// two walk in step.
@@ -62,12 +65,15 @@ func (ds *dirSync) hold(g zmtp.Gap, at time.Time) {
 	ds.held = append(ds.held, heldGap{g, at})
 }
 
-// release prints the gaps held, the last with the messages lost if known.
+// release prints the gaps held, with the messages lost if known. Gaps held
+// together had no frame header the kernel marked between them: the
+// messages of the run are counted on its last gap, the others say 0.
 func (ds *dirSync) release(s *session, d flows.Dir, lost uint64, known bool) {
 	for i := range ds.held {
 		g := &ds.held[i].gap
+		g.MessagesKnown = known
 		if i == len(ds.held)-1 {
-			g.Messages, g.MessagesKnown = lost, known
+			g.Messages = lost
 		}
 		s.printGap(d, ds.held[i].at, g)
 	}
