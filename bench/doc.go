@@ -84,7 +84,7 @@
 //     lost). With kernel-side framing the exit statistics give the kernel's
 //     own count ("bytes through the ring buffer"), to which the ring's 8-byte
 //     record headers are added; otherwise it is estimated as packets × 88
-//     (8 bytes of ring record header and 80 of event header) plus the
+//     (8 bytes of ring record header and 104 of event header) plus the
 //     payload bytes.
 //
 // On 2 CPUs the capturer competes with the four busy threads of the

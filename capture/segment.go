@@ -89,9 +89,10 @@ type Boundary struct {
 	// Valid reports that the segment holds the start of a frame header the
 	// kernel walked; the other fields are meaningful only then.
 	Valid bool
-	// MessageStart reports that the frame at Offset starts a message: the
-	// frame before it was a command or ended its message (no MORE flag), or
-	// it is the first frame after the greeting.
+	// MessageStart reports that the frame at Offset starts a message: no
+	// message is open there (the last message frame before it had no MORE
+	// flag; a command neither opens nor closes one), or it is the first
+	// frame after the greeting (or 2.0's identity).
 	MessageStart bool
 	// Offset is the payload offset (in Segment.Payload) of the first frame
 	// header that starts in the segment.
