@@ -34,9 +34,10 @@ type Options struct {
 	// what was kept, and a property cut by the limit is not listed.
 	MaxCommand int
 	// MaxSearch bounds the bytes a direction that lost its place holds
-	// while it searches for a frame boundary (default 64 KiB): the
+	// while it searches for a frame boundary (default 16 KiB): the
 	// messages between the first boundary the search proves and the point
-	// where it is sure are decoded from them.
+	// where it is sure are decoded from them. Its chains cost at most
+	// 48 KiB more.
 	MaxSearch int
 }
 

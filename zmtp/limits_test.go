@@ -14,8 +14,8 @@ func TestOptionsDefaults(t *testing.T) {
 	tests := []struct {
 		in, want Options
 	}{
-		{Options{}, Options{MaxBody: 64, MaxFrames: 64, MaxCommand: 4096, MaxSearch: 64 << 10}},
-		{Options{MaxBody: -1, MaxFrames: -1, MaxCommand: -1, MaxSearch: -1}, Options{MaxBody: 0, MaxFrames: 64, MaxCommand: 4096, MaxSearch: 64 << 10}}, // -s 0: sizes only
+		{Options{}, Options{MaxBody: 64, MaxFrames: 64, MaxCommand: 4096, MaxSearch: 16 << 10}},
+		{Options{MaxBody: -1, MaxFrames: -1, MaxCommand: -1, MaxSearch: -1}, Options{MaxBody: 0, MaxFrames: 64, MaxCommand: 4096, MaxSearch: 16 << 10}}, // -s 0: sizes only
 		{Options{MaxBody: 1, MaxFrames: 2, MaxCommand: 10, MaxSearch: 10}, Options{MaxBody: 1, MaxFrames: 2, MaxCommand: 256, MaxSearch: 512}},
 		{Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16, MaxSearch: 1 << 20}, Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16, MaxSearch: 1 << 20}},
 	}

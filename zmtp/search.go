@@ -32,8 +32,9 @@ const (
 	// searchClaimMin is the evidence a chain must hold before a header for
 	// its claim that the header starts a message to be believed.
 	searchClaimMin = 18
-	// searchMaxCands bounds the chains followed at once.
-	searchMaxCands = 4096
+	// searchMaxCands bounds the chains followed at once (48 bytes each):
+	// random bytes keep about ten alive, runs of zeros two.
+	searchMaxCands = 1024
 	// searchMaxSize is the largest frame body a chain believes: a LONG
 	// size at or above 2^48 is taken for chance bytes.
 	searchMaxSize = 1 << 48
@@ -48,8 +49,11 @@ const (
 	searchLongMin = 256
 )
 
-// DefaultMaxSearch is the default Options.MaxSearch.
-const DefaultMaxSearch = 64 << 10
+// DefaultMaxSearch is the default Options.MaxSearch: a search proves a
+// boundary within about a kilobyte of messages on real streams, and
+// thousands of connections joined at once each hold this much at most
+// until they sync.
+const DefaultMaxSearch = 16 << 10
 
 // cand is one candidate chain of frame headers.
 type cand struct {
