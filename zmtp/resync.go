@@ -1,7 +1,5 @@
 package zmtp
 
-import "fmt"
-
 // ResyncReason says why a direction had to find its place in the stream.
 type ResyncReason uint8
 
@@ -184,7 +182,7 @@ func (d *Decoder) V2Framing() bool { return d.major == 2 }
 
 // hunt makes the decoder look for a frame boundary from offset from on.
 func (d *Decoder) hunt(reason ResyncReason, from uint64) {
-	if d.st == stBody && !d.more && d.inMsg && !d.identity && d.finals > 0 {
+	if d.st == stBody && !d.more && d.inMsg && !d.identity && !d.dropMsg && d.finals > 0 {
 		d.finals-- // the message's last frame was cut: it is never emitted
 	}
 	d.st = stHunt
@@ -196,14 +194,24 @@ func (d *Decoder) hunt(reason ResyncReason, from uint64) {
 
 // feedHunt searches p for a frame boundary and, once one is proven,
 // decodes from there.
+// It searches at most half of Options.MaxSearch at a time, so that the
+// bytes held stay within it whatever the size of p, and returns the bytes
+// of p after the point a boundary was proven at, to be decoded from there.
+// A search that proves nothing in searchGiveUp bytes stops: only a
+// boundary the capture marks (Boundary) can then resume decoding.
 func (d *Decoder) feedHunt(p []byte, emit func(Event)) []byte {
-	d.off += uint64(len(p))
-	if f, ok := d.search.add(p); ok {
-		d.resume(f, SyncSearch, emit)
-	} else if n := d.search.scanned(); n >= searchGiveUp {
-		from := d.search.from
-		d.search = nil
-		d.fail(from, fmt.Errorf("no ZMTP frame boundary proven in the %d bytes searched from offset %d: %w", n, from, ErrOutOfSync), emit)
+	for len(p) > 0 {
+		n := min(len(p), d.opts.MaxSearch/2)
+		d.off += uint64(n)
+		f, ok := d.search.add(p[:n])
+		p = p[n:]
+		if ok {
+			d.resume(f, SyncSearch, emit)
+			return p
+		}
+		if !d.search.stopped && d.search.scanned() >= searchGiveUp {
+			d.search.stop()
+		}
 	}
 	return nil
 }

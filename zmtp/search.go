@@ -8,18 +8,19 @@ import "math/bits"
 // candidate chain. A chain reads the header there, jumps over the body the
 // header announces and reads the next header, and so on; it dies at the
 // first header that breaks RFC 23's grammar. Each header it survives adds
-// evidence, counted in bits: roughly -log2 of the chance that random bytes
-// pass that header's checks. A chain is accepted once it holds
-// searchAccept bits over at least searchMinHeaders headers, and decoding
-// resumes at the first header of that chain known to start a message.
+// evidence, counted in bits: roughly -log2 of the chance that bytes pass
+// that header's checks. Fixed weights, which assume random bodies, pick the
+// chains worth a closer look; verify.go then weighs such a chain's headers
+// against the bytes of the bodies it jumped over, and decides whether and
+// where decoding resumes: never at a header not believed real, never from a
+// message whose first frames may have been missed.
 //
 // Two chains that reach the same header share their future: they are
-// merged, keeping the history of the one with more evidence. A claim that
-// a header starts a message (the message frame before it had no MORE flag)
-// is believed only from a chain that already holds
-// searchClaimMin bits before that header: a chance frame inside a body can
-// end exactly at a real header, and it must not make a message's later
-// frames look like a whole message.
+// merged, keeping the history of the one with more evidence; if they
+// disagree whether a message starts there, neither is believed on it.
+// The bytes since the search began (at most Options.MaxSearch) are held so
+// that the messages between the resume point and the point where the chain
+// was accepted are decoded from them.
 
 // Search thresholds, in bits of evidence.
 const (
@@ -30,8 +31,12 @@ const (
 	// one header, however unlikely, is never proof.
 	searchMinHeaders = 2
 	// searchClaimMin is the evidence a chain must hold before a header for
-	// its claim that the header starts a message to be believed.
-	searchClaimMin = 18
+	// the header to be believed a real one (see verify.go): a chance chain
+	// that lands exactly on a real header has about 2^-32 odds.
+	searchClaimMin = 24
+	// searchReverify is how much more evidence a chain that failed
+	// verification needs before it is verified again.
+	searchReverify = 32
 	// searchMaxCands bounds the chains followed at once (48 bytes each):
 	// random bytes keep about ten alive, runs of zeros two.
 	searchMaxCands = 1024
@@ -58,17 +63,20 @@ const DefaultMaxSearch = 16 << 10
 // cand is one candidate chain of frame headers.
 type cand struct {
 	next    uint64 // stream offset of the header it reads next
-	score   int32  // bits of evidence so far
+	origin  uint64 // offset of its first header
+	score   int32  // bits of evidence so far, by the fixed weights
+	gscore  int32  // bits of evidence so far, weighed by the bytes seen
 	headers int32  // headers read
 	// startKnown: the frame at next starts a message, by this chain;
-	// claimScore is the evidence the chain held when the message frame
-	// that says so (the last before next) was read.
+	// gclaim is gscore when the message frame that says so was read.
 	startKnown bool
-	claimScore int32
-	// replay is the offset of the chain's first header believed to start a
-	// message, if hasReplay.
-	hasReplay bool
-	replay    uint64
+	gclaim     int32
+	// vetoAt: chains that disagreed whether a message starts there met
+	// at this header (hasVeto): no claim up to it is believed.
+	hasVeto bool
+	vetoAt  uint64
+	// verifyAt is the score at which the chain is verified next.
+	verifyAt int32
 }
 
 // better reports whether c carries more evidence than o.
@@ -134,9 +142,20 @@ func readHeader(b []byte, reserved byte) (header, hdrStatus) {
 		}
 	}
 	if !h.command {
+		if isCurveMessage(b, &h) {
+			h.score += 40 // eight given bytes opening the body
+		}
 		return h, hdrOK
 	}
 	return readCommand(b[h.len:], h)
+}
+
+// isCurveMessage reports whether the message frame h at the start of b has
+// its body's first bytes here and they open a CURVE MESSAGE (RFC 26:
+// %d7 "MESSAGE", as libzmq sends it in a data frame).
+func isCurveMessage(b []byte, h *header) bool {
+	n := uint64(len(curveMessagePrefix))
+	return h.size >= n && uint64(len(b)) >= h.len+n && string(b[h.len:h.len+n]) == curveMessagePrefix
 }
 
 // readCommand checks a command's name (RFC 23: command-body =
@@ -202,6 +221,12 @@ type searcher struct {
 	bufOff   uint64
 	pos      uint64 // the next offset to examine
 	cands    []cand // a min-heap on next
+	// counts is how often each byte value occurred in the bytes fed, of
+	// which n: the background a chance header is weighed against.
+	counts  [256]uint32
+	n       uint32
+	stopped bool      // gave up: only counts the bytes
+	walk    []walkHdr // verify's scratch
 }
 
 // found is an accepted boundary.
@@ -223,12 +248,36 @@ func (s *searcher) end() uint64 { return s.bufOff + uint64(len(s.buf)) }
 // add appends the next bytes of the stream and searches them. It reports an
 // accepted boundary, whose bytes from off on are still held.
 func (s *searcher) add(p []byte) (found, bool) {
+	if s.stopped {
+		s.pos += uint64(len(p))
+		s.bufOff = s.pos
+		return found{}, false
+	}
+	for _, b := range p {
+		s.counts[b]++
+	}
+	s.n += uint32(len(p))
+	if s.n > 1<<30 {
+		// Keep the proportions, not the magnitude.
+		for i := range s.counts {
+			s.counts[i] /= 2
+		}
+		s.n /= 2
+	}
 	s.buf = append(s.buf, p...)
 	f, ok := s.search()
 	if !ok {
 		s.trim()
 	}
 	return f, ok
+}
+
+// stop ends the search for good: the bytes are only counted from now on.
+func (s *searcher) stop() {
+	s.stopped = true
+	s.pos = s.end()
+	s.bufOff = s.pos
+	s.buf, s.cands, s.walk = nil, nil, nil
 }
 
 // held returns the bytes held from stream offset off on.
@@ -257,47 +306,56 @@ func (s *searcher) search() (found, bool) {
 		}
 		pos := s.pos
 		var c cand
-		have := false
+		have, veto := false, false
 		for len(s.cands) > 0 && s.cands[0].next == pos {
 			x := s.pop()
+			if have && x.startKnown != c.startKnown {
+				veto = true
+			}
 			if !have || x.better(&c) {
 				c = x
 			}
 			have = true
 		}
+		if veto {
+			c.hasVeto, c.vetoAt = true, pos
+		}
 		if !have {
-			c = cand{next: pos}
+			c = cand{next: pos, origin: pos}
 		}
 		h, st := readHeader(s.buf[pos-s.bufOff:], s.reserved)
 		if st == hdrNeedMore {
-			s.push(c) // wait here for more bytes
+			s.cands = append(s.cands, c) // wait here for more bytes (the heap's
+			up(s.cands, len(s.cands)-1)  // bound is kept by push)
 			return found{}, false
 		}
 		s.pos++
 		if st == hdrBad {
 			continue
 		}
-		claim := c.startKnown && c.claimScore >= searchClaimMin
-		if claim && !c.hasReplay {
-			c.hasReplay, c.replay = true, pos
-		}
+		claim := c.startKnown && c.gclaim >= searchClaimMin && !(c.hasVeto && c.vetoAt >= pos)
+		gbefore := c.gscore
 		c.score += h.score
+		c.gscore += s.weigh(s.buf[pos-s.bufOff:], &h)
 		c.headers++
-		if c.score >= searchAccept && c.headers >= searchMinHeaders {
-			if c.hasReplay && c.replay >= s.bufOff {
-				return found{off: c.replay, msgStart: true}, true
+		if c.headers >= searchMinHeaders && c.score >= max(c.verifyAt, searchAccept) {
+			if f, ok := s.verify(&c, pos); ok {
+				return f, true
 			}
+			c.verifyAt = c.score + searchReverify
+		}
+		if c.origin < s.bufOff && c.gscore >= searchAccept && c.headers >= searchMinHeaders && gbefore >= searchClaimMin {
+			// Too long a chain to walk again (its first bytes are gone):
+			// weighed against all the bytes seen, it stands on its own.
 			return found{off: pos, msgStart: claim}, true
 		}
 		c.next = pos + h.len + h.size
 		if !h.command {
 			// A command leaves it as it was: the decoder lets one stand
 			// between the frames of a message (RFC 23's grammar does not).
-			c.startKnown, c.claimScore = !h.more, c.score
+			c.startKnown, c.gclaim = !h.more, c.gscore
 		}
-		if len(s.cands) < searchMaxCands {
-			s.push(c)
-		}
+		s.push(c)
 	}
 	return found{}, false
 }
@@ -316,14 +374,13 @@ func (s *searcher) trim() {
 	if cut <= s.bufOff {
 		return
 	}
-	n := copy(s.buf, s.buf[cut-s.bufOff:])
-	s.buf = s.buf[:n]
-	s.bufOff = cut
-	for i := range s.cands {
-		if c := &s.cands[i]; c.hasReplay && c.replay < cut {
-			c.hasReplay = false
-		}
+	rest := s.buf[cut-s.bufOff:]
+	if cap(s.buf) > 4*s.max {
+		s.buf = append(make([]byte, 0, 2*s.max), rest...) // let a large chunk's array go
+	} else {
+		s.buf = s.buf[:copy(s.buf, rest)]
 	}
+	s.bufOff = cut
 }
 
 // pass moves the search past n bytes that were lost or not captured: the
@@ -336,8 +393,7 @@ func (s *searcher) pass(n uint64) {
 	kept := s.cands[:0]
 	for _, c := range s.cands {
 		if c.next >= after {
-			c.hasReplay = false // the bytes before the loss cannot be replayed
-			kept = append(kept, c)
+			kept = append(kept, c) // its first bytes cannot be walked again
 		}
 	}
 	s.cands = kept
@@ -358,10 +414,30 @@ func (s *searcher) skipped(off uint64) uint64 {
 // The candidate heap, ordered by next, without container/heap's interface
 // boxing.
 
+// push adds c. When searchMaxCands chains are followed already, the one
+// whose next header is farthest goes (c itself if it is): hostile bytes
+// cannot fill the set with chains that wait forever behind long sizes.
 func (s *searcher) push(c cand) {
+	if len(s.cands) >= searchMaxCands {
+		far := 0
+		for i := range s.cands {
+			if s.cands[i].next > s.cands[far].next {
+				far = i
+			}
+		}
+		if s.cands[far].next <= c.next {
+			return
+		}
+		s.cands[far] = c
+		heapify(s.cands)
+		return
+	}
 	s.cands = append(s.cands, c)
-	h := s.cands
-	for i := len(h) - 1; i > 0; {
+	up(s.cands, len(s.cands)-1)
+}
+
+func up(h []cand, i int) {
+	for i > 0 {
 		p := (i - 1) / 2
 		if h[p].next <= h[i].next {
 			break
