@@ -106,9 +106,13 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 	dec := s.zc.Decoder(zd)
 	h := dec.Headers()
 	s.zc.Feed(zd, p, s.emitFn)
-	if dec.Headers() != h && !seg.Boundary.Valid {
-		s.dirs[d].marked = false // a header the kernel did not mark
+	if ds := &s.dirs[d]; dec.Headers() != h && !ds.justMarked && !seg.Boundary.Valid {
+		// A header the kernel did not mark.
+		if ds.unmarked++; ds.unmarked >= unmarkedMax {
+			ds.marked = false
+		}
 	}
+	s.dirs[d].justMarked = false
 	if s.joiner != nil {
 		s.join(d, len(p), seg)
 	}
@@ -183,7 +187,7 @@ func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment
 	zd := s.start(d)
 	dec := s.zc.Decoder(zd)
 	ds := &s.dirs[d]
-	ds.marked = true
+	ds.marked, ds.unmarked, ds.justMarked = true, 0, true
 	if dec.Searching() {
 		lost, known := uint64(0), ds.baseOK
 		if known {

@@ -26,6 +26,10 @@ const (
 	maxJoinTries = 5
 )
 
+// unmarkedMax is how many deliveries with headers but no mark in a row
+// show that the kernel no longer follows a direction.
+const unmarkedMax = 4
+
 // maxHeldGaps bounds the gaps held per direction until the decoder
 // resumes; more are folded into the last.
 const maxHeldGaps = 8
@@ -35,9 +39,13 @@ const maxHeldGaps = 8
 type dirSync struct {
 	started bool // the decoder was fed (or told of a gap) already
 	// marked: the kernel marks this direction's frame boundaries. Set by a
-	// mark, cleared by a segment in which the decoder found a frame header
-	// the kernel did not mark (it stopped following the direction).
-	marked bool
+	// mark, cleared after unmarkedMax deliveries in a row in which the
+	// decoder found a frame header the kernel did not mark (it stopped
+	// following the direction); one is not enough, as bytes held out of
+	// order keep one mark for several segments.
+	marked     bool
+	unmarked   int
+	justMarked bool // a mark came right before this delivery
 	// base is the kernel's message count less the decoder's
 	// (zmtp.Decoder.MessageIndex), valid while baseOK: constant while the
 	// two walk in step.
@@ -98,6 +106,7 @@ func (s *session) join(d flows.Dir, n int, seg *capture.Segment) {
 	}
 	ds.joinTries++
 	ds.joinAt = seg.Time
+	ds.baseOK = false // the kernel counts from 0 again at the join point
 	seq := s.conn.Next[d] + uint32(n) + uint32(off-dec.Offset())
 	err := s.joiner.Join(loader.JoinPoint{
 		Ifindex: seg.Ifindex, Src: s.conn.Src(d), Dst: s.conn.Dst(d),
