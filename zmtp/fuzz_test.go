@@ -128,6 +128,12 @@ func FuzzDecoderSkip(f *testing.F) {
 			if diff := cmp.Diff(before.Events, skipped.Events[:i], cmpOpts); diff != "" {
 				t.Fatalf("events before the skip (-fed alone +skipped):\n%s", diff)
 			}
+			if g, ok := firstGreeting(whole.Events); ok && g.Major == 1 && !greeted(before.Events) {
+				// The greeting was lost before it told the version, and
+				// the search reads 3.x framing: bytes that are ZMTP 1.0
+				// from the start may hold 3.x frames (a README limit).
+				return
+			}
 			checkResynced(t, whole, skipped.Events[i:], uint64(p+k))
 			return
 		}
@@ -138,6 +144,22 @@ func FuzzDecoderSkip(f *testing.F) {
 			checkPrefixEvent(t, i, whole.Events[i], ev)
 		}
 	})
+}
+
+// firstGreeting returns the first *Greeting of events.
+func firstGreeting(events []Event) (*Greeting, bool) {
+	for _, e := range events {
+		if g, ok := e.(*Greeting); ok {
+			return g, true
+		}
+	}
+	return nil, false
+}
+
+// greeted reports whether events hold a *Greeting.
+func greeted(events []Event) bool {
+	_, ok := firstGreeting(events)
+	return ok
 }
 
 // resyncAt returns the index of the first *Resync of events, or -1.
