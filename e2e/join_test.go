@@ -168,6 +168,11 @@ func checkJoin(t *testing.T, r *joinRun) {
 	if strings.Contains(r.out, "capture started mid-connection") {
 		t.Errorf("zmtpdump gave up on the connection it joined:\n%s", firstLines(r.out, 6))
 	}
+	// Once the search found the boundary, zmtpdump wrote it into the
+	// kernel, which then walked the connection: the exit statistics say so.
+	if m := regexp.MustCompile(`(\d+) joined mid-stream`).FindStringSubmatch(r.errOut); m == nil || m[1] == "0" {
+		t.Errorf("the kernel did not join the connection (exit statistics):\n%s", r.errOut)
+	}
 	c := r.c
 	switch {
 	case c.text:

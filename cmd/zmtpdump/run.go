@@ -396,8 +396,8 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "%d connections, %d bytes reassembled, %d segments out of order, %d retransmitted, %d gaps (%d bytes lost), %d bytes not captured (snap)\n",
 		fs.Flows, fs.Bytes, fs.OutOfOrder, fs.Retransmits, fs.Gaps, fs.LostBytes, fs.SkippedBytes)
 	if c.Framing() {
-		fmt.Fprintf(stderr, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed\n",
-			st.RingBytes, st.Elided, st.Unframed)
+		fmt.Fprintf(stderr, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed, %d joined mid-stream\n",
+			st.RingBytes, st.Elided, st.Unframed, st.Joined)
 	}
 	if fs.IgnoredRST+fs.IgnoredFIN+fs.IgnoredAcks > 0 {
 		fmt.Fprintf(stderr, "%d RSTs and %d FINs outside the TCP window ignored, %d acknowledgments of bytes never seen ignored\n",
