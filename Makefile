@@ -1,4 +1,5 @@
-# zmtpdump: `make` builds ./zmtpdump, `make check` runs vet, staticcheck and
+# zmtpdump: `make` builds ./zmtpdump, `make check` installs the Debian
+# packages the tests need if missing (as root), then runs vet, staticcheck and
 # every test (the end-to-end tests need root), `make install` installs the
 # binary, its man pages and shell completions (bash, zsh, fish).
 
@@ -11,7 +12,7 @@ BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
 # Where `make docs` writes the generated man pages and completions.
 DOCDIR  ?= build/docs
 
-.PHONY: all zmtpdump peers generate check vet test bench docs install clean check-kernels
+.PHONY: all zmtpdump peers generate check test-deps vet test bench docs install clean check-kernels
 
 all: zmtpdump
 
@@ -36,7 +37,13 @@ vet:
 test:
 	$(GO) test -count=1 ./...
 
-check: vet test
+# The Debian packages the tests need (gcc and libzmq3-dev for the cgo peer,
+# tcpdump, iproute2): installed with apt-get when missing and run as root.
+test-deps:
+	./scripts/test-deps
+
+check: test-deps
+	$(MAKE) vet test
 
 # Live checks on Debian 12's own kernel (6.1, no TCX) in a qemu virtual
 # machine (TCG); see vmtest/README.md. Needs root for apt-get on first use.
