@@ -79,19 +79,26 @@ func countMessages(events []Event) int {
 	return n
 }
 
+// joinAt joins stream s mid-stream at offset cut, fed at once, and returns
+// the events, their offsets counted from the stream's start, and the
+// decoder.
+func joinAt(s []byte, cut int) ([]Event, *Decoder) {
+	d := NewDecoder(Options{})
+	d.JoinMidStream()
+	var got []Event
+	d.Feed(s[cut:], func(e Event) {
+		e = cloneEvent(e)
+		e.EventHeader().Offset += uint64(cut)
+		got = append(got, e)
+	})
+	return got, d
+}
+
 func TestJoinMidStream(t *testing.T) {
 	stream, _ := manyMessages(40)
 	clean := run(Options{}, stream)
 	for cut := 0; cut < len(stream)-300; cut++ {
-		d := NewDecoder(Options{})
-		d.JoinMidStream()
-		var got []Event
-		emit := func(e Event) {
-			e = cloneEvent(e)
-			e.EventHeader().Offset += uint64(cut) // offsets count from the cut
-			got = append(got, e)
-		}
-		d.Feed(stream[cut:], emit)
+		got, d := joinAt(stream, cut)
 		i := resyncAt(got)
 		if i != 0 {
 			t.Fatalf("cut %d: resync at event %d of %d", cut, i, len(got))
@@ -242,14 +249,7 @@ func TestSearchCurve(t *testing.T) {
 	synced := 0
 	for range 500 {
 		cut := 64 + rng.IntN(len(s)-64)
-		d := NewDecoder(Options{})
-		d.JoinMidStream()
-		var got []Event
-		d.Feed(s[cut:], func(e Event) {
-			e = cloneEvent(e)
-			e.EventHeader().Offset += uint64(cut)
-			got = append(got, e)
-		})
+		got, _ := joinAt(s, cut)
 		if len(got) == 0 {
 			continue
 		}
@@ -404,14 +404,7 @@ func TestSearchStructuredBodies(t *testing.T) {
 			}()
 			for range 300 {
 				cut := big + 9 + rng.IntN(4096)
-				d := NewDecoder(Options{})
-				d.JoinMidStream()
-				var got []Event
-				d.Feed(s[cut:], func(e Event) {
-					e = cloneEvent(e)
-					e.EventHeader().Offset += uint64(cut)
-					got = append(got, e)
-				})
+				got, d := joinAt(s, cut)
 				if d.Err() != nil {
 					t.Fatalf("cut %d: %v", cut, d.Err())
 				}

@@ -2,17 +2,11 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/zmtpdump/zmtpdump/capture"
-	"github.com/zmtpdump/zmtpdump/output"
-	"github.com/zmtpdump/zmtpdump/pcapfile"
 )
 
 // writeMerged rewrites push_pull_null.pcap as a merge of two capture
@@ -20,22 +14,7 @@ import (
 // one carrying "3" and after the acknowledgment of both.
 func writeMerged(t *testing.T) string {
 	t.Helper()
-	r, err := pcapfile.Open("../../testdata/push_pull_null.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	var segs []capture.Segment
-	for {
-		var seg capture.Segment
-		if err := r.Next(&seg); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		seg.Payload = slices.Clone(seg.Payload)
-		segs = append(segs, seg)
-	}
+	segs := readSegments(t, "../../testdata/push_pull_null.pcap")
 	two := slices.IndexFunc(segs, func(s capture.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '2'}) })
 	three := slices.IndexFunc(segs, func(s capture.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '3'}) })
 	if two < 0 || three < two {
@@ -49,24 +28,7 @@ func writeMerged(t *testing.T) string {
 	ack += three
 	moved := segs[two]
 	segs = slices.Insert(slices.Delete(segs, two, two+1), ack, moved)
-	var buf bytes.Buffer
-	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range segs {
-		if err := w.WriteSegment(&segs[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	name := filepath.Join(t.TempDir(), "merged.pcapng")
-	if err := os.WriteFile(name, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return writeSegments(t, "merged.pcapng", segs)
 }
 
 // TestMerged: in a merged capture an acknowledgment may come before the

@@ -25,43 +25,63 @@ import (
 // them, and returns its name.
 func writeCut(t *testing.T, src string, snap int) string {
 	t.Helper()
+	segs := readSegments(t, src)
+	cut := 0
+	for i := range segs {
+		if len(segs[i].Payload) > snap {
+			segs[i].Payload = segs[i].Payload[:snap]
+			cut++
+		}
+	}
+	if cut == 0 {
+		t.Fatalf("%s: no payload above %d bytes", src, snap)
+	}
+	return writeSegments(t, filepath.Base(src)+".cut.pcapng", segs)
+}
+
+// readSegments reads every segment of the capture src, payloads copied.
+func readSegments(t *testing.T, src string) []capture.Segment {
+	t.Helper()
 	r, err := pcapfile.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	var segs []capture.Segment
+	for {
+		var seg capture.Segment
+		if err := r.Next(&seg); errors.Is(err, io.EOF) {
+			return segs
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seg.Payload = bytes.Clone(seg.Payload)
+		segs = append(segs, seg)
+	}
+}
+
+// writeSegments writes segs as a pcapng file called name in a temporary
+// directory and returns its path.
+func writeSegments(t *testing.T, name string, segs []capture.Segment) string {
+	t.Helper()
 	var buf bytes.Buffer
 	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cut := 0
-	for {
-		var seg capture.Segment
-		if err := r.Next(&seg); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(seg.Payload) > snap {
-			seg.Payload = seg.Payload[:snap]
-			cut++
-		}
-		if err := w.WriteSegment(&seg); err != nil {
+	for i := range segs {
+		if err := w.WriteSegment(&segs[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if cut == 0 {
-		t.Fatalf("%s: no payload above %d bytes", src, snap)
-	}
-	name := filepath.Join(t.TempDir(), filepath.Base(src)+".cut.pcapng")
-	if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return name
+	return path
 }
 
 // TestSnapCut decodes captures whose large payloads were cut by a snapshot
