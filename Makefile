@@ -12,7 +12,7 @@ BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
 # Where `make docs` writes the generated man pages and completions.
 DOCDIR  ?= build/docs
 
-.PHONY: all zmtpdump peers generate check test-deps vet test bench docs install clean check-kernels
+.PHONY: all zmtpdump peers generate check deps vet test bench docs install clean check-kernels
 
 all: zmtpdump
 
@@ -29,21 +29,23 @@ peers:
 generate:
 	$(GO) generate ./bpf
 
-vet:
+# go vet silently skips cgo packages without a C compiler: refuse to run
+# without one rather than pass on half the code.
+vet: deps
+	test "$$($(GO) env CGO_ENABLED)" = 1 || { echo "go vet needs cgo (gcc) for the cgo test peer: run make deps"; exit 1; }
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-test:
+test: deps
 	$(GO) test -count=1 ./...
 
-# The Debian packages the tests need (gcc and libzmq3-dev for the cgo peer,
+# make deps: the Debian packages the tests need (gcc and libzmq3-dev for the cgo peer,
 # tcpdump, iproute2): installed with apt-get when missing and run as root.
-test-deps:
-	./scripts/test-deps
+deps:
+	./scripts/deps
 
-check: test-deps
-	$(MAKE) vet test
+check: deps vet test
 
 # Live checks on Debian 12's own kernel (6.1, no TCX) in a qemu virtual
 # machine (TCG); see vmtest/README.md. Needs root for apt-get on first use.
