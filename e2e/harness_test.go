@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // bins holds the binaries TestMain builds.
@@ -71,10 +73,7 @@ func requireLive(t *testing.T) {
 	if built.skip == "" {
 		return
 	}
-	if os.Getenv("ZMTPDUMP_REQUIRE_E2E") == "1" {
-		t.Fatalf("end-to-end test required but cannot run: %s", built.skip)
-	}
-	t.Skipf("skipping: %s (needs root and Linux 6.6+ with BPF ring buffers and TCX)", built.skip)
+	skip.Unavailable(t, "%s (needs root and Linux 6.6+ with BPF ring buffers and TCX)", built.skip)
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // openTracker opens the process tracker, or skips the test where the
@@ -19,7 +21,7 @@ func openTracker(t *testing.T) *loader.ProcessTracker {
 	t.Helper()
 	tr, err := loader.OpenProcessTracker()
 	if errors.Is(err, loader.ErrNoProcessTracking) && !strings.Contains(err.Error(), "permission denied") {
-		t.Skipf("skipping: %v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
+		skip.Unavailable(t, "%v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +132,7 @@ func ownCgroup(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("skipping: no cgroup v2 here")
+	skip.Unavailable(t, "no cgroup v2 here")
 	return ""
 }
 
@@ -149,7 +151,7 @@ func containerCgroup(t *testing.T) (dir, id string) {
 	t.Helper()
 	root := cgroupRoot()
 	if _, err := os.Stat(root + "/cgroup.procs"); err != nil {
-		t.Skipf("skipping: no cgroup v2 hierarchy: %v", err)
+		skip.Unavailable(t, "no cgroup v2 hierarchy: %v", err)
 	}
 	id = fmt.Sprintf("%064x", time.Now().UnixNano())
 	slice := fmt.Sprintf("%s/zmtpdump-e2e-%d.slice", root, os.Getpid())

@@ -7,6 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // needBPF skips unless we may load BPF programs (root); with
@@ -16,10 +18,7 @@ func needBPF(t *testing.T) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv("ZMTPDUMP_REQUIRE_E2E") == "1" {
-		t.Fatal("eBPF tests need root (BPF_PROG_LOAD and BPF_PROG_TEST_RUN, kernel >= 5.1 for JMP32)")
-	}
-	t.Skip("eBPF tests need root (BPF_PROG_LOAD and BPF_PROG_TEST_RUN, kernel >= 5.1 for JMP32)")
+	skip.Unavailable(t, "eBPF tests need root (BPF_PROG_LOAD and BPF_PROG_TEST_RUN, kernel >= 5.1 for JMP32)")
 }
 
 // loadWrapped loads a program of type typ that calls the filter as a

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/bpf"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // diffExprs are the expressions compared with libpcap. Each must compile
@@ -128,7 +131,7 @@ func parseDD(b []byte) ([]bpf.RawInstruction, error) {
 func needTcpdump(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("tcpdump"); err != nil {
-		t.Skip("tcpdump (libpcap) not installed: the differential test needs its -dd output")
+		skip.Unavailable(t, "tcpdump (libpcap) not installed: the differential test needs its -dd output")
 	}
 }
 
@@ -214,5 +217,17 @@ func bigExprs() []string {
 		"not (host " + strings.Join(hosts, " or ") + ") and tcp",
 		"tcp and (port " + strings.Join(ports, " or port ") + ") and not host 10.0.0.3",
 		"(src host " + strings.Join(hosts, " or ") + ") or port 7001 or udp",
+	}
+}
+
+// TestAgainstLibpcapRequired runs TestAgainstLibpcap in a child process
+// whose PATH has no tcpdump: with ZMTPDUMP_REQUIRE_E2E=1 (as in CI) the
+// comparison the README cites must fail, not skip.
+func TestAgainstLibpcapRequired(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAgainstLibpcap$", "-test.v")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), skip.EnvRequire+"=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--- FAIL: TestAgainstLibpcap") || !strings.Contains(string(out), "tcpdump (libpcap) not installed") {
+		t.Errorf("without tcpdump and with %s=1, TestAgainstLibpcap did not fail for it (err %v):\n%s", skip.EnvRequire, err, out)
 	}
 }

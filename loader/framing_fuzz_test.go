@@ -14,6 +14,8 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // checkRef checks the reference walk of a whole stream (walkRef: heads,
@@ -94,7 +96,7 @@ func decodeAll(feed func(d *zmtp.Decoder, emit func(zmtp.Event))) []string {
 // picks the greeting and the packet size.
 func FuzzKernelFraming(f *testing.F) {
 	if os.Geteuid() != 0 {
-		f.Skip("needs root (BPF_PROG_TEST_RUN)")
+		skip.Unavailable(f, "needs root (BPF_PROG_TEST_RUN)")
 	}
 	z := v3Stream()
 	f.Add(append([]byte{0x10}, z.b[64:]...))

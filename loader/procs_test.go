@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 func TestContainerID(t *testing.T) {
@@ -188,7 +190,7 @@ func TestProcessTracker(t *testing.T) {
 	requireBPF(t)
 	tr, err := OpenProcessTracker()
 	if err != nil {
-		t.Skipf("skipping: %v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
+		skip.Unavailable(t, "%v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
 	}
 	defer tr.Close()
 	comm, err := os.ReadFile("/proc/self/comm")

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // maxSocketInsns bounds the socket filter program's size: Linux before 6.x
@@ -59,7 +61,7 @@ func TestSocketProgramSize(t *testing.T) {
 	}
 	insns, err := info.Instructions()
 	if err != nil {
-		t.Skipf("this kernel does not show rewritten programs: %v", err)
+		skip.Unavailable(t, "this kernel does not show rewritten programs: %v", err)
 	}
 	n := 0
 	for _, in := range insns {
