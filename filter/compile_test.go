@@ -130,7 +130,7 @@ func TestEmptyAcceptsAll(t *testing.T) {
 }
 
 func TestVLANOnlyOnEthernet(t *testing.T) {
-	for _, lt := range []LinkType{RawIP, LinuxSLL} {
+	for _, lt := range []LinkType{RawIP, LinuxSLL, LinuxSLL2} {
 		if _, err := Compile("vlan and tcp", lt); err == nil {
 			t.Errorf("%v: vlan compiled", lt)
 		}

@@ -228,7 +228,20 @@ func framesFor(fs []frame, lt LinkType) []frame {
 			out = append(out, frame{f.name, asRaw(f), true})
 		case lt == LinuxSLL:
 			out = append(out, frame{f.name, asSLL(f), true})
+		case lt == LinuxSLL2:
+			out = append(out, frame{f.name, asSLL2(f), true})
 		}
 	}
 	return out
+}
+
+// asSLL2 replaces the Ethernet header with a Linux cooked v2 header:
+// protocol, reserved, interface index 2, ARPHRD_ETHER, outgoing, address
+// length 6 and the source address.
+func asSLL2(f frame) []byte {
+	h := append([]byte(nil), f.data[12:14]...)
+	h = append(h, 0, 0, 0, 0, 0, 2, 0, 1, 4, 6)
+	h = append(h, f.data[6:12]...)
+	h = append(h, 0, 0)
+	return append(h, f.data[14:]...)
 }

@@ -135,7 +135,7 @@ func needTcpdump(t *testing.T) {
 	}
 }
 
-var linkTypes = []LinkType{Ethernet, RawIP, LinuxSLL}
+var linkTypes = []LinkType{Ethernet, RawIP, LinuxSLL, LinuxSLL2}
 
 // TestAgainstLibpcap compiles every expression with this package and with
 // libpcap and runs both on every frame of the corpus in x/net/bpf's VM.

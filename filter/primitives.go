@@ -65,6 +65,8 @@ func newLayout(lt LinkType) layout {
 		return layout{lt: lt}
 	case LinuxSLL:
 		return layout{lt: lt, typeOff: 14, net: 16}
+	case LinuxSLL2:
+		return layout{lt: lt, typeOff: 0, net: 20}
 	}
 	return layout{lt: lt, typeOff: 12, net: 14}
 }

@@ -20,6 +20,9 @@ const (
 	RawIP
 	// LinuxSLL frames (DLT_LINUX_SLL, "-i any"): protocol at 14, network header at 16.
 	LinuxSLL
+	// LinuxSLL2 frames (DLT_LINUX_SLL2, tcpdump -i any since libpcap 1.10):
+	// protocol at 0, network header at 20.
+	LinuxSLL2
 )
 
 // String returns the name tcpdump's -y flag uses for the link type.
@@ -31,6 +34,8 @@ func (lt LinkType) String() string {
 		return "RAW"
 	case LinuxSLL:
 		return "LINUX_SLL"
+	case LinuxSLL2:
+		return "LINUX_SLL2"
 	}
 	return fmt.Sprintf("LinkType(%d)", int(lt))
 }
@@ -51,7 +56,7 @@ type Program struct {
 // for the same expression and link type.
 func Compile(expr string, lt LinkType) (*Program, error) {
 	switch lt {
-	case Ethernet, RawIP, LinuxSLL:
+	case Ethernet, RawIP, LinuxSLL, LinuxSLL2:
 	default:
 		return nil, fmt.Errorf("compile filter: %w: link type %v", ErrUnsupported, lt)
 	}

@@ -40,7 +40,7 @@ func newFileFilter(expr string) *fileFilter {
 // Link types of capture files (https://www.tcpdump.org/linktypes.html).
 var fileLinkTypes = map[int]filter.LinkType{
 	1: filter.Ethernet, 101: filter.RawIP, 12: filter.RawIP, 14: filter.RawIP,
-	228: filter.RawIP, 229: filter.RawIP, 113: filter.LinuxSLL,
+	228: filter.RawIP, 229: filter.RawIP, 113: filter.LinuxSLL, 276: filter.LinuxSLL2,
 }
 
 func (f *fileFilter) match(lt int, frame []byte) (bool, error) {
