@@ -30,7 +30,7 @@ const flushEvery = time.Second
 func (o *pcapOut) start(ifaces []output.Interface) error {
 	dst := o.stdout
 	if o.name != "-" {
-		f, err := os.Create(o.name)
+		f, err := createFile(o.name)
 		if err != nil {
 			return fmt.Errorf("create pcapng file: %w", err)
 		}

@@ -215,7 +215,7 @@ func (p *pipeline) readFile(ctx context.Context) error {
 
 // startProfile starts a CPU profile into the file name; stop ends it.
 func startProfile(name string) (stop func() error, err error) {
-	f, err := os.Create(name)
+	f, err := createFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("--cpu-profile: %w", err)
 	}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// errSymlink is the error of createFile for a name that is a symbolic link.
+var errSymlink = errors.New("refusing to write through a symbolic link")
+
+// createFile creates (or truncates) the output file name for -w and
+// --cpu-profile: mode 0600 when it is new, never through a symbolic link.
+// zmtpdump usually runs as root, often in a directory others can write to
+// (/tmp): a symlink planted at name would otherwise have root truncate and
+// overwrite whatever it points to. A directory's symlinks along the path
+// are followed; only the last component is refused. An existing file keeps
+// its mode, as with tcpdump -w; a FIFO or a device (/dev/null) is opened
+// as it is.
+func createFile(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		if fi, lerr := os.Lstat(name); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link: %w (remove it, or name the file it points to)", name, errSymlink)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
