@@ -15,6 +15,10 @@ import (
 var version = "dev"
 
 func main() {
+	// A closed stdout (zmtpdump | head) is an EPIPE error to handle, not
+	// a SIGPIPE that kills zmtpdump before the -w file and the statistics
+	// are written (see stdoutClosed).
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd := newRootCommand(os.Stdout, os.Stderr)

@@ -76,6 +76,7 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 	p.sink.quiet = cfg.summary || cfg.writeFile == "-"
 	p.sink.collect = cfg.summary
 	p.sink.limit = uint64(cfg.count)
+	p.sink.finishOnClose = cfg.readFile != "" && cfg.writeFile != "" && cfg.writeFile != "-"
 	zopts := zmtp.Options{MaxBody: cfg.snap}
 	if cfg.snap == 0 {
 		zopts.MaxBody = -1 // sizes only

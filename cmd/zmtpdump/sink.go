@@ -37,6 +37,9 @@ type sink struct {
 	// failed is set with writeErr, so that the reader can ask after every
 	// packet without taking the lock.
 	failed atomic.Bool
+	// finishOnClose goes on without printing when stdout is closed,
+	// instead of stopping (see stdoutClosed).
+	finishOnClose bool
 }
 
 func newSink(out output.Printer) *sink {
@@ -46,7 +49,7 @@ func newSink(out output.Printer) *sink {
 }
 
 func (s *sink) note(err error) {
-	if err != nil && s.writeErr == nil {
+	if err != nil && !s.stdoutClosed(err) && s.writeErr == nil {
 		s.writeErr = err
 		s.failed.Store(true)
 	}
