@@ -58,7 +58,8 @@ enum counter {
 	CNT_ELIDED = 5,     // payload bytes left out inside frame bodies
 	CNT_UNFRAMED = 6,   // flows whose framing the kernel stopped following
 	CNT_JOINED = 7,     // join points (set by userspace) the walk started at
-	CNT_MAX = 8,
+	CNT_SKIPPED = 8,    // TCP packets (any port) not parsed: see parse_l3
+	CNT_MAX = 9,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
@@ -201,63 +202,7 @@ static __always_inline int port_matches(__u16 sport, __u16 dport)
 	return v && *v;
 }
 
-// parse_l3 finds the TCP header. It fills the addresses and family in hdr
-// and returns the TCP header offset, and in *l4_room the bytes from the TCP
-// header to the end of the IP payload; it returns -1 for anything that is not
-// an unfragmented (or first-fragment) TCP packet.
-static __always_inline int parse_l3(struct __sk_buff *skb, struct event_hdr *hdr, __u32 *l4_room)
-{
-	__u32 off = l2_len;
-	__u16 proto = bpf_ntohs(skb->protocol);
-
-	if (l2_len == ETH_HLEN && (proto == ETH_P_8021Q || proto == ETH_P_8021AD)) {
-		// An in-band VLAN tag (not offloaded into skb->vlan_tci).
-		__be16 inner;
-		if (bpf_skb_load_bytes(skb, ETH_HLEN + 2, &inner, sizeof(inner)) < 0)
-			return -1;
-		proto = bpf_ntohs(inner);
-		off += 4;
-	}
-
-	if (proto == ETH_P_IP) {
-		struct iphdr ip;
-		__u32 ihl, tot;
-
-		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
-			return -1;
-		if (ip.version != 4 || ip.protocol != IPPROTO_TCP)
-			return -1;
-		if (bpf_ntohs(ip.frag_off) & 0x1fff) // not the first fragment
-			return -1;
-		ihl = ip.ihl * 4;
-		tot = bpf_ntohs(ip.tot_len);
-		if (tot == 0 && skb->len > off + 0xffff)
-			tot = skb->len - off; // a BIG TCP packet: trust the skb
-		if (ihl < sizeof(ip) || tot < ihl)
-			return -1;
-		hdr->family = 4;
-		__builtin_memcpy(hdr->saddr, &ip.saddr, 4);
-		__builtin_memcpy(hdr->daddr, &ip.daddr, 4);
-		*l4_room = tot - ihl;
-		return off + ihl;
-	}
-	if (proto == ETH_P_IPV6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
-			return -1;
-		if (ip6.version != 6 || ip6.nexthdr != IPPROTO_TCP)
-			return -1;
-		hdr->family = 6;
-		__builtin_memcpy(hdr->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(hdr->daddr, &ip6.daddr, 16);
-		*l4_room = bpf_ntohs(ip6.payload_len);
-		if (*l4_room == 0) // a BIG TCP jumbogram: trust the skb
-			*l4_room = skb->len - off - sizeof(ip6);
-		return off + sizeof(ip6);
-	}
-	return -1;
-}
+#include "parse.h"
 
 // ship writes one record: the header h, then cap payload bytes read from
 // skb offset from. With framing, a global function: the verifier checks it
@@ -772,8 +717,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	int l4;
 
 	l4 = parse_l3(skb, &w.h, &room);
-	if (l4 < 0)
+	if (l4 < 0) {
+		if (l4 == PARSE_SKIPPED)
+			count(CNT_SKIPPED);
 		return TC_ACT_UNSPEC;
+	}
 	if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) < 0)
 		return TC_ACT_UNSPEC;
 	if (!port_matches(bpf_ntohs(tcp.source), bpf_ntohs(tcp.dest)))

@@ -32,6 +32,12 @@ type Stats struct {
 	// Joined counts join points (Capture.Join) at which the kernel's walk
 	// started.
 	Joined uint64
+	// Skipped counts TCP packets, of any port, the kernel could not parse
+	// up to their TCP header: later fragments (IPv4, or IPv6 with a
+	// fragment header), IPv6 packets with more than six extension headers
+	// before their upper-layer header, frames with more than two VLAN
+	// tags. Their bytes are missing from the streams (later found lost).
+	Skipped uint64
 }
 
 // Counter indices, as enum counter in bpf/capture.c.
@@ -44,6 +50,7 @@ const (
 	cntElided
 	cntUnframed
 	cntJoined
+	cntSkipped
 )
 
 // Stats reads the kernel's counters.
@@ -60,7 +67,8 @@ func readCounters(objs *bpf.CaptureObjects) (Stats, error) {
 		idx uint32
 		dst *uint64
 	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors},
-		{cntRingBytes, &s.RingBytes}, {cntElided, &s.Elided}, {cntUnframed, &s.Unframed}, {cntJoined, &s.Joined}} {
+		{cntRingBytes, &s.RingBytes}, {cntElided, &s.Elided}, {cntUnframed, &s.Unframed}, {cntJoined, &s.Joined},
+		{cntSkipped, &s.Skipped}} {
 		var per []uint64
 		if err := objs.Counters.Lookup(k.idx, &per); err != nil {
 			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)
