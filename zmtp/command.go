@@ -27,7 +27,7 @@ func (d *Decoder) feedCommand(p []byte, emit func(Event)) []byte {
 	if uint64(n) > d.remain {
 		n = int(d.remain)
 	}
-	if room := d.opts.MaxCommand - len(d.cmdBuf); room > 0 {
+	if room := int(d.opts.MaxCommand) - len(d.cmdBuf); room > 0 {
 		d.cmdBuf = append(d.cmdBuf, p[:min(n, room)]...)
 	}
 	d.remain -= uint64(n)
@@ -191,7 +191,7 @@ func (d *Decoder) parseCommand(c *Command, data []byte, dataSize uint64, truncat
 // emitCurveCommand emits a command-form CURVE MESSAGE (RFC 26) as an
 // encrypted one-frame Message, like the data-frame form libzmq sends.
 func (d *Decoder) emitCurveCommand(c *Command, body []byte, emit func(Event)) {
-	keep := body[:min(len(body), d.opts.MaxBody)]
+	keep := body[:min(len(body), int(d.opts.MaxBody))]
 	d.cmdFrame[0] = Frame{Size: c.Size, Data: keep[:len(keep):len(keep)]}
 	m := &d.evMessage
 	*m = Message{

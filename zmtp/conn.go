@@ -13,37 +13,37 @@ package zmtp
 // concurrent use, and its events are valid only during the emit call. The
 // emit callbacks must not call back into the Conn.
 type Conn struct {
-	dec   [2]*Decoder
-	fwd   [2]func(Event) // per-direction observers, made once
-	emit  func(Dir, Event)
-	sides [2]Side
-	ident [2][maxIdentity]byte
-	ev    Connection
+	dec    [2]Decoder
+	counts [2]counts
+	ident  *[2][]byte // the identities seen, if any
+}
+
+// counts are what a Conn counts of one direction's events.
+type counts struct {
+	messages, messageBytes, commands uint64
 }
 
 // NewConn returns a Conn whose Decoders use opts.
 func NewConn(opts Options) *Conn {
 	c := &Conn{}
-	c.dec[0], c.dec[1] = NewDecoder(opts), NewDecoder(opts)
-	c.dec[0].peer, c.dec[1].peer = c.dec[1], c.dec[0]
-	c.fwd[0] = func(e Event) { c.observe(ClientToServer, e) }
-	c.fwd[1] = func(e Event) { c.observe(ServerToClient, e) }
+	c.dec[0].init(opts)
+	c.dec[1].init(opts)
+	c.dec[0].peer, c.dec[1].peer = &c.dec[1], &c.dec[0]
 	return c
 }
 
 // Decoder returns the Decoder of direction d, for its Offset and Err.
-func (c *Conn) Decoder(d Dir) *Decoder { return c.dec[d&1] }
+func (c *Conn) Decoder(d Dir) *Decoder { return &c.dec[d&1] }
 
 // Feed consumes p, the next bytes of direction d, and calls emit for each
 // event completed, in order, with the direction it belongs to: the bytes of
 // d may let the other direction decide its version and emit its held
 // events. emit may be nil.
 func (c *Conn) Feed(d Dir, p []byte, emit func(Dir, Event)) {
-	c.begin(emit)
+	emit = orDiscard(emit)
 	d &= 1
-	c.dec[d].Feed(p, c.fwd[d])
-	c.dec[d^1].poke(c.fwd[d^1])
-	c.emit = nil
+	c.dec[d].Feed(p, func(e Event) { c.observe(d, e, emit) })
+	c.dec[d^1].pokeHeld(func(e Event) { c.observe(d^1, e, emit) })
 }
 
 // Gap tells direction d that its next n bytes were lost (see Decoder.Gap).
@@ -62,11 +62,10 @@ func (c *Conn) Skip(d Dir, n uint64, emit func(Dir, Event)) {
 // pass runs Gap or Skip (uncaptured) on direction d, then lets the other
 // direction decide its version if d's state allows it now.
 func (c *Conn) pass(d Dir, n uint64, uncaptured bool, emit func(Dir, Event)) {
-	c.begin(emit)
+	emit = orDiscard(emit)
 	d &= 1
-	c.dec[d].pass(n, uncaptured, c.fwd[d])
-	c.dec[d^1].poke(c.fwd[d^1])
-	c.emit = nil
+	c.dec[d].pass(n, uncaptured, func(e Event) { c.observe(d, e, emit) })
+	c.dec[d^1].pokeHeld(func(e Event) { c.observe(d^1, e, emit) })
 }
 
 // Passes reports whether a Gap or Skip of n bytes in direction d now would
@@ -80,20 +79,18 @@ func (c *Conn) JoinMidStream(d Dir) { c.dec[d&1].JoinMidStream() }
 // Boundary tells direction d that its next byte starts a frame header the
 // capture marked (see Decoder.Boundary).
 func (c *Conn) Boundary(d Dir, msgStart bool, emit func(Dir, Event)) {
-	c.begin(emit)
+	emit = orDiscard(emit)
 	d &= 1
-	c.dec[d].Boundary(msgStart, c.fwd[d])
-	c.emit = nil
+	c.dec[d].Boundary(msgStart, func(e Event) { c.observe(d, e, emit) })
 }
 
 // Stop ends decoding of direction d with an *Error wrapping err (see
 // Decoder.Stop); later bytes of d are only counted.
 func (c *Conn) Stop(d Dir, err error, emit func(Dir, Event)) {
-	c.begin(emit)
+	emit = orDiscard(emit)
 	d &= 1
-	c.dec[d].Stop(err, c.fwd[d])
-	c.dec[d^1].poke(c.fwd[d^1])
-	c.emit = nil
+	c.dec[d].Stop(err, func(e Event) { c.observe(d, e, emit) })
+	c.dec[d^1].pokeHeld(func(e Event) { c.observe(d^1, e, emit) })
 }
 
 // Close ends the connection: a direction still waiting for the other's
@@ -102,45 +99,47 @@ func (c *Conn) Stop(d Dir, err error, emit func(Dir, Event)) {
 // "closed", "reset"); it is copied into Connection.End. The Conn must not be
 // used afterwards.
 func (c *Conn) Close(end string, emit func(Dir, Event)) {
-	c.begin(emit)
+	emit = orDiscard(emit)
 	for d := range c.dec {
 		c.dec[d].forced = true
-		c.dec[d].poke(c.fwd[d])
+		c.dec[d].pokeHeld(func(e Event) { c.observe(Dir(d), e, emit) })
 	}
-	ev := &c.ev
-	*ev = Connection{End: end}
-	for d, dec := range c.dec {
-		s := &c.sides[d]
+	// Made here, once per connection, rather than kept in every Conn.
+	ev := &Connection{End: end}
+	for d := range c.dec {
+		dec, n, s := &c.dec[d], &c.counts[d], &ev.Sides[d]
 		s.Greeted = dec.greeted
 		s.Major, s.Minor, s.Downgraded, s.Mechanism = dec.major, dec.minor, dec.down, dec.mech
 		s.SocketType = dec.sockType
+		s.Messages, s.MessageBytes, s.Commands = n.messages, n.messageBytes, n.commands
 		s.StreamBytes = dec.off
 		s.Err = dec.err
 		s.Joined, s.Resyncs, s.Inferred = dec.joined, dec.resyncs, dec.inferred
-		ev.Sides[d] = *s
+		if c.ident != nil {
+			s.Identity = c.ident[d]
+		}
 	}
-	c.emit(ClientToServer, ev)
-	c.emit = nil
+	emit(ClientToServer, ev)
 }
 
-func (c *Conn) begin(emit func(Dir, Event)) {
+func orDiscard(emit func(Dir, Event)) func(Dir, Event) {
 	if emit == nil {
-		emit = discardDir
+		return discardDir
 	}
-	c.emit = emit
+	return emit
 }
 
 func discardDir(Dir, Event) {}
 
-// observe counts an event of direction d and passes it on.
-func (c *Conn) observe(d Dir, e Event) {
-	s := &c.sides[d]
+// observe counts an event of direction d and passes it on to emit.
+func (c *Conn) observe(d Dir, e Event, emit func(Dir, Event)) {
+	n := &c.counts[d]
 	switch e := e.(type) {
 	case *Message:
-		s.Messages++
-		s.MessageBytes = satAdd(s.MessageBytes, e.Bytes)
+		n.messages++
+		n.messageBytes = satAdd(n.messageBytes, e.Bytes)
 	case *Command:
-		s.Commands++
+		n.commands++
 		for _, p := range e.Properties {
 			if isProperty(p.Name, "Identity") {
 				c.setIdentity(d, p.Value)
@@ -149,11 +148,15 @@ func (c *Conn) observe(d Dir, e Event) {
 	case *Identity:
 		c.setIdentity(d, e.Data)
 	}
-	c.emit(d, e)
+	emit(d, e)
 }
 
-// setIdentity keeps up to 255 bytes of d's identity, without allocating.
+// setIdentity keeps up to 255 bytes of d's identity. The first identity
+// of a connection allocates; a later one reuses the space.
 func (c *Conn) setIdentity(d Dir, id []byte) {
-	n := copy(c.ident[d][:], id)
-	c.sides[d].Identity = c.ident[d][:n:n]
+	if c.ident == nil {
+		c.ident = new([2][]byte)
+	}
+	id = id[:min(len(id), maxIdentity)]
+	c.ident[d] = append(c.ident[d][:0], id...)
 }

@@ -1,6 +1,9 @@
 package zmtp
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Default limits, used when an Options field is zero or negative.
 const (
@@ -115,70 +118,99 @@ func (s state) String() string {
 // of READY and INITIATE is parsed into Properties under the NULL and PLAIN
 // mechanisms only: CURVE and GSSAPI encrypt it.
 type Decoder struct {
-	opts Options
-	st   state
-	off  uint64 // stream bytes consumed: fed, lost and not captured
-	err  error
+	// work holds what only a greeting, frame, message or command in
+	// progress needs, and the events emitted: taken from a pool when
+	// bytes arrive and given back whenever the direction is between
+	// messages (see idle), so that an open connection between messages
+	// holds no buffers. Its fields are promoted: d.arena is d.work.arena.
+	*work
+
+	peer     *Decoder  // the other direction, when run by a Conn
+	err      error
+	mech     string // mechanism
+	sockType string // sender's socket type, when known
+	off      uint64 // stream bytes consumed: fed, lost and not captured
+	resyncs  uint64
+	finals   uint64 // last frame headers of messages read
+	headers  uint64 // frame headers begun
+	opts     limits
+
+	st        state
+	boundary  state // the state at a frame boundary: stFlags or stV1Len
+	reserved  byte  // flag bits that must be zero (3.x or 2.0)
+	major     uint8 // version spoken
+	minor     uint8 //
+	inferred  Inferred
+	depth     uint8 // public calls in progress (they nest: resume, refeed)
+	preN      uint8
+	pre       [majorAt + 1]byte // the greeting's first bytes, for the peer (prefix)
+	clearMeta bool              // the mechanism sends READY/INITIATE metadata in clear
+	forced    bool              // decide the version without waiting for the peer
+	greeted   bool              // the greeting was decoded
+	down      bool              // downgraded
+	wantIdent bool              // the next frame is the 1.0/2.0 identity
+	identity  bool              // the current frame is the identity
+	curve     bool              // the mechanism is CURVE
+	subs      bool              // the sender is a SUB or XSUB: look for subscriptions
+	needHead  bool              // MaxBody is too small for head to be frame data
+	more      bool              // the MORE flag of the current message frame
+	inMsg     bool              // a message is in progress
+	joined    bool              // joined mid-stream: the greeting was never seen
+	dropMsg   bool              // the message in progress began before a resync: not emitted
+}
+
+// limits are a Decoder's Options with the defaults applied, in 32 bits.
+type limits struct {
+	MaxBody, MaxFrames, MaxCommand, MaxSearch int32
+}
+
+// options returns l as Options.
+func (l limits) options() Options {
+	return Options{MaxBody: int(l.MaxBody), MaxFrames: int(l.MaxFrames), MaxCommand: int(l.MaxCommand), MaxSearch: int(l.MaxSearch)}
+}
+
+// work is the part of a Decoder that only a unit in progress needs: the
+// greeting bytes, the frame header, the message's frames and kept bodies,
+// the command body, the search of a direction that lost its place, and
+// the events, reused. Its capacity grows to at most
+// about MaxFrames*MaxBody + MaxCommand bytes and is shared, through
+// workPool, by the directions that are between messages.
+type work struct {
+	search *searcher // while searching for a boundary (stHunt)
 
 	// Greeting.
-	greet     [greetingLen]byte
-	greetN    int
-	clearMeta bool     // the mechanism sends READY/INITIATE metadata in clear
-	peer      *Decoder // the other direction, when run by a Conn
-	forced    bool     // decide the version without waiting for the peer
-	greeted   bool     // the greeting was decoded
-	major     uint8    // version spoken
-	minor     uint8    //
-	down      bool     // downgraded
-	mech      string   // mechanism
-	sockType  string   // sender's socket type, when known
-	boundary  state    // the state at a frame boundary: stFlags or stV1Len
-	reserved  byte     // flag bits that must be zero (3.x or 2.0)
-	wantIdent bool     // the next frame is the 1.0/2.0 identity
-	identity  bool     // the current frame is the identity
-	curve     bool     // the mechanism is CURVE
-	subs      bool     // the sender is a SUB or XSUB: look for subscriptions
-	head      [16]byte // first bytes of a message's first frame
-	headN     int      //
-	headOpen  bool     // the current frame is the first of its message
-	needHead  bool     // MaxBody is too small for head to be frame data
-	cmdFrame  [1]Frame // the frame of a command-form CURVE MESSAGE
+	greet  [greetingLen]byte
+	greetN int
 
-	// Frame being read.
-	frameOff uint64 // offset of its flags byte (length byte in 1.0)
+	head     [16]byte // first bytes of a message's first frame
+	headN    int      //
+	headOpen bool     // the current frame is the first of its message
+	kept     bool     // the current frame is in frames
 	flags    byte
-	more     bool   // the MORE flag of the current message frame
-	hdrLen   uint64 // header length of the current frame
 	hdr      [8]byte
 	hdrN     int
 	sizeLen  int // 1, or 8 for a long frame
+
+	// Frame being read.
+	frameOff uint64 // offset of its flags byte (length byte in 1.0)
+	hdrLen   uint64 // header length of the current frame
 	size     uint64
 	remain   uint64 // body bytes still to come
 
 	// Message being assembled.
-	inMsg     bool
 	msgOff    uint64
 	msgLen    uint64
 	msgBytes  uint64
 	frames    []Frame
 	omitted   int
 	arena     []byte // kept bodies of the message's frames
-	kept      bool   // the current frame is in frames
 	keepStart int    // where the current frame's data starts in arena
 	keepLeft  int    // body bytes of the current frame still to keep
 
-	// Resynchronisation.
-	search   *searcher // while searching for a boundary (stHunt)
-	joined   bool      // joined mid-stream: the greeting was never seen
-	dropMsg  bool      // the message in progress began before a resync: not emitted
-	resyncs  uint64
-	inferred Inferred
-	finals   uint64 // last frame headers of messages read
-	headers  uint64 // frame headers begun
-
 	// Command being assembled.
-	cmdBuf []byte
-	props  []Property
+	cmdBuf   []byte
+	props    []Property
+	cmdFrame [1]Frame // the frame of a command-form CURVE MESSAGE
 
 	// Emitted events, reused.
 	evGreeting Greeting
@@ -192,8 +224,18 @@ type Decoder struct {
 // NewDecoder returns a Decoder for a stream starting with a ZMTP greeting
 // (or, for ZMTP 1.0, an identity frame).
 func NewDecoder(opts Options) *Decoder {
+	d := &Decoder{}
+	d.init(opts)
+	return d
+}
+
+// init sets up a fresh Decoder with opts.
+func (d *Decoder) init(opts Options) {
 	o := opts.withDefaults()
-	return &Decoder{opts: o, boundary: stFlags, reserved: flagReserved, needHead: o.MaxBody < len(curveMessagePrefix)+8}
+	clamp := func(n int) int32 { return int32(min(n, math.MaxInt32)) }
+	d.opts = limits{MaxBody: clamp(o.MaxBody), MaxFrames: clamp(o.MaxFrames), MaxCommand: clamp(o.MaxCommand), MaxSearch: clamp(o.MaxSearch)}
+	d.boundary, d.reserved = stFlags, flagReserved
+	d.needHead = o.MaxBody < len(curveMessagePrefix)+8
 }
 
 // Feed consumes all of p, the next bytes of the stream, and calls emit for
@@ -204,6 +246,11 @@ func (d *Decoder) Feed(p []byte, emit func(Event)) {
 	if emit == nil {
 		emit = discard
 	}
+	if len(p) == 0 {
+		return
+	}
+	d.enter()
+	defer d.leave()
 	for len(p) > 0 {
 		switch d.st {
 		case stGreeting:
@@ -239,7 +286,9 @@ func (d *Decoder) Stop(err error, emit func(Event)) {
 		emit = discard
 	}
 	if d.st != stDead {
+		d.enter()
 		d.fail(d.off, err, emit)
+		d.leave()
 	}
 }
 
@@ -281,6 +330,8 @@ func (d *Decoder) pass(n uint64, uncaptured bool, emit func(Event)) {
 	if n == 0 || d.st == stDead {
 		return
 	}
+	d.enter()
+	defer d.leave()
 	if d.st == stHunt {
 		d.search.pass(n)
 		return

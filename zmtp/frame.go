@@ -203,7 +203,7 @@ func (d *Decoder) beginFrame(more bool, size, hdrLen uint64) {
 	}
 	d.msgLen = satAdd(d.msgLen, satAdd(hdrLen, size))
 	d.msgBytes = satAdd(d.msgBytes, size)
-	if len(d.frames) >= d.opts.MaxFrames {
+	if len(d.frames) >= int(d.opts.MaxFrames) {
 		d.omitted++
 		d.kept = false
 		d.keepLeft = 0

@@ -50,7 +50,7 @@ func (d *Decoder) peerV1() (v1, known bool) {
 		// failure: they prove nothing.
 		return false, false
 	}
-	g := p.greet[:p.greetN]
+	g := p.prefix()
 	switch {
 	case len(g) >= 1 && g[sigFirst] != sigFirstValue:
 		return true, true
@@ -64,13 +64,13 @@ func (d *Decoder) peerV1() (v1, known bool) {
 // when it has been seen.
 func (d *Decoder) peerMajor() (uint8, bool) {
 	p := d.peer
-	if p == nil || p.greetN <= majorAt || p.st == stDead && !p.greeted {
+	if p == nil || len(p.prefix()) <= majorAt || p.st == stDead && !p.greeted {
 		return 0, false
 	}
 	if v1, _ := d.peerV1(); v1 {
 		return 0, false
 	}
-	return p.greet[majorAt], true
+	return p.prefix()[majorAt], true
 }
 
 // resolve decides the version from the greeting bytes collected so far. It

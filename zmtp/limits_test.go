@@ -20,7 +20,7 @@ func TestOptionsDefaults(t *testing.T) {
 		{Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16, MaxSearch: 1 << 20}, Options{MaxBody: 1 << 20, MaxFrames: 1000, MaxCommand: 1 << 16, MaxSearch: 1 << 20}},
 	}
 	for _, tc := range tests {
-		if got := NewDecoder(tc.in).opts; got != tc.want {
+		if got := NewDecoder(tc.in).opts.options(); got != tc.want {
 			t.Errorf("NewDecoder(%+v) uses %+v, want %+v", tc.in, got, tc.want)
 		}
 	}

@@ -104,11 +104,13 @@ func (f Inferred) Names() []string {
 // (or waits for Boundary) and emits a Resync before anything else. It must
 // be called before the first byte is fed; later it does nothing.
 func (d *Decoder) JoinMidStream() {
-	if d.off != 0 || d.st != stGreeting || d.greetN != 0 {
+	if d.off != 0 || d.st != stGreeting || d.work != nil && d.greetN != 0 {
 		return
 	}
+	d.enter()
 	d.joined = true
 	d.hunt(ResyncMidStream, 0)
+	d.leave()
 }
 
 // Boundary tells the decoder that the next byte it is fed starts a frame
@@ -122,7 +124,9 @@ func (d *Decoder) Boundary(msgStart bool, emit func(Event)) {
 	if emit == nil {
 		emit = discard
 	}
+	d.enter()
 	d.resume(found{off: d.off, msgStart: msgStart}, SyncKernel, emit)
+	d.leave()
 }
 
 // Passes reports whether a Gap or Skip of n bytes now would be passed over
@@ -189,7 +193,7 @@ func (d *Decoder) hunt(reason ResyncReason, from uint64) {
 	d.inMsg = false
 	d.identity = false
 	d.wantIdent = false
-	d.search = newSearcher(reason, from, d.reserved, d.opts.MaxSearch)
+	d.search = newSearcher(reason, from, d.reserved, int(d.opts.MaxSearch))
 }
 
 // feedHunt searches p for a frame boundary and, once one is proven,
@@ -201,7 +205,7 @@ func (d *Decoder) hunt(reason ResyncReason, from uint64) {
 // boundary the capture marks (Boundary) can then resume decoding.
 func (d *Decoder) feedHunt(p []byte, emit func(Event)) []byte {
 	for len(p) > 0 {
-		n := min(len(p), d.opts.MaxSearch/2)
+		n := min(len(p), int(d.opts.MaxSearch/2))
 		d.off += uint64(n)
 		f, ok := d.search.add(p[:n])
 		p = p[n:]

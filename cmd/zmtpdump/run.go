@@ -396,6 +396,8 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		packets, st.Matched, st.Lost, events)
 	fmt.Fprintf(stderr, "%d connections, %d bytes reassembled, %d segments out of order, %d retransmitted, %d gaps (%d bytes lost), %d bytes not captured (snap)\n",
 		fs.Flows, fs.Bytes, fs.OutOfOrder, fs.Retransmits, fs.Gaps, fs.LostBytes, fs.SkippedBytes)
+	fmt.Fprintf(stderr, "%d packets cut in the kernel (payload too large to copy), %d unreadable there (counted as lost), %d not parsed (later fragments, more than 6 IPv6 extension headers or 2 VLAN tags)\n",
+		st.Cut, st.LoadErrors, st.Skipped)
 	if c.Framing() {
 		fmt.Fprintf(stderr, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed, %d joined mid-stream\n",
 			st.RingBytes, st.Elided, st.Unframed, st.Joined)
