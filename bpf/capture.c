@@ -95,7 +95,12 @@ struct event_hdr {
 	__u64 messages;    // messages whose last frame header was walked before it
 	__u32 mark_off;    // payload offset (in this record) of the marked header
 	__u8 mark;         // MARK_VALID | MARK_MSG_START, or 0: no mark
-	__u8 _pad[3];
+	// 1: the cap_len payload bytes this record was to hold could not be
+	// read (bpf_skb_load_bytes failed): none follow, and the record counts
+	// in lost (it is a loss, not a snap cut); userspace turns them into a
+	// gap.
+	__u8 unread;
+	__u8 _pad[2];
 };
 
 // event_hdr.mark bits.
@@ -215,25 +220,34 @@ __noinline
 #endif
 int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 from, __u32 cap)
 {
-	__u32 zero = 0, n = 0;
+	__u32 zero = 0, n = 0, unread = 0;
 	__u64 *lost, flags = 0;
 
 	if (!skb || !rec || !h)
 		return 0;
 
+	lost = bpf_map_lookup_elem(&lost_total, &zero);
 	if (cap > 0) {
 		// The verifier must see n bounded from below and above: [1, MAX].
 		n = ((cap - 1) & (MAX_PAYLOAD - 1)) + 1;
 		if (bpf_skb_load_bytes(skb, from, rec->data, n) < 0) {
+			// A loss: counted before this record carries lost, so
+			// that userspace declares the bytes before it lost.
 			count(CNT_LOAD_ERR);
+			if (lost)
+				__sync_fetch_and_add(lost, 1);
+			unread = n;
 			n = 0;
 		}
 	}
 	h->cap_len = n;
-	lost = bpf_map_lookup_elem(&lost_total, &zero);
 	if (lost)
 		h->lost = *lost;
 	rec->hdr = *h;
+	if (unread) {
+		rec->hdr.cap_len = unread;
+		rec->hdr.unread = 1;
+	}
 	// A mark pending in h, its mark_off holding the marked header's
 	// sequence number, goes to the first record whose shipped bytes hold
 	// that header. Done here, in a function the verifier checks once.

@@ -35,7 +35,8 @@ type CaptureEventHdr struct {
 	Messages   uint64
 	MarkOff    uint32
 	Mark       uint8
-	Pad        [3]uint8
+	Unread     uint8
+	Pad        [2]uint8
 }
 
 type CaptureFlowKey struct {

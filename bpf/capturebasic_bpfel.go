@@ -65,7 +65,8 @@ type CaptureBasicRecord struct {
 		Messages   uint64
 		MarkOff    uint32
 		Mark       uint8
-		Pad        [3]uint8
+		Unread     uint8
+		Pad        [2]uint8
 	}
 	Data [65536]uint8
 }

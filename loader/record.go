@@ -33,6 +33,7 @@ const (
 	offMessages   = 88
 	offMarkOff    = 96
 	offMark       = 100
+	offUnread     = 101
 	hdrLen        = 104
 )
 
@@ -58,6 +59,11 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 	}
 	le := binary.LittleEndian
 	capLen := int(le.Uint32(rec[offCapLen:]))
+	unread := 0
+	if rec[offUnread] != 0 {
+		// The kernel could not read the capLen bytes: none follow.
+		unread, capLen = capLen, 0
+	}
 	if capLen > len(rec)-hdrLen {
 		return fmt.Errorf("%w: header claims %d payload bytes, record holds %d", errShortRecord, capLen, len(rec)-hdrLen)
 	}
@@ -104,5 +110,26 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 		}
 	}
 	seg.Payload = rec[hdrLen : hdrLen+capLen]
+	if unread > 0 {
+		markUnread(seg, unread)
+	}
 	return nil
+}
+
+// markUnread turns seg, whose first n payload bytes the kernel could not
+// read, into a segment of the rest: the kernel counted the record lost, so
+// the assembler declares the n bytes before it lost, a gap of exactly n
+// bytes, instead of bytes not captured (a snap cut, which is no loss). A
+// SYN's data (TCP Fast Open) cannot move past the SYN: it is dropped, and
+// found missing later.
+func markUnread(seg *capture.Segment, n int) {
+	n = min(n, seg.PayloadLen)
+	if seg.Flags&capture.SYN != 0 {
+		seg.PayloadLen = 0
+		return
+	}
+	seg.Seq += uint32(n)
+	seg.PayloadLen -= n
+	seg.PacketLen = max(seg.PacketLen-n, 0)
+	seg.Piece = true
 }

@@ -38,6 +38,7 @@ func TestRecordLayout(t *testing.T) {
 		{"messages", unsafe.Offsetof(h.Messages), offMessages},
 		{"mark_off", unsafe.Offsetof(h.MarkOff), offMarkOff},
 		{"mark", unsafe.Offsetof(h.Mark), offMark},
+		{"unread", unsafe.Offsetof(h.Unread), offUnread},
 		{"size", unsafe.Sizeof(h), hdrLen},
 	} {
 		if c.got != c.want {
