@@ -125,7 +125,7 @@ type Decoder struct {
 	// holds no buffers. Its fields are promoted: d.arena is d.work.arena.
 	*work
 
-	peer     *Decoder  // the other direction, when run by a Conn
+	peer     *Decoder // the other direction, when run by a Conn
 	err      error
 	mech     string // mechanism
 	sockType string // sender's socket type, when known
