@@ -3,6 +3,7 @@ package output
 import (
 	"encoding/binary"
 	"slices"
+	"unicode/utf8"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -83,25 +84,61 @@ func hex4(v uint32) uint64 {
 	return x + 0x3030303030303030 + letters*('a'-'0'-10)
 }
 
-// appendJSONString appends s as a JSON string.
+// appendJSONString appends s as a JSON string. Valid UTF-8 goes out as
+// UTF-8, so that a reader decoding the JSON gets the same text back; JSON's
+// own escapes cover the quote, the backslash and the C0 controls, and \uXXXX
+// escapes DEL, the C1 controls (U+0080 to U+009F, which some terminals obey)
+// and U+2028/U+2029 (line breaks to JavaScript). A byte that is not part of
+// valid UTF-8 is written as the four characters \xNN (the JSON text
+// "\\xNN"), never as U+FFFD, so that it stays visible; where the exact bytes
+// matter, appendJSONText adds them in hex.
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		case c >= 0x80:
-			// Only ASCII is passed through: anything else is escaped byte
-			// by byte so that the output is always valid JSON.
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		default:
-			b = append(b, c)
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			b = append(b, '\\', '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		case r <= 0x9f || r == 0x2028 || r == 0x2029:
+			b = append(b, '\\', 'u', hexDigits[r>>12], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
 	}
 	return append(b, '"')
+}
+
+// appendJSONText appends `"key":"text"` for bytes p taken from the wire
+// (a user name, a reason, a name), as appendJSONString writes them. When p
+// is not valid UTF-8, the text is not its exact bytes: `,"key_hex":"..."`
+// follows with them.
+func appendJSONText(b []byte, key string, p []byte) []byte {
+	b = append(b, '"')
+	b = append(b, key...)
+	b = append(b, '"', ':')
+	b = appendJSONString(b, string(p))
+	if !utf8.Valid(p) {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, `_hex":"`...)
+		b = appendHex(b, p)
+		b = append(b, '"')
+	}
+	return b
 }
 
 // appendToken appends a name taken from the wire (a command or property
@@ -129,6 +166,24 @@ func appendEscaped(b []byte, s string) []byte {
 		case c == '\\':
 			b = append(b, '\\', '\\')
 		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		default:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+	}
+	return b
+}
+
+// appendPrintable appends s with every byte outside printable ASCII
+// escaped as \xNN, except the newlines of keepNewlines, and nothing else
+// changed: the last guard of text that is ours but may hold wire bytes (a
+// note, a ladder), so that no control byte reaches a terminal whatever a
+// caller forgot to quote.
+func appendPrintable(b []byte, s string, keepNewlines bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c < 0x7f, c == '\n' && keepNewlines:
 			b = append(b, c)
 		default:
 			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&0xf])

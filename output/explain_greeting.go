@@ -134,7 +134,7 @@ func noteGreeting20(e *zmtp.Greeting) noteText {
 	return noteText{
 		fmt.Sprintf("A ZMTP 2.0 greeting: the 10-byte signature, a revision byte (%d; ZMTP 2.0 is revision "+
 			"1) and the sender's socket type as one byte (%s); an identity frame follows. ZMTP 2.0 has no "+
-			"security mechanism, no commands and no metadata besides these.", e.Revision, e.SocketType),
+			"security mechanism, no commands and no metadata besides these.", e.Revision, appendToken(nil, []byte(e.SocketType))),
 		cite("RFC 15", "Formal Grammar"),
 	}
 }
@@ -145,7 +145,7 @@ func noteDowngrade20(e *zmtp.Greeting) noteText {
 			"it sends its major version, %d, and once it has read the other side's revision 1 (ZMTP 2.0) it "+
 			"goes on as a 2.0 peer: its socket type (%s), an identity frame, then 2.0 frames. So its %d "+
 			"stands where a 2.0 greeting has its revision. Only a NULL peer may do this: a peer set up for "+
-			"PLAIN or CURVE MUST close the connection instead.", e.Revision, e.SocketType, e.Revision),
+			"PLAIN or CURVE MUST close the connection instead.", e.Revision, appendToken(nil, []byte(e.SocketType)), e.Revision),
 		cite("RFC 23", "Detecting ZMTP 2.0 Peers", "Detecting ZMTP 1.0 and 2.0 Peers"),
 	}
 }

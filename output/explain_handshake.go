@@ -39,7 +39,7 @@ func noteMetaIdentity(value []byte, sockType string, minor uint8) noteText {
 		"ROUTER connecting to a ROUTER may send one; other socket types ignore it."
 	switch {
 	case sockType != "" && sockType != "REQ" && sockType != "DEALER" && sockType != "ROUTER":
-		t += " It comes from a " + sockType + " here, so it is ignored."
+		t += " It comes from a " + string(appendToken(nil, []byte(sockType))) + " here, so it is ignored."
 	case len(value) == 0:
 		t += " This one is empty and names nothing: a libzmq ROUTER then makes up an id of its own."
 	}

@@ -40,8 +40,9 @@ func appendHexDump(b, p []byte) []byte {
 
 // appendDumps appends, for -X, the dumps of the bytes an event kept: each
 // frame of a message (under a "frame N/M" line when there are several),
-// the data of a command, an identity.
-func appendDumps(b []byte, ev zmtp.Event) []byte {
+// the data of a command (a PLAIN password hidden unless secrets are shown),
+// an identity.
+func (p *Text) appendDumps(b []byte, ev zmtp.Event) []byte {
 	switch e := ev.(type) {
 	case *zmtp.Message:
 		n := len(e.Frames) + e.FramesOmitted
@@ -57,7 +58,7 @@ func appendDumps(b []byte, ev zmtp.Event) []byte {
 			b = appendHexDump(b, f.Data)
 		}
 	case *zmtp.Command:
-		b = appendHexDump(b, e.Data)
+		b = appendHexDump(b, p.commandData(e))
 	case *zmtp.Identity:
 		b = appendHexDump(b, e.Data)
 	}

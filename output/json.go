@@ -18,6 +18,7 @@ type JSON struct {
 	w       *bufio.Writer
 	secrets bool
 	buf     []byte
+	hideBuf []byte  // command data with a password hidden (commandData)
 	owners  *Owners // see SetOwners
 	notes   []Note  // see SetNotes
 	// The events of one segment share its time, and a connection's share
@@ -115,8 +116,8 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = strconv.AppendUint(b, uint64(e.Major), 10)
 		b = append(b, '.')
 		b = strconv.AppendUint(b, uint64(e.Minor), 10)
-		b = append(b, `","mechanism":`...)
-		b = appendJSONString(b, e.Mechanism)
+		b = append(b, '"')
+		b = appendJSONText(append(b, ','), "mechanism", []byte(e.Mechanism))
 		b = append(b, `,"as_server":`...)
 		b = strconv.AppendBool(b, e.AsServer)
 		if e.Major >= 2 || e.Downgraded {
@@ -127,8 +128,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		if e.Major == 2 {
 			b = append(b, `,"revision":`...)
 			b = strconv.AppendUint(b, uint64(e.Revision), 10)
-			b = append(b, `,"socket_type":`...)
-			b = appendJSONString(b, e.SocketType)
+			b = appendJSONText(append(b, ','), "socket_type", []byte(e.SocketType))
 		}
 		if e.Downgraded {
 			b = append(b, `,"downgraded":true`...)
@@ -148,8 +148,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		return p.line(b)
 	case *zmtp.Command:
 		b = p.head(t, src, dst, "command")
-		b = append(b, `,"name":`...)
-		b = appendJSONString(b, e.Name)
+		b = appendJSONText(append(b, ','), "name", []byte(e.Name))
 		b = append(b, `,"size":`...)
 		b = strconv.AppendUint(b, e.Size, 10)
 		if e.Properties != nil || e.Name == "READY" || e.Name == "INITIATE" {
@@ -158,8 +157,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = append(b, `{"name":`...)
-				b = appendJSONString(b, string(pr.Name))
+				b = appendJSONText(append(b, '{'), "name", pr.Name)
 				b = append(b, `,"value_hex":"`...)
 				b = appendHex(b, pr.Value)
 				b = append(b, `"}`...)
@@ -167,16 +165,21 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 			b = append(b, ']')
 		}
 		if e.Name == "ERROR" {
-			b = append(b, `,"reason":`...)
-			b = appendJSONString(b, string(e.Reason))
+			b = appendJSONText(append(b, ','), "reason", e.Reason)
 		}
+		hidden := false
 		if e.Properties == nil && e.Name != "ERROR" {
+			var data []byte
+			data, hidden = p.commandData(e)
 			b = append(b, `,"data_hex":"`...)
-			b = appendHex(b, e.Data)
+			b = appendHex(b, data)
 			b = append(b, '"')
 		}
 		b = append(b, `,"truncated":`...)
 		b = strconv.AppendBool(b, e.Truncated)
+		if hidden {
+			b = append(b, `,"redacted":"password"`...)
+		}
 		b = p.appendCommandFields(b, e)
 	case *zmtp.Message:
 		b = p.head(t, src, dst, "message")
@@ -208,8 +211,8 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 			b = append(b, `"}`...)
 		}
 		if e.Encrypted {
-			b = append(b, `,"encrypted":true,"mechanism":`...)
-			b = appendJSONString(b, e.Mechanism)
+			b = append(b, `,"encrypted":true`...)
+			b = appendJSONText(append(b, ','), "mechanism", []byte(e.Mechanism))
 			b = append(b, `,"nonce_hex":"`...)
 			b = appendHex(b, e.Nonce)
 			b = append(b, `","box_size":`...)
@@ -253,13 +256,12 @@ func (p *JSON) appendCommandFields(b []byte, c *zmtp.Command) []byte {
 		b = appendHex(b, c.Topic)
 		b = append(b, '"')
 	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
-		b = append(b, `,"mechanism":"PLAIN","username":`...)
-		b = appendJSONString(b, string(c.Username))
+		b = append(b, `,"mechanism":"PLAIN"`...)
+		b = appendJSONText(append(b, ','), "username", c.Username)
 		b = append(b, `,"password_length":`...)
 		b = strconv.AppendInt(b, int64(len(c.Password)), 10)
 		if p.secrets {
-			b = append(b, `,"password":`...)
-			b = appendJSONString(b, string(c.Password))
+			b = appendJSONText(append(b, ','), "password", c.Password)
 		}
 	case c.Mechanism == "CURVE" && c.Nonce != nil:
 		b = append(b, `,"mechanism":"CURVE"`...)
@@ -303,12 +305,12 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	case kz:
 		b = appendVersionNumber(b, z)
 	}
-	b = append(b, `","mechanism":`...)
+	b = append(b, '"')
 	m := a.Mechanism
 	if m == "" {
 		m = z.Mechanism
 	}
-	b = appendJSONString(b, m)
+	b = appendJSONText(append(b, ','), "mechanism", []byte(m))
 	for i, key := range [2]string{"src", "dst"} {
 		s := &c.Sides[i]
 		b = append(b, `,"`...)
@@ -317,10 +319,8 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 		if knownVersion(s) {
 			b = appendVersionNumber(b, s)
 		}
-		b = append(b, `","`...)
-		b = append(b, key...)
-		b = append(b, `_socket_type":`...)
-		b = appendJSONString(b, s.SocketType)
+		b = append(b, '"')
+		b = appendJSONText(append(b, ','), key+"_socket_type", []byte(s.SocketType))
 		b = append(b, `,"`...)
 		b = append(b, key...)
 		b = append(b, `_identity_hex":"`...)

@@ -217,7 +217,7 @@ func eventLabel(ev zmtp.Event) string {
 				return "error: " + s.Error()
 			}
 		}
-		return "error: " + e.Reason()
+		return "error: " + string(appendEscaped(nil, e.Reason()))
 	}
 	return fmt.Sprintf("%T", ev)
 }

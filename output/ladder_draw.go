@@ -16,7 +16,9 @@ type LadderAware interface {
 // Ladder implements LadderAware: the diagram follows the connection's
 // summary line, then an empty line.
 func (p *Text) Ladder(l *Ladder) error {
-	_, err := p.w.Write(l.AppendTo(nil))
+	// The labels quote what they take from the wire; escaping the whole
+	// drawing again keeps any byte a label forgot off the terminal.
+	_, err := p.w.Write(appendPrintable(nil, string(l.AppendTo(nil)), true))
 	return err
 }
 

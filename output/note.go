@@ -46,21 +46,24 @@ const noteWidth = 100
 func (p *Text) SetNotes(notes []Note) { p.notes = notes }
 
 // appendNotes appends the pending notes, each on its own wrapped lines
-// ending in a newline, and clears them.
+// ending in a newline, and clears them. Whatever a note holds, it prints
+// only printable ASCII: any other byte (a control byte a note took from the
+// wire unquoted) is escaped as \xNN.
 func (p *Text) appendNotes(b []byte) []byte {
 	for _, n := range p.notes {
+		stage := string(appendPrintable(nil, n.Stage, false))
 		b = append(b, "    "...)
 		b = p.paint(b, colorBlue)
 		b = append(b, '[')
-		b = append(b, n.Stage...)
+		b = append(b, stage...)
 		b = append(b, ']')
 		b = p.unpaint(b)
-		col := 4 + len(n.Stage) + 2
+		col := 4 + len(stage) + 2
 		text := n.Text
 		if n.Cite != "" {
 			text += " (" + n.Cite + ")"
 		}
-		b = appendWrapped(b, text, col, noteWidth, "      ")
+		b = appendWrapped(b, string(appendPrintable(nil, text, false)), col, noteWidth, "      ")
 		b = append(b, '\n')
 	}
 	p.notes = nil

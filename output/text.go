@@ -23,6 +23,7 @@ type Text struct {
 	verbose bool
 	secrets bool
 	buf     []byte
+	hideBuf []byte // command data with a password hidden (commandData)
 	notes   []Note // see SetNotes
 	// The endpoints of the last line, "src > dst" formatted (a
 	// connection's events come in runs).
@@ -156,7 +157,7 @@ func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmt
 	}
 	if p.body == BodyHexDump {
 		b = append(b, '\n')
-		b = appendDumps(b, ev)
+		b = p.appendDumps(b, ev)
 		b = p.appendNotes(b)
 		p.buf = b[:0]
 		_, err := p.w.Write(b)
@@ -245,7 +246,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 			b = append(b, ", password "...)
 			b = appendQuoted(b, c.Password)
 		} else {
-			b = fmt.Appendf(b, ", password (%d bytes)", len(c.Password))
+			b = fmt.Appendf(b, ", password (%d bytes, hidden)", len(c.Password))
 		}
 	case c.Mechanism == "CURVE" && (c.Nonce != nil || c.Name == "MESSAGE"):
 		b = append(b, " (CURVE):"...)
@@ -279,9 +280,10 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 			b = p.appendHexAfter(b, pr.Value)
 		}
 	case len(c.Data) > 0:
+		data := p.commandData(c)
 		b = append(b, ": "...)
-		b = appendQuoted(b, c.Data)
-		b = p.appendHexAfter(b, c.Data)
+		b = appendQuoted(b, data)
+		b = p.appendHexAfter(b, data)
 	}
 	b = append(b, " (size "...)
 	b = strconv.AppendUint(b, c.Size, 10)

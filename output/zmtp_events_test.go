@@ -26,7 +26,7 @@ func newEvents() []zmtp.Event {
 		&zmtp.Command{Name: "PING", Size: 7, TTL: 30, Context: []byte("ab")},
 		&zmtp.Command{Name: "PONG", Size: 7, Context: []byte("ab")},
 		&zmtp.Command{Name: "SUBSCRIBE", Size: 15, Topic: []byte("topic")},
-		&zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 19, Username: []byte("admin"), Password: []byte("secret")},
+		plainHello(),
 		&zmtp.Command{Name: "HELLO", Mechanism: "CURVE", Size: 200, CurveVersion: [2]byte{1, 0}, Key: key, Nonce: nonce, BoxSize: 80},
 		&zmtp.Command{Name: "INITIATE", Mechanism: "CURVE", Size: 263, Cookie: make([]byte, 96), Nonce: nonce, BoxSize: 150, Encrypted: true},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 6, Data: []byte("\x01topic")}}, Bytes: 6, Subscription: zmtp.Subscribe, Topic: []byte("topic")},
@@ -35,6 +35,54 @@ func newEvents() []zmtp.Event {
 			{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 3, MessageBytes: 3, StreamBytes: 98},
 			{Greeted: true, Major: 3, Minor: 0, Mechanism: "NULL", SocketType: "PULL", Identity: []byte("id"), Err: errors.New("boom")},
 		}},
+	}
+}
+
+// plainHello is a PLAIN HELLO as the decoder makes it: Username and
+// Password point into Data.
+func plainHello() *zmtp.Command {
+	data := []byte("\x05admin\x06secret")
+	return &zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 19, Data: data, Username: data[1:6], Password: data[7:]}
+}
+
+// TestPlainPasswordHidden: whatever the body mode, text shows the password
+// only with secrets, and -X dumps it as stars without.
+func TestPlainPasswordHidden(t *testing.T) {
+	for _, body := range []Body{BodyQuotedHex, BodyText, BodyHexDump} {
+		for _, secrets := range []bool{false, true} {
+			var buf bytes.Buffer
+			p := NewText(&buf, Options{Location: ts.Location(), Body: body, ShowSecrets: secrets})
+			if err := p.Event(ts, src, dst, plainHello()); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			shown := strings.Contains(out, "secret") || strings.Contains(strings.Join(strings.Fields(out), ""), "736563726574")
+			if shown != secrets {
+				t.Errorf("body %d, secrets %v: password shown %v:\n%s", body, secrets, shown, out)
+			}
+			if !strings.Contains(out, `username "admin"`) {
+				t.Errorf("body %d, secrets %v: no user name:\n%s", body, secrets, out)
+			}
+			if body == BodyHexDump && !secrets && !strings.Contains(out, "0561 646d 696e 062a 2a2a 2a2a 2a         .admin.******") {
+				t.Errorf("-X: the password not dumped as stars:\n%s", out)
+			}
+		}
+	}
+	// A HELLO of a connection joined after its greeting: the mechanism is
+	// not known, the data has PLAIN's shape.
+	joined := plainHello()
+	joined.Mechanism, joined.Username, joined.Password = "", nil, nil
+	var buf bytes.Buffer
+	p := NewText(&buf, Options{Location: ts.Location()})
+	if err := p.Event(ts, src, dst, joined); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush()
+	if want := `HELLO: "\x05admin\x06******" 05 61 64 6d 69 6e 06 2a 2a 2a 2a 2a 2a (size 19)`; !strings.HasSuffix(strings.TrimSpace(buf.String()), want) {
+		t.Errorf("joined HELLO: got %q, want it to end with %q", buf.String(), want)
 	}
 }
 
@@ -55,7 +103,7 @@ func TestTextNewEvents(t *testing.T) {
 		for _, l := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
 			got = append(got, strings.TrimPrefix(l, prefix))
 		}
-		password := `password (6 bytes)`
+		password := `password (6 bytes, hidden)`
 		if secrets {
 			password = `password "secret"`
 		}
@@ -121,6 +169,13 @@ func TestJSONNewEvents(t *testing.T) {
 		check(8, "password_length", 6.0)
 		if _, ok := got[8]["password"]; ok != secrets {
 			t.Errorf("secrets %v: password shown: %v", secrets, got[8])
+		}
+		if secrets {
+			check(8, "data_hex", "0561646d696e06736563726574")
+			check(8, "password", "secret")
+		} else {
+			check(8, "data_hex", "0561646d696e062a2a2a2a2a2a")
+			check(8, "redacted", "password")
 		}
 		check(9, "client_key_z85", "HelloWorldHelloWorldHelloWorldHelloWorld")
 		check(9, "nonce_hex", "0000000000000001")

@@ -1,0 +1,36 @@
+package zmtp
+
+// PlainPassword returns where the password of a PLAIN HELLO lies in c.Data,
+// so that a printer can hide those bytes wherever it shows the command's
+// data: c.Data[start:end] (a part of it when the command was cut). ok is
+// false when c carries no password bytes.
+//
+// RFC 24: hello = command-size %d5 "HELLO" username password; username =
+// OCTET 0*255username-char; password = OCTET 0*255password-char. A HELLO
+// whose mechanism is not known (a connection joined after its greeting) is
+// read as PLAIN when its data has that shape, since it may well be one.
+func PlainPassword(c *Command) (start, end int, ok bool) {
+	if c.Name != "HELLO" {
+		return 0, 0, false
+	}
+	switch c.Mechanism {
+	case "PLAIN":
+	case "":
+		if _, _, err := parsePlainHello(c.Data, c.Truncated); err != nil {
+			return 0, 0, false
+		}
+	default:
+		return 0, 0, false
+	}
+	data := c.Data
+	if len(data) == 0 {
+		return 0, 0, false
+	}
+	at := 1 + int(data[0]) // the password's length octet
+	if at >= len(data) {
+		return 0, 0, false // cut before it
+	}
+	start = at + 1
+	end = min(start+int(data[at]), len(data))
+	return start, end, start < end
+}
