@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: (MPL-2.0 OR GPL-2.0-only)
+//
+// framing.h: kernel-side framing, the walk through ZMTP frames of capture.c.
+// Included by capture.c; not a program of its own.
+
+#ifndef ZD_FRAMING_H
+#define ZD_FRAMING_H
+
+#ifndef ZD_NO_FRAMING
+
+// Kernel-side framing.
+//
+// For every flow whose SYN it saw, the program keeps, per direction, the
+// next sequence number it expects and where in the ZMTP stream that byte
+// falls. The greeting is shipped whole; once it tells how frames look
+// (ZMTP 3.x at offset 64; 2.0, or 3.x downgraded to 2.0, at offset 12 with
+// the identity frame first), every frame header is read: commands (and a
+// 2.0 identity) are shipped whole, message frames with their first
+// frame_keep body bytes; a larger rest of a body is left out, and the
+// records say how many bytes they leave out so that userspace decodes the
+// frame's real size and skips the rest (never a loss).
+//
+// The program stops following a flow (and ships it whole, as without
+// framing) at anything it cannot prove: ZMTP 1.0, a malformed header
+// (reserved flags, MORE on a command, a size of 2^63 or more), bytes
+// missing before a packet outside a body, a payload larger than a record.
+// Retransmitted bytes already walked are left out (shipped whole when
+// frame_keep is 0).
+//
+// Marks. The walk reads every frame header of the directions it follows,
+// whether or not the ring takes the records (ship() failing does not stop
+// it), and counts per direction the frames (commands and 2.0's identity
+// included) and the messages (one when the header of a message frame
+// without MORE is walked; a command neither opens nor closes a message, as
+// in the decoder). A record carries a mark when a frame header the walk
+// walked while handling its packet starts in its kept bytes: the payload
+// offset of the first such header, whether no message is open there (the
+// frame starts a message, or is a command or the identity), and the counts
+// before that header. So after a loss, userspace resumes at the next mark
+// and knows how many frames and messages the loss took. A packet the walk
+// does not follow (no flowstate, or given up) carries no mark, nor do
+// retransmitted bytes. Every header of a record starts in its first
+// MAX_PAYLOAD kept bytes: a packet is cut into records (pieces) at a header
+// when that is farther from the record's start (BIG TCP only).
+//
+// Joining. A direction already open when the capture started has no
+// flowstate. Userspace, having proved a frame boundary at sequence number
+// S (and whether a message is open there), writes a flow_state in
+// MODE_JOIN with expect = S, in_msg and v2 set and the rest 0. Packets
+// wholly before S are shipped as without framing and leave it as it is;
+// the packet holding S starts the walk at S (its bytes before S shipped
+// too, unmarked) with counts from 0; a packet after S (S never seen) gives
+// the join up: the entry is deleted and counted as unframed.
+
+#define ZF_MORE 0x01
+#define ZF_LONG 0x02
+#define ZF_COMMAND 0x04
+
+enum frame_mode {
+	MODE_GREETING = 1, // shipping the greeting; frames start at fstart
+	MODE_FRAMES = 2,   // walking frames
+	MODE_OFF = 3,      // gave up: the entry is deleted
+	MODE_JOIN = 4,     // written by userspace: walk from sequence number expect on
+};
+
+// Bytes of a body left out only in stretches at least this long: shorter
+// ones are cheaper to ship than to describe with another record.
+#define ELIDE_MIN 256
+
+static __always_inline void begin_frame(struct flow_state *st, __u64 len)
+{
+	int whole = st->first || (!st->v2 && (st->hdr_flags & ZF_COMMAND));
+
+	st->body_left = len;
+	st->ship_left = whole || !frame_keep || len < frame_keep ? len : frame_keep;
+	st->first = 0;
+	st->hdr_need = 0;
+}
+
+// give_up stops the walk: the rest of the packet is shipped, the flow is
+// forgotten.
+static __always_inline long give_up(struct walk *w)
+{
+	w->st->mode = MODE_OFF;
+	w->i = w->n;
+	return 1;
+}
+
+// frame_step advances the walk by one frame header (or one of its bytes)
+// or by the part of a body inside this packet. It is bpf_loop's callback:
+// 1 stops the loop.
+static long frame_step(__u32 idx, void *ctx)
+{
+	struct walk *w = ctx;
+	struct flow_state *st = w->st;
+	__u32 i = w->i, n = w->n, room;
+	__u8 b[2];
+
+	if (i >= n)
+		return 1;
+	room = n - i;
+	if (st->body_left) {
+		__u64 take = st->ship_left < room ? st->ship_left : room;
+
+		i += take;
+		st->ship_left -= take;
+		st->body_left -= take;
+		room = n - i;
+		if (room && st->body_left) {
+			__u32 el = st->body_left < room ? st->body_left : room;
+
+			if (el >= ELIDE_MIN) {
+				ship_span(w, w->piece, i - w->piece, i + el - w->piece);
+				w->piece = i + el;
+			}
+			i += el;
+			st->body_left -= el;
+		}
+		w->i = i;
+		return 0;
+	}
+	if (st->hdr_need == 0) {
+		// A frame's flags, and its length if short and here.
+		if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0)
+			return give_up(w);
+		if (b[0] & ~(st->v2 ? ZF_MORE | ZF_LONG : ZF_MORE | ZF_LONG | ZF_COMMAND))
+			return give_up(w); // not a frame: leave the decoder to say so
+		if ((b[0] & (ZF_MORE | ZF_COMMAND)) == (ZF_MORE | ZF_COMMAND))
+			return give_up(w); // a command with MORE
+		// A frame header starts at i: keep it in its record's first
+		// MAX_PAYLOAD kept bytes, mark it if it is the record's first,
+		// count it.
+		if (i - w->piece >= MAX_PAYLOAD) {
+			ship_span(w, w->piece, i - w->piece, i - w->piece);
+			w->piece = i;
+		}
+		if (!w->h.mark) {
+			// Pending in the records' template (see ship()).
+			w->h.mark = MARK_VALID | (st->in_msg ? 0 : MARK_MSG_START);
+			w->h.mark_off = w->seq + i;
+			w->h.frames = st->frames;
+			w->h.messages = st->messages;
+		}
+		st->frames++;
+		if (!st->first && !(b[0] & ZF_COMMAND)) {
+			st->in_msg = b[0] & ZF_MORE;
+			if (!st->in_msg)
+				st->messages++;
+		}
+		st->hdr_flags = b[0];
+		st->len_acc = 0;
+		if (!(b[0] & ZF_LONG)) {
+			if (room >= 2) {
+				begin_frame(st, b[1]);
+				w->i = i + 2;
+				return 0;
+			}
+			st->hdr_need = 1;
+			w->i = i + 1;
+			return 0;
+		}
+		st->hdr_need = 8;
+		i++;
+		if (n - i >= 8) {
+			__u64 be;
+
+			if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
+				return give_up(w);
+			be = bpf_be64_to_cpu(be);
+			if (be >> 63)
+				return give_up(w);
+			begin_frame(st, be);
+			i += 8;
+		}
+		w->i = i;
+		return 0;
+	}
+	// A header split between packets: its length a byte at a time.
+	if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0)
+		return give_up(w);
+	st->len_acc = st->len_acc << 8 | b[0];
+	if (--st->hdr_need == 0) {
+		if (st->len_acc >> 63)
+			return give_up(w);
+		begin_frame(st, st->len_acc);
+	}
+	w->i = i + 1;
+	return 0;
+}
+
+// greet looks at the greeting bytes in the packet from payload offset start
+// on. It returns the payload offset where frames start, -1 if they start
+// after this packet, -2 if the stream is not one the program can follow.
+static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 start)
+{
+	__u32 pos = st->pos, len = w->n - start;
+	__u8 b = 0;
+
+#define GREETING_BYTE(k) \
+	(pos <= (k) && (k) < pos + len && bpf_skb_load_bytes(w->skb, w->base + start + (k) - pos, &b, 1) == 0)
+
+	// A signature (%xFF 8 bytes %x7F): not ZMTP 1.0.
+	if (GREETING_BYTE(0) && b != 0xff)
+		return -2;
+	if (GREETING_BYTE(9) && !(b & 1))
+		return -2;
+	if (GREETING_BYTE(10)) {
+		if (b == 0)
+			return -2;
+		st->rev = b;
+	}
+	if (GREETING_BYTE(12)) {
+		if (st->rev >= 3 && b >= 'A' && b <= 'Z') {
+			st->fstart = 64; // a 3.x mechanism name
+		} else if (b <= (ZF_MORE | ZF_LONG)) {
+			st->fstart = 12; // 2.0's identity frame
+			st->v2 = 1;
+			st->first = 1;
+		} else {
+			return -2;
+		}
+	}
+#undef GREETING_BYTE
+	if (st->fstart && pos + len > st->fstart) {
+		st->mode = MODE_FRAMES;
+		return start + st->fstart - pos;
+	}
+	st->pos = pos + len;
+	return -1;
+}
+
+// follow ships the packet in w as kernel-side framing decides. It returns 0
+// when the packet is to be shipped whole instead.
+static __always_inline int follow(struct walk *w, __u32 plen)
+{
+	struct flow_key k = {};
+	struct flow_state *st;
+	__u32 start = 0, keep_from = 0xffffffff;
+	__s32 d;
+	int o;
+
+	__builtin_memcpy(k.saddr, w->h.saddr, 16);
+	__builtin_memcpy(k.daddr, w->h.daddr, 16);
+	k.sport = w->h.sport;
+	k.dport = w->h.dport;
+	k.ifindex = w->h.ifindex;
+
+	if (w->flags & TCP_SYN) {
+		struct flow_state fresh = {};
+
+		if (w->flags & (TCP_RST | TCP_FIN) || plen > 0) {
+			bpf_map_delete_elem(&flowstate, &k);
+			return 0;
+		}
+		fresh.expect = w->seq + 1;
+		fresh.mode = MODE_GREETING;
+		bpf_map_update_elem(&flowstate, &k, &fresh, BPF_ANY);
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&flowstate, &k);
+	if (!st)
+		return 0;
+	if (w->flags & TCP_RST)
+		goto forget;
+	if (w->n == 0) {
+		if (w->flags & TCP_FIN)
+			bpf_map_delete_elem(&flowstate, &k);
+		return 0;
+	}
+	if (w->n < plen)
+		goto off; // cut: the walk would lose its place
+	w->st = st;
+	d = (__s32)(w->seq - st->expect);
+	if (st->mode == MODE_JOIN) {
+		// Userspace joined the direction at expect.
+		if (d > 0)
+			goto off; // that byte passed unseen: userspace may try again
+		if ((__u32)-d >= w->n)
+			return 0; // before it: shipped as without framing
+		start = -d;
+		keep_from = 0;
+		st->mode = MODE_FRAMES;
+		count(CNT_JOINED);
+	} else if (d < 0) {
+		// Bytes walked already: a retransmission.
+		if ((__u32)-d >= w->n) {
+			if (!frame_keep)
+				return 0; // shipped whole, unmarked
+			ship_piece(w, 0, 0, w->n);
+			return 1;
+		}
+		start = -d;
+		if (!frame_keep)
+			keep_from = 0;
+	} else if (d > 0) {
+		// Bytes before this packet not seen (yet): can be passed over
+		// only inside a body.
+		if (st->mode != MODE_FRAMES || st->hdr_need || (__u64)d > st->body_left)
+			goto off;
+		st->body_left -= d;
+		st->ship_left = st->ship_left > (__u64)d ? st->ship_left - d : 0;
+	}
+	w->i = start;
+	w->piece = keep_from < start ? keep_from : start;
+	if (st->mode == MODE_GREETING) {
+		o = greet(w, st, start);
+		if (o == -2)
+			goto off;
+		if (o == -1) {
+			st->expect = w->seq + w->n;
+			return 0;
+		}
+		w->i = o;
+	}
+	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
+	if (w->piece < w->n)
+		ship_span(w, w->piece, w->n - w->piece, w->n - w->piece);
+	st->expect = w->seq + w->n;
+	if (st->mode == MODE_OFF) {
+		count(CNT_UNFRAMED);
+		goto forget;
+	}
+	if (w->flags & TCP_FIN)
+		goto forget;
+	return 1;
+off:
+	count(CNT_UNFRAMED);
+forget:
+	bpf_map_delete_elem(&flowstate, &k);
+	return w->pieces > 0;
+}
+
+#endif // ZD_NO_FRAMING
+
+#endif // ZD_FRAMING_H
