@@ -17,12 +17,11 @@ type session struct {
 	out    *sink
 	zc     *zmtp.Conn
 	seg    *capture.Segment
-	first  time.Time // time of the first segment that carried data, a gap or a skip
-	last   time.Time // time of the last one
-	fed    bool      // any byte (or gap, or skip) was given to zc
-	gaps   [2]uint64 // gaps per direction (flows.Dir order); skips are not gaps
-	lost   [2]uint64 // bytes they lost
-	emitFn func(zmtp.Dir, zmtp.Event)
+	first  time.Time  // time of the first segment that carried data, a gap or a skip
+	last   time.Time  // time of the last one
+	fed    bool       // any byte (or gap, or skip) was given to zc
+	gaps   [2]uint64  // gaps per direction (flows.Dir order); skips are not gaps
+	lost   [2]uint64  // bytes they lost
 	procs  *owners    // nil: no process attribution
 	own    ownerState // what procs found
 	learn  *learning  // --explain, --ladder; nil: off
@@ -31,9 +30,7 @@ type session struct {
 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
-	s := &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
-	s.emitFn = s.emit
-	return s
+	return &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
 }
 
 // zdir maps a flows direction to the zmtp one: both number the client's
@@ -105,10 +102,11 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 	}
 	dec := s.zc.Decoder(zd)
 	h := dec.Headers()
-	s.zc.Feed(zd, p, s.emitFn)
+	s.zc.Feed(zd, p, s.emit)
 	if ds := &s.dirs[d]; dec.Headers() != h && !ds.justMarked && !seg.Boundary.Valid {
 		// A header the kernel did not mark.
-		if ds.unmarked++; ds.unmarked >= unmarkedMax {
+		ds.unmarked = min(ds.unmarked+1, unmarkedMax)
+		if ds.unmarked >= unmarkedMax {
 			ds.marked = false
 		}
 	}
@@ -141,7 +139,7 @@ func (s *session) Skip(d flows.Dir, n uint64, seg *capture.Segment) {
 	if !s.conn.MidStream {
 		s.learn.skip(d, n)
 	}
-	s.zc.Skip(zd, n, s.emitFn)
+	s.zc.Skip(zd, n, s.emit)
 }
 
 // Gap implements flows.Consumer. A gap the decoder passes over inside a
@@ -156,7 +154,7 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 	zd := s.start(d)
 	dec := s.zc.Decoder(zd)
 	if dec.Done() {
-		s.zc.Gap(zd, n, s.emitFn) // counted, not printed
+		s.zc.Gap(zd, n, s.emit) // counted, not printed
 		return
 	}
 	g := zmtp.Gap{Header: zmtp.Header{Offset: dec.Offset()}, Bytes: n}
@@ -168,7 +166,7 @@ func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
 		g.MessagesKnown = ds.marked && s.zc.Passes(zd, n)
 		s.printGap(d, seg.Time, &g)
 	}
-	s.zc.Gap(zd, n, s.emitFn)
+	s.zc.Gap(zd, n, s.emit)
 }
 
 // printGap prints a gap of direction d.
@@ -199,7 +197,7 @@ func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment
 			}
 		}
 		ds.release(s, d, lost, known)
-		s.zc.Boundary(zd, b.MessageStart, s.emitFn)
+		s.zc.Boundary(zd, b.MessageStart, s.emit)
 	} else {
 		ds.release(s, d, 0, false)
 	}
@@ -226,5 +224,5 @@ func (s *session) Close(r flows.CloseReason, seg *capture.Segment) {
 	for d := range s.dirs {
 		s.dirs[d].release(s, flows.Dir(d), 0, false)
 	}
-	s.zc.Close(r.String(), s.emitFn)
+	s.zc.Close(r.String(), s.emit)
 }

@@ -44,18 +44,32 @@ type dirSync struct {
 	// following the direction); one is not enough, as bytes held out of
 	// order keep one mark for several segments.
 	marked     bool
-	unmarked   int
 	justMarked bool // a mark came right before this delivery
+	baseOK     bool // base is valid
+	unmarked   int16
+	// Joins tried for a direction the kernel does not follow.
+	joinTries int16
 	// base is the kernel's message count less the decoder's
 	// (zmtp.Decoder.MessageIndex), valid while baseOK: constant while the
 	// two walk in step.
-	base   uint64
-	baseOK bool
+	base uint64
+	// rare is what only a direction that lost its place or is joined
+	// needs: nil until then, so that an open connection costs less.
+	rare *dirRare
+}
+
+// dirRare is the part of a dirSync that few directions need.
+type dirRare struct {
 	held   []heldGap
-	// Joins tried (and when the last was) for a direction the kernel does
-	// not follow.
-	joinTries int
-	joinAt    time.Time
+	joinAt time.Time // when the last join was tried
+}
+
+// more returns ds.rare, made if need be.
+func (ds *dirSync) more() *dirRare {
+	if ds.rare == nil {
+		ds.rare = new(dirRare)
+	}
+	return ds.rare
 }
 
 // heldGap is a gap waiting for the decoder to resume.
@@ -66,27 +80,32 @@ type heldGap struct {
 
 // hold keeps g until the decoder resumes.
 func (ds *dirSync) hold(g zmtp.Gap, at time.Time) {
-	if n := len(ds.held); n == maxHeldGaps {
-		ds.held[n-1].gap.Bytes += g.Bytes
+	r := ds.more()
+	if n := len(r.held); n == maxHeldGaps {
+		r.held[n-1].gap.Bytes += g.Bytes
 		return
 	}
-	ds.held = append(ds.held, heldGap{g, at})
+	r.held = append(r.held, heldGap{g, at})
 }
 
 // release prints the gaps held, with the messages lost if known. Gaps held
 // together had no frame header the kernel marked between them: the
 // messages of the run are counted on its last gap, the others say 0.
 func (ds *dirSync) release(s *session, d flows.Dir, lost uint64, known bool) {
-	for i := range ds.held {
-		g := &ds.held[i].gap
+	if ds.rare == nil {
+		return
+	}
+	held := ds.rare.held
+	for i := range held {
+		g := &held[i].gap
 		g.MessagesKnown = known
-		if i == len(ds.held)-1 {
+		if i == len(held)-1 {
 			g.Messages = lost
 		}
-		s.printGap(d, ds.held[i].at, g)
+		s.printGap(d, held[i].at, g)
 	}
-	clear(ds.held)
-	ds.held = ds.held[:0]
+	clear(held)
+	ds.rare.held = held[:0]
 }
 
 // join tells the kernel where the next frame header of direction d is,
@@ -97,7 +116,7 @@ func (s *session) join(d flows.Dir, n int, seg *capture.Segment) {
 	ds := &s.dirs[d]
 	dec := s.zc.Decoder(zdir(d))
 	if ds.marked || ds.joinTries >= maxJoinTries || dec.Resyncs() == 0 || dec.Searching() || dec.Done() ||
-		!ds.joinAt.IsZero() && seg.Time.Sub(ds.joinAt) < joinEvery {
+		ds.rare != nil && !ds.rare.joinAt.IsZero() && seg.Time.Sub(ds.rare.joinAt) < joinEvery {
 		return
 	}
 	off, inMsg, ok := dec.NextHeader()
@@ -105,7 +124,7 @@ func (s *session) join(d flows.Dir, n int, seg *capture.Segment) {
 		return // not at a known place, or too far ahead for sequence numbers
 	}
 	ds.joinTries++
-	ds.joinAt = seg.Time
+	ds.more().joinAt = seg.Time
 	ds.baseOK = false // the kernel counts from 0 again at the join point
 	seq := s.conn.Next[d] + uint32(n) + uint32(off-dec.Offset())
 	err := s.joiner.Join(loader.JoinPoint{

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"io"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// openConns returns the segments of n ZMTP 3.1 connections that each
+// open (SYN, SYN-ACK), exchange greetings and READY (PUSH to PULL), send
+// one message of frames frames of 100 bytes each and stay open: the state
+// a connection keeps between messages.
+func openConns(n, frames int) []capture.Segment {
+	srv := netip.MustParseAddrPort("10.0.0.1:7001")
+	t := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	greeting := make([]byte, 64)
+	greeting[0], greeting[9], greeting[10], greeting[11] = 0xff, 0x7f, 3, 1
+	copy(greeting[12:], "NULL")
+	ready := func(typ string) []byte {
+		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(typ)))
+		body = append(body, typ...)
+		return append([]byte{0x04, byte(len(body))}, body...)
+	}
+	var msg []byte
+	for i := range frames {
+		more := byte(1)
+		if i == frames-1 {
+			more = 0
+		}
+		msg = append(msg, more, 100)
+		for j := range 100 {
+			msg = append(msg, byte('a'+(i+j)%26))
+		}
+	}
+	segs := make([]capture.Segment, 0, 7*n)
+	for i := range n {
+		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%40000))
+		cseq, sseq := uint32(1000+i), uint32(900000+i)
+		send := func(from, to netip.AddrPort, seq *uint32, flags uint8, payload []byte) {
+			segs = append(segs, capture.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload})
+			if flags&capture.SYN != 0 {
+				*seq++
+			}
+			*seq += uint32(len(payload))
+			t = t.Add(time.Microsecond)
+		}
+		send(cli, srv, &cseq, capture.SYN, nil)
+		send(srv, cli, &sseq, capture.SYN|capture.ACK, nil)
+		send(cli, srv, &cseq, capture.ACK|capture.PSH, greeting)
+		send(srv, cli, &sseq, capture.ACK|capture.PSH, greeting)
+		send(cli, srv, &cseq, capture.ACK|capture.PSH, ready("PUSH"))
+		send(srv, cli, &sseq, capture.ACK|capture.PSH, ready("PULL"))
+		send(cli, srv, &cseq, capture.ACK|capture.PSH, msg)
+	}
+	return segs
+}
+
+// retainedPerConn feeds segs (of n connections) to the pipeline -q builds
+// and returns the heap it then holds per connection, measured after a
+// garbage collection with the connections still open.
+func retainedPerConn(tb testing.TB, n int, segs []capture.Segment, args ...string) float64 {
+	tb.Helper()
+	cfg, err := parse(append([]string{"-r", "unused.pcap"}, args...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p := newPipeline(&cfg, io.Discard)
+	for i := range segs {
+		p.add(&segs[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := p.asm.Stats().ActiveFlows; got != n {
+		tb.Fatalf("%d connections open, want %d", got, n)
+	}
+	if got := p.sink.messageCount(); got != uint64(n) {
+		tb.Fatalf("%d messages decoded, want %d", got, n)
+	}
+	runtime.KeepAlive(p)
+	p.closeAsm()
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
+}
+
+// maxBytesPerConn is what an open connection between messages may hold:
+// at the default --max-flows that is 250,000 KiB, inside the DaemonSet's
+// 512 MiB limit with room for the ring buffer and the runtime.
+const maxBytesPerConn = 1024
+
+// TestMemoryPerOpenConnection holds 5,000 connections open after a
+// greeting, READY each way and one message, with the real decoders, and
+// asserts that each costs at most maxBytesPerConn of heap, whatever the
+// size of the message it sent last.
+func TestMemoryPerOpenConnection(t *testing.T) {
+	const n = 5000
+	for _, frames := range []int{8, 64} {
+		for _, mode := range [][]string{{"-q"}, {"--json"}} {
+			got := retainedPerConn(t, n, openConns(n, frames), mode...)
+			t.Logf("%d-frame message, %v: %.0f bytes per connection", frames, mode, got)
+			if got > maxBytesPerConn {
+				t.Errorf("%d-frame message, %v: %.0f bytes retained per open connection, want at most %d", frames, mode, got, maxBytesPerConn)
+			}
+		}
+	}
+}
+
+// BenchmarkOpenConnMemory reports the heap held per open connection
+// (B/conn) by 20,000 connections that each sent a greeting, READY and one
+// 8-frame (or 64-frame) message and stayed open, with -q.
+func BenchmarkOpenConnMemory(b *testing.B) {
+	const n = 20000
+	for _, frames := range []int{8, 64} {
+		b.Run(map[int]string{8: "8frames", 64: "64frames"}[frames], func(b *testing.B) {
+			segs := openConns(n, frames)
+			var per float64
+			for b.Loop() {
+				per = retainedPerConn(b, n, segs, "-q")
+			}
+			b.ReportMetric(per, "B/conn")
+			b.ReportMetric(per*250000/(1<<20), "MiB@250k")
+		})
+	}
+}
