@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,7 +82,11 @@ func linkInterface(li linkInfo) (iface, error) {
 	case arphrdNone:
 		ifc.l2len = 0
 	default:
-		return iface{}, fmt.Errorf("interface %s has link type %d, which zmtpdump cannot parse yet", li.name, li.typ)
+		typ := li.encap
+		if typ == "" {
+			typ = strconv.Itoa(int(li.typ))
+		}
+		return iface{}, fmt.Errorf("interface %s has link type %s, which zmtpdump cannot parse yet", quoteName(li.name), typ)
 	}
 	return ifc, nil
 }
@@ -109,4 +114,18 @@ func loopbackIndex() int {
 		}
 	}
 	return 1
+}
+
+// quoteName returns an interface name for a message: as is when it is
+// printable ASCII without spaces, quotes or backslashes, else quoted with
+// Go's escapes. Names can hold any byte but '/' and NUL, and those of
+// another namespace are chosen by whoever runs in it: none may reach a
+// terminal raw.
+func quoteName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.Quote(name)
+		}
+	}
+	return name
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -53,7 +52,7 @@ const (
 )
 
 // AnyInterface, as the only interface, captures on every interface that is
-// up when the capture starts.
+// up, and follows them as they come and go (see CheckInterfaces).
 const AnyInterface = "any"
 
 // Config says what to capture and where.
@@ -116,14 +115,21 @@ type Capture struct {
 	// first owns the maps the others share.
 	sets    map[int]*bpf.CaptureObjects
 	first   *bpf.CaptureObjects
-	links   []link.Link
-	sockets []int
 	backend Backend
-	ifaces  []iface
-	rd      *ring
-	// nl lists the interfaces of the namespace captured in.
+	// ifaces are the interfaces attached to, in the order attached.
+	ifaces []*attachment
+	rd     *ring
+	// ns is the namespace captured in; nl lists its interfaces.
+	ns    *netNamespace
 	nl    *linkSocket
 	dedup dedup
+	// follow: the interfaces are AnyInterface's, followed as they come and
+	// go (see follow.go).
+	follow follow
+	// cfg, ringSize and loIndex load the programs for a link-layer header
+	// length first seen on an interface that came up later.
+	cfg               Config
+	ringSize, loIndex int
 	// deadline is the caller's, see SetDeadline.
 	deadline time.Time
 	// base is the wall-clock time at which CLOCK_MONOTONIC was zero.
@@ -156,15 +162,28 @@ func Open(cfg Config) (c *Capture, err error) {
 	}
 	// Interfaces are looked up with a netlink socket made in the target
 	// namespace: it keeps answering for that namespace (CheckInterfaces).
+	// With AnyInterface, link events are subscribed to before the
+	// interfaces are listed, so that none that comes up after is missed.
 	var (
 		nl      *linkSocket
 		ifaces  []iface
 		loIndex int
+		watch   *linkWatch
 	)
-	err = inNetns(cfg.Netns, func() error {
+	ns, err := openNetns(cfg.Netns)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	err = ns.run(func() error {
 		var err error
 		if nl, err = openLinkSocket(); err != nil {
 			return err
+		}
+		if follows(cfg) {
+			if watch, err = watchLinks(); err != nil {
+				return err
+			}
 		}
 		links, err := nl.links()
 		if err != nil {
@@ -174,11 +193,17 @@ func Open(cfg Config) (c *Capture, err error) {
 		ifaces, err = resolveInterfaces(cfg.Interfaces, links)
 		return err
 	})
-	if err != nil {
+	if err == nil {
+		c, err = openWithIfaces(cfg, ifaces, loIndex, nl)
+	} else {
 		nl.Close()
+	}
+	if err != nil {
+		watch.close()
 		return nil, err
 	}
-	return openWithIfaces(cfg, ifaces, loIndex, nl)
+	c.startFollowing(watch)
+	return c, nil
 }
 
 // openWithIfaces is Open once the interfaces are known: loIndex is the
@@ -199,16 +224,21 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 		nl.Close()
 		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		nl.Close()
-		return nil, permissionError("lift the locked-memory limit", err)
-	}
-	if err := ringbufUnavailable(features.HaveMapType(ebpf.RingBuf)); err != nil {
+	ns, err := openNetns(cfg.Netns)
+	if err != nil {
 		nl.Close()
 		return nil, err
 	}
-
-	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ifaces: ifaces, nl: nl, dedup: newDedup(len(ifaces) > 1)}
+	c = &Capture{sets: make(map[int]*bpf.CaptureObjects), ns: ns, nl: nl, dedup: newDedup(len(ifaces) > 1 || follows(cfg)),
+		cfg: cfg, ringSize: ringSize, loIndex: loIndex}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		c.Close()
+		return nil, permissionError("lift the locked-memory limit", err)
+	}
+	if err := ringbufUnavailable(features.HaveMapType(ebpf.RingBuf)); err != nil {
+		c.Close()
+		return nil, err
+	}
 	// The full program needs bpf_loop, and ships BIG TCP packets (6.3+)
 	// in several records; CaptureBasic serves older kernels.
 	c.full = haveLoop()
@@ -243,6 +273,10 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 				same = append(same, o)
 			}
 		}
+		if follows(cfg) {
+			// Interfaces that come up later may need every program.
+			same = append(same, iface{l2len: ifc.l2len})
+		}
 		objs := new(bpf.CaptureObjects)
 		if err := loadObjects(objs, cfg, c.full, ringSize, ifc.l2len, loIndex, c.first, programsFor(backend, same)); err != nil {
 			return nil, err
@@ -264,31 +298,10 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	c.armPoll()
 	// TCX resolves the interface index, and a packet socket binds to it, in
 	// the calling thread's namespace.
-	if err := inNetns(cfg.Netns, func() error { return c.attachAll(backend) }); err != nil {
+	if err := ns.run(func() error { return c.attachAll(backend, ifaces) }); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// ErrInterfaceGone is returned by CheckInterfaces when an interface the
-// capture is attached to no longer exists.
-var ErrInterfaceGone = errors.New("interface vanished")
-
-// CheckInterfaces reports an error wrapping ErrInterfaceGone when one of
-// the interfaces captured on has been deleted (its programs went with it).
-// It looks in the namespace captured in, and not at interfaces that came up
-// after the start. It must not run concurrently with itself or Close.
-func (c *Capture) CheckInterfaces() error {
-	links, err := c.nl.links()
-	if err != nil {
-		return err
-	}
-	for _, ifc := range c.ifaces {
-		if !slices.ContainsFunc(links, func(li linkInfo) bool { return li.index == ifc.index && li.name == ifc.name }) {
-			return fmt.Errorf("%s: %w during the capture", ifc.name, ErrInterfaceGone)
-		}
-	}
-	return nil
 }
 
 // Framing reports whether kernel-side framing is on (see Config.FrameKeep).
@@ -310,8 +323,8 @@ func (c *Capture) Backend() Backend { return c.backend }
 // Interfaces returns the names of the interfaces captured on.
 func (c *Capture) Interfaces() []string {
 	names := make([]string, len(c.ifaces))
-	for i, ifc := range c.ifaces {
-		names[i] = ifc.name
+	for i, a := range c.ifaces {
+		names[i] = a.name
 	}
 	return names
 }
@@ -455,6 +468,9 @@ func (c *Capture) Next(seg *capture.Segment) error {
 			if errors.Is(err, errRingClosed) {
 				return ErrClosed
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.follow.apply(c) // interfaces that came or went, if any
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
 				// Our own poll, not the caller's deadline: nothing came
 				// since the last one, look less often.
@@ -511,22 +527,19 @@ func (c *Capture) Interrupt() {
 // objects. It must not run concurrently with Next.
 func (c *Capture) Close() error {
 	var errs []error
+	c.follow.stop()
 	if c.rd != nil {
 		errs = append(errs, c.rd.close())
 	}
-	for _, l := range c.links {
-		errs = append(errs, l.Close())
+	for _, a := range c.ifaces {
+		errs = append(errs, a.close())
 	}
-	c.links = nil
-	for _, fd := range c.sockets {
-		errs = append(errs, unix.Close(fd))
-	}
-	c.sockets = nil
+	c.ifaces = nil
 	for _, objs := range c.sets {
 		errs = append(errs, objs.Close())
 	}
 	c.sets = nil
-	errs = append(errs, c.nl.Close())
+	errs = append(errs, c.nl.Close(), c.ns.Close())
 	return errors.Join(errs...)
 }
 

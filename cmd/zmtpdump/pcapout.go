@@ -3,11 +3,10 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
 )
 
@@ -70,20 +69,23 @@ func (o *pcapOut) close() error {
 	return err
 }
 
-// pcapInterfaces describes the interfaces captured on: their index, and
-// raw IP for those without a link-layer header (tun, ARPHRD_NONE).
-func pcapInterfaces(names []string, filter string) ([]output.Interface, error) {
-	out := make([]output.Interface, 0, len(names))
-	for _, name := range names {
-		ni, err := net.InterfaceByName(name)
-		if err != nil {
-			return nil, fmt.Errorf("describe %s for the pcapng file: %w", name, err)
-		}
-		ifc := output.Interface{Name: name, Index: ni.Index, Filter: filter}
-		if typ, err := os.ReadFile("/sys/class/net/" + name + "/type"); err == nil && strings.TrimSpace(string(typ)) == "65534" {
-			ifc.Link = output.LinkRaw
-		}
-		out = append(out, ifc)
+// pcapInterfaces describes the interfaces captured on as the namespace
+// captured in knows them (with --netns, not as this one does): their
+// index there, and raw IP for those without a link-layer header (tun,
+// ARPHRD_NONE).
+func pcapInterfaces(ifaces []loader.Interface, filter string) []output.Interface {
+	out := make([]output.Interface, 0, len(ifaces))
+	for _, ifc := range ifaces {
+		out = append(out, pcapInterface(ifc, filter))
 	}
-	return out, nil
+	return out
+}
+
+// pcapInterface describes one interface captured on.
+func pcapInterface(ifc loader.Interface, filter string) output.Interface {
+	o := output.Interface{Name: ifc.Name, Index: ifc.Index, Filter: filter}
+	if ifc.RawIP {
+		o.Link = output.LinkRaw
+	}
+	return o
 }

@@ -46,6 +46,10 @@ type pipeline struct {
 	// first error, which stops the capture.
 	pcap    *pcapOut
 	pcapErr error
+	// iface describes an interface of a live capture by its index, for the
+	// -w file: one that came up during the capture gets its block before
+	// its first packet (nil when reading a file).
+	iface func(index int) (loader.Interface, bool)
 }
 
 // shardsFor picks how many assembler goroutines a live capture gets. With
@@ -99,7 +103,14 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 // add handles one segment.
 func (p *pipeline) add(seg *capture.Segment) {
 	if p.pcap != nil && p.pcapErr == nil {
-		p.pcapErr = p.pcap.w.WriteSegment(seg)
+		if p.iface != nil && !p.pcap.w.Knows(seg.Ifindex) {
+			if ifc, ok := p.iface(seg.Ifindex); ok {
+				p.pcapErr = p.pcap.w.AddInterface(pcapInterface(ifc, p.cfg.filterText))
+			}
+		}
+		if p.pcapErr == nil {
+			p.pcapErr = p.pcap.w.WriteSegment(seg)
+		}
 	}
 	p.sink.packet(seg, p.cfg.verbose)
 	p.asm.Add(seg)
@@ -285,15 +296,12 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	if p.pcap != nil {
-		ifaces, err := pcapInterfaces(c.Interfaces(), p.cfg.filterText)
-		if err == nil {
-			err = p.pcap.start(ifaces)
-		}
-		if err != nil {
+		if err := p.pcap.start(pcapInterfaces(c.InterfaceList(), p.cfg.filterText)); err != nil {
 			return err
 		}
+		p.iface = c.InterfaceByIndex
 	}
-	where := strings.Join(c.Interfaces(), ", ")
+	where := interfaceNames(c.InterfaceList())
 	if netns != "" {
 		where += " in network namespace " + netns
 	}
@@ -327,12 +335,16 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		if err := p.tick(c, live); err != nil {
 			return err
 		}
-		if err := c.CheckInterfaces(); err != nil {
+		changes, err := c.CheckInterfaces()
+		if err != nil {
 			// Keep what was decoded: drain the ring, then stop.
 			p.drain(c, &seg)
 			return err
 		}
-		return nil
+		if len(changes) > 0 {
+			live.clear() // redrawn at the next tick
+		}
+		return p.interfacesChanged(stderr, changes)
 	}
 	dirty := false // records handled since output was last written out
 	c.SetDeadline(nextHousekeeping)
@@ -409,6 +421,9 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	if st.Duplicates > 0 {
 		fmt.Fprintf(stderr, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
 	}
+	if added, removed := c.InterfaceCounts(); added+removed > 0 {
+		fmt.Fprintf(stderr, "%s added, %d removed during the capture\n", nInterfaces(added), removed)
+	}
 	return loopErr
 }
 
@@ -430,6 +445,48 @@ func (p *pipeline) tick(c *loader.Capture, st *status) error {
 		st.show(now, packets, p.sink.messageCount(), ks.Lost)
 	}
 	return nil
+}
+
+// interfacesChanged says on stderr which interfaces -i any began or
+// stopped capturing on, and describes those added in the -w file.
+func (p *pipeline) interfacesChanged(stderr io.Writer, changes []loader.InterfaceChange) error {
+	for _, ch := range changes {
+		name := output.Printable(ch.Name)
+		switch {
+		case ch.Removed:
+			fmt.Fprintf(stderr, "zmtpdump: interface %s vanished, no longer capturing on it\n", name)
+		case ch.Err != nil && ch.Name == "":
+			fmt.Fprintf(stderr, "zmtpdump: %s\n", output.Printable(ch.Err.Error()))
+		case ch.Err != nil:
+			fmt.Fprintf(stderr, "zmtpdump: interface %s came up, cannot capture on it: %s\n", name, output.Printable(ch.Err.Error()))
+		default:
+			fmt.Fprintf(stderr, "zmtpdump: interface %s came up, capturing on it too\n", name)
+			if p.pcap != nil && p.pcap.w != nil && !p.pcap.w.Knows(ch.Index) {
+				if err := p.pcap.w.AddInterface(pcapInterface(ch.Interface, p.cfg.filterText)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// interfaceNames lists the interfaces for a message: their names escaped
+// (see output.Printable), separated by commas.
+func interfaceNames(ifaces []loader.Interface) string {
+	names := make([]string, len(ifaces))
+	for i, ifc := range ifaces {
+		names[i] = output.Printable(ifc.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// nInterfaces returns "1 interface" or "N interfaces".
+func nInterfaces(n int) string {
+	if n == 1 {
+		return "1 interface"
+	}
+	return fmt.Sprintf("%d interfaces", n)
 }
 
 // drain decodes the records still in the ring, without waiting for more.
