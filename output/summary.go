@@ -39,10 +39,44 @@ func NewConversation(client, server netip.AddrPort, start, end time.Time, c *zmt
 	return conv
 }
 
+// Rest sums up the conversations a table leaves out: those past its row
+// limit, counted but not kept.
+type Rest struct {
+	// Conversations is how many were left out.
+	Conversations uint64
+	// Messages and Bytes are what they sent, client to server first.
+	Messages, Bytes [2]uint64
+	// Errors, Gaps, Lost and Resyncs are their totals.
+	Errors, Gaps, Lost, Resyncs uint64
+}
+
+// Add counts c in r.
+func (r *Rest) Add(c *Conversation) {
+	r.Conversations++
+	for d := range c.Summary.Sides {
+		s := &c.Summary.Sides[d]
+		r.Messages[d] += s.Messages
+		r.Bytes[d] += s.MessageBytes
+		if s.Err != nil {
+			r.Errors++
+		}
+	}
+	r.Gaps += c.Gaps[0] + c.Gaps[1]
+	r.Lost += c.Lost[0] + c.Lost[1]
+	r.Resyncs += resyncs(&c.Summary)
+}
+
 // WriteConversations writes the conversation table, like tshark -z conv:
 // one line per connection in order of start, then the errors that stopped
 // decoding, by connection. Start is relative to the first conversation.
 func WriteConversations(w io.Writer, convs []Conversation) error {
+	return WriteConversationsRest(w, convs, Rest{})
+}
+
+// WriteConversationsRest writes the table of convs as WriteConversations
+// does, and says below it how many more conversations there were and what
+// they sent, in one line of totals.
+func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error {
 	convs = slices.Clone(convs)
 	slices.SortStableFunc(convs, func(a, b Conversation) int {
 		if c := a.Start.Compare(b.Start); c != 0 {
@@ -54,8 +88,9 @@ func WriteConversations(w io.Writer, convs []Conversation) error {
 		return a.Server.Compare(b.Server)
 	})
 	bw := bufio.NewWriter(w)
-	fmt.Fprintf(bw, "ZMTP conversations: %d\n", len(convs))
+	fmt.Fprintf(bw, "ZMTP conversations: %d\n", uint64(len(convs))+rest.Conversations)
 	if len(convs) == 0 {
+		writeRest(bw, rest)
 		return bw.Flush()
 	}
 	t := table{header: []string{"Client", "Server", "Sockets", "Version", "Mechanism",
@@ -91,6 +126,7 @@ func WriteConversations(w io.Writer, convs []Conversation) error {
 		}
 	}
 	t.write(bw)
+	writeRest(bw, rest)
 	if len(joins) > 0 {
 		fmt.Fprintln(bw, "Joined mid-connection (greetings not seen; * marks what the traffic proved):")
 		for _, j := range joins {
@@ -104,6 +140,15 @@ func WriteConversations(w io.Writer, convs []Conversation) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// writeRest says what the conversations left out of the table sent.
+func writeRest(w *bufio.Writer, r Rest) {
+	if r.Conversations == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d more conversations not shown (row limit; their errors not listed): %d msgs (%d bytes) ->, %d msgs (%d bytes) <-, %d errors, %d gaps, %d bytes lost, %d resyncs\n",
+		r.Conversations, r.Messages[0], r.Bytes[0], r.Messages[1], r.Bytes[1], r.Errors, r.Gaps, r.Lost, r.Resyncs)
 }
 
 func u(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/netip"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,28 @@ func BenchmarkOpenConnMemory(b *testing.B) {
 			b.ReportMetric(per, "B/conn")
 			b.ReportMetric(per*250000/(1<<20), "MiB@250k")
 		})
+	}
+}
+
+// TestSummaryRows reads 5 connections with -q and --summary-rows 2: the
+// table shows the first 2 to end, and the other 3 count in a line of
+// totals, so that a long capture's table stays bounded.
+func TestSummaryRows(t *testing.T) {
+	path := writeSegments(t, "five.pcapng", openConns(5, 8))
+	got := runArgs(t, "-r", path, "-q", "--summary-rows", "2")
+	for _, want := range []string{
+		"ZMTP conversations: 5\n",
+		"3 more conversations not shown (row limit; their errors not listed): 3 msgs (2400 bytes) ->, 0 msgs (0 bytes) <-, 0 errors, 0 gaps, 0 bytes lost, 0 resyncs\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("-q --summary-rows 2 prints\n%s\nwithout %q", got, want)
+		}
+	}
+	if rows := strings.Count(got, "PUSH -> PULL"); rows != 2 {
+		t.Errorf("%d rows, want 2:\n%s", rows, got)
+	}
+	all := runArgs(t, "-r", path, "-q", "--summary-rows", "0")
+	if rows := strings.Count(all, "PUSH -> PULL"); rows != 5 || strings.Contains(all, "not shown") {
+		t.Errorf("--summary-rows 0: %d rows, want all 5:\n%s", rows, all)
 	}
 }

@@ -65,6 +65,8 @@ type config struct {
 	textOnly, hexDump bool
 	// summary is -q: print only the conversation table, at exit.
 	summary bool
+	// summaryRows bounds the rows of that table (0: no limit).
+	summaryRows int
 	// numeric counts -n: accepted for tcpdump's habits, output is numeric.
 	numeric int
 	// color and status say when to colour text and show a live status
@@ -156,6 +158,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
 	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
 	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
+	f.IntVar(&cfg.summaryRows, "summary-rows", defaultSummaryRows, "rows of the -q table: the first conversations that end; later ones count only in a line of totals (0: no limit)")
 	f.DurationVar(&cfg.flows.IdleTimeout, "idle-timeout", flows.DefaultIdleTimeout, "end connections idle this long")
 	f.BoolVar(&cfg.flows.NoAckLoss, "merged", false, "the capture merges several capture points (mergecap): an acknowledgment may come before the bytes it acknowledges, so it does not prove them lost")
 	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")

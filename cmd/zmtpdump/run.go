@@ -78,7 +78,7 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 		p.sink = newSink(output.NewText(stdout, opts))
 	}
 	p.sink.quiet = cfg.summary || cfg.writeFile == "-"
-	p.sink.collect = cfg.summary
+	p.sink.collect, p.sink.maxConvs = cfg.summary, cfg.summaryRows
 	p.sink.limit = uint64(cfg.count)
 	p.sink.finishOnClose = cfg.readFile != "" && cfg.writeFile != "" && cfg.writeFile != "-"
 	zopts := zmtp.Options{MaxBody: cfg.snap}
@@ -166,7 +166,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error)
 		}
 	}
 	if err == nil && cfg.summary {
-		err = output.WriteConversations(table, p.sink.conversations())
+		err = p.sink.writeConversations(table)
 	}
 	if errors.Is(err, os.ErrClosed) || isBrokenPipe(err) {
 		return nil

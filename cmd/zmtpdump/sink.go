@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -30,9 +31,12 @@ type sink struct {
 	// last one, stop is called and only connection summaries are printed.
 	limit uint64
 	stop  func()
-	// collect keeps the conversations for the -q table.
+	// collect keeps the conversations for the -q table: the first
+	// maxConvs (0: all) as rows, the others only counted in rest.
 	collect  bool
+	maxConvs int
 	convs    []output.Conversation
+	rest     output.Rest
 	writeErr error
 	// failed is set with writeErr, so that the reader can ask after every
 	// packet without taking the lock.
@@ -132,7 +136,11 @@ func (s *sink) owners(t time.Time, src, dst netip.AddrPort, o *output.Owners) {
 func (s *sink) conversation(c output.Conversation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.collect {
+	switch {
+	case !s.collect:
+	case s.maxConvs > 0 && len(s.convs) >= s.maxConvs:
+		s.rest.Add(&c)
+	default:
 		s.convs = append(s.convs, c)
 	}
 }
@@ -187,4 +195,17 @@ func (s *sink) conversations() []output.Conversation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.convs
+}
+
+// defaultSummaryRows is --summary-rows: a conversation kept for the -q
+// table costs about 460 bytes, so 10,000 rows hold about 5 MB however long
+// the capture runs.
+const defaultSummaryRows = 10000
+
+// writeConversations writes the -q table: the conversations kept, and a
+// line of totals for those past the row limit.
+func (s *sink) writeConversations(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return output.WriteConversationsRest(w, s.convs, s.rest)
 }
