@@ -55,6 +55,22 @@ func leaks(out, password string) string {
 	if strings.Contains(strings.Join(strings.Fields(text), ""), h) {
 		return "in hex"
 	}
+	// A -X dump line ends in its bytes as text, so the hex of a password
+	// cut by a line end is interrupted: join the columns of the dump lines.
+	const textCol = len("\t0x0000: ") + 42 // see output.appendHexDump
+	var hexCol, textColumn strings.Builder
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "\t0x") && len(l) > textCol {
+			hexCol.WriteString(strings.Join(strings.Fields(l[len("\t0x0000:"):textCol]), ""))
+			textColumn.WriteString(l[textCol:])
+		}
+	}
+	switch {
+	case strings.Contains(textColumn.String(), password):
+		return "as text in a -X dump"
+	case strings.Contains(hexCol.String(), h):
+		return "in hex in a -X dump"
+	}
 	return ""
 }
 
