@@ -112,6 +112,15 @@ struct record {
 	__u8 data[MAX_PAYLOAD];
 };
 
+#include "flowstate.h"
+
+// stage is a CPU's scratch space: the record being made, and the framing
+// state of the direction being walked (see "Sharing the state").
+struct stage {
+	struct record rec;
+	struct flow_state st;
+};
+
 // Set by the loader before load.
 volatile const __u8 match_all_ports = 0; // 1: every TCP port matches
 volatile const __u32 l2_len = ETH_HLEN;  // link-layer header length
@@ -144,12 +153,12 @@ struct {
 	__uint(max_entries, 65536);
 } ports SEC(".maps");
 
-// One staging record per CPU (a per-CPU map cannot hold 64 KiB values):
-// the payload is loaded here, then copied into the ring with its exact size.
+// One stage per CPU (a per-CPU map cannot hold 64 KiB values): the payload
+// is loaded here, then copied into the ring with its exact size.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
-	__type(value, struct record);
+	__type(value, struct stage);
 	__uint(max_entries, 1); // set to the number of possible CPUs by the loader
 } staging SEC(".maps");
 
@@ -240,14 +249,12 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 			n = 0;
 		}
 	}
-	h->cap_len = n;
+	h->cap_len = n | unread; // one of them is 0
+	h->unread = unread != 0;
 	if (lost)
 		h->lost = *lost;
 	rec->hdr = *h;
-	if (unread) {
-		rec->hdr.cap_len = unread;
-		rec->hdr.unread = 1;
-	}
+	h->unread = 0;
 	// A mark pending in h, its mark_off holding the marked header's
 	// sequence number, goes to the first record whose shipped bytes hold
 	// that header. Done here, in a function the verifier checks once.
@@ -281,8 +288,6 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 	return 0;
 }
 
-#include "flowstate.h"
-
 // walk is one packet on its way to the ring: the header of its records and,
 // for kernel-side framing, where the walk through its payload stands.
 struct walk {
@@ -292,6 +297,11 @@ struct walk {
 	struct event_hdr h;
 	struct __sk_buff *skb;
 	struct record *rec;
+	// The direction's framing state while the walk runs: a copy of its
+	// flowstate entry in the CPU's stage, written back when the walk is
+	// done (see "Sharing the state"). In a map, not on the stack: the
+	// verifier tracks stack slots' values, and would walk the program
+	// again for each.
 	struct flow_state *st;
 	__u32 base;   // the payload's offset in the skb
 	__u32 n;      // payload bytes in the packet
@@ -368,6 +378,7 @@ static __noinline void ship_span(struct walk *w, __u32 off, __u32 cap, __u32 spa
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 {
 	struct walk w = {};
+	struct stage *stage;
 	struct tcphdr tcp;
 	__u32 cpu, room = 0, doff, plen, avail, cap;
 	int l4;
@@ -398,9 +409,11 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	// another program before we are done (TC runs with migration off and
 	// bottom halves serialised on this CPU).
 	cpu = bpf_get_smp_processor_id();
-	w.rec = bpf_map_lookup_elem(&staging, &cpu);
-	if (!w.rec)
+	stage = bpf_map_lookup_elem(&staging, &cpu);
+	if (!stage)
 		return TC_ACT_UNSPEC;
+	w.rec = &stage->rec;
+	w.st = &stage->st;
 
 	w.h.ts_ns = bpf_ktime_get_ns();
 	w.h.ifindex = skb->ifindex;

@@ -67,10 +67,14 @@ type CaptureFlowState struct {
 	InMsg    uint8
 }
 
-type CaptureRecord struct {
-	_    structs.HostLayout
-	Hdr  CaptureEventHdr
-	Data [65536]uint8
+type CaptureStage struct {
+	_   structs.HostLayout
+	Rec struct {
+		_    structs.HostLayout
+		Hdr  CaptureEventHdr
+		Data [65536]uint8
+	}
+	St CaptureFlowState
 }
 
 // Names of all BPF objects in the ELF.

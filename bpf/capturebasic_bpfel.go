@@ -41,34 +41,38 @@ type CaptureBasicFlowState struct {
 	InMsg    uint8
 }
 
-type CaptureBasicRecord struct {
+type CaptureBasicStage struct {
 	_   structs.HostLayout
-	Hdr struct {
-		_          structs.HostLayout
-		TsNs       uint64
-		Ifindex    uint32
-		PktLen     uint32
-		PayloadLen uint32
-		CapLen     uint32
-		Seq        uint32
-		Ack        uint32
-		Saddr      [16]uint8
-		Daddr      [16]uint8
-		Sport      uint16
-		Dport      uint16
-		Family     uint8
-		Direction  uint8
-		TcpFlags   uint8
-		Piece      uint8
-		Lost       uint64
-		Frames     uint64
-		Messages   uint64
-		MarkOff    uint32
-		Mark       uint8
-		Unread     uint8
-		Pad        [2]uint8
+	Rec struct {
+		_   structs.HostLayout
+		Hdr struct {
+			_          structs.HostLayout
+			TsNs       uint64
+			Ifindex    uint32
+			PktLen     uint32
+			PayloadLen uint32
+			CapLen     uint32
+			Seq        uint32
+			Ack        uint32
+			Saddr      [16]uint8
+			Daddr      [16]uint8
+			Sport      uint16
+			Dport      uint16
+			Family     uint8
+			Direction  uint8
+			TcpFlags   uint8
+			Piece      uint8
+			Lost       uint64
+			Frames     uint64
+			Messages   uint64
+			MarkOff    uint32
+			Mark       uint8
+			Unread     uint8
+			Pad        [2]uint8
+		}
+		Data [65536]uint8
 	}
-	Data [65536]uint8
+	St CaptureBasicFlowState
 }
 
 // Names of all BPF objects in the ELF.

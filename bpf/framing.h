@@ -52,6 +52,29 @@
 // too, unmarked) with counts from 0; a packet after S (S never seen) gives
 // the join up: the entry is deleted and counted as unframed.
 
+// Sharing the state. A flowstate entry is an element of an LRU hash map:
+// a pointer bpf_map_lookup_elem returned stays valid memory while the
+// program runs, but the element behind it may be evicted by another CPU
+// (inserting a direction into a full map), or replaced by another walk of
+// the same direction (lo ingress spreads a flow over CPUs), and its memory
+// handed at once, without an RCU grace period, to another key. A walk
+// that wrote through that pointer would corrupt another flow's state; one
+// that read through it would walk with another flow's state and ship
+// wrong marks. So no walk writes through the pointer. It copies the entry
+// into its walk, then looks the key up again: the same element still there
+// means nothing reused it while copied (LRU elements are only ever written
+// before they are linked, and bpf_map_update_elem links a new element for
+// every write), else the packet is shipped unmarked. It walks its copy and
+// writes the result back with bpf_map_update_elem(BPF_EXIST), by key: an
+// entry evicted meanwhile stays gone (counted as unframed), and another
+// flow's entry is never touched. Two walks of one direction at once each
+// start from a state true at its expect and leave one true at theirs (a
+// packet after expect is passed over only inside a body), so whichever is
+// written last, later marks stay right; at worst the direction is given
+// up. Only the recycling of the very element for the same key again while
+// it was being copied (two writes of that direction within the copy's
+// few nanoseconds) would go unseen.
+
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
 #define ZF_COMMAND 0x04
@@ -229,6 +252,14 @@ static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 st
 	return -1;
 }
 
+// store writes the state a walk leaves back into the direction's entry,
+// by key, only if the entry still exists: never into another flow's.
+static __always_inline void store(struct flow_key *k, struct flow_state *st)
+{
+	if (bpf_map_update_elem(&flowstate, k, st, BPF_EXIST) < 0)
+		count(CNT_UNFRAMED); // evicted (or ended) during the walk
+}
+
 // follow ships the packet in w as kernel-side framing decides. It returns 0
 // when the packet is to be shipped whole instead.
 static __always_inline int follow(struct walk *w, __u32 plen)
@@ -269,7 +300,11 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	}
 	if (w->n < plen)
 		goto off; // cut: the walk would lose its place
-	w->st = st;
+	// Walk a copy, never the entry (see "Sharing the state" above).
+	*w->st = *st;
+	if (bpf_map_lookup_elem(&flowstate, &k) != st)
+		return 0; // replaced or evicted while copied: shipped unmarked
+	st = w->st;
 	d = (__s32)(w->seq - st->expect);
 	if (st->mode == MODE_JOIN) {
 		// Userspace joined the direction at expect.
@@ -308,6 +343,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 			goto off;
 		if (o == -1) {
 			st->expect = w->seq + w->n;
+			store(&k, st);
 			return 0;
 		}
 		w->i = o;
@@ -322,6 +358,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	}
 	if (w->flags & TCP_FIN)
 		goto forget;
+	store(&k, st);
 	return 1;
 off:
 	count(CNT_UNFRAMED);
