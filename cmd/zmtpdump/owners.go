@@ -14,6 +14,8 @@ type owners struct {
 	tr   *loader.ProcessTracker
 	pid  int
 	comm string
+	// gate applies pid and comm to the packets of -w and -v.
+	gate ownerGate
 }
 
 // filtering reports whether --pid or --comm select connections.
@@ -75,7 +77,8 @@ func (s *session) resolveOwners(now time.Time) bool {
 	}
 	if !st.decided && s.procs.filtering() {
 		st.decided = true
-		st.skip = !s.procs.match(st.ends[0]) && !s.procs.match(st.ends[1])
+		keep := s.procs.match(st.ends[0]) || s.procs.match(st.ends[1])
+		st.skip = !s.procs.settle(s.conn.Client, s.conn.Server, keep)
 	}
 	return !st.skip
 }

@@ -102,6 +102,15 @@ func newPipeline(cfg *config, stdout io.Writer) *pipeline {
 
 // add handles one segment.
 func (p *pipeline) add(seg *capture.Segment) {
+	p.sink.count()
+	if p.pcap != nil || p.cfg.verbose {
+		p.procs.pass(seg, p.write) // --pid and --comm first: see ownerGate
+	}
+	p.asm.Add(seg)
+}
+
+// write writes seg to the -w file and prints it under -v.
+func (p *pipeline) write(seg *capture.Segment) {
 	if p.pcap != nil && p.pcapErr == nil {
 		if p.iface != nil && !p.pcap.w.Knows(seg.Ifindex) {
 			if ifc, ok := p.iface(seg.Ifindex); ok {
@@ -112,8 +121,7 @@ func (p *pipeline) add(seg *capture.Segment) {
 			p.pcapErr = p.pcap.w.WriteSegment(seg)
 		}
 	}
-	p.sink.packet(seg, p.cfg.verbose)
-	p.asm.Add(seg)
+	p.sink.printPacket(seg, p.cfg.verbose)
 }
 
 // err returns the first error writing the output or the pcapng file.
@@ -301,6 +309,9 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		}
 		p.iface = c.InterfaceByIndex
 	}
+	if err := dropPrivileges(p.cfg); err != nil {
+		return err
+	}
 	where := interfaceNames(c.InterfaceList())
 	if netns != "" {
 		where += " in network namespace " + netns
@@ -397,6 +408,7 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 		}
 	}
 	live.clear()
+	p.procs.finish(p.write)
 	p.asm.Flush(time.Now())
 	st, err := c.Stats()
 	if err != nil && loopErr == nil {

@@ -145,9 +145,11 @@ func (s *sink) conversation(c output.Conversation) {
 	}
 }
 
-// packet counts a captured segment and prints it when verbose.
-func (s *sink) packet(seg *capture.Segment, verbose bool) {
-	s.packets.Add(1)
+// count counts a captured segment.
+func (s *sink) count() { s.packets.Add(1) }
+
+// printPacket prints a captured segment when verbose.
+func (s *sink) printPacket(seg *capture.Segment, verbose bool) {
 	if !verbose {
 		return // no lock per packet unless every packet is printed
 	}

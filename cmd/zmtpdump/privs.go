@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+// keepCaps lists the capabilities a live capture still needs once it is
+// attached (see dropPrivileges):
+//   - CAP_BPF, always: the kernel's counters, the frame boundaries written
+//     back into kernel-side framing and the process tracker's map are read
+//     and written with bpf(2), which before Linux 6.5 refuses every
+//     command, map reads too, without it where unprivileged BPF is off
+//     (Debian's default);
+//   - with --pid, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the owners of
+//     sockets older than the capture are found in /proc/PID/fd, which
+//     another process may list only with them;
+//   - with -i any, which attaches to interfaces as they come up:
+//     CAP_NET_ADMIN (TCX), CAP_NET_RAW (packet sockets), CAP_PERFMON (the
+//     programs are verified as at the start) and, capturing in another
+//     network namespace, CAP_SYS_ADMIN to enter it.
+//
+// Reading the ring buffer needs nothing: its memory is mapped already.
+func keepCaps(cfg *config) []cap.Value {
+	keep := []cap.Value{cap.BPF}
+	if cfg.pid > 0 {
+		keep = append(keep, cap.SYS_PTRACE, cap.DAC_READ_SEARCH)
+	}
+	if slices.Contains(cfg.interfaces, "any") {
+		keep = append(keep, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON)
+		if cfg.netns != "" || cfg.pid > 0 {
+			keep = append(keep, cap.SYS_ADMIN)
+		}
+	}
+	return keep
+}
+
+// dropPrivileges gives up, once the capture is attached and its files are
+// open, every capability the rest of the run does not need (keepCaps),
+// from the effective, permitted and inheritable sets of every thread, and
+// from the bounding set when CAP_SETPCAP allows, and sets no_new_privs: the
+// wire parsing that follows never runs with full root powers, and nothing
+// zmtpdump could be made to execute would regain them. tcpdump's -Z is the
+// precedent. The process keeps its user (root): files root owns stay
+// writable to it.
+//
+// Every thread: capabilities and no_new_privs belong to threads, and the
+// Go runtime runs goroutines on several; libcap's cap package changes them
+// all at once (through psx: the runtime's AllThreadsSyscall without cgo).
+func dropPrivileges(cfg *config) error {
+	keep := keepCaps(cfg)
+	have := cap.GetProc()
+	want := cap.NewSet()
+	for _, v := range keep {
+		if on, err := have.GetFlag(cap.Permitted, v); err == nil && on {
+			if err := want.SetFlag(cap.Permitted, true, v); err != nil {
+				return fmt.Errorf("drop privileges: %w", err)
+			}
+			if err := want.SetFlag(cap.Effective, true, v); err != nil {
+				return fmt.Errorf("drop privileges: %w", err)
+			}
+		}
+	}
+	if _, err := cap.Prctlw(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("drop privileges: set no_new_privs: %w", err)
+	}
+	// The bounding set first: dropping from it needs CAP_SETPCAP, which
+	// goes next. Without it (a container granted a short list) the
+	// bounding set is left as it is: no_new_privs already keeps an
+	// executed program from gaining capabilities.
+	if on, _ := have.GetFlag(cap.Effective, cap.SETPCAP); on {
+		var drop []cap.Value
+		for v := range cap.MaxBits() {
+			if !slices.Contains(keep, v) {
+				if b, err := cap.GetBound(v); err == nil && b {
+					drop = append(drop, v)
+				}
+			}
+		}
+		if err := cap.DropBound(drop...); err != nil {
+			return fmt.Errorf("drop privileges: bounding set: %w", err)
+		}
+	}
+	if err := cap.ResetAmbient(); err != nil {
+		return fmt.Errorf("drop privileges: ambient set: %w", err)
+	}
+	if err := want.SetProc(); err != nil {
+		return fmt.Errorf("drop privileges: keep only %v: %w", want, err)
+	}
+	return nil
+}
