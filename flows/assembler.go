@@ -15,9 +15,14 @@ const (
 	DefaultMaxHolesPerDir    = 256
 	DefaultIdleTimeout       = 5 * time.Minute
 	DefaultCloseTimeout      = 10 * time.Second
-	// DefaultMaxFlows bounds the connections tracked: about 90 MB of idle
-	// flows (see BenchmarkIdleFlowMemory).
-	DefaultMaxFlows = 250000
+	// DefaultMaxFlows bounds the connections tracked. An open ZMTP
+	// connection between messages costs zmtpdump about 1 KiB of heap (360
+	// bytes of it here, see BenchmarkIdleFlowMemory; the rest is the
+	// decoders', see cmd/zmtpdump's BenchmarkOpenConnMemory): about 100 MB
+	// for 100,000, 200 to 250 MB of RSS with the garbage collector's
+	// headroom, which leaves the DaemonSet's 512 MiB room for the 64 MiB
+	// ring and the 64 MiB of out-of-order bytes.
+	DefaultMaxFlows = 100000
 )
 
 // Config bounds the Assembler. A zero field takes its default.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/flows"
 )
 
 // openConns returns the segments of n ZMTP 3.1 connections that each
@@ -90,8 +91,9 @@ func retainedPerConn(tb testing.TB, n int, segs []capture.Segment, args ...strin
 }
 
 // maxBytesPerConn is what an open connection between messages may hold:
-// at the default --max-flows that is 250,000 KiB, inside the DaemonSet's
-// 512 MiB limit with room for the ring buffer and the runtime.
+// at the default --max-flows (100,000) about 100 MiB of heap, inside the
+// DaemonSet's 512 MiB limit with room for the garbage collector, the ring
+// buffer and the out-of-order bytes.
 const maxBytesPerConn = 1024
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
@@ -113,7 +115,10 @@ func TestMemoryPerOpenConnection(t *testing.T) {
 
 // BenchmarkOpenConnMemory reports the heap held per open connection
 // (B/conn) by 20,000 connections that each sent a greeting, READY and one
-// 8-frame (or 64-frame) message and stayed open, with -q.
+// 8-frame (or 64-frame) message and stayed open, with -q, and what that
+// comes to at the default --max-flows (MiB@maxflows), which must fit the
+// DaemonSet's 512 MiB with the ring and the out-of-order bytes: it fails
+// above maxBytesPerConn.
 func BenchmarkOpenConnMemory(b *testing.B) {
 	const n = 20000
 	for _, frames := range []int{8, 64} {
@@ -124,7 +129,10 @@ func BenchmarkOpenConnMemory(b *testing.B) {
 				per = retainedPerConn(b, n, segs, "-q")
 			}
 			b.ReportMetric(per, "B/conn")
-			b.ReportMetric(per*250000/(1<<20), "MiB@250k")
+			b.ReportMetric(per*flows.DefaultMaxFlows/(1<<20), "MiB@maxflows")
+			if per > maxBytesPerConn {
+				b.Errorf("%.0f bytes per open connection, want at most %d", per, maxBytesPerConn)
+			}
 		})
 	}
 }
