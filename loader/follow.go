@@ -264,6 +264,7 @@ type linkNews struct {
 // overflow, and keeps the latest of each interface for apply.
 type linkWatch struct {
 	done     chan struct{} // closed to end the subscription
+	stopOnce sync.Once
 	finished chan struct{} // closed when the goroutine has ended
 	mu       sync.Mutex
 	news     map[int]linkNews // by index
@@ -340,12 +341,13 @@ func (w *linkWatch) take() (news map[int]linkNews, lost bool) {
 	return news, lost
 }
 
-// close ends the subscription and waits for its goroutine; nil is closed.
+// close ends the subscription and waits for its goroutine; nil is closed,
+// and so is one closed before.
 func (w *linkWatch) close() {
 	if w == nil {
 		return
 	}
 	w.setWake(nil)
-	close(w.done)
+	w.stopOnce.Do(func() { close(w.done) })
 	<-w.finished
 }
