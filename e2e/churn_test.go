@@ -19,8 +19,9 @@ import (
 // conversation over ns1's veth is decoded; the veth is deleted under the
 // capture, which says so and goes on; then a veth into a namespace made
 // only now comes up, the capture takes it on, and a second conversation
-// over it is decoded too. The exit statistics count both changes; the -w
-// file describes the new interface before its packets. An interface of
+// over it is decoded too; a tun device comes up last. The exit statistics count both changes; the -w
+// file describes the new interface before its packets; nothing stays
+// loaded after the exit. An interface of
 // ns1 whose name holds an escape sequence is printed escaped.
 func TestAnyFollowsInterfaces(t *testing.T) {
 	requireLive(t)
@@ -65,14 +66,23 @@ func testAnyFollows(t *testing.T, backend string) {
 	ip(t, "-n", p.ns1, "link", "set", v3, "up")
 	waitStderr(t, d, "zmtpdump: interface "+v3+" came up, capturing on it too")
 	pushPullNs(t, p.ns1, ns3, "", addr3, port)
+	// A raw-IP interface, a link type none had at the start: its programs
+	// are loaded then.
+	tun := "zqt" + s
+	ip(t, "-n", p.ns1, "tuntap", "add", "dev", tun, "mode", "tun")
+	ip(t, "-n", p.ns1, "link", "set", tun, "up")
+	waitStderr(t, d, "zmtpdump: interface "+tun+" came up, capturing on it too")
 
+	// What was attached later goes at exit like the rest.
+	progs := progsOf(t, d.cmd.Process.Pid)
 	out, errOut := d.stop(t)
+	waitGone(t, progs, "exit")
 	for _, srv := range []string{p.addr1, addr3} {
 		if m := lines(out, fmt.Sprintf("> %s:%d: message: ", srv, port)); len(m) != 3 {
 			t.Errorf("want 3 messages to %s, got %q\n%s", srv, m, out)
 		}
 	}
-	if !strings.Contains(errOut, "1 interface added, 1 removed during the capture") {
+	if !strings.Contains(errOut, "2 interfaces added, 1 removed during the capture") {
 		t.Errorf("no count of interfaces added and removed:\n%s", errOut)
 	}
 
