@@ -30,7 +30,7 @@ type config struct {
 	// wholePayloads is --whole-payloads: no kernel-side framing.
 	wholePayloads bool
 	ringKiB       int
-	// showSecrets prints PLAIN passwords instead of their length.
+	// showSecrets prints PLAIN passwords instead of hiding them.
 	showSecrets bool
 	backend     string
 	// netns is the network namespace to capture in ("" for ours); --pid N
@@ -147,14 +147,14 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&ifaces, "interface", "i", nil, `capture on this interface (repeatable; "any" for every interface that is up)`)
+	f.StringArrayVarP(&ifaces, "interface", "i", nil, `capture on this interface (repeatable; "any" for every interface that is up, followed as interfaces come and go)`)
 	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port, or range N-M (repeatable)")
 	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
 	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
 	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
 	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown); live, the kernel copies only these (at least 32) of each message frame body")
 	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
-	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords instead of their length")
+	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords (hidden by default: their length, and each byte as * in dumps and JSON)")
 	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
 	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
 	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
