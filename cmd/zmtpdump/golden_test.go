@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -66,13 +63,6 @@ func checkGolden(t *testing.T, golden string, args []string, got string) {
 // runArgs runs the root command as a user would, with text times in UTC.
 func runArgs(t *testing.T, args ...string) string {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := newRootCommand(&stdout, &stderr)
-	cmd.SetArgs(args)
-	utc := func(c *config) bool { c.loc = time.UTC; return true }
-	cmd.SetContext(withConfigHook(context.Background(), utc))
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("zmtpdump %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
+	stdout, _ := runOutputs(t, args...)
+	return stdout
 }
