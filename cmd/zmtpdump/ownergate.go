@@ -44,10 +44,11 @@ const (
 	// gateMaxConns is how many connections the gate remembers; beyond,
 	// a new connection's packets are decided one at a time, unheld.
 	gateMaxConns = 1 << 18
-	// gateProcTries is how often /proc is read for --pid per connection.
-	gateProcTries = 4
+	// gateProcTries is how often /proc is read for --pid per connection:
+	// once, as the session does (a scan of PID's sockets and fds).
+	gateProcTries = 1
 	// gateForget is how long a quiet connection is remembered.
-	gateForget = 10 * time.Minute
+	gateForget = time.Minute
 )
 
 // connKey names a connection whichever way its packet goes.
@@ -65,8 +66,12 @@ type gateConn struct {
 	first, last time.Time
 	decided     bool
 	keep        bool
-	procTries   int
-	held        []capture.Segment
+	// sure is set when the decision rests on the owners (an end matches,
+	// both are known) or is the session's; a decision made because the
+	// wait ran out is not, and the session's own replaces it (settle).
+	sure      bool
+	procTries int
+	held      []capture.Segment
 }
 
 // pass hands seg to write, now or later, if --pid and --comm keep its
@@ -99,16 +104,30 @@ func (o *owners) pass(seg *capture.Segment, write func(*capture.Segment)) {
 		now = keep
 	case c.decided:
 		if len(c.held) > 0 { // its session decided
-			out = g.decide(c, c.keep, out)
+			out = g.decide(c, c.keep, c.sure, out)
 		}
 		now = c.keep
+		if !c.sure {
+			// The wait ran out: an end may be known by now.
+			if keep, certain := o.lookup(seg.Src, seg.Dst, nil); certain {
+				c.keep, c.sure = keep, true
+				now = keep
+			}
+		}
 	default:
 		keep, certain := o.lookup(seg.Src, seg.Dst, c)
-		full := len(c.held) >= gateMaxHeldPerConn || g.held >= gateMaxHeld || g.heldBytes+len(seg.Payload) > gateMaxHeldBytes
-		if certain || full || seg.Time.Sub(c.first) > resolveWindow {
-			out = g.decide(c, keep, out)
+		switch {
+		case certain:
+			out = g.decide(c, keep, true, out)
 			now = keep
-		} else {
+		case len(c.held) >= gateMaxHeldPerConn || seg.Time.Sub(c.first) > resolveWindow:
+			out = g.decide(c, keep, false, out)
+			now = keep
+		case g.held >= gateMaxHeld || g.heldBytes+len(seg.Payload) > gateMaxHeldBytes:
+			// The gate is full of other connections' packets: this one is
+			// decided alone, the connection left to wait.
+			now = keep
+		default:
 			c.held = append(c.held, *seg)
 			c.held[len(c.held)-1].Payload = bytes.Clone(seg.Payload)
 			g.held++
@@ -132,8 +151,8 @@ func (o *owners) pass(seg *capture.Segment, write func(*capture.Segment)) {
 
 // decide settles c and appends what it held to out if it is kept. The
 // caller holds g.mu.
-func (g *ownerGate) decide(c *gateConn, keep bool, out []capture.Segment) []capture.Segment {
-	c.decided, c.keep = true, keep
+func (g *ownerGate) decide(c *gateConn, keep, sure bool, out []capture.Segment) []capture.Segment {
+	c.decided, c.keep, c.sure = true, keep, sure
 	if keep {
 		out = append(out, c.held...)
 	}
@@ -154,13 +173,13 @@ func (o *owners) sweep(now time.Time, out []capture.Segment) []capture.Segment {
 	for k, c := range g.conns {
 		switch {
 		case now.Sub(c.last) > gateForget:
-			out = g.decide(c, false, out)
+			out = g.decide(c, false, false, out)
 			delete(g.conns, k)
 		case !c.decided && len(c.held) > 0 && now.Sub(c.first) > resolveWindow:
-			keep, _ := o.lookup(k.lo, k.hi, c)
-			out = g.decide(c, keep, out)
+			keep, certain := o.lookup(k.lo, k.hi, c)
+			out = g.decide(c, keep, certain, out)
 		case c.decided && len(c.held) > 0:
-			out = g.decide(c, c.keep, out)
+			out = g.decide(c, c.keep, c.sure, out)
 		}
 	}
 	return out
@@ -179,11 +198,11 @@ func (o *owners) finish(write func(*capture.Segment)) {
 		if len(c.held) == 0 {
 			continue
 		}
-		keep := c.keep
+		keep, sure := c.keep, c.sure
 		if !c.decided {
-			keep, _ = o.lookup(k.lo, k.hi, c)
+			keep, sure = o.lookup(k.lo, k.hi, c)
 		}
-		out = g.decide(c, keep, out)
+		out = g.decide(c, keep, sure, out)
 	}
 	g.mu.Unlock()
 	for i := range out {
@@ -227,9 +246,11 @@ func (o *owners) settle(client, server netip.AddrPort, keep bool) bool {
 	switch {
 	case c == nil:
 		return keep
-	case c.decided:
+	case c.decided && c.sure:
 		return c.keep
 	}
-	c.decided, c.keep = true, keep // its held packets go at the next sweep
+	// Undecided, or decided only because the wait ran out: the session's
+	// decision stands (its held packets go at the next sweep).
+	c.decided, c.keep, c.sure = true, keep, true
 	return keep
 }

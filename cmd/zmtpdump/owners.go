@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/flows"
@@ -11,11 +12,17 @@ import (
 // owners finds, for live captures, the local processes owning each end of
 // the connections, and applies --pid and --comm.
 type owners struct {
-	tr   *loader.ProcessTracker
+	tr   endsTracker
 	pid  int
 	comm string
 	// gate applies pid and comm to the packets of -w and -v.
 	gate ownerGate
+}
+
+// endsTracker finds the processes owning the two ends of a connection
+// (loader.ProcessTracker).
+type endsTracker interface {
+	Ends(a, b netip.AddrPort) (aOwner, bOwner *loader.Process)
 }
 
 // filtering reports whether --pid or --comm select connections.

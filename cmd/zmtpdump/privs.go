@@ -24,6 +24,11 @@ import (
 //     network namespace, CAP_SYS_ADMIN to enter it.
 //
 // Reading the ring buffer needs nothing: its memory is mapped already.
+//
+// Where a process was granted CAP_SYS_ADMIN in place of CAP_BPF,
+// CAP_NET_ADMIN or CAP_PERFMON (the kernel, and the start-up check, take
+// it for any of them), it is what does their work: kept is what
+// permittedKeep makes of keepCaps for the capabilities held.
 func keepCaps(cfg *config) []cap.Value {
 	keep := []cap.Value{cap.BPF}
 	if cfg.pid > 0 {
@@ -36,6 +41,27 @@ func keepCaps(cfg *config) []cap.Value {
 		}
 	}
 	return keep
+}
+
+// permittedKeep returns those of keep that permitted reports held, plus
+// CAP_SYS_ADMIN when one of keep that it stands in for (CAP_BPF,
+// CAP_NET_ADMIN, CAP_PERFMON) is not held and it is: dropping it then
+// would leave bpf(2) or the attaching refused for the rest of the run.
+func permittedKeep(keep []cap.Value, permitted func(cap.Value) bool) []cap.Value {
+	var out []cap.Value
+	admin := false
+	for _, v := range keep {
+		switch {
+		case permitted(v):
+			out = append(out, v)
+		case v == cap.BPF || v == cap.NET_ADMIN || v == cap.PERFMON:
+			admin = true
+		}
+	}
+	if admin && permitted(cap.SYS_ADMIN) && !slices.Contains(out, cap.SYS_ADMIN) {
+		out = append(out, cap.SYS_ADMIN)
+	}
+	return out
 }
 
 // dropPrivileges gives up, once the capture is attached and its files are
@@ -51,17 +77,18 @@ func keepCaps(cfg *config) []cap.Value {
 // Go runtime runs goroutines on several; libcap's cap package changes them
 // all at once (through psx: the runtime's AllThreadsSyscall without cgo).
 func dropPrivileges(cfg *config) error {
-	keep := keepCaps(cfg)
 	have := cap.GetProc()
+	keep := permittedKeep(keepCaps(cfg), func(v cap.Value) bool {
+		on, err := have.GetFlag(cap.Permitted, v)
+		return err == nil && on
+	})
 	want := cap.NewSet()
 	for _, v := range keep {
-		if on, err := have.GetFlag(cap.Permitted, v); err == nil && on {
-			if err := want.SetFlag(cap.Permitted, true, v); err != nil {
-				return fmt.Errorf("drop privileges: %w", err)
-			}
-			if err := want.SetFlag(cap.Effective, true, v); err != nil {
-				return fmt.Errorf("drop privileges: %w", err)
-			}
+		if err := want.SetFlag(cap.Permitted, true, v); err != nil {
+			return fmt.Errorf("drop privileges: %w", err)
+		}
+		if err := want.SetFlag(cap.Effective, true, v); err != nil {
+			return fmt.Errorf("drop privileges: %w", err)
 		}
 	}
 	if _, err := cap.Prctlw(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
