@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // TestWriteRefusesSymlink plants a symbolic link at the -w and
@@ -75,5 +77,41 @@ func TestWriteFileMode(t *testing.T) {
 	cmd.SetArgs([]string{"-r", "../../testdata/push_pull_null.pcap", "-w", "-"})
 	if err := cmd.ExecuteContext(context.Background()); err != nil || !bytes.HasPrefix(stdout.Bytes(), []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
 		t.Errorf("-w -: %v, stdout starts % x", err, stdout.Bytes()[:min(4, stdout.Len())])
+	}
+}
+
+// TestWriteRefusesOthersFile: an existing file that another user owns
+// (planted in a shared directory, writable to all) is refused untouched;
+// one of our own is overwritten.
+func TestWriteRefusesOthersFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skip.Unavailable(t, "needs root to give a file to another user")
+	}
+	dir := t.TempDir()
+	planted := filepath.Join(dir, "planted.pcapng")
+	const content = "attacker's file\n"
+	if err := os.WriteFile(planted, []byte(content), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(planted, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := newRootCommand(&stdout, &stderr)
+	cmd.SetArgs([]string{"-r", "../../testdata/push_pull_null.pcap", "-w", planted})
+	err := cmd.ExecuteContext(context.Background())
+	if !errors.Is(err, errNotOurs) || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("-w into another user's file: error %v, want %v naming uid 65534", err, errNotOurs)
+	}
+	if got, _ := os.ReadFile(planted); string(got) != content {
+		t.Errorf("the other user's file was changed: %q", got)
+	}
+	mine := filepath.Join(dir, "mine.pcapng")
+	if err := os.WriteFile(mine, []byte("old content, longer than nothing\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	runArgs(t, "-r", "../../testdata/push_pull_null.pcap", "-w", mine)
+	if got, _ := os.ReadFile(mine); !bytes.HasPrefix(got, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		t.Errorf("our own file was not rewritten as pcapng: starts %q", got[:min(8, len(got))])
 	}
 }
