@@ -46,7 +46,7 @@ func startTcpdump(t *testing.T, ns string) func() string {
 	}
 	file := filepath.Join(t.TempDir(), "lo.pcap")
 	cmd := exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", "lo", "-nn", "-s", "200", "-U", "-w", file, "ip6")
-	var out strings.Builder
+	var out lockedBuffer // written by exec's copying goroutine
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
