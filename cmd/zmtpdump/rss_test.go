@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/output"
+)
+
+// BenchmarkOpenConnRSS runs zmtpdump -r (this test binary as main) on a
+// capture of 20,000 connections that each sent a greeting, READY and one
+// 8-frame message and never closed, and on one of a single such
+// connection, and reports the growth of the peak RSS per connection
+// (RSS-B/conn, from VmHWM): what a busy host's open connections cost the
+// process, heap, garbage collector headroom and all.
+func BenchmarkOpenConnRSS(b *testing.B) {
+	const n = 20000
+	dir := b.TempDir()
+	write := func(name string, segs []capture.Segment) string {
+		var buf bytes.Buffer
+		w, err := output.NewPcapng(&buf, output.PcapngOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range segs {
+			if err := w.WriteSegment(&segs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		return path
+	}
+	one, many := write("one.pcapng", openConns(1, 8)), write("many.pcapng", openConns(n, 8))
+	hwm := filepath.Join(dir, "hwm")
+	maxRSS := func(file string, args ...string) int64 {
+		cmd := exec.Command(os.Args[0], append([]string{"-r", file}, args...)...)
+		cmd.Env = append(os.Environ(), asMainEnv+"=1", hwmEnv+"="+hwm)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %v\n%.500s", cmd.Args, err, out)
+		}
+		kib, err := os.ReadFile(hwm)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := strconv.ParseInt(string(kib), 10, 64)
+		if err != nil {
+			b.Fatalf("VmHWM %q: %v", kib, err)
+		}
+		return n << 10
+	}
+	for _, mode := range []string{"--json", "-q"} {
+		b.Run(mode[1:], func(b *testing.B) {
+			var per float64
+			for b.Loop() {
+				per = float64(maxRSS(many, mode)-maxRSS(one, mode)) / n
+			}
+			b.ReportMetric(per, "RSS-B/conn")
+		})
+	}
+}
