@@ -9,12 +9,18 @@ package zmtp
 // OCTET 0*255username-char; password = OCTET 0*255password-char. A HELLO
 // whose mechanism is not known (a connection joined after its greeting) is
 // read as PLAIN when its data has that shape, since it may well be one.
+// A PLAIN HELLO too malformed to split hides all but its first octet.
 func PlainPassword(c *Command) (start, end int, ok bool) {
 	if c.Name != "HELLO" {
 		return 0, 0, false
 	}
 	switch c.Mechanism {
 	case "PLAIN":
+		if _, _, err := parsePlainHello(c.Data, c.Truncated); err != nil && len(c.Data) > 1 {
+			// Malformed: its lengths cannot tell the password from the
+			// user name, so all but the first length octet is hidden.
+			return 1, len(c.Data), true
+		}
 	case "":
 		if _, _, err := parsePlainHello(c.Data, c.Truncated); err != nil {
 			return 0, 0, false
