@@ -169,8 +169,16 @@ func (f *follow) apply(c *Capture) {
 		case n.gone && i >= 0:
 			f.remove(c, i)
 		case n.gone:
+		case i >= 0 && c.ifaces[i].name != n.info.name:
+			// Renamed, or deleted and another one created with its index
+			// between two calls (the events keep only the latest news of
+			// an index): its programs may have gone with the old one, so
+			// it is attached to anew.
+			f.remove(c, i)
+			if n.info.flags&unix.IFF_UP != 0 {
+				f.add(c, n.info)
+			}
 		case i >= 0:
-			c.ifaces[i].name = n.info.name // the same interface, maybe renamed
 		case n.info.flags&unix.IFF_UP != 0:
 			f.add(c, n.info)
 		}

@@ -120,3 +120,52 @@ func TestFollowResync(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestFollowIndexReuse: an interface deleted and another created with its
+// index before the capture looks at the link events (which keep the latest
+// news of an index) is not taken for a rename of the first: the new one is
+// attached to, the old one reported removed.
+func TestFollowIndexReuse(t *testing.T) {
+	requireBPF(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatal("iproute2's ip is needed for this test")
+	}
+	s := fmt.Sprint(time.Now().UnixNano() % 100000)
+	ns, a, b, c2, d := "zlr"+s, "zra"+s, "zrb"+s, "zrc"+s, "zrd"+s
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	ipCmd(t, "-n", ns, "link", "add", a, "index", "4242", "type", "veth", "peer", "name", b, "index", "4243")
+	ipCmd(t, "-n", ns, "link", "set", a, "up")
+	ipCmd(t, "-n", ns, "link", "set", b, "up")
+	c, err := Open(Config{Netns: "/var/run/netns/" + ns, Interfaces: []string{AnyInterface}, RingSize: 1 << 20, Backend: Socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ipCmd(t, "-n", ns, "link", "del", a)
+	ipCmd(t, "-n", ns, "link", "add", c2, "index", "4242", "type", "veth", "peer", "name", d, "index", "4243")
+	ipCmd(t, "-n", ns, "link", "set", c2, "up")
+	ipCmd(t, "-n", ns, "link", "set", d, "up")
+	time.Sleep(200 * time.Millisecond) // the events arrive, unread
+	want := []string{"lo", c2, d}
+	slices.Sort(want)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := c.CheckInterfaces(); err != nil {
+			t.Fatal(err)
+		}
+		got := c.Interfaces()
+		slices.Sort(got)
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("capturing on %q, want %q", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if added, removed := c.InterfaceCounts(); added != 2 || removed != 2 {
+		t.Errorf("counts: %d added, %d removed, want 2 and 2", added, removed)
+	}
+}
