@@ -15,3 +15,8 @@ func (p *Pcapng) Knows(index int) bool {
 	_, ok := p.ids[index]
 	return ok
 }
+
+// Forget drops what the file knows of an interface index, so that the next
+// packet or AddInterface of that index gets a block of its own: an
+// interface vanished, and its index may be used again by another.
+func (p *Pcapng) Forget(index int) { delete(p.ids, index) }

@@ -81,3 +81,26 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapngForget: a vanished interface's index is forgotten, so that
+// another interface given it later gets a block of its own.
+func TestPcapngForget(t *testing.T) {
+	var file bytes.Buffer
+	w, err := NewPcapng(&file, PcapngOptions{Interfaces: []Interface{{Name: "veth9", Index: 9}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.Knows(9) {
+		t.Fatal("index 9 not known after its block")
+	}
+	w.Forget(9)
+	if w.Knows(9) {
+		t.Fatal("index 9 still known after Forget")
+	}
+	if err := w.AddInterface(Interface{Name: "other", Index: 9}); err != nil {
+		t.Fatal(err)
+	}
+	if !w.Knows(9) {
+		t.Fatal("index 9 not known after its new block")
+	}
+}

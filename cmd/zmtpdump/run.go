@@ -467,6 +467,9 @@ func (p *pipeline) interfacesChanged(stderr io.Writer, changes []loader.Interfac
 		switch {
 		case ch.Removed:
 			fmt.Fprintf(stderr, "zmtpdump: interface %s vanished, no longer capturing on it\n", name)
+			if p.pcap != nil && p.pcap.w != nil {
+				p.pcap.w.Forget(ch.Index) // its index may come back as another
+			}
 		case ch.Err != nil && ch.Name == "":
 			fmt.Fprintf(stderr, "zmtpdump: %s\n", output.Printable(ch.Err.Error()))
 		case ch.Err != nil:
