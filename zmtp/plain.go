@@ -11,32 +11,18 @@ package zmtp
 // read as PLAIN when its data has that shape, since it may well be one.
 // A PLAIN HELLO too malformed to split hides all but its first octet.
 func PlainPassword(c *Command) (start, end int, ok bool) {
-	if c.Name != "HELLO" {
+	if c.Name != "HELLO" || c.Mechanism != "PLAIN" && c.Mechanism != "" {
 		return 0, 0, false
 	}
-	switch c.Mechanism {
-	case "PLAIN":
-		if _, _, err := parsePlainHello(c.Data, c.Truncated); err != nil && len(c.Data) > 1 {
-			// Malformed: its lengths cannot tell the password from the
-			// user name, so all but the first length octet is hidden.
-			return 1, len(c.Data), true
-		}
-	case "":
-		if _, _, err := parsePlainHello(c.Data, c.Truncated); err != nil {
-			return 0, 0, false
-		}
-	default:
+	user, pass, err := parsePlainHello(c.Data, c.Truncated)
+	switch {
+	case err != nil && c.Mechanism == "PLAIN" && len(c.Data) > 1:
+		// Malformed: its lengths cannot tell the password from the
+		// user name, so all but the first length octet is hidden.
+		return 1, len(c.Data), true
+	case err != nil || len(pass) == 0:
 		return 0, 0, false
 	}
-	data := c.Data
-	if len(data) == 0 {
-		return 0, 0, false
-	}
-	at := 1 + int(data[0]) // the password's length octet
-	if at >= len(data) {
-		return 0, 0, false // cut before it
-	}
-	start = at + 1
-	end = min(start+int(data[at]), len(data))
-	return start, end, start < end
+	start = 2 + len(user) // the user name's length octet, the name, the password's
+	return start, start + len(pass), true
 }
