@@ -32,14 +32,8 @@ func benchPipeline(b *testing.B, args ...string) {
 		p.add(&seg)
 		t = t.Add(time.Microsecond)
 	}
-	greeting := make([]byte, 64)
-	greeting[0], greeting[9], greeting[10], greeting[11] = 0xff, 0x7f, 3, 1
-	copy(greeting[12:], "NULL")
-	ready := func(typ string) []byte {
-		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(typ)))
-		body = append(body, typ...)
-		return append([]byte{0x04, byte(len(body))}, body...)
-	}
+	greeting := zGreeting3("NULL", false)
+	ready := func(typ string) []byte { return zCommand("READY", zProps("Socket-Type", typ)) }
 	send(cli, srv, &cseq, capture.SYN, nil)
 	send(srv, cli, &sseq, capture.SYN|capture.ACK, nil)
 	send(cli, srv, &cseq, capture.ACK|capture.PSH, greeting)

@@ -19,14 +19,8 @@ import (
 func openConns(n, frames int) []capture.Segment {
 	srv := netip.MustParseAddrPort("10.0.0.1:7001")
 	t := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	greeting := make([]byte, 64)
-	greeting[0], greeting[9], greeting[10], greeting[11] = 0xff, 0x7f, 3, 1
-	copy(greeting[12:], "NULL")
-	ready := func(typ string) []byte {
-		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(typ)))
-		body = append(body, typ...)
-		return append([]byte{0x04, byte(len(body))}, body...)
-	}
+	greeting := zGreeting3("NULL", false)
+	ready := func(typ string) []byte { return zCommand("READY", zProps("Socket-Type", typ)) }
 	var msg []byte
 	for i := range frames {
 		more := byte(1)

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
-
-	"github.com/zmtpdump/zmtpdump/capture"
-	"github.com/zmtpdump/zmtpdump/output"
 )
 
 // BenchmarkOpenConnRSS runs zmtpdump -r (this test binary as main) on a
@@ -21,27 +17,7 @@ import (
 func BenchmarkOpenConnRSS(b *testing.B) {
 	const n = 20000
 	dir := b.TempDir()
-	write := func(name string, segs []capture.Segment) string {
-		var buf bytes.Buffer
-		w, err := output.NewPcapng(&buf, output.PcapngOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		for i := range segs {
-			if err := w.WriteSegment(&segs[i]); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := w.Flush(); err != nil {
-			b.Fatal(err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		return path
-	}
-	one, many := write("one.pcapng", openConns(1, 8)), write("many.pcapng", openConns(n, 8))
+	one, many := writeSegments(b, "one.pcapng", openConns(1, 8)), writeSegments(b, "many.pcapng", openConns(n, 8))
 	hwm := filepath.Join(dir, "hwm")
 	maxRSS := func(file string, args ...string) int64 {
 		cmd := exec.Command(os.Args[0], append([]string{"-r", file}, args...)...)

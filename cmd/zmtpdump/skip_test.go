@@ -62,7 +62,7 @@ func readSegments(t *testing.T, src string) []capture.Segment {
 
 // writeSegments writes segs as a pcapng file called name in a temporary
 // directory and returns its path.
-func writeSegments(t *testing.T, name string, segs []capture.Segment) string {
+func writeSegments(t testing.TB, name string, segs []capture.Segment) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
