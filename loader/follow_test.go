@@ -35,24 +35,37 @@ func ipCmd(t *testing.T, args ...string) {
 	}
 }
 
+// followNamespace makes a network namespace for the test, named with
+// prefix, with lo up, and a veth pair a/b in it, up (extra: more "ip link
+// add" arguments for a, such as its index, and "peer name b ...").
+func followNamespace(t *testing.T, prefix, a, b string, extra ...string) string {
+	t.Helper()
+	requireBPF(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Fatal("iproute2's ip is needed for this test")
+	}
+	ns := prefix + fmt.Sprint(time.Now().UnixNano()%100000)
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	if len(extra) == 0 {
+		extra = []string{"type", "veth", "peer", "name", b}
+	}
+	ipCmd(t, append([]string{"-n", ns, "link", "add", a}, extra...)...)
+	ipCmd(t, "-n", ns, "link", "set", a, "up")
+	ipCmd(t, "-n", ns, "link", "set", b, "up")
+	return ns
+}
+
 // TestFollowResync: when the subscription to link events ends by itself
 // (its socket overflowed: events were lost), the capture subscribes again
 // and lists the interfaces anew, so that those that vanished and came up
 // while no event was read are still dropped and taken on. The changes are
 // made while the first subscription is gone.
 func TestFollowResync(t *testing.T) {
-	requireBPF(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("iproute2's ip is needed for this test")
-	}
 	s := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, a, b, c2, d := "zlf"+s, "zla"+s, "zlb"+s, "zlc"+s, "zld"+s
-	ipCmd(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	ipCmd(t, "-n", ns, "link", "add", a, "type", "veth", "peer", "name", b)
-	ipCmd(t, "-n", ns, "link", "set", a, "up")
-	ipCmd(t, "-n", ns, "link", "set", b, "up")
+	a, b, c2, d := "zla"+s, "zlb"+s, "zlc"+s, "zld"+s
+	ns := followNamespace(t, "zlf", a, b)
 	c, err := Open(Config{Netns: "/var/run/netns/" + ns, Interfaces: []string{AnyInterface}, RingSize: 1 << 20, Backend: Socket})
 	if err != nil {
 		t.Fatal(err)
@@ -126,18 +139,9 @@ func TestFollowResync(t *testing.T) {
 // news of an index) is not taken for a rename of the first: the new one is
 // attached to, the old one reported removed.
 func TestFollowIndexReuse(t *testing.T) {
-	requireBPF(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Fatal("iproute2's ip is needed for this test")
-	}
 	s := fmt.Sprint(time.Now().UnixNano() % 100000)
-	ns, a, b, c2, d := "zlr"+s, "zra"+s, "zrb"+s, "zrc"+s, "zrd"+s
-	ipCmd(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
-	ipCmd(t, "-n", ns, "link", "add", a, "index", "4242", "type", "veth", "peer", "name", b, "index", "4243")
-	ipCmd(t, "-n", ns, "link", "set", a, "up")
-	ipCmd(t, "-n", ns, "link", "set", b, "up")
+	a, b, c2, d := "zra"+s, "zrb"+s, "zrc"+s, "zrd"+s
+	ns := followNamespace(t, "zlr", a, b, "index", "4242", "type", "veth", "peer", "name", b, "index", "4243")
 	c, err := Open(Config{Netns: "/var/run/netns/" + ns, Interfaces: []string{AnyInterface}, RingSize: 1 << 20, Backend: Socket})
 	if err != nil {
 		t.Fatal(err)
