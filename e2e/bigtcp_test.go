@@ -121,16 +121,7 @@ func TestBigTCPIPv6(t *testing.T) {
 			if big == 0 {
 				t.Fatalf("no IPv6 packet over 64 KiB on lo: BIG TCP did not happen, the test proves nothing")
 			}
-			if got := len(lines(out, `"event":"message"`, fmt.Sprintf(`"size":%d`, size), `"dst":"[::1]:`)); got != count {
-				t.Errorf("%d messages of %d bytes decoded, want %d\n%s", got, size, count, errOut)
-			}
-			if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
-				t.Errorf("%d gap or error events", n)
-			}
-			num := func(re string) uint64 { return exitStat(t, errOut, re) }
-			if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
-				t.Errorf("losses:\n%s", errOut)
-			}
+			num := wantEveryMessage(t, out, errOut, count, size, `"dst":"[::1]:`)
 			if num(`(\d+) not parsed`) != 0 || num(`(\d+) packets cut in the kernel`) != 0 || num(`(\d+) unreadable there`) != 0 {
 				t.Errorf("packets not parsed, cut or unreadable in the kernel:\n%s", errOut)
 			}

@@ -2,14 +2,11 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/pcapgo"
 
 	"github.com/zmtpdump/zmtpdump/loader"
 )
@@ -88,26 +85,13 @@ func testAnyFollows(t *testing.T, backend string) {
 
 	// The file: ns1's interfaces at the start, then v3's block before its
 	// packets.
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewNgReader(f, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ifaces, perBlock := pcapngPackets(t, file)
 	perInterface := map[string]int{}
-	for {
-		_, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
+	for i, n := range perBlock {
+		if i >= len(ifaces) {
+			t.Fatalf("%d packets on interface block %d of %d", n, i, len(ifaces))
 		}
-		ifc, err := r.Interface(ci.InterfaceIndex)
-		if err != nil {
-			t.Fatal(err)
-		}
-		perInterface[ifc.Name]++
+		perInterface[ifaces[i].Name] += n
 	}
 	if perInterface[p.v1] == 0 || perInterface[v3] == 0 || perInterface[""] != 0 {
 		t.Errorf("packets per interface in the file: %v, want some on %s and on %s, none unnamed", perInterface, p.v1, v3)

@@ -120,16 +120,7 @@ func TestLargeMessagesFullSpeed(t *testing.T) {
 				[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count)},
 				[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size)})
 			out, errOut := d.stop(t)
-			if got := len(lines(out, `"event":"message"`, fmt.Sprintf(`"size":%d`, size))); got != count {
-				t.Errorf("%d messages of %d bytes decoded, want %d\n%s", got, size, count, errOut)
-			}
-			if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
-				t.Errorf("%d gap or error events", n)
-			}
-			num := func(re string) uint64 { return exitStat(t, errOut, re) }
-			if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
-				t.Errorf("losses:\n%s", errOut)
-			}
+			num := wantEveryMessage(t, out, errOut, count, size)
 			mode.check(t, errOut, num)
 		})
 	}

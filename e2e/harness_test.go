@@ -224,3 +224,24 @@ next:
 	}
 	return out
 }
+
+// wantEveryMessage checks a --json capture (out, and its exit statistics
+// errOut) of count messages of size bytes each: all of them decoded (the
+// message lines holding also the words match), no gap or error event, no
+// byte lost and no kernel drop. It returns the exit statistic reader for
+// the caller's further checks.
+func wantEveryMessage(t *testing.T, out, errOut string, count, size int, match ...string) func(re string) uint64 {
+	t.Helper()
+	words := append([]string{`"event":"message"`, fmt.Sprintf(`"size":%d`, size)}, match...)
+	if got := len(lines(out, words...)); got != count {
+		t.Errorf("%d messages of %d bytes decoded, want %d\n%s", got, size, count, errOut)
+	}
+	if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
+		t.Errorf("%d gap or error events", n)
+	}
+	num := func(re string) uint64 { return exitStat(t, errOut, re) }
+	if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
+		t.Errorf("losses:\n%s", errOut)
+	}
+	return num
+}

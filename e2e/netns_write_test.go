@@ -57,34 +57,19 @@ func TestNetnsWrite(t *testing.T) {
 			pushPullNs(t, ns1, ns2, "", addr1, port)
 			d.stop(t)
 
-			f, err := os.Open(file)
-			if err != nil {
-				t.Fatal(err)
+			ifaces, perBlock := pcapngPackets(t, file)
+			n := 0
+			for _, k := range perBlock {
+				n += k
 			}
-			defer f.Close()
-			r, err := pcapgo.NewNgReader(f, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-			if err != nil {
-				t.Fatal(err)
+			if n == 0 || perBlock[0] != n {
+				t.Errorf("%d packets, %d of them not on interface 0", n, n-perBlock[0])
 			}
-			n, elsewhere := 0, 0
-			for {
-				_, ci, err := r.ReadPacketData()
-				if err != nil {
-					break
-				}
-				if ci.InterfaceIndex != 0 {
-					elsewhere++
-				}
-				n++
+			if len(ifaces) != 1 {
+				t.Fatalf("%d interface blocks, want 1", len(ifaces))
 			}
-			if n == 0 || elsewhere > 0 {
-				t.Errorf("%d packets, %d of them not on interface 0", n, elsewhere)
-			}
-			if r.NInterfaces() != 1 {
-				t.Errorf("%d interface blocks, want 1", r.NInterfaces())
-			}
-			if ifc, err := r.Interface(0); err != nil || ifc.Name != name || ifc.LinkType != layers.LinkTypeRaw {
-				t.Errorf("interface 0: %q %v (%v), want %q raw IP", ifc.Name, ifc.LinkType, err, name)
+			if ifc := ifaces[0]; ifc.Name != name || ifc.LinkType != layers.LinkTypeRaw {
+				t.Errorf("interface 0: %q %v, want %q raw IP", ifc.Name, ifc.LinkType, name)
 			}
 
 			out, err := exec.Command(built.zmtpdump, "-r", file).Output()
@@ -97,4 +82,34 @@ func TestNetnsWrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pcapngPackets reads a pcapng file zmtpdump wrote: its interface blocks,
+// in order, and how many packets refer to each, by block index.
+func pcapngPackets(t *testing.T, file string) ([]pcapgo.NgInterface, map[int]int) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[int]int{}
+	for {
+		_, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		per[ci.InterfaceIndex]++
+	}
+	ifaces := make([]pcapgo.NgInterface, r.NInterfaces())
+	for i := range ifaces {
+		if ifaces[i], err = r.Interface(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ifaces, per
 }
