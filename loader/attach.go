@@ -2,7 +2,6 @@ package loader
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -100,51 +99,3 @@ func programsFor(backend Backend, ifaces []iface) []string {
 	}
 	return nil
 }
-
-// attachTCX hooks the programs to the interface with TCX links. A loopback
-// packet crosses lo's egress and then its ingress: hooking egress alone
-// sees it exactly once, and in the order the sender sent it (ingress on lo
-// can reorder a connection's packets: each CPU has its own backlog).
-func (a *attachment) attachTCX(objs *bpf.CaptureObjects) error {
-	type hook struct {
-		prog *ebpf.Program
-		at   ebpf.AttachType
-	}
-	hooks := []hook{{objs.CaptureEgress, ebpf.AttachTCXEgress}}
-	if !a.loopback {
-		hooks = append(hooks, hook{objs.CaptureIngress, ebpf.AttachTCXIngress})
-	}
-	for _, h := range hooks {
-		l, err := link.AttachTCX(link.TCXOptions{Interface: a.index, Program: h.prog, Attach: h.at})
-		if err != nil {
-			if errors.Is(err, ebpf.ErrNotSupported) {
-				return fmt.Errorf("attach to %s: this kernel has no TCX (needs Linux 6.6 or later; try --backend socket): %w", quoteName(a.name), err)
-			}
-			return permissionError("attach to "+quoteName(a.name), err)
-		}
-		a.links = append(a.links, l)
-	}
-	return nil
-}
-
-// attachSocket opens an AF_PACKET socket bound to the interface with the
-// socket program as its filter. The socket is created listening to no
-// protocol, gets its filter, and only then is bound to every protocol, so
-// that no packet is ever queued on it: the filter returns 0 for all.
-func (a *attachment) attachSocket(objs *bpf.CaptureObjects) error {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return permissionError("open a packet socket", err)
-	}
-	a.socket = fd
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, objs.CaptureSocket.FD()); err != nil {
-		return permissionError("attach the socket filter on "+quoteName(a.name), err)
-	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: a.index}
-	if err := unix.Bind(fd, sa); err != nil {
-		return fmt.Errorf("bind packet socket to %s: %w", quoteName(a.name), err)
-	}
-	return nil
-}
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/zmtpdump/zmtpdump/internal/kernel"
 )
 
 // ringbufUnavailable turns the ring buffer probe's answer into the error
@@ -22,13 +24,13 @@ func ringbufUnavailable(probe error) error {
 }
 
 // ErrPermission marks errors caused by missing privileges.
-var ErrPermission = errors.New("permission denied: run as root, or with CAP_BPF and CAP_NET_ADMIN (and CAP_NET_RAW for --backend socket)")
+var ErrPermission = kernel.ErrPermission
 
 // permissionError turns EPERM and EACCES into ErrPermission with context,
 // naming the capabilities this process lacks.
 func permissionError(what string, err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, os.ErrPermission) {
-		if m := missingCaps(); m != "" {
+		if m := kernel.MissingCaptureCaps(); m != "" {
 			return fmt.Errorf("%s: %w; missing %s", what, ErrPermission, m)
 		}
 		return fmt.Errorf("%s: %w (%v)", what, ErrPermission, err)

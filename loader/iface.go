@@ -3,7 +3,6 @@ package loader
 import (
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 
@@ -97,20 +96,6 @@ func loopbackOf(links []linkInfo) int {
 	for _, li := range links {
 		if li.flags&unix.IFF_LOOPBACK != 0 {
 			return li.index
-		}
-	}
-	return 1
-}
-
-// loopbackIndex returns the index of this process's loopback interface,
-// for the probes.
-func loopbackIndex() int {
-	all, err := net.Interfaces()
-	if err == nil {
-		for _, ni := range all {
-			if ni.Flags&net.FlagLoopback != 0 {
-				return ni.Index
-			}
 		}
 	}
 	return 1

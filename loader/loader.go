@@ -11,10 +11,10 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/rlimit"
-	"golang.org/x/sys/unix"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/internal/kernel"
 )
 
 // DefaultRingSize is the ring buffer size used when Config.RingSize is 0:
@@ -220,7 +220,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	}
 
 	// Say which capability is missing before a probe fails for want of it.
-	if m := missingCaps(); m != "" {
+	if m := kernel.MissingCaptureCaps(); m != "" {
 		nl.Close()
 		return nil, fmt.Errorf("%w; missing %s", ErrPermission, m)
 	}
@@ -256,7 +256,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	// the verifier the programs of the other backend; when the probe
 	// cannot tell, everything is loaded and attachAll decides.
 	if backend == Auto {
-		switch err := probeTCX(); {
+		switch err := ProbeTCX(); {
 		case err == nil:
 			backend = TCX
 		case errors.Is(err, ebpf.ErrNotSupported):
@@ -288,7 +288,7 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	}
 
 	// Record the clock offset before any packet can arrive.
-	c.base, err = monotonicBase()
+	c.base, err = kernel.MonotonicBase()
 	if err != nil {
 		return nil, err
 	}
@@ -304,19 +304,6 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 	return c, nil
 }
 
-// Framing reports whether kernel-side framing is on (see Config.FrameKeep).
-func (c *Capture) Framing() bool { return c.framing }
-
-// Marks reports whether the kernel walks ZMTP frames and marks their
-// boundaries in Segment.Boundary (Config.Marks or Config.FrameKeep, on a
-// kernel with bpf_loop), so that Join can work. It is false on kernels
-// without bpf_loop, which load a program that cannot walk.
-func (c *Capture) Marks() bool { return c.marks }
-
-// walks reports whether the program loaded for cfg (full: with bpf_loop)
-// walks frames.
-func walks(cfg Config, full bool) bool { return full && (cfg.FrameKeep > 0 || cfg.Marks) }
-
 // Backend returns the attach method in use.
 func (c *Capture) Backend() Backend { return c.backend }
 
@@ -328,10 +315,6 @@ func (c *Capture) Interfaces() []string {
 	}
 	return names
 }
-
-// haveLoop reports whether the kernel offers bpf_loop to TC and socket
-// filter programs, which kernel-side framing needs.
-func haveLoop() bool { return probeLoop() == nil }
 
 // loadObjects loads the capture programs (full: the one with bpf_loop,
 // else CaptureBasic) and their maps for interfaces whose
@@ -541,14 +524,4 @@ func (c *Capture) Close() error {
 	c.sets = nil
 	errs = append(errs, c.nl.Close(), c.ns.Close())
 	return errors.Join(errs...)
-}
-
-// monotonicBase returns the wall-clock time at which CLOCK_MONOTONIC, the
-// clock of bpf_ktime_get_ns, read zero.
-func monotonicBase() (time.Time, error) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return time.Time{}, fmt.Errorf("read CLOCK_MONOTONIC: %w", err)
-	}
-	return time.Now().Add(-time.Duration(ts.Nano())), nil
 }

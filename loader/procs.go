@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
+	"github.com/zmtpdump/zmtpdump/internal/kernel"
 )
 
 // Process is the owner of one end of a TCP connection on this host: the
@@ -104,11 +105,11 @@ func loadAccept(spec *ebpf.CollectionSpec, coll *ebpf.Collection, opts ebpf.Coll
 func OpenProcessTracker() (t *ProcessTracker, err error) {
 	fail := func(what string, err error) error {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			if m := missingCapsOf("CAP_BPF", "CAP_PERFMON"); m != "" {
+			if m := kernel.MissingCaps("CAP_BPF", "CAP_PERFMON"); m != "" {
 				return fmt.Errorf("%w: %s: permission denied (needs CAP_BPF and CAP_PERFMON); missing %s", ErrNoProcessTracking, what, m)
 			}
 		}
-		return fmt.Errorf("%w: %s: %w", ErrNoProcessTracking, what, explain(err))
+		return fmt.Errorf("%w: %s: %w", ErrNoProcessTracking, what, kernel.Explain(err))
 	}
 	// The kernel's BTF is decoded once, in a cache both loads below share
 	// (decoding it is the largest part of zmtpdump's start-up cost).
@@ -160,7 +161,7 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 			t.links = append(t.links, l)
 		}
 	}
-	if t.base, err = monotonicBase(); err != nil {
+	if t.base, err = kernel.MonotonicBase(); err != nil {
 		return nil, err
 	}
 	return t, nil

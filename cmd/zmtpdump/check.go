@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/probe"
 )
 
 // errCannotCapture is returned by check when no backend works.
@@ -19,7 +20,7 @@ func newCheckCommand(stdout io.Writer) *cobra.Command {
 		Short: "Report what this kernel and these privileges allow, and which backend a capture would use",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r := loader.Probe()
+			r := probe.Run()
 			printReport(stdout, r)
 			if r.Backend == "" {
 				return fmt.Errorf("%w: %s", errCannotCapture, r.Reason)
@@ -29,7 +30,7 @@ func newCheckCommand(stdout io.Writer) *cobra.Command {
 	}
 }
 
-func printReport(w io.Writer, r loader.Report) {
+func printReport(w io.Writer, r probe.Report) {
 	fmt.Fprintf(w, "kernel %s\n", r.Kernel)
 	for _, f := range r.Features {
 		if f.Err == nil {
