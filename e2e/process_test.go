@@ -13,14 +13,15 @@ import (
 	"github.com/zmtpdump/zmtpdump/loader"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
+	"github.com/zmtpdump/zmtpdump/procs"
 )
 
 // openTracker opens the process tracker, or skips the test where the
 // kernel cannot run it (no BTF, no tp_btf programs).
-func openTracker(t *testing.T) *loader.ProcessTracker {
+func openTracker(t *testing.T) *procs.Tracker {
 	t.Helper()
-	tr, err := loader.OpenProcessTracker()
-	if errors.Is(err, loader.ErrNoProcessTracking) && !strings.Contains(err.Error(), "permission denied") {
+	tr, err := procs.Open()
+	if errors.Is(err, procs.ErrUnavailable) && !strings.Contains(err.Error(), "permission denied") {
 		skip.Unavailable(t, "%v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
 	}
 	if err != nil {
@@ -90,12 +91,12 @@ func TestProcessAttribution(t *testing.T) {
 // checkEnds checks the owners of conn's two ends: the client is the PUSH
 // process in namespace clientNs, the server the PULL in serverNs, both in
 // cgroup (a path below the cgroup v2 root) of container id.
-func checkEnds(t *testing.T, tr *loader.ProcessTracker, conn flows.Conn, push, pull *exec.Cmd, clientNs, serverNs uint32, cgroup, id string) {
+func checkEnds(t *testing.T, tr *procs.Tracker, conn flows.Conn, push, pull *exec.Cmd, clientNs, serverNs uint32, cgroup, id string) {
 	t.Helper()
 	client, server := tr.Ends(conn.Client, conn.Server)
 	for _, e := range []struct {
 		name   string
-		got    *loader.Process
+		got    *procs.Process
 		pid    int
 		netns  uint32
 		server bool
@@ -136,7 +137,7 @@ func ownCgroup(t *testing.T) string {
 	return ""
 }
 
-// cgroupRoot is where cgroup v2 is mounted, as the loader finds it.
+// cgroupRoot is where cgroup v2 is mounted, as package procs finds it.
 func cgroupRoot() string {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		return "/sys/fs/cgroup"

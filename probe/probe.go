@@ -13,6 +13,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/internal/kernel"
 	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/procs"
 )
 
 // Feature is one probed kernel capability: nil Err means available.
@@ -114,7 +115,7 @@ func probeTestRun() error {
 
 // probeProcesses opens and closes a ProcessTracker.
 func probeProcesses() error {
-	t, err := loader.OpenProcessTracker()
+	t, err := procs.Open()
 	if err != nil {
 		return err
 	}

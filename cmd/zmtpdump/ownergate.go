@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
-	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/procs"
 )
 
 // ownerGate applies --pid and --comm to the packets of -w and -v, before
@@ -219,10 +219,10 @@ func (o *owners) lookup(a, b netip.AddrPort, c *gateConn) (keep, certain bool) {
 	if o.pid > 0 && (pa == nil || pb == nil) && c != nil && c.procTries < gateProcTries {
 		c.procTries++
 		if pa == nil {
-			pa, _ = loader.OwnerFromProc(o.pid, a, b)
+			pa, _ = procs.OwnerFromProc(o.pid, a, b)
 		}
 		if pb == nil {
-			pb, _ = loader.OwnerFromProc(o.pid, b, a)
+			pb, _ = procs.OwnerFromProc(o.pid, b, a)
 		}
 	}
 	if o.match(pa) || o.match(pb) {

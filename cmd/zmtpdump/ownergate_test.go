@@ -8,16 +8,16 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
-	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/procs"
 )
 
 // fakeTracker knows the owners of the sockets it was told of.
 type fakeTracker struct {
 	mu    sync.Mutex
-	socks map[[2]netip.AddrPort]*loader.Process
+	socks map[[2]netip.AddrPort]*procs.Process
 }
 
-func (f *fakeTracker) Ends(a, b netip.AddrPort) (*loader.Process, *loader.Process) {
+func (f *fakeTracker) Ends(a, b netip.AddrPort) (*procs.Process, *procs.Process) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.socks[[2]netip.AddrPort{a, b}], f.socks[[2]netip.AddrPort{b, a}]
@@ -27,9 +27,9 @@ func (f *fakeTracker) own(local, remote netip.AddrPort, pid int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.socks == nil {
-		f.socks = make(map[[2]netip.AddrPort]*loader.Process)
+		f.socks = make(map[[2]netip.AddrPort]*procs.Process)
 	}
-	f.socks[[2]netip.AddrPort{local, remote}] = &loader.Process{PID: pid, Comm: fmt.Sprint("p", pid)}
+	f.socks[[2]netip.AddrPort{local, remote}] = &procs.Process{PID: pid, Comm: fmt.Sprint("p", pid)}
 }
 
 // gateRun passes segments through an owners gate for --comm and records

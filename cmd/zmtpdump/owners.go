@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/flows"
-	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/procs"
 )
 
 // owners finds, for live captures, the local processes owning each end of
@@ -20,15 +20,15 @@ type owners struct {
 }
 
 // endsTracker finds the processes owning the two ends of a connection
-// (loader.ProcessTracker).
+// (procs.Tracker).
 type endsTracker interface {
-	Ends(a, b netip.AddrPort) (aOwner, bOwner *loader.Process)
+	Ends(a, b netip.AddrPort) (aOwner, bOwner *procs.Process)
 }
 
 // filtering reports whether --pid or --comm select connections.
 func (o *owners) filtering() bool { return o != nil && (o.pid != 0 || o.comm != "") }
 
-func (o *owners) match(pr *loader.Process) bool {
+func (o *owners) match(pr *procs.Process) bool {
 	return pr != nil && (o.pid == 0 || pr.PID == o.pid) && (o.comm == "" || pr.Comm == o.comm)
 }
 
@@ -40,13 +40,13 @@ const resolveWindow = time.Second
 
 // ownerState is what a session knows of its owners.
 type ownerState struct {
-	ends      [2]*loader.Process // by flows.Dir's sender: client, server
-	resolved  bool               // looked up for good
-	procTried bool               // /proc consulted for --pid
-	printed   bool               // told the printer
-	decided   bool               // --pid/--comm applied
-	skip      bool               // neither end matches: print nothing
-	view      [2]output.Owners   // per direction: the sender's and receiver's
+	ends      [2]*procs.Process // by flows.Dir's sender: client, server
+	resolved  bool              // looked up for good
+	procTried bool              // /proc consulted for --pid
+	printed   bool              // told the printer
+	decided   bool              // --pid/--comm applied
+	skip      bool              // neither end matches: print nothing
+	view      [2]output.Owners  // per direction: the sender's and receiver's
 }
 
 // resolve looks the owners up until both are known or the window passed,
@@ -71,10 +71,10 @@ func (s *session) resolveOwners(now time.Time) bool {
 			st.procTried = true
 			cl, srv := s.conn.Client, s.conn.Server
 			if st.ends[0] == nil {
-				st.ends[0], _ = loader.OwnerFromProc(s.procs.pid, cl, srv)
+				st.ends[0], _ = procs.OwnerFromProc(s.procs.pid, cl, srv)
 			}
 			if st.ends[1] == nil {
-				st.ends[1], _ = loader.OwnerFromProc(s.procs.pid, srv, cl)
+				st.ends[1], _ = procs.OwnerFromProc(s.procs.pid, srv, cl)
 			}
 		}
 		st.resolved = st.ends[0] != nil && st.ends[1] != nil || now.Sub(s.conn.Start) > resolveWindow
@@ -99,7 +99,7 @@ func (s *session) ownersFor(d flows.Dir) *output.Owners {
 	return &s.own.view[d]
 }
 
-func toOutput(pr *loader.Process) *output.Process {
+func toOutput(pr *procs.Process) *output.Process {
 	if pr == nil {
 		return nil
 	}

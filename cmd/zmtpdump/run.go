@@ -17,6 +17,7 @@ import (
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/procs"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -286,7 +287,7 @@ func (p *pipeline) capture(ctx context.Context, stderr io.Writer) error {
 	}
 	// Process attribution: the kernel records a connection's owners when
 	// it connects and is accepted (older sockets: see owners).
-	tr, err := loader.OpenProcessTracker()
+	tr, err := procs.Open()
 	switch {
 	case err == nil:
 		defer tr.Close()

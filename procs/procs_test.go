@@ -1,22 +1,28 @@
-package loader
+package procs
 
 import (
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/zmtpdump/zmtpdump/bpf"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
+
+// requireBPF skips without root, or fails when ZMTPDUMP_REQUIRE_E2E=1.
+func requireBPF(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	skip.Unavailable(t, "loading BPF programs needs root (Linux 5.5+ with kernel BTF)")
+}
 
 func TestContainerID(t *testing.T) {
 	const id = "4f6c1e2a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e"
@@ -122,73 +128,13 @@ func TestCgroupIndex(t *testing.T) {
 	}
 }
 
-// TestLinks compares the rtnetlink listing with the standard library's.
-func TestLinks(t *testing.T) {
-	nl, err := openLinkSocket()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	var got []string
-	for range 2 { // twice: the socket is reused
-		links, err := nl.links()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = got[:0]
-		for _, li := range links {
-			got = append(got, li.name)
-		}
-	}
-	all, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, ni := range all {
-		want = append(want, ni.Name)
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("interfaces (-net +netlink):\n%s", diff)
-	}
-}
-
-func TestResolveInterfaces(t *testing.T) {
-	links := []linkInfo{
-		{name: "lo", index: 1, typ: arphrdLoopback, flags: syscall.IFF_UP | syscall.IFF_LOOPBACK},
-		{name: "eth0", index: 2, typ: arphrdEther, flags: syscall.IFF_UP},
-		{name: "tun0", index: 3, typ: arphrdNone, flags: syscall.IFF_UP},
-		{name: "down0", index: 4, typ: arphrdEther},
-		{name: "ipip0", index: 5, typ: 768, flags: syscall.IFF_UP},
-	}
-	all, err := resolveInterfaces([]string{AnyInterface}, links)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []iface{{"lo", 1, 14, true}, {"eth0", 2, 14, false}, {"tun0", 3, 0, false}}
-	if diff := cmp.Diff(want, all, cmp.AllowUnexported(iface{})); diff != "" {
-		t.Errorf("any (-want +got):\n%s", diff)
-	}
-	if _, err := resolveInterfaces([]string{"nope"}, links); err == nil || !strings.Contains(err.Error(), `unknown interface "nope"`) {
-		t.Errorf("unknown interface: %v", err)
-	}
-	if _, err := resolveInterfaces([]string{"ipip0"}, links); err == nil || !strings.Contains(err.Error(), "link type 768") {
-		t.Errorf("unparsable link type: %v", err)
-	}
-	if got := loopbackOf(links); got != 1 {
-		t.Errorf("loopbackOf = %d", got)
-	}
-}
-
 // TestProcessTracker connects to this process over loopback, IPv4, IPv6 and
 // IPv4 through a dual-stack listener (whose accepted socket is IPv6 with
 // IPv4-mapped addresses, found by its IPv4 form): both ends are this
 // process. A connection refused leaves nothing behind.
 func TestProcessTracker(t *testing.T) {
 	requireBPF(t)
-	tr, err := OpenProcessTracker()
+	tr, err := Open()
 	if err != nil {
 		skip.Unavailable(t, "%v (needs kernel BTF and BTF tracepoint programs, Linux 5.5+)", err)
 	}

@@ -1,4 +1,4 @@
-package loader
+package procs
 
 import (
 	"errors"
@@ -45,13 +45,13 @@ type Process struct {
 	Since time.Time
 }
 
-// ProcessTracker records which process owns each end of the TCP
-// connections made on this host, in every network namespace, from the
-// moment it is opened. The connecting end is credited to the process that
+// Tracker records which process owns each end of the TCP connections
+// made on this host, in every network namespace, from the moment it is
+// opened. The connecting end is credited to the process that
 // called connect(2); the accepting end to the process that called listen(2)
 // on the listener it came from, or, where the kernel allows fexit programs,
 // to the one that accepted it. Its methods are safe for concurrent use.
-type ProcessTracker struct {
+type Tracker struct {
 	coll    *ebpf.Collection
 	conns   *ebpf.Map
 	links   []link.Link
@@ -63,14 +63,14 @@ type ProcessTracker struct {
 	accept     bool
 }
 
-// DefaultProcessEntries is how many connection ends a ProcessTracker
-// remembers; the least recently used make room for new ones.
-const DefaultProcessEntries = 65536
+// DefaultEntries is how many connection ends a Tracker remembers; the
+// least recently used make room for new ones.
+const DefaultEntries = 65536
 
-// ErrNoProcessTracking wraps the reasons process attribution cannot run
-// here: no kernel BTF (CONFIG_DEBUG_INFO_BTF), no BTF tracepoint programs
+// ErrUnavailable wraps the reasons process attribution cannot run here:
+// no kernel BTF (CONFIG_DEBUG_INFO_BTF), no BTF tracepoint programs
 // (Linux 5.5+), or missing privileges.
-var ErrNoProcessTracking = errors.New("process attribution unavailable")
+var ErrUnavailable = errors.New("process attribution unavailable")
 
 // Role values of struct owner in bpf/procs.c.
 const (
@@ -97,19 +97,19 @@ func loadAccept(spec *ebpf.CollectionSpec, coll *ebpf.Collection, opts ebpf.Coll
 	return p
 }
 
-// OpenProcessTracker loads and attaches the programs of bpf/procs.c.
+// Open loads and attaches the programs of bpf/procs.c.
 // Connections opened before it returns are not known to it, nor are those
 // accepted from listeners opened before it, unless fexit works here. It
 // needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); every failure wraps
-// ErrNoProcessTracking. The caller must Close it.
-func OpenProcessTracker() (t *ProcessTracker, err error) {
+// ErrUnavailable. The caller must Close it.
+func Open() (t *Tracker, err error) {
 	fail := func(what string, err error) error {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			if m := kernel.MissingCaps("CAP_BPF", "CAP_PERFMON"); m != "" {
-				return fmt.Errorf("%w: %s: permission denied (needs CAP_BPF and CAP_PERFMON); missing %s", ErrNoProcessTracking, what, m)
+				return fmt.Errorf("%w: %s: permission denied (needs CAP_BPF and CAP_PERFMON); missing %s", ErrUnavailable, what, m)
 			}
 		}
-		return fmt.Errorf("%w: %s: %w", ErrNoProcessTracking, what, kernel.Explain(err))
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, kernel.Explain(err))
 	}
 	// The kernel's BTF is decoded once, in a cache both loads below share
 	// (decoding it is the largest part of zmtpdump's start-up cost).
@@ -125,8 +125,8 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("load eBPF spec: %w", err)
 	}
-	spec.Maps[bpf.ProcsMapConns].MaxEntries = DefaultProcessEntries
-	t = &ProcessTracker{cgroups: newCgroupIndex(cgroupRoot())}
+	spec.Maps[bpf.ProcsMapConns].MaxEntries = DefaultEntries
+	t = &Tracker{cgroups: newCgroupIndex(cgroupRoot())}
 	// fexit/inet_accept is a refinement: some kernels refuse fentry and
 	// fexit (no trampolines, or a security policy) while they take BTF
 	// tracepoints. Without it the listener's owner stands for the
@@ -138,7 +138,7 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 	if err != nil {
 		var verr *ebpf.VerifierError
 		if errors.As(err, &verr) {
-			return nil, fmt.Errorf("%w: the kernel's verifier refused the process tracker: %w", ErrNoProcessTracking, err)
+			return nil, fmt.Errorf("%w: the kernel's verifier refused the process tracker: %w", ErrUnavailable, err)
 		}
 		return nil, fail("load the process tracker", err)
 	}
@@ -170,7 +170,7 @@ func OpenProcessTracker() (t *ProcessTracker, err error) {
 // SeesAccept reports whether the tracker credits accepted sockets to the
 // process that accepted them (fexit works here); if not, to the process
 // that listened.
-func (t *ProcessTracker) SeesAccept() bool { return t.accept }
+func (t *Tracker) SeesAccept() bool { return t.accept }
 
 // Lookup returns the owner of the socket whose local end is local and
 // remote end remote, if it is on this host and connected or was accepted
@@ -180,7 +180,7 @@ func (t *ProcessTracker) SeesAccept() bool { return t.accept }
 // Entries are keyed by addresses and ports alone: two sockets with the
 // same four in two network namespaces (127.0.0.1 in two pods, say) share
 // one entry, the latest.
-func (t *ProcessTracker) Lookup(local, remote netip.AddrPort) (*Process, bool) {
+func (t *Tracker) Lookup(local, remote netip.AddrPort) (*Process, bool) {
 	var k bpf.ProcsConnKey
 	if !fillKey(&k, local, remote) {
 		return nil, false
@@ -206,14 +206,14 @@ func (t *ProcessTracker) Lookup(local, remote netip.AddrPort) (*Process, bool) {
 // Ends returns the owners of both ends of the connection between a and b:
 // aOwner owns the socket at a (talking to b), bOwner the one at b. Either is
 // nil when that end is not on this host or is unknown.
-func (t *ProcessTracker) Ends(a, b netip.AddrPort) (aOwner, bOwner *Process) {
+func (t *Tracker) Ends(a, b netip.AddrPort) (aOwner, bOwner *Process) {
 	aOwner, _ = t.Lookup(a, b)
 	bOwner, _ = t.Lookup(b, a)
 	return aOwner, bOwner
 }
 
 // Close detaches the programs and frees the map.
-func (t *ProcessTracker) Close() error {
+func (t *Tracker) Close() error {
 	var errs []error
 	for _, l := range t.links {
 		errs = append(errs, l.Close())
