@@ -26,12 +26,12 @@ func needBPF(t *testing.T) {
 // zd_filter.
 func loadWrapped(t *testing.T, p *Program, typ ebpf.ProgramType) *ebpf.Program {
 	t.Helper()
-	fn, err := p.EBPF("zd_filter")
+	fn, err := p.EBPF(Symbol)
 	if err != nil {
 		t.Fatal(err)
 	}
 	insns := asm.Instructions{
-		asm.Call.Label("zd_filter").WithSymbol("wrapper"),
+		asm.Call.Label(Symbol).WithSymbol("wrapper"),
 		asm.Return(),
 	}
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{

@@ -45,7 +45,7 @@ func FuzzCompile(f *testing.F) {
 					t.Fatalf("%q on %v: Match disagrees with the VM", expr, lt)
 				}
 			}
-			if _, err := p.EBPF("zd_filter"); err != nil && len(insns) < 2000 {
+			if _, err := p.EBPF(Symbol); err != nil && len(insns) < 2000 {
 				t.Fatalf("%q on %v: eBPF: %v", expr, lt, err)
 			}
 			_ = p.String()

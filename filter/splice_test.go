@@ -25,7 +25,7 @@ func TestSpliceIntoELF(t *testing.T) {
 			t.Fatal(err)
 		}
 		ps := stub.Copy()
-		if ps.Instructions, err = p.Splice(ps.Instructions, "zd_filter"); err != nil {
+		if ps.Instructions, err = p.Splice(ps.Instructions, Symbol); err != nil {
 			t.Fatal(err)
 		}
 		prog, err := ebpf.NewProgram(ps)
@@ -58,23 +58,23 @@ func TestSpliceKeepsMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	stub := asm.Instructions{
-		asm.Call.Label("zd_filter").WithSymbol("main"),
+		asm.Call.Label(Symbol).WithSymbol("main"),
 		asm.Return(),
-		asm.Mov.Imm(asm.R0, 1).WithSymbol("zd_filter").WithSource(asm.Comment("stub line")),
+		asm.Mov.Imm(asm.R0, 1).WithSymbol(Symbol).WithSource(asm.Comment("stub line")),
 		asm.Return(),
 		asm.Mov.Imm(asm.R0, 2).WithSymbol("other"),
 		asm.Return(),
 	}
-	out, err := p.Splice(stub, "zd_filter")
+	out, err := p.Splice(stub, Symbol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := p.EBPF("zd_filter")
+	body, _ := p.EBPF(Symbol)
 	if len(out) != 4+len(body) {
 		t.Fatalf("spliced program has %d instructions, want %d", len(out), 4+len(body))
 	}
 	first := out[2]
-	if first.Symbol() != "zd_filter" || first.Source() == nil || first.Source().String() != "stub line" {
+	if first.Symbol() != Symbol || first.Source() == nil || first.Source().String() != "stub line" {
 		t.Errorf("first instruction lost its metadata: %v (source %v)", first, first.Source())
 	}
 	if out[2+len(body)].Symbol() != "other" {

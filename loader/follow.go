@@ -9,8 +9,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/zmtpdump/zmtpdump/bpf"
 )
 
 // Interface is an interface captured on, as the namespace captured in
@@ -242,23 +240,6 @@ func (f *follow) resync(c *Capture) (map[int]linkNews, error) {
 		}
 	}
 	return news, nil
-}
-
-// programSet returns the programs for interfaces whose link-layer header
-// is l2len bytes long, loaded on first use (an interface that came up
-// later may have a kind none had at the start); they share the maps of
-// the first set.
-func (c *Capture) programSet(l2len int) (*bpf.CaptureObjects, error) {
-	if objs := c.sets[l2len]; objs != nil {
-		return objs, nil
-	}
-	objs := new(bpf.CaptureObjects)
-	progs := programsFor(c.backend, []iface{{l2len: l2len}})
-	if err := loadObjects(objs, c.cfg, c.full, c.ringSize, l2len, c.loIndex, c.first, progs); err != nil {
-		return nil, err
-	}
-	c.sets[l2len] = objs
-	return objs, nil
 }
 
 // linkNews is the latest that link events said of one interface.

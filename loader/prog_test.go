@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/gopacket/gopacket"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/bpf"
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/filter"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
@@ -151,7 +151,8 @@ type testProgram struct {
 func loadTestProgram(tb testing.TB, cfg Config, full bool, l2len, loIndex, ring int) *testProgram {
 	tb.Helper()
 	p := &testProgram{}
-	if err := loadObjects(&p.objs, cfg, full, ring, l2len, loIndex, nil, nil); err != nil {
+	cfg.RingSize = ring
+	if err := loadObjects(&p.objs, plan{cfg: cfg.withDefaults(), full: full, l2len: l2len, loIndex: loIndex}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { p.objs.Close() })
@@ -251,38 +252,39 @@ func TestSocketProgramSkipsLoopbackIngress(t *testing.T) {
 	}
 }
 
+// TestSplicedFilter loads the programs with compiled filters spliced in
+// (filter.Program.Splice) and runs them.
 func TestSplicedFilter(t *testing.T) {
 	requireBPF(t)
 	frames := [][]byte{
 		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN}),
 		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK, payload: "hello, a payload of 40 bytes or so......"}),
 	}
-	constant := func(v int32) func(int) (asm.Instructions, error) {
-		return func(int) (asm.Instructions, error) {
-			return asm.Instructions{asm.Mov.Imm(asm.R0, v), asm.Return()}, nil
+	compiled := func(expr string) func(filter.LinkType) (*filter.Program, error) {
+		return func(lt filter.LinkType) (*filter.Program, error) {
+			if lt != filter.Ethernet {
+				t.Errorf("filter asked for link type %v, want Ethernet", lt)
+			}
+			return filter.Compile(expr, lt)
 		}
 	}
-	if segs := runProgram(t, Config{Filter: constant(0)}, frames); len(segs) != 0 {
+	if segs := runProgram(t, Config{Filter: compiled("udp")}, frames); len(segs) != 0 {
 		t.Errorf("a reject-all filter let %d records through", len(segs))
 	}
-	if segs := runProgram(t, Config{Filter: constant(1)}, frames); len(segs) != 2 {
+	if segs := runProgram(t, Config{Filter: compiled("")}, frames); len(segs) != 2 {
 		t.Errorf("an accept-all filter let %d of 2 records through", len(segs))
 	}
 	// A filter that reads the packet: accept only skb->len > 70, i.e. the
 	// frame with a payload (the SYN is 54 bytes, padded to 60 by the test
 	// run; the other is 94).
-	bigOnly := func(int) (asm.Instructions, error) {
-		return asm.Instructions{
-			asm.LoadMem(asm.R2, asm.R1, 0, asm.Word), // skb->len
-			asm.Mov.Imm(asm.R0, 0),
-			asm.JLE.Imm(asm.R2, 70, "out"),
-			asm.Mov.Imm(asm.R0, 1),
-			asm.Return().WithSymbol("out"),
-		}, nil
-	}
-	segs := runProgram(t, Config{Filter: bigOnly}, frames)
+	segs := runProgram(t, Config{Filter: compiled("greater 71")}, frames)
 	if len(segs) != 1 || segs[0].PayloadLen != 40 {
 		t.Errorf("length filter: %+v", segs)
+	}
+	// One that reads the TCP header, as the kernel's own parse found it.
+	segs = runProgram(t, Config{Filter: compiled("tcp[tcpflags] & tcp-syn != 0")}, frames)
+	if len(segs) != 1 || segs[0].Flags != capture.SYN {
+		t.Errorf("SYN filter: %+v", segs)
 	}
 }
 
@@ -298,7 +300,7 @@ func TestOpenFailureCleansUp(t *testing.T) {
 		t.Fatalf("Open with a bad backend: %v, %v", c, err)
 	}
 	// Fail at attach time, after the programs were loaded.
-	_, err = openWithIfaces(Config{Backend: Socket}, []iface{{name: "gone0", index: 1 << 30, l2len: 14}}, 1, nil)
+	_, err = openWithIfaces(Config{Backend: Socket}.withDefaults(), []iface{{name: "gone0", index: 1 << 30, l2len: 14}}, 1, nil)
 	if err == nil {
 		t.Fatal("attaching to a missing interface index succeeded")
 	}

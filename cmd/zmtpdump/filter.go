@@ -3,27 +3,13 @@ package main
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf/asm"
-
 	"github.com/zmtpdump/zmtpdump/filter"
 )
 
-// filterSymbol is the kernel program's placeholder for the filter.
-const filterSymbol = "zd_filter"
-
-// kernelFilter compiles expr for the kernel, per link-layer header length.
-func kernelFilter(expr string) func(l2len int) (asm.Instructions, error) {
-	return func(l2len int) (asm.Instructions, error) {
-		lt := filter.Ethernet
-		if l2len == 0 {
-			lt = filter.RawIP
-		}
-		prog, err := filter.Compile(expr, lt)
-		if err != nil {
-			return nil, err
-		}
-		return prog.EBPF(filterSymbol)
-	}
+// kernelFilter compiles expr for the kernel, per link type of the
+// interfaces captured on.
+func kernelFilter(expr string) func(lt filter.LinkType) (*filter.Program, error) {
+	return func(lt filter.LinkType) (*filter.Program, error) { return filter.Compile(expr, lt) }
 }
 
 // fileFilter matches the frames of a capture file against expr, compiling
