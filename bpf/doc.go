@@ -3,9 +3,12 @@
 // kernel-side ZMTP framing, the walk that leaves large frame bodies out,
 // marks frame boundaries and starts at join points userspace writes, and,
 // as CaptureBasic, without it for kernels that lack bpf_loop) and procs.c
-// (process attribution: which process owns each end of a TCP connection). The
-// generated files are committed so that building needs no clang; `make
-// generate` regenerates them.
+// (process attribution: which process owns each end of a TCP connection).
+// The generated files are committed so that building needs no clang; `make
+// generate` regenerates them. Both programs stay here, beside their shared
+// build line, whichever package loads them.
+//
+// Imports: nothing of ours. loader loads capture.c, procs loads procs.c.
 package bpf
 
 //go:generate go tool bpf2go -tags linux -target bpfel -type event_hdr Capture capture.c -- -I/usr/include/x86_64-linux-gnu -O2 -g -Wall -Werror

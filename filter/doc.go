@@ -4,7 +4,8 @@
 // classic BPF program with libpcap's semantics for a link type, with no
 // cgo and no libpcap. The program runs in userspace (Program.Match, for
 // capture files) and, translated to eBPF (Program.EBPF, Program.Splice),
-// inside the kernel capture program before any packet is copied.
+// inside the kernel capture program before any packet is copied: Splice
+// puts it in place of the program's placeholder function, named Symbol.
 //
 // # Supported language
 //
@@ -50,4 +51,7 @@
 // instructions through "ja".
 //
 // ParseExpression and Ports are the older "port N or port N" subset.
+//
+// Imports: nothing of ours (cilium/ebpf/asm and x/net/bpf only): it is a
+// leaf, imported by loader and cmd/zmtpdump.
 package filter

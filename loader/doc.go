@@ -1,9 +1,10 @@
-// Package loader is the only part of zmtpdump that talks to the kernel. It
-// probes the kernel's features, loads the eBPF capture program from package
-// bpf, attaches it to interfaces with TCX, reads the BPF ring buffer and turns
-// each record into a capture.Segment. Everything it attaches is held by links
-// owned by this process: closing the Capture, or the process dying, detaches
-// it.
+// Package loader is the part of zmtpdump that talks to the kernel for
+// capture. It loads the eBPF capture program from package bpf, with the
+// user's filter spliced in (filter.Program.Splice), attaches it to
+// interfaces with TCX or as the filter of AF_PACKET sockets, reads the BPF
+// ring buffer and turns each record into a capture.Segment. Everything it
+// attaches is held by links or sockets owned by this process: closing the
+// Capture, or the process dying, detaches it.
 //
 // With kernel-side framing (Config.FrameKeep) or Config.Marks, the kernel
 // walks the ZMTP frames of each connection direction it follows; a Segment
@@ -15,6 +16,19 @@
 //
 // A Capture may run in another network namespace (Config.Netns): the
 // interfaces are looked up and attached to from a thread that joined it.
-// A ProcessTracker, independent of any Capture, names the process that owns
-// each end of the TCP connections made on this host.
+//
+// The files, by job: config.go (Config and its defaults, applied once),
+// loader.go (Open, Close), load.go (a plan of what one program set takes:
+// the spec's maps and constants, the splice), attach.go with one file per
+// attach kind (tcx.go, socketfilter.go), iface.go, netns.go and follow.go
+// (interfaces, namespaces, interfaces that come and go), read.go, ring.go,
+// record.go and dedup.go (records to Segments), join.go (writing join
+// points into the kernel's flow states), framing.go, stats.go (the
+// kernel's counters) and errors.go (how refusals are worded).
+//
+// The process tracker is package procs, and the `check` probes package
+// probe.
+//
+// Imports: bpf, capture, filter and internal/kernel; nothing below it
+// (flows, zmtp, output, capture, filter) may import it.
 package loader

@@ -113,7 +113,7 @@ func probeTestRun() error {
 	return kernel.Explain(err)
 }
 
-// probeProcesses opens and closes a ProcessTracker.
+// probeProcesses opens and closes a procs.Tracker.
 func probeProcesses() error {
 	t, err := procs.Open()
 	if err != nil {
