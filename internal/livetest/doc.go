@@ -12,6 +12,7 @@
 // nothing here imports package testing. The few helpers meant for tests
 // take a TB, which *testing.T satisfies.
 //
-// Imports: none of our packages. Only e2e, vmtest/guest and bench import
-// it; nothing that ships (cmd/zmtpdump and the packages below it) may.
+// Imports: none of our packages (its tests: internal/skip). Only e2e,
+// vmtest/guest and bench import it; nothing that ships (cmd/zmtpdump and
+// the packages below it) may.
 package livetest

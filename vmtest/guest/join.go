@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // checkJoinMidStream: a go-zeromq PUSH → PULL conversation on lo that was
@@ -35,7 +37,7 @@ func checkJoinMidStream(e *env) (string, error) {
 	defer recv.kill()
 	time.Sleep(300 * time.Millisecond) // let it bind; the sender retries anyway
 	send := exec.Command(e.gozmq, "-type", "push", "-connect", ep, "-count", fmt.Sprint(sent), "-interval", interval, "-timeout", "600s")
-	var sendOut lockedBuffer
+	var sendOut livetest.Buffer
 	send.Stdout, send.Stderr = &sendOut, &sendOut
 	if err := send.Start(); err != nil {
 		return "", fmt.Errorf("start the sender: %w", err)
@@ -72,7 +74,7 @@ func checkJoinMidStream(e *env) (string, error) {
 	if strings.Contains(out, "capture started mid-connection") {
 		problems = append(problems, "zmtpdump gave up on the connection it joined")
 	}
-	toSrv := lines(out, "> "+srv+": ")
+	toSrv := livetest.Lines(out, "> "+srv+": ")
 	if len(toSrv) == 0 || !strings.Contains(toSrv[0], "resync:") {
 		problems = append(problems, "the first line toward the server must be a resync: line")
 	}
@@ -101,7 +103,7 @@ func checkJoinMidStream(e *env) (string, error) {
 		problems = append(problems, fmt.Sprintf("decoded messages %d to %d; every message from %d (arrived %v after zmtpdump started) to %d must be there",
 			first, last, reqFirst, settle, reqLast))
 	}
-	if !strings.Contains(errOut, "\n0 packets dropped") {
+	if d.stats(&problems).RingDrops != 0 {
 		problems = append(problems, "packets were dropped")
 	}
 	if err := waitNoProgs("SIGINT"); err != nil {

@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,7 @@ func main() {
 	e := &env{zmtpdump: filepath.Join(bin, "zmtpdump"), gozmq: filepath.Join(bin, "gozmq")}
 	var list []check
 	if isInit {
-		list = append(list, check{"modules", loadModules}, check{"lo-up", func(*env) (string, error) { return "", linkUp("lo") }})
+		list = append(list, check{"modules", loadModules}, check{"lo-up", func(*env) (string, error) { return "", livetest.LinkUp("lo") }})
 	}
 	list = append(list, checks...)
 	if _, ok := opts["vmtest.sabotage"]; ok {
