@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // Joining connections already open: zmtpdump starts 2 s (or a little
@@ -342,7 +344,7 @@ var textMessage = regexp.MustCompile(`: message: "([^"]*)"`)
 
 // checkJoinText checks the text output of a joined PUSH/PULL conversation.
 func checkJoinText(t *testing.T, r *joinRun) {
-	toSrv := lines(r.out, "> "+r.srv+": ")
+	toSrv := livetest.Lines(r.out, "> "+r.srv+": ")
 	if len(toSrv) == 0 || !strings.Contains(toSrv[0], "resync:") {
 		t.Errorf("the first line toward %s must say where decoding picked the stream up (resync:):\n%s", r.srv, firstLines(r.out, 6))
 	}
