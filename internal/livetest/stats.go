@@ -52,8 +52,9 @@ const StatsEvent = "stats"
 // for.
 var ErrNoStats = errors.New("no exit statistics")
 
-// statsKey is the start of the statistics line's JSON object.
-var statsKey = []byte(`"event":"stats"`)
+// IsStatsLine reports whether a line of JSON Lines output is the exit
+// statistics line (it holds "event":"stats"; ParseStats decodes it).
+func IsStatsLine(line []byte) bool { return bytes.Contains(line, []byte(`"event":"`+StatsEvent+`"`)) }
 
 // ParseStats decodes one statistics object. Every key of Stats must be
 // there (keys it does not know are allowed), and "event" must be "stats".
@@ -108,7 +109,7 @@ func ReadStats(r io.Reader) (Stats, error) {
 			line = nil
 			_, err = br.ReadSlice('\n')
 		}
-		if line != nil && bytes.Contains(head, statsKey) {
+		if line != nil && IsStatsLine(head) {
 			last = append(last[:0], bytes.TrimSpace(line)...)
 		}
 		if err == io.EOF {
