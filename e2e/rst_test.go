@@ -69,7 +69,7 @@ func testForgedRST(t *testing.T, backend, prefix string) {
 	waitPeer(t, send, 10*time.Second)
 	out, errOut := d.stop(t)
 
-	if after := recv.between(injectedAt, time.Now().Add(time.Hour)); len(after) < 10 {
+	if after := recv.Between(injectedAt, time.Now().Add(time.Hour)); len(after) < 10 {
 		t.Fatalf("only %d messages were sent after the RST: the test proves little", len(after))
 	}
 	evs := parseEvents(t, out)

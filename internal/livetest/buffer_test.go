@@ -69,3 +69,40 @@ func TestDump(t *testing.T) {
 		t.Errorf("WaitListening: %v", err)
 	}
 }
+
+// TestReceiver times the lines of a shell that prints three messages, the
+// last a while after the others.
+func TestReceiver(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	start := time.Now()
+	r, err := StartReceiver(exec.Command(sh, "-c", "echo 1; echo 2; sleep 0.3; echo 3; echo oops >&2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Kill()
+	if err := r.WaitCount(2, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Wait(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mid := r.Messages()[1].At.Add(150 * time.Millisecond)
+	if got := r.Between(start, mid); len(got) != 2 || got[0].Body != "1" || got[1].Body != "2" {
+		t.Errorf("before the pause: %+v", got)
+	}
+	if got := r.Between(mid, time.Now()); len(got) != 1 || got[0].Body != "3" {
+		t.Errorf("after the pause: %+v", got)
+	}
+	if at, ok := r.ReceivedAt("3"); !ok || at.Before(mid) {
+		t.Errorf("ReceivedAt(3): %v %v", at, ok)
+	}
+	if r.Stderr.String() != "oops\n" {
+		t.Errorf("stderr %q", r.Stderr.String())
+	}
+	if err := r.WaitCount(4, time.Second); err == nil || !strings.Contains(err.Error(), "exited") {
+		t.Errorf("WaitCount past the end: %v", err)
+	}
+}
