@@ -91,7 +91,7 @@ func (d *Dump) WaitListening(limit time.Duration) error {
 	for !strings.Contains(d.Stderr.String(), Listening) {
 		select {
 		case <-d.exited:
-			return fmt.Errorf("%s %s exited before capturing (%v)\nstderr: %s", d.name(), strings.Join(d.Args(), " "), d.err, d.Stderr.String())
+			return fmt.Errorf("%s %s exited before capturing (%w)\nstderr: %s", d.name(), strings.Join(d.Args(), " "), exitError(d.err), d.Stderr.String())
 		case <-deadline:
 			d.Kill()
 			return fmt.Errorf("%s %s did not start capturing within %v\nstderr: %s", d.name(), strings.Join(d.Args(), " "), limit, d.Stderr.String())
@@ -99,6 +99,14 @@ func (d *Dump) WaitListening(limit time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// exitError is how a command exited, as an error even when it exited 0.
+func exitError(err error) error {
+	if err == nil {
+		return errors.New("exit status 0")
+	}
+	return err
 }
 
 // ErrNoStop is returned by Stop when the command did not exit in time.

@@ -119,7 +119,7 @@ func (r *Receiver) WaitCount(n int, limit time.Duration) error {
 			if got = r.Count(); got >= n {
 				return nil
 			}
-			return fmt.Errorf("receiver %s exited (%v) after %d messages, want %d\n%s", strings.Join(r.Cmd.Args, " "), r.err, got, n, r.errors())
+			return fmt.Errorf("receiver %s exited (%w) after %d messages, want %d\n%s", strings.Join(r.Cmd.Args, " "), exitError(r.err), got, n, r.errors())
 		case <-deadline:
 			return fmt.Errorf("receiver %s got %d messages within %v, want %d\n%s", strings.Join(r.Cmd.Args, " "), got, limit, n, r.errors())
 		case <-time.After(10 * time.Millisecond):
