@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // Time limits. Every run ends by itself within these.
@@ -24,115 +23,95 @@ const (
 	listenTimeout = 5 * time.Second   // for a receiver to listen
 )
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // running is a started capturer.
 type running struct {
-	cmd    *exec.Cmd
-	stderr *syncBuffer
-	out    *os.File // JSON output file, or nil
-	done   chan error
+	*livetest.Dump
+	out       *os.File // JSON output file, or nil
+	statsFile string   // zmtpdump's --stats-file, or ""
 }
 
-// startCapturer starts c with the filter and waits until it listens.
+// startCapturer starts c with the filter and waits until it listens. A
+// zmtpdump writes its exit statistics to a file on tmpfs (--stats-file),
+// unless they end its JSON output file.
 func startCapturer(b *bins, c capturer, filter string) (*running, error) {
 	path, args := c.args(b, filter)
+	r := &running{}
 	if c.kind == zmtpdumpKind {
+		extra := b.zargs
+		if !c.jsonOut {
+			f, err := os.CreateTemp(b.tmpfs, "zmtpdump-bench-*.stats.json")
+			if err != nil {
+				return nil, err
+			}
+			f.Close()
+			r.statsFile = f.Name()
+			extra = append(slices.Clip(extra), "--stats-file", r.statsFile)
+		}
 		// The filter stays last.
-		args = append(append(args[:len(args)-1:len(args)-1], b.zargs...), filter)
+		args = append(append(args[:len(args)-1:len(args)-1], extra...), filter)
 	}
-	r := &running{cmd: exec.Command(path, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	r.cmd.Stderr = r.stderr
+	cmd := exec.Command(path, args...)
 	if c.jsonOut {
 		f, err := os.CreateTemp(b.tmpfs, "zmtpdump-bench-*.json")
 		if err != nil {
+			r.cleanup()
 			return nil, err
 		}
 		r.out = f
-		r.cmd.Stdout = f
+		cmd.Stdout = f
+	} else {
+		// A file, as exec's default /dev/null is: no copying goroutine.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			r.cleanup()
+			return nil, err
+		}
+		defer null.Close()
+		cmd.Stdout = null
 	}
-	if err := r.cmd.Start(); err != nil {
+	d, err := livetest.Start(cmd)
+	if err != nil {
 		r.cleanup()
 		return nil, err
 	}
-	go func() { r.done <- r.cmd.Wait() }()
-	deadline := time.After(startTimeout)
-	for !strings.Contains(r.stderr.String(), "listening on") {
-		select {
-		case err := <-r.done:
-			r.cleanup()
-			return nil, fmt.Errorf("%s exited before listening: %v\n%s", c.name, err, r.stderr.String())
-		case <-deadline:
-			r.cmd.Process.Kill()
-			<-r.done
-			r.cleanup()
-			return nil, fmt.Errorf("%s did not start listening within %v\n%s", c.name, startTimeout, r.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	r.Dump = d
+	if err := d.WaitListening(startTimeout); err != nil {
+		r.cleanup()
+		return nil, fmt.Errorf("%s: %w", c.name, err)
 	}
 	return r, nil
 }
 
 // stop sends SIGINT and waits for the exit, killing after stopTimeout.
 func (r *running) stop() error {
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		return err
+	if err := r.Stop(stopTimeout); err != nil {
+		return fmt.Errorf("%w\n%s", err, r.Stderr.String())
 	}
-	select {
-	case err := <-r.done:
-		if err != nil {
-			return fmt.Errorf("exit: %v\n%s", err, r.stderr.String())
-		}
-		return nil
-	case <-time.After(stopTimeout):
-		r.cmd.Process.Kill()
-		<-r.done
-		return fmt.Errorf("did not stop within %v of SIGINT; killed", stopTimeout)
-	}
+	return nil
 }
 
-// cleanup removes the JSON output file.
+// cleanup ends the capturer if it still runs and removes its files.
 func (r *running) cleanup() {
+	if r.Dump != nil {
+		r.Kill()
+	}
 	if r.out != nil {
 		r.out.Close()
 		os.Remove(r.out.Name())
+	}
+	if r.statsFile != "" {
+		os.Remove(r.statsFile)
 	}
 }
 
 // peerProc is a started zmqpeer.
 type peerProc struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *livetest.Buffer
 }
 
 func startPeer(ctx context.Context, b *bins, args ...string) (*peerProc, error) {
-	p := &peerProc{cmd: exec.CommandContext(ctx, b.peer, args...), stderr: &syncBuffer{}}
+	p := &peerProc{cmd: exec.CommandContext(ctx, b.peer, args...), stderr: &livetest.Buffer{}}
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
@@ -172,7 +151,7 @@ type flow struct {
 // time: what starting (loading and verifying the BPF program, compiling the
 // filter), idling and stopping cost.
 func idleCost(b *bins, c capturer) (time.Duration, error) {
-	port, err := freePort()
+	port, err := livetest.FreePort()
 	if err != nil {
 		return 0, err
 	}
@@ -185,7 +164,7 @@ func idleCost(b *bins, c capturer) (time.Duration, error) {
 	if err := r.stop(); err != nil {
 		return 0, err
 	}
-	return r.cmd.ProcessState.UserTime() + r.cmd.ProcessState.SystemTime(), nil
+	return r.Cmd.ProcessState.UserTime() + r.Cmd.ProcessState.SystemTime(), nil
 }
 
 // runCell runs workload w once under capturer c.
@@ -199,7 +178,7 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		flows = append(flows, matched)
 	}
 	for _, f := range flows {
-		if f.port, err = freePort(); err != nil {
+		if f.port, err = livetest.FreePort(); err != nil {
 			return res, err
 		}
 	}
@@ -211,12 +190,6 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 			return res, err
 		}
 		defer capt.cleanup()
-		defer func() {
-			if capt.cmd.ProcessState == nil {
-				capt.cmd.Process.Kill()
-				<-capt.done
-			}
-		}()
 	}
 
 	host0, err := hostBusy()
@@ -282,7 +255,7 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 	}
 
 	if capt != nil {
-		res.lag = waitIdle(capt.cmd.Process.Pid, idleMax)
+		res.lag = waitIdle(capt.Cmd.Process.Pid, idleMax)
 	}
 	host1, err := hostBusy()
 	if err != nil {
@@ -295,13 +268,28 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 	if err := capt.stop(); err != nil {
 		return res, fmt.Errorf("%s: %w", c.name, err)
 	}
-	ps := capt.cmd.ProcessState
+	ps := capt.Cmd.ProcessState
 	res.capCPU = ps.UserTime() + ps.SystemTime()
-	st := parseStats(c.kind, capt.stderr.String())
-	res.drops, res.packets = st.drops, st.captured
 	if c.kind != zmtpdumpKind {
+		st := tcpdumpStats(capt.Stderr.String())
+		res.drops, res.packets = st.drops, st.captured
 		return res, nil
 	}
+	var jc jsonCounts
+	if c.jsonOut {
+		if _, err := capt.out.Seek(0, 0); err != nil {
+			return res, err
+		}
+		if jc, err = countJSON(capt.out); err != nil {
+			return res, fmt.Errorf("count JSON output: %w", err)
+		}
+	}
+	zs, err := capt.stats(jc)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", c.name, err)
+	}
+	st := zmtpdumpStats(zs)
+	res.drops, res.packets = st.drops, st.captured
 	switch {
 	case st.ring >= 0 && st.captured >= 0:
 		// Kernel-side framing counts what it wrote.
@@ -315,13 +303,6 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		res.problems = append(res.problems, fmt.Sprintf("%d gaps", st.gaps))
 	}
 	if c.jsonOut {
-		if _, err := capt.out.Seek(0, 0); err != nil {
-			return res, err
-		}
-		jc, err := countJSON(capt.out)
-		if err != nil {
-			return res, fmt.Errorf("count JSON output: %w", err)
-		}
 		res.decoded = jc.messages
 		if jc.errors > 0 {
 			res.problems = append(res.problems, fmt.Sprintf("%d error events", jc.errors))
@@ -333,4 +314,16 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		res.decoded = st.events - 4*st.conns
 	}
 	return res, nil
+}
+
+// stats reads a stopped zmtpdump's exit statistics: the last line of its
+// JSON output (counted into jc), or its --stats-file.
+func (r *running) stats(jc jsonCounts) (livetest.Stats, error) {
+	if r.out != nil {
+		if jc.stats == nil {
+			return livetest.Stats{}, fmt.Errorf("JSON output: %w", livetest.ErrNoStats)
+		}
+		return livetest.ParseStats(jc.stats)
+	}
+	return livetest.ReadStatsFile(r.statsFile)
 }

@@ -73,7 +73,10 @@
 //     irq, softirq, steal) from the start of the peers to the capturer idle;
 //   - kernel drops / packets: tcpdump's "packets dropped by kernel" and
 //     "packets received by filter", zmtpdump's "packets dropped by kernel
-//     (ring buffer full)" and "packets captured";
+//     (ring buffer full)" and "packets captured" (ring_drops and
+//     packets_captured of its exit statistics, which bench reads as JSON:
+//     the last line of the --json output file, or else the file that
+//     zmtpdump's --stats-file names, on tmpfs);
 //   - decoded/sent: ZMTP messages zmtpdump decoded against messages the
 //     receivers got. With --json > tmpfs the "message" events are counted
 //     (and gap and error events noted); otherwise
@@ -89,4 +92,7 @@
 //
 // On 2 CPUs the capturer competes with the four busy threads of the
 // application (two application threads, two libzmq I/O threads).
+//
+// Imports: internal/livetest (the live-test kit it shares with e2e and
+// vmtest/guest), nothing else of ours: it builds and runs zmtpdump.
 package main

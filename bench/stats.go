@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // peerReport is what a zmqpeer in load mode printed on exit.
@@ -39,7 +41,7 @@ func (r peerReport) rate() float64 {
 	return float64(r.msgs) / r.seconds
 }
 
-// capStats are a capturer's exit statistics; -1 means not printed.
+// capStats are a capturer's exit statistics; -1 means not known.
 type capStats struct {
 	captured int64
 	drops    int64
@@ -52,50 +54,54 @@ type capStats struct {
 	ring     int64 // zmtpdump: bytes through the ring buffer (kernel framing on)
 }
 
+// tcpdump's exit statistics (its text: tcpdump has no other).
 var (
-	capturedRE    = regexp.MustCompile(`(?m)^(\d+) packets captured`)
 	receivedRE    = regexp.MustCompile(`(?m)^(\d+) packets received by filter`)
 	tcpdumpDropRE = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel$`)
-	zmtpDropRE    = regexp.MustCompile(`(?m)^(\d+) packets dropped by kernel \(ring buffer full\)`)
-	eventsRE      = regexp.MustCompile(`(?m)^(\d+) ZMTP events decoded`)
-	flowsRE       = regexp.MustCompile(`(?m)^(\d+) connections, (\d+) bytes reassembled.*, (\d+) gaps \((\d+) bytes lost\)`)
-	skippedRE     = regexp.MustCompile(`(?m), (\d+) bytes not captured`)
-	ringRE        = regexp.MustCompile(`(?m)^(\d+) bytes through the ring buffer`)
 )
 
-// parseStats reads a capturer's exit statistics from its stderr.
-func parseStats(kind capturerKind, stderr string) capStats {
+// tcpdumpStats reads tcpdump's exit statistics from its stderr.
+func tcpdumpStats(stderr string) capStats {
 	st := capStats{captured: -1, drops: -1, events: -1, conns: -1, bytes: -1, gaps: -1, lost: -1, skipped: -1, ring: -1}
-	num := func(re *regexp.Regexp, i int) int64 {
+	num := func(re *regexp.Regexp) int64 {
 		m := re.FindStringSubmatch(stderr)
 		if m == nil {
 			return -1
 		}
-		v, _ := strconv.ParseInt(m[i], 10, 64)
+		v, _ := strconv.ParseInt(m[1], 10, 64)
 		return v
 	}
-	st.captured = num(capturedRE, 1)
-	if kind == tcpdumpKind {
-		// tcpdump's "captured" leaves out what libpcap still buffered at
-		// SIGINT (without --immediate-mode); "received by filter" does not.
-		st.captured = num(receivedRE, 1)
-		st.drops = num(tcpdumpDropRE, 1)
-		return st
+	// tcpdump's "captured" leaves out what libpcap still buffered at
+	// SIGINT (without --immediate-mode); "received by filter" does not.
+	st.captured = num(receivedRE)
+	st.drops = num(tcpdumpDropRE)
+	return st
+}
+
+// zmtpdumpStats takes zmtpdump's exit statistics; the ring-buffer bytes
+// are known only with kernel-side framing.
+func zmtpdumpStats(z livetest.Stats) capStats {
+	st := capStats{
+		captured: int64(z.PacketsCaptured),
+		drops:    int64(z.RingDrops),
+		events:   int64(z.Events),
+		conns:    int64(z.Connections),
+		bytes:    int64(z.BytesReassembled),
+		gaps:     int64(z.Gaps),
+		lost:     int64(z.BytesLost),
+		skipped:  int64(z.BytesNotCaptured),
+		ring:     -1,
 	}
-	st.drops = num(zmtpDropRE, 1)
-	st.events = num(eventsRE, 1)
-	st.conns = num(flowsRE, 1)
-	st.bytes = num(flowsRE, 2)
-	st.gaps = num(flowsRE, 3)
-	st.lost = num(flowsRE, 4)
-	st.skipped = num(skippedRE, 1)
-	st.ring = num(ringRE, 1)
+	if z.KernelFraming {
+		st.ring = int64(z.RingBytes)
+	}
 	return st
 }
 
 // jsonCounts are the events of interest in zmtpdump's JSON Lines output.
 type jsonCounts struct {
 	messages, gaps, errors int64
+	stats                  []byte // the last exit statistics line, or nil
 }
 
 var (
@@ -104,7 +110,8 @@ var (
 	errorKey   = []byte(`"event":"error"`)
 )
 
-// countJSON counts message, gap and error events, one per line.
+// countJSON counts message, gap and error events, one per line, and keeps
+// the last exit statistics line.
 func countJSON(r io.Reader) (jsonCounts, error) {
 	var c jsonCounts
 	br := bufio.NewReaderSize(r, 1<<20)
@@ -142,6 +149,8 @@ func (c *jsonCounts) add(line []byte) {
 		c.gaps++
 	case bytes.Contains(line, errorKey):
 		c.errors++
+	case livetest.IsStatsLine(line):
+		c.stats = append(c.stats[:0], bytes.TrimSpace(line)...)
 	}
 }
 

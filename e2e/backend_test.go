@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestBackends captures the same conversation on lo with each attach
@@ -23,14 +25,14 @@ func TestBackends(t *testing.T) {
 				t.Errorf("backend not reported: %s", errOut)
 			}
 			srv := fmt.Sprintf("127.0.0.1:%d", port)
-			if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+			if syn := livetest.Lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
 				t.Errorf("want the SYN exactly once on lo, got %d:\n%s", len(syn), out)
 			}
-			msgs := lines(out, "> "+srv+": message: ")
+			msgs := livetest.Lines(out, "> "+srv+": message: ")
 			if len(msgs) != 3 || !strings.HasSuffix(msgs[0], `"1" 31`) || !strings.HasSuffix(msgs[2], `"3" 33`) {
 				t.Errorf("want messages 1, 2, 3 once each, got %q", msgs)
 			}
-			if r := lines(out, "READY: Socket-Type="); len(r) != 2 {
+			if r := livetest.Lines(out, "READY: Socket-Type="); len(r) != 2 {
 				t.Errorf("want 2 READY commands, got %q", r)
 			}
 		})
@@ -82,10 +84,10 @@ func TestAnyInterface(t *testing.T) {
 			pushPullTo(t, ns, addr, port, 3)
 			out, errOut := d.stop(t)
 			srv := fmt.Sprintf("%s:%d", addr, port)
-			if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+			if syn := livetest.Lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
 				t.Errorf("the SYN must be reported once, got %d:\n%s", len(syn), out)
 			}
-			msgs := lines(out, "> "+srv+": message: ")
+			msgs := livetest.Lines(out, "> "+srv+": message: ")
 			if len(msgs) != 3 {
 				t.Errorf("want messages 1, 2, 3 once each, got %q\n%s", msgs, errOut)
 			}
@@ -106,14 +108,14 @@ func TestSharded(t *testing.T) {
 	pushPull(t, port, 3)
 	out, errOut := d.stop(t)
 	srv := fmt.Sprintf("127.0.0.1:%d", port)
-	msgs := lines(out, "> "+srv+": message: ")
+	msgs := livetest.Lines(out, "> "+srv+": message: ")
 	if len(msgs) != 6 {
 		t.Fatalf("want 6 messages, got %d:\n%s\n%s", len(msgs), out, errOut)
 	}
-	if g := lines(out, "greeting: ZMTP 3.1"); len(g) != 4 {
+	if g := livetest.Lines(out, "greeting: ZMTP 3.1"); len(g) != 4 {
 		t.Errorf("want 4 greetings, got %d", len(g))
 	}
-	if c := lines(out, "connection "); len(c) != 2 {
+	if c := livetest.Lines(out, "connection "); len(c) != 2 {
 		t.Errorf("want a summary per connection, got %q", c)
 	}
 	if !strings.Contains(errOut, "2 connections,") {

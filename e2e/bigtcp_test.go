@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
@@ -46,7 +47,7 @@ func startTcpdump(t *testing.T, ns string) func() string {
 	}
 	file := filepath.Join(t.TempDir(), "lo.pcap")
 	cmd := exec.Command("ip", "netns", "exec", ns, "tcpdump", "-i", "lo", "-nn", "-s", "200", "-U", "-w", file, "ip6")
-	var out lockedBuffer // written by exec's copying goroutine
+	var out livetest.Buffer // written by exec's copying goroutine
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -121,8 +122,8 @@ func TestBigTCPIPv6(t *testing.T) {
 			if big == 0 {
 				t.Fatalf("no IPv6 packet over 64 KiB on lo: BIG TCP did not happen, the test proves nothing")
 			}
-			num := wantEveryMessage(t, out, errOut, count, size, `"dst":"[::1]:`)
-			if num(`(\d+) not parsed`) != 0 || num(`(\d+) packets cut in the kernel`) != 0 || num(`(\d+) unreadable there`) != 0 {
+			st := wantEveryMessage(t, out, errOut, count, size, `"dst":"[::1]:`)
+			if st.PacketsNotParsed != 0 || st.PacketsCut != 0 || st.PacketsUnreadable != 0 {
 				t.Errorf("packets not parsed, cut or unreadable in the kernel:\n%s", errOut)
 			}
 		})

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // pushPull runs the libzmq PULL (bind) and PUSH (connect) peers on port,
@@ -28,15 +30,15 @@ func TestLiveText(t *testing.T) {
 	out, errOut := d.stop(t)
 
 	srv := fmt.Sprintf("127.0.0.1:%d", port)
-	if got := lines(out, "greeting: ZMTP 3.1, mechanism NULL, as-server 0"); len(got) != 2 {
+	if got := livetest.Lines(out, "greeting: ZMTP 3.1, mechanism NULL, as-server 0"); len(got) != 2 {
 		t.Errorf("want 2 greetings (one each way), got %d:\n%s", len(got), out)
 	}
-	push := lines(out, `READY: Socket-Type="PUSH" 50 55 53 48`, "> "+srv)
-	pull := lines(out, `READY: Socket-Type="PULL" 50 55 4c 4c`, srv+" > ")
+	push := livetest.Lines(out, `READY: Socket-Type="PUSH" 50 55 53 48`, "> "+srv)
+	pull := livetest.Lines(out, `READY: Socket-Type="PULL" 50 55 4c 4c`, srv+" > ")
 	if len(push) != 1 || len(pull) != 1 {
 		t.Errorf("want READY PUSH from the client and READY PULL from the server, got %q and %q:\n%s", push, pull, out)
 	}
-	msgs := lines(out, "message: ")
+	msgs := livetest.Lines(out, "message: ")
 	want := []string{`message: "1" 31`, `message: "2" 32`, `message: "3" 33`}
 	if len(msgs) != len(want) {
 		t.Fatalf("want %d messages, got %d:\n%s", len(want), len(msgs), out)
@@ -138,19 +140,19 @@ func TestLiveVerbose(t *testing.T) {
 	pushPull(t, port, 2)
 	out, _ := d.stop(t)
 	srv := fmt.Sprintf("127.0.0.1:%d", port)
-	if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+	if syn := livetest.Lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
 		t.Errorf("want one SYN to the server, got %q:\n%s", syn, out)
 	}
-	if synack := lines(out, srv+" > ", ": tcp SYN ACK,"); len(synack) != 1 {
+	if synack := livetest.Lines(out, srv+" > ", ": tcp SYN ACK,"); len(synack) != 1 {
 		t.Errorf("want one SYN ACK from the server, got %q", synack)
 	}
-	if fin := lines(out, ": tcp FIN"); len(fin) < 2 {
+	if fin := livetest.Lines(out, ": tcp FIN"); len(fin) < 2 {
 		t.Errorf("want a FIN each way, got %q", fin)
 	}
-	if p := lines(out, "payload 3"); len(p) < 2 {
+	if p := livetest.Lines(out, "payload 3"); len(p) < 2 {
 		t.Errorf("want the 3-byte message packets, got %q", p)
 	}
-	if m := lines(out, "message: "); len(m) != 2 {
+	if m := livetest.Lines(out, "message: "); len(m) != 2 {
 		t.Errorf("want 2 messages among the packets, got %q", m)
 	}
 }
@@ -166,11 +168,11 @@ func TestLiveGSO(t *testing.T) {
 		[]string{"-type", "pull", "-bind", ep, "-count", "2"},
 		[]string{"-type", "push", "-connect", ep, "-count", "2", "-size", "200000"})
 	out, errOut := d.stop(t)
-	m := lines(out, `message: "xxxx" 78 78 78 78 ... (200000 bytes, 4 shown)`)
+	m := livetest.Lines(out, `message: "xxxx" 78 78 78 78 ... (200000 bytes, 4 shown)`)
 	if len(m) != 2 {
 		t.Errorf("want 2 messages of 200000 bytes, got:\n%s\n%s", out, errOut)
 	}
-	if g := lines(out, "gap"); len(g) != 0 {
+	if g := livetest.Lines(out, "gap"); len(g) != 0 {
 		t.Errorf("unexpected gaps: %q", g)
 	}
 }
@@ -211,10 +213,10 @@ func TestLiveIPv6(t *testing.T) {
 		[]string{"-type", "push", "-connect", ep, "-count", "2"})
 	out, _ := d.stop(t)
 	dst := fmt.Sprintf(`"dst":"[::1]:%d","event":"message"`, port)
-	if m := lines(out, dst); len(m) != 2 {
+	if m := livetest.Lines(out, dst); len(m) != 2 {
 		t.Errorf("want 2 messages to [::1]:%d, got %d:\n%s", port, len(m), out)
 	}
-	if g := lines(out, `"event":"greeting"`, `"src":"[::1]:`); len(g) != 2 {
+	if g := livetest.Lines(out, `"event":"greeting"`, `"src":"[::1]:`); len(g) != 2 {
 		t.Errorf("want 2 greetings with IPv6 endpoints, got %d", len(g))
 	}
 }

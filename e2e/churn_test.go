@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/loader"
 )
 
@@ -41,7 +42,7 @@ func testAnyFollows(t *testing.T, backend string) {
 	const port = 7013
 	file := filepath.Join(t.TempDir(), "churn.pcapng")
 	d := startDump(t, "--netns", nsPath(p.ns1), "-i", "any", "--backend", backend, "--port", fmt.Sprint(port), "-w", file)
-	if errOut := d.stderr.String(); strings.Contains(errOut, "\x1b") || !strings.Contains(errOut, `zq\x1b[31m`) {
+	if errOut := d.Stderr.String(); strings.Contains(errOut, "\x1b") || !strings.Contains(errOut, `zq\x1b[31m`) {
 		t.Errorf("the interface name must be printed escaped:\n%q", errOut)
 	}
 
@@ -71,11 +72,11 @@ func testAnyFollows(t *testing.T, backend string) {
 	waitStderr(t, d, "zmtpdump: interface "+tun+" came up, capturing on it too")
 
 	// What was attached later goes at exit like the rest.
-	progs := progsOf(t, d.cmd.Process.Pid)
+	progs := progsOf(t, d.Cmd.Process.Pid)
 	out, errOut := d.stop(t)
 	waitGone(t, progs, "exit")
 	for _, srv := range []string{p.addr1, addr3} {
-		if m := lines(out, fmt.Sprintf("> %s:%d: message: ", srv, port)); len(m) != 3 {
+		if m := livetest.Lines(out, fmt.Sprintf("> %s:%d: message: ", srv, port)); len(m) != 3 {
 			t.Errorf("want 3 messages to %s, got %q\n%s", srv, m, out)
 		}
 	}
@@ -102,14 +103,15 @@ func testAnyFollows(t *testing.T, backend string) {
 func waitStderr(t *testing.T, d *dump, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stderr.String(), want) {
+	for !strings.Contains(d.Stderr.String(), want) {
 		select {
-		case err := <-d.done:
-			t.Fatalf("zmtpdump exited (%v) before printing %q\nstderr: %s", err, want, d.stderr.String())
+		case <-d.Exited():
+			err := d.Wait()
+			t.Fatalf("zmtpdump exited (%v) before printing %q\nstderr: %s", err, want, d.Stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("zmtpdump did not print %q\nstderr: %s", want, d.stderr.String())
+			t.Fatalf("zmtpdump did not print %q\nstderr: %s", want, d.Stderr.String())
 		}
 	}
 }

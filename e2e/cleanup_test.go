@@ -72,17 +72,18 @@ func waitGone(t *testing.T, ids []ebpf.ProgramID, after string) {
 // held is gone once it has exited.
 func stopAndCheck(t *testing.T, d *dump, sig syscall.Signal) {
 	t.Helper()
-	ids := progsOf(t, d.cmd.Process.Pid)
+	ids := progsOf(t, d.Cmd.Process.Pid)
 	if len(ids) == 0 {
 		t.Fatal("zmtpdump is capturing but holds no BPF program: the check would prove nothing")
 	}
-	if err := d.cmd.Process.Signal(sig); err != nil {
+	if err := d.Cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-d.done:
+	case <-d.Exited():
+		err := d.Wait()
 		if sig != syscall.SIGKILL && err != nil {
-			t.Errorf("exit after %v: %v\n%s", sig, err, d.stderr.String())
+			t.Errorf("exit after %v: %v\n%s", sig, err, d.Stderr.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("zmtpdump did not exit on %v", sig)

@@ -3,4 +3,13 @@
 // user sees. They need root and a kernel with BPF ring buffers and TCX; they
 // skip without them, unless ZMTPDUMP_REQUIRE_E2E=1 (set by CI) turns the skip
 // into a failure.
+//
+// The harness (harness_test.go) builds on the live-test kit it shares with
+// vmtest/guest and bench, internal/livetest: a running zmtpdump is a
+// livetest.Dump, and the exit statistics a test checks are the JSON object
+// zmtpdump prints last with --json or writes to --stats-file (read as a
+// livetest.Stats), never its text.
+//
+// Imports: any of our packages (it tests them from outside, as a user
+// would); nothing imports it.
 package e2e

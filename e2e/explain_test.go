@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestLiveExplain follows a real libzmq PUSH/PULL conversation with
@@ -34,7 +36,7 @@ func TestLiveExplain(t *testing.T) {
 		"    [messages] A message carries application data in one or more frames.",
 		"    [teardown] Both sides sent FIN",
 	} {
-		if got := lines(out, want); len(got) != 1 {
+		if got := livetest.Lines(out, want); len(got) != 1 {
 			t.Errorf("want one note line %q, got %d:\n%s", want, len(got), out)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestKernelFilter runs two ZeroMQ pairs on different ports under filter
@@ -37,7 +39,7 @@ func TestKernelFilter(t *testing.T) {
 					port int
 					want bool
 				}{{pa, tt.wantA}, {pb, tt.wantB}} {
-					msgs := lines(out, fmt.Sprintf("> 127.0.0.1:%d: message: ", c.port))
+					msgs := livetest.Lines(out, fmt.Sprintf("> 127.0.0.1:%d: message: ", c.port))
 					if c.want && len(msgs) != 2 {
 						t.Errorf("%q: want the 2 messages to port %d, got %q\n%s", tt.expr, c.port, msgs, out)
 					}

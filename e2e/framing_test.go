@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestKernelFramingLargeMessages sends multipart messages with 1 MiB bodies
@@ -22,8 +24,8 @@ func TestKernelFramingLargeMessages(t *testing.T) {
 	const count, size = 40, 1 << 20
 	port := freePort(t)
 	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "--json")
-	if !strings.Contains(d.stderr.String(), "kernel keeps 64 bytes of each frame body") {
-		t.Fatalf("kernel framing not on by default:\n%s", d.stderr.String())
+	if !strings.Contains(d.Stderr.String(), "kernel keeps 64 bytes of each frame body") {
+		t.Fatalf("kernel framing not on by default:\n%s", d.Stderr.String())
 	}
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	runPeers(t,
@@ -66,13 +68,13 @@ func TestKernelFramingLargeMessages(t *testing.T) {
 	if pings == 0 {
 		t.Errorf("no PING or PONG decoded: heartbeats must cross the walk too")
 	}
-	num := func(re string) uint64 { return exitStat(t, errOut, re) }
-	ring := num(`(\d+) bytes through the ring buffer`)
-	reassembled := num(`(\d+) bytes reassembled`) + num(`(\d+) bytes not captured`)
-	if num(`(\d+) connection directions not followed`) != 0 {
+	st := d.stats(t)
+	ring := st.RingBytes
+	reassembled := st.BytesReassembled + st.BytesNotCaptured
+	if st.DirectionsUnframed != 0 {
 		t.Errorf("the kernel stopped following a connection:\n%s", errOut)
 	}
-	if num(`\((\d+) bytes lost\)`) != 0 {
+	if st.BytesLost != 0 {
 		t.Errorf("bytes reported lost:\n%s", errOut)
 	}
 	if reassembled < count*size {
@@ -95,19 +97,19 @@ func TestLargeMessagesFullSpeed(t *testing.T) {
 	for _, mode := range []struct {
 		name  string
 		args  []string
-		check func(t *testing.T, errOut string, num func(string) uint64)
+		check func(t *testing.T, errOut string, st livetest.Stats)
 	}{
-		{"framed", nil, func(t *testing.T, errOut string, num func(string) uint64) {
-			if num(`(\d+) connection directions not followed`) != 0 {
+		{"framed", nil, func(t *testing.T, errOut string, st livetest.Stats) {
+			if st.DirectionsUnframed != 0 {
 				t.Errorf("the kernel stopped following the connection:\n%s", errOut)
 			}
-			payload := num(`(\d+) bytes reassembled`) + num(`(\d+) bytes not captured`)
-			if ring := num(`(\d+) bytes through the ring buffer`); 100*ring >= payload {
+			payload := st.BytesReassembled + st.BytesNotCaptured
+			if ring := st.RingBytes; 100*ring >= payload {
 				t.Errorf("ring buffer carried %d bytes for %d of payload: want under 1%%", ring, payload)
 			}
 		}},
-		{"whole", []string{"--whole-payloads"}, func(t *testing.T, errOut string, num func(string) uint64) {
-			if got := num(`(\d+) bytes reassembled`); got < count*size || num(`(\d+) bytes not captured`) != 0 {
+		{"whole", []string{"--whole-payloads"}, func(t *testing.T, errOut string, st livetest.Stats) {
+			if got := st.BytesReassembled; got < count*size || st.BytesNotCaptured != 0 {
 				t.Errorf("whole payloads: %d bytes reassembled, want every one of the %d sent:\n%s", got, count*size, errOut)
 			}
 		}},
@@ -120,8 +122,8 @@ func TestLargeMessagesFullSpeed(t *testing.T) {
 				[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count)},
 				[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size)})
 			out, errOut := d.stop(t)
-			num := wantEveryMessage(t, out, errOut, count, size)
-			mode.check(t, errOut, num)
+			st := wantEveryMessage(t, out, errOut, count, size)
+			mode.check(t, errOut, st)
 		})
 	}
 }
@@ -146,14 +148,14 @@ func TestKernelFramingCurve(t *testing.T) {
 	runPeers(t,
 		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count), "-curve-server", "-curve-secret", pair[1]},
 		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size), "-curve-serverkey", pair[0]})
-	out, errOut := d.stop(t)
+	out, _ := d.stop(t)
 	for _, name := range []string{"HELLO", "WELCOME", "INITIATE", "READY"} {
-		if len(lines(out, `"event":"command"`, `"name":"`+name+`"`)) == 0 {
+		if len(livetest.Lines(out, `"event":"command"`, `"name":"`+name+`"`)) == 0 {
 			t.Errorf("no %s command decoded", name)
 		}
 	}
 	var encrypted int
-	for _, l := range lines(out, `"event":"message"`) {
+	for _, l := range livetest.Lines(out, `"event":"message"`) {
 		var ev struct {
 			Encrypted bool   `json:"encrypted"`
 			Nonce     string `json:"nonce_hex"`
@@ -169,10 +171,10 @@ func TestKernelFramingCurve(t *testing.T) {
 	if encrypted != count {
 		t.Errorf("%d encrypted messages of more than %d bytes decoded, want %d:\n%s", encrypted, size, count, out)
 	}
-	if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
+	if n := len(livetest.Lines(out, `"event":"gap"`)) + len(livetest.Lines(out, `"event":"error"`)); n != 0 {
 		t.Errorf("%d gap or error events:\n%s", n, out)
 	}
-	if left := exitStat(t, errOut, `(\d+) payload bytes left out by kernel framing`); left < count*size*9/10 {
+	if left := d.stats(t).BytesElided; left < count*size*9/10 {
 		t.Errorf("only %d bytes left out of %d encrypted bytes", left, count*size)
 	}
 }
@@ -203,10 +205,10 @@ func TestKernelFramingWrite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zmtpdump -r: %v\n%s", err, out)
 	}
-	if got := len(lines(string(out), `"event":"message"`, fmt.Sprintf(`"size":%d`, size))); got != count {
+	if got := len(livetest.Lines(string(out), `"event":"message"`, fmt.Sprintf(`"size":%d`, size))); got != count {
 		t.Errorf("read back: %d messages of %d bytes, want %d\n%s", got, size, count, out)
 	}
-	if n := len(lines(string(out), `"event":"gap"`)) + len(lines(string(out), `"event":"error"`)); n != 0 {
+	if n := len(livetest.Lines(string(out), `"event":"gap"`)) + len(livetest.Lines(string(out), `"event":"error"`)); n != 0 {
 		t.Errorf("read back: %d gap or error events", n)
 	}
 	if pkts := tcpdumpRead(t, file); len(pkts) == 0 {

@@ -1,22 +1,17 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
@@ -79,37 +74,16 @@ func requireLive(t *testing.T) {
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on now.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := livetest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // dump is a running zmtpdump.
 type dump struct {
-	cmd    *exec.Cmd
-	stdout lockedBuffer
-	stderr *lockedBuffer
-	done   chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	*livetest.Dump
 }
 
 // startDump starts zmtpdump with args and waits until it is capturing.
@@ -124,36 +98,19 @@ func startDump(t *testing.T, args ...string) *dump {
 // start at once.
 func launchDump(t *testing.T, args ...string) *dump {
 	t.Helper()
-	d := &dump{cmd: exec.Command(built.zmtpdump, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	d.cmd.Stdout = &d.stdout
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
+	d, err := livetest.Start(exec.Command(built.zmtpdump, args...))
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { d.done <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		if d.cmd.ProcessState == nil {
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-	})
-	return d
+	t.Cleanup(d.Kill)
+	return &dump{d}
 }
 
 // waitCapturing waits until a launched zmtpdump says it is capturing.
 func (d *dump) waitCapturing(t *testing.T) {
 	t.Helper()
-	args := d.cmd.Args[1:]
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(d.stderr.String(), "listening on") {
-		select {
-		case err := <-d.done:
-			t.Fatalf("zmtpdump %v exited before capturing: %v\nstderr: %s", args, err, d.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("zmtpdump %v did not start capturing\nstderr: %s", args, d.stderr.String())
-		}
+	if err := d.WaitListening(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -162,18 +119,23 @@ func (d *dump) stop(t *testing.T) (string, string) {
 	t.Helper()
 	// Let the last records cross the ring buffer.
 	time.Sleep(300 * time.Millisecond)
-	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
+	if err := d.Stop(10 * time.Second); err != nil {
+		t.Fatalf("%v\nstderr: %s", err, d.Stderr.String())
 	}
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("zmtpdump exited with %v\nstderr: %s", err, d.stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("zmtpdump did not stop on SIGINT\nstderr: %s", d.stderr.String())
-	}
-	return d.stdout.String(), d.stderr.String()
+	return d.Stdout.String(), d.Stderr.String()
+}
+
+// stats returns the exit statistics of a zmtpdump that has exited: from
+// its --stats-file, or from the last line of its --json output.
+func (d *dump) stats(t *testing.T) livetest.Stats {
+	t.Helper()
+	return livetest.MustStats(t, d.Dump)
+}
+
+// statsFile returns a path for zmtpdump's --stats-file, removed with the
+// test's other temporary files.
+func statsFile(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "stats.json")
 }
 
 // runPeers runs a receiver and then a sender to completion.
@@ -196,52 +158,26 @@ func runPeers(t *testing.T, recv, send []string) {
 	}
 }
 
-// exitStat returns the number the regular expression re captures in
-// zmtpdump's exit statistics (stderr).
-func exitStat(t *testing.T, stderr, re string) uint64 {
-	t.Helper()
-	m := regexp.MustCompile(re).FindStringSubmatch(stderr)
-	if m == nil {
-		t.Fatalf("no %q in the exit statistics:\n%s", re, stderr)
-	}
-	v, _ := strconv.ParseUint(m[1], 10, 64)
-	return v
-}
-
-// lines returns the lines of s that contain every one of the words.
-func lines(s string, words ...string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-next:
-	for sc.Scan() {
-		for _, w := range words {
-			if !strings.Contains(sc.Text(), w) {
-				continue next
-			}
-		}
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-// wantEveryMessage checks a --json capture (out, and its exit statistics
-// errOut) of count messages of size bytes each: all of them decoded (the
-// message lines holding also the words match), no gap or error event, no
-// byte lost and no kernel drop. It returns the exit statistic reader for
+// wantEveryMessage checks a --json capture (out, and its stderr errOut)
+// of count messages of size bytes each: all of them decoded (the message
+// lines holding also the words match), no gap or error event, no byte lost
+// and no kernel drop. It returns the exit statistics (out's last line) for
 // the caller's further checks.
-func wantEveryMessage(t *testing.T, out, errOut string, count, size int, match ...string) func(re string) uint64 {
+func wantEveryMessage(t *testing.T, out, errOut string, count, size int, match ...string) livetest.Stats {
 	t.Helper()
 	words := append([]string{`"event":"message"`, fmt.Sprintf(`"size":%d`, size)}, match...)
-	if got := len(lines(out, words...)); got != count {
+	if got := len(livetest.Lines(out, words...)); got != count {
 		t.Errorf("%d messages of %d bytes decoded, want %d\n%s", got, size, count, errOut)
 	}
-	if n := len(lines(out, `"event":"gap"`)) + len(lines(out, `"event":"error"`)); n != 0 {
+	if n := len(livetest.Lines(out, `"event":"gap"`)) + len(livetest.Lines(out, `"event":"error"`)); n != 0 {
 		t.Errorf("%d gap or error events", n)
 	}
-	num := func(re string) uint64 { return exitStat(t, errOut, re) }
-	if num(`\((\d+) bytes lost\)`) != 0 || num(`(\d+) packets dropped by kernel`) != 0 {
-		t.Errorf("losses:\n%s", errOut)
+	st, err := livetest.ReadStats(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("exit statistics: %v\nstderr: %s", err, errOut)
 	}
-	return num
+	if st.BytesLost != 0 || st.RingDrops != 0 {
+		t.Errorf("losses: %+v\n%s", st, errOut)
+	}
+	return st
 }

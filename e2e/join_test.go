@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // Joining connections already open: zmtpdump starts 2 s (or a little
@@ -107,7 +109,7 @@ func TestJoinMidStream(t *testing.T) {
 	var latest time.Time
 	for _, r := range runs {
 		r.recv.waitCount(t, 1, 10*time.Second)
-		if at := r.recv.messages()[0].at; at.After(latest) {
+		if at := r.recv.Messages()[0].At; at.After(latest) {
 			latest = at
 		}
 	}
@@ -155,14 +157,16 @@ func startJoinConversation(t *testing.T, c joinCase, backend string) *joinRun {
 	time.Sleep(100 * time.Millisecond) // let it bind
 	r.send = startPeer(t, "", "", append(c.send(ep), "-timeout", "45s")...)
 	r.args = []string{"-i", "lo", "--backend", backend, "--port", fmt.Sprint(port), "-B", "1024"}
-	if !c.text {
+	if c.text {
+		r.args = append(r.args, "--stats-file", statsFile(t))
+	} else {
 		r.args = append(r.args, "--json")
 	}
 	return r
 }
 
 func checkJoin(t *testing.T, r *joinRun) {
-	if before := r.recv.between(time.Time{}, r.startLo); len(before) < 5 {
+	if before := r.recv.Between(time.Time{}, r.startLo); len(before) < 5 {
 		t.Fatalf("only %d messages arrived before zmtpdump started: the test would not join mid-stream", len(before))
 	}
 	if strings.Contains(r.out, "capture started mid-connection") {
@@ -170,7 +174,7 @@ func checkJoin(t *testing.T, r *joinRun) {
 	}
 	// Once the search found the boundary, zmtpdump wrote it into the
 	// kernel, which then walked the connection: the exit statistics say so.
-	if m := regexp.MustCompile(`(\d+) joined mid-stream`).FindStringSubmatch(r.errOut); m == nil || m[1] == "0" {
+	if r.dump.stats(t).Joined == 0 {
 		t.Errorf("the kernel did not join the connection (exit statistics):\n%s", r.errOut)
 	}
 	c := r.c
@@ -188,9 +192,9 @@ func checkJoin(t *testing.T, r *joinRun) {
 // that arrived joinSettle or more after zmtpdump said it was listening. A
 // message arrives after it is sent, so every message sent from then on is
 // among them.
-func (r *joinRun) required(t *testing.T) []received {
+func (r *joinRun) required(t *testing.T) []livetest.Message {
 	t.Helper()
-	req := r.recv.between(r.startHi.Add(joinSettle), time.Now().Add(time.Hour))
+	req := r.recv.Between(r.startHi.Add(joinSettle), time.Now().Add(time.Hour))
 	if len(req) < 10 {
 		t.Fatalf("only %d messages arrived %v or more after zmtpdump started: the test proves little", len(req), joinSettle)
 	}
@@ -211,15 +215,15 @@ func (r *joinRun) checkDecodedBodies(t *testing.T, bodies []string, prefix strin
 		t.Fatalf("message %s decoded, but it was sent before zmtpdump started: the capture did not join mid-stream", label(prefix, 1))
 	}
 	for _, b := range bodies {
-		if at, ok := r.recv.receivedAt(b); !ok {
+		if at, ok := r.recv.ReceivedAt(b); !ok {
 			t.Errorf("message %q decoded, but the receiver never got it", b)
 		} else if at.Before(r.startLo) {
 			t.Errorf("message %q decoded, but it reached the receiver before zmtpdump was started", b)
 		}
 	}
 	req := r.required(t)
-	reqFirst, _ := counters(t, []string{req[0].body}, prefix, joinSent)
-	reqLast, _ := counters(t, []string{req[len(req)-1].body}, prefix, joinSent)
+	reqFirst, _ := counters(t, []string{req[0].Body}, prefix, joinSent)
+	reqLast, _ := counters(t, []string{req[len(req)-1].Body}, prefix, joinSent)
 	if reqFirst < first || reqLast > last {
 		t.Errorf("decoded messages %s to %s; every message from %s (sent %v or more after zmtpdump started) to %s must be there",
 			label(prefix, first), label(prefix, last), label(prefix, reqFirst), joinSettle, label(prefix, reqLast))
@@ -272,7 +276,7 @@ func checkJoinCurve(t *testing.T, r *joinRun) {
 		}
 	}
 	req := len(r.required(t))
-	possible := len(r.recv.between(r.startLo, time.Now().Add(time.Hour)))
+	possible := len(r.recv.Between(r.startLo, time.Now().Add(time.Hour)))
 	if got := len(nonces); got < req || got > possible {
 		t.Errorf("%d encrypted messages decoded; %d were sent %v or more after zmtpdump started and %d after it was started",
 			got, req, joinSettle, possible)
@@ -342,7 +346,7 @@ var textMessage = regexp.MustCompile(`: message: "([^"]*)"`)
 
 // checkJoinText checks the text output of a joined PUSH/PULL conversation.
 func checkJoinText(t *testing.T, r *joinRun) {
-	toSrv := lines(r.out, "> "+r.srv+": ")
+	toSrv := livetest.Lines(r.out, "> "+r.srv+": ")
 	if len(toSrv) == 0 || !strings.Contains(toSrv[0], "resync:") {
 		t.Errorf("the first line toward %s must say where decoding picked the stream up (resync:):\n%s", r.srv, firstLines(r.out, 6))
 	}

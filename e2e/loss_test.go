@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestRingOverflow shrinks the ring buffer to one page and sends a burst of
@@ -15,7 +17,7 @@ import (
 func TestRingOverflow(t *testing.T) {
 	requireLive(t)
 	port := freePort(t)
-	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-s", "4", "--whole-payloads")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-s", "4", "--whole-payloads", "--stats-file", statsFile(t))
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	runPeers(t,
 		[]string{"-type", "pull", "-bind", ep, "-count", "20"},
@@ -28,7 +30,7 @@ func TestRingOverflow(t *testing.T) {
 		[]string{"-type", "push", "-connect", ep2, "-count", "2", "-interval", "50ms"})
 	out, errOut := d.stop(t)
 
-	if exitStat(t, errOut, `(\d+) packets dropped by kernel`) == 0 {
+	if d.stats(t).RingDrops == 0 {
 		t.Fatalf("a 4 KiB ring took a burst of 1 MB without loss: the test proves nothing\n%s", errOut)
 	}
 	allowed := []*regexp.Regexp{
@@ -57,7 +59,7 @@ next:
 	if gaps == 0 {
 		t.Errorf("records were dropped but no gap was reported:\n%s", out)
 	}
-	if got := len(lines(out, `message: "1" 31`)) + len(lines(out, `message: "2" 32`)); got != 2 {
+	if got := len(livetest.Lines(out, `message: "1" 31`)) + len(livetest.Lines(out, `message: "2" 32`)); got != 2 {
 		t.Errorf("the connection after the loss must decode whole (messages 1 and 2), got %d:\n%s", got, out)
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestNetnsWrite: --netns with -w describes the interface as the target
@@ -77,7 +79,7 @@ func TestNetnsWrite(t *testing.T) {
 				t.Fatalf("zmtpdump -r: %v", err)
 			}
 			srv := fmt.Sprintf("%s:%d", addr1, port)
-			if m := lines(string(out), "> "+srv+": message: "); len(m) != 3 {
+			if m := livetest.Lines(string(out), "> "+srv+": message: "); len(m) != 3 {
 				t.Errorf("read back: want 3 messages to %s, got %q\n%s", srv, m, out)
 			}
 		})

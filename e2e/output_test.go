@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // zmtpLines keeps the greeting, READY and message lines of zmtpdump's text.
@@ -22,12 +24,6 @@ func zmtpLines(out string) []string {
 	return keep
 }
 
-// capturedPackets reads "N packets captured" from the exit statistics.
-func capturedPackets(t *testing.T, stderr string) int {
-	t.Helper()
-	return int(exitStat(t, stderr, `(?m)(\d+) packets captured$`))
-}
-
 // tcpdumpRead lists the TCP packets of a capture file with tcpdump -nn -r.
 func tcpdumpRead(t *testing.T, file string) []string {
 	t.Helper()
@@ -35,7 +31,7 @@ func tcpdumpRead(t *testing.T, file string) []string {
 	if err != nil {
 		t.Fatalf("tcpdump -nn -r %s: %v", file, err)
 	}
-	return lines(string(out), "Flags [")
+	return livetest.Lines(string(out), "Flags [")
 }
 
 // TestLiveWritePcapng captures on lo with -w while libzmq peers talk: the
@@ -45,9 +41,9 @@ func TestLiveWritePcapng(t *testing.T) {
 	requireLive(t)
 	port := freePort(t)
 	file := filepath.Join(t.TempDir(), "live.pcapng")
-	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-w", file)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-w", file, "--stats-file", statsFile(t))
 	pushPull(t, port, 3)
-	live, errOut := d.stop(t)
+	live, _ := d.stop(t)
 
 	want := zmtpLines(live)
 	if len(want) != 7 {
@@ -61,11 +57,11 @@ func TestLiveWritePcapng(t *testing.T) {
 		t.Errorf("zmtpdump -r of the file:\n%s\nwant the live lines:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	pkts := tcpdumpRead(t, file)
-	if n := capturedPackets(t, errOut); len(pkts) != n {
+	if n := int(d.stats(t).PacketsCaptured); len(pkts) != n {
 		t.Errorf("tcpdump lists %d packets, zmtpdump captured %d:\n%s", len(pkts), n, strings.Join(pkts, "\n"))
 	}
 	srv := fmt.Sprintf("127.0.0.1.%d", port)
-	if len(lines(strings.Join(pkts, "\n"), "Flags [S]", "> "+srv+":")) != 1 || len(lines(strings.Join(pkts, "\n"), "Flags [S.]", srv+" >")) != 1 {
+	if len(livetest.Lines(strings.Join(pkts, "\n"), "Flags [S]", "> "+srv+":")) != 1 || len(livetest.Lines(strings.Join(pkts, "\n"), "Flags [S.]", srv+" >")) != 1 {
 		t.Errorf("tcpdump does not show the handshake to %s:\n%s", srv, strings.Join(pkts, "\n"))
 	}
 }
@@ -75,9 +71,9 @@ func TestLiveWritePcapng(t *testing.T) {
 func TestLiveWriteStdout(t *testing.T) {
 	requireLive(t)
 	port := freePort(t)
-	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-w", "-")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-w", "-", "--stats-file", statsFile(t))
 	pushPull(t, port, 2)
-	out, errOut := d.stop(t)
+	out, _ := d.stop(t)
 	if !strings.HasPrefix(out, "\x0a\x0d\x0d\x0a") {
 		t.Fatalf("stdout is not pcapng: %q", out[:min(len(out), 32)])
 	}
@@ -85,7 +81,7 @@ func TestLiveWriteStdout(t *testing.T) {
 	if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if pkts, n := tcpdumpRead(t, file), capturedPackets(t, errOut); len(pkts) != n || n == 0 {
+	if pkts, n := tcpdumpRead(t, file), int(d.stats(t).PacketsCaptured); len(pkts) != n || n == 0 {
 		t.Errorf("tcpdump lists %d packets, zmtpdump captured %d", len(pkts), n)
 	}
 }
@@ -98,19 +94,20 @@ func TestLiveCount(t *testing.T) {
 	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-c", "2")
 	pushPull(t, port, 5)
 	select {
-	case err := <-d.done:
+	case <-d.Exited():
+		err := d.Wait()
 		if err != nil {
-			t.Fatalf("zmtpdump -c 2 exited with %v\nstderr: %s", err, d.stderr.String())
+			t.Fatalf("zmtpdump -c 2 exited with %v\nstderr: %s", err, d.Stderr.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("zmtpdump -c 2 did not stop after 5 messages\nstdout: %s", d.stdout.String())
+		t.Fatalf("zmtpdump -c 2 did not stop after 5 messages\nstdout: %s", d.Stdout.String())
 	}
-	out := d.stdout.String()
-	if got := lines(out, ": message: "); len(got) != 2 {
+	out := d.Stdout.String()
+	if got := livetest.Lines(out, ": message: "); len(got) != 2 {
 		t.Errorf("want 2 messages, got %d:\n%s", len(got), out)
 	}
-	if !strings.Contains(d.stderr.String(), "packets captured") {
-		t.Errorf("no exit statistics:\n%s", d.stderr.String())
+	if !strings.Contains(d.Stderr.String(), "packets captured") {
+		t.Errorf("no exit statistics:\n%s", d.Stderr.String())
 	}
 }
 
@@ -121,9 +118,10 @@ func TestLiveDuration(t *testing.T) {
 	start := time.Now()
 	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(freePort(t)), "-G", "2s", "-q")
 	select {
-	case err := <-d.done:
+	case <-d.Exited():
+		err := d.Wait()
 		if err != nil {
-			t.Fatalf("zmtpdump -G 2s exited with %v\nstderr: %s", err, d.stderr.String())
+			t.Fatalf("zmtpdump -G 2s exited with %v\nstderr: %s", err, d.Stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("zmtpdump -G 2s did not stop")
@@ -131,7 +129,7 @@ func TestLiveDuration(t *testing.T) {
 	if took := time.Since(start); took < 2*time.Second || took > 10*time.Second {
 		t.Errorf("zmtpdump -G 2s ran for %v", took)
 	}
-	if out := d.stdout.String(); out != "ZMTP conversations: 0\n" {
+	if out := d.Stdout.String(); out != "ZMTP conversations: 0\n" {
 		t.Errorf("-q with no traffic printed %q", out)
 	}
 }
@@ -142,21 +140,22 @@ func TestLiveDuration(t *testing.T) {
 func TestLiveStatus(t *testing.T) {
 	requireLive(t)
 	port := freePort(t)
-	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status=always", "-G", "3s")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status=always", "-G", "3s", "--stats-file", statsFile(t))
 	pushPull(t, port, 2)
 	select {
-	case err := <-d.done:
+	case <-d.Exited():
+		err := d.Wait()
 		if err != nil {
-			t.Fatalf("zmtpdump exited with %v\nstderr: %q", err, d.stderr.String())
+			t.Fatalf("zmtpdump exited with %v\nstderr: %q", err, d.Stderr.String())
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("zmtpdump -G 3s did not stop")
 	}
-	errOut := d.stderr.String()
+	errOut := d.Stderr.String()
 	if !regexp.MustCompile(`\r\d+ packets \(\d+/s\), \d+ ZMTP messages \(\d+/s\), 0 dropped by kernel\x1b\[K`).MatchString(errOut) {
 		t.Errorf("no status line in stderr: %q", errOut)
 	}
-	if !strings.Contains(errOut, "\r\x1b[K"+fmt.Sprint(capturedPackets(t, errOut))+" packets captured") {
+	if !strings.Contains(errOut, "\r\x1b[K"+fmt.Sprint(d.stats(t).PacketsCaptured)+" packets captured") {
 		t.Errorf("the status line is not erased before the statistics: %q", errOut)
 	}
 }
@@ -175,9 +174,9 @@ func TestLoneMessagePromptly(t *testing.T) {
 		[]string{"-type", "pull", "-bind", ep, "-count", "1"},
 		[]string{"-type", "push", "-connect", ep, "-count", "1", "-wait", "100ms"})
 	sent := time.Now()
-	for !strings.Contains(d.stdout.String(), `message: "1" 31`) {
+	for !strings.Contains(d.Stdout.String(), `message: "1" 31`) {
 		if time.Since(sent) > 250*time.Millisecond {
-			t.Fatalf("the message was not printed within 250 ms of being sent\nstdout: %s", d.stdout.String())
+			t.Fatalf("the message was not printed within 250 ms of being sent\nstdout: %s", d.Stdout.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

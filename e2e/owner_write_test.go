@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
 )
 
@@ -51,13 +52,13 @@ func TestPidWriteVerbose(t *testing.T) {
 	out, stderr := d.stop(t)
 
 	otherAddr, mineAddr := fmt.Sprintf("127.0.0.1:%d", other), fmt.Sprintf("127.0.0.1:%d", mine)
-	if l := lines(out, otherAddr); len(l) > 0 {
+	if l := livetest.Lines(out, otherAddr); len(l) > 0 {
 		t.Errorf("-v shows %d lines of the other process's connections, e.g. %q", len(l), l[0])
 	}
-	if syn := lines(out, "> "+mineAddr+": tcp SYN,"); len(syn) != 1 {
+	if syn := livetest.Lines(out, "> "+mineAddr+": tcp SYN,"); len(syn) != 1 {
 		t.Errorf("-v: want the selected connection's SYN once, got %q\n%s", syn, out)
 	}
-	if n := len(lines(out, "message: ")); n != 3 {
+	if n := len(livetest.Lines(out, "message: ")); n != 3 {
 		t.Errorf("%d messages, want 3:\n%s", n, out)
 	}
 	r, err := pcapfile.Open(file)

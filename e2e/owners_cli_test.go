@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // TestPidFlag captures with --pid of a server that was listening before
@@ -25,8 +27,8 @@ func TestPidFlag(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // listening before zmtpdump starts
 	d := startDump(t, "--pid", fmt.Sprint(recv.Process.Pid), "-i", "any", "--json", "--port", fmt.Sprint(port))
-	if !strings.Contains(d.stderr.String(), fmt.Sprintf("in network namespace /proc/%d/ns/net", recv.Process.Pid)) {
-		t.Errorf("listening line: %s", d.stderr.String())
+	if !strings.Contains(d.Stderr.String(), fmt.Sprintf("in network namespace /proc/%d/ns/net", recv.Process.Pid)) {
+		t.Errorf("listening line: %s", d.Stderr.String())
 	}
 	send := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "2")
 	if out, err := send.CombinedOutput(); err != nil {
@@ -76,11 +78,11 @@ func TestCommFlag(t *testing.T) {
 		d := startDump(t, "-i", "lo", "--comm", tt.comm, "--port", fmt.Sprint(port))
 		pushPull(t, port, 2)
 		out, _ := d.stop(t)
-		if got := len(lines(out, "message: ")); got != tt.want {
+		if got := len(livetest.Lines(out, "message: ")); got != tt.want {
 			t.Errorf("--comm %s: %d messages, want %d:\n%s", tt.comm, got, tt.want, out)
 		}
 		if tt.want > 0 {
-			if p := lines(out, ": process: zmqpeer[", "-> zmqpeer["); len(p) != 1 {
+			if p := livetest.Lines(out, ": process: zmqpeer[", "-> zmqpeer["); len(p) != 1 {
 				t.Errorf("--comm %s: want one process line, got %q", tt.comm, p)
 			}
 		} else if strings.TrimSpace(out) != "" {

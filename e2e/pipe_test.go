@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
 )
 
@@ -29,26 +30,17 @@ func TestLiveBrokenPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(built.zmtpdump, "-i", "lo", "--port", fmt.Sprint(port), "-w", file)
-	stderr := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = w, stderr
-	if err := cmd.Start(); err != nil {
+	stats := statsFile(t)
+	cmd := exec.Command(built.zmtpdump, "-i", "lo", "--port", fmt.Sprint(port), "-w", file, "--stats-file", stats)
+	cmd.Stdout = w
+	d, err := livetest.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
 	w.Close()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "listening on"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("zmtpdump did not start capturing: %s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	defer d.Kill()
+	if err := d.WaitListening(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 	peers := make(chan struct{})
 	go func() {
@@ -71,16 +63,16 @@ func TestLiveBrokenPipe(t *testing.T) {
 		t.Errorf("first line %q: %v", line, err)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("zmtpdump -w %s | head -1: %v\nstderr: %s", file, err, stderr.String())
+	case <-d.Exited():
+		if err := d.Wait(); err != nil {
+			t.Fatalf("zmtpdump -w %s | head -1: %v\nstderr: %s", file, err, d.Stderr.String())
 		}
 	case <-time.After(15 * time.Second):
-		t.Fatalf("zmtpdump did not stop when its stdout closed\nstderr: %s", stderr.String())
+		t.Fatalf("zmtpdump did not stop when its stdout closed\nstderr: %s", d.Stderr.String())
 	}
 	<-peers
-	if exitStat(t, stderr.String(), `(\d+) packets captured`) == 0 {
-		t.Errorf("no exit statistics on stderr: %s", stderr.String())
+	if st, err := livetest.ReadStatsFile(stats); err != nil || st.PacketsCaptured == 0 {
+		t.Errorf("no exit statistics (%v): %s", err, d.Stderr.String())
 	}
 	rd, err := pcapfile.Open(file)
 	if err != nil {

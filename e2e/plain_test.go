@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // plainUser and plainPassword are the credentials of the live PLAIN
@@ -100,16 +102,16 @@ func TestLivePlain(t *testing.T) {
 
 	text, jsonOut, dumped, explained := outs[0], outs[1], outs[2], outs[3]
 	hello := fmt.Sprintf(`HELLO (PLAIN): username "Jos\xc3\xa9", password (%d bytes, hidden)`, len(plainPassword))
-	if got := lines(text, hello); len(got) != 1 {
+	if got := livetest.Lines(text, hello); len(got) != 1 {
 		t.Errorf("want one %q, got %q:\n%s", hello, got, text)
 	}
-	if got := lines(text, "message: "); len(got) != 2 {
+	if got := livetest.Lines(text, "message: "); len(got) != 2 {
 		t.Errorf("want the 2 messages of the accepted client, got %q:\n%s", got, text)
 	}
-	if got := dumpText(dumped, hello); len(lines(dumped, hello)) != 1 || !strings.HasSuffix(got, "."+strings.Repeat("*", len(plainPassword))) {
+	if got := dumpText(dumped, hello); len(livetest.Lines(dumped, hello)) != 1 || !strings.HasSuffix(got, "."+strings.Repeat("*", len(plainPassword))) {
 		t.Errorf("-X: want %q and the password dumped as stars, got the dump %q:\n%s", hello, got, dumped)
 	}
-	if got := lines(explained, "[security handshake] PLAIN starts with the client's HELLO"); len(got) != 1 {
+	if got := livetest.Lines(explained, "[security handshake] PLAIN starts with the client's HELLO"); len(got) != 1 {
 		t.Errorf("--explain: no PLAIN HELLO note:\n%s", explained)
 	}
 
@@ -154,7 +156,7 @@ func TestLivePlainShowSecrets(t *testing.T) {
 		[]string{"-type", "pull", "-bind", ep, "-count", "1", "-plain-server", "-zap-user", plainUser, "-zap-pass", plainPassword},
 		[]string{"-type", "push", "-connect", ep, "-count", "1", "-plain-user", plainUser, "-plain-pass", plainPassword})
 	out, _ := d.stop(t)
-	if want := `password "` + plainPassword + `"`; len(lines(out, want)) != 1 {
+	if want := `password "` + plainPassword + `"`; len(livetest.Lines(out, want)) != 1 {
 		t.Errorf("--show-secrets: no %q:\n%s", want, out)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // Capability numbers (linux/capability.h).
@@ -78,24 +80,24 @@ func TestDropPrivileges(t *testing.T) {
 	requireLive(t)
 	t.Run("lo", func(t *testing.T) {
 		port := freePort(t)
-		d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port))
-		checkDropped(t, d.cmd.Process.Pid, capMask(capBPF))
+		d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "--stats-file", statsFile(t))
+		checkDropped(t, d.Cmd.Process.Pid, capMask(capBPF))
 		pushPull(t, port, 3)
 		out, stderr := d.stop(t)
-		if n := len(lines(out, "message: ")); n != 3 {
+		if n := len(livetest.Lines(out, "message: ")); n != 3 {
 			t.Errorf("%d messages after dropping privileges, want 3:\n%s\n%s", n, out, stderr)
 		}
-		if exitStat(t, stderr, `(\d+) packets captured`) == 0 {
+		if d.stats(t).PacketsCaptured == 0 {
 			t.Errorf("no exit statistics: %s", stderr)
 		}
 	})
 	t.Run("any", func(t *testing.T) {
 		port := freePort(t)
 		d := startDump(t, "-i", "any", "--backend", "socket", "--port", fmt.Sprint(port))
-		checkDropped(t, d.cmd.Process.Pid, capMask(capBPF, capNetAdmin, capNetRaw, capPerfmon))
+		checkDropped(t, d.Cmd.Process.Pid, capMask(capBPF, capNetAdmin, capNetRaw, capPerfmon))
 		pushPull(t, port, 2)
 		out, _ := d.stop(t)
-		if n := len(lines(out, "message: ")); n != 2 {
+		if n := len(livetest.Lines(out, "message: ")); n != 2 {
 			t.Errorf("-i any: %d messages, want 2:\n%s", n, out)
 		}
 	})
@@ -114,16 +116,16 @@ func TestDropPrivileges(t *testing.T) {
 		d := startDump(t, "--pid", fmt.Sprint(recv.Process.Pid), "-i", "any", "--port", fmt.Sprint(port))
 		// -i any in another namespace: entering it again for interfaces
 		// that come up needs CAP_SYS_ADMIN.
-		checkDropped(t, d.cmd.Process.Pid, capMask(capBPF, capSysPtrace, capDacReadSearch, capNetAdmin, capNetRaw, capPerfmon, capSysAdmin))
+		checkDropped(t, d.Cmd.Process.Pid, capMask(capBPF, capSysPtrace, capDacReadSearch, capNetAdmin, capNetRaw, capPerfmon, capSysAdmin))
 		if out, err := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", "2").CombinedOutput(); err != nil {
 			t.Fatalf("sender: %v\n%s", err, out)
 		}
 		recv.Wait()
 		out, _ := d.stop(t)
-		if n := len(lines(out, "message: ")); n != 2 {
+		if n := len(livetest.Lines(out, "message: ")); n != 2 {
 			t.Errorf("--pid: %d messages, want 2:\n%s", n, out)
 		}
-		if p := lines(out, ": process: zmqpeer[", fmt.Sprintf("-> zmqpeer[%d]", recv.Process.Pid)); len(p) != 1 {
+		if p := livetest.Lines(out, ": process: zmqpeer[", fmt.Sprintf("-> zmqpeer[%d]", recv.Process.Pid)); len(p) != 1 {
 			t.Errorf("--pid: the receiver's older socket is not attributed (from /proc): %q", p)
 		}
 	})

@@ -8,9 +8,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // This file holds what the tests of decoding that never goes blind share
@@ -19,21 +20,10 @@ import (
 // events parsed.
 
 // recvLog is a receiving zmqpeer started with -print: it records when each
-// message reached the application, in the test's clock. A message reached
-// the application no earlier than it was sent, so "received at or after T"
-// includes every message sent at or after T.
+// message reached the application, in the test's clock (see
+// livetest.Receiver).
 type recvLog struct {
-	cmd  *exec.Cmd
-	done chan error
-
-	mu     sync.Mutex
-	got    []received
-	stderr strings.Builder
-}
-
-type received struct {
-	body string
-	at   time.Time
+	*livetest.Receiver
 }
 
 // startReceiver starts zmqpeer with args and -print, inside network
@@ -44,110 +34,28 @@ func startReceiver(t *testing.T, ns string, args ...string) *recvLog {
 	if ns != "" {
 		argv = append([]string{"ip", "netns", "exec", ns}, argv...)
 	}
-	r := &recvLog{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan error, 1)}
-	out, err := r.cmd.StdoutPipe()
+	r, err := livetest.StartReceiver(exec.Command(argv[0], argv[1:]...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.cmd.Stderr = &lockedWriter{mu: &r.mu, w: &r.stderr}
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			now := time.Now()
-			r.mu.Lock()
-			r.got = append(r.got, received{sc.Text(), now})
-			r.mu.Unlock()
-		}
-		r.done <- r.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if r.cmd.ProcessState == nil {
-			r.cmd.Process.Kill()
-			<-r.done
-		}
-	})
-	return r
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// count returns how many messages arrived so far.
-func (r *recvLog) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.got)
+	t.Cleanup(r.Kill)
+	return &recvLog{r}
 }
 
 // waitCount waits until n messages arrived, failing the test after limit.
 func (r *recvLog) waitCount(t *testing.T, n int, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for r.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%v received %d messages within %v, want %d\n%s", r.cmd.Args, r.count(), limit, n, r.errors())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if err := r.WaitCount(n, limit); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // wait waits for the receiver to exit cleanly.
 func (r *recvLog) wait(t *testing.T, limit time.Duration) {
 	t.Helper()
-	select {
-	case err := <-r.done:
-		r.done <- err
-		if err != nil {
-			t.Fatalf("receiver %v: %v\n%s", r.cmd.Args, err, r.errors())
-		}
-	case <-time.After(limit):
-		t.Fatalf("receiver %v did not finish within %v (%d messages)\n%s", r.cmd.Args, limit, r.count(), r.errors())
+	if err := r.Wait(limit); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func (r *recvLog) errors() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.stderr.String()
-}
-
-// messages returns every message received so far, in order.
-func (r *recvLog) messages() []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]received(nil), r.got...)
-}
-
-// receivedAt returns when the message with this body arrived, or false.
-func (r *recvLog) receivedAt(body string) (time.Time, bool) {
-	for _, m := range r.messages() {
-		if m.body == body {
-			return m.at, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// between returns the messages that arrived in [from, to).
-func (r *recvLog) between(from, to time.Time) []received {
-	var out []received
-	for _, m := range r.messages() {
-		if !m.at.Before(from) && m.at.Before(to) {
-			out = append(out, m)
-		}
-	}
-	return out
 }
 
 // waitPeer waits for a peer started with startPeer to exit cleanly.

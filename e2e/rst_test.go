@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,7 +69,7 @@ func testForgedRST(t *testing.T, backend, prefix string) {
 	waitPeer(t, send, 10*time.Second)
 	out, errOut := d.stop(t)
 
-	if after := recv.between(injectedAt, time.Now().Add(time.Hour)); len(after) < 10 {
+	if after := recv.Between(injectedAt, time.Now().Add(time.Hour)); len(after) < 10 {
 		t.Fatalf("only %d messages were sent after the RST: the test proves little", len(after))
 	}
 	evs := parseEvents(t, out)
@@ -181,29 +180,15 @@ func checksum(b []byte, sum uint32) uint16 {
 // namespace's veth and enters the root namespace by the other end.
 func injectTCP(t *testing.T, ns string, p *tcpPacket) {
 	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		// The thread changes namespace and is never given back: it ends
-		// with the goroutine.
-		runtime.LockOSThread()
-		errc <- func() error {
-			f, err := os.Open(nsPath(ns))
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-				return fmt.Errorf("setns %s: %w", ns, err)
-			}
-			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-			if err != nil {
-				return fmt.Errorf("raw socket: %w", err)
-			}
-			defer unix.Close(fd)
-			return unix.Sendto(fd, p.marshal(), 0, &unix.SockaddrInet4{Addr: p.dst.Addr().As4()})
-		}()
-	}()
-	if err := <-errc; err != nil {
+	err := livetest.InNetnsPath(nsPath(ns), func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+		if err != nil {
+			return fmt.Errorf("raw socket: %w", err)
+		}
+		defer unix.Close(fd)
+		return unix.Sendto(fd, p.marshal(), 0, &unix.SockaddrInet4{Addr: p.dst.Addr().As4()})
+	})
+	if err != nil {
 		t.Fatalf("inject %+v: %v", p, err)
 	}
 }

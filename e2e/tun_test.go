@@ -5,56 +5,39 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"golang.org/x/sys/unix"
 )
 
 // openTun attaches to the existing tun device name in the network
 // namespace at nsPath ("" for the current one) and returns its file.
 func openTun(name, nsPath string) (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// A thread that enters another namespace is never handed back to
-		// the scheduler: it exits with this goroutine.
-		runtime.LockOSThread()
-		if nsPath != "" {
-			ns, err := os.Open(nsPath)
-			if err != nil {
-				ch <- result{err: err}
-				return
-			}
-			defer ns.Close()
-			if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-				ch <- result{err: fmt.Errorf("setns %s: %w", nsPath, err)}
-				return
-			}
-		}
+	var f *os.File
+	open := func() error {
 		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			ch <- result{err: err}
-			return
+			return err
 		}
 		var req [unix.IFNAMSIZ + 64]byte
 		copy(req[:], name)
 		*(*uint16)(unsafe.Pointer(&req[unix.IFNAMSIZ])) = unix.IFF_TUN | unix.IFF_NO_PI
 		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
 			unix.Close(fd)
-			ch <- result{err: fmt.Errorf("TUNSETIFF %s: %w", name, errno)}
-			return
+			return fmt.Errorf("TUNSETIFF %s: %w", name, errno)
 		}
-		ch <- result{f: os.NewFile(uintptr(fd), name)}
-	}()
-	r := <-ch
-	return r.f, r.err
+		f = os.NewFile(uintptr(fd), name)
+		return nil
+	}
+	if nsPath == "" {
+		return f, open()
+	}
+	err := livetest.InNetnsPath(nsPath, open)
+	return f, err
 }
 
 // pump copies packets from one tun to the other until from is closed. A
@@ -111,17 +94,17 @@ func TestTun(t *testing.T) {
 			pushPullTo(t, ns, "10.233.0.2", port, 3)
 			out, _ := d.stop(t)
 			srv := fmt.Sprintf("10.233.0.2:%d", port)
-			if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+			if syn := livetest.Lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
 				t.Errorf("the SYN must appear once, got %d:\n%s", len(syn), out)
 			}
 			// A 40-byte SYN: IP and TCP headers only, no link header.
-			if syn := lines(out, "> "+srv+": tcp SYN,", "packet 60, payload 0"); len(syn) != 1 {
+			if syn := livetest.Lines(out, "> "+srv+": tcp SYN,", "packet 60, payload 0"); len(syn) != 1 {
 				t.Errorf("want the SYN's size without a link-layer header (60: 20 IP + 40 TCP with options):\n%s", out)
 			}
-			if r := lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {
+			if r := livetest.Lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {
 				t.Errorf("want READY PULL from the namespace once, got %q", r)
 			}
-			msgs := lines(out, "> "+srv+": message: ")
+			msgs := livetest.Lines(out, "> "+srv+": message: ")
 			if len(msgs) != 3 || !strings.HasSuffix(msgs[2], `"3" 33`) {
 				t.Errorf("want messages 1, 2, 3, got %q", msgs)
 			}

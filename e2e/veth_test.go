@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // ip runs an iproute2 command, failing the test on error.
@@ -76,19 +78,19 @@ func testVeth(t *testing.T, backend string) {
 	out, _ := d.stop(t)
 
 	srv := fmt.Sprintf("10.231.0.2:%d", port)
-	if syn := lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
+	if syn := livetest.Lines(out, "> "+srv+": tcp SYN,"); len(syn) != 1 {
 		t.Errorf("the SYN (egress) must appear once, got %d:\n%s", len(syn), out)
 	}
-	if synack := lines(out, srv+" > ", "tcp SYN ACK,"); len(synack) != 1 {
+	if synack := livetest.Lines(out, srv+" > ", "tcp SYN ACK,"); len(synack) != 1 {
 		t.Errorf("the SYN ACK (ingress) must appear once, got %d", len(synack))
 	}
-	if g := lines(out, "greeting: signature ff ", "ZMTP 3.1, mechanism NULL"); len(g) != 2 {
+	if g := livetest.Lines(out, "greeting: signature ff ", "ZMTP 3.1, mechanism NULL"); len(g) != 2 {
 		t.Errorf("want a greeting each way, got %d", len(g))
 	}
-	if r := lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {
+	if r := livetest.Lines(out, `READY: Socket-Type="PULL"`, srv+" > "); len(r) != 1 {
 		t.Errorf("want READY PULL from the namespace once, got %q", r)
 	}
-	msgs := lines(out, "> "+srv+": message: ")
+	msgs := livetest.Lines(out, "> "+srv+": message: ")
 	if len(msgs) != 3 || !strings.HasSuffix(msgs[0], `"1" 31`) || !strings.HasSuffix(msgs[2], `"3" 33`) {
 		t.Errorf("want messages 1, 2, 3 once each, got %q", msgs)
 	}
@@ -106,18 +108,19 @@ func TestInterfaceVanishes(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	ip(t, "link", "del", host)
 	select {
-	case err := <-d.done:
+	case <-d.Exited():
+		err := d.Wait()
 		if err == nil {
-			t.Fatalf("zmtpdump exited 0 after its interface vanished\n%s", d.stderr.String())
+			t.Fatalf("zmtpdump exited 0 after its interface vanished\n%s", d.Stderr.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("zmtpdump kept running after its interface vanished\n%s", d.stderr.String())
+		t.Fatalf("zmtpdump kept running after its interface vanished\n%s", d.Stderr.String())
 	}
-	out, errOut := d.stdout.String(), d.stderr.String()
+	out, errOut := d.Stdout.String(), d.Stderr.String()
 	if !strings.Contains(errOut, "zmtpdump: "+host+": interface vanished during the capture") {
 		t.Errorf("no clear message:\n%s", errOut)
 	}
-	if m := lines(out, "message: "); len(m) != 2 {
+	if m := livetest.Lines(out, "message: "); len(m) != 2 {
 		t.Errorf("the messages decoded before must be kept, got %q", m)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,11 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // Everything runs 7–40× slower under qemu's TCG than on a host: the
@@ -102,10 +101,11 @@ func checkLoopback(e *env) (string, error) {
 	if !strings.Contains(errOut, "listening on lo (socket filter)") {
 		problems = append(problems, "the socket filter backend was not chosen on lo")
 	}
-	if !strings.Contains(errOut, "kernel keeps 64 bytes of each frame body") || !strings.Contains(errOut, " 0 connection directions not followed") {
+	st := d.stats(&problems)
+	if !strings.Contains(errOut, "kernel keeps 64 bytes of each frame body") || !st.KernelFraming || st.DirectionsUnframed != 0 {
 		problems = append(problems, "kernel-side framing was not on, or did not follow the connection")
 	}
-	if !strings.Contains(errOut, "\n0 packets dropped") {
+	if st.RingDrops != 0 {
 		problems = append(problems, "packets were dropped")
 	}
 	if err := waitNoProgs("SIGINT"); err != nil {
@@ -121,40 +121,26 @@ func checkVeth(e *env) (string, error) {
 	if err := waitNoProgs("an earlier check"); err != nil {
 		return "", err
 	}
-	ns, err := newNetns()
+	ns, err := livetest.NewNetns()
 	if err != nil {
 		return "", err
 	}
 	defer syscall.Close(ns)
-	n, err := openRtnl()
+	n, err := livetest.OpenNetlink()
 	if err != nil {
 		return "", err
 	}
 	defer n.Close()
-	if err := n.addVeth("vh0", "vp0", ns); err != nil {
+	if err := n.AddVeth("vh0", "vp0", ns); err != nil {
 		return "", err
 	}
-	if err := n.addAddr("vh0", "10.233.0.1/30"); err != nil {
+	if err := n.AddAddr("vh0", "10.233.0.1/30"); err != nil {
 		return "", err
 	}
-	if err := n.setUp("vh0"); err != nil {
+	if err := n.SetUp("vh0"); err != nil {
 		return "", err
 	}
-	err = inNetns(ns, func() error {
-		m, err := openRtnl()
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		if err := m.setUp("lo"); err != nil {
-			return err
-		}
-		if err := m.addAddr("vp0", "10.233.0.2/30"); err != nil {
-			return err
-		}
-		return m.setUp("vp0")
-	})
-	if err != nil {
+	if err := setUpPeer(ns); err != nil {
 		return "", fmt.Errorf("in the namespace: %w", err)
 	}
 
@@ -165,7 +151,7 @@ func checkVeth(e *env) (string, error) {
 	defer d.kill()
 	ep := "tcp://10.233.0.2:7003"
 	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
-	peerErr := pushPull(e, recv, ep, func() error { return inNetns(ns, recv.Start) })
+	peerErr := pushPull(e, recv, ep, func() error { return livetest.InNetns(ns, recv.Start) })
 	out, errOut, stopErr := d.stop()
 	details := "stdout:\n" + out + "stderr:\n" + errOut
 	if peerErr != nil {
@@ -178,13 +164,30 @@ func checkVeth(e *env) (string, error) {
 	if !strings.Contains(errOut, "listening on vh0 (socket filter)") {
 		problems = append(problems, "the socket filter backend was not chosen on vh0")
 	}
-	if !strings.Contains(errOut, "\n0 packets dropped") {
+	if d.stats(&problems).RingDrops != 0 {
 		problems = append(problems, "packets were dropped")
 	}
 	if err := waitNoProgs("SIGINT"); err != nil {
 		problems = append(problems, err.Error())
 	}
 	return details, joinProblems(problems)
+}
+
+// setUpPeer brings lo and the veth's peer end vp0 up in the namespace ns
+// and gives vp0 its address.
+func setUpPeer(ns int) error {
+	m, err := livetest.OpenNetlinkAt(ns)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.SetUp("lo"); err != nil {
+		return err
+	}
+	if err := m.AddAddr("vp0", "10.233.0.2/30"); err != nil {
+		return err
+	}
+	return m.SetUp("vp0")
 }
 
 // checkSignals: a zmtpdump stopped by SIGTERM, or killed outright, leaves
@@ -206,18 +209,19 @@ func checkSignals(e *env) (string, error) {
 		}
 		if len(ids) == 0 {
 			d.kill()
-			return d.stderr.String(), fmt.Errorf("zmtpdump is capturing but no capture_* program is loaded: the check would prove nothing")
+			return d.Stderr.String(), fmt.Errorf("zmtpdump is capturing but no capture_* program is loaded: the check would prove nothing")
 		}
-		d.cmd.Process.Signal(sig)
+		d.Cmd.Process.Signal(sig)
 		select {
 		case <-time.After(stopLimit):
 			d.kill()
-			return d.stderr.String(), fmt.Errorf("zmtpdump did not exit within %v of %v", stopLimit, sig)
-		case err = <-d.done:
-			d.done <- err
+			return d.Stderr.String(), fmt.Errorf("zmtpdump did not exit within %v of %v", stopLimit, sig)
+		case <-d.Exited():
+			err = d.Wait()
+			d.kill() // removes the statistics file
 		}
 		if sig != syscall.SIGKILL && err != nil {
-			return d.stderr.String(), fmt.Errorf("exit after %v: %v", sig, err)
+			return d.Stderr.String(), fmt.Errorf("exit after %v: %v", sig, err)
 		}
 		if err := waitNoProgs(sig.String()); err != nil {
 			return "", err
@@ -231,7 +235,7 @@ func checkSignals(e *env) (string, error) {
 func conversation(out, srv string) []string {
 	var problems []string
 	count := func(what string, want int, words ...string) []string {
-		got := lines(out, words...)
+		got := livetest.Lines(out, words...)
 		if len(got) != want {
 			problems = append(problems, fmt.Sprintf("want %d %s, got %d", want, what, len(got)))
 		}
@@ -280,52 +284,29 @@ func pushPull(e *env, recv *exec.Cmd, ep string, start func() error) error {
 	return nil
 }
 
-// dump is a running zmtpdump.
+// dump is a running zmtpdump whose exit statistics go to a file.
 type dump struct {
-	cmd    *exec.Cmd
-	stdout bytes.Buffer
-	stderr *lockedBuffer
-	done   chan error
+	*livetest.Dump
+	statsFile string
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startDump starts zmtpdump and waits until it says it is listening.
+// startDump starts zmtpdump with --stats-file and waits until it says it
+// is listening.
 func startDump(e *env, args ...string) (*dump, error) {
-	d := &dump{cmd: exec.Command(e.zmtpdump, args...), stderr: &lockedBuffer{}, done: make(chan error, 1)}
-	d.cmd.Stdout = &d.stdout
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
+	f, err := os.CreateTemp("", "zmtpdump-stats-*.json")
+	if err != nil {
 		return nil, err
 	}
-	go func() { d.done <- d.cmd.Wait() }()
-	deadline := time.Now().Add(startLimit)
-	for !strings.Contains(d.stderr.String(), "listening on") {
-		select {
-		case err := <-d.done:
-			d.done <- err
-			return nil, fmt.Errorf("zmtpdump %s exited before capturing (%v): %s", strings.Join(args, " "), err, d.stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			d.kill()
-			return nil, fmt.Errorf("zmtpdump %s did not start capturing within %v: %s", strings.Join(args, " "), startLimit, d.stderr.String())
-		}
+	f.Close()
+	ld, err := livetest.Start(exec.Command(e.zmtpdump, append([]string{"--stats-file", f.Name()}, args...)...))
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	d := &dump{Dump: ld, statsFile: f.Name()}
+	if err := d.WaitListening(startLimit); err != nil {
+		d.kill()
+		return nil, err
 	}
 	return d, nil
 }
@@ -334,36 +315,24 @@ func startDump(e *env, args ...string) (*dump, error) {
 // exit.
 func (d *dump) stop() (stdout, stderr string, err error) {
 	time.Sleep(time.Second)
-	d.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err = <-d.done:
-		d.done <- err
-		if err != nil {
-			err = fmt.Errorf("zmtpdump exited with %v after SIGINT", err)
-		}
-	case <-time.After(stopLimit):
-		err = fmt.Errorf("zmtpdump did not stop within %v of SIGINT", stopLimit)
-		d.kill()
+	err = d.Stop(stopLimit)
+	return d.Stdout.String(), d.Stderr.String(), err
+}
+
+// stats returns the exit statistics of a stopped zmtpdump; a failure to
+// read them is added to the problems.
+func (d *dump) stats(problems *[]string) livetest.Stats {
+	st, err := d.Stats()
+	if err != nil {
+		*problems = append(*problems, err.Error())
 	}
-	return d.stdout.String(), d.stderr.String(), err
+	return st
 }
 
-// wait waits for zmtpdump to exit and returns how it did.
-func (d *dump) wait() error {
-	err := <-d.done
-	d.done <- err
-	return err
-}
-
-// kill ends zmtpdump if it still runs.
+// kill ends zmtpdump if it still runs and removes its statistics file.
 func (d *dump) kill() {
-	select {
-	case err := <-d.done:
-		d.done <- err
-	default:
-		d.cmd.Process.Kill()
-		d.wait()
-	}
+	d.Kill()
+	os.Remove(d.statsFile)
 }
 
 // captureProgs lists the loaded programs that are zmtpdump's (the kernel
@@ -408,21 +377,4 @@ func waitNoProgs(after string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// lines returns the lines of s that contain every one of the words.
-func lines(s string, words ...string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-next:
-	for sc.Scan() {
-		for _, w := range words {
-			if !strings.Contains(sc.Text(), w) {
-				continue next
-			}
-		}
-		out = append(out, sc.Text())
-	}
-	return out
 }

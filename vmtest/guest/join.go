@@ -1,14 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // checkJoinMidStream: a go-zeromq PUSH → PULL conversation on lo that was
@@ -28,14 +28,14 @@ func checkJoinMidStream(e *env) (string, error) {
 		interval = "50ms"
 	)
 	ep := "tcp://" + srv
-	recv, err := startTimed(exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(sent), "-print", "-timeout", "600s"))
+	recv, err := livetest.StartReceiver(exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(sent), "-print", "-timeout", "600s"))
 	if err != nil {
-		return "", fmt.Errorf("start the receiver: %w", err)
+		return "", err
 	}
-	defer recv.kill()
+	defer recv.Kill()
 	time.Sleep(300 * time.Millisecond) // let it bind; the sender retries anyway
 	send := exec.Command(e.gozmq, "-type", "push", "-connect", ep, "-count", fmt.Sprint(sent), "-interval", interval, "-timeout", "600s")
-	var sendOut lockedBuffer
+	var sendOut livetest.Buffer
 	send.Stdout, send.Stderr = &sendOut, &sendOut
 	if err := send.Start(); err != nil {
 		return "", fmt.Errorf("start the sender: %w", err)
@@ -44,7 +44,7 @@ func checkJoinMidStream(e *env) (string, error) {
 		send.Process.Kill()
 		send.Wait()
 	}()
-	if err := recv.waitCount(10, startLimit); err != nil {
+	if err := recv.WaitCount(10, startLimit); err != nil {
 		return "sender:\n" + sendOut.String(), err
 	}
 
@@ -63,8 +63,8 @@ func checkJoinMidStream(e *env) (string, error) {
 		return details, stopErr
 	}
 
-	before := len(recv.between(time.Time{}, startLo))
-	required := recv.between(startHi.Add(settle), stopAt)
+	before := len(recv.Between(time.Time{}, startLo))
+	required := recv.Between(startHi.Add(settle), stopAt)
 	if len(required) < 5 {
 		return details, fmt.Errorf("only %d messages arrived in the %v watched: the check proves little", len(required), watch)
 	}
@@ -72,7 +72,7 @@ func checkJoinMidStream(e *env) (string, error) {
 	if strings.Contains(out, "capture started mid-connection") {
 		problems = append(problems, "zmtpdump gave up on the connection it joined")
 	}
-	toSrv := lines(out, "> "+srv+": ")
+	toSrv := livetest.Lines(out, "> "+srv+": ")
 	if len(toSrv) == 0 || !strings.Contains(toSrv[0], "resync:") {
 		problems = append(problems, "the first line toward the server must be a resync: line")
 	}
@@ -95,94 +95,17 @@ func checkJoinMidStream(e *env) (string, error) {
 		}
 		last = n
 	}
-	reqFirst, _ := strconv.Atoi(required[0].body)
-	reqLast, _ := strconv.Atoi(required[len(required)-1].body)
+	reqFirst, _ := strconv.Atoi(required[0].Body)
+	reqLast, _ := strconv.Atoi(required[len(required)-1].Body)
 	if first == 0 || first > reqFirst || last < reqLast {
 		problems = append(problems, fmt.Sprintf("decoded messages %d to %d; every message from %d (arrived %v after zmtpdump started) to %d must be there",
 			first, last, reqFirst, settle, reqLast))
 	}
-	if !strings.Contains(errOut, "\n0 packets dropped") {
+	if d.stats(&problems).RingDrops != 0 {
 		problems = append(problems, "packets were dropped")
 	}
 	if err := waitNoProgs("SIGINT"); err != nil {
 		problems = append(problems, err.Error())
 	}
 	return details, joinProblems(problems)
-}
-
-// timedReceiver is a receiving peer started with -print: it notes when
-// each message reached the application.
-type timedReceiver struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	mu  sync.Mutex
-	got []timedMessage
-}
-
-type timedMessage struct {
-	body string
-	at   time.Time
-}
-
-func startTimed(cmd *exec.Cmd) (*timedReceiver, error) {
-	r := &timedReceiver{cmd: cmd, done: make(chan struct{})}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		defer close(r.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			now := time.Now()
-			r.mu.Lock()
-			r.got = append(r.got, timedMessage{sc.Text(), now})
-			r.mu.Unlock()
-		}
-	}()
-	return r, nil
-}
-
-// waitCount waits until n messages arrived.
-func (r *timedReceiver) waitCount(n int, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		r.mu.Lock()
-		got := len(r.got)
-		r.mu.Unlock()
-		if got >= n {
-			return nil
-		}
-		select {
-		case <-r.done:
-			return fmt.Errorf("the receiver exited after %d messages", got)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the receiver got %d messages within %v, want %d", got, limit, n)
-		}
-	}
-}
-
-// between returns the messages that arrived in [from, to).
-func (r *timedReceiver) between(from, to time.Time) []timedMessage {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []timedMessage
-	for _, m := range r.got {
-		if !m.at.Before(from) && m.at.Before(to) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (r *timedReceiver) kill() {
-	r.cmd.Process.Kill()
-	<-r.done
-	r.cmd.Wait()
 }

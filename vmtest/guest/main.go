@@ -1,26 +1,3 @@
-// Command guest is the /init of the virtual machine that `make check-kernels`
-// boots (see vmtest/README.md). It mounts what zmtpdump needs, loads the
-// kernel modules packed next to it, brings lo up, runs a few live checks of
-// zmtpdump against static go-zeromq peers and writes one line per check to
-// the second serial port (/dev/ttyS1):
-//
-//	INFO kernel <release> <version>
-//	PASS <name> (<duration>)
-//	FAIL <name>: <reason>
-//	| <detail line of a failure>
-//	<N> passed, <M> failed
-//
-// then powers the machine off. The host reads that file: qemu's exit status
-// says nothing about the checks.
-//
-// Kernel command-line options it reads: vmtest.timeout=<seconds> (give up,
-// report and power off after that long), vmtest.verbose (show the output of
-// passed checks too) and vmtest.sabotage (add a check that fails, to prove
-// that the harness reports failures).
-//
-// Run as anything but PID 1 (as root, on a scratch machine), it runs the
-// checks here and reports on stdout, without mounting or powering off; the
-// binaries are then looked up in $VMTEST_BIN (default /bin).
 package main
 
 import (
@@ -34,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +65,7 @@ func main() {
 	e := &env{zmtpdump: filepath.Join(bin, "zmtpdump"), gozmq: filepath.Join(bin, "gozmq")}
 	var list []check
 	if isInit {
-		list = append(list, check{"modules", loadModules}, check{"lo-up", func(*env) (string, error) { return "", linkUp("lo") }})
+		list = append(list, check{"modules", loadModules}, check{"lo-up", func(*env) (string, error) { return "", livetest.LinkUp("lo") }})
 	}
 	list = append(list, checks...)
 	if _, ok := opts["vmtest.sabotage"]; ok {
