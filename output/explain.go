@@ -223,47 +223,61 @@ func (x *Explainer) command(s, o *explainSide, c *zmtp.Command) {
 		}
 	}
 	mech := c.Mechanism
-	switch {
-	case c.Name == "READY" && mech == "NULL":
-		s.done = true
-		x.add(keyNullReady, StageSecurity, noteNullReady(s.minor))
-	case c.Name == "READY" && mech == "PLAIN":
-		s.done = true
-		x.add(keyPlainReady, StageMetadata, notePlainReady())
-	case c.Name == "READY" && mech == "CURVE":
-		s.done = true
-		x.add(keyCurveReady, StageMetadata, noteCurveReady(c.BoxSize))
-	case c.Name == "HELLO" && mech == "PLAIN":
-		s.hello = true
-		x.add(keyPlainHello, StageSecurity, notePlainHello())
-	case c.Name == "HELLO" && mech == "CURVE":
-		s.hello = true
-		x.add(keyCurveHello, StageSecurity, noteCurveHello(c.Nonce))
-	case c.Name == "WELCOME" && mech == "PLAIN":
-		x.add(keyPlainWelcome, StageSecurity, notePlainWelcome())
-	case c.Name == "WELCOME" && mech == "CURVE":
-		x.add(keyCurveWelcome, StageSecurity, noteCurveWelcome())
-	case c.Name == "INITIATE" && mech == "PLAIN":
-		s.done = true
-		x.add(keyPlainInitiate, StageMetadata, notePlainInitiate())
-	case c.Name == "INITIATE" && mech == "CURVE":
-		s.done = true
-		x.add(keyCurveInitiate, StageSecurity, noteCurveInitiate(c.BoxSize))
-	case c.Name == "MESSAGE" && c.Encrypted:
-		x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(c.BoxSize, false))
-	case c.Name == "ERROR":
+	switch c.Kind {
+	case zmtp.KindReady:
+		switch mech {
+		case "NULL":
+			s.done = true
+			x.add(keyNullReady, StageSecurity, noteNullReady(s.minor))
+		case "PLAIN":
+			s.done = true
+			x.add(keyPlainReady, StageMetadata, notePlainReady())
+		case "CURVE":
+			s.done = true
+			x.add(keyCurveReady, StageMetadata, noteCurveReady(c.BoxSize))
+		}
+	case zmtp.KindHello:
+		switch mech {
+		case "PLAIN":
+			s.hello = true
+			x.add(keyPlainHello, StageSecurity, notePlainHello())
+		case "CURVE":
+			s.hello = true
+			x.add(keyCurveHello, StageSecurity, noteCurveHello(c.Nonce))
+		}
+	case zmtp.KindWelcome:
+		switch mech {
+		case "PLAIN":
+			x.add(keyPlainWelcome, StageSecurity, notePlainWelcome())
+		case "CURVE":
+			x.add(keyCurveWelcome, StageSecurity, noteCurveWelcome())
+		}
+	case zmtp.KindInitiate:
+		switch mech {
+		case "PLAIN":
+			s.done = true
+			x.add(keyPlainInitiate, StageMetadata, notePlainInitiate())
+		case "CURVE":
+			s.done = true
+			x.add(keyCurveInitiate, StageSecurity, noteCurveInitiate(c.BoxSize))
+		}
+	case zmtp.KindMessage:
+		if c.Encrypted {
+			x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(c.BoxSize, false))
+		}
+	case zmtp.KindError:
 		x.add(keyErrorCmd, stage, noteErrorCommand(s.minor))
-	case c.Name == "PING":
+	case zmtp.KindPing:
 		x.add(keyPing, StageMessages, notePing(c))
-	case c.Name == "PONG":
+	case zmtp.KindPong:
 		x.add(keyPong, StageMessages, notePong())
-	case c.Name == "SUBSCRIBE":
+	case zmtp.KindSubscribe:
 		s.subscriber31 = true
 		x.add(keySub31, StageMessages, noteSubscribe31(c.Topic))
-	case c.Name == "CANCEL":
+	case zmtp.KindCancel:
 		x.add(keyCancel31, StageMessages, noteCancel31())
 	}
-	if len(c.Properties) > 0 && (c.Name == "READY" || c.Name == "INITIATE") {
+	if len(c.Properties) > 0 && (c.Kind == zmtp.KindReady || c.Kind == zmtp.KindInitiate) {
 		x.add(keyMetadata, StageMetadata, noteMetadata(c.Name, s.minor))
 		for _, p := range c.Properties {
 			if strings.EqualFold(string(p.Name), "Identity") {

@@ -62,7 +62,7 @@ func TestExplainKeys(t *testing.T) {
 	null31.Signature[8] = 1
 	null30 := &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 0, Mechanism: "NULL"}
 	ready := func(typ string) *zmtp.Command {
-		return &zmtp.Command{Name: "READY", Mechanism: "NULL", Size: 26,
+		return &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Size: 26,
 			Properties: []zmtp.Property{{Name: []byte("Socket-Type"), Value: []byte(typ)}}}
 	}
 	for _, tt := range []struct {
@@ -108,13 +108,13 @@ func TestExplainKeys(t *testing.T) {
 			return x.Notes(FromClient, &zmtp.Message{Frames: []zmtp.Frame{{Size: 2, Data: []byte("\x01a")}}, Subscription: zmtp.Subscribe, Topic: []byte("a")})
 		}, []string{"sub.30-message"}},
 		{"3.1 SUBSCRIBE", func(x *Explainer) []Note {
-			return x.Notes(FromClient, &zmtp.Command{Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
+			return x.Notes(FromClient, &zmtp.Command{Kind: zmtp.KindSubscribe, Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
 		}, []string{"sub.31-command"}},
 		{"libzmq PLAIN ERROR", func(x *Explainer) []Note {
 			plain := &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "PLAIN"}
 			x.Notes(FromClient, plain)
 			x.Notes(FromServer, plain)
-			x.Notes(FromClient, &zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 18})
+			x.Notes(FromClient, &zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 18})
 			return x.Notes(FromServer, &zmtp.Error{Err: fmt.Errorf("command name length 94 at offset 64 overruns the 9-byte body: %w", zmtp.ErrMalformedCommand)})
 		}, []string{"error.libzmq-plain", "decode.error"}},
 		{"other error", func(x *Explainer) []Note {

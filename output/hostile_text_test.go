@@ -51,7 +51,7 @@ func TestNotesEscaped(t *testing.T) {
 func TestExplainHostileSocketType(t *testing.T) {
 	x := NewExplainer(false)
 	x.Notes(FromClient, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
-	notes := x.Notes(FromClient, &zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
+	notes := x.Notes(FromClient, &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
 		{Name: []byte("Socket-Type"), Value: []byte(retitle)},
 		{Name: []byte("Identity"), Value: []byte("id")},
 	}})
@@ -78,8 +78,8 @@ func TestLadderHostile(t *testing.T) {
 	l := NewLadder(src, dst, 100)
 	for _, ev := range []zmtp.Event{
 		&zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
-		&zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{{Name: []byte(retitle), Value: []byte(retitle)}}},
-		&zmtp.Command{Name: "ERROR", Mechanism: "NULL", Reason: []byte(retitle)},
+		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{{Name: []byte(retitle), Value: []byte(retitle)}}},
+		&zmtp.Command{Kind: zmtp.KindError, Name: "ERROR", Mechanism: "NULL", Reason: []byte(retitle)},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: uint64(len(retitle)), Data: []byte(retitle)}}, Bytes: uint64(len(retitle))},
 		&zmtp.Error{Err: errorString("bad " + retitle)},
 	} {
@@ -108,9 +108,9 @@ func TestJSONUTF8(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
 	for _, ev := range []zmtp.Event{
-		&zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 15, Data: data, Username: data[1:6], Password: data[7:]},
-		&zmtp.Command{Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
-		&zmtp.Command{Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
+		&zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 15, Data: data, Username: data[1:6], Password: data[7:]},
+		&zmtp.Command{Kind: zmtp.KindError, Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
+		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
 	} {
 		if err := p.Event(ts, src, dst, ev); err != nil {
 			t.Fatal(err)

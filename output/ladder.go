@@ -232,13 +232,13 @@ func commandLabel(c *zmtp.Command) string {
 			b.WriteString(", encrypted")
 		}
 		b.WriteByte(')')
-	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+	case c.Kind == zmtp.KindHello && c.Mechanism == "PLAIN":
 		b.WriteString(" (PLAIN) user " + short(c.Username))
-	case c.Name == "PING":
+	case c.Kind == zmtp.KindPing:
 		fmt.Fprintf(&b, " ttl %d.%ds", c.TTL/10, c.TTL%10)
-	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+	case c.Kind == zmtp.KindSubscribe || c.Kind == zmtp.KindCancel:
 		b.WriteString(" " + short(c.Topic))
-	case c.Name == "ERROR":
+	case c.Kind == zmtp.KindError:
 		b.WriteString(" " + short(c.Reason))
 	case len(c.Properties) > 0:
 		for _, p := range c.Properties {
@@ -251,7 +251,7 @@ func commandLabel(c *zmtp.Command) string {
 				b.WriteString(short(p.Value))
 			}
 		}
-	case c.Name == "PONG" || c.Name == "WELCOME":
+	case c.Kind == zmtp.KindPong || c.Kind == zmtp.KindWelcome:
 	default:
 		b.WriteString(" (" + plural(c.Size, "byte") + ")")
 	}

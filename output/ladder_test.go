@@ -45,7 +45,7 @@ func TestLadderCollapse(t *testing.T) {
 // end is still drawn.
 func TestLadderCap(t *testing.T) {
 	l := newTestLadder(5)
-	ping := &zmtp.Command{Name: "PING", TTL: 10, Size: 7}
+	ping := &zmtp.Command{Kind: zmtp.KindPing, Name: "PING", TTL: 10, Size: 7}
 	for range 1000 {
 		l.Event(FromClient, ts, ping)
 	}

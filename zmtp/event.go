@@ -65,7 +65,10 @@ type Property struct {
 // Command is a ZMTP 3.x command frame (COMMAND flag set).
 type Command struct {
 	Header
-	// Name is the command name, e.g. "READY" or "ERROR".
+	// Kind is the command, from its name: KindUnknown for a name the
+	// decoder does not know. Switch on it rather than on Name.
+	Kind CommandKind
+	// Name is the command name as sent, e.g. "READY" or "ERROR".
 	Name string
 	// Size is the command frame's body size as sent on the wire (name
 	// length byte, name and data).
