@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -344,11 +345,11 @@ func (x *Explainer) error(s, o *explainSide, e *zmtp.Error) {
 
 func (x *Explainer) teardown(c *zmtp.Connection) {
 	switch c.End {
-	case "closed":
+	case capture.Finished:
 		x.add(keyTeardownFin, StageTeardown, noteTeardownFin())
-	case "reset":
+	case capture.Reset:
 		x.add(keyTeardownRst, StageTeardown, noteTeardownRst())
 	default:
-		x.add(keyTeardownOpen, StageTeardown, noteTeardownOpen(c.End))
+		x.add(keyTeardownOpen, StageTeardown, noteTeardownOpen(c.End.String()))
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -120,7 +121,7 @@ func TestExplainKeys(t *testing.T) {
 		{"other error", func(x *Explainer) []Note {
 			return x.Notes(FromServer, &zmtp.Error{Err: errors.New("anything")})
 		}, []string{"decode.error"}},
-		{"reset", func(x *Explainer) []Note { return x.Notes(FromClient, &zmtp.Connection{End: "reset"}) },
+		{"reset", func(x *Explainer) []Note { return x.Notes(FromClient, &zmtp.Connection{End: capture.Reset}) },
 			[]string{"teardown.rst"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

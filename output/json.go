@@ -293,7 +293,7 @@ func (p *JSON) appendCommandFields(b []byte, c *zmtp.Command) []byte {
 // side that sent ClientToServer.
 func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	b = append(b, `,"end":`...)
-	b = appendJSONString(b, c.End)
+	b = appendJSONString(b, c.End.String())
 	a, z := &c.Sides[0], &c.Sides[1]
 	b = append(b, `,"version":"`...)
 	ka, kz := knownVersion(a), knownVersion(z)

@@ -134,7 +134,7 @@ func (l *Ladder) Event(from From, t time.Time, ev zmtp.Event) {
 		if l.start.IsZero() {
 			l.start = t
 		}
-		l.end = &ladderRow{t: t, kind: rowEnd, label: e.End}
+		l.end = &ladderRow{t: t, kind: rowEnd, label: e.End.String()}
 	default:
 		l.push(ladderRow{t: t, side: i, label: eventLabel(ev)})
 	}

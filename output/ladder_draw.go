@@ -41,9 +41,9 @@ func (l *Ladder) AppendTo(b []byte) []byte {
 	b = l.server.AppendTo(b)
 	b = append(b, ", "...)
 	b = appendVersion(b, &l.summary)
-	if l.summary.End != "" {
+	if l.end != nil {
 		b = append(b, ", "...)
-		b = appendEscaped(b, l.summary.End)
+		b = appendEscaped(b, l.summary.End.String())
 	}
 	b = append(b, '\n')
 	b = fmt.Appendf(b, "%-*s%s%*s\n", timeCol, " time (s)", left, w+2-len(left), right)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -24,7 +25,7 @@ func TestLadderCollapse(t *testing.T) {
 	}
 	l.Event(FromServer, at, oneFrame)
 	l.Event(FromClient, at, oneFrame)
-	l.Event(FromClient, at, &zmtp.Connection{End: "closed"})
+	l.Event(FromClient, at, &zmtp.Connection{End: capture.Finished})
 	got := string(l.AppendTo(nil))
 	for _, want := range []string{
 		`|--- 3 messages (3 bytes) ---`,
@@ -52,7 +53,7 @@ func TestLadderCap(t *testing.T) {
 	if len(l.rows) != 5 || l.more != 995 {
 		t.Fatalf("kept %d rows and counted %d more, want 5 and 995", len(l.rows), l.more)
 	}
-	l.Event(FromClient, ts, &zmtp.Connection{End: "reset"})
+	l.Event(FromClient, ts, &zmtp.Connection{End: capture.Reset})
 	got := string(l.AppendTo(nil))
 	if strings.Count(got, "PING") != 5 || !strings.Contains(got, "... 995 more events not drawn") ||
 		!strings.Contains(got, "end: reset") {
@@ -67,7 +68,7 @@ func TestLadderSkip(t *testing.T) {
 	l.Data(FromClient, ts, 5)
 	l.Skip(FromClient, 20)
 	l.Data(FromClient, ts, 10)
-	l.Event(FromClient, ts, &zmtp.Connection{End: "closed"})
+	l.Event(FromClient, ts, &zmtp.Connection{End: capture.Finished})
 	got := string(l.AppendTo(nil))
 	for _, want := range []string{"greeting bytes 0-4 (5 bytes)", "greeting bytes 25-34 (10 bytes)"} {
 		if !strings.Contains(got, want) {

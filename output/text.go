@@ -339,7 +339,7 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 //	connection closed: 127.0.0.1:5 (PUSH) -> 127.0.0.1:7001 (PULL), ZMTP 3.1 NULL, 3 messages 3 bytes ->, 0 messages <-
 func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []byte {
 	b = append(b, "connection "...)
-	b = appendEscaped(b, c.End)
+	b = appendEscaped(b, c.End.String())
 	b = append(b, ": "...)
 	b = appendEndpoint(b, src, &c.Sides[0])
 	b = append(b, " -> "...)
