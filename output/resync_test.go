@@ -87,20 +87,3 @@ func TestJSONResync(t *testing.T) {
 		t.Errorf("-want +got:\n%s", diff)
 	}
 }
-
-// TestExplainResync: a resync is explained once per connection, by its
-// reason, and says why the first messages after it may be missing.
-func TestExplainResync(t *testing.T) {
-	x := NewExplainer(false)
-	join := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
-	if len(join) != 1 || join[0].Key != "resync.mid-stream" || !strings.Contains(join[0].Text, "not shown") {
-		t.Fatalf("mid-stream notes %+v", join)
-	}
-	gap := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
-	if len(gap) != 1 || gap[0].Key != "resync.gap" || !strings.Contains(gap[0].Text, "kernel marked") {
-		t.Fatalf("gap notes %+v", gap)
-	}
-	if again := x.Notes(FromServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
-		t.Errorf("shown twice: %+v", again)
-	}
-}
