@@ -65,7 +65,7 @@ func readSegments(t *testing.T, src string) []capture.Segment {
 func writeSegments(t testing.TB, name string, segs []capture.Segment) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
+	w, err := pcapfile.NewWriter(&buf, pcapfile.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package output
+package pcapfile
 
 import (
 	"fmt"
@@ -25,8 +25,8 @@ type Interface struct {
 	Filter string
 }
 
-// PcapngOptions describe the file written.
-type PcapngOptions struct {
+// WriterOptions describe the file written.
+type WriterOptions struct {
 	// Application names the writer in the section header (shb_userappl).
 	Application string
 	// Interfaces are described at the start of the file; a segment from an
@@ -35,7 +35,7 @@ type PcapngOptions struct {
 	Interfaces []Interface
 }
 
-// Pcapng writes captured TCP segments as a pcapng file that tcpdump and
+// Writer writes captured TCP segments as a pcapng file that tcpdump and
 // Wireshark read. The kernel ships only the TCP payload and the header
 // fields zmtpdump needs, so each frame is rebuilt: an Ethernet header with
 // zero addresses (none on raw-IP interfaces), an IPv4 or IPv6 header (TTL
@@ -47,9 +47,9 @@ type PcapngOptions struct {
 // original length set to the full length, as with tcpdump's snapshot
 // length.
 //
-// A Pcapng is not safe for concurrent use. Its frame buffer is reused from
+// A Writer is not safe for concurrent use. Its frame buffer is reused from
 // packet to packet.
-type Pcapng struct {
+type Writer struct {
 	w     *pcapgo.NgWriter
 	ids   map[int]int // Segment.Ifindex to interface ID in the file
 	links []LinkType  // by interface ID
@@ -57,15 +57,15 @@ type Pcapng struct {
 	flags pcapgo.NgEpbFlags
 }
 
-// NewPcapng writes the section header and the interfaces of opts to w and
+// NewWriter writes the section header and the interfaces of opts to w and
 // returns a writer for the packets. Flush must be called before w is
 // closed.
-func NewPcapng(w io.Writer, opts PcapngOptions) (*Pcapng, error) {
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	ifaces := opts.Interfaces
 	if len(ifaces) == 0 {
 		ifaces = []Interface{{}}
 	}
-	p := &Pcapng{ids: make(map[int]int), buf: make([]byte, 0, 2048)}
+	p := &Writer{ids: make(map[int]int), buf: make([]byte, 0, 2048)}
 	wopts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
 		Application: opts.Application,
 		OS:          runtime.GOOS,
@@ -100,7 +100,7 @@ func ngInterface(ifc Interface) pcapgo.NgInterface {
 	}
 }
 
-func (p *Pcapng) addInterface(ifc Interface) (int, error) {
+func (p *Writer) addInterface(ifc Interface) (int, error) {
 	id, err := p.w.AddInterface(ngInterface(ifc))
 	if err != nil {
 		return 0, fmt.Errorf("write pcapng interface: %w", err)
@@ -115,7 +115,7 @@ func (p *Pcapng) addInterface(ifc Interface) (int, error) {
 // super-packet): each then has its share of the payload, its sequence
 // number, and the flags that belong to it (SYN on the first, FIN and PSH
 // on the last).
-func (p *Pcapng) WriteSegment(seg *capture.Segment) error {
+func (p *Writer) WriteSegment(seg *capture.Segment) error {
 	id, ok := p.ids[seg.Ifindex]
 	if !ok {
 		var err error
@@ -168,7 +168,7 @@ func (p *Pcapng) WriteSegment(seg *capture.Segment) error {
 }
 
 // Flush writes out the buffered blocks.
-func (p *Pcapng) Flush() error {
+func (p *Writer) Flush() error {
 	if err := p.w.Flush(); err != nil {
 		return fmt.Errorf("write pcapng: %w", err)
 	}

@@ -1,4 +1,4 @@
-package output
+package pcapfile
 
 import (
 	"encoding/binary"
