@@ -14,6 +14,11 @@
 // addresses, or none on raw-IP interfaces, then IP and TCP headers with
 // valid checksums.
 //
-// Imports: of our packages, only capture. zmtp, flows and output must not
-// import pcapfile; the command and its tests do.
+// LinkType is the pcap link-layer header type, and linktype.go the one
+// table of those zmtpdump knows: which the Reader reads, which filter
+// layout (filter.LinkType) an expression is compiled for on each, and the
+// two the Writer writes.
+//
+// Imports: of our packages, capture and filter (both leaves). zmtp, flows,
+// output and learn must not import pcapfile; the command and its tests do.
 package pcapfile

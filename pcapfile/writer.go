@@ -19,7 +19,9 @@ type Interface struct {
 	Name string
 	// Index is the Segment.Ifindex of the packets seen on it.
 	Index int
-	// Link is the link layer its frames are rebuilt with.
+	// Link is the link layer its frames are rebuilt with: LinkRaw, or
+	// LinkEthernet for any other value (the zero value, LinkNull,
+	// included).
 	Link LinkType
 	// Filter is the capture filter, written as the if_filter option.
 	Filter string
@@ -77,7 +79,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	}
 	p.w = ng
 	p.ids[ifaces[0].Index] = 0
-	p.links = append(p.links, ifaces[0].Link)
+	p.links = append(p.links, ifaces[0].written())
 	for _, ifc := range ifaces[1:] {
 		if _, err := p.addInterface(ifc); err != nil {
 			return nil, err
@@ -86,16 +88,21 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	return p, nil
 }
 
-func ngInterface(ifc Interface) pcapgo.NgInterface {
-	lt := layers.LinkTypeEthernet
+// written returns the link type ifc's frames are rebuilt with:
+// LinkEthernet or LinkRaw.
+func (ifc *Interface) written() LinkType {
 	if ifc.Link == LinkRaw {
-		lt = layers.LinkTypeRaw
+		return LinkRaw
 	}
+	return LinkEthernet
+}
+
+func ngInterface(ifc Interface) pcapgo.NgInterface {
 	return pcapgo.NgInterface{
 		Name:                ifc.Name,
 		Filter:              ifc.Filter,
 		OS:                  runtime.GOOS,
-		LinkType:            lt,
+		LinkType:            layers.LinkType(ifc.written()),
 		TimestampResolution: 9,
 	}
 }
@@ -106,7 +113,7 @@ func (p *Writer) addInterface(ifc Interface) (int, error) {
 		return 0, fmt.Errorf("write pcapng interface: %w", err)
 	}
 	p.ids[ifc.Index] = id
-	p.links = append(p.links, ifc.Link)
+	p.links = append(p.links, ifc.written())
 	return id, nil
 }
 
