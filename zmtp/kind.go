@@ -18,8 +18,8 @@ const (
 	KindUnknown CommandKind = iota
 	// KindReady is READY: the metadata that ends the NULL handshake (RFC
 	// 23), the server's last PLAIN command (RFC 24), or, under CURVE, the
-	// server's encrypted metadata (RFC 25, RFC 26); GSSAPI's READY (RFC 38)
-	// is decoded as metadata too.
+	// server's encrypted metadata (RFC 25, RFC 26). GSSAPI's READY (RFC 38)
+	// is not decoded further: Name, Size and Data only.
 	KindReady
 	// KindError is ERROR: a handshake refused, with a reason (RFC 23,
 	// RFC 24, RFC 25 and RFC 27's ZAP failures as libzmq sends them).
@@ -40,7 +40,7 @@ const (
 	KindWelcome
 	// KindInitiate is INITIATE: the client's metadata under PLAIN (RFC 24),
 	// its encrypted vouch and metadata under CURVE (RFC 25, RFC 26), its
-	// security token under GSSAPI (RFC 38).
+	// security token under GSSAPI (RFC 38, left as Data).
 	KindInitiate
 	// KindMessage is MESSAGE: an encrypted CURVE message in command form
 	// (RFC 25, RFC 26; the decoder emits it as an encrypted *Message), or a
