@@ -20,5 +20,6 @@
 // two the Writer writes.
 //
 // Imports: of our packages, capture and filter (both leaves). zmtp, flows,
-// output and learn must not import pcapfile; the command and its tests do.
+// output and learn must not import pcapfile (their tests may, to read the
+// captures in testdata); the command does.
 package pcapfile
