@@ -217,8 +217,8 @@ func (c *decodeConsumer) Skip(d flows.Dir, n uint64, _ *capture.Segment) {
 	c.zc.Skip(zmtp.Dir(d), n, c.emit)
 }
 
-func (c *decodeConsumer) Close(r flows.CloseReason, _ *capture.Segment) {
-	c.zc.Close(r.String(), c.emit)
+func (c *decodeConsumer) Close(r capture.CloseReason, _ *capture.Segment) {
+	c.zc.Close(r, c.emit)
 }
 
 // checkPushPull checks the events of one PUSH sending "1", "2", "3" to a

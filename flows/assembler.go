@@ -214,7 +214,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		c = nil
 	}
 	if c != nil && syn && c.reusedBy(seg) {
-		a.close(c, Reused, seg)
+		a.close(c, capture.Reused, seg)
 		delete(a.conns, k)
 		c = nil
 	}
@@ -241,7 +241,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		}
 		// Whatever a RST carries is a diagnostic, not stream data; the
 		// bytes still missing can no longer arrive.
-		a.close(c, Reset, seg)
+		a.close(c, capture.Reset, seg)
 		return
 	}
 	h, other := &c.dirs[d], &c.dirs[1-d]
@@ -369,7 +369,7 @@ func (a *Assembler) evict(seg *capture.Segment) {
 	}
 	if victim != nil {
 		a.stats.Evicted++
-		a.close(victim, Evicted, seg)
+		a.close(victim, capture.Evicted, seg)
 		delete(a.conns, vk)
 	}
 }
@@ -377,14 +377,14 @@ func (a *Assembler) evict(seg *capture.Segment) {
 // settle closes c once both directions have delivered their FIN.
 func (a *Assembler) settle(c *conn, seg *capture.Segment) {
 	if !c.closed() && c.dirs[0].flags&c.dirs[1].flags&finDone != 0 {
-		a.close(c, Finished, seg)
+		a.close(c, capture.Finished, seg)
 	}
 }
 
 // close ends c: the bytes still missing are reported lost, then the
 // Consumer is closed. c stays in the map as a tombstone, unless the caller
 // deletes it.
-func (a *Assembler) close(c *conn, r CloseReason, seg *capture.Segment) {
+func (a *Assembler) close(c *conn, r capture.CloseReason, seg *capture.Segment) {
 	for d := range c.dirs {
 		o := a.sink(c, Dir(d), seg)
 		c.dirs[d].finish(&o)
@@ -442,7 +442,7 @@ func (a *Assembler) Expire(now time.Time) {
 			list = append(list, c)
 		}
 	}
-	a.closeAll(list, now, Idle)
+	a.closeAll(list, now, capture.Idle)
 }
 
 // Flush ends every connection, oldest first, reporting the bytes missing
@@ -454,12 +454,12 @@ func (a *Assembler) Flush(now time.Time) {
 			list = append(list, c)
 		}
 	}
-	a.closeAll(list, now, Flushed)
+	a.closeAll(list, now, capture.Flushed)
 	clear(a.conns)
 }
 
 // closeAll closes the connections of list in the order they started.
-func (a *Assembler) closeAll(list []*conn, now time.Time, r CloseReason) {
+func (a *Assembler) closeAll(list []*conn, now time.Time, r capture.CloseReason) {
 	slices.SortFunc(list, func(x, y *conn) int {
 		if c := x.info.Start.Compare(y.info.Start); c != 0 {
 			return c
@@ -474,7 +474,7 @@ func (a *Assembler) closeAll(list []*conn, now time.Time, r CloseReason) {
 		}
 		reason := r
 		if c.dirs[0].flags&c.dirs[1].flags&finSeen != 0 {
-			reason = Finished
+			reason = capture.Finished
 		}
 		k := makeKey(c.info.Client, c.info.Server)
 		a.close(c, reason, seg)

@@ -32,7 +32,7 @@ func (r *recorder) Skip(d Dir, n uint64, _ *capture.Segment) {
 func (r *recorder) Conflict(d Dir, off uint64, n int, _ *capture.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("conflict %v@%d+%d", d, off, n))
 }
-func (r *recorder) Close(reason CloseReason, _ *capture.Segment) {
+func (r *recorder) Close(reason capture.CloseReason, _ *capture.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("%v>%v mid=%v c2s=%q s2c=%q %v",
 		r.conn.Client, r.conn.Server, r.conn.MidStream, r.data[0].String(), r.data[1].String(), reason))
 }
@@ -596,7 +596,7 @@ func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
 // grows past the bound, the least recently active connections are the ones
 // evicted, and the evicted are closed with reason Evicted.
 func TestMaxFlows(t *testing.T) {
-	var closed []CloseReason
+	var closed []capture.CloseReason
 	a := New(Config{MaxFlows: 4}, func(c *Conn) Consumer {
 		return closeRecorder{reasons: &closed}
 	})
@@ -617,7 +617,7 @@ func TestMaxFlows(t *testing.T) {
 		t.Fatalf("evicted %d, closed %d, want 16 each", st.Evicted, len(closed))
 	}
 	for _, r := range closed {
-		if r != Evicted {
+		if r != capture.Evicted {
 			t.Fatalf("close reason %v, want Evicted", r)
 		}
 	}
@@ -631,9 +631,11 @@ func TestMaxFlows(t *testing.T) {
 }
 
 // closeRecorder records close reasons only.
-type closeRecorder struct{ reasons *[]CloseReason }
+type closeRecorder struct{ reasons *[]capture.CloseReason }
 
-func (closeRecorder) Data(Dir, []byte, *capture.Segment)         {}
-func (closeRecorder) Gap(Dir, uint64, *capture.Segment)          {}
-func (closeRecorder) Skip(Dir, uint64, *capture.Segment)         {}
-func (r closeRecorder) Close(cr CloseReason, _ *capture.Segment) { *r.reasons = append(*r.reasons, cr) }
+func (closeRecorder) Data(Dir, []byte, *capture.Segment) {}
+func (closeRecorder) Gap(Dir, uint64, *capture.Segment)  {}
+func (closeRecorder) Skip(Dir, uint64, *capture.Segment) {}
+func (r closeRecorder) Close(cr capture.CloseReason, _ *capture.Segment) {
+	*r.reasons = append(*r.reasons, cr)
+}

@@ -24,10 +24,10 @@ func (c *calls) add(d Dir, f string, args ...any) {
 	}
 }
 
-func (c *calls) Data(d Dir, p []byte, _ *capture.Segment) { c.add(d, "D", ":", string(p)) }
-func (c *calls) Gap(d Dir, n uint64, _ *capture.Segment)  { c.add(d, "G", "+", n) }
-func (c *calls) Skip(d Dir, n uint64, _ *capture.Segment) { c.add(d, "S", "+", n) }
-func (c *calls) Close(CloseReason, *capture.Segment)      {}
+func (c *calls) Data(d Dir, p []byte, _ *capture.Segment)    { c.add(d, "D", ":", string(p)) }
+func (c *calls) Gap(d Dir, n uint64, _ *capture.Segment)     { c.add(d, "G", "+", n) }
+func (c *calls) Skip(d Dir, n uint64, _ *capture.Segment)    { c.add(d, "S", "+", n) }
+func (c *calls) Close(capture.CloseReason, *capture.Segment) {}
 func (c *calls) Boundary(d Dir, b capture.Boundary, _ *capture.Segment) {
 	c.add(d, "B", "/", b.Frames)
 }

@@ -55,7 +55,7 @@ type streams struct {
 	skips     [2][]span
 	offset    [2]uint64
 	conflicts int
-	reason    CloseReason
+	reason    capture.CloseReason
 	closes    int
 }
 
@@ -76,7 +76,9 @@ func (s *streams) Skip(d Dir, n uint64, _ *capture.Segment) {
 
 func (s *streams) Conflict(Dir, uint64, int, *capture.Segment) { s.conflicts++ }
 
-func (s *streams) Close(r CloseReason, _ *capture.Segment) { s.reason, s.closes = r, s.closes+1 }
+func (s *streams) Close(r capture.CloseReason, _ *capture.Segment) {
+	s.reason, s.closes = r, s.closes+1
+}
 
 // assemble feeds segs to an Assembler and returns the one connection's
 // streams.
@@ -117,7 +119,7 @@ func TestCaptureMutated(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			orig := readCapture(t, name)
 			cleanStreams := assemble(t, Config{ConflictWindow: 1 << 16}, slices.Clone(orig))
-			if cleanStreams.reason != Finished || cleanStreams.conn.MidStream {
+			if cleanStreams.reason != capture.Finished || cleanStreams.conn.MidStream {
 				t.Fatalf("clean capture: %v, mid-stream %v", cleanStreams.reason, cleanStreams.conn.MidStream)
 			}
 			for d := range 2 {
@@ -132,7 +134,7 @@ func TestCaptureMutated(t *testing.T) {
 						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
 					}
 				}
-				if got.conflicts != 0 || got.reason != Finished || got.conn.MidStream {
+				if got.conflicts != 0 || got.reason != capture.Finished || got.conn.MidStream {
 					t.Fatalf("%d conflicts, %v, mid-stream %v", got.conflicts, got.reason, got.conn.MidStream)
 				}
 			}
@@ -187,7 +189,7 @@ func TestCaptureMutated(t *testing.T) {
 						if !bytes.Equal(got.data[1-d], cleanStreams.data[1-d]) || len(got.gaps[1-d]) != 0 {
 							t.Errorf("%v: %d bytes, gaps %v", 1-d, len(got.data[1-d]), got.gaps[1-d])
 						}
-						if got.reason != Finished {
+						if got.reason != capture.Finished {
 							t.Errorf("closed: %v", got.reason)
 						}
 					})
@@ -250,7 +252,7 @@ func TestCaptureSnapped(t *testing.T) {
 						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, Dir(d), diff)
 					}
 				}
-				if got.conflicts != 0 || got.reason != Finished {
+				if got.conflicts != 0 || got.reason != capture.Finished {
 					t.Fatalf("order %d: %d conflicts, %v", i, got.conflicts, got.reason)
 				}
 			}

@@ -13,12 +13,13 @@
 // Conn.MidStream (its first bytes were never seen: the decoder has to find
 // a frame boundary). A pure ACK, FIN or RST of an unknown connection opens
 // nothing. A retransmitted SYN changes nothing; a SYN with another initial
-// sequence number closes the connection (Reused) and opens a new one.
+// sequence number closes the connection (capture.Reused) and opens a new one.
 //
-// It ends when both FINs have been delivered (Finished), on a RST in either
-// direction (Reset), after Config.IdleTimeout without a packet (Idle), when
-// it sent both FINs but bytes before them are still missing after
-// Config.CloseTimeout (Finished), or on Flush. A closed connection is
+// It ends when both FINs have been delivered (capture.Finished), on a RST
+// in either direction (capture.Reset), after Config.IdleTimeout without a
+// packet (capture.Idle), when it sent both FINs but bytes before them are
+// still missing after Config.CloseTimeout (capture.Finished), or on Flush
+// (capture.Flushed); the Consumer's Close is told which. A closed connection is
 // remembered for Config.CloseTimeout so that its late retransmissions and
 // final ACK are ignored rather than taken for a new connection.
 //
@@ -111,4 +112,7 @@
 // An Assembler is used by one goroutine, which its Consumers run on.
 // Sharded spreads connections over Assemblers run by goroutines of their
 // own, fed with batches of segments rather than one segment at a time.
+//
+// Imports: of our packages, only capture (the Segment and the CloseReason
+// it hands its Consumers).
 package flows

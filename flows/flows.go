@@ -17,36 +17,6 @@ const (
 	ServerToClient Dir = 1
 )
 
-// CloseReason says why a connection ended.
-type CloseReason uint8
-
-// Reasons for Close.
-const (
-	Finished CloseReason = iota // both sides sent FIN
-	Reset                       // a RST was seen
-	Idle                        // no packet for Config.IdleTimeout
-	Flushed                     // the capture ended
-	Reused                      // a new connection (a SYN with another ISN) took its ports
-	Evicted                     // more connections than Config.MaxFlows: the least recently active went
-)
-
-// String returns a lowercase word for the reason.
-func (r CloseReason) String() string {
-	switch r {
-	case Finished:
-		return "closed"
-	case Reset:
-		return "reset"
-	case Idle:
-		return "idle"
-	case Reused:
-		return "ports reused"
-	case Evicted:
-		return "evicted (too many flows)"
-	}
-	return "capture ended"
-}
-
 // Conn describes a connection.
 type Conn struct {
 	// Client and Server are the two endpoints (see Dir).
@@ -111,7 +81,7 @@ type Consumer interface {
 	// Gap they are not a loss: the capture chose not to keep them.
 	Skip(d Dir, n uint64, seg *capture.Segment)
 	// Close ends the connection; no call follows it.
-	Close(reason CloseReason, seg *capture.Segment)
+	Close(reason capture.CloseReason, seg *capture.Segment)
 }
 
 // Factory makes the Consumer of a new connection. c stays valid, and its

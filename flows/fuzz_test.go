@@ -105,7 +105,7 @@ func (c *checker) added(s *capture.Segment) {
 	}
 }
 
-func (c *checker) Close(CloseReason, *capture.Segment) { c.closed = true }
+func (c *checker) Close(capture.CloseReason, *capture.Segment) { c.closed = true }
 
 // FuzzAssembler feeds the fuzzConv's segments in an order the input picks,
 // some sent twice, cut, or never, with acknowledgments and kernel losses

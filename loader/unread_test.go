@@ -49,7 +49,7 @@ func (l streamLog) Gap(d flows.Dir, n uint64, _ *capture.Segment) {
 func (l streamLog) Skip(d flows.Dir, n uint64, _ *capture.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("skip %d", n))
 }
-func (l streamLog) Close(flows.CloseReason, *capture.Segment) {}
+func (l streamLog) Close(capture.CloseReason, *capture.Segment) {}
 
 // TestUnreadRecordIsALoss: a record whose payload the kernel could not read
 // (bpf_skb_load_bytes failed) reaches the streams as a gap of exactly its

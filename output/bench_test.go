@@ -33,13 +33,3 @@ func benchMessage(b *testing.B, p Printer) {
 func BenchmarkJSONMessage(b *testing.B) { benchMessage(b, NewJSONOptions(io.Discard, Options{})) }
 
 func BenchmarkTextMessage(b *testing.B) { benchMessage(b, NewText(io.Discard, Options{})) }
-
-// BenchmarkChecksum sums a 64 KiB payload, as the pcapng writer does for
-// every rebuilt TCP segment.
-func BenchmarkChecksum(b *testing.B) {
-	p := bytes.Repeat([]byte("zmtp"), 16384)
-	b.SetBytes(int64(len(p)))
-	for b.Loop() {
-		fold(sum(0, p))
-	}
-}

@@ -42,22 +42,3 @@ func FuzzEscapes(f *testing.F) {
 		}
 	})
 }
-
-// FuzzSum checks the checksum sum against 16 bits at a time.
-func FuzzSum(f *testing.F) {
-	f.Add(uint16(0), []byte{})
-	f.Add(uint16(0xffff), []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
-	f.Add(uint16(1), []byte("a TCP payload of some length, odd"))
-	f.Fuzz(func(t *testing.T, start uint16, p []byte) {
-		want := uint32(start)
-		for i := 0; i+1 < len(p); i += 2 {
-			want += uint32(p[i])<<8 | uint32(p[i+1])
-		}
-		if len(p)%2 == 1 {
-			want += uint32(p[len(p)-1]) << 8
-		}
-		if got := fold(sum(uint32(start), p)); got != fold(want) {
-			t.Fatalf("sum: checksum %#04x, want %#04x", got, fold(want))
-		}
-	})
-}

@@ -46,60 +46,6 @@ func TestNotesEscaped(t *testing.T) {
 	}
 }
 
-// TestExplainHostileSocketType: the Identity note names the sender's
-// socket type, taken from its READY: quoted and escaped.
-func TestExplainHostileSocketType(t *testing.T) {
-	x := NewExplainer(false)
-	x.Notes(FromClient, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
-	notes := x.Notes(FromClient, &zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
-		{Name: []byte("Socket-Type"), Value: []byte(retitle)},
-		{Name: []byte("Identity"), Value: []byte("id")},
-	}})
-	var found bool
-	for _, n := range notes {
-		if strings.ContainsAny(n.Text, "\x1b\x07") {
-			t.Errorf("note %s holds raw control bytes: %q", n.Key, n.Text)
-		}
-		if n.Key == "metadata.identity" {
-			found = true
-			if want := `It comes from a "\x1b]0;PWNED\x07\x1b[2J" here`; !strings.Contains(n.Text, want) {
-				t.Errorf("Identity note %q lacks %q", n.Text, want)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no Identity note in %v", notes)
-	}
-}
-
-// TestLadderHostile: labels from hostile commands, messages and errors
-// draw escaped.
-func TestLadderHostile(t *testing.T) {
-	l := NewLadder(src, dst, 100)
-	for _, ev := range []zmtp.Event{
-		&zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
-		&zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{{Name: []byte(retitle), Value: []byte(retitle)}}},
-		&zmtp.Command{Name: "ERROR", Mechanism: "NULL", Reason: []byte(retitle)},
-		&zmtp.Message{Frames: []zmtp.Frame{{Size: uint64(len(retitle)), Data: []byte(retitle)}}, Bytes: uint64(len(retitle))},
-		&zmtp.Error{Err: errorString("bad " + retitle)},
-	} {
-		l.Event(FromClient, ts, ev)
-	}
-	var buf bytes.Buffer
-	p := NewText(&buf, Options{})
-	if err := p.Ladder(l); err != nil {
-		t.Fatal(err)
-	}
-	p.Flush()
-	if c := rawControl(buf.String()); c >= 0 {
-		t.Errorf("raw %#x in the ladder:\n%q", c, buf.String())
-	}
-}
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
-
 // TestJSONUTF8: text from the wire reads back as it was sent when it is
 // UTF-8 ("José", not "JosÃ©"); other bytes read back as \xNN, with the exact
 // bytes beside them in hex.
@@ -108,9 +54,9 @@ func TestJSONUTF8(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
 	for _, ev := range []zmtp.Event{
-		&zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 15, Data: data, Username: data[1:6], Password: data[7:]},
-		&zmtp.Command{Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
-		&zmtp.Command{Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
+		&zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 15, Data: data, Username: data[1:6], Password: data[7:]},
+		&zmtp.Command{Kind: zmtp.KindError, Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
+		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
 	} {
 		if err := p.Event(ts, src, dst, ev); err != nil {
 			t.Fatal(err)

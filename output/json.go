@@ -151,7 +151,7 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 		b = appendJSONText(append(b, ','), "name", []byte(e.Name))
 		b = append(b, `,"size":`...)
 		b = strconv.AppendUint(b, e.Size, 10)
-		if e.Properties != nil || e.Name == "READY" || e.Name == "INITIATE" {
+		if e.Properties != nil || e.Kind == zmtp.KindReady || e.Kind == zmtp.KindInitiate {
 			b = append(b, `,"properties":[`...)
 			for i, pr := range e.Properties {
 				if i > 0 {
@@ -164,11 +164,11 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 			}
 			b = append(b, ']')
 		}
-		if e.Name == "ERROR" {
+		if e.Kind == zmtp.KindError {
 			b = appendJSONText(append(b, ','), "reason", e.Reason)
 		}
 		hidden := false
-		if e.Properties == nil && e.Name != "ERROR" {
+		if e.Properties == nil && e.Kind != zmtp.KindError {
 			var data []byte
 			data, hidden = p.commandData(e)
 			b = append(b, `,"data_hex":"`...)
@@ -241,21 +241,21 @@ func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 // appendCommandFields appends the fields of the commands zmtp parses.
 func (p *JSON) appendCommandFields(b []byte, c *zmtp.Command) []byte {
 	switch {
-	case c.Name == "PING":
+	case c.Kind == zmtp.KindPing:
 		b = append(b, `,"ttl":`...)
 		b = strconv.AppendFloat(b, float64(c.TTL)/10, 'f', -1, 64)
 		b = append(b, `,"context_hex":"`...)
 		b = appendHex(b, c.Context)
 		b = append(b, '"')
-	case c.Name == "PONG":
+	case c.Kind == zmtp.KindPong:
 		b = append(b, `,"context_hex":"`...)
 		b = appendHex(b, c.Context)
 		b = append(b, '"')
-	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+	case c.Kind == zmtp.KindSubscribe || c.Kind == zmtp.KindCancel:
 		b = append(b, `,"topic_hex":"`...)
 		b = appendHex(b, c.Topic)
 		b = append(b, '"')
-	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+	case c.Kind == zmtp.KindHello && c.Mechanism == "PLAIN":
 		b = append(b, `,"mechanism":"PLAIN"`...)
 		b = appendJSONText(append(b, ','), "username", c.Username)
 		b = append(b, `,"password_length":`...)
@@ -293,7 +293,7 @@ func (p *JSON) appendCommandFields(b []byte, c *zmtp.Command) []byte {
 // side that sent ClientToServer.
 func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	b = append(b, `,"end":`...)
-	b = appendJSONString(b, c.End)
+	b = appendJSONString(b, c.End.String())
 	a, z := &c.Sides[0], &c.Sides[1]
 	b = append(b, `,"version":"`...)
 	ka, kz := knownVersion(a), knownVersion(z)

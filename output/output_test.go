@@ -31,12 +31,12 @@ func hostile() []byte {
 func events() []zmtp.Event {
 	return []zmtp.Event{
 		&zmtp.Greeting{Major: 3, Minor: 0, Mechanism: "NULL"},
-		&zmtp.Command{Name: "READY", Size: 26, Properties: []zmtp.Property{
+		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Size: 26, Properties: []zmtp.Property{
 			{Name: []byte("Socket-Type"), Value: []byte("PUSH")},
 			{Name: hostile(), Value: hostile()},
 			{Name: []byte("Identity"), Value: nil},
 		}},
-		&zmtp.Command{Name: "ERROR", Size: 10, Reason: hostile()},
+		&zmtp.Command{Kind: zmtp.KindError, Name: "ERROR", Size: 10, Reason: hostile()},
 		&zmtp.Command{Name: "X-WEIRD", Size: 300, Data: hostile(), Truncated: true},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 1, Data: []byte("1")}}, Bytes: 1},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 5, Data: []byte("hello"), More: true}, {Size: 300, Data: hostile()[:4]}}, FramesOmitted: 2, Bytes: 400},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -20,7 +21,7 @@ func resyncEvents() []zmtp.Event {
 		&zmtp.Gap{Header: zmtp.Header{Offset: 200}, Bytes: 1448},
 		&zmtp.Resync{Header: zmtp.Header{Offset: 1234}, Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch, Skipped: 200, MessageStart: true},
 		&zmtp.Resync{Header: zmtp.Header{Offset: 70000}, Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel, Skipped: 12},
-		&zmtp.Connection{End: "closed", Sides: [2]zmtp.Side{
+		&zmtp.Connection{End: capture.Finished, Sides: [2]zmtp.Side{
 			{Joined: true, Major: 3, Mechanism: "CURVE", Inferred: zmtp.InferredVersion | zmtp.InferredMechanism, Messages: 3, MessageBytes: 90, Resyncs: 1},
 			{Joined: true, Resyncs: 2},
 		}},
@@ -84,22 +85,5 @@ func TestJSONResync(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("-want +got:\n%s", diff)
-	}
-}
-
-// TestExplainResync: a resync is explained once per connection, by its
-// reason, and says why the first messages after it may be missing.
-func TestExplainResync(t *testing.T) {
-	x := NewExplainer(false)
-	join := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
-	if len(join) != 1 || join[0].Key != "resync.mid-stream" || !strings.Contains(join[0].Text, "not shown") {
-		t.Fatalf("mid-stream notes %+v", join)
-	}
-	gap := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
-	if len(gap) != 1 || gap[0].Key != "resync.gap" || !strings.Contains(gap[0].Text, "kernel marked") {
-		t.Fatalf("gap notes %+v", gap)
-	}
-	if again := x.Notes(FromServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
-		t.Errorf("shown twice: %+v", again)
 	}
 }

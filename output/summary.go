@@ -119,7 +119,7 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 			u(a.Messages), u(a.MessageBytes), u(z.Messages), u(z.MessageBytes),
 			seconds(c.Start.Sub(first)), seconds(c.End.Sub(c.Start)),
 			strconv.Itoa(nerr), u(c.Gaps[0] + c.Gaps[1]), u(c.Lost[0] + c.Lost[1]), u(resyncs(&c.Summary)),
-			escape(c.Summary.End),
+			escape(c.Summary.End.String()),
 		})
 		if joined(&c.Summary) {
 			joins = append(joins, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, inferredText(a, z)))

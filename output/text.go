@@ -230,16 +230,16 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 	b = appendToken(b, []byte(c.Name))
 	b = p.unpaint(b)
 	switch {
-	case c.Name == "PING":
+	case c.Kind == zmtp.KindPing:
 		b = fmt.Appendf(b, ": ttl %d.%ds, context ", c.TTL/10, c.TTL%10)
 		b = appendQuoted(b, c.Context)
-	case c.Name == "PONG":
+	case c.Kind == zmtp.KindPong:
 		b = append(b, ": context "...)
 		b = appendQuoted(b, c.Context)
-	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+	case c.Kind == zmtp.KindSubscribe || c.Kind == zmtp.KindCancel:
 		b = append(b, ": "...)
 		b = p.appendData(b, c.Topic, c.Size-uint64(len(c.Name))-1)
-	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+	case c.Kind == zmtp.KindHello && c.Mechanism == "PLAIN":
 		b = append(b, " (PLAIN): username "...)
 		b = appendQuoted(b, c.Username)
 		if p.secrets {
@@ -248,7 +248,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 		} else {
 			b = fmt.Appendf(b, ", password (%d bytes, hidden)", len(c.Password))
 		}
-	case c.Mechanism == "CURVE" && (c.Nonce != nil || c.Name == "MESSAGE"):
+	case c.Mechanism == "CURVE" && (c.Nonce != nil || c.Kind == zmtp.KindMessage):
 		b = append(b, " (CURVE):"...)
 		if c.Key != nil {
 			b = fmt.Appendf(b, " version %d.%d, client key ", c.CurveVersion[0], c.CurveVersion[1])
@@ -264,7 +264,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 		if c.Encrypted {
 			b = append(b, " (encrypted)"...)
 		}
-	case c.Name == "ERROR":
+	case c.Kind == zmtp.KindError:
 		b = append(b, ": reason "...)
 		b = appendQuoted(b, c.Reason)
 	case len(c.Properties) > 0:
@@ -339,7 +339,7 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 //	connection closed: 127.0.0.1:5 (PUSH) -> 127.0.0.1:7001 (PULL), ZMTP 3.1 NULL, 3 messages 3 bytes ->, 0 messages <-
 func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []byte {
 	b = append(b, "connection "...)
-	b = appendEscaped(b, c.End)
+	b = appendEscaped(b, c.End.String())
 	b = append(b, ": "...)
 	b = appendEndpoint(b, src, &c.Sides[0])
 	b = append(b, " -> "...)

@@ -16,7 +16,7 @@ import (
 func optionEvents() []zmtp.Event {
 	return []zmtp.Event{
 		&zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"},
-		&zmtp.Command{Name: "READY", Size: 26, Data: []byte("\x0bSocket-Type\x00\x00\x00\x04PUSH"),
+		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Size: 26, Data: []byte("\x0bSocket-Type\x00\x00\x00\x04PUSH"),
 			Properties: []zmtp.Property{{Name: []byte("Socket-Type"), Value: []byte("PUSH")}}},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 5, Data: []byte("hello"), More: true}, {Size: 300, Data: []byte("xx\x00")}}, Bytes: 305},
 		&zmtp.Identity{Size: 2, Data: []byte("id")},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -23,15 +24,15 @@ func newEvents() []zmtp.Event {
 		&zmtp.Greeting{Major: 1, Mechanism: "NULL"},
 		&zmtp.Identity{Size: 3, Data: []byte("abc")},
 		&zmtp.Identity{},
-		&zmtp.Command{Name: "PING", Size: 7, TTL: 30, Context: []byte("ab")},
-		&zmtp.Command{Name: "PONG", Size: 7, Context: []byte("ab")},
-		&zmtp.Command{Name: "SUBSCRIBE", Size: 15, Topic: []byte("topic")},
+		&zmtp.Command{Kind: zmtp.KindPing, Name: "PING", Size: 7, TTL: 30, Context: []byte("ab")},
+		&zmtp.Command{Kind: zmtp.KindPong, Name: "PONG", Size: 7, Context: []byte("ab")},
+		&zmtp.Command{Kind: zmtp.KindSubscribe, Name: "SUBSCRIBE", Size: 15, Topic: []byte("topic")},
 		plainHello(),
-		&zmtp.Command{Name: "HELLO", Mechanism: "CURVE", Size: 200, CurveVersion: [2]byte{1, 0}, Key: key, Nonce: nonce, BoxSize: 80},
-		&zmtp.Command{Name: "INITIATE", Mechanism: "CURVE", Size: 263, Cookie: make([]byte, 96), Nonce: nonce, BoxSize: 150, Encrypted: true},
+		&zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "CURVE", Size: 200, CurveVersion: [2]byte{1, 0}, Key: key, Nonce: nonce, BoxSize: 80},
+		&zmtp.Command{Kind: zmtp.KindInitiate, Name: "INITIATE", Mechanism: "CURVE", Size: 263, Cookie: make([]byte, 96), Nonce: nonce, BoxSize: 150, Encrypted: true},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 6, Data: []byte("\x01topic")}}, Bytes: 6, Subscription: zmtp.Subscribe, Topic: []byte("topic")},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 33}}, Bytes: 33, Encrypted: true, Mechanism: "CURVE", Nonce: nonce, BoxSize: 17},
-		&zmtp.Connection{End: "closed", Sides: [2]zmtp.Side{
+		&zmtp.Connection{End: capture.Finished, Sides: [2]zmtp.Side{
 			{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 3, MessageBytes: 3, StreamBytes: 98},
 			{Greeted: true, Major: 3, Minor: 0, Mechanism: "NULL", SocketType: "PULL", Identity: []byte("id"), Err: errors.New("boom")},
 		}},
@@ -42,7 +43,7 @@ func newEvents() []zmtp.Event {
 // Password point into Data.
 func plainHello() *zmtp.Command {
 	data := []byte("\x05admin\x06secret")
-	return &zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 19, Data: data, Username: data[1:6], Password: data[7:]}
+	return &zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 19, Data: data, Username: data[1:6], Password: data[7:]}
 }
 
 // TestPlainPasswordHidden: whatever the body mode, text shows the password

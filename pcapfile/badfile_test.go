@@ -248,7 +248,7 @@ func pcapRecord(b []byte, capLen, origLen uint32, data []byte) []byte {
 }
 
 // pcapHeader returns a little-endian microsecond pcap file header.
-func pcapHeader(snaplen uint32, lt int) []byte {
+func pcapHeader(snaplen uint32, lt LinkType) []byte {
 	b := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4)
 	b = binary.LittleEndian.AppendUint16(b, 2)
 	b = binary.LittleEndian.AppendUint16(b, 4)
@@ -279,7 +279,7 @@ func TestBadRecords(t *testing.T) {
 		{"snaplen-0", 0, pcapRecord(nil, n, n, good), 3, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := pcapRecord(pcapHeader(tc.snaplen, linkEthernet), n, n, good)
+			data := pcapRecord(pcapHeader(tc.snaplen, LinkEthernet), n, n, good)
 			data = append(data, tc.record...)
 			data = pcapRecord(data, n, n, good)
 			r, err := newReader(bytes.NewReader(data), "bad.pcap")
@@ -342,9 +342,9 @@ func TestHugeLengthClaims(t *testing.T) {
 		name string
 		data []byte
 	}{
-		{"pcap-snaplen-4g", append(pcapRecord(pcapHeader(huge, linkEthernet), huge, huge, nil), junk...)},
-		{"pcap-snaplen-64k", append(pcapRecord(pcapHeader(65535, linkEthernet), huge, huge, nil), junk...)},
-		{"pcap-2g", append(pcapRecord(pcapHeader(huge, linkEthernet), 1<<31, 1<<31, nil), junk...)},
+		{"pcap-snaplen-4g", append(pcapRecord(pcapHeader(huge, LinkEthernet), huge, huge, nil), junk...)},
+		{"pcap-snaplen-64k", append(pcapRecord(pcapHeader(65535, LinkEthernet), huge, huge, nil), junk...)},
+		{"pcap-2g", append(pcapRecord(pcapHeader(huge, LinkEthernet), 1<<31, 1<<31, nil), junk...)},
 		{"pcapng-epb-4g", append(le32(ngHead(0), 6, huge, 0, 0, 0, huge, huge), junk...)},
 		{"pcapng-epb-4g-snaplen-4g", append(le32(ngHead(huge), 6, huge, 0, 0, 0, huge, huge), junk...)},
 		{"pcapng-spb-4g", append(le32(ngHead(0), 3, huge, huge), junk...)},
@@ -380,7 +380,7 @@ func (panicSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error
 }
 
 func TestReadPanicIsCorrupt(t *testing.T) {
-	r := &Reader{name: "hostile.pcap", src: panicSource{}, linkType: linkEthernet}
+	r := &Reader{name: "hostile.pcap", src: panicSource{}, linkType: LinkEthernet}
 	seg := capture.Segment{Seq: 42}
 	err := r.Next(&seg)
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "hostile.pcap") {
@@ -417,7 +417,7 @@ func TestNextAfterClose(t *testing.T) {
 // TestSkippedFramesLeaveSeg: frames skipped before the end of the file do
 // not leak into seg.
 func TestSkippedFramesLeaveSeg(t *testing.T) {
-	r, err := newReader(bytes.NewReader(pcapFile(t, linkEthernet, eth(etherIPv4, p4), eth(etherIPv4, p4u), eth(etherIPv4, with(p4, 20+12, 0x40)))), "skip.pcap")
+	r, err := newReader(bytes.NewReader(pcapFile(t, LinkEthernet, eth(etherIPv4, p4), eth(etherIPv4, p4u), eth(etherIPv4, with(p4, 20+12, 0x40)))), "skip.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}

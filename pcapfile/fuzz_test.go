@@ -27,7 +27,7 @@ func readerSeeds(t testing.TB) [][]byte {
 	// One small file per link type, and a mixed pcapng file.
 	var mixed []ngFrame
 	for _, tc := range frameCases() {
-		if supportedLink(tc.lt) && tc.want != nil && len(tc.frame) < 100 {
+		if tc.lt.Supported() && tc.want != nil && len(tc.frame) < 100 {
 			seeds = append(seeds, pcapFile(t, tc.lt, tc.frame, tc.frame))
 			mixed = append(mixed, ngFrame{tc.lt, tc.frame})
 		}
@@ -36,11 +36,11 @@ func readerSeeds(t testing.TB) [][]byte {
 	// A gzipped pcap, which pcapgo unpacks.
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
-	zw.Write(pcapFile(t, linkEthernet, eth(etherIPv4, p4)))
+	zw.Write(pcapFile(t, LinkEthernet, eth(etherIPv4, p4)))
 	zw.Close()
 	seeds = append(seeds, z.Bytes())
 	// A pcapng file with a name resolution and a statistics block.
-	ng := pcapngFile(t, ngFrame{linkRaw, p4})
+	ng := pcapngFile(t, ngFrame{LinkRaw, p4})
 	nrb := le32(nil, 4, 28)
 	nrb = append(nrb, 1, 0, 8, 0, 127, 0, 0, 1, 'l', 'o', 0, 0) // IPv4 record
 	nrb = append(nrb, 0, 0, 0, 0)                               // end of records
@@ -48,10 +48,10 @@ func readerSeeds(t testing.TB) [][]byte {
 	isb := le32(nil, 5, 36, 0, 0, 0)
 	isb = append(isb, 4, 0, 8, 0) // isb_ifrecv
 	isb = le32(isb, 21, 0, 36)
-	isb = append(isb, ngPacketBlocks(pcapngFile(t, ngFrame{linkRaw, p6}))...) // another packet after
+	isb = append(isb, ngPacketBlocks(pcapngFile(t, ngFrame{LinkRaw, p6}))...) // another packet after
 	seeds = append(seeds, append(append(ng, nrb...), isb...))
 	// Headers only, and nothing.
-	seeds = append(seeds, pcapHeader(262144, linkEthernet), []byte{})
+	seeds = append(seeds, pcapHeader(262144, LinkEthernet), []byte{})
 	return seeds
 }
 

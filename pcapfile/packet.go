@@ -8,30 +8,9 @@ import (
 	"github.com/zmtpdump/zmtpdump/capture"
 )
 
-// Link types (https://www.tcpdump.org/linktypes.html).
-const (
-	linkNull     = 0
-	linkEthernet = 1
-	linkRaw      = 101
-	linkLoop     = 108
-	linkSLL      = 113
-	linkIPv4     = 228
-	linkIPv6     = 229
-	linkSLL2     = 276
-)
-
 // errNotTCP marks frames that hold no TCP segment zmtpdump can read: other
 // protocols, non-first fragments, frames cut before the TCP header.
 var errNotTCP = errors.New("not a TCP segment")
-
-// supportedLink reports whether parseFrame understands a link type.
-func supportedLink(lt int) bool {
-	switch lt {
-	case linkNull, linkEthernet, linkRaw, linkLoop, linkSLL, linkIPv4, linkIPv6, linkSLL2:
-		return true
-	}
-	return false
-}
 
 // Ethernet types.
 const (
@@ -45,12 +24,12 @@ const (
 // parseFrame fills the addressing, TCP header and payload of seg from one
 // frame of link type lt. seg.Payload aliases frame. It returns errNotTCP,
 // leaving seg in an unspecified state, for a frame that holds no TCP segment.
-func parseFrame(lt int, frame []byte, seg *capture.Segment) error {
+func parseFrame(lt LinkType, frame []byte, seg *capture.Segment) error {
 	var ethType uint16
 	var off int
 	be := binary.BigEndian
 	switch lt {
-	case linkEthernet:
+	case LinkEthernet:
 		if len(frame) < 14 {
 			return errNotTCP
 		}
@@ -58,24 +37,24 @@ func parseFrame(lt int, frame []byte, seg *capture.Segment) error {
 		for (ethType == ether8021Q || ethType == ether8021AD || ethType == etherQinQ) && len(frame) >= off+4 {
 			ethType, off = be.Uint16(frame[off+2:]), off+4
 		}
-	case linkSLL:
+	case LinkSLL:
 		if len(frame) < 16 {
 			return errNotTCP
 		}
 		ethType, off = be.Uint16(frame[14:]), 16
-	case linkSLL2:
+	case LinkSLL2:
 		if len(frame) < 20 {
 			return errNotTCP
 		}
 		ethType, off = be.Uint16(frame[0:]), 20
-	case linkNull, linkLoop:
+	case LinkNull, LinkLoop:
 		// A 4-byte address family, host order for NULL, network order for LOOP.
 		if len(frame) < 4 {
 			return errNotTCP
 		}
 		off = 4
 		ethType = familyToEther(frame[:4])
-	case linkRaw, linkIPv4, linkIPv6:
+	case LinkRaw, LinkIPv4, LinkIPv6:
 		if len(frame) < 1 {
 			return errNotTCP
 		}

@@ -84,7 +84,7 @@ func payloadLen(w *capture.Segment, n int) *capture.Segment {
 
 type frameCase struct {
 	name  string
-	lt    int
+	lt    LinkType
 	frame []byte
 	want  *capture.Segment // nil: the frame must be skipped
 	// oracle: gopacket decodes the frame to the same TCP segment. Off where
@@ -99,101 +99,101 @@ func frameCases() []frameCase {
 	l4off := 14 + 20 // where the TCP header starts in full4
 	return []frameCase{
 		// Link layers.
-		{"ethernet/ipv4", linkEthernet, full4, w4, true},
-		{"ethernet/ipv6", linkEthernet, eth(etherIPv6, p6), w6, true},
-		{"ethernet/vlan/ipv4", linkEthernet, eth(etherIPv4, p4, ether8021Q), w4, true},
-		{"ethernet/vlan/ipv6", linkEthernet, eth(etherIPv6, p6, ether8021Q), w6, true},
-		{"ethernet/qinq/ipv4", linkEthernet, eth(etherIPv4, p4, ether8021AD, ether8021Q), w4, true},
-		{"ethernet/qinq/ipv6", linkEthernet, eth(etherIPv6, p6, ether8021AD, ether8021Q), w6, true},
-		{"ethernet/qinq-9100/ipv4", linkEthernet, eth(etherIPv4, p4, etherQinQ, ether8021Q), w4, false},
-		{"ethernet/vlan-cut-in-tag", linkEthernet, eth(etherIPv4, nil, ether8021Q)[:16], nil, false},
-		{"ethernet/13-bytes", linkEthernet, full4[:13], nil, false},
-		{"ethernet/arp", linkEthernet, eth(0x0806, arp), nil, true},
-		{"ethernet/udp", linkEthernet, eth(etherIPv4, p4u), nil, true},
-		{"ethernet/icmp", linkEthernet, eth(etherIPv4, p4i), nil, true},
-		{"ethernet/udp6", linkEthernet, eth(etherIPv6, p6u), nil, true},
-		{"ethernet/icmp6", linkEthernet, eth(etherIPv6, p6i), nil, true},
-		{"ethernet/ipv6-in-ipv4-type", linkEthernet, eth(etherIPv4, p6), nil, false},
-		{"ethernet/ipv4-in-ipv6-type", linkEthernet, eth(etherIPv6, p4), nil, false},
-		{"sll/ipv4", linkSLL, sll(etherIPv4, p4), w4, true},
-		{"sll/ipv6", linkSLL, sll(etherIPv6, p6), w6, true},
-		{"sll/arp", linkSLL, sll(0x0806, arp), nil, true},
-		{"sll/15-bytes", linkSLL, sll(etherIPv4, p4)[:15], nil, false},
-		{"sll2/ipv4", linkSLL2, sll2(etherIPv4, p4), w4, true},
-		{"sll2/ipv6", linkSLL2, sll2(etherIPv6, p6), w6, true},
-		{"sll2/19-bytes", linkSLL2, sll2(etherIPv4, p4)[:19], nil, false},
-		{"raw/ipv4", linkRaw, p4, w4, true},
-		{"raw/ipv6", linkRaw, p6, w6, true},
-		{"raw/empty", linkRaw, nil, nil, false},
-		{"raw/version-5", linkRaw, with(p4, 0, 0x55), nil, false},
-		{"ipv4/ipv4", linkIPv4, p4, w4, true},
-		{"ipv6/ipv6", linkIPv6, p6, w6, true},
-		{"null/inet", linkNull, null(2, p4), w4, true},
-		{"null/inet6-bsd", linkNull, null(24, p6), w6, true},
-		{"null/inet6-freebsd", linkNull, null(28, p6), w6, true},
-		{"null/inet6-darwin", linkNull, null(30, p6), w6, true},
-		{"null/big-endian-host", linkNull, nullBE(2, p4), w4, true},
-		{"null/unknown-family", linkNull, null(7, p4), nil, false},
-		{"null/3-bytes", linkNull, null(2, nil)[:3], nil, false},
-		{"loop/inet", linkLoop, loop(2, p4), w4, true},
-		{"loop/inet6", linkLoop, loop(24, p6), w6, true},
-		{"loop/inet6-linux", linkLoop, loop(10, p6), w6, false},
+		{"ethernet/ipv4", LinkEthernet, full4, w4, true},
+		{"ethernet/ipv6", LinkEthernet, eth(etherIPv6, p6), w6, true},
+		{"ethernet/vlan/ipv4", LinkEthernet, eth(etherIPv4, p4, ether8021Q), w4, true},
+		{"ethernet/vlan/ipv6", LinkEthernet, eth(etherIPv6, p6, ether8021Q), w6, true},
+		{"ethernet/qinq/ipv4", LinkEthernet, eth(etherIPv4, p4, ether8021AD, ether8021Q), w4, true},
+		{"ethernet/qinq/ipv6", LinkEthernet, eth(etherIPv6, p6, ether8021AD, ether8021Q), w6, true},
+		{"ethernet/qinq-9100/ipv4", LinkEthernet, eth(etherIPv4, p4, etherQinQ, ether8021Q), w4, false},
+		{"ethernet/vlan-cut-in-tag", LinkEthernet, eth(etherIPv4, nil, ether8021Q)[:16], nil, false},
+		{"ethernet/13-bytes", LinkEthernet, full4[:13], nil, false},
+		{"ethernet/arp", LinkEthernet, eth(0x0806, arp), nil, true},
+		{"ethernet/udp", LinkEthernet, eth(etherIPv4, p4u), nil, true},
+		{"ethernet/icmp", LinkEthernet, eth(etherIPv4, p4i), nil, true},
+		{"ethernet/udp6", LinkEthernet, eth(etherIPv6, p6u), nil, true},
+		{"ethernet/icmp6", LinkEthernet, eth(etherIPv6, p6i), nil, true},
+		{"ethernet/ipv6-in-ipv4-type", LinkEthernet, eth(etherIPv4, p6), nil, false},
+		{"ethernet/ipv4-in-ipv6-type", LinkEthernet, eth(etherIPv6, p4), nil, false},
+		{"sll/ipv4", LinkSLL, sll(etherIPv4, p4), w4, true},
+		{"sll/ipv6", LinkSLL, sll(etherIPv6, p6), w6, true},
+		{"sll/arp", LinkSLL, sll(0x0806, arp), nil, true},
+		{"sll/15-bytes", LinkSLL, sll(etherIPv4, p4)[:15], nil, false},
+		{"sll2/ipv4", LinkSLL2, sll2(etherIPv4, p4), w4, true},
+		{"sll2/ipv6", LinkSLL2, sll2(etherIPv6, p6), w6, true},
+		{"sll2/19-bytes", LinkSLL2, sll2(etherIPv4, p4)[:19], nil, false},
+		{"raw/ipv4", LinkRaw, p4, w4, true},
+		{"raw/ipv6", LinkRaw, p6, w6, true},
+		{"raw/empty", LinkRaw, nil, nil, false},
+		{"raw/version-5", LinkRaw, with(p4, 0, 0x55), nil, false},
+		{"ipv4/ipv4", LinkIPv4, p4, w4, true},
+		{"ipv6/ipv6", LinkIPv6, p6, w6, true},
+		{"null/inet", LinkNull, null(2, p4), w4, true},
+		{"null/inet6-bsd", LinkNull, null(24, p6), w6, true},
+		{"null/inet6-freebsd", LinkNull, null(28, p6), w6, true},
+		{"null/inet6-darwin", LinkNull, null(30, p6), w6, true},
+		{"null/big-endian-host", LinkNull, nullBE(2, p4), w4, true},
+		{"null/unknown-family", LinkNull, null(7, p4), nil, false},
+		{"null/3-bytes", LinkNull, null(2, nil)[:3], nil, false},
+		{"loop/inet", LinkLoop, loop(2, p4), w4, true},
+		{"loop/inet6", LinkLoop, loop(24, p6), w6, true},
+		{"loop/inet6-linux", LinkLoop, loop(10, p6), w6, false},
 		{"unsupported-link-type", 147, p4, nil, false},
 		{"negative-link-type", -1, p4, nil, false},
 
 		// IP and TCP headers.
-		{"ipv4/options-ihl6", linkEthernet, eth(etherIPv4, p4o), w4o, true},
-		{"ipv4/options-ihl15", linkEthernet, eth(etherIPv4, p4m), w4o, true},
-		{"ipv6/tcp-options", linkEthernet, eth(etherIPv6, p6o), w6o, true},
-		{"ipv4/syn-padded", linkEthernet, padTo(eth(etherIPv4, p4s), 60), want(src4, dst4, syn), true},
-		{"ipv4/padding", linkEthernet, append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee), want(src4, dst4, tiny), true},
-		{"ipv4/padding-60", linkEthernet, padTo(eth(etherIPv4, p4t), 60), want(src4, dst4, tiny), true},
-		{"ipv4/first-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000)), w4, false},
-		{"ipv4/later-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000|185)), nil, false},
-		{"ipv4/last-fragment", linkEthernet, eth(etherIPv4, with16(p4, 6, 3)), nil, false},
-		{"ipv4/tot-len-0-offload", linkEthernet, eth(etherIPv4, with16(p4, 2, 0)), w4, false},
-		{"ipv4/tot-len-0-offload-70k", linkEthernet, eth(etherIPv4, with16(ipv4(src4, dst4, protoTCP, nil, big.bytes()), 2, 0)), want(src4, dst4, big), false},
-		{"ipv4/tot-len-below-ihl", linkEthernet, eth(etherIPv4, with16(p4, 2, 19)), nil, false},
-		{"ipv4/tot-len-below-tcp-header", linkEthernet, eth(etherIPv4, with16(p4, 2, 39)), nil, false},
-		{"ipv4/tot-len-tcp-header-only", linkEthernet, eth(etherIPv4, with16(p4, 2, 40)), payloadLen(cut(w4, 0), 0), false},
-		{"ipv4/tot-len-past-capture", linkEthernet, eth(etherIPv4, with16(p4, 2, 1500)), payloadLen(w4, 1460), false},
-		{"ipv4/tot-len-max", linkEthernet, eth(etherIPv4, with16(p4, 2, 0xffff)), payloadLen(w4, 0xffff-40), false},
-		{"ipv4/ihl-0", linkEthernet, eth(etherIPv4, with(p4, 0, 0x40)), nil, false},
-		{"ipv4/ihl-4", linkEthernet, eth(etherIPv4, with(p4, 0, 0x44)), nil, false},
-		{"ipv4/ihl-15-past-capture", linkEthernet, eth(etherIPv4, with(p4, 0, 0x4f)[:50]), nil, false},
-		{"ipv4/ihl-past-tot-len", linkEthernet, eth(etherIPv4, with16(with(p4, 0, 0x46), 2, 22)), nil, false},
-		{"tcp/doff-0", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0x00)), nil, false},
-		{"tcp/doff-4", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0x40)), nil, false},
-		{"tcp/doff-15-past-segment", linkEthernet, eth(etherIPv4, with(p4, 20+12, 0xf0)), nil, false},
-		{"tcp/doff-past-tot-len", linkEthernet, eth(etherIPv4, with16(with(p4, 20+12, 0x60), 2, 40)), nil, false},
-		{"tcp/doff-past-capture", linkEthernet, eth(etherIPv4, p4o)[:14+24+30], nil, false},
+		{"ipv4/options-ihl6", LinkEthernet, eth(etherIPv4, p4o), w4o, true},
+		{"ipv4/options-ihl15", LinkEthernet, eth(etherIPv4, p4m), w4o, true},
+		{"ipv6/tcp-options", LinkEthernet, eth(etherIPv6, p6o), w6o, true},
+		{"ipv4/syn-padded", LinkEthernet, padTo(eth(etherIPv4, p4s), 60), want(src4, dst4, syn), true},
+		{"ipv4/padding", LinkEthernet, append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee), want(src4, dst4, tiny), true},
+		{"ipv4/padding-60", LinkEthernet, padTo(eth(etherIPv4, p4t), 60), want(src4, dst4, tiny), true},
+		{"ipv4/first-fragment", LinkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000)), w4, false},
+		{"ipv4/later-fragment", LinkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000|185)), nil, false},
+		{"ipv4/last-fragment", LinkEthernet, eth(etherIPv4, with16(p4, 6, 3)), nil, false},
+		{"ipv4/tot-len-0-offload", LinkEthernet, eth(etherIPv4, with16(p4, 2, 0)), w4, false},
+		{"ipv4/tot-len-0-offload-70k", LinkEthernet, eth(etherIPv4, with16(ipv4(src4, dst4, protoTCP, nil, big.bytes()), 2, 0)), want(src4, dst4, big), false},
+		{"ipv4/tot-len-below-ihl", LinkEthernet, eth(etherIPv4, with16(p4, 2, 19)), nil, false},
+		{"ipv4/tot-len-below-tcp-header", LinkEthernet, eth(etherIPv4, with16(p4, 2, 39)), nil, false},
+		{"ipv4/tot-len-tcp-header-only", LinkEthernet, eth(etherIPv4, with16(p4, 2, 40)), payloadLen(cut(w4, 0), 0), false},
+		{"ipv4/tot-len-past-capture", LinkEthernet, eth(etherIPv4, with16(p4, 2, 1500)), payloadLen(w4, 1460), false},
+		{"ipv4/tot-len-max", LinkEthernet, eth(etherIPv4, with16(p4, 2, 0xffff)), payloadLen(w4, 0xffff-40), false},
+		{"ipv4/ihl-0", LinkEthernet, eth(etherIPv4, with(p4, 0, 0x40)), nil, false},
+		{"ipv4/ihl-4", LinkEthernet, eth(etherIPv4, with(p4, 0, 0x44)), nil, false},
+		{"ipv4/ihl-15-past-capture", LinkEthernet, eth(etherIPv4, with(p4, 0, 0x4f)[:50]), nil, false},
+		{"ipv4/ihl-past-tot-len", LinkEthernet, eth(etherIPv4, with16(with(p4, 0, 0x46), 2, 22)), nil, false},
+		{"tcp/doff-0", LinkEthernet, eth(etherIPv4, with(p4, 20+12, 0x00)), nil, false},
+		{"tcp/doff-4", LinkEthernet, eth(etherIPv4, with(p4, 20+12, 0x40)), nil, false},
+		{"tcp/doff-15-past-segment", LinkEthernet, eth(etherIPv4, with(p4, 20+12, 0xf0)), nil, false},
+		{"tcp/doff-past-tot-len", LinkEthernet, eth(etherIPv4, with16(with(p4, 20+12, 0x60), 2, 40)), nil, false},
+		{"tcp/doff-past-capture", LinkEthernet, eth(etherIPv4, p4o)[:14+24+30], nil, false},
 
 		// Cut by the snapshot length.
-		{"cut/in-payload", linkEthernet, full4[:len(full4)-3], cut(w4, len(seg1.payload)-3), false},
-		{"cut/after-tcp-header", linkEthernet, full4[:l4off+20], cut(w4, 0), false},
-		{"cut/in-tcp-header", linkEthernet, full4[:l4off+19], nil, false},
-		{"cut/in-tcp-options", linkEthernet, eth(etherIPv6, p6o)[:14+40+25], nil, false},
-		{"cut/in-ip-header", linkEthernet, full4[:14+19], nil, false},
-		{"cut/ipv6-in-payload", linkEthernet, eth(etherIPv6, p6)[:14+40+20+1], cut(w6, 1), false},
-		{"cut/ipv6-in-header", linkEthernet, eth(etherIPv6, p6)[:14+39], nil, false},
+		{"cut/in-payload", LinkEthernet, full4[:len(full4)-3], cut(w4, len(seg1.payload)-3), false},
+		{"cut/after-tcp-header", LinkEthernet, full4[:l4off+20], cut(w4, 0), false},
+		{"cut/in-tcp-header", LinkEthernet, full4[:l4off+19], nil, false},
+		{"cut/in-tcp-options", LinkEthernet, eth(etherIPv6, p6o)[:14+40+25], nil, false},
+		{"cut/in-ip-header", LinkEthernet, full4[:14+19], nil, false},
+		{"cut/ipv6-in-payload", LinkEthernet, eth(etherIPv6, p6)[:14+40+20+1], cut(w6, 1), false},
+		{"cut/ipv6-in-header", LinkEthernet, eth(etherIPv6, p6)[:14+39], nil, false},
 
 		// IPv6 payload length and extension headers.
-		{"ipv6/payload-len-0-big-tcp", linkEthernet, eth(etherIPv6, with16(p6, 4, 0)), w6, false},
-		{"ipv6/payload-len-max", linkEthernet, eth(etherIPv6, with16(p6, 4, 0xffff)), payloadLen(w6, 0xffff-20), false},
-		{"ipv6/trailing-bytes", linkEthernet, append(eth(etherIPv6, p6), 0xee, 0xee), w6, true},
-		{"ipv6/payload-len-below-tcp-header", linkEthernet, eth(etherIPv6, with16(p6, 4, 19)), nil, false},
-		{"ipv6/hop-by-hop", linkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), w6, true},
-		{"ipv6/dstopts-routing", linkRaw, ipv6(src6, dst6, protoDstOpts, ext6(protoRouting, 16, ext6(protoTCP, 24, seg1.bytes()))), w6, true},
-		{"ipv6/first-fragment", linkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 0, true, seg1.bytes())), w6, false},
-		{"ipv6/later-fragment", linkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 5, true, seg1.bytes())), nil, false},
-		{"ipv6/ah", linkRaw, ipv6(src6, dst6, protoAH, append([]byte{protoTCP, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, seg1.bytes()...)), w6, true},
-		{"ipv6/esp", linkRaw, ipv6(src6, dst6, 50, append([]byte{0, 0, 1, 0, 0, 0, 0, 1}, seg1.bytes()...)), nil, false},
-		{"ipv6/no-next-header", linkRaw, ipv6(src6, dst6, 59, seg1.bytes()), nil, false},
-		{"ipv6/too-many-ext-headers", linkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders+1, seg1.bytes())), nil, false},
-		{"ipv6/max-ext-headers", linkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders, seg1.bytes())), w6, true},
-		{"ipv6/ext-header-past-capture", linkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes()))[:40+6], nil, false},
-		{"ipv6/ext-header-len-past-capture", linkRaw, with(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), 41, 200), nil, false},
-		{"ipv6/ext-header-len-past-payload-len", linkRaw, with16(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 16, seg1.bytes())), 4, 12), nil, false},
+		{"ipv6/payload-len-0-big-tcp", LinkEthernet, eth(etherIPv6, with16(p6, 4, 0)), w6, false},
+		{"ipv6/payload-len-max", LinkEthernet, eth(etherIPv6, with16(p6, 4, 0xffff)), payloadLen(w6, 0xffff-20), false},
+		{"ipv6/trailing-bytes", LinkEthernet, append(eth(etherIPv6, p6), 0xee, 0xee), w6, true},
+		{"ipv6/payload-len-below-tcp-header", LinkEthernet, eth(etherIPv6, with16(p6, 4, 19)), nil, false},
+		{"ipv6/hop-by-hop", LinkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), w6, true},
+		{"ipv6/dstopts-routing", LinkRaw, ipv6(src6, dst6, protoDstOpts, ext6(protoRouting, 16, ext6(protoTCP, 24, seg1.bytes()))), w6, true},
+		{"ipv6/first-fragment", LinkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 0, true, seg1.bytes())), w6, false},
+		{"ipv6/later-fragment", LinkRaw, ipv6(src6, dst6, protoFragment, frag6(protoTCP, 5, true, seg1.bytes())), nil, false},
+		{"ipv6/ah", LinkRaw, ipv6(src6, dst6, protoAH, append([]byte{protoTCP, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, seg1.bytes()...)), w6, true},
+		{"ipv6/esp", LinkRaw, ipv6(src6, dst6, 50, append([]byte{0, 0, 1, 0, 0, 0, 0, 1}, seg1.bytes()...)), nil, false},
+		{"ipv6/no-next-header", LinkRaw, ipv6(src6, dst6, 59, seg1.bytes()), nil, false},
+		{"ipv6/too-many-ext-headers", LinkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders+1, seg1.bytes())), nil, false},
+		{"ipv6/max-ext-headers", LinkRaw, ipv6(src6, dst6, protoDstOpts, nestDstOpts(maxExtHeaders, seg1.bytes())), w6, true},
+		{"ipv6/ext-header-past-capture", LinkRaw, ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes()))[:40+6], nil, false},
+		{"ipv6/ext-header-len-past-capture", LinkRaw, with(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 8, seg1.bytes())), 41, 200), nil, false},
+		{"ipv6/ext-header-len-past-payload-len", LinkRaw, with16(ipv6(src6, dst6, protoHopByHop, ext6(protoTCP, 16, seg1.bytes())), 4, 12), nil, false},
 	}
 }
 
@@ -238,7 +238,7 @@ func TestParseFrameGopacket(t *testing.T) {
 		}
 		t.Run(tc.name, func(t *testing.T) {
 			lt := layers.LinkType(tc.lt)
-			if tc.lt == linkIPv4 || tc.lt == linkIPv6 {
+			if tc.lt == LinkIPv4 || tc.lt == LinkIPv6 {
 				lt = layers.LinkTypeRaw // gopacket decodes these as raw IP only
 			}
 			pkt := gopacket.NewPacket(tc.frame, lt, gopacket.Default)
@@ -331,7 +331,7 @@ func TestParseFrameEveryCut(t *testing.T) {
 func TestParseFramePayloadCap(t *testing.T) {
 	frame := append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee)
 	var seg capture.Segment
-	if err := parseFrame(linkEthernet, frame, &seg); err != nil {
+	if err := parseFrame(LinkEthernet, frame, &seg); err != nil {
 		t.Fatal(err)
 	}
 	_ = append(seg.Payload, 'x')
@@ -382,13 +382,14 @@ func segmentInvariants(seg *capture.Segment, frame []byte) error {
 func FuzzParseFrame(f *testing.F) {
 	for _, tc := range frameCases() {
 		if len(tc.frame) <= 4096 {
-			f.Add(tc.lt, tc.frame)
+			f.Add(int(tc.lt), tc.frame)
 		}
 	}
-	for _, lt := range []int{linkNull, linkEthernet, linkRaw, linkLoop, linkSLL, linkIPv4, linkIPv6, linkSLL2} {
-		f.Add(lt, []byte{})
+	for _, lt := range []LinkType{LinkNull, LinkEthernet, LinkRaw, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2} {
+		f.Add(int(lt), []byte{})
 	}
-	f.Fuzz(func(t *testing.T, lt int, frame []byte) {
+	f.Fuzz(func(t *testing.T, n int, frame []byte) {
+		lt := LinkType(n)
 		var seg capture.Segment
 		err := parseFrame(lt, frame, &seg)
 		if err != nil {
@@ -397,7 +398,7 @@ func FuzzParseFrame(f *testing.F) {
 			}
 			return
 		}
-		if !supportedLink(lt) {
+		if !lt.Supported() {
 			t.Fatalf("link type %d is not supported yet parsed", lt)
 		}
 		checkSegment(t, &seg, frame)

@@ -33,11 +33,11 @@ type Reader struct {
 	f        *os.File
 	name     string
 	src      packetSource
-	linkType int // of a pcap file; -1 for pcapng, whose packets carry theirs
+	linkType LinkType // of a pcap file; -1 for pcapng, whose packets carry theirs
 	ng       bool
 	packets  int
 	err      error // the error Next returned, returned again by later calls
-	filter   func(lt int, frame []byte) (bool, error)
+	filter   func(lt LinkType, frame []byte) (bool, error)
 	// Skipped counts frames that held no readable TCP segment.
 	Skipped int
 	// Filtered counts TCP segments the filter set with SetFilter refused.
@@ -85,8 +85,8 @@ func newReader(rd io.Reader, name string) (r *Reader, err error) {
 		if err != nil {
 			return nil, headerErr(name, err)
 		}
-		r.src, r.linkType = pr, int(pr.LinkType())
-		if !supportedLink(r.linkType) {
+		r.src, r.linkType = pr, LinkType(pr.LinkType())
+		if !r.linkType.Supported() {
 			return nil, fmt.Errorf("%s: link type %d is not supported", name, r.linkType)
 		}
 		// pcapgo accepts records up to the file's snapshot length, which a
@@ -184,7 +184,7 @@ func (r *Reader) wrapErr(err error, ci gopacket.CaptureInfo) error {
 // SetFilter makes Next yield only the segments whose whole frame f
 // accepts; lt is the frame's link type (a pcap LINKTYPE_ value). An error
 // from f stops the reading and is returned by Next.
-func (r *Reader) SetFilter(f func(lt int, frame []byte) (bool, error)) { r.filter = f }
+func (r *Reader) SetFilter(f func(lt LinkType, frame []byte) (bool, error)) { r.filter = f }
 
 // Close closes the file. Next then returns an error wrapping os.ErrClosed.
 func (r *Reader) Close() error {

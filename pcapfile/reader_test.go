@@ -292,7 +292,7 @@ func TestNextAfterEOF(t *testing.T) {
 }
 
 // pcapFile writes a pcap file of link type lt holding frames.
-func pcapFile(t testing.TB, lt int, frames ...[]byte) []byte {
+func pcapFile(t testing.TB, lt LinkType, frames ...[]byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := pcapgo.NewWriter(&b)
@@ -310,7 +310,7 @@ func pcapFile(t testing.TB, lt int, frames ...[]byte) []byte {
 
 // ngFrame is a frame of a pcapng file and its interface's link type.
 type ngFrame struct {
-	lt    int
+	lt    LinkType
 	frame []byte
 }
 
@@ -322,7 +322,7 @@ func pcapngFile(t testing.TB, frames ...ngFrame) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ifaces := map[int]int{frames[0].lt: 0}
+	ifaces := map[LinkType]int{frames[0].lt: 0}
 	for i, f := range frames {
 		id, ok := ifaces[f.lt]
 		if !ok {
@@ -356,7 +356,7 @@ func readBytes(t testing.TB, data []byte) ([]capture.Segment, *Reader) {
 // file of its link type.
 func TestReaderLinkTypes(t *testing.T) {
 	for _, tc := range frameCases() {
-		if !supportedLink(tc.lt) || len(tc.frame) == 0 {
+		if !tc.lt.Supported() || len(tc.frame) == 0 {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -387,12 +387,12 @@ func TestReaderLinkTypes(t *testing.T) {
 // different link types: each packet is parsed with its interface's.
 func TestPcapngMixedLinkTypes(t *testing.T) {
 	data := pcapngFile(t,
-		ngFrame{linkEthernet, eth(etherIPv4, p4)},
-		ngFrame{linkRaw, p6},
-		ngFrame{linkSLL2, sll2(etherIPv4, p4o)},
+		ngFrame{LinkEthernet, eth(etherIPv4, p4)},
+		ngFrame{LinkRaw, p6},
+		ngFrame{LinkSLL2, sll2(etherIPv4, p4o)},
 		ngFrame{147, p4}, // unsupported: skipped
-		ngFrame{linkNull, null(2, p4)},
-		ngFrame{linkEthernet, eth(etherIPv6, p6o)},
+		ngFrame{LinkNull, null(2, p4)},
+		ngFrame{LinkEthernet, eth(etherIPv6, p6o)},
 	)
 	segs, r := readBytes(t, data)
 	var got []string
@@ -421,7 +421,7 @@ func TestPcapngMixedLinkTypes(t *testing.T) {
 // files: pcapgo writes little-endian microsecond ones only.
 func TestPcapByteOrderAndResolution(t *testing.T) {
 	frame := eth(etherIPv4, p4)
-	leFile := pcapFile(t, linkEthernet, frame)
+	leFile := pcapFile(t, LinkEthernet, frame)
 	// The same file in big-endian byte order.
 	beFile := make([]byte, 0, len(leFile))
 	beFile = binary.BigEndian.AppendUint32(beFile, 0xa1b2c3d4)

@@ -62,23 +62,28 @@ func (d *Decoder) endCommand(emit func(Event)) {
 	if d.flags&flagLong != 0 {
 		hdrLen = 9
 	}
+	raw := body[1 : 1+nameLen]
+	spec := lookupCommand(raw)
 	c := &d.evCommand
 	*c = Command{
 		Header:    Header{Offset: off, Len: hdrLen + d.size},
-		Name:      commandName(body[1 : 1+nameLen]),
+		Kind:      spec.kind,
+		Name:      commandName(spec.kind, raw),
 		Size:      d.size,
 		Data:      data[:len(data):len(data)],
 		Truncated: truncated,
 		Mechanism: d.mech,
 	}
-	if err := d.parseCommand(c, data, dataSize, truncated); err != nil {
-		d.fail(off, fmt.Errorf("%s command at offset %d: %w", c.Name, off, err), emit)
-		return
+	if spec.parse != nil {
+		if err := spec.parse(d, c, data, dataSize, truncated); err != nil {
+			d.fail(off, fmt.Errorf("%s command at offset %d: %w", c.Name, off, err), emit)
+			return
+		}
 	}
 	if !d.greeted {
 		d.inferCommand(c)
 	}
-	if c.Name == "MESSAGE" && c.Encrypted {
+	if c.Kind == KindMessage && c.Encrypted {
 		d.emitCurveCommand(c, body, emit)
 		return
 	}
@@ -98,94 +103,182 @@ const (
 	maxPingContext   = 16 // RFC 37: ping-context = 0*16OCTET
 )
 
-// parseCommand fills in the fields of the commands it knows, checking them
-// against their RFC. data is what was kept of the data after the name,
-// dataSize its real size.
-func (d *Decoder) parseCommand(c *Command, data []byte, dataSize uint64, truncated bool) error {
-	var err error
-	switch c.Name {
-	case "READY", "INITIATE":
-		switch {
-		case d.clearMeta:
-			c.Properties, err = d.parseMetadata(data, truncated)
-			d.noteSocketType(c.Properties)
-		case d.curve && c.Name == "READY":
-			// ready = %d5 "READY" ready-nonce ready-box; ready-box = 16*OCTET
-			if dataSize < curveReadyMin {
-				return fmt.Errorf("CURVE READY data of %d bytes, RFC 26 wants a nonce (8) and a box of 16 or more: %w", dataSize, ErrMalformedCommand)
-			}
-			c.Nonce = data[:curveShortNonce:curveShortNonce]
-			c.BoxSize = dataSize - curveShortNonce
-			c.Encrypted = true
-		case d.curve:
-			// initiate = %d8 "INITIATE" cookie initiate-nonce initiate-box;
-			// cookie = 96 octets, initiate-box = 144*OCTET
-			if dataSize < curveInitiateMin {
-				return fmt.Errorf("CURVE INITIATE data of %d bytes, RFC 26 wants a cookie (96), a nonce (8) and a box of 144 or more: %w",
-					dataSize, ErrMalformedCommand)
-			}
-			c.Cookie = data[:curveCookie:curveCookie]
-			c.Nonce = data[curveCookie : curveCookie+curveShortNonce : curveCookie+curveShortNonce]
-			c.BoxSize = dataSize - curveCookie - curveShortNonce
-			c.Encrypted = true
-		}
-	case "ERROR":
-		c.Reason, err = parseReason(data, truncated)
-	case "HELLO":
-		switch {
-		case d.mech == "PLAIN":
-			c.Username, c.Password, err = parsePlainHello(data, truncated)
-		case d.curve:
-			// hello = %d5 "HELLO" hello-version hello-padding hello-client
-			// hello-nonce hello-box: 200 octets.
-			if dataSize != curveHelloData {
-				return fmt.Errorf("CURVE HELLO of %d bytes, RFC 26 wants 200: %w", c.Size, ErrMalformedCommand)
-			}
-			c.CurveVersion = [2]byte(data[:2])
-			c.Key = data[74:106:106]
-			c.Nonce = data[106:114:114]
-			c.BoxSize = 80
-		}
-	case "WELCOME":
-		if d.curve {
-			// welcome = %d7 "WELCOME" welcome-nonce welcome-box: 168 octets.
-			if dataSize != curveWelcomeData {
-				return fmt.Errorf("CURVE WELCOME of %d bytes, RFC 26 wants 168: %w", c.Size, ErrMalformedCommand)
-			}
-			c.Nonce = data[:16:16]
-			c.BoxSize = 144
-		}
-	case "MESSAGE":
-		if d.curve {
-			// message = %d7 "MESSAGE" message-nonce message-box;
-			// message-box = 17*OCTET
-			if dataSize < curveMessageMin {
-				return fmt.Errorf("CURVE MESSAGE data of %d bytes, RFC 26 wants a nonce (8) and a box of 17 or more: %w", dataSize, ErrMalformedCommand)
-			}
-			c.Nonce = data[:curveShortNonce:curveShortNonce]
-			c.BoxSize = dataSize - curveShortNonce
-			c.Encrypted = true
-		}
-	case "PING":
-		// ping = command-size %d4 "PING" ping-ttl ping-context;
-		// ping-ttl = 2OCTET; ping-context = 0*16OCTET
-		if dataSize < 2 || dataSize > 2+maxPingContext {
-			return fmt.Errorf("PING data of %d bytes, RFC 37 wants a 2-octet TTL and 0 to 16 octets of context: %w", dataSize, ErrMalformedCommand)
-		}
-		c.TTL = binary.BigEndian.Uint16(data)
-		c.Context = data[2:len(data):len(data)]
-	case "PONG":
-		// pong = command-size %d4 "PONG" ping-context
-		if dataSize > maxPingContext {
-			return fmt.Errorf("PONG context of %d bytes, RFC 37: it MUST not exceed 16 octets: %w", dataSize, ErrMalformedCommand)
-		}
-		c.Context = c.Data
-	case "SUBSCRIBE", "CANCEL":
-		// subscribe = command-size %d9 "SUBSCRIBE" subscription;
-		// subscription = *OCTET
-		c.Topic = c.Data
+// commandParser fills in the fields of one command, checking them against
+// its RFC. data is what was kept of the data after the name, dataSize its
+// real size.
+type commandParser func(d *Decoder, c *Command, data []byte, dataSize uint64, truncated bool) error
+
+// commandSpec is what the decoder knows of a command name: its kind and
+// the parser of its data (nil: the command has only Name, Size and Data).
+type commandSpec struct {
+	kind  CommandKind
+	parse commandParser
+}
+
+// commandParsers are the commands of RFC 23, 24, 26, 37 (and libzmq's
+// JOIN and LEAVE), keyed by name, as x/net/http2's frameParsers: a Command's
+// Kind is set from here once, and printers switch on it. Read only.
+var commandParsers = map[string]commandSpec{
+	"READY":     {KindReady, (*Decoder).parseReady},
+	"ERROR":     {KindError, parseError},
+	"SUBSCRIBE": {KindSubscribe, parseSubscription},
+	"CANCEL":    {KindCancel, parseSubscription},
+	"PING":      {KindPing, parsePing},
+	"PONG":      {KindPong, parsePong},
+	"HELLO":     {KindHello, (*Decoder).parseHello},
+	"WELCOME":   {KindWelcome, (*Decoder).parseWelcome},
+	"INITIATE":  {KindInitiate, (*Decoder).parseInitiate},
+	"MESSAGE":   {KindMessage, (*Decoder).parseMessage},
+	"JOIN":      {KindJoin, nil},
+	"LEAVE":     {KindLeave, nil},
+}
+
+// lookupCommand returns what the decoder knows of the command named name:
+// the zero commandSpec (KindUnknown, no parser) for a name it does not
+// know. It does not allocate.
+func lookupCommand(name []byte) commandSpec { return commandParsers[string(name)] }
+
+// commandName returns name as a string without allocating for the
+// commands the decoder knows (kind is lookupCommand(name).kind).
+func commandName(kind CommandKind, name []byte) string {
+	if kind == KindUnknown {
+		return string(name)
 	}
+	return kind.String()
+}
+
+// parseReady parses a READY: metadata in the clear (NULL, PLAIN, GSSAPI),
+// a nonce and a box under CURVE.
+func (d *Decoder) parseReady(c *Command, data []byte, dataSize uint64, truncated bool) error {
+	switch {
+	case d.clearMeta:
+		return d.parseClearMetadata(c, data, truncated)
+	case d.curve:
+		// ready = %d5 "READY" ready-nonce ready-box; ready-box = 16*OCTET
+		if dataSize < curveReadyMin {
+			return fmt.Errorf("CURVE READY data of %d bytes, RFC 26 wants a nonce (8) and a box of 16 or more: %w", dataSize, ErrMalformedCommand)
+		}
+		c.Nonce = data[:curveShortNonce:curveShortNonce]
+		c.BoxSize = dataSize - curveShortNonce
+		c.Encrypted = true
+	}
+	return nil
+}
+
+// parseInitiate parses an INITIATE: metadata in the clear (PLAIN), a
+// cookie, a nonce and a box under CURVE.
+func (d *Decoder) parseInitiate(c *Command, data []byte, dataSize uint64, truncated bool) error {
+	switch {
+	case d.clearMeta:
+		return d.parseClearMetadata(c, data, truncated)
+	case d.curve:
+		// initiate = %d8 "INITIATE" cookie initiate-nonce initiate-box;
+		// cookie = 96 octets, initiate-box = 144*OCTET
+		if dataSize < curveInitiateMin {
+			return fmt.Errorf("CURVE INITIATE data of %d bytes, RFC 26 wants a cookie (96), a nonce (8) and a box of 144 or more: %w",
+				dataSize, ErrMalformedCommand)
+		}
+		c.Cookie = data[:curveCookie:curveCookie]
+		c.Nonce = data[curveCookie : curveCookie+curveShortNonce : curveCookie+curveShortNonce]
+		c.BoxSize = dataSize - curveCookie - curveShortNonce
+		c.Encrypted = true
+	}
+	return nil
+}
+
+// parseClearMetadata reads the metadata of a READY or INITIATE sent in the
+// clear and notes the sender's socket type.
+func (d *Decoder) parseClearMetadata(c *Command, data []byte, truncated bool) error {
+	var err error
+	c.Properties, err = d.parseMetadata(data, truncated)
+	d.noteSocketType(c.Properties)
 	return err
+}
+
+// parseError parses an ERROR's reason.
+func parseError(_ *Decoder, c *Command, data []byte, _ uint64, truncated bool) error {
+	var err error
+	c.Reason, err = parseReason(data, truncated)
+	return err
+}
+
+// parseHello parses a HELLO: PLAIN credentials or CURVE's fixed fields.
+func (d *Decoder) parseHello(c *Command, data []byte, dataSize uint64, truncated bool) error {
+	switch {
+	case d.mech == "PLAIN":
+		var err error
+		c.Username, c.Password, err = parsePlainHello(data, truncated)
+		return err
+	case d.curve:
+		// hello = %d5 "HELLO" hello-version hello-padding hello-client
+		// hello-nonce hello-box: 200 octets.
+		if dataSize != curveHelloData {
+			return fmt.Errorf("CURVE HELLO of %d bytes, RFC 26 wants 200: %w", c.Size, ErrMalformedCommand)
+		}
+		c.CurveVersion = [2]byte(data[:2])
+		c.Key = data[74:106:106]
+		c.Nonce = data[106:114:114]
+		c.BoxSize = 80
+	}
+	return nil
+}
+
+// parseWelcome parses a CURVE WELCOME's nonce and box size.
+func (d *Decoder) parseWelcome(c *Command, data []byte, dataSize uint64, _ bool) error {
+	if d.curve {
+		// welcome = %d7 "WELCOME" welcome-nonce welcome-box: 168 octets.
+		if dataSize != curveWelcomeData {
+			return fmt.Errorf("CURVE WELCOME of %d bytes, RFC 26 wants 168: %w", c.Size, ErrMalformedCommand)
+		}
+		c.Nonce = data[:16:16]
+		c.BoxSize = 144
+	}
+	return nil
+}
+
+// parseMessage parses a CURVE MESSAGE in command form.
+func (d *Decoder) parseMessage(c *Command, data []byte, dataSize uint64, _ bool) error {
+	if d.curve {
+		// message = %d7 "MESSAGE" message-nonce message-box;
+		// message-box = 17*OCTET
+		if dataSize < curveMessageMin {
+			return fmt.Errorf("CURVE MESSAGE data of %d bytes, RFC 26 wants a nonce (8) and a box of 17 or more: %w", dataSize, ErrMalformedCommand)
+		}
+		c.Nonce = data[:curveShortNonce:curveShortNonce]
+		c.BoxSize = dataSize - curveShortNonce
+		c.Encrypted = true
+	}
+	return nil
+}
+
+// parsePing parses a PING's TTL and context (RFC 37).
+func parsePing(_ *Decoder, c *Command, data []byte, dataSize uint64, _ bool) error {
+	// ping = command-size %d4 "PING" ping-ttl ping-context;
+	// ping-ttl = 2OCTET; ping-context = 0*16OCTET
+	if dataSize < 2 || dataSize > 2+maxPingContext {
+		return fmt.Errorf("PING data of %d bytes, RFC 37 wants a 2-octet TTL and 0 to 16 octets of context: %w", dataSize, ErrMalformedCommand)
+	}
+	c.TTL = binary.BigEndian.Uint16(data)
+	c.Context = data[2:len(data):len(data)]
+	return nil
+}
+
+// parsePong parses a PONG's context (RFC 37).
+func parsePong(_ *Decoder, c *Command, _ []byte, dataSize uint64, _ bool) error {
+	// pong = command-size %d4 "PONG" ping-context
+	if dataSize > maxPingContext {
+		return fmt.Errorf("PONG context of %d bytes, RFC 37: it MUST not exceed 16 octets: %w", dataSize, ErrMalformedCommand)
+	}
+	c.Context = c.Data
+	return nil
+}
+
+// parseSubscription parses the topic of a SUBSCRIBE or CANCEL (RFC 37).
+func parseSubscription(_ *Decoder, c *Command, _ []byte, _ uint64, _ bool) error {
+	// subscribe = command-size %d9 "SUBSCRIBE" subscription;
+	// subscription = *OCTET
+	c.Topic = c.Data
+	return nil
 }
 
 // emitCurveCommand emits a command-form CURVE MESSAGE (RFC 26) as an
@@ -306,36 +399,4 @@ func parseReason(data []byte, truncated bool) ([]byte, error) {
 		n = len(reason)
 	}
 	return reason[:n:n], nil
-}
-
-// commandName returns name as a string without allocating for the
-// commands of RFC 23, 37 and the security mechanisms.
-func commandName(name []byte) string {
-	switch string(name) {
-	case "READY":
-		return "READY"
-	case "ERROR":
-		return "ERROR"
-	case "HELLO":
-		return "HELLO"
-	case "WELCOME":
-		return "WELCOME"
-	case "INITIATE":
-		return "INITIATE"
-	case "PING":
-		return "PING"
-	case "PONG":
-		return "PONG"
-	case "SUBSCRIBE":
-		return "SUBSCRIBE"
-	case "CANCEL":
-		return "CANCEL"
-	case "MESSAGE":
-		return "MESSAGE"
-	case "JOIN":
-		return "JOIN"
-	case "LEAVE":
-		return "LEAVE"
-	}
-	return string(name)
 }

@@ -1,5 +1,7 @@
 package zmtp
 
+import "github.com/zmtpdump/zmtpdump/capture"
+
 // A Conn decodes both directions of one connection with two Decoders that
 // know about each other, as ZMTP's version negotiation needs: a peer
 // downgrades to ZMTP 2.0 or 1.0 only when the other side announced it
@@ -95,10 +97,9 @@ func (c *Conn) Stop(d Dir, err error, emit func(Dir, Event)) {
 
 // Close ends the connection: a direction still waiting for the other's
 // greeting decides without it, then a *Connection summary is emitted as an
-// event of ClientToServer. end says why the connection ended (e.g.
-// "closed", "reset"); it is copied into Connection.End. The Conn must not be
-// used afterwards.
-func (c *Conn) Close(end string, emit func(Dir, Event)) {
+// event of ClientToServer. end says why the connection ended; it is
+// copied into Connection.End. The Conn must not be used afterwards.
+func (c *Conn) Close(end capture.CloseReason, emit func(Dir, Event)) {
 	emit = orDiscard(emit)
 	for d := range c.dec {
 		c.dec[d].forced = true

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/zmtpdump/zmtpdump/capture"
 )
 
 // step is one Feed call of a Conn test.
@@ -29,7 +31,7 @@ func runConn(opts Options, steps ...step) []dirEvent {
 	for _, s := range steps {
 		c.Feed(s.dir, s.in, emit)
 	}
-	c.Close("closed", emit)
+	c.Close(capture.Finished, emit)
 	return got
 }
 
@@ -77,7 +79,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 3, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}, Data: []byte{}}},
 				{c2s, msgOf(14, 3, fr(1, "1", false))},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH", Identity: []byte{}, Messages: 1, MessageBytes: 1, StreamBytes: 17},
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PULL", Identity: []byte{}, StreamBytes: 14},
 				}}},
@@ -95,7 +97,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 3, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}}},
 				{c2s, msgOf(14, 3, fr(1, "1", false))},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, StreamBytes: 17},
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PULL", StreamBytes: 14},
 				}}},
@@ -113,7 +115,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Identity{Header: Header{Len: 10}}},
 				{c2s, msgOf(10, 3, fr(1, "1", false))},
 				{s2c, msgOf(2, 3, fr(1, "a", false))},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 1, Downgraded: true, Mechanism: "NULL", Messages: 1, MessageBytes: 1, StreamBytes: 13},
 					{Greeted: true, Major: 1, Mechanism: "NULL", Messages: 1, MessageBytes: 1, StreamBytes: 5},
 				}}},
@@ -132,7 +134,7 @@ func TestConn(t *testing.T) {
 					Properties: []Property{prop("Socket-Type", "PULL"), prop("Identity", "srv")}}},
 				{c2s, pushEvents()[1]},
 				{c2s, pushEvents()[2]},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, Commands: 1, StreamBytes: 95},
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PULL", Identity: []byte("srv"), Commands: 1, StreamBytes: uint64(64 + len(pullReady))},
 				}}},
@@ -145,7 +147,7 @@ func TestConn(t *testing.T) {
 			},
 			want: []dirEvent{
 				{c2s, pushEvents()[0]}, {c2s, pushEvents()[1]}, {c2s, pushEvents()[2]},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, Commands: 1, StreamBytes: 95},
 					{},
 				}}},
@@ -159,7 +161,7 @@ func TestConn(t *testing.T) {
 			want: []dirEvent{
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 1, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}}},
-				{c2s, &Connection{End: "closed", Sides: [2]Side{
+				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PUSH", StreamBytes: 14},
 					{},
 				}}},

@@ -17,5 +17,11 @@
 // counted and skipped.
 //
 // The specifications are the ZeroMQ RFCs: 13 (ZMTP 1.0), 15 (ZMTP 2.0), 23
-// (ZMTP 3.0), 37 (ZMTP 3.1), 24 (PLAIN) and 26 (CURVE).
+// (ZMTP 3.0), 37 (ZMTP 3.1), 24 (PLAIN) and 26 (CURVE). Each Command's
+// Kind says which of their commands it is (CommandKind), from one table of
+// the names the decoder knows; printers switch on it, not on the name.
+//
+// Imports: of our packages, only capture (the leaf vocabulary: a
+// Connection's CloseReason). flows, output, learn and cmd build on zmtp;
+// zmtp imports none of them.
 package zmtp

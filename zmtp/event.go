@@ -1,5 +1,7 @@
 package zmtp
 
+import "github.com/zmtpdump/zmtpdump/capture"
+
 // Event is one decoded protocol unit. Its concrete type is one of *Greeting,
 // *Identity, *Command, *Message, *Gap, *Resync, *Error or (from a Conn)
 // *Connection. An Event and the slices it holds are
@@ -65,7 +67,10 @@ type Property struct {
 // Command is a ZMTP 3.x command frame (COMMAND flag set).
 type Command struct {
 	Header
-	// Name is the command name, e.g. "READY" or "ERROR".
+	// Kind is the command, from its name: KindUnknown for a name the
+	// decoder does not know. Switch on it rather than on Name.
+	Kind CommandKind
+	// Name is the command name as sent, e.g. "READY" or "ERROR".
 	Name string
 	// Size is the command frame's body size as sent on the wire (name
 	// length byte, name and data).
@@ -267,8 +272,9 @@ type Side struct {
 // Connection is the summary a Conn emits when it is closed.
 type Connection struct {
 	Header
-	// End says why the connection ended, as given to Conn.Close.
-	End string
+	// End says why the connection ended, as given to Conn.Close; printers
+	// show its String ("closed", "reset", ...).
+	End capture.CloseReason
 	// Sides are the two peers, indexed by the Dir of what they sent.
 	Sides [2]Side
 }

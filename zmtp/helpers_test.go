@@ -162,12 +162,12 @@ func cloneBytes(b []byte) []byte {
 
 // cmpOpts compares events: nil and empty slices are equal, errors are
 // equal when they have the same text, greeting signatures are left to
-// TestSignature (the vectors' padding bytes differ) and a command's
-// mechanism to TestCommandMechanism.
+// TestSignature (the vectors' padding bytes differ), a command's
+// mechanism to TestCommandMechanism and its kind to TestCommandKinds.
 var cmpOpts = cmp.Options{
 	cmpopts.EquateEmpty(),
 	cmpopts.IgnoreFields(Greeting{}, "Signature"),
-	cmpopts.IgnoreFields(Command{}, "Mechanism"),
+	cmpopts.IgnoreFields(Command{}, "Mechanism", "Kind"),
 	cmp.Comparer(func(a, b error) bool {
 		if a == nil || b == nil {
 			return a == b

@@ -11,7 +11,7 @@ package zmtp
 // read as PLAIN when its data has that shape, since it may well be one.
 // A PLAIN HELLO too malformed to split hides all but its first octet.
 func PlainPassword(c *Command) (start, end int, ok bool) {
-	if c.Name != "HELLO" || c.Mechanism != "PLAIN" && c.Mechanism != "" {
+	if c.Kind != KindHello || c.Mechanism != "PLAIN" && c.Mechanism != "" {
 		return 0, 0, false
 	}
 	user, pass, err := parsePlainHello(c.Data, c.Truncated)

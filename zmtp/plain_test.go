@@ -23,7 +23,7 @@ func TestPlainPassword(t *testing.T) {
 		{"joined, PLAIN-shaped", "", "\x05admin\x06secret", false, "secret"},
 		{"joined, other shape", "", "\xffnot plain", false, ""},
 	} {
-		c := &Command{Name: "HELLO", Mechanism: tt.mech, Data: []byte(tt.data), Truncated: tt.truncated}
+		c := &Command{Kind: KindHello, Name: "HELLO", Mechanism: tt.mech, Data: []byte(tt.data), Truncated: tt.truncated}
 		start, end, ok := PlainPassword(c)
 		got := ""
 		if ok {
@@ -33,7 +33,7 @@ func TestPlainPassword(t *testing.T) {
 			t.Errorf("%s: hides %q, want %q", tt.name, got, tt.want)
 		}
 	}
-	if _, _, ok := PlainPassword(&Command{Name: "READY", Mechanism: "PLAIN", Data: []byte("\x05admin\x06secret")}); ok {
+	if _, _, ok := PlainPassword(&Command{Kind: KindReady, Name: "READY", Mechanism: "PLAIN", Data: []byte("\x05admin\x06secret")}); ok {
 		t.Error("a READY has no password")
 	}
 }

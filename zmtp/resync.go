@@ -253,13 +253,13 @@ func (d *Decoder) inferCommand(c *Command) {
 		d.major = 3 // 2.0 framing has no commands
 		d.inferred |= InferredVersion
 	}
-	switch c.Name {
-	case "PING", "PONG", "SUBSCRIBE", "CANCEL":
+	switch c.Kind {
+	case KindPing, KindPong, KindSubscribe, KindCancel:
 		// RFC 37 commands: only a 3.1 peer sends them.
 		d.minor = max(d.minor, 1)
 		d.inferred |= InferredVersion | InferredMinor
 	}
-	if (c.Name == "SUBSCRIBE" || c.Name == "CANCEL") && d.sockType == "" {
+	if (c.Kind == KindSubscribe || c.Kind == KindCancel) && d.sockType == "" {
 		d.sockType = "SUB|XSUB"
 		d.subs = true
 		d.inferred |= InferredSocketType

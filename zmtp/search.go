@@ -183,25 +183,25 @@ func readCommand(body []byte, h header) (header, hdrStatus) {
 	}
 	data := h.size - 1 - n
 	h.score = 8 + 2*int32(n) // one flag value of 256, ALPHA names
-	switch string(name) {
-	case "PING":
+	switch lookupCommand(name).kind {
+	case KindPing:
 		// RFC 37: ping-ttl = 2OCTET, ping-context = 0*16OCTET.
 		if data < 2 || data > 2+maxPingContext {
 			return header{}, hdrBad
 		}
 		h.score = 8 + 5*int32(n)
-	case "PONG":
+	case KindPong:
 		if data > maxPingContext {
 			return header{}, hdrBad
 		}
 		h.score = 8 + 5*int32(n)
-	case "ERROR":
+	case KindError:
 		// RFC 23: error-reason = OCTET 0*255VCHAR.
 		if data < 1 {
 			return header{}, hdrBad
 		}
 		h.score = 8 + 5*int32(n)
-	case "READY", "SUBSCRIBE", "CANCEL", "HELLO", "WELCOME", "INITIATE", "MESSAGE":
+	case KindReady, KindSubscribe, KindCancel, KindHello, KindWelcome, KindInitiate, KindMessage:
 		h.score = 8 + 5*int32(n)
 	}
 	return h, hdrOK

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/zmtpdump/zmtpdump/capture"
 )
 
 // manyMessages is a ZMTP 3.1 NULL stream: greeting, READY, then n
@@ -127,7 +129,7 @@ func TestJoinInfers(t *testing.T) {
 	c.JoinMidStream(ServerToClient)
 	c.Feed(ClientToServer, s[3:], nil)
 	var sum *Connection
-	c.Close("closed", func(_ Dir, e Event) {
+	c.Close(capture.Finished, func(_ Dir, e Event) {
 		if x, ok := e.(*Connection); ok {
 			sum = x
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/zmtpdump/zmtpdump/capture"
 )
 
 // runSkip feeds before in chunks of size chunk, reports n bytes not
@@ -270,7 +272,7 @@ func TestConnSkip(t *testing.T) {
 		}
 		c.Feed(ClientToServer, cat(pushRest, pushReady, hx("00 0a"), []byte("ab")), emit)
 		pass(ClientToServer, 8, emit)
-		c.Close("closed", emit)
+		c.Close(capture.Finished, emit)
 		want := []dirEvent{
 			{ClientToServer, wantGreeting(0, 3, 1, "NULL")},
 			{ClientToServer, pushEvents()[1]},

@@ -212,17 +212,17 @@ func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment
 // the FIN or RST that ended it, or, for a connection that went idle or was
 // still open when the capture ended, at its last data (so that reading a
 // file always prints the same times).
-func (s *session) Close(r flows.CloseReason, seg *capture.Segment) {
+func (s *session) Close(r capture.CloseReason, seg *capture.Segment) {
 	if !s.fed {
 		return // no payload either way: nothing ZMTP to sum up
 	}
 	at := seg
-	if r == flows.Idle || r == flows.Flushed || seg == nil {
+	if r == capture.Idle || r == capture.Flushed || seg == nil {
 		at = &capture.Segment{Time: s.last}
 	}
 	s.seg = at
 	for d := range s.dirs {
 		s.dirs[d].release(s, flows.Dir(d), 0, false)
 	}
-	s.zc.Close(r.String(), s.emit)
+	s.zc.Close(r, s.emit)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/zmtpdump/zmtpdump/filter"
+	"github.com/zmtpdump/zmtpdump/pcapfile"
 )
 
 // kernelFilter compiles expr for the kernel, per link type of the
@@ -16,23 +17,17 @@ func kernelFilter(expr string) func(lt filter.LinkType) (*filter.Program, error)
 // it once per link type met.
 type fileFilter struct {
 	expr  string
-	progs map[int]*filter.Program
+	progs map[pcapfile.LinkType]*filter.Program
 }
 
 func newFileFilter(expr string) *fileFilter {
-	return &fileFilter{expr: expr, progs: make(map[int]*filter.Program)}
+	return &fileFilter{expr: expr, progs: make(map[pcapfile.LinkType]*filter.Program)}
 }
 
-// Link types of capture files (https://www.tcpdump.org/linktypes.html).
-var fileLinkTypes = map[int]filter.LinkType{
-	1: filter.Ethernet, 101: filter.RawIP, 12: filter.RawIP, 14: filter.RawIP,
-	228: filter.RawIP, 229: filter.RawIP, 113: filter.LinuxSLL, 276: filter.LinuxSLL2,
-}
-
-func (f *fileFilter) match(lt int, frame []byte) (bool, error) {
+func (f *fileFilter) match(lt pcapfile.LinkType, frame []byte) (bool, error) {
 	prog := f.progs[lt]
 	if prog == nil {
-		flt, ok := fileLinkTypes[lt]
+		flt, ok := lt.Filter()
 		if !ok {
 			return false, fmt.Errorf("filter expressions are not supported on link type %d", lt)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/learn"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -65,8 +66,8 @@ func (c *config) finishLearn() error {
 // learning is what a session keeps for --explain and --ladder; nil parts
 // are off.
 type learning struct {
-	explain *output.Explainer
-	ladder  *output.Ladder
+	explain *learn.Explainer
+	ladder  *learn.Ladder
 }
 
 // newLearning returns the learning state of a new connection, or nil when
@@ -74,10 +75,10 @@ type learning struct {
 func (c *config) newLearning(conn *flows.Conn) *learning {
 	var l learning
 	if c.explain == "once" || c.explain == "all" {
-		l.explain = output.NewExplainer(c.explain == "all")
+		l.explain = learn.NewExplainer(c.explain == "all")
 	}
 	if c.ladder {
-		l.ladder = output.NewLadder(conn.Client, conn.Server, 0)
+		l.ladder = learn.NewLadder(conn.Client, conn.Server, 0)
 	}
 	if l.explain == nil && l.ladder == nil {
 		return nil
@@ -142,7 +143,7 @@ func (l *learning) gap(d flows.Dir, t time.Time, n uint64) []output.Note {
 }
 
 // drawn returns the ladder to draw at the end of the connection, or nil.
-func (l *learning) drawn() *output.Ladder {
+func (l *learning) drawn() *learn.Ladder {
 	if l == nil {
 		return nil
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/loader"
-	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/pcapfile"
 )
 
 // pcapOut is the pcapng file of -w. The file is created by start, once
@@ -16,7 +16,7 @@ type pcapOut struct {
 	name   string    // the file, or "-" for stdout
 	stdout io.Writer // used for "-"
 	file   *os.File  // nil for stdout
-	w      *output.Pcapng
+	w      *pcapfile.Writer
 	// flushed is when the file was last written out.
 	flushed time.Time
 }
@@ -26,7 +26,7 @@ type pcapOut struct {
 const flushEvery = time.Second
 
 // start creates the file and writes the pcapng header and interfaces.
-func (o *pcapOut) start(ifaces []output.Interface) error {
+func (o *pcapOut) start(ifaces []pcapfile.Interface) error {
 	dst := o.stdout
 	if o.name != "-" {
 		f, err := createFile(o.name)
@@ -35,7 +35,7 @@ func (o *pcapOut) start(ifaces []output.Interface) error {
 		}
 		o.file, dst = f, f
 	}
-	w, err := output.NewPcapng(dst, output.PcapngOptions{Application: "zmtpdump " + version, Interfaces: ifaces})
+	w, err := pcapfile.NewWriter(dst, pcapfile.WriterOptions{Application: "zmtpdump " + version, Interfaces: ifaces})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
 	}
@@ -73,8 +73,8 @@ func (o *pcapOut) close() error {
 // captured in knows them (with --netns, not as this one does): their
 // index there, and raw IP for those without a link-layer header (tun,
 // ARPHRD_NONE).
-func pcapInterfaces(ifaces []loader.Interface, filter string) []output.Interface {
-	out := make([]output.Interface, 0, len(ifaces))
+func pcapInterfaces(ifaces []loader.Interface, filter string) []pcapfile.Interface {
+	out := make([]pcapfile.Interface, 0, len(ifaces))
 	for _, ifc := range ifaces {
 		out = append(out, pcapInterface(ifc, filter))
 	}
@@ -82,10 +82,10 @@ func pcapInterfaces(ifaces []loader.Interface, filter string) []output.Interface
 }
 
 // pcapInterface describes one interface captured on.
-func pcapInterface(ifc loader.Interface, filter string) output.Interface {
-	o := output.Interface{Name: ifc.Name, Index: ifc.Index, Filter: filter}
+func pcapInterface(ifc loader.Interface, filter string) pcapfile.Interface {
+	o := pcapfile.Interface{Name: ifc.Name, Index: ifc.Index, Filter: filter}
 	if ifc.RawIP {
-		o.Link = output.LinkRaw
+		o.Link = pcapfile.LinkRaw
 	}
 	return o
 }

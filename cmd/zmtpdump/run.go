@@ -195,7 +195,7 @@ func (p *pipeline) readFile(ctx context.Context) error {
 	if p.pcap != nil {
 		// One Ethernet interface; a pcapng file's other interfaces get one
 		// each as their packets come.
-		if err := p.pcap.start([]output.Interface{{Index: 0, Filter: p.cfg.filterText}}); err != nil {
+		if err := p.pcap.start([]pcapfile.Interface{{Index: 0, Filter: p.cfg.filterText}}); err != nil {
 			return err
 		}
 	}

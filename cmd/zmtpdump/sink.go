@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/learn"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -112,11 +113,11 @@ func (s *sink) setNotes(notes []output.Note) {
 }
 
 // ladder draws a finished connection (--ladder).
-func (s *sink) ladder(l *output.Ladder) {
+func (s *sink) ladder(l *learn.Ladder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if la, ok := s.out.(output.LadderAware); ok && !s.quiet {
-		s.note(la.Ladder(l))
+		s.note(la.Drawing(l.AppendTo(nil)))
 	}
 }
 

@@ -65,7 +65,7 @@ func readSegments(t *testing.T, src string) []capture.Segment {
 func writeSegments(t testing.TB, name string, segs []capture.Segment) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := output.NewPcapng(&buf, output.PcapngOptions{})
+	w, err := pcapfile.NewWriter(&buf, pcapfile.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestSessionSkip(t *testing.T) {
 			s.Data(flows.ClientToServer, []byte{0x02, 0, 0, 0, 0, 0, 0x10, 0, 0, 'a', 'b'}, seg) // a 1 MiB frame
 		}
 		s.Skip(flows.ClientToServer, 1<<20-2, seg)
-		s.Close(flows.Finished, seg)
+		s.Close(capture.Finished, seg)
 		if err := out.flush(); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package output
+package pcapfile
 
 import (
 	"fmt"
@@ -19,14 +19,16 @@ type Interface struct {
 	Name string
 	// Index is the Segment.Ifindex of the packets seen on it.
 	Index int
-	// Link is the link layer its frames are rebuilt with.
+	// Link is the link layer its frames are rebuilt with: LinkRaw, or
+	// LinkEthernet for any other value (the zero value, LinkNull,
+	// included).
 	Link LinkType
 	// Filter is the capture filter, written as the if_filter option.
 	Filter string
 }
 
-// PcapngOptions describe the file written.
-type PcapngOptions struct {
+// WriterOptions describe the file written.
+type WriterOptions struct {
 	// Application names the writer in the section header (shb_userappl).
 	Application string
 	// Interfaces are described at the start of the file; a segment from an
@@ -35,7 +37,7 @@ type PcapngOptions struct {
 	Interfaces []Interface
 }
 
-// Pcapng writes captured TCP segments as a pcapng file that tcpdump and
+// Writer writes captured TCP segments as a pcapng file that tcpdump and
 // Wireshark read. The kernel ships only the TCP payload and the header
 // fields zmtpdump needs, so each frame is rebuilt: an Ethernet header with
 // zero addresses (none on raw-IP interfaces), an IPv4 or IPv6 header (TTL
@@ -47,9 +49,9 @@ type PcapngOptions struct {
 // original length set to the full length, as with tcpdump's snapshot
 // length.
 //
-// A Pcapng is not safe for concurrent use. Its frame buffer is reused from
+// A Writer is not safe for concurrent use. Its frame buffer is reused from
 // packet to packet.
-type Pcapng struct {
+type Writer struct {
 	w     *pcapgo.NgWriter
 	ids   map[int]int // Segment.Ifindex to interface ID in the file
 	links []LinkType  // by interface ID
@@ -57,15 +59,15 @@ type Pcapng struct {
 	flags pcapgo.NgEpbFlags
 }
 
-// NewPcapng writes the section header and the interfaces of opts to w and
+// NewWriter writes the section header and the interfaces of opts to w and
 // returns a writer for the packets. Flush must be called before w is
 // closed.
-func NewPcapng(w io.Writer, opts PcapngOptions) (*Pcapng, error) {
+func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 	ifaces := opts.Interfaces
 	if len(ifaces) == 0 {
 		ifaces = []Interface{{}}
 	}
-	p := &Pcapng{ids: make(map[int]int), buf: make([]byte, 0, 2048)}
+	p := &Writer{ids: make(map[int]int), buf: make([]byte, 0, 2048)}
 	wopts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{
 		Application: opts.Application,
 		OS:          runtime.GOOS,
@@ -77,7 +79,7 @@ func NewPcapng(w io.Writer, opts PcapngOptions) (*Pcapng, error) {
 	}
 	p.w = ng
 	p.ids[ifaces[0].Index] = 0
-	p.links = append(p.links, ifaces[0].Link)
+	p.links = append(p.links, ifaces[0].written())
 	for _, ifc := range ifaces[1:] {
 		if _, err := p.addInterface(ifc); err != nil {
 			return nil, err
@@ -86,27 +88,32 @@ func NewPcapng(w io.Writer, opts PcapngOptions) (*Pcapng, error) {
 	return p, nil
 }
 
-func ngInterface(ifc Interface) pcapgo.NgInterface {
-	lt := layers.LinkTypeEthernet
+// written returns the link type ifc's frames are rebuilt with:
+// LinkEthernet or LinkRaw.
+func (ifc *Interface) written() LinkType {
 	if ifc.Link == LinkRaw {
-		lt = layers.LinkTypeRaw
+		return LinkRaw
 	}
+	return LinkEthernet
+}
+
+func ngInterface(ifc Interface) pcapgo.NgInterface {
 	return pcapgo.NgInterface{
 		Name:                ifc.Name,
 		Filter:              ifc.Filter,
 		OS:                  runtime.GOOS,
-		LinkType:            lt,
+		LinkType:            layers.LinkType(ifc.written()),
 		TimestampResolution: 9,
 	}
 }
 
-func (p *Pcapng) addInterface(ifc Interface) (int, error) {
+func (p *Writer) addInterface(ifc Interface) (int, error) {
 	id, err := p.w.AddInterface(ngInterface(ifc))
 	if err != nil {
 		return 0, fmt.Errorf("write pcapng interface: %w", err)
 	}
 	p.ids[ifc.Index] = id
-	p.links = append(p.links, ifc.Link)
+	p.links = append(p.links, ifc.written())
 	return id, nil
 }
 
@@ -115,7 +122,7 @@ func (p *Pcapng) addInterface(ifc Interface) (int, error) {
 // super-packet): each then has its share of the payload, its sequence
 // number, and the flags that belong to it (SYN on the first, FIN and PSH
 // on the last).
-func (p *Pcapng) WriteSegment(seg *capture.Segment) error {
+func (p *Writer) WriteSegment(seg *capture.Segment) error {
 	id, ok := p.ids[seg.Ifindex]
 	if !ok {
 		var err error
@@ -168,7 +175,7 @@ func (p *Pcapng) WriteSegment(seg *capture.Segment) error {
 }
 
 // Flush writes out the buffered blocks.
-func (p *Pcapng) Flush() error {
+func (p *Writer) Flush() error {
 	if err := p.w.Flush(); err != nil {
 		return fmt.Errorf("write pcapng: %w", err)
 	}

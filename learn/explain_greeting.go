@@ -1,10 +1,11 @@
-package output
+package learn
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -75,7 +76,7 @@ func noteGreetingWhole() noteText {
 func noteGreetingPadding(pad uint64) noteText {
 	id := ""
 	if pad <= 256 {
-		id = fmt.Sprintf(" (here an identity of %s)", plural(pad-1, "byte"))
+		id = fmt.Sprintf(" (here an identity of %s)", output.Plural(pad-1, "byte"))
 	}
 	return noteText{
 		fmt.Sprintf("The 8 padding bytes after 0xFF hold the number %d. A peer that can talk to ZMTP 1.0 "+
@@ -134,7 +135,7 @@ func noteGreeting20(e *zmtp.Greeting) noteText {
 	return noteText{
 		fmt.Sprintf("A ZMTP 2.0 greeting: the 10-byte signature, a revision byte (%d; ZMTP 2.0 is revision "+
 			"1) and the sender's socket type as one byte (%s); an identity frame follows. ZMTP 2.0 has no "+
-			"security mechanism, no commands and no metadata besides these.", e.Revision, appendToken(nil, []byte(e.SocketType))),
+			"security mechanism, no commands and no metadata besides these.", e.Revision, output.AppendToken(nil, []byte(e.SocketType))),
 		cite("RFC 15", "Formal Grammar"),
 	}
 }
@@ -145,7 +146,7 @@ func noteDowngrade20(e *zmtp.Greeting) noteText {
 			"it sends its major version, %d, and once it has read the other side's revision 1 (ZMTP 2.0) it "+
 			"goes on as a 2.0 peer: its socket type (%s), an identity frame, then 2.0 frames. So its %d "+
 			"stands where a 2.0 greeting has its revision. Only a NULL peer may do this: a peer set up for "+
-			"PLAIN or CURVE MUST close the connection instead.", e.Revision, appendToken(nil, []byte(e.SocketType)), e.Revision),
+			"PLAIN or CURVE MUST close the connection instead.", e.Revision, output.AppendToken(nil, []byte(e.SocketType)), e.Revision),
 		cite("RFC 23", "Detecting ZMTP 2.0 Peers", "Detecting ZMTP 1.0 and 2.0 Peers"),
 	}
 }
@@ -162,7 +163,7 @@ func noteGreeting10() noteText {
 func noteDowngrade10(pad uint64) noteText {
 	id := ""
 	if pad >= 1 && pad <= 256 {
-		id = fmt.Sprintf(" (%d: the flags byte and %s of identity)", pad, plural(pad-1, "byte"))
+		id = fmt.Sprintf(" (%d: the flags byte and %s of identity)", pad, output.Plural(pad-1, "byte"))
 	}
 	return noteText{
 		"This peer downgraded to ZMTP 1.0: the other side's first byte was not 0xFF, so it sent no more " +

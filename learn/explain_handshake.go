@@ -1,8 +1,9 @@
-package output
+package learn
 
 import (
 	"fmt"
 
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -39,7 +40,7 @@ func noteMetaIdentity(value []byte, sockType string, minor uint8) noteText {
 		"ROUTER connecting to a ROUTER may send one; other socket types ignore it."
 	switch {
 	case sockType != "" && sockType != "REQ" && sockType != "DEALER" && sockType != "ROUTER":
-		t += " It comes from a " + string(appendToken(nil, []byte(sockType))) + " here, so it is ignored."
+		t += " It comes from a " + string(output.AppendToken(nil, []byte(sockType))) + " here, so it is ignored."
 	case len(value) == 0:
 		t += " This one is empty and names nothing: a libzmq ROUTER then makes up an id of its own."
 	}
@@ -113,7 +114,7 @@ func noteCurveWelcome() noteText {
 func noteCurveInitiate(box uint64) noteText {
 	meta := ""
 	if box >= 144 {
-		meta = fmt.Sprintf(", here %s of it: the box is 144 bytes plus the metadata", plural(box-144, "byte"))
+		meta = fmt.Sprintf(", here %s of it: the box is 144 bytes plus the metadata", output.Plural(box-144, "byte"))
 	}
 	return noteText{
 		"INITIATE returns the cookie (96 bytes) with a short nonce and a box encrypted from C' to S'. The " +
@@ -127,7 +128,7 @@ func noteCurveInitiate(box uint64) noteText {
 func noteCurveReady(box uint64) noteText {
 	meta := ""
 	if box >= 16 {
-		meta = fmt.Sprintf(" (here %s: a box is 16 bytes larger than what it holds)", plural(box-16, "byte"))
+		meta = fmt.Sprintf(" (here %s: a box is 16 bytes larger than what it holds)", output.Plural(box-16, "byte"))
 	}
 	return noteText{
 		"The server's READY ends the CURVE handshake: a short nonce and a box holding the server's " +
@@ -139,7 +140,7 @@ func noteCurveReady(box uint64) noteText {
 func noteCurveEncrypted(box uint64, dataFrame bool) noteText {
 	data := ""
 	if box >= 17 {
-		data = fmt.Sprintf(", here %s", plural(box-17, "byte"))
+		data = fmt.Sprintf(", here %s", output.Plural(box-17, "byte"))
 	}
 	t := "After the CURVE handshake every frame travels as a MESSAGE: a short nonce and a box encrypted " +
 		"with the connection's transient keys, whose secret halves never leave the peers and are destroyed " +
@@ -211,7 +212,7 @@ func notePong() noteText {
 
 func noteGap(n uint64) noteText {
 	return noteText{
-		plural(n, "byte") + " of this direction were never captured (the kernel's ring buffer was full, " +
+		output.Plural(n, "byte") + " of this direction were never captured (the kernel's ring buffer was full, " +
 			"or the capture missed them). ZMTP has no markers to resynchronise on, a frame giving only its " +
 			"own size: zmtpdump carries on when the loss fell inside a frame body of known size; otherwise " +
 			"it has lost its place in the stream and looks for the next frame it can prove (see resync).",

@@ -1,4 +1,4 @@
-package output
+package pcapfile
 
 import (
 	"bytes"
@@ -50,7 +50,7 @@ func TestPcapng(t *testing.T) {
 		{Time: t0.Add(2 * time.Second), Ifindex: 99, Dir: capture.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: capture.ACK},
 	}
 	var file bytes.Buffer
-	w, err := NewPcapng(&file, PcapngOptions{Application: "zmtpdump test", Interfaces: []Interface{
+	w, err := NewWriter(&file, WriterOptions{Application: "zmtpdump test", Interfaces: []Interface{
 		{Name: "lo", Index: 1, Filter: "port 7001"},
 		{Name: "tun0", Index: 7, Link: LinkRaw},
 	}})
@@ -119,7 +119,7 @@ func TestPcapngSplit(t *testing.T) {
 	seg := capture.Segment{Src: netip.MustParseAddrPort("10.0.0.1:1"), Dst: netip.MustParseAddrPort("10.0.0.2:2"),
 		Seq: 0xffffff00, Ack: 1, Flags: capture.ACK | capture.PSH | capture.FIN, PayloadLen: len(payload), Payload: payload}
 	var file bytes.Buffer
-	w, err := NewPcapng(&file, PcapngOptions{})
+	w, err := NewWriter(&file, WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestPcapngSplit(t *testing.T) {
 // TestPcapngAllocs guards the hot path: the frame buffer is reused; only
 // gopacket's per-packet option list (the epb_flags direction) allocates.
 func TestPcapngAllocs(t *testing.T) {
-	w, err := NewPcapng(io.Discard, PcapngOptions{})
+	w, err := NewWriter(io.Discard, WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

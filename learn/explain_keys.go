@@ -1,4 +1,4 @@
-package output
+package learn
 
 // noteKey numbers the notes; an Explainer keeps one bit per key.
 type noteKey uint8

@@ -1,9 +1,11 @@
-package output
+package learn
 
 import (
 	"errors"
 	"strings"
 
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -17,7 +19,7 @@ type Explainer struct {
 	all   bool
 	shown uint64 // one bit per noteKey
 	sides [2]explainSide
-	notes []Note
+	notes []output.Note
 }
 
 // explainSide is what one side of the connection said so far.
@@ -48,8 +50,8 @@ const (
 // repeats every note each time it applies.
 func NewExplainer(all bool) *Explainer { return &Explainer{all: all} }
 
-func sideIndex(from From) int {
-	if from == FromServer {
+func sideIndex(from output.From) int {
+	if from == output.FromServer {
 		return 1
 	}
 	return 0
@@ -58,7 +60,7 @@ func sideIndex(from From) int {
 // Data records that n bytes sent by from arrived in one TCP segment, to
 // tell how a greeting was cut (call it before the events those bytes
 // complete).
-func (x *Explainer) Data(from From, n int) {
+func (x *Explainer) Data(from output.From, n int) {
 	s := &x.sides[sideIndex(from)]
 	if s.fed >= greetingSize || n <= 0 {
 		return
@@ -77,14 +79,14 @@ func (x *Explainer) Data(from From, n int) {
 // Data call, were not captured (a payload cut short by the capture). They
 // are no loss and make no segment of their own: they only move the greeting
 // area's offsets on.
-func (x *Explainer) Skip(from From, n uint64) {
+func (x *Explainer) Skip(from output.From, n uint64) {
 	s := &x.sides[sideIndex(from)]
 	s.fed = int(min(uint64(greetingSize), uint64(s.fed)+n))
 }
 
 // Gap records that n bytes sent by from were lost and returns the notes
 // that explain it. The slice is valid until the next call.
-func (x *Explainer) Gap(from From, n uint64) []Note {
+func (x *Explainer) Gap(from output.From, n uint64) []output.Note {
 	s := &x.sides[sideIndex(from)]
 	if s.fed < greetingSize {
 		s.piecesLost = true
@@ -98,7 +100,7 @@ func (x *Explainer) Gap(from From, n uint64) []Note {
 // Notes records ev, sent by from, and returns the notes that explain it
 // (none when every one that applies was shown already). The slice is valid
 // until the next call.
-func (x *Explainer) Notes(from From, ev zmtp.Event) []Note {
+func (x *Explainer) Notes(from output.From, ev zmtp.Event) []output.Note {
 	i := sideIndex(from)
 	s, o := &x.sides[i], &x.sides[i^1]
 	x.notes = x.notes[:0]
@@ -108,7 +110,7 @@ func (x *Explainer) Notes(from From, ev zmtp.Event) []Note {
 	case *zmtp.Identity:
 		s.identified = true
 		s.identity, s.hasIdentity = string(e.Data), true
-		x.add(keyIdentity, StageMetadata, noteIdentity())
+		x.add(keyIdentity, output.StageMetadata, noteIdentity())
 	case *zmtp.Command:
 		x.command(s, o, e)
 	case *zmtp.Message:
@@ -136,20 +138,20 @@ func (x *Explainer) add(key noteKey, stage string, n noteText) {
 		return
 	}
 	x.shown |= bit
-	x.notes = append(x.notes, Note{Key: noteKeys[key], Stage: stage, Text: n.text, Cite: n.cite})
+	x.notes = append(x.notes, output.Note{Key: noteKeys[key], Stage: stage, Text: n.text, Cite: n.cite})
 }
 
 // stage is where side s stands in the connection.
 func (s *explainSide) stage() string {
 	switch {
 	case !s.greeted:
-		return StageVersion
+		return output.StageVersion
 	case s.major < 3 && !s.identified:
-		return StageMetadata
+		return output.StageMetadata
 	case s.major < 3 || s.done:
-		return StageMessages
+		return output.StageMessages
 	}
-	return StageSecurity
+	return output.StageSecurity
 }
 
 func (x *Explainer) greeting(s, o *explainSide, e *zmtp.Greeting) {
@@ -160,27 +162,27 @@ func (x *Explainer) greeting(s, o *explainSide, e *zmtp.Greeting) {
 	}
 	switch {
 	case e.Major >= 3:
-		x.add(keyGreeting, StageVersion, noteGreeting(e))
+		x.add(keyGreeting, output.StageVersion, noteGreeting(e))
 		if p := s.greetingPieces(e.Len); len(p) > 1 {
-			x.add(keyGreetingSplit, StageVersion, noteGreetingSplit(p, s.moreThanMax))
+			x.add(keyGreetingSplit, output.StageVersion, noteGreetingSplit(p, s.moreThanMax))
 		} else if len(p) == 1 {
-			x.add(keyGreetingWhole, StageVersion, noteGreetingWhole())
+			x.add(keyGreetingWhole, output.StageVersion, noteGreetingWhole())
 		}
 		if pad := padding(e); pad != 0 {
-			x.add(keyGreetingPadding, StageVersion, noteGreetingPadding(pad))
+			x.add(keyGreetingPadding, output.StageVersion, noteGreetingPadding(pad))
 		}
-		x.add(keyAsServer, StageVersion, noteAsServer(e))
+		x.add(keyAsServer, output.StageVersion, noteAsServer(e))
 		if o.greeted && o.major >= 3 && (o.major != e.Major || o.minor != e.Minor) {
-			x.add(keyVersionMixed, StageVersion, noteVersionMixed(e, o))
+			x.add(keyVersionMixed, output.StageVersion, noteVersionMixed(e, o))
 		}
 	case e.Major == 2 && e.Downgraded:
-		x.add(keyDowngrade20, StageVersion, noteDowngrade20(e))
+		x.add(keyDowngrade20, output.StageVersion, noteDowngrade20(e))
 	case e.Major == 2:
-		x.add(keyGreeting20, StageVersion, noteGreeting20(e))
+		x.add(keyGreeting20, output.StageVersion, noteGreeting20(e))
 	case e.Downgraded:
-		x.add(keyDowngrade10, StageVersion, noteDowngrade10(padding(e)))
+		x.add(keyDowngrade10, output.StageVersion, noteDowngrade10(padding(e)))
 	default:
-		x.add(keyGreeting10, StageVersion, noteGreeting10())
+		x.add(keyGreeting10, output.StageVersion, noteGreeting10())
 	}
 }
 
@@ -223,51 +225,65 @@ func (x *Explainer) command(s, o *explainSide, c *zmtp.Command) {
 		}
 	}
 	mech := c.Mechanism
-	switch {
-	case c.Name == "READY" && mech == "NULL":
-		s.done = true
-		x.add(keyNullReady, StageSecurity, noteNullReady(s.minor))
-	case c.Name == "READY" && mech == "PLAIN":
-		s.done = true
-		x.add(keyPlainReady, StageMetadata, notePlainReady())
-	case c.Name == "READY" && mech == "CURVE":
-		s.done = true
-		x.add(keyCurveReady, StageMetadata, noteCurveReady(c.BoxSize))
-	case c.Name == "HELLO" && mech == "PLAIN":
-		s.hello = true
-		x.add(keyPlainHello, StageSecurity, notePlainHello())
-	case c.Name == "HELLO" && mech == "CURVE":
-		s.hello = true
-		x.add(keyCurveHello, StageSecurity, noteCurveHello(c.Nonce))
-	case c.Name == "WELCOME" && mech == "PLAIN":
-		x.add(keyPlainWelcome, StageSecurity, notePlainWelcome())
-	case c.Name == "WELCOME" && mech == "CURVE":
-		x.add(keyCurveWelcome, StageSecurity, noteCurveWelcome())
-	case c.Name == "INITIATE" && mech == "PLAIN":
-		s.done = true
-		x.add(keyPlainInitiate, StageMetadata, notePlainInitiate())
-	case c.Name == "INITIATE" && mech == "CURVE":
-		s.done = true
-		x.add(keyCurveInitiate, StageSecurity, noteCurveInitiate(c.BoxSize))
-	case c.Name == "MESSAGE" && c.Encrypted:
-		x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(c.BoxSize, false))
-	case c.Name == "ERROR":
+	switch c.Kind {
+	case zmtp.KindReady:
+		switch mech {
+		case "NULL":
+			s.done = true
+			x.add(keyNullReady, output.StageSecurity, noteNullReady(s.minor))
+		case "PLAIN":
+			s.done = true
+			x.add(keyPlainReady, output.StageMetadata, notePlainReady())
+		case "CURVE":
+			s.done = true
+			x.add(keyCurveReady, output.StageMetadata, noteCurveReady(c.BoxSize))
+		}
+	case zmtp.KindHello:
+		switch mech {
+		case "PLAIN":
+			s.hello = true
+			x.add(keyPlainHello, output.StageSecurity, notePlainHello())
+		case "CURVE":
+			s.hello = true
+			x.add(keyCurveHello, output.StageSecurity, noteCurveHello(c.Nonce))
+		}
+	case zmtp.KindWelcome:
+		switch mech {
+		case "PLAIN":
+			x.add(keyPlainWelcome, output.StageSecurity, notePlainWelcome())
+		case "CURVE":
+			x.add(keyCurveWelcome, output.StageSecurity, noteCurveWelcome())
+		}
+	case zmtp.KindInitiate:
+		switch mech {
+		case "PLAIN":
+			s.done = true
+			x.add(keyPlainInitiate, output.StageMetadata, notePlainInitiate())
+		case "CURVE":
+			s.done = true
+			x.add(keyCurveInitiate, output.StageSecurity, noteCurveInitiate(c.BoxSize))
+		}
+	case zmtp.KindMessage:
+		if c.Encrypted {
+			x.add(keyCurveEncrypted, output.StageMessages, noteCurveEncrypted(c.BoxSize, false))
+		}
+	case zmtp.KindError:
 		x.add(keyErrorCmd, stage, noteErrorCommand(s.minor))
-	case c.Name == "PING":
-		x.add(keyPing, StageMessages, notePing(c))
-	case c.Name == "PONG":
-		x.add(keyPong, StageMessages, notePong())
-	case c.Name == "SUBSCRIBE":
+	case zmtp.KindPing:
+		x.add(keyPing, output.StageMessages, notePing(c))
+	case zmtp.KindPong:
+		x.add(keyPong, output.StageMessages, notePong())
+	case zmtp.KindSubscribe:
 		s.subscriber31 = true
-		x.add(keySub31, StageMessages, noteSubscribe31(c.Topic))
-	case c.Name == "CANCEL":
-		x.add(keyCancel31, StageMessages, noteCancel31())
+		x.add(keySub31, output.StageMessages, noteSubscribe31(c.Topic))
+	case zmtp.KindCancel:
+		x.add(keyCancel31, output.StageMessages, noteCancel31())
 	}
-	if len(c.Properties) > 0 && (c.Name == "READY" || c.Name == "INITIATE") {
-		x.add(keyMetadata, StageMetadata, noteMetadata(c.Name, s.minor))
+	if len(c.Properties) > 0 && (c.Kind == zmtp.KindReady || c.Kind == zmtp.KindInitiate) {
+		x.add(keyMetadata, output.StageMetadata, noteMetadata(c.Name, s.minor))
 		for _, p := range c.Properties {
 			if strings.EqualFold(string(p.Name), "Identity") {
-				x.add(keyMetaIdentity, StageMetadata, noteMetaIdentity(p.Value, s.sockType, s.minor))
+				x.add(keyMetaIdentity, output.StageMetadata, noteMetaIdentity(p.Value, s.sockType, s.minor))
 			}
 		}
 	}
@@ -280,38 +296,38 @@ func (x *Explainer) message(s, o *explainSide, m *zmtp.Message) {
 	s.done = true
 	switch {
 	case m.Encrypted:
-		x.add(keyCurveEncrypted, StageMessages, noteCurveEncrypted(m.BoxSize, true))
+		x.add(keyCurveEncrypted, output.StageMessages, noteCurveEncrypted(m.BoxSize, true))
 		return
 	case m.Subscription == zmtp.Subscribe:
-		x.add(keySub30, StageMessages, noteSubscribe30(s.major, s.minor, m.Topic))
+		x.add(keySub30, output.StageMessages, noteSubscribe30(s.major, s.minor, m.Topic))
 		return
 	case m.Subscription == zmtp.Cancel:
-		x.add(keyCancel30, StageMessages, noteCancel30(s.major))
+		x.add(keyCancel30, output.StageMessages, noteCancel30(s.major))
 		return
 	}
-	x.add(keyMessage, StageMessages, noteMessage(s.major, s.minor, m))
+	x.add(keyMessage, output.StageMessages, noteMessage(s.major, s.minor, m))
 	if len(m.Frames)+m.FramesOmitted > 1 {
-		x.add(keyFrameMore, StageMessages, noteFrameMore(s.major, s.minor, len(m.Frames)+m.FramesOmitted))
+		x.add(keyFrameMore, output.StageMessages, noteFrameMore(s.major, s.minor, len(m.Frames)+m.FramesOmitted))
 	}
 	for _, f := range m.Frames {
 		if f.Size > 255 || s.major == 1 && f.Size >= 254 {
-			x.add(keyFrameLong, StageMessages, noteFrameLong(s.major, s.minor, f.Size))
+			x.add(keyFrameLong, output.StageMessages, noteFrameLong(s.major, s.minor, f.Size))
 			break
 		}
 	}
 	if len(m.Frames) > 1 && m.Frames[0].Size == 0 && m.Frames[0].More &&
 		(isReqRep(s.sockType) || isReqRep(o.sockType)) {
-		x.add(keyReqDelimiter, StageMessages, noteReqDelimiter())
+		x.add(keyReqDelimiter, output.StageMessages, noteReqDelimiter())
 	}
 	if s.sockType == "ROUTER" || o.sockType == "ROUTER" {
 		peer := s
 		if s.sockType == "ROUTER" {
 			peer = o
 		}
-		x.add(keyRouterID, StageMessages, noteRouterID(peer.identity))
+		x.add(keyRouterID, output.StageMessages, noteRouterID(peer.identity))
 	}
 	if s.sockType == "PUB" || s.sockType == "XPUB" {
-		x.add(keyPubFilter, StageMessages, notePubFilter(s.minor))
+		x.add(keyPubFilter, output.StageMessages, notePubFilter(s.minor))
 	}
 }
 
@@ -320,21 +336,21 @@ func isReqRep(t string) bool { return t == "REQ" || t == "REP" }
 func (x *Explainer) error(s, o *explainSide, e *zmtp.Error) {
 	switch {
 	case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
-		x.add(keyMechMismatch, StageVersion, noteMechMismatch())
+		x.add(keyMechMismatch, output.StageVersion, noteMechMismatch())
 	case errors.Is(e.Err, zmtp.ErrMalformedCommand) && s.mech == "PLAIN" && o.hello &&
 		strings.Contains(e.Reason(), "command name length 94 "):
-		x.add(keyErrorLibzmqPlain, StageSecurity, noteLibzmqPlainError())
+		x.add(keyErrorLibzmqPlain, output.StageSecurity, noteLibzmqPlainError())
 	}
 	x.add(keyDecodeError, s.stage(), noteDecodeError())
 }
 
 func (x *Explainer) teardown(c *zmtp.Connection) {
 	switch c.End {
-	case "closed":
-		x.add(keyTeardownFin, StageTeardown, noteTeardownFin())
-	case "reset":
-		x.add(keyTeardownRst, StageTeardown, noteTeardownRst())
+	case capture.Finished:
+		x.add(keyTeardownFin, output.StageTeardown, noteTeardownFin())
+	case capture.Reset:
+		x.add(keyTeardownRst, output.StageTeardown, noteTeardownRst())
 	default:
-		x.add(keyTeardownOpen, StageTeardown, noteTeardownOpen(c.End))
+		x.add(keyTeardownOpen, output.StageTeardown, noteTeardownOpen(c.End.String()))
 	}
 }

@@ -1,22 +1,9 @@
-package output
+package pcapfile
 
 import (
 	"encoding/binary"
 
 	"github.com/zmtpdump/zmtpdump/capture"
-)
-
-// LinkType is the link layer of the frames rebuilt for an interface.
-type LinkType uint8
-
-// Link types of rebuilt frames.
-const (
-	// LinkEthernet frames start with an Ethernet header whose addresses
-	// are zero, as on lo (pcap LINKTYPE_ETHERNET).
-	LinkEthernet LinkType = iota
-	// LinkRaw frames start with the IP header, as on tun devices (pcap
-	// LINKTYPE_RAW).
-	LinkRaw
 )
 
 // Header sizes and the fixed values of rebuilt headers.

@@ -1,8 +1,9 @@
-package output
+package learn
 
 import (
 	"fmt"
 
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -56,7 +57,7 @@ func wireBytes(major uint8, m *zmtp.Message) string {
 		b = append(b, 0, byte(f.Size))
 	}
 	b = append(b, f.Data...)
-	return string(appendHexSpaced(nil, b))
+	return string(output.AppendHexSpaced(nil, b))
 }
 
 func noteFrameMore(major, minor uint8, n int) noteText {
@@ -71,13 +72,13 @@ func noteFrameLong(major, minor uint8, size uint64) noteText {
 	if major == 1 {
 		return noteText{
 			fmt.Sprintf("A frame of %s with its flags byte has a length of 255 or more, so the length is "+
-				"0xFF then 8 bytes in network byte order.", plural(size, "byte")),
+				"0xFF then 8 bytes in network byte order.", output.Plural(size, "byte")),
 			framingCite(major, minor),
 		}
 	}
 	return noteText{
 		fmt.Sprintf("A body of %s does not fit a 1-byte size, so its frame is LONG: flags bit 1 set and an "+
-			"8-byte size in network byte order, for bodies up to 2^63-1 bytes.", plural(size, "byte")),
+			"8-byte size in network byte order, for bodies up to 2^63-1 bytes.", output.Plural(size, "byte")),
 		framingCite(major, minor),
 	}
 }
@@ -85,7 +86,7 @@ func noteFrameLong(major, minor uint8, size uint64) noteText {
 func noteCommandLong(size uint64, minor uint8) noteText {
 	return noteText{
 		fmt.Sprintf("This command's body is %s: from 256 bytes up a command SHOULD use a long size, so its "+
-			"frame starts 0x06 (COMMAND and LONG) and an 8-byte size.", plural(size, "byte")),
+			"frame starts 0x06 (COMMAND and LONG) and an 8-byte size.", output.Plural(size, "byte")),
 		cite(zmtpRFC(minor), "Authentication and Confidentiality", "Framing"),
 	}
 }
@@ -103,7 +104,7 @@ func noteReqDelimiter() noteText {
 func noteRouterID(identity string) noteText {
 	id := "an id the ROUTER made up, since this peer announced none"
 	if identity != "" {
-		id = string(appendQuoted(nil, []byte(identity))) + ", the peer's Identity"
+		id = string(output.AppendQuoted(nil, []byte(identity))) + ", the peer's Identity"
 	}
 	return noteText{
 		"A ROUTER's application gets each message from a peer with one more frame in front, the peer's " +
@@ -125,7 +126,7 @@ func notePubFilter(minor uint8) noteText {
 func noteSubscribe31(topic []byte) noteText {
 	return noteText{
 		"A ZMTP 3.1 subscriber subscribes with a SUBSCRIBE command holding the topic (here " +
-			string(appendQuoted(nil, topic)) + "); the publisher then sends it the messages that start with " +
+			string(output.AppendQuoted(nil, topic)) + "); the publisher then sends it the messages that start with " +
 			"it. Subscriptions add up and are counted: subscribing twice to a topic takes two CANCELs.",
 		cite("RFC 37", "The Publish-Subscribe Pattern"),
 	}
@@ -140,7 +141,7 @@ func noteCancel31() noteText {
 
 func noteSubscribe30(major, minor uint8, topic []byte) noteText {
 	form := "This is how ZMTP 3.0 and 2.0 subscribe: an ordinary one-frame message from the subscriber, " +
-		"the byte 0x01 then the topic (here " + string(appendQuoted(nil, topic)) + "); 0x00 then the " +
+		"the byte 0x01 then the topic (here " + string(output.AppendQuoted(nil, topic)) + "); 0x00 then the " +
 		"topic cancels. ZMTP 3.1 replaced these messages with SUBSCRIBE and CANCEL commands."
 	switch {
 	case major == 2:

@@ -1,4 +1,4 @@
-package output
+package pcapfile
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func TestPcapngAddInterface(t *testing.T) {
 		return &capture.Segment{Time: t0, Ifindex: ifindex, Src: a, Dst: b, Seq: 1, Flags: capture.ACK}
 	}
 	var file bytes.Buffer
-	w, err := NewPcapng(&file, PcapngOptions{Interfaces: []Interface{{Name: "lo", Index: 1}}})
+	w, err := NewWriter(&file, WriterOptions{Interfaces: []Interface{{Name: "lo", Index: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,25 +68,11 @@ func TestPcapngAddInterface(t *testing.T) {
 	}
 }
 
-func TestPrintable(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"eth0", "eth0"},
-		{"a\x1b]0;pwned\x07b", `a\x1b]0;pwned\x07b`},
-		{`back\slash`, `back\\slash`},
-		{"caf\xc3\xa9", `caf\xc3\xa9`},
-		{"", ""},
-	} {
-		if got := Printable(tc.in); got != tc.want {
-			t.Errorf("Printable(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // TestPcapngForget: a vanished interface's index is forgotten, so that
 // another interface given it later gets a block of its own.
 func TestPcapngForget(t *testing.T) {
 	var file bytes.Buffer
-	w, err := NewPcapng(&file, PcapngOptions{Interfaces: []Interface{{Name: "veth9", Index: 9}}})
+	w, err := NewWriter(&file, WriterOptions{Interfaces: []Interface{{Name: "veth9", Index: 9}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package output
+package learn
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -90,7 +91,7 @@ func (l *Ladder) push(r ladderRow) {
 // Data records that n bytes sent by from arrived at t in one TCP segment:
 // the segments of a greeting become rows of their own. Call it before the
 // events those bytes complete.
-func (l *Ladder) Data(from From, t time.Time, n int) {
+func (l *Ladder) Data(from output.From, t time.Time, n int) {
 	i := sideIndex(from)
 	if l.fed[i] >= greetingSize || n <= 0 {
 		return
@@ -104,21 +105,21 @@ func (l *Ladder) Data(from From, t time.Time, n int) {
 // call, were not captured (a payload cut short by the capture). They are no
 // loss and draw nothing: they only move the offsets of the greeting pieces
 // that follow on.
-func (l *Ladder) Skip(from From, n uint64) {
+func (l *Ladder) Skip(from output.From, n uint64) {
 	i := sideIndex(from)
 	l.fed[i] = int(min(uint64(greetingSize), uint64(l.fed[i])+n))
 }
 
 // Gap records that n bytes sent by from were lost at t.
-func (l *Ladder) Gap(from From, t time.Time, n uint64) {
+func (l *Ladder) Gap(from output.From, t time.Time, n uint64) {
 	i := sideIndex(from)
 	l.fed[i] = greetingSize
-	l.push(ladderRow{t: t, side: i, label: "gap: " + plural(n, "byte") + " lost"})
+	l.push(ladderRow{t: t, side: i, label: "gap: " + output.Plural(n, "byte") + " lost"})
 }
 
 // Event records ev, sent by from at t. The *zmtp.Connection summary ends
 // the ladder.
-func (l *Ladder) Event(from From, t time.Time, ev zmtp.Event) {
+func (l *Ladder) Event(from output.From, t time.Time, ev zmtp.Event) {
 	i := sideIndex(from)
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
@@ -134,7 +135,7 @@ func (l *Ladder) Event(from From, t time.Time, ev zmtp.Event) {
 		if l.start.IsZero() {
 			l.start = t
 		}
-		l.end = &ladderRow{t: t, kind: rowEnd, label: e.End}
+		l.end = &ladderRow{t: t, kind: rowEnd, label: e.End.String()}
 	default:
 		l.push(ladderRow{t: t, side: i, label: eventLabel(ev)})
 	}
@@ -162,14 +163,14 @@ const maxLabel = 70
 // short quotes at most 16 bytes of p.
 func short(p []byte) string {
 	if len(p) > 16 {
-		return string(appendQuoted(nil, p[:16])) + "..."
+		return string(output.AppendQuoted(nil, p[:16])) + "..."
 	}
-	return string(appendQuoted(nil, p))
+	return string(output.AppendQuoted(nil, p))
 }
 
 func messageLabel(m *zmtp.Message) string {
 	if m.Encrypted {
-		return "MESSAGE (encrypted, " + plural(m.Bytes, "byte") + ")"
+		return "MESSAGE (encrypted, " + output.Plural(m.Bytes, "byte") + ")"
 	}
 	var b strings.Builder
 	b.WriteString("message ")
@@ -187,7 +188,7 @@ func messageLabel(m *zmtp.Message) string {
 		fmt.Fprintf(&b, " | (%d more frames)", m.FramesOmitted)
 	}
 	if m.Bytes > 16 {
-		b.WriteString(" (" + plural(m.Bytes, "byte") + ")")
+		b.WriteString(" (" + output.Plural(m.Bytes, "byte") + ")")
 	}
 	return b.String()
 }
@@ -204,9 +205,9 @@ func eventLabel(ev zmtp.Event) string {
 		return "identity " + short(e.Data)
 	case *zmtp.Gap:
 		if e.MessagesKnown {
-			return "gap: " + plural(e.Bytes, "byte") + " lost (" + plural(e.Messages, "message") + ")"
+			return "gap: " + output.Plural(e.Bytes, "byte") + " lost (" + output.Plural(e.Messages, "message") + ")"
 		}
-		return "gap: " + plural(e.Bytes, "byte") + " lost"
+		return "gap: " + output.Plural(e.Bytes, "byte") + " lost"
 	case *zmtp.Resync:
 		return "resync (" + e.Reason.String() + ", " + e.Source.String() + ")"
 	case *zmtp.Error:
@@ -217,33 +218,33 @@ func eventLabel(ev zmtp.Event) string {
 				return "error: " + s.Error()
 			}
 		}
-		return "error: " + string(appendEscaped(nil, e.Reason()))
+		return "error: " + string(output.AppendEscaped(nil, e.Reason()))
 	}
 	return fmt.Sprintf("%T", ev)
 }
 
 func commandLabel(c *zmtp.Command) string {
 	var b strings.Builder
-	b.WriteString(string(appendToken(nil, []byte(c.Name))))
+	b.WriteString(string(output.AppendToken(nil, []byte(c.Name))))
 	switch {
 	case c.Mechanism == "CURVE" && c.Nonce != nil:
-		fmt.Fprintf(&b, " (CURVE, %s", plural(c.Size, "byte"))
+		fmt.Fprintf(&b, " (CURVE, %s", output.Plural(c.Size, "byte"))
 		if c.Encrypted {
 			b.WriteString(", encrypted")
 		}
 		b.WriteByte(')')
-	case c.Name == "HELLO" && c.Mechanism == "PLAIN":
+	case c.Kind == zmtp.KindHello && c.Mechanism == "PLAIN":
 		b.WriteString(" (PLAIN) user " + short(c.Username))
-	case c.Name == "PING":
+	case c.Kind == zmtp.KindPing:
 		fmt.Fprintf(&b, " ttl %d.%ds", c.TTL/10, c.TTL%10)
-	case c.Name == "SUBSCRIBE" || c.Name == "CANCEL":
+	case c.Kind == zmtp.KindSubscribe || c.Kind == zmtp.KindCancel:
 		b.WriteString(" " + short(c.Topic))
-	case c.Name == "ERROR":
+	case c.Kind == zmtp.KindError:
 		b.WriteString(" " + short(c.Reason))
 	case len(c.Properties) > 0:
 		for _, p := range c.Properties {
 			b.WriteByte(' ')
-			b.Write(appendToken(nil, p.Name))
+			b.Write(output.AppendToken(nil, p.Name))
 			b.WriteByte('=')
 			if isWord(p.Value) {
 				b.Write(p.Value)
@@ -251,9 +252,9 @@ func commandLabel(c *zmtp.Command) string {
 				b.WriteString(short(p.Value))
 			}
 		}
-	case c.Name == "PONG" || c.Name == "WELCOME":
+	case c.Kind == zmtp.KindPong || c.Kind == zmtp.KindWelcome:
 	default:
-		b.WriteString(" (" + plural(c.Size, "byte") + ")")
+		b.WriteString(" (" + output.Plural(c.Size, "byte") + ")")
 	}
 	return b.String()
 }

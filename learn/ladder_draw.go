@@ -1,26 +1,13 @@
-package output
+package learn
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
-
-// LadderAware is implemented by printers that can draw a Ladder.
-type LadderAware interface {
-	// Ladder draws l, once its connection has ended.
-	Ladder(l *Ladder) error
-}
-
-// Ladder implements LadderAware: the diagram follows the connection's
-// summary line, then an empty line.
-func (p *Text) Ladder(l *Ladder) error {
-	// The labels quote what they take from the wire; escaping the whole
-	// drawing again keeps any byte a label forgot off the terminal.
-	_, err := p.w.Write(appendPrintable(nil, string(l.AppendTo(nil)), true))
-	return err
-}
 
 // timeCol is the width of the time column and the space after it.
 const timeCol = 11
@@ -40,10 +27,10 @@ func (l *Ladder) AppendTo(b []byte) []byte {
 	b = append(b, " -> "...)
 	b = l.server.AppendTo(b)
 	b = append(b, ", "...)
-	b = appendVersion(b, &l.summary)
-	if l.summary.End != "" {
+	b = output.AppendVersion(b, &l.summary)
+	if l.end != nil {
 		b = append(b, ", "...)
-		b = appendEscaped(b, l.summary.End)
+		b = output.AppendEscaped(b, l.summary.End.String())
 	}
 	b = append(b, '\n')
 	b = fmt.Appendf(b, "%-*s%s%*s\n", timeCol, " time (s)", left, w+2-len(left), right)
@@ -57,7 +44,7 @@ func endpointLabel(addr string, sockType *string) string {
 	if *sockType == "" {
 		return addr
 	}
-	return addr + " (" + string(appendToken(nil, []byte(*sockType))) + ")"
+	return addr + " (" + string(output.AppendToken(nil, []byte(*sockType))) + ")"
 }
 
 // drawnRows labels the rows to draw: greeting pieces named by the fields
@@ -91,7 +78,7 @@ func (l *Ladder) drawnRows() []ladderRow {
 				if r.encrypted {
 					kind = "encrypted MESSAGEs"
 				}
-				r.label = fmt.Sprintf("%d %s (%s)", r.count, kind, plural(r.bytes, "byte"))
+				r.label = fmt.Sprintf("%d %s (%s)", r.count, kind, output.Plural(r.bytes, "byte"))
 			}
 		}
 		if len(r.label) > maxLabel {
@@ -100,12 +87,12 @@ func (l *Ladder) drawnRows() []ladderRow {
 		out = append(out, r)
 	}
 	if l.more > 0 {
-		out = append(out, ladderRow{kind: rowEnd, label: fmt.Sprintf("... %s not drawn", plural(l.more, "more event"))})
+		out = append(out, ladderRow{kind: rowEnd, label: fmt.Sprintf("... %s not drawn", output.Plural(l.more, "more event"))})
 	}
 	if l.end != nil {
 		end := *l.end
-		switch end.label {
-		case "closed":
+		switch l.summary.End {
+		case capture.Finished:
 			end.label = "FIN both ways: closed"
 			end.side = -1
 		default:
@@ -139,7 +126,7 @@ type greetingField struct {
 func (l *Ladder) pieceLabel(r *ladderRow, n, i, of int) string {
 	g := &l.greet[r.side]
 	if !g.known {
-		return fmt.Sprintf("greeting bytes %d-%d (%s)", r.off, r.off+n-1, plural(uint64(n), "byte"))
+		return fmt.Sprintf("greeting bytes %d-%d (%s)", r.off, r.off+n-1, output.Plural(uint64(n), "byte"))
 	}
 	if of == 1 {
 		return greetingLabel(&g.g)
@@ -150,7 +137,7 @@ func (l *Ladder) pieceLabel(r *ladderRow, n, i, of int) string {
 			names = append(names, f.name)
 		}
 	}
-	return fmt.Sprintf("greeting %d/%d: %s (%s)", i, of, strings.Join(names, ", "), plural(uint64(n), "byte"))
+	return fmt.Sprintf("greeting %d/%d: %s (%s)", i, of, strings.Join(names, ", "), output.Plural(uint64(n), "byte"))
 }
 
 func greetingFields(g *zmtp.Greeting) []greetingField {
@@ -164,7 +151,7 @@ func greetingFields(g *zmtp.Greeting) []greetingField {
 		return []greetingField{sig,
 			{10, 11, fmt.Sprintf("major %d", g.Major)},
 			{11, 12, fmt.Sprintf("minor %d", g.Minor)},
-			{12, 32, string(appendToken(nil, []byte(g.Mechanism)))},
+			{12, 32, string(output.AppendToken(nil, []byte(g.Mechanism)))},
 			{32, 33, fmt.Sprintf("as-server %d", as)},
 			{33, 64, "filler"}}
 	case g.Major == 2:
@@ -173,7 +160,7 @@ func greetingFields(g *zmtp.Greeting) []greetingField {
 			rev = fmt.Sprintf("major %d, downgrading to 2.0", g.Revision)
 		}
 		return []greetingField{sig, {10, 11, rev},
-			{11, 12, "socket type " + string(appendToken(nil, []byte(g.SocketType)))}}
+			{11, 12, "socket type " + string(output.AppendToken(nil, []byte(g.SocketType)))}}
 	}
 	return []greetingField{{0, 10, "signature, a 1.0 identity frame header"}}
 }
@@ -181,11 +168,11 @@ func greetingFields(g *zmtp.Greeting) []greetingField {
 func greetingLabel(g *zmtp.Greeting) string {
 	switch {
 	case g.Major >= 3:
-		return fmt.Sprintf("greeting ZMTP %d.%d %s", g.Major, g.Minor, appendToken(nil, []byte(g.Mechanism)))
+		return fmt.Sprintf("greeting ZMTP %d.%d %s", g.Major, g.Minor, output.AppendToken(nil, []byte(g.Mechanism)))
 	case g.Major == 2 && g.Downgraded:
-		return fmt.Sprintf("greeting ZMTP 2.0 %s (downgraded from %d)", appendToken(nil, []byte(g.SocketType)), g.Revision)
+		return fmt.Sprintf("greeting ZMTP 2.0 %s (downgraded from %d)", output.AppendToken(nil, []byte(g.SocketType)), g.Revision)
 	case g.Major == 2:
-		return fmt.Sprintf("greeting ZMTP 2.0 %s", appendToken(nil, []byte(g.SocketType)))
+		return fmt.Sprintf("greeting ZMTP 2.0 %s", output.AppendToken(nil, []byte(g.SocketType)))
 	case g.Downgraded:
 		return "signature only: downgraded to ZMTP 1.0"
 	}
