@@ -1,6 +1,9 @@
 // Package capture defines Segment, the one currency between packet capture
-// (the eBPF loader, pcap files) and analysis (TCP reassembly, ZMTP decoding).
+// (the eBPF loader, pcap files) and analysis (TCP reassembly, ZMTP decoding),
+// and Dir, the direction of a connection flows, zmtp and output share.
 //
 // Everything after capture is tested without a kernel: the pcap reader
 // yields the same Segment the kernel loader yields.
+//
+// Imports: nothing of ours; it is the leaf every other package may import.
 package capture

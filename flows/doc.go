@@ -111,4 +111,8 @@
 // An Assembler is used by one goroutine, which its Consumers run on.
 // Sharded spreads connections over Assemblers run by goroutines of their
 // own, fed with batches of segments rather than one segment at a time.
+// Both implement Reassembler, the one contract a pipeline drives.
+//
+// Imports: capture only, of our packages; zmtp and output do not import
+// flows.
 package flows

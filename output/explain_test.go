@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -28,20 +29,20 @@ var (
 
 func TestExplainOncePerConnection(t *testing.T) {
 	x := NewExplainer(false)
-	if got := noteKeysOf(x.Notes(FromClient, oneFrame)); !cmp.Equal(got, []string{"message"}) {
+	if got := noteKeysOf(x.Notes(capture.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
 		t.Fatalf("first message: notes %v, want [message]", got)
 	}
 	for i := range 3 {
-		if got := x.Notes(FromServer, oneFrame); len(got) != 0 {
+		if got := x.Notes(capture.ServerToClient, oneFrame); len(got) != 0 {
 			t.Fatalf("message %d: notes %v, want none (once per connection)", i+2, noteKeysOf(got))
 		}
 	}
 	// A new key still shows, an old one does not.
-	if got := noteKeysOf(x.Notes(FromClient, twoFrame)); !cmp.Equal(got, []string{"frame.more"}) {
+	if got := noteKeysOf(x.Notes(capture.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"frame.more"}) {
 		t.Fatalf("two frames: notes %v, want [frame.more]", got)
 	}
 	// Another connection starts afresh.
-	if got := noteKeysOf(NewExplainer(false).Notes(FromClient, oneFrame)); !cmp.Equal(got, []string{"message"}) {
+	if got := noteKeysOf(NewExplainer(false).Notes(capture.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
 		t.Fatalf("new connection: notes %v, want [message]", got)
 	}
 }
@@ -49,7 +50,7 @@ func TestExplainOncePerConnection(t *testing.T) {
 func TestExplainAll(t *testing.T) {
 	x := NewExplainer(true)
 	for i := range 3 {
-		if got := noteKeysOf(x.Notes(FromClient, twoFrame)); !cmp.Equal(got, []string{"message", "frame.more"}) {
+		if got := noteKeysOf(x.Notes(capture.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"message", "frame.more"}) {
 			t.Fatalf("message %d: notes %v, want every note each time", i+1, got)
 		}
 	}
@@ -71,56 +72,56 @@ func TestExplainKeys(t *testing.T) {
 		want []string
 	}{
 		{"libzmq greeting in pieces", func(x *Explainer) []Note {
-			x.Data(FromClient, 10)
-			x.Data(FromClient, 1)
-			x.Data(FromClient, 60) // 53 of the greeting, 7 of READY
-			return x.Notes(FromClient, null31)
+			x.Data(capture.ClientToServer, 10)
+			x.Data(capture.ClientToServer, 1)
+			x.Data(capture.ClientToServer, 60) // 53 of the greeting, 7 of READY
+			return x.Notes(capture.ClientToServer, null31)
 		}, []string{"greeting", "greeting.split", "greeting.padding", "greeting.as-server"}},
 		{"whole greeting, mixed versions", func(x *Explainer) []Note {
-			x.Notes(FromServer, null31)
-			x.Data(FromClient, 64)
-			return x.Notes(FromClient, null30)
+			x.Notes(capture.ServerToClient, null31)
+			x.Data(capture.ClientToServer, 64)
+			return x.Notes(capture.ClientToServer, null30)
 		}, []string{"greeting.whole", "version.mixed"}}, // greeting, as-server: shown already
 		{"pieces known after a skip, not a gap", func(x *Explainer) []Note {
-			x.Data(FromClient, 10)
-			x.Data(FromClient, 1)
-			x.Data(FromClient, 53)
-			x.Skip(FromClient, 1000) // bytes not captured: no loss
-			x.Data(FromClient, 7)
-			return x.Notes(FromClient, null31)
+			x.Data(capture.ClientToServer, 10)
+			x.Data(capture.ClientToServer, 1)
+			x.Data(capture.ClientToServer, 53)
+			x.Skip(capture.ClientToServer, 1000) // bytes not captured: no loss
+			x.Data(capture.ClientToServer, 7)
+			return x.Notes(capture.ClientToServer, null31)
 		}, []string{"greeting", "greeting.split", "greeting.padding", "greeting.as-server"}},
 		{"pieces unknown after a gap", func(x *Explainer) []Note {
-			x.Gap(FromClient, 10)
-			return x.Notes(FromClient, null30)
+			x.Gap(capture.ClientToServer, 10)
+			return x.Notes(capture.ClientToServer, null30)
 		}, []string{"greeting", "greeting.as-server"}},
 		{"2.0 downgrade", func(x *Explainer) []Note {
-			return x.Notes(FromClient, &zmtp.Greeting{Major: 2, Revision: 3, Downgraded: true, SocketType: "PUSH", Mechanism: "NULL"})
+			return x.Notes(capture.ClientToServer, &zmtp.Greeting{Major: 2, Revision: 3, Downgraded: true, SocketType: "PUSH", Mechanism: "NULL"})
 		}, []string{"downgrade.20"}},
-		{"NULL READY", func(x *Explainer) []Note { return x.Notes(FromServer, ready("PULL")) },
+		{"NULL READY", func(x *Explainer) []Note { return x.Notes(capture.ServerToClient, ready("PULL")) },
 			[]string{"null.ready", "ready.metadata"}},
 		{"REQ delimiter", func(x *Explainer) []Note {
-			x.Notes(FromClient, ready("REQ"))
-			x.Notes(FromServer, ready("REP"))
-			return x.Notes(FromClient, twoFrame)
+			x.Notes(capture.ClientToServer, ready("REQ"))
+			x.Notes(capture.ServerToClient, ready("REP"))
+			return x.Notes(capture.ClientToServer, twoFrame)
 		}, []string{"message", "frame.more", "req.delimiter"}},
 		{"3.0 subscription", func(x *Explainer) []Note {
-			x.Notes(FromClient, null30)
-			return x.Notes(FromClient, &zmtp.Message{Frames: []zmtp.Frame{{Size: 2, Data: []byte("\x01a")}}, Subscription: zmtp.Subscribe, Topic: []byte("a")})
+			x.Notes(capture.ClientToServer, null30)
+			return x.Notes(capture.ClientToServer, &zmtp.Message{Frames: []zmtp.Frame{{Size: 2, Data: []byte("\x01a")}}, Subscription: zmtp.Subscribe, Topic: []byte("a")})
 		}, []string{"sub.30-message"}},
 		{"3.1 SUBSCRIBE", func(x *Explainer) []Note {
-			return x.Notes(FromClient, &zmtp.Command{Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
+			return x.Notes(capture.ClientToServer, &zmtp.Command{Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
 		}, []string{"sub.31-command"}},
 		{"libzmq PLAIN ERROR", func(x *Explainer) []Note {
 			plain := &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "PLAIN"}
-			x.Notes(FromClient, plain)
-			x.Notes(FromServer, plain)
-			x.Notes(FromClient, &zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 18})
-			return x.Notes(FromServer, &zmtp.Error{Err: fmt.Errorf("command name length 94 at offset 64 overruns the 9-byte body: %w", zmtp.ErrMalformedCommand)})
+			x.Notes(capture.ClientToServer, plain)
+			x.Notes(capture.ServerToClient, plain)
+			x.Notes(capture.ClientToServer, &zmtp.Command{Name: "HELLO", Mechanism: "PLAIN", Size: 18})
+			return x.Notes(capture.ServerToClient, &zmtp.Error{Err: fmt.Errorf("command name length 94 at offset 64 overruns the 9-byte body: %w", zmtp.ErrMalformedCommand)})
 		}, []string{"error.libzmq-plain", "decode.error"}},
 		{"other error", func(x *Explainer) []Note {
-			return x.Notes(FromServer, &zmtp.Error{Err: errors.New("anything")})
+			return x.Notes(capture.ServerToClient, &zmtp.Error{Err: errors.New("anything")})
 		}, []string{"decode.error"}},
-		{"reset", func(x *Explainer) []Note { return x.Notes(FromClient, &zmtp.Connection{End: "reset"}) },
+		{"reset", func(x *Explainer) []Note { return x.Notes(capture.ClientToServer, &zmtp.Connection{End: "reset"}) },
 			[]string{"teardown.rst"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,11 +151,11 @@ func TestNoteKeysNamed(t *testing.T) {
 func TestTextNotes(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Time: TimeNone})
-	p.SetNotes([]Note{{Key: "k", Stage: StageMessages, Text: strings.Repeat("word ", 40), Cite: `RFC 23 "Framing"`}})
-	if err := p.Event(ts, src, dst, oneFrame); err != nil {
+	notes := []Note{{Key: "k", Stage: StageMessages, Text: strings.Repeat("word ", 40), Cite: `RFC 23 "Framing"`}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, oneFrame); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Event(ts, src, dst, oneFrame); err != nil { // notes are printed once
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, oneFrame); err != nil { // notes are printed once
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {
@@ -178,8 +179,8 @@ func TestTextNotes(t *testing.T) {
 func TestJSONNotes(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
-	p.SetNotes([]Note{{Key: "message", Stage: StageMessages, Text: `a "quoted" note`, Cite: `RFC 23 "Framing"`}})
-	if err := p.Event(ts, src, dst, oneFrame); err != nil {
+	notes := []Note{{Key: "message", Stage: StageMessages, Text: `a "quoted" note`, Cite: `RFC 23 "Framing"`}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, oneFrame); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {

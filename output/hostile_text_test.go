@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -33,8 +34,8 @@ func rawControl(out string) int {
 func TestNotesEscaped(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: ts.Location()})
-	p.SetNotes([]Note{{Key: "k", Stage: "stage" + retitle, Text: "text " + retitle + " \xc2\x9b\xff", Cite: "RFC " + retitle}})
-	if err := p.Gap(ts, src, dst, 1); err != nil {
+	notes := []Note{{Key: "k", Stage: "stage" + retitle, Text: "text " + retitle + " \xc2\x9b\xff", Cite: "RFC " + retitle}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, &zmtp.Gap{Bytes: 1}); err != nil {
 		t.Fatal(err)
 	}
 	p.Flush()
@@ -50,8 +51,8 @@ func TestNotesEscaped(t *testing.T) {
 // socket type, taken from its READY: quoted and escaped.
 func TestExplainHostileSocketType(t *testing.T) {
 	x := NewExplainer(false)
-	x.Notes(FromClient, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
-	notes := x.Notes(FromClient, &zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
+	x.Notes(capture.ClientToServer, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+	notes := x.Notes(capture.ClientToServer, &zmtp.Command{Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
 		{Name: []byte("Socket-Type"), Value: []byte(retitle)},
 		{Name: []byte("Identity"), Value: []byte("id")},
 	}})
@@ -83,11 +84,11 @@ func TestLadderHostile(t *testing.T) {
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: uint64(len(retitle)), Data: []byte(retitle)}}, Bytes: uint64(len(retitle))},
 		&zmtp.Error{Err: errorString("bad " + retitle)},
 	} {
-		l.Event(FromClient, ts, ev)
+		l.Event(capture.ClientToServer, ts, ev)
 	}
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{})
-	if err := p.Ladder(l); err != nil {
+	if err := p.Drawing(l.AppendTo(nil)); err != nil {
 		t.Fatal(err)
 	}
 	p.Flush()
@@ -112,7 +113,7 @@ func TestJSONUTF8(t *testing.T) {
 		&zmtp.Command{Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
 		&zmtp.Command{Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
 	} {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}

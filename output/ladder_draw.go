@@ -7,21 +7,6 @@ import (
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
-// LadderAware is implemented by printers that can draw a Ladder.
-type LadderAware interface {
-	// Ladder draws l, once its connection has ended.
-	Ladder(l *Ladder) error
-}
-
-// Ladder implements LadderAware: the diagram follows the connection's
-// summary line, then an empty line.
-func (p *Text) Ladder(l *Ladder) error {
-	// The labels quote what they take from the wire; escaping the whole
-	// drawing again keeps any byte a label forgot off the terminal.
-	_, err := p.w.Write(appendPrintable(nil, string(l.AppendTo(nil)), true))
-	return err
-}
-
 // timeCol is the width of the time column and the space after it.
 const timeCol = 11
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -31,7 +32,7 @@ func TestTextResync(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: time.UTC, Time: TimeNone})
 	for _, ev := range resyncEvents() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -54,7 +55,7 @@ func TestJSONResync(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
 	for _, ev := range resyncEvents() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,15 +92,15 @@ func TestJSONResync(t *testing.T) {
 // reason, and says why the first messages after it may be missing.
 func TestExplainResync(t *testing.T) {
 	x := NewExplainer(false)
-	join := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
+	join := x.Notes(capture.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
 	if len(join) != 1 || join[0].Key != "resync.mid-stream" || !strings.Contains(join[0].Text, "not shown") {
 		t.Fatalf("mid-stream notes %+v", join)
 	}
-	gap := x.Notes(FromClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
+	gap := x.Notes(capture.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
 	if len(gap) != 1 || gap[0].Key != "resync.gap" || !strings.Contains(gap[0].Text, "kernel marked") {
 		t.Fatalf("gap notes %+v", gap)
 	}
-	if again := x.Notes(FromServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
+	if again := x.Notes(capture.ServerToClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
 		t.Errorf("shown twice: %+v", again)
 	}
 }

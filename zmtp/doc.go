@@ -18,4 +18,7 @@
 //
 // The specifications are the ZeroMQ RFCs: 13 (ZMTP 1.0), 15 (ZMTP 2.0), 23
 // (ZMTP 3.0), 37 (ZMTP 3.1), 24 (PLAIN) and 26 (CURVE).
+//
+// Imports: capture only (its Dir names the two directions), of our
+// packages.
 package zmtp
