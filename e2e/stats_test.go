@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStatsLine captures a PUSH/PULL exchange with --json and
+// --stats-file: stdout ends with the {"event":"stats"} line, the file
+// holds the same object, its counts are those of the text on stderr, and
+// every message sent is counted.
+func TestStatsLine(t *testing.T) {
+	requireLive(t)
+	const count, size = 20, 100
+	port := freePort(t)
+	file := filepath.Join(t.TempDir(), "stats.json")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "--json", "--stats-file", file)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count)},
+		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", fmt.Sprint(size)})
+	out, errOut := d.stop(t)
+	wantEveryMessage(t, out, errOut, count, size)
+	all := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	last := all[len(all)-1]
+	var line map[string]any
+	if err := json.Unmarshal([]byte(last), &line); err != nil || line["event"] != "stats" {
+		t.Fatalf("the last line is not the stats line (%v): %s", err, last)
+	}
+	written, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytes.TrimSpace(written), []byte(last)) {
+		t.Errorf("--stats-file holds\n%s\nthe stats line is\n%s", written, last)
+	}
+	num := func(key string) uint64 {
+		v, ok := line[key].(float64)
+		if !ok {
+			t.Fatalf("%s: %v in %s", key, line[key], last)
+		}
+		return uint64(v)
+	}
+	for key, re := range map[string]string{
+		"packets_captured":  `(\d+) packets captured`,
+		"packets_matched":   `(\d+) packets matched in the kernel`,
+		"ring_drops":        `(\d+) packets dropped by kernel`,
+		"events":            `(\d+) ZMTP events decoded`,
+		"connections":       `(\d+) connections,`,
+		"bytes_reassembled": `(\d+) bytes reassembled`,
+		"bytes_lost":        `\((\d+) bytes lost\)`,
+		"ring_bytes":        `(\d+) bytes through the ring buffer`,
+	} {
+		if got, want := num(key), exitStat(t, errOut, re); got != want {
+			t.Errorf("%s = %d, the text says %d:\n%s", key, got, want, errOut)
+		}
+	}
+	if got := num("messages"); got != count {
+		t.Errorf("messages = %d, want %d", got, count)
+	}
+	if line["kernel_framing"] != true {
+		t.Errorf("kernel_framing %v on lo with the defaults", line["kernel_framing"])
+	}
+}
