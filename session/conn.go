@@ -34,8 +34,8 @@ func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *ses
 }
 
 // line describes an event sent in direction d at t.
-func (s *session) line(d capture.Dir, t time.Time, notes []output.Note) *output.Line {
-	return &output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), Owners: s.ownersFor(d), Notes: notes}
+func (s *session) line(d capture.Dir, t time.Time, notes []output.Note) output.Line {
+	return output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), Owners: s.ownersFor(d), Notes: notes}
 }
 
 func (s *session) emit(d capture.Dir, ev zmtp.Event) {

@@ -17,6 +17,9 @@ import (
 type sink struct {
 	mu  sync.Mutex
 	out output.Printer
+	// line is the Line handed to out, reused (under mu): a Line made per
+	// event would escape to the heap through the Printer interface.
+	line output.Line
 	// quiet prints nothing (-q, -w -): events are only counted.
 	quiet bool
 	// packets is counted by the reader without the lock (once per packet).
@@ -53,7 +56,7 @@ func (s *sink) note(err error) {
 
 // event prints a ZMTP event described by l (its sender, time, endpoints,
 // owners and notes); counted says whether it counts as decoded.
-func (s *sink) event(l *output.Line, ev zmtp.Event, counted bool) {
+func (s *sink) event(l output.Line, ev zmtp.Event, counted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if counted {
@@ -72,11 +75,13 @@ func (s *sink) event(l *output.Line, ev zmtp.Event, counted bool) {
 	if s.quiet {
 		return
 	}
-	s.note(s.out.Event(l, ev))
+	s.line = l
+	s.note(s.out.Event(&s.line, ev))
+	s.line = output.Line{} // keeps nothing of the connection
 }
 
 // gap prints a gap described by l, unless past -c.
-func (s *sink) gap(l *output.Line, g *zmtp.Gap) {
+func (s *sink) gap(l output.Line, g *zmtp.Gap) {
 	s.mu.Lock()
 	past := s.limit > 0 && s.messages >= s.limit
 	s.mu.Unlock()
@@ -95,11 +100,13 @@ func (s *sink) drawing(b []byte) {
 }
 
 // owners prints, once per connection, which processes own its ends.
-func (s *sink) owners(l *output.Line) {
+func (s *sink) owners(l output.Line) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.quiet {
-		s.note(s.out.Owners(l))
+		s.line = l
+		s.note(s.out.Owners(&s.line))
+		s.line = output.Line{}
 	}
 }
 
