@@ -66,7 +66,8 @@ type Config struct {
 	// StatsFile receives the exit statistics as a JSON object (live only;
 	// "": none).
 	StatsFile string
-	// Create creates the files written (-w, StatsFile).
+	// Create creates the files written (-w, StatsFile); it must be set
+	// when either is.
 	Create func(name string) (*os.File, error)
 
 	// Flows bounds TCP reassembly (zero fields take flows' defaults).
