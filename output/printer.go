@@ -47,6 +47,12 @@ type Printer interface {
 	Flush() error
 }
 
+// Both printers implement the whole contract.
+var (
+	_ Printer = (*Text)(nil)
+	_ Printer = (*JSON)(nil)
+)
+
 // Body says how the text printer shows frame bodies.
 type Body uint8
 
