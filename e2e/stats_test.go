@@ -67,3 +67,36 @@ func TestStatsLine(t *testing.T) {
 		t.Errorf("kernel_framing %v on lo with the defaults", line["kernel_framing"])
 	}
 }
+
+// TestStatsFileQuiet: with -q (text, nothing printed while capturing)
+// --stats-file still holds the statistics, and stdout has no JSON.
+func TestStatsFileQuiet(t *testing.T) {
+	requireLive(t)
+	const count = 5
+	port := freePort(t)
+	file := filepath.Join(t.TempDir(), "stats.json")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--stats-file", file)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(count)},
+		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(count), "-size", "10"})
+	out, errOut := d.stop(t)
+	if strings.Contains(out, `"event"`) {
+		t.Errorf("-q printed JSON:\n%s", out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Event    string `json:"event"`
+		Packets  uint64 `json:"packets_captured"`
+		Messages uint64 `json:"messages"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Event != "stats" {
+		t.Fatalf("--stats-file (%v): %s", err, b)
+	}
+	if st.Messages != count || st.Packets != exitStat(t, errOut, `(\d+) packets captured`) {
+		t.Errorf("--stats-file %s, stderr:\n%s", b, errOut)
+	}
+}
