@@ -91,7 +91,13 @@ func TestLiveJSON(t *testing.T) {
 	var greetings, messages int
 	ready := map[string]string{}
 	tsForm := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d)$`)
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+	all := strings.Split(strings.TrimSpace(out), "\n")
+	if last := all[len(all)-1]; !strings.HasPrefix(last, `{"event":"stats",`) {
+		t.Errorf("the last line is not the exit statistics: %q", last)
+	} else {
+		all = all[:len(all)-1]
+	}
+	for _, l := range all {
 		var e event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			t.Fatalf("not JSON: %q: %v", l, err)

@@ -175,7 +175,7 @@ type decodeConsumer struct {
 	zc *zmtp.Conn
 }
 
-func (c *decodeConsumer) emit(_ zmtp.Dir, ev zmtp.Event) {
+func (c *decodeConsumer) emit(_ capture.Dir, ev zmtp.Event) {
 	var s string
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
@@ -205,16 +205,16 @@ func (c *decodeConsumer) emit(_ zmtp.Dir, ev zmtp.Event) {
 
 // flows and zmtp both number the client's direction 0.
 
-func (c *decodeConsumer) Data(d flows.Dir, p []byte, _ *capture.Segment) {
-	c.zc.Feed(zmtp.Dir(d), p, c.emit)
+func (c *decodeConsumer) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+	c.zc.Feed(d, p, c.emit)
 }
 
-func (c *decodeConsumer) Gap(d flows.Dir, n uint64, _ *capture.Segment) {
-	c.zc.Gap(zmtp.Dir(d), n, c.emit)
+func (c *decodeConsumer) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
+	c.zc.Gap(d, n, c.emit)
 }
 
-func (c *decodeConsumer) Skip(d flows.Dir, n uint64, _ *capture.Segment) {
-	c.zc.Skip(zmtp.Dir(d), n, c.emit)
+func (c *decodeConsumer) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
+	c.zc.Skip(d, n, c.emit)
 }
 
 func (c *decodeConsumer) Close(r capture.CloseReason, _ *capture.Segment) {

@@ -111,13 +111,16 @@ type jsonDirection struct {
 }
 
 // parseEvents parses zmtpdump's JSON Lines, failing on a line that is not
-// JSON.
+// JSON; the exit statistics' line is not an event.
 func parseEvents(t *testing.T, out string) []jsonEvent {
 	t.Helper()
 	var evs []jsonEvent
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), `{"event":"stats",`) {
+			continue
+		}
 		var e jsonEvent
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("not JSON: %q: %v", sc.Text(), err)

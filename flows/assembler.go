@@ -230,9 +230,9 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	if t := seg.Time.UnixNano(); t > c.last {
 		c.last = t
 	}
-	d := ClientToServer
+	d := capture.ClientToServer
 	if seg.Src != c.info.Client {
-		d = ServerToClient
+		d = capture.ServerToClient
 	}
 	if seg.Has(capture.RST) {
 		if !c.resetBy(d, seg) {
@@ -279,7 +279,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 }
 
 // sink returns what direction d of c needs to process seg.
-func (a *Assembler) sink(c *conn, d Dir, seg *capture.Segment) sink {
+func (a *Assembler) sink(c *conn, d capture.Dir, seg *capture.Segment) sink {
 	return sink{consumer: c.consumer, info: &c.info, stats: &a.stats, cfg: &a.cfg, seg: seg, d: d}
 }
 
@@ -298,9 +298,9 @@ func (a *Assembler) repend(c *conn) {
 // direction picked up mid-stream, it does not come shortly before the
 // bytes seen (a SYN overtaken by data is not a new connection).
 func (c *conn) reusedBy(seg *capture.Segment) bool {
-	h := &c.dirs[ClientToServer]
+	h := &c.dirs[capture.ClientToServer]
 	if seg.Src != c.info.Client {
-		h = &c.dirs[ServerToClient]
+		h = &c.dirs[capture.ServerToClient]
 	}
 	if h.flags&isnKnown != 0 {
 		return h.isn != seg.Seq
@@ -313,7 +313,7 @@ func (c *conn) reusedBy(seg *capture.Segment) bool {
 // or d has seen nothing (no byte, no SYN) to judge it by, or it answers
 // the other side's SYN, all that side sent (a RST with ACK, acknowledging
 // the SYN, may carry any sequence number).
-func (c *conn) resetBy(d Dir, seg *capture.Segment) bool {
+func (c *conn) resetBy(d capture.Dir, seg *capture.Segment) bool {
 	h, o := &c.dirs[d], &c.dirs[1-d]
 	if h.flags&started == 0 || h.inWindow(seg.Seq) {
 		return true
@@ -386,7 +386,7 @@ func (a *Assembler) settle(c *conn, seg *capture.Segment) {
 // deletes it.
 func (a *Assembler) close(c *conn, r capture.CloseReason, seg *capture.Segment) {
 	for d := range c.dirs {
-		o := a.sink(c, Dir(d), seg)
+		o := a.sink(c, capture.Dir(d), seg)
 		c.dirs[d].finish(&o)
 	}
 	a.unlinkPending(c)
@@ -412,7 +412,7 @@ func (a *Assembler) LostSegments(now time.Time) {
 	for c := a.pendHead; c != nil; {
 		next := c.pnext
 		for d := range c.dirs {
-			o := a.sink(c, Dir(d), seg)
+			o := a.sink(c, capture.Dir(d), seg)
 			c.dirs[d].skipHoles(&o)
 		}
 		a.repend(c)
@@ -530,7 +530,7 @@ func (a *Assembler) enforceTotal(seg *capture.Segment) {
 	for a.stats.Buffered > a.cfg.MaxBufferedTotal && a.pendHead != nil {
 		c := a.pendHead
 		for d := range c.dirs {
-			o := a.sink(c, Dir(d), seg)
+			o := a.sink(c, capture.Dir(d), seg)
 			c.dirs[d].skipHole(&o)
 		}
 		a.repend(c)

@@ -13,9 +13,9 @@ import (
 // discard is a Consumer that keeps nothing.
 type discard struct{}
 
-func (discard) Data(Dir, []byte, *capture.Segment)          {}
-func (discard) Gap(Dir, uint64, *capture.Segment)           {}
-func (discard) Skip(Dir, uint64, *capture.Segment)          {}
+func (discard) Data(capture.Dir, []byte, *capture.Segment)  {}
+func (discard) Gap(capture.Dir, uint64, *capture.Segment)   {}
+func (discard) Skip(capture.Dir, uint64, *capture.Segment)  {}
 func (discard) Close(capture.CloseReason, *capture.Segment) {}
 
 func discardAll(*Conn) Consumer { return discard{} }

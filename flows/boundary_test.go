@@ -18,17 +18,17 @@ type calls struct {
 	log  *[]string
 }
 
-func (c *calls) add(d Dir, f string, args ...any) {
-	if d == ClientToServer {
+func (c *calls) add(d capture.Dir, f string, args ...any) {
+	if d == capture.ClientToServer {
 		*c.log = append(*c.log, fmt.Sprintf("%s@%d", f, c.conn.Next[d])+fmt.Sprint(args...))
 	}
 }
 
-func (c *calls) Data(d Dir, p []byte, _ *capture.Segment)    { c.add(d, "D", ":", string(p)) }
-func (c *calls) Gap(d Dir, n uint64, _ *capture.Segment)     { c.add(d, "G", "+", n) }
-func (c *calls) Skip(d Dir, n uint64, _ *capture.Segment)    { c.add(d, "S", "+", n) }
-func (c *calls) Close(capture.CloseReason, *capture.Segment) {}
-func (c *calls) Boundary(d Dir, b capture.Boundary, _ *capture.Segment) {
+func (c *calls) Data(d capture.Dir, p []byte, _ *capture.Segment) { c.add(d, "D", ":", string(p)) }
+func (c *calls) Gap(d capture.Dir, n uint64, _ *capture.Segment)  { c.add(d, "G", "+", n) }
+func (c *calls) Skip(d capture.Dir, n uint64, _ *capture.Segment) { c.add(d, "S", "+", n) }
+func (c *calls) Close(capture.CloseReason, *capture.Segment)      {}
+func (c *calls) Boundary(d capture.Dir, b capture.Boundary, _ *capture.Segment) {
 	c.add(d, "B", "/", b.Frames)
 }
 
@@ -168,7 +168,10 @@ type dataCounter struct {
 	n *int
 }
 
-func (c dataCounter) Data(d Dir, p []byte, s *capture.Segment) { *c.n++; c.Consumer.Data(d, p, s) }
+func (c dataCounter) Data(d capture.Dir, p []byte, s *capture.Segment) {
+	*c.n++
+	c.Consumer.Data(d, p, s)
+}
 
 // TestNextGapSkip checks Conn.Next at gaps and skips, in order and held.
 func TestNextGapSkip(t *testing.T) {

@@ -59,22 +59,22 @@ type streams struct {
 	closes    int
 }
 
-func (s *streams) Data(d Dir, p []byte, _ *capture.Segment) {
+func (s *streams) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	s.data[d] = append(s.data[d], p...)
 	s.offset[d] += uint64(len(p))
 }
 
-func (s *streams) Gap(d Dir, n uint64, _ *capture.Segment) {
+func (s *streams) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
 	s.gaps[d] = append(s.gaps[d], span{s.offset[d], n})
 	s.offset[d] += n
 }
 
-func (s *streams) Skip(d Dir, n uint64, _ *capture.Segment) {
+func (s *streams) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
 	s.skips[d] = append(s.skips[d], span{s.offset[d], n})
 	s.offset[d] += n
 }
 
-func (s *streams) Conflict(Dir, uint64, int, *capture.Segment) { s.conflicts++ }
+func (s *streams) Conflict(capture.Dir, uint64, int, *capture.Segment) { s.conflicts++ }
 
 func (s *streams) Close(r capture.CloseReason, _ *capture.Segment) {
 	s.reason, s.closes = r, s.closes+1
@@ -124,14 +124,14 @@ func TestCaptureMutated(t *testing.T) {
 			}
 			for d := range 2 {
 				if len(cleanStreams.gaps[d]) != 0 || len(cleanStreams.data[d]) == 0 {
-					t.Fatalf("clean capture, %v: %d bytes, gaps %v", Dir(d), len(cleanStreams.data[d]), cleanStreams.gaps[d])
+					t.Fatalf("clean capture, %v: %d bytes, gaps %v", capture.Dir(d), len(cleanStreams.data[d]), cleanStreams.gaps[d])
 				}
 			}
 			same := func(t *testing.T, got *streams) {
 				t.Helper()
 				for d := range 2 {
 					if !bytes.Equal(got.data[d], cleanStreams.data[d]) || len(got.gaps[d]) != 0 || len(got.skips[d]) != 0 {
-						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
+						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", capture.Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
 					}
 				}
 				if got.conflicts != 0 || got.reason != capture.Finished || got.conn.MidStream {
@@ -156,9 +156,9 @@ func TestCaptureMutated(t *testing.T) {
 			})
 			for _, i := range dataIndexes(orig) {
 				s := orig[i]
-				d := ClientToServer
+				d := capture.ClientToServer
 				if s.Src != cleanStreams.conn.Client {
-					d = ServerToClient
+					d = capture.ServerToClient
 				}
 				off, n := uint64(s.Seq-firstSeq(orig, s.Src)), uint64(s.PayloadLen)
 				dropped := append(slices.Clone(orig[:i]), orig[i+1:]...)
@@ -217,9 +217,9 @@ func TestCaptureSnapped(t *testing.T) {
 				if len(s.Payload) <= snap {
 					continue
 				}
-				d := ClientToServer
+				d := capture.ClientToServer
 				if s.Src != clean.conn.Client {
-					d = ServerToClient
+					d = capture.ServerToClient
 				}
 				off := uint64(s.Seq - firstSeq(orig, s.Src))
 				wantSkips[d] = append(wantSkips[d], span{off + snap, uint64(s.PayloadLen - snap)})
@@ -246,10 +246,10 @@ func TestCaptureSnapped(t *testing.T) {
 				got := assemble(t, Config{ConflictWindow: 1 << 16}, segs)
 				for d := range 2 {
 					if !bytes.Equal(got.data[d], want[d]) || len(got.gaps[d]) != 0 {
-						t.Fatalf("order %d, %v: %d bytes (want %d), gaps %v", i, Dir(d), len(got.data[d]), len(want[d]), got.gaps[d])
+						t.Fatalf("order %d, %v: %d bytes (want %d), gaps %v", i, capture.Dir(d), len(got.data[d]), len(want[d]), got.gaps[d])
 					}
 					if diff := cmp.Diff(wantSkips[d], got.skips[d]); diff != "" {
-						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, Dir(d), diff)
+						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, capture.Dir(d), diff)
 					}
 				}
 				if got.conflicts != 0 || got.reason != capture.Finished {

@@ -112,7 +112,8 @@
 // An Assembler is used by one goroutine, which its Consumers run on.
 // Sharded spreads connections over Assemblers run by goroutines of their
 // own, fed with batches of segments rather than one segment at a time.
+// Both implement Reassembler, the one contract a pipeline drives.
 //
-// Imports: of our packages, only capture (the Segment and the CloseReason
-// it hands its Consumers).
+// Imports: capture only, of our packages (the Segment, the Dir and the
+// CloseReason it hands its Consumers); zmtp and output do not import flows.
 package flows

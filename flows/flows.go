@@ -7,19 +7,9 @@ import (
 	"github.com/zmtpdump/zmtpdump/capture"
 )
 
-// Dir names a direction of a connection.
-type Dir uint8
-
-// Directions. The client is the endpoint that sent the SYN or, for a
-// connection picked up mid-stream, the sender of the first segment seen.
-const (
-	ClientToServer Dir = 0
-	ServerToClient Dir = 1
-)
-
 // Conn describes a connection.
 type Conn struct {
-	// Client and Server are the two endpoints (see Dir).
+	// Client and Server are the two endpoints (see capture.Dir).
 	Client, Server netip.AddrPort
 	// MidStream reports that the capture started after the connection
 	// had opened: its first bytes were never seen.
@@ -37,16 +27,16 @@ type Conn struct {
 }
 
 // Src returns the sender's endpoint for a direction.
-func (c *Conn) Src(d Dir) netip.AddrPort {
-	if d == ClientToServer {
+func (c *Conn) Src(d capture.Dir) netip.AddrPort {
+	if d == capture.ClientToServer {
 		return c.Client
 	}
 	return c.Server
 }
 
 // Dst returns the receiver's endpoint for a direction.
-func (c *Conn) Dst(d Dir) netip.AddrPort {
-	if d == ClientToServer {
+func (c *Conn) Dst(d capture.Dir) netip.AddrPort {
+	if d == capture.ClientToServer {
 		return c.Server
 	}
 	return c.Client
@@ -68,18 +58,18 @@ func (c *Conn) Dst(d Dir) netip.AddrPort {
 // the first one seen.
 type Consumer interface {
 	// Data delivers the next bytes of direction d, in order, each once.
-	Data(d Dir, p []byte, seg *capture.Segment)
+	Data(d capture.Dir, p []byte, seg *capture.Segment)
 	// Gap reports that the next n bytes of direction d were lost: never
 	// seen (a hole the capture missed, kernel ring losses, bytes
 	// acknowledged but not seen, holes given up on at a bound or at the
 	// close).
-	Gap(d Dir, n uint64, seg *capture.Segment)
+	Gap(d capture.Dir, n uint64, seg *capture.Segment)
 	// Skip reports that the next n bytes of direction d exist on the wire
 	// but were not captured: the capture kept a prefix of a segment's
 	// payload (Segment.Payload shorter than Segment.PayloadLen), cut by its
 	// snapshot length or left out by the kernel inside frame bodies. Unlike
 	// Gap they are not a loss: the capture chose not to keep them.
-	Skip(d Dir, n uint64, seg *capture.Segment)
+	Skip(d capture.Dir, n uint64, seg *capture.Segment)
 	// Close ends the connection; no call follows it.
 	Close(reason capture.CloseReason, seg *capture.Segment)
 }
@@ -103,7 +93,7 @@ type BoundaryReporter interface {
 	// segment that carried them (b.Offset is an offset into that
 	// segment's payload, not seg's), reported when they are delivered; a
 	// held stretch keeps only its earliest mark.
-	Boundary(d Dir, b capture.Boundary, seg *capture.Segment)
+	Boundary(d capture.Dir, b capture.Boundary, seg *capture.Segment)
 }
 
 // ConflictReporter is implemented by a Consumer that wants to hear about
@@ -114,5 +104,5 @@ type ConflictReporter interface {
 	// direction d, n bytes (from its first to its last differing byte)
 	// that differ from the first copy. It is called before the
 	// non-conflicting part of seg, if any, is delivered.
-	Conflict(d Dir, offset uint64, n int, seg *capture.Segment)
+	Conflict(d capture.Dir, offset uint64, n int, seg *capture.Segment)
 }

@@ -55,7 +55,7 @@ type checker struct {
 
 // Boundary checks that the byte marked is the next one, that a segment
 // marked it, and that it is reported once.
-func (c *checker) Boundary(d Dir, b capture.Boundary, _ *capture.Segment) {
+func (c *checker) Boundary(d capture.Dir, b capture.Boundary, _ *capture.Segment) {
 	o := c.offset[d]
 	if b.Frames != o || c.conn.Next[d] != c.f.isn[d]+1+uint32(o) {
 		c.t.Fatalf("%v: boundary of offset %d reported at offset %d, sequence number %d", d, b.Frames, o, c.conn.Next[d])
@@ -68,7 +68,7 @@ func (c *checker) Boundary(d Dir, b capture.Boundary, _ *capture.Segment) {
 	}
 }
 
-func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
+func (c *checker) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	if c.conn.Next[d] != c.f.isn[d]+1+uint32(c.offset[d]) {
 		c.t.Fatalf("%v: Next %d at offset %d", d, c.conn.Next[d], c.offset[d])
 	}
@@ -81,9 +81,9 @@ func (c *checker) Data(d Dir, p []byte, _ *capture.Segment) {
 	c.offset[d] += uint64(len(p))
 }
 
-func (c *checker) Gap(d Dir, n uint64, _ *capture.Segment) { c.offset[d] += n }
+func (c *checker) Gap(d capture.Dir, n uint64, _ *capture.Segment) { c.offset[d] += n }
 
-func (c *checker) Skip(d Dir, n uint64, _ *capture.Segment) {
+func (c *checker) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
 	for o := c.offset[d]; o < c.offset[d]+n; o++ {
 		if o >= uint64(len(c.uncaught[d])) || !c.uncaught[d][o] {
 			c.t.Fatalf("%v: byte at offset %d skipped, but no segment left it out", d, o)
@@ -95,9 +95,9 @@ func (c *checker) Skip(d Dir, n uint64, _ *capture.Segment) {
 // added notes the bytes of s, a data segment of the conversation, that it
 // does not carry.
 func (c *checker) added(s *capture.Segment) {
-	d := ClientToServer
+	d := capture.ClientToServer
 	if s.Src != cli {
-		d = ServerToClient
+		d = capture.ServerToClient
 	}
 	off := int(s.Seq - (c.f.isn[d] + 1))
 	for o := off + len(s.Payload); o < off+s.PayloadLen; o++ {
@@ -137,19 +137,19 @@ func FuzzAssembler(f *testing.F) {
 				for d := range c.dirs {
 					h := &c.dirs[d]
 					if h.buffered > cfg.MaxBufferedPerDir || len(h.runs) > cfg.MaxHolesPerDir {
-						t.Fatalf("%v: %d bytes in %d runs", Dir(d), h.buffered, len(h.runs))
+						t.Fatalf("%v: %d bytes in %d runs", capture.Dir(d), h.buffered, len(h.runs))
 					}
 					held, at := 0, h.next
 					for i, r := range h.runs {
 						// Runs follow a hole, or a run ending with missing bytes.
 						if seqLess(r.seq, at) || r.seq == at && (i == 0 || h.runs[i-1].missing == 0) || len(r.data) == 0 && r.missing == 0 {
-							t.Fatalf("%v: runs out of order, empty or unjoined at %d: %+v", Dir(d), at, h.runs)
+							t.Fatalf("%v: runs out of order, empty or unjoined at %d: %+v", capture.Dir(d), at, h.runs)
 						}
 						held += len(r.data)
 						at = r.end()
 					}
 					if held != h.buffered {
-						t.Fatalf("%v: %d bytes held, %d counted", Dir(d), held, h.buffered)
+						t.Fatalf("%v: %d bytes held, %d counted", capture.Dir(d), held, h.buffered)
 					}
 				}
 			}
@@ -201,7 +201,7 @@ func FuzzAssembler(f *testing.F) {
 		}
 		for d := range 2 {
 			if ch.offset[d] != uint64(len(conv.stream[d])) {
-				t.Fatalf("%v: %d bytes and gaps, want %d", Dir(d), ch.offset[d], len(conv.stream[d]))
+				t.Fatalf("%v: %d bytes and gaps, want %d", capture.Dir(d), ch.offset[d], len(conv.stream[d]))
 			}
 		}
 		if st := a.Stats(); st.Buffered != 0 || st.ActiveFlows != 0 || st.Bytes+st.LostBytes+st.SkippedBytes != uint64(len(conv.stream[0])+len(conv.stream[1])) {

@@ -72,7 +72,7 @@ type sink struct {
 	stats    *Stats
 	cfg      *Config
 	seg      *capture.Segment // given to the Consumer's calls
-	d        Dir
+	d        capture.Dir
 	mark     mark // the boundary seg marks in its captured bytes, if any
 }
 

@@ -70,7 +70,7 @@ func TestSharded(t *testing.T) {
 			for _, got := range all {
 				for d := range 2 {
 					if !bytes.Equal(got.data[d], want.data[d]) || len(got.gaps[d]) != 0 || got.reason != capture.Finished || got.closes != 1 {
-						t.Fatalf("%v %v: %d bytes, gaps %v, %v", got.conn.Client, Dir(d), len(got.data[d]), got.gaps[d], got.reason)
+						t.Fatalf("%v %v: %d bytes, gaps %v, %v", got.conn.Client, capture.Dir(d), len(got.data[d]), got.gaps[d], got.reason)
 					}
 				}
 			}
@@ -158,9 +158,9 @@ type lockedRecorder struct {
 	r  recorder
 }
 
-func (l *lockedRecorder) Data(d Dir, p []byte, s *capture.Segment) { l.r.Data(d, p, s) }
-func (l *lockedRecorder) Gap(d Dir, n uint64, s *capture.Segment)  { l.r.Gap(d, n, s) }
-func (l *lockedRecorder) Skip(d Dir, n uint64, s *capture.Segment) { l.r.Skip(d, n, s) }
+func (l *lockedRecorder) Data(d capture.Dir, p []byte, s *capture.Segment) { l.r.Data(d, p, s) }
+func (l *lockedRecorder) Gap(d capture.Dir, n uint64, s *capture.Segment)  { l.r.Gap(d, n, s) }
+func (l *lockedRecorder) Skip(d capture.Dir, n uint64, s *capture.Segment) { l.r.Skip(d, n, s) }
 func (l *lockedRecorder) Close(r capture.CloseReason, s *capture.Segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

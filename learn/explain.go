@@ -50,8 +50,8 @@ const (
 // repeats every note each time it applies.
 func NewExplainer(all bool) *Explainer { return &Explainer{all: all} }
 
-func sideIndex(from output.From) int {
-	if from == output.FromServer {
+func sideIndex(from capture.Dir) int {
+	if from == capture.ServerToClient {
 		return 1
 	}
 	return 0
@@ -60,7 +60,7 @@ func sideIndex(from output.From) int {
 // Data records that n bytes sent by from arrived in one TCP segment, to
 // tell how a greeting was cut (call it before the events those bytes
 // complete).
-func (x *Explainer) Data(from output.From, n int) {
+func (x *Explainer) Data(from capture.Dir, n int) {
 	s := &x.sides[sideIndex(from)]
 	if s.fed >= greetingSize || n <= 0 {
 		return
@@ -79,14 +79,14 @@ func (x *Explainer) Data(from output.From, n int) {
 // Data call, were not captured (a payload cut short by the capture). They
 // are no loss and make no segment of their own: they only move the greeting
 // area's offsets on.
-func (x *Explainer) Skip(from output.From, n uint64) {
+func (x *Explainer) Skip(from capture.Dir, n uint64) {
 	s := &x.sides[sideIndex(from)]
 	s.fed = int(min(uint64(greetingSize), uint64(s.fed)+n))
 }
 
 // Gap records that n bytes sent by from were lost and returns the notes
 // that explain it. The slice is valid until the next call.
-func (x *Explainer) Gap(from output.From, n uint64) []output.Note {
+func (x *Explainer) Gap(from capture.Dir, n uint64) []output.Note {
 	s := &x.sides[sideIndex(from)]
 	if s.fed < greetingSize {
 		s.piecesLost = true
@@ -100,7 +100,7 @@ func (x *Explainer) Gap(from output.From, n uint64) []output.Note {
 // Notes records ev, sent by from, and returns the notes that explain it
 // (none when every one that applies was shown already). The slice is valid
 // until the next call.
-func (x *Explainer) Notes(from output.From, ev zmtp.Event) []output.Note {
+func (x *Explainer) Notes(from capture.Dir, ev zmtp.Event) []output.Note {
 	i := sideIndex(from)
 	s, o := &x.sides[i], &x.sides[i^1]
 	x.notes = x.notes[:0]

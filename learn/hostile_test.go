@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -40,8 +41,8 @@ func rawControl(out string) int {
 // socket type, taken from its READY: quoted and escaped.
 func TestExplainHostileSocketType(t *testing.T) {
 	x := NewExplainer(false)
-	x.Notes(output.FromClient, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
-	notes := x.Notes(output.FromClient, &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
+	x.Notes(capture.ClientToServer, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+	notes := x.Notes(capture.ClientToServer, &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
 		{Name: []byte("Socket-Type"), Value: []byte(retitle)},
 		{Name: []byte("Identity"), Value: []byte("id")},
 	}})
@@ -73,7 +74,7 @@ func TestLadderHostile(t *testing.T) {
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: uint64(len(retitle)), Data: []byte(retitle)}}, Bytes: uint64(len(retitle))},
 		&zmtp.Error{Err: errorString("bad " + retitle)},
 	} {
-		l.Event(output.FromClient, ts, ev)
+		l.Event(capture.ClientToServer, ts, ev)
 	}
 	var buf bytes.Buffer
 	p := output.NewText(&buf, output.Options{})

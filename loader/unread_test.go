@@ -40,13 +40,13 @@ func testRecord(seq uint32, flags uint8, payloadLen int, payload string, unread 
 // streamLog records what a flows consumer is told of the client's stream.
 type streamLog struct{ calls *[]string }
 
-func (l streamLog) Data(d flows.Dir, p []byte, _ *capture.Segment) {
+func (l streamLog) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("data %q", p))
 }
-func (l streamLog) Gap(d flows.Dir, n uint64, _ *capture.Segment) {
+func (l streamLog) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("gap %d", n))
 }
-func (l streamLog) Skip(d flows.Dir, n uint64, _ *capture.Segment) {
+func (l streamLog) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("skip %d", n))
 }
 func (l streamLog) Close(capture.CloseReason, *capture.Segment) {}

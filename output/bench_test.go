@@ -15,13 +15,11 @@ import (
 func benchMessage(b *testing.B, p Printer) {
 	src, dst := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
 	m := &zmtp.Message{Frames: []zmtp.Frame{{Size: 64, Data: bytes.Repeat([]byte("x"), 64)}}, Bytes: 64}
-	if oa, ok := p.(OwnerAware); ok {
-		oa.SetOwners(&Owners{Src: &Process{PID: 4242, Comm: "zmqpeer"}, Dst: &Process{PID: 4240, Comm: "zmqpeer"}})
-	}
 	t := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	l := &Line{Time: t, Src: src, Dst: dst, Owners: &Owners{Src: &Process{PID: 4242, Comm: "zmqpeer"}, Dst: &Process{PID: 4240, Comm: "zmqpeer"}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := p.Event(t, src, dst, m); err != nil {
+		if err := p.Event(l, m); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,5 +1,7 @@
 package output
 
+import "github.com/zmtpdump/zmtpdump/capture"
+
 // ANSI SGR colours used by the text printer.
 const (
 	colorReset   = "\x1b[0m"
@@ -25,12 +27,9 @@ func (p *Text) paint(b []byte, code string) []byte {
 func (p *Text) unpaint(b []byte) []byte { return p.paint(b, colorReset) }
 
 // fromColor is the colour of the endpoints of an event sent by f.
-func fromColor(f From) string {
-	switch f {
-	case FromClient:
+func fromColor(f capture.Dir) string {
+	if f == capture.ClientToServer {
 		return colorCyan
-	case FromServer:
-		return colorMagenta
 	}
-	return ""
+	return colorMagenta
 }

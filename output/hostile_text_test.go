@@ -33,8 +33,8 @@ func rawControl(out string) int {
 func TestNotesEscaped(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: ts.Location()})
-	p.SetNotes([]Note{{Key: "k", Stage: "stage" + retitle, Text: "text " + retitle + " \xc2\x9b\xff", Cite: "RFC " + retitle}})
-	if err := p.Gap(ts, src, dst, 1); err != nil {
+	notes := []Note{{Key: "k", Stage: "stage" + retitle, Text: "text " + retitle + " \xc2\x9b\xff", Cite: "RFC " + retitle}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, &zmtp.Gap{Bytes: 1}); err != nil {
 		t.Fatal(err)
 	}
 	p.Flush()
@@ -58,7 +58,7 @@ func TestJSONUTF8(t *testing.T) {
 		&zmtp.Command{Kind: zmtp.KindError, Name: "ERROR", Size: 20, Reason: []byte("Grüße \xff\x1b \xc2\x9b")},
 		&zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Size: 20, Properties: []zmtp.Property{{Name: []byte("X-Ünï\xfe"), Value: []byte("v")}}},
 	} {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,8 +19,9 @@ type JSON struct {
 	secrets bool
 	buf     []byte
 	hideBuf []byte  // command data with a password hidden (commandData)
-	owners  *Owners // see SetOwners
-	notes   []Note  // see SetNotes
+	owners  *Owners // of the event being printed (Line.Owners)
+	notes   []Note  // of the event being printed (Line.Notes)
+	stderr  io.Writer
 	// The events of one segment share its time, and a connection's share
 	// its endpoints: the last ones formatted are kept (formatting the
 	// time was the JSON printer's largest cost).
@@ -38,9 +39,9 @@ type JSON struct {
 func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriterSize(w, 64<<10)} }
 
 // NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
-// ShowSecrets applies.
+// ShowSecrets and Stderr apply.
 func NewJSONOptions(w io.Writer, opts Options) *JSON {
-	return &JSON{w: bufio.NewWriterSize(w, 64<<10), secrets: opts.ShowSecrets}
+	return &JSON{w: bufio.NewWriterSize(w, 64<<10), secrets: opts.ShowSecrets, stderr: opts.Stderr}
 }
 
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
@@ -71,8 +72,8 @@ func (p *JSON) line(b []byte) error {
 	return err
 }
 
-// TCP implements Printer.
-func (p *JSON) TCP(seg *capture.Segment) error {
+// Packet implements Printer.
+func (p *JSON) Packet(seg *capture.Segment) error {
 	b := p.head(seg.Time, seg.Src, seg.Dst, "tcp")
 	b = append(b, `,"flags":[`...)
 	for i, f := range capture.FlagNames(seg.Flags) {
@@ -97,17 +98,15 @@ func (p *JSON) TCP(seg *capture.Segment) error {
 	return p.line(b)
 }
 
-// Gap implements Printer.
-func (p *JSON) Gap(t time.Time, src, dst netip.AddrPort, n uint64) error {
-	b := p.head(t, src, dst, "gap")
-	b = append(b, `,"bytes":`...)
-	b = strconv.AppendUint(b, n, 10)
-	b = p.appendNotes(b)
-	return p.line(b)
+// Event implements Printer: the owners and notes of l are members of the
+// event's object.
+func (p *JSON) Event(l *Line, ev zmtp.Event) error {
+	p.owners, p.notes = l.Owners, l.Notes
+	defer func() { p.owners, p.notes = nil, nil }()
+	return p.event(l.Time, l.Src, l.Dst, ev)
 }
 
-// Event implements Printer.
-func (p *JSON) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
+func (p *JSON) event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
 	var b []byte
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
@@ -350,6 +349,9 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 	}
 	return b
 }
+
+// Drawing implements Printer: JSON draws nothing (--ladder is text only).
+func (*JSON) Drawing([]byte) error { return nil }
 
 // Flush implements Printer.
 func (p *JSON) Flush() error { return p.w.Flush() }

@@ -28,22 +28,13 @@ const (
 	StageTeardown = "teardown"
 )
 
-// NoteAware is implemented by printers that can follow an event with its
-// notes.
-type NoteAware interface {
-	// SetNotes applies notes to the next event or gap printed (nil for
-	// none). The printer does not keep the slice after that call.
-	SetNotes(notes []Note)
-}
-
 // noteWidth is where text notes wrap.
 const noteWidth = 100
 
-// SetNotes implements NoteAware: text prints each note on indented lines
-// under the event (after a -X dump):
+// Text prints each note of an event on indented lines under it (after a
+// -X dump):
 //
 //	[messages] This message has 2 frames: ... (RFC 23 "Framing")
-func (p *Text) SetNotes(notes []Note) { p.notes = notes }
 
 // appendNotes appends the pending notes, each on its own wrapped lines
 // ending in a newline, and clears them. Whatever a note holds, it prints
@@ -100,9 +91,8 @@ func appendWrapped(b []byte, text string, col, width int, indent string) []byte 
 	return b
 }
 
-// SetNotes implements NoteAware: JSON adds a "notes" array of {"key",
-// "stage", "text", "rfc"} objects to the event.
-func (p *JSON) SetNotes(notes []Note) { p.notes = notes }
+// JSON adds to an event a "notes" array of {"key", "stage", "text",
+// "rfc"} objects.
 
 // appendNotes appends `,"notes":[...]` when notes are pending, and clears
 // them.

@@ -14,11 +14,11 @@ var oneFrame = &zmtp.Message{Frames: []zmtp.Frame{{Size: 1, Data: []byte("1")}},
 func TestTextNotes(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Time: TimeNone})
-	p.SetNotes([]Note{{Key: "k", Stage: StageMessages, Text: strings.Repeat("word ", 40), Cite: `RFC 23 "Framing"`}})
-	if err := p.Event(ts, src, dst, oneFrame); err != nil {
+	notes := []Note{{Key: "k", Stage: StageMessages, Text: strings.Repeat("word ", 40), Cite: `RFC 23 "Framing"`}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, oneFrame); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Event(ts, src, dst, oneFrame); err != nil { // notes are printed once
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, oneFrame); err != nil { // notes are printed once
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {
@@ -42,8 +42,8 @@ func TestTextNotes(t *testing.T) {
 func TestJSONNotes(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
-	p.SetNotes([]Note{{Key: "message", Stage: StageMessages, Text: `a "quoted" note`, Cite: `RFC 23 "Framing"`}})
-	if err := p.Event(ts, src, dst, oneFrame); err != nil {
+	notes := []Note{{Key: "message", Stage: StageMessages, Text: `a "quoted" note`, Cite: `RFC 23 "Framing"`}}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst, Notes: notes}, oneFrame); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {

@@ -49,12 +49,12 @@ func TestText(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: time.UTC})
 	for _, ev := range events() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	seg := capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.SYN | capture.ACK, Seq: 1, Ack: 2, PacketLen: 74, PayloadLen: 100, Payload: make([]byte, 60)}
-	if err := p.TCP(&seg); err != nil {
+	if err := p.Packet(&seg); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {
@@ -100,15 +100,15 @@ func TestJSON(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
 	for _, ev := range events() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	seg := capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.FIN | capture.ACK, PacketLen: 66}
-	if err := p.TCP(&seg); err != nil {
+	if err := p.Packet(&seg); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Gap(ts, src, dst, 9); err != nil {
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, &zmtp.Gap{Bytes: 9}); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(); err != nil {

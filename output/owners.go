@@ -2,9 +2,9 @@ package output
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
-	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
 )
 
 // Process is the local process that owns one end of a connection.
@@ -21,28 +21,15 @@ type Owners struct {
 	Src, Dst *Process
 }
 
-// OwnerAware is implemented by printers that show which processes own the
-// connection an event belongs to.
-type OwnerAware interface {
-	// SetOwners applies o to the events printed next (nil for none).
-	SetOwners(o *Owners)
-	// PrintOwners says once, when they become known, who owns the ends.
-	PrintOwners(t time.Time, src, dst netip.AddrPort, o *Owners) error
-}
-
-// SetOwners implements OwnerAware: text shows owners once, with
-// PrintOwners, not on every line.
-func (p *Text) SetOwners(*Owners) {}
-
-// PrintOwners implements OwnerAware:
+// Owners implements Printer:
 //
 //	12:00:00.000000 127.0.0.1:53420 > 127.0.0.1:7001: process: zmqpeer[4242] -> zmqpeer[4240] container 4f6c1e2a9b8d
-func (p *Text) PrintOwners(t time.Time, src, dst netip.AddrPort, o *Owners) error {
-	b := p.head(FromClient, t, src, dst)
+func (p *Text) Owners(l *Line) error {
+	b := p.head(fromColor(capture.ClientToServer), l.Time, l.Src, l.Dst)
 	b = append(b, "process: "...)
-	b = appendProcess(b, o.Src)
+	b = appendProcess(b, l.Owners.Src)
 	b = append(b, " -> "...)
-	b = appendProcess(b, o.Dst)
+	b = appendProcess(b, l.Owners.Dst)
 	return p.line(b)
 }
 
@@ -63,12 +50,10 @@ func appendProcess(b []byte, pr *Process) []byte {
 	return b
 }
 
-// SetOwners implements OwnerAware: JSON puts "process" on every event of
-// the connection, so that each line stands alone in a log pipeline.
-func (p *JSON) SetOwners(o *Owners) { p.owners = o }
-
-// PrintOwners implements OwnerAware: JSON needs no line of its own.
-func (p *JSON) PrintOwners(time.Time, netip.AddrPort, netip.AddrPort, *Owners) error { return nil }
+// Owners implements Printer: JSON needs no line of its own, it puts
+// "process" on every event of the connection (Line.Owners), so that each
+// line stands alone in a log pipeline.
+func (p *JSON) Owners(*Line) error { return nil }
 
 // appendOwners appends `,"process":{"src":{...},"dst":{...}}` when an end
 // is known.

@@ -1,6 +1,7 @@
 package output
 
 import (
+	"io"
 	"net/netip"
 	"time"
 
@@ -8,41 +9,49 @@ import (
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
-// Printer writes one line per TCP segment or ZMTP event.
+// Line is what a printer is told of an event besides the event itself:
+// who sent it, when, between which endpoints, the processes owning them
+// and the notes that explain it (--explain).
+type Line struct {
+	// From is the direction the event was sent in.
+	From capture.Dir
+	// Time is when the segment that completed the event was seen.
+	Time time.Time
+	// Src and Dst are the sender's and receiver's endpoints.
+	Src, Dst netip.AddrPort
+	// Owners are the processes owning Src and Dst (nil: unknown).
+	Owners *Owners
+	// Notes explain the event (nil: none). The printer does not keep the
+	// slice after the call.
+	Notes []Note
+}
+
+// Printer writes what zmtpdump prints: one line per TCP segment (-v) or
+// ZMTP event, the owners of a connection, a drawn ladder and the exit
+// statistics. A Printer is not safe for concurrent use.
 type Printer interface {
-	// TCP prints a captured TCP segment (verbose mode).
-	TCP(seg *capture.Segment) error
-	// Event prints a ZMTP event seen at t from src to dst.
-	Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error
-	// Gap prints that n bytes from src to dst were lost.
-	Gap(t time.Time, src, dst netip.AddrPort, n uint64) error
+	// Packet prints a captured TCP segment (verbose mode).
+	Packet(seg *capture.Segment) error
+	// Event prints a ZMTP event (*zmtp.Gap included) described by l.
+	Event(l *Line, ev zmtp.Event) error
+	// Owners says once per connection, when they become known, which
+	// processes own its ends (l's Src and Dst are the client's and the
+	// server's).
+	Owners(l *Line) error
+	// Drawing writes a drawn diagram (--ladder), every line ending in a
+	// newline.
+	Drawing(b []byte) error
+	// Stats writes the exit statistics of a live capture.
+	Stats(st *Stats) error
 	// Flush writes out anything buffered.
 	Flush() error
 }
 
-// From says which side of a connection sent an event.
-type From uint8
-
-// Senders of an event.
-const (
-	// FromUnknown: the printer is not told.
-	FromUnknown From = iota
-	// FromClient: the side that sent the connection's first SYN.
-	FromClient
-	// FromServer: the other side.
-	FromServer
+// Both printers implement the whole contract.
+var (
+	_ Printer = (*Text)(nil)
+	_ Printer = (*JSON)(nil)
 )
-
-// DirPrinter is a Printer that can be told which side sent an event, to
-// tell the two directions of a connection apart (the text printer colours
-// them). Event and Gap behave as EventFrom and GapFrom with FromUnknown.
-type DirPrinter interface {
-	Printer
-	// EventFrom prints a ZMTP event sent by from.
-	EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error
-	// GapFrom prints that n bytes sent by from were lost.
-	GapFrom(from From, t time.Time, src, dst netip.AddrPort, n uint64) error
-}
 
 // Body says how the text printer shows frame bodies.
 type Body uint8
@@ -74,4 +83,7 @@ type Options struct {
 	// ShowSecrets prints secrets (the password of a PLAIN HELLO) instead of
 	// their length.
 	ShowSecrets bool
+	// Stderr is where Stats writes the exit statistics for people (nil:
+	// not written).
+	Stderr io.Writer
 }

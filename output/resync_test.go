@@ -32,7 +32,7 @@ func TestTextResync(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: time.UTC, Time: TimeNone})
 	for _, ev := range resyncEvents() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestJSONResync(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewJSON(&buf)
 	for _, ev := range resyncEvents() {
-		if err := p.Event(ts, src, dst, ev); err != nil {
+		if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -24,7 +24,8 @@ type Text struct {
 	secrets bool
 	buf     []byte
 	hideBuf []byte // command data with a password hidden (commandData)
-	notes   []Note // see SetNotes
+	notes   []Note // the notes of the event being printed (Line.Notes)
+	stderr  io.Writer
 	// The endpoints of the last line, "src > dst" formatted (a
 	// connection's events come in runs).
 	lastSrc, lastDst netip.AddrPort
@@ -44,12 +45,14 @@ func NewText(w io.Writer, opts Options) *Text {
 		color:   opts.Color,
 		verbose: opts.Verbose,
 		secrets: opts.ShowSecrets,
+		stderr:  opts.Stderr,
 	}
 }
 
-func (p *Text) head(from From, t time.Time, src, dst netip.AddrPort) []byte {
+// head starts a line: the time, then the endpoints in colour c (none:
+// "").
+func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 	b := p.clock.append(p.buf[:0], t)
-	c := fromColor(from)
 	if c != "" {
 		b = p.paint(b, c)
 	}
@@ -73,9 +76,9 @@ func (p *Text) line(b []byte) error {
 	return err
 }
 
-// TCP implements Printer.
-func (p *Text) TCP(seg *capture.Segment) error {
-	b := p.head(FromUnknown, seg.Time, seg.Src, seg.Dst)
+// Packet implements Printer.
+func (p *Text) Packet(seg *capture.Segment) error {
+	b := p.head("", seg.Time, seg.Src, seg.Dst)
 	b = p.paint(b, colorDim)
 	b = append(b, "tcp "...)
 	b = append(b, capture.FlagString(seg.Flags)...)
@@ -99,28 +102,13 @@ func (p *Text) TCP(seg *capture.Segment) error {
 	return p.line(b)
 }
 
-// Gap implements Printer.
-func (p *Text) Gap(t time.Time, src, dst netip.AddrPort, n uint64) error {
-	return p.GapFrom(FromUnknown, t, src, dst, n)
-}
-
-// GapFrom implements DirPrinter.
-func (p *Text) GapFrom(from From, t time.Time, src, dst netip.AddrPort, n uint64) error {
-	b := p.head(from, t, src, dst)
-	b = p.paint(b, colorRed)
-	b = fmt.Appendf(b, "gap: %d bytes lost", n)
-	b = p.unpaint(b)
-	return p.lineNotes(b)
-}
-
-// Event implements Printer.
-func (p *Text) Event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
-	return p.EventFrom(FromUnknown, t, src, dst, ev)
-}
-
-// EventFrom implements DirPrinter.
-func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
-	b := p.head(from, t, src, dst)
+// Event implements Printer: the endpoints are coloured by direction
+// (Options.Color), the notes follow on indented lines.
+func (p *Text) Event(l *Line, ev zmtp.Event) error {
+	p.notes = l.Notes
+	defer func() { p.notes = nil }()
+	src, dst := l.Src, l.Dst
+	b := p.head(fromColor(l.From), l.Time, src, dst)
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
 		b = p.appendGreeting(b, e)
@@ -166,7 +154,7 @@ func (p *Text) EventFrom(from From, t time.Time, src, dst netip.AddrPort, ev zmt
 	return p.lineNotes(b)
 }
 
-// lineNotes writes b as a line, then the pending notes (SetNotes).
+// lineNotes writes b as a line, then the notes of the event.
 func (p *Text) lineNotes(b []byte) error {
 	if len(p.notes) == 0 {
 		return p.line(b)
@@ -411,6 +399,13 @@ func (p *Text) appendHexAfter(b, data []byte) []byte {
 	}
 	b = append(b, ' ')
 	return appendHexSpaced(b, data)
+}
+
+// Drawing implements Printer: the diagram, escaped again so that any byte
+// a label forgot to escape stays off the terminal.
+func (p *Text) Drawing(b []byte) error {
+	_, err := p.w.Write(appendPrintable(nil, string(b), true))
+	return err
 }
 
 // Flush implements Printer.

@@ -60,7 +60,7 @@ error: bad
 			var buf bytes.Buffer
 			p := NewText(&buf, Options{Time: TimeNone, Body: tt.body})
 			for _, ev := range optionEvents() {
-				if err := p.Event(ts, src, dst, ev); err != nil {
+				if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -85,31 +85,31 @@ func TestTextColor(t *testing.T) {
 		}
 	}
 	ev := optionEvents()
-	must(p.EventFrom(FromClient, ts, src, dst, ev[0]))
-	must(p.EventFrom(FromServer, ts, dst, src, ev[1]))
-	must(p.EventFrom(FromUnknown, ts, src, dst, ev[4]))
-	must(p.GapFrom(FromClient, ts, src, dst, 3))
-	must(p.TCP(&capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.ACK}))
+	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[0]))
+	must(p.Event(&Line{From: capture.ServerToClient, Time: ts, Src: dst, Dst: src}, ev[1]))
+	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[4]))
+	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, &zmtp.Gap{Bytes: 3}))
+	must(p.Packet(&capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.ACK}))
 	must(p.Flush())
 	want := "\x1b[36m127.0.0.1:47563 > [::1]:7001\x1b[0m: \x1b[32mgreeting\x1b[0m: ZMTP 3.1, mechanism NULL, as-server 0\n" +
 		"\x1b[35m[::1]:7001 > 127.0.0.1:47563\x1b[0m: \x1b[33mREADY\x1b[0m: Socket-Type=\"PUSH\" 50 55 53 48 (size 26)\n" +
-		"127.0.0.1:47563 > [::1]:7001: \x1b[31merror: bad\x1b[0m\n" +
+		"\x1b[36m127.0.0.1:47563 > [::1]:7001\x1b[0m: \x1b[31merror: bad\x1b[0m\n" +
 		"\x1b[36m127.0.0.1:47563 > [::1]:7001\x1b[0m: \x1b[31mgap: 3 bytes lost\x1b[0m\n" +
 		"127.0.0.1:47563 > [::1]:7001: \x1b[2mtcp ACK, seq 0, ack 0, packet 0, payload 0\x1b[0m\n"
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
 		t.Errorf("-want +got:\n%s", diff)
 	}
 
-	// Without colours, EventFrom prints what Event prints.
+	// Without colours, both directions print the same.
 	var plain, from bytes.Buffer
 	a, b := NewText(&plain, Options{}), NewText(&from, Options{})
 	for _, ev := range append(events(), newEvents()...) {
-		must(a.Event(ts, src, dst, ev))
-		must(b.EventFrom(FromServer, ts, src, dst, ev))
+		must(a.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev))
+		must(b.Event(&Line{From: capture.ServerToClient, Time: ts, Src: src, Dst: dst}, ev))
 	}
 	must(a.Flush())
 	must(b.Flush())
 	if plain.String() != from.String() || strings.Contains(plain.String(), "\x1b") {
-		t.Errorf("EventFrom without colours differs from Event:\n%s\n%s", plain.String(), from.String())
+		t.Errorf("without colours, the server's direction differs from the client's:\n%s\n%s", plain.String(), from.String())
 	}
 }

@@ -53,7 +53,7 @@ func TestPlainPasswordHidden(t *testing.T) {
 		for _, secrets := range []bool{false, true} {
 			var buf bytes.Buffer
 			p := NewText(&buf, Options{Location: ts.Location(), Body: body, ShowSecrets: secrets})
-			if err := p.Event(ts, src, dst, plainHello()); err != nil {
+			if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, plainHello()); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Flush(); err != nil {
@@ -78,7 +78,7 @@ func TestPlainPasswordHidden(t *testing.T) {
 	joined.Mechanism, joined.Username, joined.Password = "", nil, nil
 	var buf bytes.Buffer
 	p := NewText(&buf, Options{Location: ts.Location()})
-	if err := p.Event(ts, src, dst, joined); err != nil {
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, joined); err != nil {
 		t.Fatal(err)
 	}
 	p.Flush()
@@ -92,7 +92,7 @@ func TestTextNewEvents(t *testing.T) {
 		var buf bytes.Buffer
 		p := NewText(&buf, Options{Location: ts.Location(), ShowSecrets: secrets})
 		for _, ev := range newEvents() {
-			if err := p.Event(ts, src, dst, ev); err != nil {
+			if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -135,7 +135,7 @@ func TestJSONNewEvents(t *testing.T) {
 		var buf bytes.Buffer
 		p := NewJSONOptions(&buf, Options{ShowSecrets: secrets})
 		for _, ev := range newEvents() {
-			if err := p.Event(ts, src, dst, ev); err != nil {
+			if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, ev); err != nil {
 				t.Fatal(err)
 			}
 		}

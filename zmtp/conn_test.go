@@ -12,13 +12,13 @@ import (
 
 // step is one Feed call of a Conn test.
 type step struct {
-	dir Dir
+	dir capture.Dir
 	in  []byte
 }
 
 // dirEvent is an event with its direction.
 type dirEvent struct {
-	Dir Dir
+	Dir capture.Dir
 	Ev  Event
 }
 
@@ -27,7 +27,7 @@ type dirEvent struct {
 func runConn(opts Options, steps ...step) []dirEvent {
 	c := NewConn(opts)
 	var got []dirEvent
-	emit := func(d Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+	emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 	for _, s := range steps {
 		c.Feed(s.dir, s.in, emit)
 	}
@@ -59,7 +59,7 @@ func byDir(evs []dirEvent) [2][]Event {
 }
 
 func TestConn(t *testing.T) {
-	const c2s, s2c = ClientToServer, ServerToClient
+	const c2s, s2c = capture.ClientToServer, capture.ServerToClient
 	sig1 := hx("ff 00 00 00 00 00 00 00 01 7f") // libzmq: identity length 0, + 1
 	pullReady := command("READY", meta("Socket-Type", "PULL", "Identity", "srv"))
 	tests := []struct {
@@ -183,14 +183,14 @@ func TestConn(t *testing.T) {
 
 func TestConnMechanismMismatch(t *testing.T) {
 	got := runConn(Options{},
-		step{ClientToServer, greeting3(3, 1, "NULL", false)},
-		step{ServerToClient, cat(greeting3(3, 1, "PLAIN", false), pushOne)},
+		step{capture.ClientToServer, greeting3(3, 1, "NULL", false)},
+		step{capture.ServerToClient, cat(greeting3(3, 1, "PLAIN", false), pushOne)},
 	)
 	if len(got) != 4 {
 		t.Fatalf("%d events, want greeting, greeting, error, connection: %v", len(got), got)
 	}
 	e, ok := got[2].Ev.(*Error)
-	if !ok || got[2].Dir != ServerToClient || !errors.Is(e.Err, ErrMechanismMismatch) || e.Offset != 12 {
+	if !ok || got[2].Dir != capture.ServerToClient || !errors.Is(e.Err, ErrMechanismMismatch) || e.Offset != 12 {
 		t.Fatalf("third event %v, want a mechanism mismatch at offset 12 from the server", got[2])
 	}
 	if c := got[3].Ev.(*Connection); !errors.Is(c.Sides[1].Err, ErrMechanismMismatch) || c.Sides[1].StreamBytes != 67 {
@@ -202,21 +202,21 @@ func TestConnStop(t *testing.T) {
 	stop := errors.New("mid-stream")
 	c := NewConn(Options{})
 	var got []dirEvent
-	emit := func(d Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+	emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 	// The client waits for the server's version; the server stops: the
 	// client decides alone.
-	c.Feed(ClientToServer, cat(pushSignature, pushMajor), emit)
-	c.Stop(ServerToClient, stop, emit)
-	c.Feed(ServerToClient, pushOne, emit)
-	c.Feed(ClientToServer, cat(pushRest, pushReady), emit)
+	c.Feed(capture.ClientToServer, cat(pushSignature, pushMajor), emit)
+	c.Stop(capture.ServerToClient, stop, emit)
+	c.Feed(capture.ServerToClient, pushOne, emit)
+	c.Feed(capture.ClientToServer, cat(pushRest, pushReady), emit)
 	if len(got) != 3 {
 		t.Fatalf("got %d events, want error, greeting, READY: %+v", len(got), got)
 	}
-	if e, ok := got[0].Ev.(*Error); !ok || e.Err != stop || got[0].Dir != ServerToClient {
+	if e, ok := got[0].Ev.(*Error); !ok || e.Err != stop || got[0].Dir != capture.ServerToClient {
 		t.Errorf("first event %+v, want the stop error", got[0])
 	}
-	if c.Decoder(ServerToClient).Offset() != 3 {
-		t.Errorf("stopped direction offset %d, want 3", c.Decoder(ServerToClient).Offset())
+	if c.Decoder(capture.ServerToClient).Offset() != 3 {
+		t.Errorf("stopped direction offset %d, want 3", c.Decoder(capture.ServerToClient).Offset())
 	}
 }
 
@@ -229,13 +229,13 @@ func TestConnZeroAllocs(t *testing.T) {
 		t.Skip("the race detector drops sync.Pool items: decoders may allocate their work")
 	}
 	c := NewConn(Options{})
-	emit := func(Dir, Event) {}
-	c.Feed(ClientToServer, prefix(pushOne), emit)
-	c.Feed(ServerToClient, prefix(pushOne), emit)
+	emit := func(capture.Dir, Event) {}
+	c.Feed(capture.ClientToServer, prefix(pushOne), emit)
+	c.Feed(capture.ServerToClient, prefix(pushOne), emit)
 	multipart := cat(pushHello, pushLong)
 	if n := testing.AllocsPerRun(100, func() {
-		c.Feed(ClientToServer, pushOne, emit)
-		c.Feed(ServerToClient, multipart, emit)
+		c.Feed(capture.ClientToServer, pushOne, emit)
+		c.Feed(capture.ServerToClient, multipart, emit)
 	}); n != 0 {
 		t.Errorf("%v allocations per Feed, want 0", n)
 	}
@@ -262,10 +262,10 @@ func FuzzConn(f *testing.F) {
 		ca, cb := chunked(a, chunk), chunked(b, chunk)
 		for i := 0; i < max(len(ca), len(cb)); i++ {
 			if i < len(ca) {
-				steps = append(steps, step{ClientToServer, ca[i]})
+				steps = append(steps, step{capture.ClientToServer, ca[i]})
 			}
 			if i < len(cb) {
-				steps = append(steps, step{ServerToClient, cb[i]})
+				steps = append(steps, step{capture.ServerToClient, cb[i]})
 			}
 		}
 		got := runConn(fuzzOptions, steps...)

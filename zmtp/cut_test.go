@@ -29,7 +29,7 @@ type collector struct {
 	dirs    [2]*stream
 }
 
-func (c *collector) Data(d flows.Dir, p []byte, _ *capture.Segment) {
+func (c *collector) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	s := c.dirs[d]
 	if s == nil {
 		s = &stream{name: c.name + []string{" c>s", " s>c"}[d]}
@@ -39,8 +39,8 @@ func (c *collector) Data(d flows.Dir, p []byte, _ *capture.Segment) {
 	s.data = append(s.data, p...)
 	s.ends = append(s.ends, len(s.data))
 }
-func (c *collector) Gap(flows.Dir, uint64, *capture.Segment)     {}
-func (c *collector) Skip(flows.Dir, uint64, *capture.Segment)    {}
+func (c *collector) Gap(capture.Dir, uint64, *capture.Segment)   {}
+func (c *collector) Skip(capture.Dir, uint64, *capture.Segment)  {}
 func (c *collector) Close(capture.CloseReason, *capture.Segment) {}
 
 // captureStreams reassembles every direction of the real captures in

@@ -222,17 +222,6 @@ type Identity struct {
 // Truncated reports whether Data holds fewer bytes than the identity.
 func (i *Identity) Truncated() bool { return uint64(len(i.Data)) < i.Size }
 
-// Dir is one direction of a connection fed to a Conn. Which peer is the
-// client is up to the caller; the Connection summary lists the sides in
-// Dir order.
-type Dir uint8
-
-// The two directions of a Conn.
-const (
-	ClientToServer Dir = 0
-	ServerToClient Dir = 1
-)
-
 // Side summarises what one peer sent on a connection.
 type Side struct {
 	// Greeted reports that the peer's greeting was decoded: Major, Minor
@@ -275,6 +264,6 @@ type Connection struct {
 	// End says why the connection ended, as given to Conn.Close; printers
 	// show its String ("closed", "reset", ...).
 	End capture.CloseReason
-	// Sides are the two peers, indexed by the Dir of what they sent.
+	// Sides are the two peers, indexed by the capture.Dir of what they sent.
 	Sides [2]Side
 }

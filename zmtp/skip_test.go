@@ -258,25 +258,25 @@ func TestConnSkip(t *testing.T) {
 	for _, gap := range []bool{false, true} {
 		c := NewConn(Options{})
 		var got []dirEvent
-		emit := func(d Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+		emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 		pass := c.Skip
 		if gap {
 			pass = c.Gap
 		}
 		// The client waits for the server's version.
-		c.Feed(ClientToServer, cat(pushSignature, pushMajor), emit)
-		c.Feed(ServerToClient, pushSignature[:5], emit)
-		pass(ServerToClient, 5, emit)
-		if len(got) != 0 || !c.Decoder(ServerToClient).Searching() {
+		c.Feed(capture.ClientToServer, cat(pushSignature, pushMajor), emit)
+		c.Feed(capture.ServerToClient, pushSignature[:5], emit)
+		pass(capture.ServerToClient, 5, emit)
+		if len(got) != 0 || !c.Decoder(capture.ServerToClient).Searching() {
 			t.Fatalf("gap %v: %d events, want none, the server searching for a boundary: %+v", gap, len(got), got)
 		}
-		c.Feed(ClientToServer, cat(pushRest, pushReady, hx("00 0a"), []byte("ab")), emit)
-		pass(ClientToServer, 8, emit)
+		c.Feed(capture.ClientToServer, cat(pushRest, pushReady, hx("00 0a"), []byte("ab")), emit)
+		pass(capture.ClientToServer, 8, emit)
 		c.Close(capture.Finished, emit)
 		want := []dirEvent{
-			{ClientToServer, wantGreeting(0, 3, 1, "NULL")},
-			{ClientToServer, pushEvents()[1]},
-			{ClientToServer, &Message{Header: Header{Offset: afterReady, Len: 12}, Frames: []Frame{fr(10, "ab", false)}, Bytes: 10}},
+			{capture.ClientToServer, wantGreeting(0, 3, 1, "NULL")},
+			{capture.ClientToServer, pushEvents()[1]},
+			{capture.ClientToServer, &Message{Header: Header{Offset: afterReady, Len: 12}, Frames: []Frame{fr(10, "ab", false)}, Bytes: 10}},
 		}
 		if diff := cmp.Diff(want, got[:len(got)-1], connCmpOpts); diff != "" {
 			t.Errorf("gap %v: events (-want +got):\n%s", gap, diff)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/session"
 )
 
 // benchPipeline runs the userspace pipeline (reassembly, decoding, printing
@@ -19,7 +20,7 @@ func benchPipeline(b *testing.B, args ...string) {
 		b.Fatal(err)
 	}
 	p := newPipeline(&cfg, io.Discard)
-	defer p.closeAsm()
+	defer p.Close()
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
 	t := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	var cseq, sseq uint32 = 1000, 5000
@@ -29,7 +30,7 @@ func benchPipeline(b *testing.B, args ...string) {
 			*seq++
 		}
 		*seq += uint32(len(payload))
-		p.add(&seg)
+		p.Add(&seg)
 		t = t.Add(time.Microsecond)
 	}
 	greeting := zGreeting3("NULL", false)
@@ -54,13 +55,19 @@ func benchPipeline(b *testing.B, args ...string) {
 		send(cli, srv, &cseq, capture.ACK|capture.PSH, batch)
 	}
 	b.StopTimer()
-	if err := p.sink.flush(); err != nil {
+	if err := p.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	if got, want := p.sink.messageCount(), uint64(b.N*perSeg); got != want {
+	if got, want := p.Messages(), uint64(b.N*perSeg); got != want {
 		b.Fatalf("%d messages decoded, want %d", got, want)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perSeg), "ns/msg")
+}
+
+// newPipeline returns the pipeline the command line cfg runs, printing to
+// stdout.
+func newPipeline(cfg *config, stdout io.Writer) *session.Pipeline {
+	return session.New(cfg.session(), stdout, io.Discard)
 }
 
 func BenchmarkPipelineJSON(b *testing.B)  { benchPipeline(b, "--json") }

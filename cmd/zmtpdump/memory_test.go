@@ -69,18 +69,18 @@ func retainedPerConn(tb testing.TB, n int, segs []capture.Segment, args ...strin
 	runtime.ReadMemStats(&before)
 	p := newPipeline(&cfg, io.Discard)
 	for i := range segs {
-		p.add(&segs[i])
+		p.Add(&segs[i])
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	if got := p.asm.Stats().ActiveFlows; got != n {
+	if got := p.Reassembly().ActiveFlows; got != n {
 		tb.Fatalf("%d connections open, want %d", got, n)
 	}
-	if got := p.sink.messageCount(); got != uint64(n) {
+	if got := p.Messages(); got != uint64(n) {
 		tb.Fatalf("%d messages decoded, want %d", got, n)
 	}
 	runtime.KeepAlive(p)
-	p.closeAsm()
+	p.Close()
 	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n)
 }
 

@@ -15,9 +15,11 @@ import (
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/session"
 )
 
-// config is the validated command line.
+// config is the command line: the raw flags as cobra fills them, checked
+// by finish. session() resolves it into the pipeline's session.Config.
 type config struct {
 	interfaces []string
 	ports      filter.Ports
@@ -81,6 +83,9 @@ type config struct {
 	explain string
 	// ladder is --ladder: draw each connection at its end.
 	ladder bool
+	// statsFile is --stats-file: the exit statistics of a live capture,
+	// as a JSON object, written there.
+	statsFile string
 }
 
 // minFrameKeep is the fewest body bytes kernel-side framing keeps of a frame:
@@ -158,7 +163,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
 	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
 	f.IntVar(&cfg.flows.MaxFlows, "max-flows", flows.DefaultMaxFlows, "connections tracked at once; beyond, the least recently active is evicted")
-	f.IntVar(&cfg.summaryRows, "summary-rows", defaultSummaryRows, "rows of the -q table: the first conversations that end; later ones count only in a line of totals (0: no limit)")
+	f.IntVar(&cfg.summaryRows, "summary-rows", session.DefaultSummaryRows, "rows of the -q table: the first conversations that end; later ones count only in a line of totals (0: no limit)")
 	f.DurationVar(&cfg.flows.IdleTimeout, "idle-timeout", flows.DefaultIdleTimeout, "end connections idle this long")
 	f.BoolVar(&cfg.flows.NoAckLoss, "merged", false, "the capture merges several capture points (mergecap): an acknowledgment may come before the bytes it acknowledges, so it does not prove them lost")
 	f.IntVar(&cfg.shards, "shards", 0, "reassemble on this many goroutines (0: one per two CPUs on 4+ CPUs, else none)")
@@ -172,6 +177,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.IntVar(&cfg.pid, "pid", 0, "capture in process `PID`'s network namespace, and keep only connections it owns an end of")
 	f.StringVar(&cfg.comm, "comm", "", "keep only connections one end of which a process named `NAME` owns")
 	f.StringVar(&cfg.backend, "backend", string(loader.Auto), "attach with tcx (Linux 6.6+), socket (AF_PACKET socket filter, 5.8+) or auto")
+	f.StringVar(&cfg.statsFile, "stats-file", "", "write the exit statistics of a live capture to `PATH` as a JSON object (the keys of --json's last line, \"event\":\"stats\")")
 	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no frame body left out")
 	addOutputFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -214,6 +220,8 @@ func (c *config) finish(ifaces, ports, args []string) error {
 		return errors.New("--pid and --netns exclude each other: --pid captures in that process's namespace")
 	case c.readFile != "" && (c.netns != "" || c.pid != 0 || c.comm != ""):
 		return errors.New("--netns, --pid and --comm need a live capture, not -r")
+	case c.readFile != "" && c.statsFile != "":
+		return errors.New("--stats-file writes the statistics of a live capture: -r prints none")
 	case c.readFile != "" && len(ifaces) > 0:
 		return errors.New("-r and -i exclude each other: read a file or capture live")
 	case c.readFile == "" && len(ifaces) == 0:

@@ -42,6 +42,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"negative reorder buffer", []string{"-r", garbage, "--max-buffered-per-flow", "-1"}, "must be positive", true, false},
 		{"bad buffer size", []string{"-i", "lo", "-B", "1000"}, "--buffer-size 1000: must be a power of two", true, false},
 		{"negative snap", []string{"-r", garbage, "-s", "-1"}, "--snap -1", true, false},
+		{"stats file reading a file", []string{"-r", garbage, "--stats-file", filepath.Join(dir, "stats.json")}, "--stats-file writes the statistics of a live capture", true, false},
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},
 		{"not a capture", []string{"-r", garbage}, "corrupt capture file", false, false},
 		{"truncated capture", []string{"-r", truncated}, "truncated", false, true},

@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"fmt"
@@ -15,7 +15,9 @@ import (
 type pcapOut struct {
 	name   string    // the file, or "-" for stdout
 	stdout io.Writer // used for "-"
-	file   *os.File  // nil for stdout
+	app    string    // the application the file names
+	create func(name string) (*os.File, error)
+	file   *os.File // nil for stdout
 	w      *pcapfile.Writer
 	// flushed is when the file was last written out.
 	flushed time.Time
@@ -29,13 +31,13 @@ const flushEvery = time.Second
 func (o *pcapOut) start(ifaces []pcapfile.Interface) error {
 	dst := o.stdout
 	if o.name != "-" {
-		f, err := createFile(o.name)
+		f, err := o.create(o.name)
 		if err != nil {
 			return fmt.Errorf("create pcapng file: %w", err)
 		}
 		o.file, dst = f, f
 	}
-	w, err := pcapfile.NewWriter(dst, pcapfile.WriterOptions{Application: "zmtpdump " + version, Interfaces: ifaces})
+	w, err := pcapfile.NewWriter(dst, pcapfile.WriterOptions{Application: o.app, Interfaces: ifaces})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
 	}

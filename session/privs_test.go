@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"slices"
@@ -6,27 +6,32 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
+
+	"github.com/zmtpdump/zmtpdump/loader"
 )
 
-// TestKeepCaps: what a capture keeps after attaching, per command line.
+// TestKeepCaps: what a capture keeps after attaching, per command line
+// (as the command resolves it).
 func TestKeepCaps(t *testing.T) {
+	// live is the Config of a live capture on ifaces, as the command
+	// makes it: --pid N captures in /proc/N/ns/net.
+	live := func(pid int, netns string, ifaces ...string) *Config {
+		return &Config{PID: pid, Loader: loader.Config{Interfaces: ifaces, Netns: netns}}
+	}
 	for _, tt := range []struct {
-		args []string
+		args string
+		cfg  *Config
 		want []cap.Value
 	}{
-		{[]string{"-i", "lo"}, []cap.Value{cap.BPF}},
-		{[]string{"-i", "eth0", "-i", "lo", "--comm", "x"}, []cap.Value{cap.BPF}},
-		{[]string{"-i", "lo", "--netns", "/var/run/netns/a"}, []cap.Value{cap.BPF}},
-		{[]string{"-i", "lo", "--pid", "1"}, []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH}},
-		{[]string{"-i", "any"}, []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON}},
-		{[]string{"-i", "any", "--netns", "/var/run/netns/a"}, []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},
-		{[]string{"-i", "any", "--pid", "1"}, []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},
+		{"-i lo", live(0, "", "lo"), []cap.Value{cap.BPF}},
+		{"-i eth0 -i lo --comm x", &Config{Comm: "x", Loader: loader.Config{Interfaces: []string{"eth0", "lo"}}}, []cap.Value{cap.BPF}},
+		{"-i lo --netns /var/run/netns/a", live(0, "/var/run/netns/a", "lo"), []cap.Value{cap.BPF}},
+		{"-i lo --pid 1", live(1, "/proc/1/ns/net", "lo"), []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH}},
+		{"-i any", live(0, "", "any"), []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON}},
+		{"-i any --netns /var/run/netns/a", live(0, "/var/run/netns/a", "any"), []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},
+		{"-i any --pid 1", live(1, "/proc/1/ns/net", "any"), []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},
 	} {
-		cfg, err := parse(tt.args...)
-		if err != nil {
-			t.Fatalf("%v: %v", tt.args, err)
-		}
-		got := keepCaps(&cfg)
+		got := keepCaps(tt.cfg)
 		slices.Sort(got)
 		slices.Sort(tt.want)
 		if diff := cmp.Diff(tt.want, got); diff != "" {

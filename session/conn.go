@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"time"
@@ -20,7 +20,7 @@ type session struct {
 	first  time.Time  // time of the first segment that carried data, a gap or a skip
 	last   time.Time  // time of the last one
 	fed    bool       // any byte (or gap, or skip) was given to zc
-	gaps   [2]uint64  // gaps per direction (flows.Dir order); skips are not gaps
+	gaps   [2]uint64  // gaps per direction (capture.Dir order); skips are not gaps
 	lost   [2]uint64  // bytes they lost
 	procs  *owners    // nil: no process attribution
 	own    ownerState // what procs found
@@ -33,53 +33,33 @@ func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *ses
 	return &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
 }
 
-// zdir maps a flows direction to the zmtp one: both number the client's
-// direction 0.
-func zdir(d flows.Dir) zmtp.Dir {
-	if d == flows.ClientToServer {
-		return zmtp.ClientToServer
-	}
-	return zmtp.ServerToClient
+// line describes an event sent in direction d at t.
+func (s *session) line(d capture.Dir, t time.Time, notes []output.Note) output.Line {
+	return output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), Owners: s.ownersFor(d), Notes: notes}
 }
 
-func fdir(d zmtp.Dir) flows.Dir {
-	if d == zmtp.ClientToServer {
-		return flows.ClientToServer
-	}
-	return flows.ServerToClient
-}
-
-// from says which side sends in direction d.
-func from(d flows.Dir) output.From {
-	if d == flows.ClientToServer {
-		return output.FromClient
-	}
-	return output.FromServer
-}
-
-func (s *session) emit(d zmtp.Dir, ev zmtp.Event) {
+func (s *session) emit(d capture.Dir, ev zmtp.Event) {
 	c, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
 	_, resync := ev.(*zmtp.Resync)      // nor a resync
-	fd := fdir(d)
 	if !s.resolveOwners(s.seg.Time) {
 		return // --pid/--comm: neither end matches
 	}
-	if o := s.ownersFor(fd); o != nil && !s.own.printed && (s.own.resolved || summary) {
+	if o := s.ownersFor(d); o != nil && !s.own.printed && (s.own.resolved || summary) {
 		s.own.printed = true
-		s.out.owners(s.seg.Time, s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.ownersFor(flows.ClientToServer))
+		s.out.owners(s.line(capture.ClientToServer, s.seg.Time, nil))
 	}
 	if r, ok := ev.(*zmtp.Resync); ok && r.Source == zmtp.SyncSearch {
 		// The search found the boundary before any kernel mark: the
 		// gaps held for the kernel's counts come out first, without.
-		s.dirs[fd].release(s, fd, 0, false)
+		s.dirs[d].release(s, d, 0, false)
 	}
-	notes := s.learn.event(fd, s.seg.Time, ev)
-	s.out.event(from(fd), s.seg.Time, s.conn.Src(fd), s.conn.Dst(fd), ev, !summary && !resync, s.ownersFor(fd), notes)
+	notes := s.learn.event(d, s.seg.Time, ev)
+	s.out.event(s.line(d, s.seg.Time, notes), ev, !summary && !resync)
 	if l := s.learn.drawn(); summary && l != nil {
-		s.out.ladder(l)
+		s.out.drawing(l.AppendTo(nil))
 	}
 	if summary {
-		conv := output.NewConversation(s.conn.Src(flows.ClientToServer), s.conn.Dst(flows.ClientToServer), s.first, s.seg.Time, c)
+		conv := output.NewConversation(s.conn.Src(capture.ClientToServer), s.conn.Dst(capture.ClientToServer), s.first, s.seg.Time, c)
 		conv.Gaps, conv.Lost = s.gaps, s.lost
 		s.out.conversation(conv)
 	}
@@ -94,15 +74,15 @@ func (s *session) fedAt(seg *capture.Segment) {
 }
 
 // Data implements flows.Consumer.
-func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
+func (s *session) Data(d capture.Dir, p []byte, seg *capture.Segment) {
 	s.fedAt(seg)
-	zd := s.start(d)
+	s.start(d)
 	if !s.conn.MidStream {
 		s.learn.data(d, len(p), seg)
 	}
-	dec := s.zc.Decoder(zd)
+	dec := s.zc.Decoder(d)
 	h := dec.Headers()
-	s.zc.Feed(zd, p, s.emit)
+	s.zc.Feed(d, p, s.emit)
 	if ds := &s.dirs[d]; dec.Headers() != h && !ds.justMarked && !seg.Boundary.Valid {
 		// A header the kernel did not mark.
 		ds.unmarked = min(ds.unmarked+1, unmarkedMax)
@@ -116,16 +96,14 @@ func (s *session) Data(d flows.Dir, p []byte, seg *capture.Segment) {
 	}
 }
 
-// start returns the zmtp direction of d, first telling its decoder that
-// the connection was picked up mid-stream if nothing of d was fed yet: it
-// then searches for a proven frame boundary before it decodes anything.
-func (s *session) start(d flows.Dir) zmtp.Dir {
-	zd := zdir(d)
+// start tells the decoder of d that the connection was picked up
+// mid-stream if nothing of d was fed yet: it then searches for a proven
+// frame boundary before it decodes anything.
+func (s *session) start(d capture.Dir) {
 	if s.conn.MidStream && !s.dirs[d].started {
-		s.zc.JoinMidStream(zd)
+		s.zc.JoinMidStream(d)
 	}
 	s.dirs[d].started = true
-	return zd
 }
 
 // Skip implements flows.Consumer. Bytes the capture did not keep (a
@@ -133,13 +111,13 @@ func (s *session) start(d flows.Dir) zmtp.Dir {
 // frame lines show each frame's real size with the bytes kept, so nothing
 // is printed and nothing counts in the conversation's gaps. Outside a
 // message frame body the direction stops with an error saying so.
-func (s *session) Skip(d flows.Dir, n uint64, seg *capture.Segment) {
+func (s *session) Skip(d capture.Dir, n uint64, seg *capture.Segment) {
 	s.fedAt(seg)
-	zd := s.start(d)
+	s.start(d)
 	if !s.conn.MidStream {
 		s.learn.skip(d, n)
 	}
-	s.zc.Skip(zd, n, s.emit)
+	s.zc.Skip(d, n, s.emit)
 }
 
 // Gap implements flows.Consumer. A gap the decoder passes over inside a
@@ -147,43 +125,43 @@ func (s *session) Skip(d flows.Dir, n uint64, seg *capture.Segment) {
 // direction the kernel marks frame boundaries of, is held until the
 // decoder resumes at the next mark: the kernel's message counts then tell
 // how many messages the loss took.
-func (s *session) Gap(d flows.Dir, n uint64, seg *capture.Segment) {
+func (s *session) Gap(d capture.Dir, n uint64, seg *capture.Segment) {
 	s.fedAt(seg)
 	s.gaps[d]++
 	s.lost[d] += n
-	zd := s.start(d)
-	dec := s.zc.Decoder(zd)
+	s.start(d)
+	dec := s.zc.Decoder(d)
 	if dec.Done() {
-		s.zc.Gap(zd, n, s.emit) // counted, not printed
+		s.zc.Gap(d, n, s.emit) // counted, not printed
 		return
 	}
 	g := zmtp.Gap{Header: zmtp.Header{Offset: dec.Offset()}, Bytes: n}
-	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(zd, n)) {
+	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(d, n)) {
 		ds.hold(g, seg.Time)
 	} else {
 		// Passed over inside one frame body, it took no message, as the
 		// kernel's marks prove where it walks.
-		g.MessagesKnown = ds.marked && s.zc.Passes(zd, n)
+		g.MessagesKnown = ds.marked && s.zc.Passes(d, n)
 		s.printGap(d, seg.Time, &g)
 	}
-	s.zc.Gap(zd, n, s.emit)
+	s.zc.Gap(d, n, s.emit)
 }
 
 // printGap prints a gap of direction d.
-func (s *session) printGap(d flows.Dir, t time.Time, g *zmtp.Gap) {
+func (s *session) printGap(d capture.Dir, t time.Time, g *zmtp.Gap) {
 	if s.own.skip {
 		return
 	}
-	s.out.gap(from(d), t, s.conn.Src(d), s.conn.Dst(d), g, s.ownersFor(d), s.learn.gap(d, t, g.Bytes))
+	s.out.gap(s.line(d, t, s.learn.gap(d, t, g.Bytes)), g)
 }
 
 // Boundary implements flows.BoundaryReporter: the kernel marked a frame
 // header. A direction that lost its place resumes there; the kernel's
 // message counts on both sides of the loss say how many messages it took.
-func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment) {
+func (s *session) Boundary(d capture.Dir, b capture.Boundary, seg *capture.Segment) {
 	s.fedAt(seg)
-	zd := s.start(d)
-	dec := s.zc.Decoder(zd)
+	s.start(d)
+	dec := s.zc.Decoder(d)
 	ds := &s.dirs[d]
 	ds.marked, ds.unmarked, ds.justMarked = true, 0, true
 	if dec.Searching() {
@@ -197,7 +175,7 @@ func (s *session) Boundary(d flows.Dir, b capture.Boundary, seg *capture.Segment
 			}
 		}
 		ds.release(s, d, lost, known)
-		s.zc.Boundary(zd, b.MessageStart, s.emit)
+		s.zc.Boundary(d, b.MessageStart, s.emit)
 	} else {
 		ds.release(s, d, 0, false)
 	}
@@ -222,7 +200,7 @@ func (s *session) Close(r capture.CloseReason, seg *capture.Segment) {
 	}
 	s.seg = at
 	for d := range s.dirs {
-		s.dirs[d].release(s, flows.Dir(d), 0, false)
+		s.dirs[d].release(s, capture.Dir(d), 0, false)
 	}
 	s.zc.Close(r, s.emit)
 }

@@ -1,14 +1,11 @@
-package main
+package session
 
 import (
 	"io"
-	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/zmtpdump/zmtpdump/capture"
-	"github.com/zmtpdump/zmtpdump/learn"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -20,8 +17,9 @@ import (
 type sink struct {
 	mu  sync.Mutex
 	out output.Printer
-	// dirOut is out when it can be told which side sent an event.
-	dirOut output.DirPrinter
+	// line is the Line handed to out, reused (under mu): a Line made per
+	// event would escape to the heap through the Printer interface.
+	line output.Line
 	// quiet prints nothing (-q, -w -): events are only counted.
 	quiet bool
 	// packets is counted by the reader without the lock (once per packet).
@@ -47,11 +45,7 @@ type sink struct {
 	finishOnClose bool
 }
 
-func newSink(out output.Printer) *sink {
-	s := &sink{out: out}
-	s.dirOut, _ = out.(output.DirPrinter)
-	return s
-}
+func newSink(out output.Printer) *sink { return &sink{out: out} }
 
 func (s *sink) note(err error) {
 	if err != nil && !s.stdoutClosed(err) && s.writeErr == nil {
@@ -60,15 +54,11 @@ func (s *sink) note(err error) {
 	}
 }
 
-// event prints a ZMTP event sent by from, followed by its notes
-// (--explain); counted says whether it counts as decoded.
-func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev zmtp.Event, counted bool, o *output.Owners, notes []output.Note) {
+// event prints a ZMTP event described by l (its sender, time, endpoints,
+// owners and notes); counted says whether it counts as decoded.
+func (s *sink) event(l output.Line, ev zmtp.Event, counted bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if oa, ok := s.out.(output.OwnerAware); ok {
-		oa.SetOwners(o)
-		defer oa.SetOwners(nil)
-	}
 	if counted {
 		s.events++
 	}
@@ -85,52 +75,46 @@ func (s *sink) event(from output.From, t time.Time, src, dst netip.AddrPort, ev 
 	if s.quiet {
 		return
 	}
-	s.setNotes(notes)
-	if s.dirOut != nil {
-		s.note(s.dirOut.EventFrom(from, t, src, dst, ev))
-	} else {
-		s.note(s.out.Event(t, src, dst, ev))
-	}
+	s.line = l
+	s.note(s.out.Event(&s.line, ev))
+	s.line = output.Line{} // keeps nothing of the connection
 }
 
-// gap prints a gap of the stream sent by from, with its notes, unless
-// past -c.
-func (s *sink) gap(from output.From, t time.Time, src, dst netip.AddrPort, g *zmtp.Gap, o *output.Owners, notes []output.Note) {
+// gap prints a gap described by l, unless past -c.
+func (s *sink) gap(l output.Line, g *zmtp.Gap) {
 	s.mu.Lock()
 	past := s.limit > 0 && s.messages >= s.limit
 	s.mu.Unlock()
 	if !past {
-		s.event(from, t, src, dst, g, false, o, notes)
+		s.event(l, g, false)
 	}
 }
 
-// setNotes hands the printer the notes of the next event or gap (none: nil,
-// which also drops any the printer did not print), if it takes notes.
-func (s *sink) setNotes(notes []output.Note) {
-	if na, ok := s.out.(output.NoteAware); ok {
-		na.SetNotes(notes)
-	}
-}
-
-// ladder draws a finished connection (--ladder).
-func (s *sink) ladder(l *learn.Ladder) {
+// drawing writes a drawn ladder of a finished connection (--ladder).
+func (s *sink) drawing(b []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if la, ok := s.out.(output.LadderAware); ok && !s.quiet {
-		s.note(la.Drawing(l.AppendTo(nil)))
+	if !s.quiet {
+		s.note(s.out.Drawing(b))
 	}
 }
 
 // owners prints, once per connection, which processes own its ends.
-func (s *sink) owners(t time.Time, src, dst netip.AddrPort, o *output.Owners) {
+func (s *sink) owners(l output.Line) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.quiet {
-		return
+	if !s.quiet {
+		s.line = l
+		s.note(s.out.Owners(&s.line))
+		s.line = output.Line{}
 	}
-	if oa, ok := s.out.(output.OwnerAware); ok {
-		s.note(oa.PrintOwners(t, src, dst, o))
-	}
+}
+
+// stats writes the exit statistics, quiet or not.
+func (s *sink) stats(st *output.Stats) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.note(s.out.Stats(st))
 }
 
 // conversation keeps a finished connection for the -q table.
@@ -157,7 +141,7 @@ func (s *sink) printPacket(seg *capture.Segment, verbose bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if verbose && !s.quiet && (s.limit == 0 || s.messages < s.limit) {
-		s.note(s.out.TCP(seg))
+		s.note(s.out.Packet(seg))
 	}
 }
 
@@ -199,11 +183,6 @@ func (s *sink) conversations() []output.Conversation {
 	defer s.mu.Unlock()
 	return s.convs
 }
-
-// defaultSummaryRows is --summary-rows: a conversation kept for the -q
-// table costs about 460 bytes, so 10,000 rows hold about 5 MB however long
-// the capture runs.
-const defaultSummaryRows = 10000
 
 // writeConversations writes the -q table: the conversations kept, and a
 // line of totals for those past the row limit.

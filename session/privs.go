@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"fmt"
@@ -29,14 +29,14 @@ import (
 // CAP_NET_ADMIN or CAP_PERFMON (the kernel, and the start-up check, take
 // it for any of them), it is what does their work: kept is what
 // permittedKeep makes of keepCaps for the capabilities held.
-func keepCaps(cfg *config) []cap.Value {
+func keepCaps(cfg *Config) []cap.Value {
 	keep := []cap.Value{cap.BPF}
-	if cfg.pid > 0 {
+	if cfg.PID > 0 {
 		keep = append(keep, cap.SYS_PTRACE, cap.DAC_READ_SEARCH)
 	}
-	if slices.Contains(cfg.interfaces, "any") {
+	if slices.Contains(cfg.Loader.Interfaces, "any") {
 		keep = append(keep, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON)
-		if cfg.netns != "" || cfg.pid > 0 {
+		if cfg.Loader.Netns != "" { // --netns, or --pid's namespace
 			keep = append(keep, cap.SYS_ADMIN)
 		}
 	}
@@ -76,7 +76,7 @@ func permittedKeep(keep []cap.Value, permitted func(cap.Value) bool) []cap.Value
 // Every thread: capabilities and no_new_privs belong to threads, and the
 // Go runtime runs goroutines on several; libcap's cap package changes them
 // all at once (through psx: the runtime's AllThreadsSyscall without cgo).
-func dropPrivileges(cfg *config) error {
+func dropPrivileges(cfg *Config) error {
 	have := cap.GetProc()
 	keep := permittedKeep(keepCaps(cfg), func(v cap.Value) bool {
 		on, err := have.GetFlag(cap.Permitted, v)

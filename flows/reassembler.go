@@ -1,0 +1,36 @@
+package flows
+
+import (
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+)
+
+// Reassembler is what a capture pipeline needs of flows: the
+// single-goroutine Assembler or the Sharded front end, driven the same way.
+type Reassembler interface {
+	// Add hands over one captured segment.
+	Add(seg *capture.Segment)
+	// Expire closes connections idle at now.
+	Expire(now time.Time)
+	// Flush closes every connection, as at the end of a capture at now.
+	Flush(now time.Time)
+	// Stats returns the counts so far.
+	Stats() Stats
+	// Send hands partial batches to their goroutines (Sharded; a no-op for
+	// an Assembler), when segments stop coming for a while.
+	Send()
+	// Close stops the goroutines (Sharded; a no-op for an Assembler).
+	Close()
+}
+
+var (
+	_ Reassembler = (*Assembler)(nil)
+	_ Reassembler = (*Sharded)(nil)
+)
+
+// Send implements Reassembler: an Assembler holds no batches.
+func (*Assembler) Send() {}
+
+// Close implements Reassembler: an Assembler runs no goroutines.
+func (*Assembler) Close() {}

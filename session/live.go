@@ -1,0 +1,317 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/procs"
+)
+
+// flushDelay is how long after the first record of a burst its output is
+// written out, if the ring is empty by then (terminals see lines at once,
+// pipes get them in blocks).
+const flushDelay = 20 * time.Millisecond
+
+// liveSource reads the ring buffer of a live capture. Next polls the ring
+// by itself (see loader.PollInterval). Output is written out once the
+// records of a burst are handled (flushDelay after the first one, when
+// the ring is empty) and housekeeping runs once a second, also when
+// records never stop coming.
+type liveSource struct {
+	p      *Pipeline
+	c      *loader.Capture
+	stderr io.Writer
+	status *status // nil: no status line
+	// nextHousekeeping is when housekeeping is due next.
+	nextHousekeeping time.Time
+	// dirty: records were handled since output was last written out.
+	dirty bool
+	// rearm: the deadline is to be set to nextHousekeeping again.
+	rearm bool
+	n     uint
+}
+
+func (s *liveSource) next(seg *capture.Segment) error {
+	for {
+		if s.rearm {
+			s.rearm = false
+			s.c.SetDeadline(s.nextHousekeeping)
+		}
+		err := s.c.Next(seg)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.rearm = true
+			dirty := s.dirty
+			s.dirty = false
+			if dirty || !time.Now().Before(s.nextHousekeeping) {
+				return errIdle
+			}
+			continue
+		}
+		if errors.Is(err, loader.ErrClosed) {
+			return io.EOF // interrupted: ctx is done
+		}
+		if err != nil {
+			return err
+		}
+		if !s.dirty {
+			s.dirty = true
+			s.c.SetDeadline(time.Now().Add(flushDelay))
+		}
+		return nil
+	}
+}
+
+// due: once a second at most, checked every 256 packets.
+func (s *liveSource) due(seg *capture.Segment) (time.Time, bool) {
+	if seg == nil {
+		now := time.Now()
+		return now, !now.Before(s.nextHousekeeping)
+	}
+	if s.n++; s.n%256 != 0 {
+		return time.Time{}, false
+	}
+	now := time.Now()
+	return now, now.After(s.nextHousekeeping)
+}
+
+func (s *liveSource) housekeep(now time.Time) error {
+	s.nextHousekeeping = now.Add(expireEvery)
+	if err := s.p.sink.flush(); err != nil {
+		return err
+	}
+	if err := s.tick(); err != nil {
+		return err
+	}
+	changes, err := s.c.CheckInterfaces()
+	if err != nil {
+		// Keep what was decoded: drain the ring, then stop.
+		s.drain()
+		return err
+	}
+	if len(changes) > 0 {
+		s.status.clear() // redrawn at the next tick
+	}
+	return s.interfacesChanged(changes)
+}
+
+func (*liveSource) end() time.Time { return time.Now() }
+
+// tick, about once a second, writes the -w file out and redraws the
+// status line.
+func (s *liveSource) tick() error {
+	now := time.Now()
+	if s.p.pcap.due(now) {
+		if err := s.p.pcap.flush(now); err != nil {
+			return err
+		}
+	}
+	if s.status.due(now) {
+		ks, err := s.c.Stats()
+		if err != nil {
+			return err
+		}
+		packets, _, _ := s.p.sink.totals()
+		s.status.show(now, packets, s.p.sink.messageCount(), ks.Lost)
+	}
+	return nil
+}
+
+// drain decodes the records still in the ring, without waiting for more.
+func (s *liveSource) drain() {
+	var seg capture.Segment
+	s.c.SetDeadline(time.Now())
+	for s.c.Next(&seg) == nil {
+		s.p.Add(&seg)
+	}
+}
+
+// interfacesChanged says on stderr which interfaces -i any began or
+// stopped capturing on, and describes those added in the -w file.
+func (s *liveSource) interfacesChanged(changes []loader.InterfaceChange) error {
+	pcap := s.p.pcap
+	for _, ch := range changes {
+		name := output.Printable(ch.Name)
+		switch {
+		case ch.Removed:
+			fmt.Fprintf(s.stderr, "zmtpdump: interface %s vanished, no longer capturing on it\n", name)
+			if pcap != nil && pcap.w != nil {
+				pcap.w.Forget(ch.Index) // its index may come back as another
+			}
+		case ch.Err != nil && ch.Name == "":
+			fmt.Fprintf(s.stderr, "zmtpdump: %s\n", output.Printable(ch.Err.Error()))
+		case ch.Err != nil:
+			fmt.Fprintf(s.stderr, "zmtpdump: interface %s came up, cannot capture on it: %s\n", name, output.Printable(ch.Err.Error()))
+		default:
+			fmt.Fprintf(s.stderr, "zmtpdump: interface %s came up, capturing on it too\n", name)
+			if pcap != nil && pcap.w != nil && !pcap.w.Knows(ch.Index) {
+				if err := pcap.w.AddInterface(pcapInterface(ch.Interface, s.p.cfg.FilterText)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// capture runs a live capture and returns its exit statistics (nil when
+// it never started).
+func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats, error) {
+	lcfg := p.cfg.Loader
+	c, err := loader.Open(lcfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if c.Marks() {
+		p.joiner = c
+	}
+	// Process attribution: the kernel records a connection's owners when
+	// it connects and is accepted (older sockets: see owners).
+	tr, err := procs.Open()
+	switch {
+	case err == nil:
+		defer tr.Close()
+		p.procs = &owners{tr: tr, pid: p.cfg.PID, comm: p.cfg.Comm}
+	case p.cfg.PID != 0 || p.cfg.Comm != "":
+		return nil, fmt.Errorf("--pid/--comm: %w", err)
+	default:
+		fmt.Fprintf(stderr, "zmtpdump: no process attribution: %v\n", err)
+	}
+	if p.pcap != nil {
+		if err := p.pcap.start(pcapInterfaces(c.InterfaceList(), p.cfg.FilterText)); err != nil {
+			return nil, err
+		}
+		p.iface = c.InterfaceByIndex
+	}
+	if err := dropPrivileges(p.cfg); err != nil {
+		return nil, err
+	}
+	where := interfaceNames(c.InterfaceList())
+	if lcfg.Netns != "" {
+		where += " in network namespace " + lcfg.Netns
+	}
+	framing := ""
+	if c.Framing() {
+		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
+	}
+	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
+		where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
+	stop := context.AfterFunc(ctx, c.Interrupt)
+	defer stop()
+
+	src := &liveSource{p: p, c: c, stderr: stderr, nextHousekeeping: time.Now().Add(expireEvery), rearm: true}
+	if p.cfg.Status {
+		src.status = newStatus(stderr, time.Now())
+	}
+	loopErr := p.loop(src)
+	src.status.clear()
+	ks, err := c.Stats()
+	if err != nil && loopErr == nil {
+		loopErr = err
+	}
+	packets, events, _ := p.sink.totals()
+	fs := p.asm.Stats()
+	added, removed := c.InterfaceCounts()
+	return &output.Stats{
+		PacketsCaptured:    packets,
+		PacketsMatched:     ks.Matched,
+		RingDrops:          ks.Lost,
+		Events:             events,
+		Messages:           p.sink.messageCount(),
+		Connections:        fs.Flows,
+		BytesReassembled:   fs.Bytes,
+		OutOfOrder:         fs.OutOfOrder,
+		Retransmitted:      fs.Retransmits,
+		Gaps:               fs.Gaps,
+		BytesLost:          fs.LostBytes,
+		BytesNotCaptured:   fs.SkippedBytes,
+		PacketsCut:         ks.Cut,
+		PacketsUnreadable:  ks.LoadErrors,
+		PacketsNotParsed:   ks.Skipped,
+		KernelFraming:      c.Framing(),
+		RingBytes:          ks.RingBytes,
+		BytesElided:        ks.Elided,
+		DirectionsUnframed: ks.Unframed,
+		Joined:             ks.Joined,
+		RSTIgnored:         fs.IgnoredRST,
+		FINIgnored:         fs.IgnoredFIN,
+		AcksIgnored:        fs.IgnoredAcks,
+		Duplicates:         ks.Duplicates,
+		InterfacesAdded:    uint64(added),
+		InterfacesRemoved:  uint64(removed),
+	}, loopErr
+}
+
+// writeStatsFile writes st as a JSON object to cfg.StatsFile, if asked.
+func (p *Pipeline) writeStatsFile(st *output.Stats) error {
+	if p.cfg.StatsFile == "" {
+		return nil
+	}
+	f, err := p.cfg.Create(p.cfg.StatsFile)
+	if err != nil {
+		return fmt.Errorf("--stats-file: %w", err)
+	}
+	_, err = f.Write(append(st.AppendJSON(nil), '\n'))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--stats-file: %w", err)
+	}
+	return nil
+}
+
+// what says what is captured, for the start-up line.
+func (c *Config) what() string {
+	if c.Expr == "" {
+		return describePorts(c.Ports.List())
+	}
+	what := strconv.Quote(c.Expr)
+	if !c.Ports.Empty() {
+		what += " and " + describePorts(c.Ports.List())
+	}
+	return what
+}
+
+// interfaceNames lists the interfaces for a message: their names escaped
+// (see output.Printable), separated by commas.
+func interfaceNames(ifaces []loader.Interface) string {
+	names := make([]string, len(ifaces))
+	for i, ifc := range ifaces {
+		names[i] = output.Printable(ifc.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func describePorts(ports []uint16) string {
+	if len(ports) == 0 {
+		return "all TCP ports"
+	}
+	if len(ports) > 8 {
+		return fmt.Sprintf("%d ports", len(ports))
+	}
+	words := make([]string, len(ports))
+	for i, p := range ports {
+		words[i] = strconv.Itoa(int(p))
+	}
+	if len(words) == 1 {
+		return "port " + words[0]
+	}
+	return "ports " + strings.Join(words, ", ")
+}
+
+func backendName(b loader.Backend) string {
+	if b == loader.TCX {
+		return "TCX"
+	}
+	return "socket filter"
+}
