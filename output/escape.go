@@ -8,9 +8,9 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendQuoted appends p as a double-quoted string: printable ASCII as is,
+// AppendQuoted appends p as a double-quoted string: printable ASCII as is,
 // backslash and quote escaped, everything else as \xNN.
-func appendQuoted(b, p []byte) []byte {
+func AppendQuoted(b, p []byte) []byte {
 	b = slices.Grow(b, len(p)+2)
 	b = append(b, '"')
 	for len(p) > 0 {
@@ -34,9 +34,9 @@ func appendQuoted(b, p []byte) []byte {
 	return append(b, '"')
 }
 
-// appendHexSpaced appends p as lowercase hex bytes separated by spaces
+// AppendHexSpaced appends p as lowercase hex bytes separated by spaces
 // ("31 32"), four bytes at a time.
-func appendHexSpaced(b, p []byte) []byte {
+func AppendHexSpaced(b, p []byte) []byte {
 	if len(p) == 0 {
 		return b
 	}
@@ -141,14 +141,14 @@ func appendJSONText(b []byte, key string, p []byte) []byte {
 	return b
 }
 
-// appendToken appends a name taken from the wire (a command or property
+// AppendToken appends a name taken from the wire (a command or property
 // name, a mechanism): as is when it is plain printable ASCII without spaces,
 // quotes, backslashes or '=', quoted and escaped otherwise, so that no wire
 // byte can forge or break an output line.
-func appendToken(b []byte, p []byte) []byte {
+func AppendToken(b []byte, p []byte) []byte {
 	for _, c := range p {
 		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=' {
-			return appendQuoted(b, p)
+			return AppendQuoted(b, p)
 		}
 	}
 	if len(p) == 0 {
@@ -157,9 +157,9 @@ func appendToken(b []byte, p []byte) []byte {
 	return append(b, p...)
 }
 
-// appendEscaped appends s with every byte outside printable ASCII escaped
+// AppendEscaped appends s with every byte outside printable ASCII escaped
 // as \xNN (and backslash doubled), without quotes.
-func appendEscaped(b []byte, s string) []byte {
+func AppendEscaped(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {

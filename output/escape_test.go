@@ -31,10 +31,10 @@ func FuzzEscapes(f *testing.F) {
 		}
 		q.WriteByte('"')
 		prefix := []byte("head ")
-		if got := string(appendQuoted(prefix, p)); got != "head "+q.String() {
-			t.Errorf("appendQuoted(%q) = %q, want %q", p, got, "head "+q.String())
+		if got := string(AppendQuoted(prefix, p)); got != "head "+q.String() {
+			t.Errorf("AppendQuoted(%q) = %q, want %q", p, got, "head "+q.String())
 		}
-		if got := string(appendHexSpaced(prefix, p)); got != "head "+h.String() {
+		if got := string(AppendHexSpaced(prefix, p)); got != "head "+h.String() {
 			t.Errorf("appendHexSpaced(%q) = %q, want %q", p, got, "head "+h.String())
 		}
 		if got := string(appendHex(prefix, p)); got != "head "+hx.String() {

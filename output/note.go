@@ -119,8 +119,8 @@ func (p *JSON) appendNotes(b []byte) []byte {
 	return append(b, ']')
 }
 
-// plural returns "1 byte" or "N bytes" for unit "byte".
-func plural(n uint64, unit string) string {
+// Plural returns "1 byte" or "N bytes" for unit "byte".
+func Plural(n uint64, unit string) string {
 	s := strconv.FormatUint(n, 10) + " " + unit
 	if n != 1 {
 		s += "s"

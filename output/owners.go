@@ -37,7 +37,7 @@ func appendProcess(b []byte, pr *Process) []byte {
 	if pr == nil {
 		return append(b, "(not local)"...)
 	}
-	b = appendEscaped(b, pr.Comm)
+	b = AppendEscaped(b, pr.Comm)
 	b = fmt.Appendf(b, "[%d]", pr.PID)
 	if pr.ContainerID != "" {
 		id := pr.ContainerID
@@ -45,7 +45,7 @@ func appendProcess(b []byte, pr *Process) []byte {
 			id = id[:12]
 		}
 		b = append(b, " container "...)
-		b = appendEscaped(b, id)
+		b = AppendEscaped(b, id)
 	}
 	return b
 }

@@ -117,7 +117,7 @@ func appendInferredVersion(b []byte, c *zmtp.Connection) []byte {
 	}
 	if s.Mechanism != "" {
 		b = append(b, ' ')
-		b = appendToken(b, []byte(s.Mechanism))
+		b = AppendToken(b, []byte(s.Mechanism))
 	}
 	return append(b, " (inferred)"...)
 }

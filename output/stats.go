@@ -61,7 +61,7 @@ func (st *Stats) WriteText(w io.Writer) error {
 		b = fmt.Appendf(b, "%d packets seen twice (on two interfaces) reported once\n", st.Duplicates)
 	}
 	if st.InterfacesAdded+st.InterfacesRemoved > 0 {
-		b = fmt.Appendf(b, "%s added, %d removed during the capture\n", plural(st.InterfacesAdded, "interface"), st.InterfacesRemoved)
+		b = fmt.Appendf(b, "%s added, %d removed during the capture\n", Plural(st.InterfacesAdded, "interface"), st.InterfacesRemoved)
 	}
 	_, err := w.Write(b)
 	return err

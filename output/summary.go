@@ -158,7 +158,7 @@ func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 6, 64)
 }
 
-func escape(s string) string { return string(appendEscaped(nil, s)) }
+func escape(s string) string { return string(AppendEscaped(nil, s)) }
 
 // sockets says the socket types, "PUSH -> PULL", "?" for an unknown one.
 func sockets(a, z *zmtp.Side) string {
@@ -166,7 +166,7 @@ func sockets(a, z *zmtp.Side) string {
 		if s.SocketType == "" {
 			return "?"
 		}
-		return string(appendToken(nil, []byte(s.SocketType)))
+		return string(AppendToken(nil, []byte(s.SocketType)))
 	}
 	return name(a) + " -> " + name(z)
 }

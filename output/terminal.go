@@ -5,4 +5,4 @@ package output
 // come from outside the program go through it before they reach stderr:
 // an interface name, for one, may hold any byte but '/' and NUL, and one of
 // another network namespace is chosen by whoever runs there.
-func Printable(s string) string { return string(appendEscaped(nil, s)) }
+func Printable(s string) string { return string(AppendEscaped(nil, s)) }

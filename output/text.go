@@ -138,7 +138,7 @@ func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	case *zmtp.Error:
 		b = p.paint(b, colorRed)
 		b = append(b, "error: "...)
-		b = appendEscaped(b, e.Reason())
+		b = AppendEscaped(b, e.Reason())
 		b = p.unpaint(b)
 	default:
 		b = fmt.Appendf(b, "unknown event %T", ev)
@@ -173,7 +173,7 @@ func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
 	b = append(b, ": "...)
 	if p.verbose && (e.Major >= 2 || e.Downgraded) {
 		b = append(b, "signature "...)
-		b = appendHexSpaced(b, e.Signature[:])
+		b = AppendHexSpaced(b, e.Signature[:])
 		b = append(b, ", "...)
 	}
 	switch {
@@ -183,14 +183,14 @@ func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
 			as = 1
 		}
 		b = fmt.Appendf(b, "ZMTP %d.%d, mechanism ", e.Major, e.Minor)
-		b = appendToken(b, []byte(e.Mechanism))
+		b = AppendToken(b, []byte(e.Mechanism))
 		b = fmt.Appendf(b, ", as-server %d", as)
 	case e.Major == 2 && e.Downgraded:
 		b = fmt.Appendf(b, "ZMTP 2.0 (downgraded from %d), socket-type ", e.Revision)
-		b = appendToken(b, []byte(e.SocketType))
+		b = AppendToken(b, []byte(e.SocketType))
 	case e.Major == 2:
 		b = fmt.Appendf(b, "ZMTP 2.0 (revision %d), socket-type ", e.Revision)
-		b = appendToken(b, []byte(e.SocketType))
+		b = AppendToken(b, []byte(e.SocketType))
 	case e.Downgraded:
 		b = append(b, "ZMTP 1.0 (downgraded, the signature heads the identity frame)"...)
 	default:
@@ -202,7 +202,7 @@ func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
 // appendData appends kept bytes quoted and in hex, saying how many of size
 // were shown when they were cut.
 func (p *Text) appendData(b, data []byte, size uint64) []byte {
-	b = appendQuoted(b, data)
+	b = AppendQuoted(b, data)
 	b = p.appendHexAfter(b, data)
 	if uint64(len(data)) < size {
 		b = fmt.Appendf(b, " ... (%d bytes, %d shown)", size, len(data))
@@ -215,24 +215,24 @@ func (p *Text) appendData(b, data []byte, size uint64) []byte {
 // show properties or data. All end with the body size.
 func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 	b = p.paint(b, colorYellow)
-	b = appendToken(b, []byte(c.Name))
+	b = AppendToken(b, []byte(c.Name))
 	b = p.unpaint(b)
 	switch {
 	case c.Kind == zmtp.KindPing:
 		b = fmt.Appendf(b, ": ttl %d.%ds, context ", c.TTL/10, c.TTL%10)
-		b = appendQuoted(b, c.Context)
+		b = AppendQuoted(b, c.Context)
 	case c.Kind == zmtp.KindPong:
 		b = append(b, ": context "...)
-		b = appendQuoted(b, c.Context)
+		b = AppendQuoted(b, c.Context)
 	case c.Kind == zmtp.KindSubscribe || c.Kind == zmtp.KindCancel:
 		b = append(b, ": "...)
 		b = p.appendData(b, c.Topic, c.Size-uint64(len(c.Name))-1)
 	case c.Kind == zmtp.KindHello && c.Mechanism == "PLAIN":
 		b = append(b, " (PLAIN): username "...)
-		b = appendQuoted(b, c.Username)
+		b = AppendQuoted(b, c.Username)
 		if p.secrets {
 			b = append(b, ", password "...)
-			b = appendQuoted(b, c.Password)
+			b = AppendQuoted(b, c.Password)
 		} else {
 			b = fmt.Appendf(b, ", password (%d bytes, hidden)", len(c.Password))
 		}
@@ -254,7 +254,7 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 		}
 	case c.Kind == zmtp.KindError:
 		b = append(b, ": reason "...)
-		b = appendQuoted(b, c.Reason)
+		b = AppendQuoted(b, c.Reason)
 	case len(c.Properties) > 0:
 		for i, pr := range c.Properties {
 			if i == 0 {
@@ -262,15 +262,15 @@ func (p *Text) appendCommand(b []byte, c *zmtp.Command) []byte {
 			} else {
 				b = append(b, ", "...)
 			}
-			b = appendToken(b, pr.Name)
+			b = AppendToken(b, pr.Name)
 			b = append(b, '=')
-			b = appendQuoted(b, pr.Value)
+			b = AppendQuoted(b, pr.Value)
 			b = p.appendHexAfter(b, pr.Value)
 		}
 	case len(c.Data) > 0:
 		data := p.commandData(c)
 		b = append(b, ": "...)
-		b = appendQuoted(b, data)
+		b = AppendQuoted(b, data)
 		b = p.appendHexAfter(b, data)
 	}
 	b = append(b, " (size "...)
@@ -285,7 +285,7 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 	b = append(b, "message"...)
 	if m.Encrypted {
 		b = append(b, " (encrypted, "...)
-		b = appendToken(b, []byte(m.Mechanism))
+		b = AppendToken(b, []byte(m.Mechanism))
 		b = append(b, "): nonce "...)
 		b = appendHex(b, m.Nonce)
 		return fmt.Appendf(b, ", box %d bytes", m.BoxSize)
@@ -307,7 +307,7 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 			b = append(b, " |"...)
 		}
 		b = append(b, ' ')
-		b = appendQuoted(b, f.Data)
+		b = AppendQuoted(b, f.Data)
 		b = p.appendHexAfter(b, f.Data)
 		if f.Truncated() {
 			b = fmt.Appendf(b, " ... (%d bytes, %d shown)", f.Size, len(f.Data))
@@ -327,13 +327,13 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 //	connection closed: 127.0.0.1:5 (PUSH) -> 127.0.0.1:7001 (PULL), ZMTP 3.1 NULL, 3 messages 3 bytes ->, 0 messages <-
 func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []byte {
 	b = append(b, "connection "...)
-	b = appendEscaped(b, c.End.String())
+	b = AppendEscaped(b, c.End.String())
 	b = append(b, ": "...)
 	b = appendEndpoint(b, src, &c.Sides[0])
 	b = append(b, " -> "...)
 	b = appendEndpoint(b, dst, &c.Sides[1])
 	b = append(b, ", "...)
-	b = appendVersion(b, c)
+	b = AppendVersion(b, c)
 	b = appendJoined(b, c)
 	for i, arrow := range [2]string{" ->", " <-"} {
 		s := &c.Sides[i]
@@ -356,21 +356,21 @@ func appendEndpoint(b []byte, ap netip.AddrPort, s *zmtp.Side) []byte {
 	}
 	b = append(b, " ("...)
 	if s.SocketType != "" {
-		b = appendToken(b, []byte(s.SocketType))
+		b = AppendToken(b, []byte(s.SocketType))
 	}
 	if len(s.Identity) > 0 {
 		if s.SocketType != "" {
 			b = append(b, ", "...)
 		}
 		b = append(b, "identity "...)
-		b = appendQuoted(b, s.Identity)
+		b = AppendQuoted(b, s.Identity)
 	}
 	return append(b, ')')
 }
 
-// appendVersion says the connection's version and mechanism: "ZMTP 3.1
+// AppendVersion says the connection's version and mechanism: "ZMTP 3.1
 // NULL", "ZMTP 3.1/3.0 NULL" when the sides differ, "no greeting".
-func appendVersion(b []byte, c *zmtp.Connection) []byte {
+func AppendVersion(b []byte, c *zmtp.Connection) []byte {
 	a, z := &c.Sides[0], &c.Sides[1]
 	switch {
 	case a.Greeted && z.Greeted && (a.Major != z.Major || a.Minor != z.Minor):
@@ -388,7 +388,7 @@ func appendVersion(b []byte, c *zmtp.Connection) []byte {
 	if !a.Greeted {
 		m = z.Mechanism
 	}
-	return appendToken(b, []byte(m))
+	return AppendToken(b, []byte(m))
 }
 
 // appendHexAfter appends a space and data in hex after its quoted form,
@@ -398,7 +398,7 @@ func (p *Text) appendHexAfter(b, data []byte) []byte {
 		return b
 	}
 	b = append(b, ' ')
-	return appendHexSpaced(b, data)
+	return AppendHexSpaced(b, data)
 }
 
 // Drawing implements Printer: the diagram, escaped again so that any byte
