@@ -45,4 +45,7 @@
 // printed without -v by -accuracy.report; -accuracy.keep DIR keeps the
 // variant pcaps in DIR to look at with zmtpdump or tcpdump). It needs no
 // root and no network: it reads files.
+//
+// Imports: nothing of ours in its code; its tests read captures with
+// pcapfile and decode them with flows and zmtp, as zmtpdump -r does.
 package accuracy

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -134,7 +134,7 @@ func startDecoder(t *testing.T, c *loader.Capture) *liveDecoder {
 		return &decodeConsumer{d: d, zc: zmtp.NewConn(zmtp.Options{})}
 	})
 	go func() {
-		var seg capture.Segment
+		var seg segment.Segment
 		for {
 			if err := c.Next(&seg); err != nil {
 				if err == loader.ErrClosed {
@@ -175,7 +175,7 @@ type decodeConsumer struct {
 	zc *zmtp.Conn
 }
 
-func (c *decodeConsumer) emit(_ capture.Dir, ev zmtp.Event) {
+func (c *decodeConsumer) emit(_ segment.Dir, ev zmtp.Event) {
 	var s string
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
@@ -205,19 +205,19 @@ func (c *decodeConsumer) emit(_ capture.Dir, ev zmtp.Event) {
 
 // flows and zmtp both number the client's direction 0.
 
-func (c *decodeConsumer) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+func (c *decodeConsumer) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 	c.zc.Feed(d, p, c.emit)
 }
 
-func (c *decodeConsumer) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
+func (c *decodeConsumer) Gap(d segment.Dir, n uint64, _ *segment.Segment) {
 	c.zc.Gap(d, n, c.emit)
 }
 
-func (c *decodeConsumer) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
+func (c *decodeConsumer) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	c.zc.Skip(d, n, c.emit)
 }
 
-func (c *decodeConsumer) Close(r capture.CloseReason, _ *capture.Segment) {
+func (c *decodeConsumer) Close(r segment.CloseReason, _ *segment.Segment) {
 	c.zc.Close(r, c.emit)
 }
 

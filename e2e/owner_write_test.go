@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // TestPidWriteVerbose runs two libzmq conversations of different
@@ -66,7 +66,7 @@ func TestPidWriteVerbose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var seg capture.Segment
+	var seg segment.Segment
 	var ours, theirs, syns int
 	for {
 		if err := r.Next(&seg); errors.Is(err, io.EOF) {
@@ -79,7 +79,7 @@ func TestPidWriteVerbose(t *testing.T) {
 			theirs++
 		case p == mine || int(seg.Dst.Port()) == mine:
 			ours++
-			if seg.Has(capture.SYN) {
+			if seg.Has(segment.SYN) {
 				syns++
 			}
 		}

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // TestLiveBrokenPipe captures live with -w, its stdout a pipe whose reader
@@ -79,7 +79,7 @@ func TestLiveBrokenPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rd.Close()
-	var seg capture.Segment
+	var seg segment.Segment
 	n := 0
 	for ; ; n++ {
 		if err := rd.Next(&seg); errors.Is(err, io.EOF) {

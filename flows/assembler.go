@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Defaults for Config.
@@ -155,7 +155,7 @@ type Assembler struct {
 	// scratch is reused by Expire and Flush.
 	scratch []*conn
 	// lostSeg is the segment LostSegments gives the Consumers.
-	lostSeg capture.Segment
+	lostSeg segment.Segment
 }
 
 // conn is one connection. About 300 bytes; see doc.go for the whole cost.
@@ -194,7 +194,7 @@ func (a *Assembler) Stats() Stats {
 // When seg.KernelLost is higher than on the segments before it, the capture
 // lost segments since: Add first declares every hole lost, as LostSegments
 // does.
-func (a *Assembler) Add(seg *capture.Segment) {
+func (a *Assembler) Add(seg *segment.Segment) {
 	a.stats.Segments++
 	if seg.KernelLost > a.kernelLost {
 		a.kernelLost = seg.KernelLost
@@ -202,7 +202,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	}
 	k := makeKey(seg.Src, seg.Dst)
 	c := a.conns[k]
-	syn := seg.Has(capture.SYN)
+	syn := seg.Has(segment.SYN)
 	if c != nil && c.closed() {
 		if !syn {
 			// The tail of a closed connection: a retransmission, the
@@ -214,12 +214,12 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		c = nil
 	}
 	if c != nil && syn && c.reusedBy(seg) {
-		a.close(c, capture.Reused, seg)
+		a.close(c, segment.Reused, seg)
 		delete(a.conns, k)
 		c = nil
 	}
 	if c == nil {
-		if !syn && (seg.Has(capture.RST) || seg.PayloadLen == 0 && len(seg.Payload) == 0) {
+		if !syn && (seg.Has(segment.RST) || seg.PayloadLen == 0 && len(seg.Payload) == 0) {
 			// A pure ACK, FIN or a RST of a connection never seen open:
 			// nothing to decode.
 			a.stats.Ignored++
@@ -230,18 +230,18 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	if t := seg.Time.UnixNano(); t > c.last {
 		c.last = t
 	}
-	d := capture.ClientToServer
+	d := segment.ClientToServer
 	if seg.Src != c.info.Client {
-		d = capture.ServerToClient
+		d = segment.ServerToClient
 	}
-	if seg.Has(capture.RST) {
+	if seg.Has(segment.RST) {
 		if !c.resetBy(d, seg) {
 			a.stats.IgnoredRST++
 			return
 		}
 		// Whatever a RST carries is a diagnostic, not stream data; the
 		// bytes still missing can no longer arrive.
-		a.close(c, capture.Reset, seg)
+		a.close(c, segment.Reset, seg)
 		return
 	}
 	h, other := &c.dirs[d], &c.dirs[1-d]
@@ -253,7 +253,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 		}
 		h.isn, h.flags = seq, h.flags|isnKnown
 		seq++ // data on a SYN (TCP Fast Open) follows it
-		if seg.Has(capture.ACK) && other.flags&started == 0 {
+		if seg.Has(segment.ACK) && other.flags&started == 0 {
 			// The SYN-ACK acknowledges the other side's ISN: its
 			// stream starts there even if its SYN went unseen.
 			other.start(seg.Ack, mark)
@@ -270,7 +270,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 	if h.holding() {
 		a.enforceTotal(seg)
 	}
-	if seg.Has(capture.ACK) {
+	if seg.Has(segment.ACK) {
 		o = a.sink(c, 1-d, seg)
 		other.acked(&o, seg.Ack)
 		a.repend(c)
@@ -279,7 +279,7 @@ func (a *Assembler) Add(seg *capture.Segment) {
 }
 
 // sink returns what direction d of c needs to process seg.
-func (a *Assembler) sink(c *conn, d capture.Dir, seg *capture.Segment) sink {
+func (a *Assembler) sink(c *conn, d segment.Dir, seg *segment.Segment) sink {
 	return sink{consumer: c.consumer, info: &c.info, stats: &a.stats, cfg: &a.cfg, seg: seg, d: d}
 }
 
@@ -297,10 +297,10 @@ func (a *Assembler) repend(c *conn) {
 // of c: its ISN differs from the one c saw in that direction or, in a
 // direction picked up mid-stream, it does not come shortly before the
 // bytes seen (a SYN overtaken by data is not a new connection).
-func (c *conn) reusedBy(seg *capture.Segment) bool {
-	h := &c.dirs[capture.ClientToServer]
+func (c *conn) reusedBy(seg *segment.Segment) bool {
+	h := &c.dirs[segment.ClientToServer]
 	if seg.Src != c.info.Client {
-		h = &c.dirs[capture.ServerToClient]
+		h = &c.dirs[segment.ServerToClient]
 	}
 	if h.flags&isnKnown != 0 {
 		return h.isn != seg.Seq
@@ -313,12 +313,12 @@ func (c *conn) reusedBy(seg *capture.Segment) bool {
 // or d has seen nothing (no byte, no SYN) to judge it by, or it answers
 // the other side's SYN, all that side sent (a RST with ACK, acknowledging
 // the SYN, may carry any sequence number).
-func (c *conn) resetBy(d capture.Dir, seg *capture.Segment) bool {
+func (c *conn) resetBy(d segment.Dir, seg *segment.Segment) bool {
 	h, o := &c.dirs[d], &c.dirs[1-d]
 	if h.flags&started == 0 || h.inWindow(seg.Seq) {
 		return true
 	}
-	return seg.Has(capture.ACK) && o.flags&isnKnown != 0 && seg.Ack == o.isn+1 && o.high == o.isn+1
+	return seg.Has(segment.ACK) && o.flags&isnKnown != 0 && seg.Ack == o.isn+1 && o.high == o.isn+1
 }
 
 // maxSynLead is how far before the bytes seen a SYN may come and still be
@@ -326,12 +326,12 @@ func (c *conn) resetBy(d capture.Dir, seg *capture.Segment) bool {
 // window (RFC 7323 section 2.3).
 const maxSynLead = 1 << 30
 
-func (a *Assembler) open(k key, seg *capture.Segment) *conn {
+func (a *Assembler) open(k key, seg *segment.Segment) *conn {
 	if len(a.conns) >= a.cfg.MaxFlows {
 		a.evict(seg)
 	}
 	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}, last: seg.Time.UnixNano()}
-	if seg.Flags&(capture.SYN|capture.ACK) == capture.SYN|capture.ACK {
+	if seg.Flags&(segment.SYN|segment.ACK) == segment.SYN|segment.ACK {
 		// A SYN-ACK comes from the server.
 		c.info.Client, c.info.Server = seg.Dst, seg.Src
 	}
@@ -351,7 +351,7 @@ const evictSample = 16
 // evict makes room for one connection: it forgets a remembered closed
 // connection if the sample holds one, else closes the least recently
 // active open one with reason Evicted.
-func (a *Assembler) evict(seg *capture.Segment) {
+func (a *Assembler) evict(seg *segment.Segment) {
 	var victim *conn
 	var vk key
 	n := 0
@@ -369,24 +369,24 @@ func (a *Assembler) evict(seg *capture.Segment) {
 	}
 	if victim != nil {
 		a.stats.Evicted++
-		a.close(victim, capture.Evicted, seg)
+		a.close(victim, segment.Evicted, seg)
 		delete(a.conns, vk)
 	}
 }
 
 // settle closes c once both directions have delivered their FIN.
-func (a *Assembler) settle(c *conn, seg *capture.Segment) {
+func (a *Assembler) settle(c *conn, seg *segment.Segment) {
 	if !c.closed() && c.dirs[0].flags&c.dirs[1].flags&finDone != 0 {
-		a.close(c, capture.Finished, seg)
+		a.close(c, segment.Finished, seg)
 	}
 }
 
 // close ends c: the bytes still missing are reported lost, then the
 // Consumer is closed. c stays in the map as a tombstone, unless the caller
 // deletes it.
-func (a *Assembler) close(c *conn, r capture.CloseReason, seg *capture.Segment) {
+func (a *Assembler) close(c *conn, r segment.CloseReason, seg *segment.Segment) {
 	for d := range c.dirs {
-		o := a.sink(c, capture.Dir(d), seg)
+		o := a.sink(c, segment.Dir(d), seg)
 		c.dirs[d].finish(&o)
 	}
 	a.unlinkPending(c)
@@ -407,12 +407,12 @@ func (a *Assembler) close(c *conn, r capture.CloseReason, seg *capture.Segment) 
 // when its shards are told of lost records; call LostSegments when the
 // counter is read apart from the segments.
 func (a *Assembler) LostSegments(now time.Time) {
-	a.lostSeg = capture.Segment{Time: now}
+	a.lostSeg = segment.Segment{Time: now}
 	seg := &a.lostSeg
 	for c := a.pendHead; c != nil; {
 		next := c.pnext
 		for d := range c.dirs {
-			o := a.sink(c, capture.Dir(d), seg)
+			o := a.sink(c, segment.Dir(d), seg)
 			c.dirs[d].skipHoles(&o)
 		}
 		a.repend(c)
@@ -442,7 +442,7 @@ func (a *Assembler) Expire(now time.Time) {
 			list = append(list, c)
 		}
 	}
-	a.closeAll(list, now, capture.Idle)
+	a.closeAll(list, now, segment.Idle)
 }
 
 // Flush ends every connection, oldest first, reporting the bytes missing
@@ -454,12 +454,12 @@ func (a *Assembler) Flush(now time.Time) {
 			list = append(list, c)
 		}
 	}
-	a.closeAll(list, now, capture.Flushed)
+	a.closeAll(list, now, segment.Flushed)
 	clear(a.conns)
 }
 
 // closeAll closes the connections of list in the order they started.
-func (a *Assembler) closeAll(list []*conn, now time.Time, r capture.CloseReason) {
+func (a *Assembler) closeAll(list []*conn, now time.Time, r segment.CloseReason) {
 	slices.SortFunc(list, func(x, y *conn) int {
 		if c := x.info.Start.Compare(y.info.Start); c != 0 {
 			return c
@@ -467,14 +467,14 @@ func (a *Assembler) closeAll(list []*conn, now time.Time, r capture.CloseReason)
 		kx, ky := makeKey(x.info.Client, x.info.Server), makeKey(y.info.Client, y.info.Server)
 		return cmp.Or(compareBytes(kx.a, ky.a), cmp.Compare(kx.pa, ky.pa), compareBytes(kx.b, ky.b), cmp.Compare(kx.pb, ky.pb))
 	})
-	var seg *capture.Segment
+	var seg *segment.Segment
 	for _, c := range list {
 		if seg == nil {
-			seg = &capture.Segment{Time: now}
+			seg = &segment.Segment{Time: now}
 		}
 		reason := r
 		if c.dirs[0].flags&c.dirs[1].flags&finSeen != 0 {
-			reason = capture.Finished
+			reason = segment.Finished
 		}
 		k := makeKey(c.info.Client, c.info.Server)
 		a.close(c, reason, seg)
@@ -526,11 +526,11 @@ func (a *Assembler) unlinkPending(c *conn) {
 
 // enforceTotal declares holes lost, oldest buffering connection first, until
 // the bytes held fit Config.MaxBufferedTotal.
-func (a *Assembler) enforceTotal(seg *capture.Segment) {
+func (a *Assembler) enforceTotal(seg *segment.Segment) {
 	for a.stats.Buffered > a.cfg.MaxBufferedTotal && a.pendHead != nil {
 		c := a.pendHead
 		for d := range c.dirs {
-			o := a.sink(c, capture.Dir(d), seg)
+			o := a.sink(c, segment.Dir(d), seg)
 			c.dirs[d].skipHole(&o)
 		}
 		a.repend(c)

@@ -7,43 +7,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // discard is a Consumer that keeps nothing.
 type discard struct{}
 
-func (discard) Data(capture.Dir, []byte, *capture.Segment)  {}
-func (discard) Gap(capture.Dir, uint64, *capture.Segment)   {}
-func (discard) Skip(capture.Dir, uint64, *capture.Segment)  {}
-func (discard) Close(capture.CloseReason, *capture.Segment) {}
+func (discard) Data(segment.Dir, []byte, *segment.Segment)  {}
+func (discard) Gap(segment.Dir, uint64, *segment.Segment)   {}
+func (discard) Skip(segment.Dir, uint64, *segment.Segment)  {}
+func (discard) Close(segment.CloseReason, *segment.Segment) {}
 
 func discardAll(*Conn) Consumer { return discard{} }
 
 // workload returns flows connections, each a handshake then segs client
 // segments of size bytes, the connections interleaved. When window > 1 each
 // connection's data segments are shuffled within it.
-func workload(flows, segs, size, window int) []capture.Segment {
+func workload(flows, segs, size, window int) []segment.Segment {
 	r := rand.New(rand.NewPCG(1, 2))
 	payload := make([]byte, size)
 	server := netip.MustParseAddrPort("10.0.0.1:17001")
-	per := make([][]capture.Segment, flows)
+	per := make([][]segment.Segment, flows)
 	for f := range per {
 		client := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(f >> 8), byte(f)}), uint16(30000+f%1000))
 		isnC, isnS := r.Uint32(), r.Uint32()
 		t := time.Unix(1000, 0)
-		s := []capture.Segment{
-			{Time: t, Src: client, Dst: server, Seq: isnC, Flags: capture.SYN},
-			{Time: t, Src: server, Dst: client, Seq: isnS, Ack: isnC + 1, Flags: capture.SYN | capture.ACK},
+		s := []segment.Segment{
+			{Time: t, Src: client, Dst: server, Seq: isnC, Flags: segment.SYN},
+			{Time: t, Src: server, Dst: client, Seq: isnS, Ack: isnC + 1, Flags: segment.SYN | segment.ACK},
 		}
 		for i := range segs {
-			s = append(s, capture.Segment{Time: t, Src: client, Dst: server, Seq: isnC + 1 + uint32(i*size), Ack: isnS + 1,
-				Flags: capture.ACK | capture.PSH, Payload: payload, PayloadLen: size})
+			s = append(s, segment.Segment{Time: t, Src: client, Dst: server, Seq: isnC + 1 + uint32(i*size), Ack: isnS + 1,
+				Flags: segment.ACK | segment.PSH, Payload: payload, PayloadLen: size})
 		}
 		if window > 1 {
 			data := s[2:]
 			perm := shuffleWindow(r, len(data), window)
-			shuffled := make([]capture.Segment, len(data))
+			shuffled := make([]segment.Segment, len(data))
 			for i, j := range perm {
 				shuffled[i] = data[j]
 			}
@@ -51,7 +51,7 @@ func workload(flows, segs, size, window int) []capture.Segment {
 		}
 		per[f] = s
 	}
-	var out []capture.Segment
+	var out []segment.Segment
 	for i := range segs + 2 {
 		for f := range per {
 			out = append(out, per[f][i])
@@ -111,7 +111,7 @@ func BenchmarkIdleFlowMemory(b *testing.B) {
 			for i := range n {
 				s := segs[n+i]
 				s.Seq++
-				s.Flags = capture.ACK | capture.PSH
+				s.Flags = segment.ACK | segment.PSH
 				s.Payload, s.PayloadLen = make([]byte, 100), 100
 				segs = append(segs, s)
 			}

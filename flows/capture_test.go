@@ -13,24 +13,24 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // The real captures of ../testdata (see its README): one connection each.
 var captures = []string{"push_pull_null.pcap", "push_pull_large.pcap", "push_pull_multipart.pcap", "push_pull_ipv6.pcap"}
 
 // readCapture returns the segments of a capture, payloads copied.
-func readCapture(t testing.TB, name string) []capture.Segment {
+func readCapture(t testing.TB, name string) []segment.Segment {
 	t.Helper()
 	r, err := pcapfile.Open(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for {
-		var s capture.Segment
+		var s segment.Segment
 		err := r.Next(&s)
 		if errors.Is(err, io.EOF) {
 			return segs
@@ -55,34 +55,34 @@ type streams struct {
 	skips     [2][]span
 	offset    [2]uint64
 	conflicts int
-	reason    capture.CloseReason
+	reason    segment.CloseReason
 	closes    int
 }
 
-func (s *streams) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+func (s *streams) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 	s.data[d] = append(s.data[d], p...)
 	s.offset[d] += uint64(len(p))
 }
 
-func (s *streams) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
+func (s *streams) Gap(d segment.Dir, n uint64, _ *segment.Segment) {
 	s.gaps[d] = append(s.gaps[d], span{s.offset[d], n})
 	s.offset[d] += n
 }
 
-func (s *streams) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
+func (s *streams) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	s.skips[d] = append(s.skips[d], span{s.offset[d], n})
 	s.offset[d] += n
 }
 
-func (s *streams) Conflict(capture.Dir, uint64, int, *capture.Segment) { s.conflicts++ }
+func (s *streams) Conflict(segment.Dir, uint64, int, *segment.Segment) { s.conflicts++ }
 
-func (s *streams) Close(r capture.CloseReason, _ *capture.Segment) {
+func (s *streams) Close(r segment.CloseReason, _ *segment.Segment) {
 	s.reason, s.closes = r, s.closes+1
 }
 
 // assemble feeds segs to an Assembler and returns the one connection's
 // streams.
-func assemble(t *testing.T, cfg Config, segs []capture.Segment) *streams {
+func assemble(t *testing.T, cfg Config, segs []segment.Segment) *streams {
 	t.Helper()
 	var all []*streams
 	a := New(cfg, func(c *Conn) Consumer {
@@ -101,7 +101,7 @@ func assemble(t *testing.T, cfg Config, segs []capture.Segment) *streams {
 }
 
 // dataIndexes returns the indexes of the segments carrying payload.
-func dataIndexes(segs []capture.Segment) []int {
+func dataIndexes(segs []segment.Segment) []int {
 	var idx []int
 	for i, s := range segs {
 		if s.PayloadLen > 0 {
@@ -119,22 +119,22 @@ func TestCaptureMutated(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			orig := readCapture(t, name)
 			cleanStreams := assemble(t, Config{ConflictWindow: 1 << 16}, slices.Clone(orig))
-			if cleanStreams.reason != capture.Finished || cleanStreams.conn.MidStream {
+			if cleanStreams.reason != segment.Finished || cleanStreams.conn.MidStream {
 				t.Fatalf("clean capture: %v, mid-stream %v", cleanStreams.reason, cleanStreams.conn.MidStream)
 			}
 			for d := range 2 {
 				if len(cleanStreams.gaps[d]) != 0 || len(cleanStreams.data[d]) == 0 {
-					t.Fatalf("clean capture, %v: %d bytes, gaps %v", capture.Dir(d), len(cleanStreams.data[d]), cleanStreams.gaps[d])
+					t.Fatalf("clean capture, %v: %d bytes, gaps %v", segment.Dir(d), len(cleanStreams.data[d]), cleanStreams.gaps[d])
 				}
 			}
 			same := func(t *testing.T, got *streams) {
 				t.Helper()
 				for d := range 2 {
 					if !bytes.Equal(got.data[d], cleanStreams.data[d]) || len(got.gaps[d]) != 0 || len(got.skips[d]) != 0 {
-						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", capture.Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
+						t.Fatalf("%v: %d bytes (want %d), gaps %v, skips %v", segment.Dir(d), len(got.data[d]), len(cleanStreams.data[d]), got.gaps[d], got.skips[d])
 					}
 				}
-				if got.conflicts != 0 || got.reason != capture.Finished || got.conn.MidStream {
+				if got.conflicts != 0 || got.reason != segment.Finished || got.conn.MidStream {
 					t.Fatalf("%d conflicts, %v, mid-stream %v", got.conflicts, got.reason, got.conn.MidStream)
 				}
 			}
@@ -156,9 +156,9 @@ func TestCaptureMutated(t *testing.T) {
 			})
 			for _, i := range dataIndexes(orig) {
 				s := orig[i]
-				d := capture.ClientToServer
+				d := segment.ClientToServer
 				if s.Src != cleanStreams.conn.Client {
-					d = capture.ServerToClient
+					d = segment.ServerToClient
 				}
 				off, n := uint64(s.Seq-firstSeq(orig, s.Src)), uint64(s.PayloadLen)
 				dropped := append(slices.Clone(orig[:i]), orig[i+1:]...)
@@ -169,7 +169,7 @@ func TestCaptureMutated(t *testing.T) {
 				for _, m := range []struct {
 					name string
 					cfg  Config
-					segs []capture.Segment
+					segs []segment.Segment
 				}{
 					{"dropped", Config{}, dropped},
 					{"dropped/shuffled", Config{}, shuffled(r, dropped, 4)},
@@ -189,7 +189,7 @@ func TestCaptureMutated(t *testing.T) {
 						if !bytes.Equal(got.data[1-d], cleanStreams.data[1-d]) || len(got.gaps[1-d]) != 0 {
 							t.Errorf("%v: %d bytes, gaps %v", 1-d, len(got.data[1-d]), got.gaps[1-d])
 						}
-						if got.reason != capture.Finished {
+						if got.reason != segment.Finished {
 							t.Errorf("closed: %v", got.reason)
 						}
 					})
@@ -217,9 +217,9 @@ func TestCaptureSnapped(t *testing.T) {
 				if len(s.Payload) <= snap {
 					continue
 				}
-				d := capture.ClientToServer
+				d := segment.ClientToServer
 				if s.Src != clean.conn.Client {
-					d = capture.ServerToClient
+					d = segment.ServerToClient
 				}
 				off := uint64(s.Seq - firstSeq(orig, s.Src))
 				wantSkips[d] = append(wantSkips[d], span{off + snap, uint64(s.PayloadLen - snap)})
@@ -246,13 +246,13 @@ func TestCaptureSnapped(t *testing.T) {
 				got := assemble(t, Config{ConflictWindow: 1 << 16}, segs)
 				for d := range 2 {
 					if !bytes.Equal(got.data[d], want[d]) || len(got.gaps[d]) != 0 {
-						t.Fatalf("order %d, %v: %d bytes (want %d), gaps %v", i, capture.Dir(d), len(got.data[d]), len(want[d]), got.gaps[d])
+						t.Fatalf("order %d, %v: %d bytes (want %d), gaps %v", i, segment.Dir(d), len(got.data[d]), len(want[d]), got.gaps[d])
 					}
 					if diff := cmp.Diff(wantSkips[d], got.skips[d]); diff != "" {
-						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, capture.Dir(d), diff)
+						t.Fatalf("order %d, %v skips (-want +got)\n%s", i, segment.Dir(d), diff)
 					}
 				}
-				if got.conflicts != 0 || got.reason != capture.Finished {
+				if got.conflicts != 0 || got.reason != segment.Finished {
 					t.Fatalf("order %d: %d conflicts, %v", i, got.conflicts, got.reason)
 				}
 			}
@@ -261,9 +261,9 @@ func TestCaptureSnapped(t *testing.T) {
 }
 
 // firstSeq returns the sequence number of the first payload byte src sent.
-func firstSeq(segs []capture.Segment, src interface{ String() string }) uint32 {
+func firstSeq(segs []segment.Segment, src interface{ String() string }) uint32 {
 	for _, s := range segs {
-		if s.Has(capture.SYN) && s.Src.String() == src.String() {
+		if s.Has(segment.SYN) && s.Src.String() == src.String() {
 			return s.Seq + 1
 		}
 	}
@@ -272,16 +272,16 @@ func firstSeq(segs []capture.Segment, src interface{ String() string }) uint32 {
 
 // shuffled returns segs reordered within a window of w, the handshake kept
 // first, in an order a capture point can see (see causalOrder).
-func shuffled(r *rand.Rand, segs []capture.Segment, w int) []capture.Segment {
+func shuffled(r *rand.Rand, segs []segment.Segment, w int) []segment.Segment {
 	const hs = 3
 	return append(slices.Clone(segs[:hs]), causalOrder(segs[hs:], shuffleWindow(r, len(segs)-hs, w))...)
 }
 
 // duplicated returns segs with each payload segment also sent again a few
 // segments later, some cut to overlap only in part.
-func duplicated(r *rand.Rand, segs []capture.Segment) []capture.Segment {
-	later := make([][]capture.Segment, len(segs)+4)
-	var out []capture.Segment
+func duplicated(r *rand.Rand, segs []segment.Segment) []segment.Segment {
+	later := make([][]segment.Segment, len(segs)+4)
+	var out []segment.Segment
 	for i, s := range segs {
 		out = append(out, s)
 		if s.PayloadLen > 0 {

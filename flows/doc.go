@@ -13,13 +13,13 @@
 // Conn.MidStream (its first bytes were never seen: the decoder has to find
 // a frame boundary). A pure ACK, FIN or RST of an unknown connection opens
 // nothing. A retransmitted SYN changes nothing; a SYN with another initial
-// sequence number closes the connection (capture.Reused) and opens a new one.
+// sequence number closes the connection (segment.Reused) and opens a new one.
 //
-// It ends when both FINs have been delivered (capture.Finished), on a RST
-// in either direction (capture.Reset), after Config.IdleTimeout without a
-// packet (capture.Idle), when it sent both FINs but bytes before them are
-// still missing after Config.CloseTimeout (capture.Finished), or on Flush
-// (capture.Flushed); the Consumer's Close is told which. A closed connection is
+// It ends when both FINs have been delivered (segment.Finished), on a RST
+// in either direction (segment.Reset), after Config.IdleTimeout without a
+// packet (segment.Idle), when it sent both FINs but bytes before them are
+// still missing after Config.CloseTimeout (segment.Finished), or on Flush
+// (segment.Flushed); the Consumer's Close is told which. A closed connection is
 // remembered for Config.CloseTimeout so that its late retransmissions and
 // final ACK are ignored rather than taken for a new connection.
 //
@@ -114,6 +114,6 @@
 // own, fed with batches of segments rather than one segment at a time.
 // Both implement Reassembler, the one contract a pipeline drives.
 //
-// Imports: capture only, of our packages (the Segment, the Dir and the
+// Imports: segment only, of our packages (the Segment, the Dir and the
 // CloseReason it hands its Consumers); zmtp and output do not import flows.
 package flows

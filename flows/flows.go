@@ -4,12 +4,12 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Conn describes a connection.
 type Conn struct {
-	// Client and Server are the two endpoints (see capture.Dir).
+	// Client and Server are the two endpoints (see segment.Dir).
 	Client, Server netip.AddrPort
 	// MidStream reports that the capture started after the connection
 	// had opened: its first bytes were never seen.
@@ -27,16 +27,16 @@ type Conn struct {
 }
 
 // Src returns the sender's endpoint for a direction.
-func (c *Conn) Src(d capture.Dir) netip.AddrPort {
-	if d == capture.ClientToServer {
+func (c *Conn) Src(d segment.Dir) netip.AddrPort {
+	if d == segment.ClientToServer {
 		return c.Client
 	}
 	return c.Server
 }
 
 // Dst returns the receiver's endpoint for a direction.
-func (c *Conn) Dst(d capture.Dir) netip.AddrPort {
-	if d == capture.ClientToServer {
+func (c *Conn) Dst(d segment.Dir) netip.AddrPort {
+	if d == segment.ClientToServer {
 		return c.Server
 	}
 	return c.Client
@@ -58,20 +58,20 @@ func (c *Conn) Dst(d capture.Dir) netip.AddrPort {
 // the first one seen.
 type Consumer interface {
 	// Data delivers the next bytes of direction d, in order, each once.
-	Data(d capture.Dir, p []byte, seg *capture.Segment)
+	Data(d segment.Dir, p []byte, seg *segment.Segment)
 	// Gap reports that the next n bytes of direction d were lost: never
 	// seen (a hole the capture missed, kernel ring losses, bytes
 	// acknowledged but not seen, holes given up on at a bound or at the
 	// close).
-	Gap(d capture.Dir, n uint64, seg *capture.Segment)
+	Gap(d segment.Dir, n uint64, seg *segment.Segment)
 	// Skip reports that the next n bytes of direction d exist on the wire
 	// but were not captured: the capture kept a prefix of a segment's
 	// payload (Segment.Payload shorter than Segment.PayloadLen), cut by its
 	// snapshot length or left out by the kernel inside frame bodies. Unlike
 	// Gap they are not a loss: the capture chose not to keep them.
-	Skip(d capture.Dir, n uint64, seg *capture.Segment)
+	Skip(d segment.Dir, n uint64, seg *segment.Segment)
 	// Close ends the connection; no call follows it.
-	Close(reason capture.CloseReason, seg *capture.Segment)
+	Close(reason segment.CloseReason, seg *segment.Segment)
 }
 
 // Factory makes the Consumer of a new connection. c stays valid, and its
@@ -80,7 +80,7 @@ type Consumer interface {
 type Factory func(c *Conn) Consumer
 
 // BoundaryReporter is implemented by a Consumer that wants the frame
-// boundaries the capture marked (capture.Segment.Boundary).
+// boundaries the capture marked (segment.Segment.Boundary).
 type BoundaryReporter interface {
 	// Boundary reports that the next byte Data delivers in direction d is
 	// the first byte of a frame header the capture marked; b is the
@@ -93,7 +93,7 @@ type BoundaryReporter interface {
 	// segment that carried them (b.Offset is an offset into that
 	// segment's payload, not seg's), reported when they are delivered; a
 	// held stretch keeps only its earliest mark.
-	Boundary(d capture.Dir, b capture.Boundary, seg *capture.Segment)
+	Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segment)
 }
 
 // ConflictReporter is implemented by a Consumer that wants to hear about
@@ -104,5 +104,5 @@ type ConflictReporter interface {
 	// direction d, n bytes (from its first to its last differing byte)
 	// that differ from the first copy. It is called before the
 	// non-conflicting part of seg, if any, is delivered.
-	Conflict(d capture.Dir, offset uint64, n int, seg *capture.Segment)
+	Conflict(d segment.Dir, offset uint64, n int, seg *segment.Segment)
 }

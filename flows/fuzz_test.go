@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // fuzzConv is the fixed conversation FuzzAssembler reorders: two streams
@@ -12,7 +12,7 @@ import (
 type fuzzConv struct {
 	isn    [2]uint32
 	stream [2][]byte
-	segs   []capture.Segment // data segments, both directions
+	segs   []segment.Segment // data segments, both directions
 }
 
 func newFuzzConv() *fuzzConv {
@@ -24,12 +24,12 @@ func newFuzzConv() *fuzzConv {
 		}
 		for off, i := 0, 0; off < len(f.stream[d]); i++ {
 			n := min(sizes[(i+d*5)%len(sizes)], len(f.stream[d])-off)
-			s := seg(d == 0, f.isn[d]+1+uint32(off), capture.PSH, "")
+			s := seg(d == 0, f.isn[d]+1+uint32(off), segment.PSH, "")
 			s.Payload, s.PayloadLen = f.stream[d][off:off+n], n
 			if i%3 != 2 {
 				// A frame boundary marked, its stream offset as Frames.
 				at := (i * 5) % n
-				s.Boundary = capture.Boundary{Valid: true, Offset: uint32(at), Frames: uint64(off + at)}
+				s.Boundary = segment.Boundary{Valid: true, Offset: uint32(at), Frames: uint64(off + at)}
 			}
 			f.segs = append(f.segs, s)
 			off += n
@@ -55,7 +55,7 @@ type checker struct {
 
 // Boundary checks that the byte marked is the next one, that a segment
 // marked it, and that it is reported once.
-func (c *checker) Boundary(d capture.Dir, b capture.Boundary, _ *capture.Segment) {
+func (c *checker) Boundary(d segment.Dir, b segment.Boundary, _ *segment.Segment) {
 	o := c.offset[d]
 	if b.Frames != o || c.conn.Next[d] != c.f.isn[d]+1+uint32(o) {
 		c.t.Fatalf("%v: boundary of offset %d reported at offset %d, sequence number %d", d, b.Frames, o, c.conn.Next[d])
@@ -68,7 +68,7 @@ func (c *checker) Boundary(d capture.Dir, b capture.Boundary, _ *capture.Segment
 	}
 }
 
-func (c *checker) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+func (c *checker) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 	if c.conn.Next[d] != c.f.isn[d]+1+uint32(c.offset[d]) {
 		c.t.Fatalf("%v: Next %d at offset %d", d, c.conn.Next[d], c.offset[d])
 	}
@@ -81,9 +81,9 @@ func (c *checker) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	c.offset[d] += uint64(len(p))
 }
 
-func (c *checker) Gap(d capture.Dir, n uint64, _ *capture.Segment) { c.offset[d] += n }
+func (c *checker) Gap(d segment.Dir, n uint64, _ *segment.Segment) { c.offset[d] += n }
 
-func (c *checker) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
+func (c *checker) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	for o := c.offset[d]; o < c.offset[d]+n; o++ {
 		if o >= uint64(len(c.uncaught[d])) || !c.uncaught[d][o] {
 			c.t.Fatalf("%v: byte at offset %d skipped, but no segment left it out", d, o)
@@ -94,10 +94,10 @@ func (c *checker) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
 
 // added notes the bytes of s, a data segment of the conversation, that it
 // does not carry.
-func (c *checker) added(s *capture.Segment) {
-	d := capture.ClientToServer
+func (c *checker) added(s *segment.Segment) {
+	d := segment.ClientToServer
 	if s.Src != cli {
-		d = capture.ServerToClient
+		d = segment.ServerToClient
 	}
 	off := int(s.Seq - (c.f.isn[d] + 1))
 	for o := off + len(s.Payload); o < off+s.PayloadLen; o++ {
@@ -105,7 +105,7 @@ func (c *checker) added(s *capture.Segment) {
 	}
 }
 
-func (c *checker) Close(capture.CloseReason, *capture.Segment) { c.closed = true }
+func (c *checker) Close(segment.CloseReason, *segment.Segment) { c.closed = true }
 
 // FuzzAssembler feeds the fuzzConv's segments in an order the input picks,
 // some sent twice, cut, or never, with acknowledgments and kernel losses
@@ -127,7 +127,7 @@ func FuzzAssembler(f *testing.F) {
 		}
 		a := New(cfg, func(c *Conn) Consumer { ch.conn = c; return ch })
 		var lost uint64
-		add := func(s capture.Segment) {
+		add := func(s segment.Segment) {
 			s.KernelLost = lost
 			a.Add(&s)
 			if a.stats.Buffered > cfg.MaxBufferedTotal || a.stats.Buffered < 0 {
@@ -137,25 +137,25 @@ func FuzzAssembler(f *testing.F) {
 				for d := range c.dirs {
 					h := &c.dirs[d]
 					if h.buffered > cfg.MaxBufferedPerDir || len(h.runs) > cfg.MaxHolesPerDir {
-						t.Fatalf("%v: %d bytes in %d runs", capture.Dir(d), h.buffered, len(h.runs))
+						t.Fatalf("%v: %d bytes in %d runs", segment.Dir(d), h.buffered, len(h.runs))
 					}
 					held, at := 0, h.next
 					for i, r := range h.runs {
 						// Runs follow a hole, or a run ending with missing bytes.
 						if seqLess(r.seq, at) || r.seq == at && (i == 0 || h.runs[i-1].missing == 0) || len(r.data) == 0 && r.missing == 0 {
-							t.Fatalf("%v: runs out of order, empty or unjoined at %d: %+v", capture.Dir(d), at, h.runs)
+							t.Fatalf("%v: runs out of order, empty or unjoined at %d: %+v", segment.Dir(d), at, h.runs)
 						}
 						held += len(r.data)
 						at = r.end()
 					}
 					if held != h.buffered {
-						t.Fatalf("%v: %d bytes held, %d counted", capture.Dir(d), held, h.buffered)
+						t.Fatalf("%v: %d bytes held, %d counted", segment.Dir(d), held, h.buffered)
 					}
 				}
 			}
 		}
-		add(seg(true, conv.isn[0], capture.SYN, ""))
-		add(seg(false, conv.isn[1], capture.SYN, "", conv.isn[0]+1))
+		add(seg(true, conv.isn[0], segment.SYN, ""))
+		add(seg(false, conv.isn[1], segment.SYN, "", conv.isn[0]+1))
 		n := len(conv.segs)
 		for i := 0; i+1 < len(in); i += 2 {
 			op, arg := in[i], int(in[i+1])
@@ -185,14 +185,14 @@ func FuzzAssembler(f *testing.F) {
 				case 0, 1: // an acknowledgment of some bytes of the other side
 					add(seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d]))))
 				case 2: // a RST far out of the window: ignored
-					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), capture.RST, ""))
+					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), segment.RST, ""))
 				case 3: // a FIN far out of the window: ignored
-					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), capture.FIN, ""))
+					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), segment.FIN, ""))
 				}
 			}
 		}
 		for d := range 2 {
-			fin := seg(d == 0, conv.isn[d]+1+uint32(len(conv.stream[d])), capture.FIN, "")
+			fin := seg(d == 0, conv.isn[d]+1+uint32(len(conv.stream[d])), segment.FIN, "")
 			add(fin)
 		}
 		a.Flush(time.Unix(9, 0))
@@ -201,7 +201,7 @@ func FuzzAssembler(f *testing.F) {
 		}
 		for d := range 2 {
 			if ch.offset[d] != uint64(len(conv.stream[d])) {
-				t.Fatalf("%v: %d bytes and gaps, want %d", capture.Dir(d), ch.offset[d], len(conv.stream[d]))
+				t.Fatalf("%v: %d bytes and gaps, want %d", segment.Dir(d), ch.offset[d], len(conv.stream[d]))
 			}
 		}
 		if st := a.Stats(); st.Buffered != 0 || st.ActiveFlows != 0 || st.Bytes+st.LostBytes+st.SkippedBytes != uint64(len(conv.stream[0])+len(conv.stream[1])) {

@@ -1,7 +1,7 @@
 package flows
 
 import (
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // seqLess reports a < b in sequence space (RFC 9293 section 3.4: modulo
@@ -50,7 +50,7 @@ type run struct {
 // number seq starts a frame header. b.Valid reports that there is one.
 type mark struct {
 	seq uint32
-	b   capture.Boundary
+	b   segment.Boundary
 }
 
 func (r *run) end() uint32 { return r.seq + uint32(len(r.data)) + r.missing }
@@ -71,8 +71,8 @@ type sink struct {
 	info     *Conn
 	stats    *Stats
 	cfg      *Config
-	seg      *capture.Segment // given to the Consumer's calls
-	d        capture.Dir
+	seg      *segment.Segment // given to the Consumer's calls
+	d        segment.Dir
 	mark     mark // the boundary seg marks in its captured bytes, if any
 }
 
@@ -113,7 +113,7 @@ func (h *half) accept(o *sink, seq uint32) {
 		o.mark = mark{seq: seq + seg.Boundary.Offset, b: seg.Boundary}
 	}
 	top := end // one past what seg shows
-	if seg.Has(capture.FIN) && h.flags&finSeen == 0 {
+	if seg.Has(segment.FIN) && h.flags&finSeen == 0 {
 		if h.inWindow(end) {
 			h.flags |= finSeen
 			h.finSeq = end
@@ -140,7 +140,7 @@ func (h *half) accept(o *sink, seq uint32) {
 	}
 	lostMoved := uint32(seg.KernelLost) != h.lostMark
 	h.lostMark = uint32(seg.KernelLost)
-	if n == 1 && seq == h.next-1 && h.flags&finDone == 0 && !seg.Has(capture.FIN) {
+	if n == 1 && seq == h.next-1 && h.flags&finDone == 0 && !seg.Has(segment.FIN) {
 		// A keepalive probe: one byte, already delivered, sent again
 		// whatever its value. Not data, not a retransmission.
 		return

@@ -12,16 +12,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 func TestExpire(t *testing.T) {
 	var log []string
 	a := New(Config{IdleTimeout: time.Second, CloseTimeout: 100 * time.Millisecond},
 		func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
-	add := func(s capture.Segment) { a.Add(&s) }
-	add(at(1, seg(true, 1, capture.SYN, "")))
-	add(at(1, seg(false, 1, capture.SYN, "", 2)))
+	add := func(s segment.Segment) { a.Add(&s) }
+	add(at(1, seg(true, 1, segment.SYN, "")))
+	add(at(1, seg(false, 1, segment.SYN, "", 2)))
 	a.Expire(time.Unix(1, 0).Add(500 * time.Millisecond))
 	if len(log) != 0 {
 		t.Fatalf("expired too early: %v", log)
@@ -33,11 +33,11 @@ func TestExpire(t *testing.T) {
 
 	// Both FINs seen, a hole before one: the close timeout applies.
 	log = nil
-	for _, s := range []capture.Segment{
-		seg(true, 1, capture.SYN, ""),
+	for _, s := range []segment.Segment{
+		seg(true, 1, segment.SYN, ""),
 		seg(true, 2, 0, "ab"),
-		seg(true, 6, capture.FIN, "ef"),
-		seg(false, 1, capture.FIN|capture.SYN, "", 2),
+		seg(true, 6, segment.FIN, "ef"),
+		seg(false, 1, segment.FIN|segment.SYN, "", 2),
 	} {
 		add(at(10, s))
 	}
@@ -80,8 +80,8 @@ func TestCloseRemembered(t *testing.T) {
 func TestLostSegments(t *testing.T) {
 	var log []string
 	a := New(Config{}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
-	for _, s := range []capture.Segment{
-		seg(true, 1, capture.SYN, ""),
+	for _, s := range []segment.Segment{
+		seg(true, 1, segment.SYN, ""),
 		seg(true, 2, 0, "ab"),
 		seg(true, 6, 0, "ef"),
 		seg(true, 10, 0, "ij"),
@@ -104,14 +104,14 @@ func TestBufferedTotal(t *testing.T) {
 	var log []string
 	a := New(Config{MaxBufferedTotal: 5}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
 	other := netip.MustParseAddrPort("127.0.0.1:40001")
-	add := func(s capture.Segment, second bool) {
+	add := func(s segment.Segment, second bool) {
 		if second {
 			s.Src = other
 		}
 		a.Add(&s)
 	}
-	add(seg(true, 1, capture.SYN, ""), false)
-	add(seg(true, 1, capture.SYN, ""), true)
+	add(seg(true, 1, segment.SYN, ""), false)
+	add(seg(true, 1, segment.SYN, ""), true)
 	add(seg(true, 4, 0, "cde"), false) // waits for 2
 	add(seg(true, 4, 0, "CD"), true)   // waits for 2
 	if st := a.Stats(); st.Buffered != 5 || st.Gaps != 0 {
@@ -172,12 +172,12 @@ func shuffleWindow(r *rand.Rand, n, w int) []int {
 // that carried them, if that one came first in segs. It returns a new slice.
 // (Callers keep the handshake in place: data follows it, though no
 // acknowledgment number says so.)
-func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
+func causalOrder(segs []segment.Segment, perm []int) []segment.Segment {
 	n := len(segs)
 	// after[j] lists the segments that must come before j.
 	before := make([][]int, n)
 	for j, s := range segs {
-		if !s.Has(capture.ACK) {
+		if !s.Has(segment.ACK) {
 			continue
 		}
 		for i := 0; i < j; i++ {
@@ -186,10 +186,10 @@ func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
 				continue
 			}
 			l := uint32(t.PayloadLen)
-			if t.Has(capture.SYN) {
+			if t.Has(segment.SYN) {
 				l++
 			}
-			if t.Has(capture.FIN) {
+			if t.Has(segment.FIN) {
 				l++
 			}
 			if l > 0 && !seqLess(s.Ack, t.Seq+l) {
@@ -197,7 +197,7 @@ func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
 			}
 		}
 	}
-	out := make([]capture.Segment, 0, n)
+	out := make([]segment.Segment, 0, n)
 	done := make([]bool, n)
 	for len(out) < n {
 		for _, j := range perm {
@@ -222,16 +222,16 @@ func causalOrder(segs []capture.Segment, perm []int) []capture.Segment {
 // grows past the bound, the least recently active connections are the ones
 // evicted, and the evicted are closed with reason Evicted.
 func TestMaxFlows(t *testing.T) {
-	var closed []capture.CloseReason
+	var closed []segment.CloseReason
 	a := New(Config{MaxFlows: 4}, func(c *Conn) Consumer {
 		return closeRecorder{reasons: &closed}
 	})
 	base := time.Unix(100, 0)
 	for i := 0; i < 20; i++ {
-		s := capture.Segment{
+		s := segment.Segment{
 			Src:   netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(40000+i)),
 			Dst:   netip.MustParseAddrPort("10.0.0.2:7001"),
-			Flags: capture.SYN, Seq: 1, Time: base.Add(time.Duration(i) * time.Second),
+			Flags: segment.SYN, Seq: 1, Time: base.Add(time.Duration(i) * time.Second),
 		}
 		a.Add(&s)
 		if len(a.conns) > 4 {
@@ -243,7 +243,7 @@ func TestMaxFlows(t *testing.T) {
 		t.Fatalf("evicted %d, closed %d, want 16 each", st.Evicted, len(closed))
 	}
 	for _, r := range closed {
-		if r != capture.Evicted {
+		if r != segment.Evicted {
 			t.Fatalf("close reason %v, want Evicted", r)
 		}
 	}
@@ -257,11 +257,11 @@ func TestMaxFlows(t *testing.T) {
 }
 
 // closeRecorder records close reasons only.
-type closeRecorder struct{ reasons *[]capture.CloseReason }
+type closeRecorder struct{ reasons *[]segment.CloseReason }
 
-func (closeRecorder) Data(capture.Dir, []byte, *capture.Segment) {}
-func (closeRecorder) Gap(capture.Dir, uint64, *capture.Segment)  {}
-func (closeRecorder) Skip(capture.Dir, uint64, *capture.Segment) {}
-func (r closeRecorder) Close(cr capture.CloseReason, _ *capture.Segment) {
+func (closeRecorder) Data(segment.Dir, []byte, *segment.Segment) {}
+func (closeRecorder) Gap(segment.Dir, uint64, *segment.Segment)  {}
+func (closeRecorder) Skip(segment.Dir, uint64, *segment.Segment) {}
+func (r closeRecorder) Close(cr segment.CloseReason, _ *segment.Segment) {
 	*r.reasons = append(*r.reasons, cr)
 }

@@ -3,14 +3,14 @@ package flows
 import (
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Reassembler is what a capture pipeline needs of flows: the
 // single-goroutine Assembler or the Sharded front end, driven the same way.
 type Reassembler interface {
 	// Add hands over one captured segment.
-	Add(seg *capture.Segment)
+	Add(seg *segment.Segment)
 	// Expire closes connections idle at now.
 	Expire(now time.Time)
 	// Flush closes every connection, as at the end of a capture at now.

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Defaults for ShardConfig.
@@ -100,7 +100,7 @@ const (
 // op is a segment or a command, with seg.Time its time.
 type op struct {
 	kind opKind
-	seg  capture.Segment
+	seg  segment.Segment
 }
 
 type batch struct {
@@ -162,7 +162,7 @@ func (sh *shard) run() {
 // caller may reuse it when Add returns. Add blocks while that shard has
 // Queue batches waiting. When seg.KernelLost has grown, every shard is told
 // that segments were lost (see Assembler.LostSegments) before seg.
-func (s *Sharded) Add(seg *capture.Segment) {
+func (s *Sharded) Add(seg *segment.Segment) {
 	if seg.KernelLost > s.kernelLost {
 		s.kernelLost = seg.KernelLost
 		for _, sh := range s.shards {
@@ -199,7 +199,7 @@ func (s *Sharded) queue(sh *shard, k opKind, now time.Time) {
 	if sh.cur == nil {
 		sh.cur = <-sh.free
 	}
-	sh.cur.ops = append(sh.cur.ops, op{kind: k, seg: capture.Segment{Time: now}})
+	sh.cur.ops = append(sh.cur.ops, op{kind: k, seg: segment.Segment{Time: now}})
 }
 
 // send hands sh's current batch to its goroutine.

@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // manyConns returns n copies of segs, each from its own client port, the
 // copies interleaved segment by segment.
-func manyConns(segs []capture.Segment, n int) []capture.Segment {
-	var out []capture.Segment
+func manyConns(segs []segment.Segment, n int) []segment.Segment {
+	var out []segment.Segment
 	client := segs[0].Src
 	for i := range segs {
 		for c := range n {
@@ -69,8 +69,8 @@ func TestSharded(t *testing.T) {
 			}
 			for _, got := range all {
 				for d := range 2 {
-					if !bytes.Equal(got.data[d], want.data[d]) || len(got.gaps[d]) != 0 || got.reason != capture.Finished || got.closes != 1 {
-						t.Fatalf("%v %v: %d bytes, gaps %v, %v", got.conn.Client, capture.Dir(d), len(got.data[d]), got.gaps[d], got.reason)
+					if !bytes.Equal(got.data[d], want.data[d]) || len(got.gaps[d]) != 0 || got.reason != segment.Finished || got.closes != 1 {
+						t.Fatalf("%v %v: %d bytes, gaps %v, %v", got.conn.Client, segment.Dir(d), len(got.data[d]), got.gaps[d], got.reason)
 					}
 				}
 			}
@@ -88,11 +88,11 @@ func TestShardedLost(t *testing.T) {
 	})
 	defer s.Close()
 	other := netip.MustParseAddrPort("10.9.9.9:1")
-	for _, sg := range []capture.Segment{
-		seg(true, 1, capture.SYN, ""),
+	for _, sg := range []segment.Segment{
+		seg(true, 1, segment.SYN, ""),
 		seg(true, 2, 0, "ab"),
 		seg(true, 6, 0, "ef"),
-		lost(1, capture.Segment{Src: other, Dst: srv, Seq: 5, Flags: capture.SYN}),
+		lost(1, segment.Segment{Src: other, Dst: srv, Seq: 5, Flags: segment.SYN}),
 	} {
 		s.Add(&sg)
 	}
@@ -114,8 +114,8 @@ func TestShardedSkipped(t *testing.T) {
 	defer s.Close()
 	for c := range 20 {
 		src := netip.AddrPortFrom(cli.Addr(), uint16(30000+c))
-		for _, sg := range []capture.Segment{
-			seg(true, 1, capture.SYN, ""),
+		for _, sg := range []segment.Segment{
+			seg(true, 1, segment.SYN, ""),
 			cut(10, seg(true, 2, 0, "ab")),
 			cut(4, seg(true, 16, 0, "q")), // held behind a hole: skipped at the flush
 		} {
@@ -158,10 +158,10 @@ type lockedRecorder struct {
 	r  recorder
 }
 
-func (l *lockedRecorder) Data(d capture.Dir, p []byte, s *capture.Segment) { l.r.Data(d, p, s) }
-func (l *lockedRecorder) Gap(d capture.Dir, n uint64, s *capture.Segment)  { l.r.Gap(d, n, s) }
-func (l *lockedRecorder) Skip(d capture.Dir, n uint64, s *capture.Segment) { l.r.Skip(d, n, s) }
-func (l *lockedRecorder) Close(r capture.CloseReason, s *capture.Segment) {
+func (l *lockedRecorder) Data(d segment.Dir, p []byte, s *segment.Segment) { l.r.Data(d, p, s) }
+func (l *lockedRecorder) Gap(d segment.Dir, n uint64, s *segment.Segment)  { l.r.Gap(d, n, s) }
+func (l *lockedRecorder) Skip(d segment.Dir, n uint64, s *segment.Segment) { l.r.Skip(d, n, s) }
+func (l *lockedRecorder) Close(r segment.CloseReason, s *segment.Segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.r.Close(r, s)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // ignored is what TestWindow checks of the Stats.
@@ -17,12 +17,12 @@ type ignored struct{ RST, FIN, Acks, Gaps uint64 }
 // and that the real ones still count.
 func TestWindow(t *testing.T) {
 	const (
-		syn = capture.SYN
-		fin = capture.FIN
-		rst = capture.RST
+		syn = segment.SYN
+		fin = segment.FIN
+		rst = segment.RST
 	)
 	// into returns the conversation with extra segments after its first n.
-	into := func(n int, extra ...capture.Segment) []capture.Segment {
+	into := func(n int, extra ...segment.Segment) []segment.Segment {
 		s := conversation()
 		return append(s[:n:n], append(extra, s[n:]...)...)
 	}
@@ -32,7 +32,7 @@ func TestWindow(t *testing.T) {
 	const resetAfterWrap = `127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="hello " s2c="wrap" reset`
 	tests := []struct {
 		name string
-		in   []capture.Segment
+		in   []segment.Segment
 		want []string
 		ign  ignored
 	}{
@@ -43,23 +43,23 @@ func TestWindow(t *testing.T) {
 		{"RST at the bound", into(5, seg(true, next+maxAhead, rst, "")), []string{resetAfterWrap}, ignored{}},
 		{"RST in the window", into(5, seg(true, next, rst, "")), []string{resetAfterWrap}, ignored{}},
 		{"RST of the server in the window", into(5, seg(false, isnS+5, rst, "")), []string{resetAfterWrap}, ignored{}},
-		{"RST answering a SYN", []capture.Segment{
+		{"RST answering a SYN", []segment.Segment{
 			seg(true, 1, syn, ""),
 			seg(false, 0, rst, "", 2),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="" s2c="" reset`}, ignored{}},
-		{"RST answering a SYN, its sender started", []capture.Segment{
+		{"RST answering a SYN, its sender started", []segment.Segment{
 			seg(true, 100, syn, ""),
 			seg(false, 900, syn, ""),
 			seg(true, 0, rst, "", 901),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="" s2c="" reset`}, ignored{}},
-		{"RST not answering the SYN", []capture.Segment{
+		{"RST not answering the SYN", []segment.Segment{
 			seg(true, 100, syn, ""),
 			seg(false, 900, syn, ""),
 			seg(true, 0, rst, "", 905),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="" s2c="" capture ended`}, ignored{RST: 1}},
 		{"FIN before the bytes delivered", into(5, seg(true, isnC+3, fin, "", isnS+5)), []string{clean}, ignored{FIN: 1}},
 		{"FIN 2^30 away", into(5, seg(true, next+1<<30, fin, "")), []string{clean}, ignored{FIN: 1}},
-		{"FIN ahead of a hole", []capture.Segment{
+		{"FIN ahead of a hole", []segment.Segment{
 			seg(true, 1, syn, ""),
 			seg(true, 2, 0, "ab"),
 			seg(true, 8, fin, ""),
@@ -67,7 +67,7 @@ func TestWindow(t *testing.T) {
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=false c2s="abcd<gap 2>" s2c="" capture ended`}, ignored{Gaps: 1}},
 		{"ACK of bytes never sent", into(5, seg(false, isnS+5, 0, "", next+1000)), []string{clean}, ignored{Acks: 1}},
 		{"ACK 2^29 away", into(5, seg(false, isnS+5, 0, "", next+1<<29)), []string{clean}, ignored{Acks: 1}},
-		{"ACK beyond the bytes seen, a hole before them", []capture.Segment{
+		{"ACK beyond the bytes seen, a hole before them", []segment.Segment{
 			seg(true, 1, syn, ""),
 			seg(true, 2, 0, "ab"),
 			seg(true, 6, 0, "ef"),
@@ -75,14 +75,14 @@ func TestWindow(t *testing.T) {
 			seg(true, 4, 0, "cd"),
 			seg(true, 8, 0, "gh"),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="ab<gap 2>efgh" s2c="x" capture ended`}, ignored{Acks: 1, Gaps: 1}},
-		{"acknowledged hole", []capture.Segment{
+		{"acknowledged hole", []segment.Segment{
 			seg(true, 1, syn, ""),
 			seg(true, 2, 0, "ab"),
 			seg(true, 6, 0, "ef"),
 			seg(false, 500, 0, "x", 6),
 			seg(true, 4, 0, "cd"),
 		}, []string{`127.0.0.1:40000>127.0.0.1:7001 mid=true c2s="ab<gap 2>ef" s2c="x" capture ended`}, ignored{Gaps: 1}},
-		{"ACK of a FIN", []capture.Segment{
+		{"ACK of a FIN", []segment.Segment{
 			seg(true, 1, syn, ""),
 			seg(true, 2, 0, "ab"),
 			seg(true, 6, fin, ""),
@@ -109,15 +109,15 @@ func TestWindow(t *testing.T) {
 func TestAckedLossLater(t *testing.T) {
 	var log []string
 	a := New(Config{}, func(c *Conn) Consumer { return &recorder{log: &log, conn: c} })
-	gapsAfter := func(s capture.Segment) uint64 {
+	gapsAfter := func(s segment.Segment) uint64 {
 		a.Add(&s)
 		return a.Stats().Gaps
 	}
 	for i, step := range []struct {
-		s    capture.Segment
+		s    segment.Segment
 		gaps uint64
 	}{
-		{seg(true, 1, capture.SYN, ""), 0},
+		{seg(true, 1, segment.SYN, ""), 0},
 		{seg(true, 2, 0, "ab"), 0},
 		{seg(false, 500, 0, "x", 9), 0}, // "cdefg" never seen: not believed
 		{seg(true, 9, 0, "z"), 0},       // "cdefg" now a hole

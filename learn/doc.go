@@ -9,7 +9,7 @@
 // they explain, and a drawn ladder goes to the printer as bytes
 // (output.Text.Drawing), so that output needs no type of learn's.
 //
-// Imports: of our packages, output (Note, From, the stages and the quoting
-// helpers), zmtp (the events) and capture (the close reason). output must
-// not import learn; only cmd/zmtpdump (and the session pipeline) do.
+// Imports: of our packages, output (Note, the stages and the quoting
+// helpers), zmtp (the events) and segment (the direction, the close
+// reason). output must not import learn; only session does.
 package learn

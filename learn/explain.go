@@ -4,8 +4,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -50,8 +50,8 @@ const (
 // repeats every note each time it applies.
 func NewExplainer(all bool) *Explainer { return &Explainer{all: all} }
 
-func sideIndex(from capture.Dir) int {
-	if from == capture.ServerToClient {
+func sideIndex(from segment.Dir) int {
+	if from == segment.ServerToClient {
 		return 1
 	}
 	return 0
@@ -60,7 +60,7 @@ func sideIndex(from capture.Dir) int {
 // Data records that n bytes sent by from arrived in one TCP segment, to
 // tell how a greeting was cut (call it before the events those bytes
 // complete).
-func (x *Explainer) Data(from capture.Dir, n int) {
+func (x *Explainer) Data(from segment.Dir, n int) {
 	s := &x.sides[sideIndex(from)]
 	if s.fed >= greetingSize || n <= 0 {
 		return
@@ -79,14 +79,14 @@ func (x *Explainer) Data(from capture.Dir, n int) {
 // Data call, were not captured (a payload cut short by the capture). They
 // are no loss and make no segment of their own: they only move the greeting
 // area's offsets on.
-func (x *Explainer) Skip(from capture.Dir, n uint64) {
+func (x *Explainer) Skip(from segment.Dir, n uint64) {
 	s := &x.sides[sideIndex(from)]
 	s.fed = int(min(uint64(greetingSize), uint64(s.fed)+n))
 }
 
 // Gap records that n bytes sent by from were lost and returns the notes
 // that explain it. The slice is valid until the next call.
-func (x *Explainer) Gap(from capture.Dir, n uint64) []output.Note {
+func (x *Explainer) Gap(from segment.Dir, n uint64) []output.Note {
 	s := &x.sides[sideIndex(from)]
 	if s.fed < greetingSize {
 		s.piecesLost = true
@@ -100,7 +100,7 @@ func (x *Explainer) Gap(from capture.Dir, n uint64) []output.Note {
 // Notes records ev, sent by from, and returns the notes that explain it
 // (none when every one that applies was shown already). The slice is valid
 // until the next call.
-func (x *Explainer) Notes(from capture.Dir, ev zmtp.Event) []output.Note {
+func (x *Explainer) Notes(from segment.Dir, ev zmtp.Event) []output.Note {
 	i := sideIndex(from)
 	s, o := &x.sides[i], &x.sides[i^1]
 	x.notes = x.notes[:0]
@@ -346,9 +346,9 @@ func (x *Explainer) error(s, o *explainSide, e *zmtp.Error) {
 
 func (x *Explainer) teardown(c *zmtp.Connection) {
 	switch c.End {
-	case capture.Finished:
+	case segment.Finished:
 		x.add(keyTeardownFin, output.StageTeardown, noteTeardownFin())
-	case capture.Reset:
+	case segment.Reset:
 		x.add(keyTeardownRst, output.StageTeardown, noteTeardownRst())
 	default:
 		x.add(keyTeardownOpen, output.StageTeardown, noteTeardownOpen(c.End.String()))

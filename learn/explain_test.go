@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -28,20 +28,20 @@ var (
 
 func TestExplainOncePerConnection(t *testing.T) {
 	x := NewExplainer(false)
-	if got := noteKeysOf(x.Notes(capture.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
+	if got := noteKeysOf(x.Notes(segment.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
 		t.Fatalf("first message: notes %v, want [message]", got)
 	}
 	for i := range 3 {
-		if got := x.Notes(capture.ServerToClient, oneFrame); len(got) != 0 {
+		if got := x.Notes(segment.ServerToClient, oneFrame); len(got) != 0 {
 			t.Fatalf("message %d: notes %v, want none (once per connection)", i+2, noteKeysOf(got))
 		}
 	}
 	// A new key still shows, an old one does not.
-	if got := noteKeysOf(x.Notes(capture.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"frame.more"}) {
+	if got := noteKeysOf(x.Notes(segment.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"frame.more"}) {
 		t.Fatalf("two frames: notes %v, want [frame.more]", got)
 	}
 	// Another connection starts afresh.
-	if got := noteKeysOf(NewExplainer(false).Notes(capture.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
+	if got := noteKeysOf(NewExplainer(false).Notes(segment.ClientToServer, oneFrame)); !cmp.Equal(got, []string{"message"}) {
 		t.Fatalf("new connection: notes %v, want [message]", got)
 	}
 }
@@ -49,7 +49,7 @@ func TestExplainOncePerConnection(t *testing.T) {
 func TestExplainAll(t *testing.T) {
 	x := NewExplainer(true)
 	for i := range 3 {
-		if got := noteKeysOf(x.Notes(capture.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"message", "frame.more"}) {
+		if got := noteKeysOf(x.Notes(segment.ClientToServer, twoFrame)); !cmp.Equal(got, []string{"message", "frame.more"}) {
 			t.Fatalf("message %d: notes %v, want every note each time", i+1, got)
 		}
 	}
@@ -71,57 +71,57 @@ func TestExplainKeys(t *testing.T) {
 		want []string
 	}{
 		{"libzmq greeting in pieces", func(x *Explainer) []output.Note {
-			x.Data(capture.ClientToServer, 10)
-			x.Data(capture.ClientToServer, 1)
-			x.Data(capture.ClientToServer, 60) // 53 of the greeting, 7 of READY
-			return x.Notes(capture.ClientToServer, null31)
+			x.Data(segment.ClientToServer, 10)
+			x.Data(segment.ClientToServer, 1)
+			x.Data(segment.ClientToServer, 60) // 53 of the greeting, 7 of READY
+			return x.Notes(segment.ClientToServer, null31)
 		}, []string{"greeting", "greeting.split", "greeting.padding", "greeting.as-server"}},
 		{"whole greeting, mixed versions", func(x *Explainer) []output.Note {
-			x.Notes(capture.ServerToClient, null31)
-			x.Data(capture.ClientToServer, 64)
-			return x.Notes(capture.ClientToServer, null30)
+			x.Notes(segment.ServerToClient, null31)
+			x.Data(segment.ClientToServer, 64)
+			return x.Notes(segment.ClientToServer, null30)
 		}, []string{"greeting.whole", "version.mixed"}}, // greeting, as-server: shown already
 		{"pieces known after a skip, not a gap", func(x *Explainer) []output.Note {
-			x.Data(capture.ClientToServer, 10)
-			x.Data(capture.ClientToServer, 1)
-			x.Data(capture.ClientToServer, 53)
-			x.Skip(capture.ClientToServer, 1000) // bytes not captured: no loss
-			x.Data(capture.ClientToServer, 7)
-			return x.Notes(capture.ClientToServer, null31)
+			x.Data(segment.ClientToServer, 10)
+			x.Data(segment.ClientToServer, 1)
+			x.Data(segment.ClientToServer, 53)
+			x.Skip(segment.ClientToServer, 1000) // bytes not captured: no loss
+			x.Data(segment.ClientToServer, 7)
+			return x.Notes(segment.ClientToServer, null31)
 		}, []string{"greeting", "greeting.split", "greeting.padding", "greeting.as-server"}},
 		{"pieces unknown after a gap", func(x *Explainer) []output.Note {
-			x.Gap(capture.ClientToServer, 10)
-			return x.Notes(capture.ClientToServer, null30)
+			x.Gap(segment.ClientToServer, 10)
+			return x.Notes(segment.ClientToServer, null30)
 		}, []string{"greeting", "greeting.as-server"}},
 		{"2.0 downgrade", func(x *Explainer) []output.Note {
-			return x.Notes(capture.ClientToServer, &zmtp.Greeting{Major: 2, Revision: 3, Downgraded: true, SocketType: "PUSH", Mechanism: "NULL"})
+			return x.Notes(segment.ClientToServer, &zmtp.Greeting{Major: 2, Revision: 3, Downgraded: true, SocketType: "PUSH", Mechanism: "NULL"})
 		}, []string{"downgrade.20"}},
-		{"NULL READY", func(x *Explainer) []output.Note { return x.Notes(capture.ServerToClient, ready("PULL")) },
+		{"NULL READY", func(x *Explainer) []output.Note { return x.Notes(segment.ServerToClient, ready("PULL")) },
 			[]string{"null.ready", "ready.metadata"}},
 		{"REQ delimiter", func(x *Explainer) []output.Note {
-			x.Notes(capture.ClientToServer, ready("REQ"))
-			x.Notes(capture.ServerToClient, ready("REP"))
-			return x.Notes(capture.ClientToServer, twoFrame)
+			x.Notes(segment.ClientToServer, ready("REQ"))
+			x.Notes(segment.ServerToClient, ready("REP"))
+			return x.Notes(segment.ClientToServer, twoFrame)
 		}, []string{"message", "frame.more", "req.delimiter"}},
 		{"3.0 subscription", func(x *Explainer) []output.Note {
-			x.Notes(capture.ClientToServer, null30)
-			return x.Notes(capture.ClientToServer, &zmtp.Message{Frames: []zmtp.Frame{{Size: 2, Data: []byte("\x01a")}}, Subscription: zmtp.Subscribe, Topic: []byte("a")})
+			x.Notes(segment.ClientToServer, null30)
+			return x.Notes(segment.ClientToServer, &zmtp.Message{Frames: []zmtp.Frame{{Size: 2, Data: []byte("\x01a")}}, Subscription: zmtp.Subscribe, Topic: []byte("a")})
 		}, []string{"sub.30-message"}},
 		{"3.1 SUBSCRIBE", func(x *Explainer) []output.Note {
-			return x.Notes(capture.ClientToServer, &zmtp.Command{Kind: zmtp.KindSubscribe, Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
+			return x.Notes(segment.ClientToServer, &zmtp.Command{Kind: zmtp.KindSubscribe, Name: "SUBSCRIBE", Size: 11, Topic: []byte("a")})
 		}, []string{"sub.31-command"}},
 		{"libzmq PLAIN ERROR", func(x *Explainer) []output.Note {
 			plain := &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "PLAIN"}
-			x.Notes(capture.ClientToServer, plain)
-			x.Notes(capture.ServerToClient, plain)
-			x.Notes(capture.ClientToServer, &zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 18})
-			return x.Notes(capture.ServerToClient, &zmtp.Error{Err: fmt.Errorf("command name length 94 at offset 64 overruns the 9-byte body: %w", zmtp.ErrMalformedCommand)})
+			x.Notes(segment.ClientToServer, plain)
+			x.Notes(segment.ServerToClient, plain)
+			x.Notes(segment.ClientToServer, &zmtp.Command{Kind: zmtp.KindHello, Name: "HELLO", Mechanism: "PLAIN", Size: 18})
+			return x.Notes(segment.ServerToClient, &zmtp.Error{Err: fmt.Errorf("command name length 94 at offset 64 overruns the 9-byte body: %w", zmtp.ErrMalformedCommand)})
 		}, []string{"error.libzmq-plain", "decode.error"}},
 		{"other error", func(x *Explainer) []output.Note {
-			return x.Notes(capture.ServerToClient, &zmtp.Error{Err: errors.New("anything")})
+			return x.Notes(segment.ServerToClient, &zmtp.Error{Err: errors.New("anything")})
 		}, []string{"decode.error"}},
 		{"reset", func(x *Explainer) []output.Note {
-			return x.Notes(capture.ClientToServer, &zmtp.Connection{End: capture.Reset})
+			return x.Notes(segment.ClientToServer, &zmtp.Connection{End: segment.Reset})
 		},
 			[]string{"teardown.rst"}},
 	} {
@@ -153,15 +153,15 @@ func TestNoteKeysNamed(t *testing.T) {
 // reason, and says why the first messages after it may be missing.
 func TestExplainResync(t *testing.T) {
 	x := NewExplainer(false)
-	join := x.Notes(capture.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
+	join := x.Notes(segment.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch})
 	if len(join) != 1 || join[0].Key != "resync.mid-stream" || !strings.Contains(join[0].Text, "not shown") {
 		t.Fatalf("mid-stream notes %+v", join)
 	}
-	gap := x.Notes(capture.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
+	gap := x.Notes(segment.ClientToServer, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel})
 	if len(gap) != 1 || gap[0].Key != "resync.gap" || !strings.Contains(gap[0].Text, "kernel marked") {
 		t.Fatalf("gap notes %+v", gap)
 	}
-	if again := x.Notes(capture.ServerToClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
+	if again := x.Notes(segment.ServerToClient, &zmtp.Resync{Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel}); len(again) != 0 {
 		t.Errorf("shown twice: %+v", again)
 	}
 }

@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -41,8 +41,8 @@ func rawControl(out string) int {
 // socket type, taken from its READY: quoted and escaped.
 func TestExplainHostileSocketType(t *testing.T) {
 	x := NewExplainer(false)
-	x.Notes(capture.ClientToServer, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
-	notes := x.Notes(capture.ClientToServer, &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
+	x.Notes(segment.ClientToServer, &zmtp.Greeting{Major: 3, Minor: 1, Mechanism: "NULL"})
+	notes := x.Notes(segment.ClientToServer, &zmtp.Command{Kind: zmtp.KindReady, Name: "READY", Mechanism: "NULL", Properties: []zmtp.Property{
 		{Name: []byte("Socket-Type"), Value: []byte(retitle)},
 		{Name: []byte("Identity"), Value: []byte("id")},
 	}})
@@ -74,7 +74,7 @@ func TestLadderHostile(t *testing.T) {
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: uint64(len(retitle)), Data: []byte(retitle)}}, Bytes: uint64(len(retitle))},
 		&zmtp.Error{Err: errorString("bad " + retitle)},
 	} {
-		l.Event(capture.ClientToServer, ts, ev)
+		l.Event(segment.ClientToServer, ts, ev)
 	}
 	var buf bytes.Buffer
 	p := output.NewText(&buf, output.Options{})

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -92,7 +92,7 @@ func (l *Ladder) push(r ladderRow) {
 // Data records that n bytes sent by from arrived at t in one TCP segment:
 // the segments of a greeting become rows of their own. Call it before the
 // events those bytes complete.
-func (l *Ladder) Data(from capture.Dir, t time.Time, n int) {
+func (l *Ladder) Data(from segment.Dir, t time.Time, n int) {
 	i := sideIndex(from)
 	if l.fed[i] >= greetingSize || n <= 0 {
 		return
@@ -106,13 +106,13 @@ func (l *Ladder) Data(from capture.Dir, t time.Time, n int) {
 // call, were not captured (a payload cut short by the capture). They are no
 // loss and draw nothing: they only move the offsets of the greeting pieces
 // that follow on.
-func (l *Ladder) Skip(from capture.Dir, n uint64) {
+func (l *Ladder) Skip(from segment.Dir, n uint64) {
 	i := sideIndex(from)
 	l.fed[i] = int(min(uint64(greetingSize), uint64(l.fed[i])+n))
 }
 
 // Gap records that n bytes sent by from were lost at t.
-func (l *Ladder) Gap(from capture.Dir, t time.Time, n uint64) {
+func (l *Ladder) Gap(from segment.Dir, t time.Time, n uint64) {
 	i := sideIndex(from)
 	l.fed[i] = greetingSize
 	l.push(ladderRow{t: t, side: i, label: "gap: " + output.Plural(n, "byte") + " lost"})
@@ -120,7 +120,7 @@ func (l *Ladder) Gap(from capture.Dir, t time.Time, n uint64) {
 
 // Event records ev, sent by from at t. The *zmtp.Connection summary ends
 // the ladder.
-func (l *Ladder) Event(from capture.Dir, t time.Time, ev zmtp.Event) {
+func (l *Ladder) Event(from segment.Dir, t time.Time, ev zmtp.Event) {
 	i := sideIndex(from)
 	switch e := ev.(type) {
 	case *zmtp.Greeting:

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -92,7 +92,7 @@ func (l *Ladder) drawnRows() []ladderRow {
 	if l.end != nil {
 		end := *l.end
 		switch l.summary.End {
-		case capture.Finished:
+		case segment.Finished:
 			end.label = "FIN both ways: closed"
 			end.side = -1
 		default:

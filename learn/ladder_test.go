@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -20,12 +20,12 @@ func TestLadderCollapse(t *testing.T) {
 	l := newTestLadder(0)
 	at := ts
 	for range 3 {
-		l.Event(capture.ClientToServer, at, oneFrame)
+		l.Event(segment.ClientToServer, at, oneFrame)
 		at = at.Add(time.Millisecond)
 	}
-	l.Event(capture.ServerToClient, at, oneFrame)
-	l.Event(capture.ClientToServer, at, oneFrame)
-	l.Event(capture.ClientToServer, at, &zmtp.Connection{End: capture.Finished})
+	l.Event(segment.ServerToClient, at, oneFrame)
+	l.Event(segment.ClientToServer, at, oneFrame)
+	l.Event(segment.ClientToServer, at, &zmtp.Connection{End: segment.Finished})
 	got := string(l.AppendTo(nil))
 	for _, want := range []string{
 		`|--- 3 messages (3 bytes) ---`,
@@ -48,12 +48,12 @@ func TestLadderCap(t *testing.T) {
 	l := newTestLadder(5)
 	ping := &zmtp.Command{Kind: zmtp.KindPing, Name: "PING", TTL: 10, Size: 7}
 	for range 1000 {
-		l.Event(capture.ClientToServer, ts, ping)
+		l.Event(segment.ClientToServer, ts, ping)
 	}
 	if len(l.rows) != 5 || l.more != 995 {
 		t.Fatalf("kept %d rows and counted %d more, want 5 and 995", len(l.rows), l.more)
 	}
-	l.Event(capture.ClientToServer, ts, &zmtp.Connection{End: capture.Reset})
+	l.Event(segment.ClientToServer, ts, &zmtp.Connection{End: segment.Reset})
 	got := string(l.AppendTo(nil))
 	if strings.Count(got, "PING") != 5 || !strings.Contains(got, "... 995 more events not drawn") ||
 		!strings.Contains(got, "end: reset") {
@@ -65,10 +65,10 @@ func TestLadderCap(t *testing.T) {
 // follow keep their offsets.
 func TestLadderSkip(t *testing.T) {
 	l := newTestLadder(0)
-	l.Data(capture.ClientToServer, ts, 5)
-	l.Skip(capture.ClientToServer, 20)
-	l.Data(capture.ClientToServer, ts, 10)
-	l.Event(capture.ClientToServer, ts, &zmtp.Connection{End: capture.Finished})
+	l.Data(segment.ClientToServer, ts, 5)
+	l.Skip(segment.ClientToServer, 20)
+	l.Data(segment.ClientToServer, ts, 10)
+	l.Event(segment.ClientToServer, ts, &zmtp.Connection{End: segment.Finished})
 	got := string(l.AppendTo(nil))
 	for _, want := range []string{"greeting bytes 0-4 (5 bytes)", "greeting bytes 25-34 (10 bytes)"} {
 		if !strings.Contains(got, want) {
@@ -84,10 +84,10 @@ func TestLadderSkip(t *testing.T) {
 // greeting fields they carry, bytes past the greeting are not.
 func TestLadderPieces(t *testing.T) {
 	l := newTestLadder(0)
-	l.Data(capture.ClientToServer, ts, 10)
-	l.Data(capture.ClientToServer, ts, 1)
-	l.Data(capture.ClientToServer, ts, 80) // 53 greeting bytes, then READY
-	l.Event(capture.ClientToServer, ts, &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "NULL"})
+	l.Data(segment.ClientToServer, ts, 10)
+	l.Data(segment.ClientToServer, ts, 1)
+	l.Data(segment.ClientToServer, ts, 80) // 53 greeting bytes, then READY
+	l.Event(segment.ClientToServer, ts, &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "NULL"})
 	got := string(l.AppendTo(nil))
 	for _, want := range []string{
 		"greeting 1/3: signature (10 bytes)",

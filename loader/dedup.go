@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // dupWindow is how close in time two sightings of the same packet on two
@@ -47,7 +47,7 @@ func newDedup(on bool) dedup {
 
 // seen records seg and reports whether it is a copy of a packet another
 // interface showed within dupWindow.
-func (d *dedup) seen(seg *capture.Segment) bool {
+func (d *dedup) seen(seg *segment.Segment) bool {
 	if !d.on {
 		return false
 	}

@@ -2,7 +2,7 @@
 // capture. It loads the eBPF capture program from package bpf, with the
 // user's filter spliced in (filter.Program.Splice), attaches it to
 // interfaces with TCX or as the filter of AF_PACKET sockets, reads the BPF
-// ring buffer and turns each record into a capture.Segment. Everything it
+// ring buffer and turns each record into a segment.Segment. Everything it
 // attaches is held by links or sockets owned by this process: closing the
 // Capture, or the process dying, detaches it.
 //
@@ -29,6 +29,7 @@
 // The process tracker is package procs, and the `check` probes package
 // probe.
 //
-// Imports: bpf, capture, filter and internal/kernel; nothing below it
-// (flows, zmtp, output, capture, filter) may import it.
+// Imports: bpf, segment, filter and internal/kernel. Of the analysis
+// (flows, zmtp, output, learn, pcapfile) none may import it: they are
+// tested without a kernel. session and probe do.
 package loader

@@ -12,7 +12,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
@@ -139,10 +139,10 @@ func FuzzKernelFraming(f *testing.F) {
 			return // the 4 MiB rings would overflow: records lost, not a bug
 		}
 		var frames [][]byte
-		frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN, seq: framingISN}))
+		frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.SYN, seq: framingISN}))
 		for from := 0; from < len(stream); from += size {
 			end := min(len(stream), from+size)
-			frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK | capture.PSH,
+			frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
 				seq: framingISN + 1 + uint32(from), payload: string(stream[from:end])}))
 		}
 		for _, fr := range frames {
@@ -168,7 +168,7 @@ func FuzzKernelFraming(f *testing.F) {
 		all := decodeAll(func(d *zmtp.Decoder, emit func(zmtp.Event)) { d.Feed(stream, emit) })
 		framed := decodeAll(func(d *zmtp.Decoder, emit func(zmtp.Event)) {
 			for _, s := range segs {
-				if s.Has(capture.SYN) {
+				if s.Has(segment.SYN) {
 					continue
 				}
 				d.Feed(s.Payload, emit)

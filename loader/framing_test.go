@@ -8,7 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // zmtpStream builds a ZMTP byte stream and remembers where its frames are.
@@ -76,13 +76,13 @@ const (
 // after a SYN.
 func packets(t *testing.T, stream []byte, cuts []int) (frames [][]byte, offs []int) {
 	t.Helper()
-	frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN, seq: framingISN}))
+	frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.SYN, seq: framingISN}))
 	offs = append(offs, -1)
 	from := 0
 	for _, to := range append(cuts, len(stream)) {
 		for from < to {
 			end := min(to, from+1400) // BPF_PROG_TEST_RUN takes about a page
-			frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK | capture.PSH,
+			frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
 				seq: framingISN + 1 + uint32(from), payload: string(stream[from:end])}))
 			offs = append(offs, from)
 			from = end
@@ -91,7 +91,7 @@ func packets(t *testing.T, stream []byte, cuts []int) (frames [][]byte, offs []i
 	return frames, offs
 }
 
-func runFraming(t *testing.T, frames [][]byte) ([]capture.Segment, Stats) {
+func runFraming(t *testing.T, frames [][]byte) ([]segment.Segment, Stats) {
 	t.Helper()
 	return runProgramStats(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep}, true, 14, frames,
 		func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
@@ -99,12 +99,12 @@ func runFraming(t *testing.T, frames [][]byte) ([]capture.Segment, Stats) {
 
 // kept checks that the records of a stream cover it exactly once, in
 // order, with true bytes, and returns which stream bytes they kept.
-func kept(t *testing.T, segs []capture.Segment, stream []byte) []bool {
+func kept(t *testing.T, segs []segment.Segment, stream []byte) []bool {
 	t.Helper()
 	have := make([]bool, len(stream))
 	next := 0
 	for _, s := range segs {
-		if s.Has(capture.SYN) {
+		if s.Has(segment.SYN) {
 			continue
 		}
 		off := int(s.Seq - framingISN - 1)
@@ -223,7 +223,7 @@ func TestKernelFramingRetransmissionAndHoles(t *testing.T) {
 	if st.Unframed != 0 {
 		t.Errorf("a hole inside a body stopped the walk")
 	}
-	at := map[int]capture.Segment{}
+	at := map[int]segment.Segment{}
 	for _, s := range segs {
 		at[int(s.Seq-framingISN-1)] = s
 	}

@@ -19,7 +19,7 @@ const modeJoin = 4
 // direction's frames from there on, as if it had followed it from its SYN.
 type JoinPoint struct {
 	// Ifindex is the interface the direction's packets are seen on
-	// (capture.Segment.Ifindex). A direction seen on several interfaces
+	// (segment.Segment.Ifindex). A direction seen on several interfaces
 	// (a veth and its bridge) is walked per interface: join each.
 	Ifindex int
 	// Src and Dst are the direction's sender and receiver. IPv4 addresses

@@ -9,7 +9,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // dataPackets cuts stream bytes into data packets of at most 1400 bytes,
@@ -124,9 +124,9 @@ func TestJoinReplaces(t *testing.T) {
 	run(frames[jp:])
 	segs := p.records(t, 50*time.Millisecond)
 	kept(t, segs, z.b)
-	var before, after []capture.Segment
+	var before, after []segment.Segment
 	for _, s := range segs {
-		if s.Has(capture.SYN) || int(s.Seq-framingISN-1) < offs[jp] {
+		if s.Has(segment.SYN) || int(s.Seq-framingISN-1) < offs[jp] {
 			before = append(before, s)
 		} else {
 			after = append(after, s)

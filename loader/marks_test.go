@@ -8,7 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // refHead is a frame header of a test stream as the kernel's walk should
@@ -79,12 +79,12 @@ func walkRef(stream []byte, from int, v2, ident, inMsg bool) (heads []refHead, s
 // walked before do not count) is marked with it and its counts, and no
 // other record is marked. Stream offsets are seq - isn - 1. It returns the
 // number of marks.
-func checkMarks(t testing.TB, segs []capture.Segment, heads []refHead, isn uint32) int {
+func checkMarks(t testing.TB, segs []segment.Segment, heads []refHead, isn uint32) int {
 	t.Helper()
 	walked := make(map[int]bool)
 	marks := 0
 	for n, s := range segs {
-		if s.Has(capture.SYN) {
+		if s.Has(segment.SYN) {
 			if s.Boundary.Valid {
 				t.Errorf("record %d (SYN) marked: %+v", n, s.Boundary)
 			}
@@ -123,7 +123,7 @@ func checkMarks(t testing.TB, segs []capture.Segment, heads []refHead, isn uint3
 
 // runMarks runs the capture program (with bpf_loop) with cfg on frames and
 // returns the records and counters.
-func runMarks(t *testing.T, cfg Config, frames [][]byte) ([]capture.Segment, Stats) {
+func runMarks(t *testing.T, cfg Config, frames [][]byte) ([]segment.Segment, Stats) {
 	t.Helper()
 	cfg.Ports = []uint16{7001}
 	return runProgramStats(t, cfg, true, 14, frames, func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
@@ -197,7 +197,7 @@ func TestMarksWholePayloads(t *testing.T) {
 
 	// A retransmission goes whole and unmarked; one that overlaps the
 	// walk goes whole, marked at the first header not walked before.
-	over := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK | capture.PSH,
+	over := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
 		seq: framingISN + 1 + uint32(offs[2]), payload: string(z.b[offs[2]:offs[4]])})
 	again := append(append([][]byte{}, frames[:4]...), frames[3], over)
 	segs, _ = runMarks(t, cfg, again)
@@ -271,7 +271,7 @@ func TestMarksThroughRingLoss(t *testing.T) {
 	frames = frames[:1]
 	for from := 0; from < len(z.b); from += 100 {
 		end := min(len(z.b), from+100)
-		frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK | capture.PSH,
+		frames = append(frames, buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
 			seq: framingISN + 1 + uint32(from), payload: string(z.b[from:end])}))
 	}
 	p := loadTestProgram(t, Config{Ports: []uint16{7001}, Marks: true}, true, 14, 0, 4096)

@@ -10,7 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // IPv6 extension header numbers.
@@ -104,7 +104,7 @@ func buildIPv6Ext(t *testing.T, tags []uint16, exts []ext6, payload string) []by
 // around an IPv4 TCP segment from port 40000 to 7001.
 func buildQinQ4(t *testing.T, tags []uint16, payload string) []byte {
 	t.Helper()
-	f := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK, payload: payload})
+	f := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK, payload: payload})
 	var tagged []byte
 	tagged = append(tagged, f[:12]...)
 	for i, tpid := range tags {
@@ -158,7 +158,7 @@ func TestProgramWalksHeaders(t *testing.T) {
 	// Neither counted nor shipped: an IPv6 UDP datagram behind a header.
 	frames = append(frames, udpBehindDstOpts(t))
 
-	check := func(t *testing.T, segs []capture.Segment, st Stats, cases int) {
+	check := func(t *testing.T, segs []segment.Segment, st Stats, cases int) {
 		t.Helper()
 		if len(segs) != cases {
 			t.Errorf("%d records, want %d", len(segs), cases)

@@ -15,8 +15,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/filter"
+	"github.com/zmtpdump/zmtpdump/segment"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
@@ -85,8 +85,8 @@ func buildFrame(t *testing.T, f frameSpec) []byte {
 			seq = 1000
 		}
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: seq, Ack: 2000, Window: 512,
-			SYN: f.flags&capture.SYN != 0, ACK: f.flags&capture.ACK != 0, PSH: f.flags&capture.PSH != 0, FIN: f.flags&capture.FIN != 0,
-			RST: f.flags&capture.RST != 0}
+			SYN: f.flags&segment.SYN != 0, ACK: f.flags&segment.ACK != 0, PSH: f.flags&segment.PSH != 0, FIN: f.flags&segment.FIN != 0,
+			RST: f.flags&segment.RST != 0}
 		tcp.SetNetworkLayerForChecksum(netl)
 		ls = append(ls, tcp)
 	}
@@ -100,7 +100,7 @@ func buildFrame(t *testing.T, f frameSpec) []byte {
 
 // runProgram loads the capture program with cfg, runs it on each frame and
 // returns the segments it wrote to the ring buffer.
-func runProgram(t *testing.T, cfg Config, frames [][]byte) []capture.Segment {
+func runProgram(t *testing.T, cfg Config, frames [][]byte) []segment.Segment {
 	t.Helper()
 	return runProgramOf(t, cfg, 14, frames, func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
 }
@@ -108,7 +108,7 @@ func runProgram(t *testing.T, cfg Config, frames [][]byte) []capture.Segment {
 // runProgramOf loads the programs for a link-layer header of l2len bytes,
 // runs the one pick chooses on each frame (want is its expected return)
 // and returns the records written.
-func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) []capture.Segment {
+func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) []segment.Segment {
 	t.Helper()
 	segs, _ := runProgramStats(t, cfg, haveLoop(), l2len, frames, pick, want)
 	return segs
@@ -116,7 +116,7 @@ func runProgramOf(t *testing.T, cfg Config, l2len int, frames [][]byte, pick fun
 
 // runProgramStats is runProgramOf that also returns the kernel counters;
 // full picks the program with bpf_loop (else CaptureBasic).
-func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) ([]capture.Segment, Stats) {
+func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]byte, pick func(*bpf.CaptureObjects) *ebpf.Program, want int32) ([]segment.Segment, Stats) {
 	t.Helper()
 	// A test run hands the program each packet as if received on the
 	// namespace's lo (index 1), whose incoming packets the socket program
@@ -167,9 +167,9 @@ func loadTestProgram(tb testing.TB, cfg Config, full bool, l2len, loIndex, ring 
 
 // records reads the records in the ring until none comes for wait, and
 // returns them with their payloads copied.
-func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segment {
+func (p *testProgram) records(tb testing.TB, wait time.Duration) []segment.Segment {
 	tb.Helper()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for {
 		p.rd.setDeadline(time.Now().Add(wait))
 		rec, err := p.rd.read()
@@ -179,7 +179,7 @@ func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segme
 		if err != nil {
 			tb.Fatal(err)
 		}
-		var s capture.Segment
+		var s segment.Segment
 		if err := decodeRecord(rec, time.Time{}, &s); err != nil {
 			tb.Fatal(err)
 		}
@@ -191,10 +191,10 @@ func (p *testProgram) records(tb testing.TB, wait time.Duration) []capture.Segme
 func TestProgramParsesAndFilters(t *testing.T) {
 	requireBPF(t)
 	frames := [][]byte{
-		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN}),
-		buildFrame(t, frameSpec{v6: true, sport: 7001, dport: 40000, flags: capture.ACK | capture.PSH, payload: "\x00\x011"}),
-		buildFrame(t, frameSpec{vlan: true, sport: 40000, dport: 7001, flags: capture.ACK, payload: "vlan"}),
-		buildFrame(t, frameSpec{sport: 40000, dport: 7002, flags: capture.ACK, payload: "other port"}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.SYN}),
+		buildFrame(t, frameSpec{v6: true, sport: 7001, dport: 40000, flags: segment.ACK | segment.PSH, payload: "\x00\x011"}),
+		buildFrame(t, frameSpec{vlan: true, sport: 40000, dport: 7001, flags: segment.ACK, payload: "vlan"}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7002, flags: segment.ACK, payload: "other port"}),
 		buildFrame(t, frameSpec{udp: true, sport: 40000, dport: 7001, payload: "udp"}),
 		buildFrame(t, frameSpec{fragment: true, sport: 40000, dport: 7001, payload: "frag"}),
 	}
@@ -202,7 +202,7 @@ func TestProgramParsesAndFilters(t *testing.T) {
 	if len(segs) != 3 {
 		t.Fatalf("%d records, want 3 (IPv4 SYN, IPv6 data, VLAN data): %+v", len(segs), segs)
 	}
-	if s := segs[0]; s.Src != netip.MustParseAddrPort("192.0.2.1:40000") || s.Dst.Port() != 7001 || s.Flags != capture.SYN ||
+	if s := segs[0]; s.Src != netip.MustParseAddrPort("192.0.2.1:40000") || s.Dst.Port() != 7001 || s.Flags != segment.SYN ||
 		s.Seq != 1000 || s.PayloadLen != 0 || s.PacketLen != len(frames[0]) {
 		t.Errorf("IPv4 SYN: %+v", s)
 	}
@@ -244,7 +244,7 @@ func TestProgramParsesAndFilters(t *testing.T) {
 func TestSocketProgramSkipsLoopbackIngress(t *testing.T) {
 	requireBPF(t)
 	p := loadTestProgram(t, Config{}, false, 0, 1, 1<<16)
-	if _, err := p.objs.CaptureSocket.Run(&ebpf.RunOptions{Data: buildFrame(t, frameSpec{sport: 1, dport: 2, flags: capture.ACK, payload: "x"})}); err != nil {
+	if _, err := p.objs.CaptureSocket.Run(&ebpf.RunOptions{Data: buildFrame(t, frameSpec{sport: 1, dport: 2, flags: segment.ACK, payload: "x"})}); err != nil {
 		t.Fatal(err)
 	}
 	if segs := p.records(t, 50*time.Millisecond); len(segs) != 0 {
@@ -257,8 +257,8 @@ func TestSocketProgramSkipsLoopbackIngress(t *testing.T) {
 func TestSplicedFilter(t *testing.T) {
 	requireBPF(t)
 	frames := [][]byte{
-		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.SYN}),
-		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK, payload: "hello, a payload of 40 bytes or so......"}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.SYN}),
+		buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK, payload: "hello, a payload of 40 bytes or so......"}),
 	}
 	compiled := func(expr string) func(filter.LinkType) (*filter.Program, error) {
 		return func(lt filter.LinkType) (*filter.Program, error) {
@@ -283,7 +283,7 @@ func TestSplicedFilter(t *testing.T) {
 	}
 	// One that reads the TCP header, as the kernel's own parse found it.
 	segs = runProgram(t, Config{Filter: compiled("tcp[tcpflags] & tcp-syn != 0")}, frames)
-	if len(segs) != 1 || segs[0].Flags != capture.SYN {
+	if len(segs) != 1 || segs[0].Flags != segment.SYN {
 		t.Errorf("SYN filter: %+v", segs)
 	}
 }

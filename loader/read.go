@@ -5,7 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Reading a Capture: Next takes the records out of the ring (ring.go) as
@@ -39,7 +39,7 @@ var ErrClosed = errors.New("capture closed")
 // the ring empty (see wakeupBytes); Next polls the ring for the others, at
 // PollInterval while records come and less often while none do (see
 // PollInterval).
-func (c *Capture) Next(seg *capture.Segment) error {
+func (c *Capture) Next(seg *segment.Segment) error {
 	for {
 		// The reader consults its deadline only when the ring is empty, so
 		// it is moved only then, not once per record.

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Offsets of the fields of struct event_hdr in bpf/capture.c. TestRecordLayout
@@ -53,7 +53,7 @@ var errBadMark = errors.New("ring buffer record with a mark outside its payload"
 
 // decodeRecord fills seg from one ring-buffer record. seg.Payload aliases
 // rec. base converts the kernel's monotonic timestamp to wall-clock time.
-func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
+func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 	if len(rec) < hdrLen {
 		return fmt.Errorf("%w: %d bytes", errShortRecord, len(rec))
 	}
@@ -86,22 +86,22 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 	}
 	switch rec[offDirection] {
 	case 0:
-		seg.Dir = capture.Ingress
+		seg.Dir = segment.Ingress
 	case 1:
-		seg.Dir = capture.Egress
+		seg.Dir = segment.Egress
 	default:
-		seg.Dir = capture.Unknown
+		seg.Dir = segment.Unknown
 	}
 	seg.Flags = rec[offFlags]
 	seg.Piece = rec[offPiece] != 0
 	seg.KernelLost = le.Uint64(rec[offLost:])
-	seg.Boundary = capture.Boundary{}
+	seg.Boundary = segment.Boundary{}
 	if m := rec[offMark]; m&markValid != 0 {
 		off := le.Uint32(rec[offMarkOff:])
 		if int64(off) >= int64(capLen) {
 			return fmt.Errorf("%w: offset %d of %d bytes", errBadMark, off, capLen)
 		}
-		seg.Boundary = capture.Boundary{
+		seg.Boundary = segment.Boundary{
 			Valid:        true,
 			MessageStart: m&markMsgStart != 0,
 			Offset:       off,
@@ -122,9 +122,9 @@ func decodeRecord(rec []byte, base time.Time, seg *capture.Segment) error {
 // bytes, instead of bytes not captured (a snap cut, which is no loss). A
 // SYN's data (TCP Fast Open) cannot move past the SYN: it is dropped, and
 // found missing later.
-func markUnread(seg *capture.Segment, n int) {
+func markUnread(seg *segment.Segment, n int) {
 	n = min(n, seg.PayloadLen)
-	if seg.Flags&capture.SYN != 0 {
+	if seg.Flags&segment.SYN != 0 {
 		seg.PayloadLen = 0
 		return
 	}

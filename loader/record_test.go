@@ -9,7 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 func TestRecordLayout(t *testing.T) {
@@ -63,12 +63,12 @@ func TestDecodeRecord(t *testing.T) {
 	le.PutUint16(rec[offDport:], 7001)
 	rec[offFamily] = 4
 	rec[offDirection] = 1
-	rec[offFlags] = capture.ACK | capture.PSH
+	rec[offFlags] = segment.ACK | segment.PSH
 	le.PutUint64(rec[offLost:], 42)
 	copy(rec[hdrLen:], []byte{0, 1, '1'})
 
 	base := time.Unix(1000, 0)
-	var seg capture.Segment
+	var seg segment.Segment
 	if err := decodeRecord(rec, base, &seg); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestDecodeRecord(t *testing.T) {
 	if seg.Src != netip.MustParseAddrPort("127.0.0.1:47563") || seg.Dst != netip.MustParseAddrPort("127.0.0.2:7001") {
 		t.Errorf("endpoints %v > %v", seg.Src, seg.Dst)
 	}
-	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.Dir != capture.Egress || seg.Flags != capture.ACK|capture.PSH {
+	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.Dir != segment.Egress || seg.Flags != segment.ACK|segment.PSH {
 		t.Errorf("header fields %+v", seg)
 	}
 	if seg.KernelLost != 42 {
@@ -107,19 +107,19 @@ func TestDecodeRecordMark(t *testing.T) {
 	le.PutUint64(rec[offFrames:], 1<<40+3)
 	le.PutUint64(rec[offMessages:], 1<<33+1)
 	le.PutUint32(rec[offMarkOff:], 2)
-	var seg capture.Segment
+	var seg segment.Segment
 	seg.Boundary.Valid = true // left over from the segment before
 	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
 		t.Fatal(err)
 	}
-	if seg.Boundary != (capture.Boundary{}) {
+	if seg.Boundary != (segment.Boundary{}) {
 		t.Errorf("no mark bit: boundary %+v, want none", seg.Boundary)
 	}
 	rec[offMark] = markValid
 	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
 		t.Fatal(err)
 	}
-	if want := (capture.Boundary{Valid: true, Offset: 2, Frames: 1<<40 + 3, Messages: 1<<33 + 1}); seg.Boundary != want {
+	if want := (segment.Boundary{Valid: true, Offset: 2, Frames: 1<<40 + 3, Messages: 1<<33 + 1}); seg.Boundary != want {
 		t.Errorf("boundary %+v, want %+v", seg.Boundary, want)
 	}
 	rec[offMark] = markValid | markMsgStart

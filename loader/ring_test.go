@@ -8,7 +8,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // TestRingReadsInOrderAndWraps writes many more records than the ring holds,
@@ -22,7 +22,7 @@ func TestRingReadsInOrderAndWraps(t *testing.T) {
 		for j := range payload {
 			payload[j] = byte(i + j)
 		}
-		f := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: capture.ACK, seq: uint32(1000 + i), payload: string(payload)})
+		f := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK, seq: uint32(1000 + i), payload: string(payload)})
 		if _, err := p.objs.CaptureIngress.Run(&ebpf.RunOptions{Data: f}); err != nil {
 			t.Fatal(err)
 		}

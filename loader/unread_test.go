@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // testRecord is a ring-buffer record from 127.0.0.1:40000 to
@@ -40,35 +40,35 @@ func testRecord(seq uint32, flags uint8, payloadLen int, payload string, unread 
 // streamLog records what a flows consumer is told of the client's stream.
 type streamLog struct{ calls *[]string }
 
-func (l streamLog) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+func (l streamLog) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("data %q", p))
 }
-func (l streamLog) Gap(d capture.Dir, n uint64, _ *capture.Segment) {
+func (l streamLog) Gap(d segment.Dir, n uint64, _ *segment.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("gap %d", n))
 }
-func (l streamLog) Skip(d capture.Dir, n uint64, _ *capture.Segment) {
+func (l streamLog) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("skip %d", n))
 }
-func (l streamLog) Close(capture.CloseReason, *capture.Segment) {}
+func (l streamLog) Close(segment.CloseReason, *segment.Segment) {}
 
 // TestUnreadRecordIsALoss: a record whose payload the kernel could not read
 // (bpf_skb_load_bytes failed) reaches the streams as a gap of exactly its
 // unread bytes, not as bytes not captured (a snap cut); when kernel framing
 // meant to leave the rest of its span out, that rest is still skipped.
 func TestUnreadRecordIsALoss(t *testing.T) {
-	const ack = capture.ACK
+	const ack = segment.ACK
 	recs := [][]byte{
-		testRecord(1000, capture.SYN, 0, "", false, 0),
-		testRecord(1001, ack|capture.PSH, 3, "abc", false, 0),
-		testRecord(1004, ack|capture.PSH, 100, string(make([]byte, 100)), true, 1), // unread: lost
-		testRecord(1104, ack|capture.PSH, 3, "xyz", false, 1),
+		testRecord(1000, segment.SYN, 0, "", false, 0),
+		testRecord(1001, ack|segment.PSH, 3, "abc", false, 0),
+		testRecord(1004, ack|segment.PSH, 100, string(make([]byte, 100)), true, 1), // unread: lost
+		testRecord(1104, ack|segment.PSH, 3, "xyz", false, 1),
 		testRecord(1107, ack, 500, string(make([]byte, 40)), true, 2), // a piece: 40 kept bytes unread, 460 left out
-		testRecord(1607, ack|capture.PSH, 2, "ok", false, 2),
+		testRecord(1607, ack|segment.PSH, 2, "ok", false, 2),
 	}
 	var calls []string
 	a := flows.New(flows.Config{}, func(c *flows.Conn) flows.Consumer { return streamLog{&calls} })
 	for i, rec := range recs {
-		var seg capture.Segment
+		var seg segment.Segment
 		if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}

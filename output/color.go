@@ -1,6 +1,6 @@
 package output
 
-import "github.com/zmtpdump/zmtpdump/capture"
+import "github.com/zmtpdump/zmtpdump/segment"
 
 // ANSI SGR colours used by the text printer.
 const (
@@ -27,8 +27,8 @@ func (p *Text) paint(b []byte, code string) []byte {
 func (p *Text) unpaint(b []byte) []byte { return p.paint(b, colorReset) }
 
 // fromColor is the colour of the endpoints of an event sent by f.
-func fromColor(f capture.Dir) string {
-	if f == capture.ClientToServer {
+func fromColor(f segment.Dir) string {
+	if f == segment.ClientToServer {
 		return colorCyan
 	}
 	return colorMagenta

@@ -9,7 +9,7 @@
 // time, endpoints, owners, notes) and an event per call, nothing pushed in
 // beside it.
 //
-// Imports: of our packages, zmtp (the events) and capture (segments, the
+// Imports: of our packages, zmtp (the events) and segment (segments, the
 // direction, the close reason). It must not import learn, flows, session or
 // the capture sources (loader, pcapfile), which import it or sit beside it.
 package output

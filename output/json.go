@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -73,10 +73,10 @@ func (p *JSON) line(b []byte) error {
 }
 
 // Packet implements Printer.
-func (p *JSON) Packet(seg *capture.Segment) error {
+func (p *JSON) Packet(seg *segment.Segment) error {
 	b := p.head(seg.Time, seg.Src, seg.Dst, "tcp")
 	b = append(b, `,"flags":[`...)
-	for i, f := range capture.FlagNames(seg.Flags) {
+	for i, f := range segment.FlagNames(seg.Flags) {
 		if i > 0 {
 			b = append(b, ',')
 		}

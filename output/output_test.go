@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -53,7 +53,7 @@ func TestText(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	seg := capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.SYN | capture.ACK, Seq: 1, Ack: 2, PacketLen: 74, PayloadLen: 100, Payload: make([]byte, 60)}
+	seg := segment.Segment{Time: ts, Src: src, Dst: dst, Flags: segment.SYN | segment.ACK, Seq: 1, Ack: 2, PacketLen: 74, PayloadLen: 100, Payload: make([]byte, 60)}
 	if err := p.Packet(&seg); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	seg := capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.FIN | capture.ACK, PacketLen: 66}
+	seg := segment.Segment{Time: ts, Src: src, Dst: dst, Flags: segment.FIN | segment.ACK, PacketLen: 66}
 	if err := p.Packet(&seg); err != nil {
 		t.Fatal(err)
 	}

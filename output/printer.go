@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -14,7 +14,7 @@ import (
 // and the notes that explain it (--explain).
 type Line struct {
 	// From is the direction the event was sent in.
-	From capture.Dir
+	From segment.Dir
 	// Time is when the segment that completed the event was seen.
 	Time time.Time
 	// Src and Dst are the sender's and receiver's endpoints.
@@ -31,7 +31,7 @@ type Line struct {
 // statistics. A Printer is not safe for concurrent use.
 type Printer interface {
 	// Packet prints a captured TCP segment (verbose mode).
-	Packet(seg *capture.Segment) error
+	Packet(seg *segment.Segment) error
 	// Event prints a ZMTP event (*zmtp.Gap included) described by l.
 	Event(l *Line, ev zmtp.Event) error
 	// Owners says once per connection, when they become known, which

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -21,7 +21,7 @@ func resyncEvents() []zmtp.Event {
 		&zmtp.Gap{Header: zmtp.Header{Offset: 200}, Bytes: 1448},
 		&zmtp.Resync{Header: zmtp.Header{Offset: 1234}, Reason: zmtp.ResyncMidStream, Source: zmtp.SyncSearch, Skipped: 200, MessageStart: true},
 		&zmtp.Resync{Header: zmtp.Header{Offset: 70000}, Reason: zmtp.ResyncGap, Source: zmtp.SyncKernel, Skipped: 12},
-		&zmtp.Connection{End: capture.Finished, Sides: [2]zmtp.Side{
+		&zmtp.Connection{End: segment.Finished, Sides: [2]zmtp.Side{
 			{Joined: true, Major: 3, Mechanism: "CURVE", Inferred: zmtp.InferredVersion | zmtp.InferredMechanism, Messages: 3, MessageBytes: 90, Resyncs: 1},
 			{Joined: true, Resyncs: 2},
 		}},

@@ -9,22 +9,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
 func TestWriteConversations(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	id := []byte("id")
-	late := zmtp.Connection{End: capture.Reset, Sides: [2]zmtp.Side{
+	late := zmtp.Connection{End: segment.Reset, Sides: [2]zmtp.Side{
 		{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "DEALER", Messages: 2, MessageBytes: 10, Identity: id},
 		{Greeted: true, Major: 3, Minor: 0, Mechanism: "NULL", SocketType: "ROUTER", Messages: 1, MessageBytes: 5, Err: errors.New("bad \x01 flags")},
 	}}
-	early := zmtp.Connection{End: capture.Flushed, Sides: [2]zmtp.Side{
+	early := zmtp.Connection{End: segment.Flushed, Sides: [2]zmtp.Side{
 		{},
 		{Greeted: true, Major: 3, Minor: 1, Mechanism: "CURVE"},
 	}}
-	joinedLate := zmtp.Connection{End: capture.Finished, Sides: [2]zmtp.Side{
+	joinedLate := zmtp.Connection{End: segment.Finished, Sides: [2]zmtp.Side{
 		{Joined: true, Major: 3, Minor: 1, SocketType: "SUB|XSUB", Inferred: zmtp.InferredVersion | zmtp.InferredMinor | zmtp.InferredSocketType, Messages: 4, MessageBytes: 8, Resyncs: 2},
 		{Joined: true, Resyncs: 1},
 	}}

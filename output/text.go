@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -77,14 +77,14 @@ func (p *Text) line(b []byte) error {
 }
 
 // Packet implements Printer.
-func (p *Text) Packet(seg *capture.Segment) error {
+func (p *Text) Packet(seg *segment.Segment) error {
 	b := p.head("", seg.Time, seg.Src, seg.Dst)
 	b = p.paint(b, colorDim)
 	b = append(b, "tcp "...)
-	b = append(b, capture.FlagString(seg.Flags)...)
+	b = append(b, segment.FlagString(seg.Flags)...)
 	b = append(b, ", seq "...)
 	b = strconv.AppendUint(b, uint64(seg.Seq), 10)
-	if seg.Has(capture.ACK) {
+	if seg.Has(segment.ACK) {
 		b = append(b, ", ack "...)
 		b = strconv.AppendUint(b, uint64(seg.Ack), 10)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -85,11 +85,11 @@ func TestTextColor(t *testing.T) {
 		}
 	}
 	ev := optionEvents()
-	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[0]))
-	must(p.Event(&Line{From: capture.ServerToClient, Time: ts, Src: dst, Dst: src}, ev[1]))
-	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[4]))
-	must(p.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, &zmtp.Gap{Bytes: 3}))
-	must(p.Packet(&capture.Segment{Time: ts, Src: src, Dst: dst, Flags: capture.ACK}))
+	must(p.Event(&Line{From: segment.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[0]))
+	must(p.Event(&Line{From: segment.ServerToClient, Time: ts, Src: dst, Dst: src}, ev[1]))
+	must(p.Event(&Line{From: segment.ClientToServer, Time: ts, Src: src, Dst: dst}, ev[4]))
+	must(p.Event(&Line{From: segment.ClientToServer, Time: ts, Src: src, Dst: dst}, &zmtp.Gap{Bytes: 3}))
+	must(p.Packet(&segment.Segment{Time: ts, Src: src, Dst: dst, Flags: segment.ACK}))
 	must(p.Flush())
 	want := "\x1b[36m127.0.0.1:47563 > [::1]:7001\x1b[0m: \x1b[32mgreeting\x1b[0m: ZMTP 3.1, mechanism NULL, as-server 0\n" +
 		"\x1b[35m[::1]:7001 > 127.0.0.1:47563\x1b[0m: \x1b[33mREADY\x1b[0m: Socket-Type=\"PUSH\" 50 55 53 48 (size 26)\n" +
@@ -104,8 +104,8 @@ func TestTextColor(t *testing.T) {
 	var plain, from bytes.Buffer
 	a, b := NewText(&plain, Options{}), NewText(&from, Options{})
 	for _, ev := range append(events(), newEvents()...) {
-		must(a.Event(&Line{From: capture.ClientToServer, Time: ts, Src: src, Dst: dst}, ev))
-		must(b.Event(&Line{From: capture.ServerToClient, Time: ts, Src: src, Dst: dst}, ev))
+		must(a.Event(&Line{From: segment.ClientToServer, Time: ts, Src: src, Dst: dst}, ev))
+		must(b.Event(&Line{From: segment.ServerToClient, Time: ts, Src: src, Dst: dst}, ev))
 	}
 	must(a.Flush())
 	must(b.Flush())

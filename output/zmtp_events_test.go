@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -32,7 +32,7 @@ func newEvents() []zmtp.Event {
 		&zmtp.Command{Kind: zmtp.KindInitiate, Name: "INITIATE", Mechanism: "CURVE", Size: 263, Cookie: make([]byte, 96), Nonce: nonce, BoxSize: 150, Encrypted: true},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 6, Data: []byte("\x01topic")}}, Bytes: 6, Subscription: zmtp.Subscribe, Topic: []byte("topic")},
 		&zmtp.Message{Frames: []zmtp.Frame{{Size: 33}}, Bytes: 33, Encrypted: true, Mechanism: "CURVE", Nonce: nonce, BoxSize: 17},
-		&zmtp.Connection{End: capture.Finished, Sides: [2]zmtp.Side{
+		&zmtp.Connection{End: segment.Finished, Sides: [2]zmtp.Side{
 			{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 3, MessageBytes: 3, StreamBytes: 98},
 			{Greeted: true, Major: 3, Minor: 0, Mechanism: "NULL", SocketType: "PULL", Identity: []byte("id"), Err: errors.New("boom")},
 		}},

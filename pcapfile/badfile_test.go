@@ -15,7 +15,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 func writeTemp(t *testing.T, name string, data []byte) string {
@@ -38,7 +38,7 @@ func readTestdata(t testing.TB, name string) []byte {
 
 // drain reads r to its first error, returning the segments before it.
 func drain(r *Reader) (int, error) {
-	var seg capture.Segment
+	var seg segment.Segment
 	for n := 0; ; n++ {
 		if err := r.Next(&seg); err != nil {
 			return n, err
@@ -203,7 +203,7 @@ func checkCutErr(t *testing.T, r *Reader, n int, err error, boundary bool) {
 		t.Fatalf("cut at %d: %v, want ErrCorrupt, truncated", n, err)
 	}
 	// The error sticks.
-	var seg capture.Segment
+	var seg segment.Segment
 	if err2 := r.Next(&seg); err2 != err {
 		t.Fatalf("cut at %d: Next after %v = %v", n, err, err2)
 	}
@@ -381,7 +381,7 @@ func (panicSource) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error
 
 func TestReadPanicIsCorrupt(t *testing.T) {
 	r := &Reader{name: "hostile.pcap", src: panicSource{}, linkType: LinkEthernet}
-	seg := capture.Segment{Seq: 42}
+	seg := segment.Segment{Seq: 42}
 	err := r.Next(&seg)
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "hostile.pcap") {
 		t.Fatalf("Next = %v, want ErrCorrupt", err)
@@ -399,7 +399,7 @@ func TestNextAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seg capture.Segment
+	var seg segment.Segment
 	if err := r.Next(&seg); err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func TestSkippedFramesLeaveSeg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seg capture.Segment
+	var seg segment.Segment
 	if err := r.Next(&seg); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package pcapfile reads and writes capture files.
 //
 // A Reader reads pcap and pcapng files (as written by tcpdump, tshark and
-// Wireshark) and yields the TCP segments they hold as capture.Segment
+// Wireshark) and yields the TCP segments they hold as segment.Segment
 // values, the same type the kernel capture yields. Frames may be Ethernet
 // (with 802.1Q/802.1ad tags), Linux cooked (SLL and SLL2), raw IP, or BSD
 // loopback (NULL, LOOP); pcapng files may mix them across interfaces.
@@ -19,7 +19,7 @@
 // layout (filter.LinkType) an expression is compiled for on each, and the
 // two the Writer writes.
 //
-// Imports: of our packages, capture and filter (both leaves). zmtp, flows,
+// Imports: of our packages, segment and filter (both leaves). zmtp, flows,
 // output and learn must not import pcapfile (their tests may, to read the
-// captures in testdata); the command does.
+// captures in testdata); session does.
 package pcapfile

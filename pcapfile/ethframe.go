@@ -3,7 +3,7 @@ package pcapfile
 import (
 	"encoding/binary"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Header sizes and the fixed values of rebuilt headers.
@@ -25,7 +25,7 @@ const (
 )
 
 // headersLen returns the length of the rebuilt headers of seg's frames.
-func headersLen(link LinkType, seg *capture.Segment) int {
+func headersLen(link LinkType, seg *segment.Segment) int {
 	n := tcpHeaderLen + ipv4HeaderLen
 	if is6(seg) {
 		n = tcpHeaderLen + ipv6HeaderLen
@@ -39,21 +39,21 @@ func headersLen(link LinkType, seg *capture.Segment) int {
 // maxChunk is the most payload one rebuilt IPv4 or IPv6 packet can say it
 // carries: a GSO super-packet (or a BIG TCP one) larger than that is
 // written as several packets.
-func maxChunk(seg *capture.Segment) int {
+func maxChunk(seg *segment.Segment) int {
 	if is6(seg) {
 		return maxIPLen - tcpHeaderLen
 	}
 	return maxIPLen - ipv4HeaderLen - tcpHeaderLen
 }
 
-func is6(seg *capture.Segment) bool { return seg.Src.Addr().Is6() && !seg.Src.Addr().Is4In6() }
+func is6(seg *segment.Segment) bool { return seg.Src.Addr().Is6() && !seg.Src.Addr().Is4In6() }
 
 // appendFrame appends the frame of one packet of seg to b: headers rebuilt
 // from seg with the given sequence number and flags, then payload, the
 // captured part of a TCP payload of payloadLen bytes. The IPv4 header
 // checksum is always valid; the TCP checksum is valid when the whole
 // payload was captured, and 0 when it was cut (it cannot be computed).
-func appendFrame(b []byte, link LinkType, seg *capture.Segment, seq uint32, flags uint8, payload []byte, payloadLen int) []byte {
+func appendFrame(b []byte, link LinkType, seg *segment.Segment, seq uint32, flags uint8, payload []byte, payloadLen int) []byte {
 	be := binary.BigEndian
 	v6 := is6(seg)
 	if link == LinkEthernet {

@@ -9,7 +9,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // TestAppendFrame rebuilds frames and checks them with gopacket's
@@ -29,9 +29,9 @@ func TestAppendFrame(t *testing.T) {
 		{"raw ipv6 even", LinkRaw, "[2001:db8::5]:9", "[2001:db8::6]:10", payload[:10]},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			seg := capture.Segment{
+			seg := segment.Segment{
 				Time: time.Unix(1, 0), Src: netip.MustParseAddrPort(tt.src), Dst: netip.MustParseAddrPort(tt.dst),
-				Seq: 0xfffffff0, Ack: 77, Flags: capture.PSH | capture.ACK, PayloadLen: len(tt.payload), Payload: tt.payload,
+				Seq: 0xfffffff0, Ack: 77, Flags: segment.PSH | segment.ACK, PayloadLen: len(tt.payload), Payload: tt.payload,
 			}
 			frame := appendFrame(nil, tt.link, &seg, seg.Seq, seg.Flags, seg.Payload, seg.PayloadLen)
 			if got, want := len(frame), headersLen(tt.link, &seg)+len(tt.payload); got != want {
@@ -95,8 +95,8 @@ func TestAppendFrame(t *testing.T) {
 // TestAppendFrameCut checks a cut payload: the headers claim the full
 // length, the TCP checksum is 0.
 func TestAppendFrameCut(t *testing.T) {
-	seg := capture.Segment{Src: netip.MustParseAddrPort("127.0.0.1:1"), Dst: netip.MustParseAddrPort("127.0.0.1:2"), PayloadLen: 1000, Payload: []byte("abc")}
-	frame := appendFrame(nil, LinkRaw, &seg, 5, capture.ACK, seg.Payload, seg.PayloadLen)
+	seg := segment.Segment{Src: netip.MustParseAddrPort("127.0.0.1:1"), Dst: netip.MustParseAddrPort("127.0.0.1:2"), PayloadLen: 1000, Payload: []byte("abc")}
+	frame := appendFrame(nil, LinkRaw, &seg, 5, segment.ACK, seg.Payload, seg.PayloadLen)
 	if len(frame) != 43 {
 		t.Fatalf("frame length %d, want 43", len(frame))
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 var le = binary.LittleEndian
@@ -71,7 +71,7 @@ func FuzzReader(f *testing.F) {
 			}
 			return
 		}
-		var seg capture.Segment
+		var seg segment.Segment
 		segments := 0
 		for {
 			err := r.Next(&seg)
@@ -96,7 +96,7 @@ func FuzzReader(f *testing.F) {
 			if seg.PacketLen < len(seg.Payload)+40 {
 				t.Fatalf("segment %d: PacketLen %d < payload %d + IP and TCP headers", segments, seg.PacketLen, len(seg.Payload))
 			}
-			if seg.Dir != capture.Unknown || seg.Ifindex < 0 {
+			if seg.Dir != segment.Unknown || seg.Ifindex < 0 {
 				t.Fatalf("segment %d: dir %v, ifindex %d", segments, seg.Dir, seg.Ifindex)
 			}
 			// Every record takes at least 12 bytes of the file, unless

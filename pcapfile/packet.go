@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/netip"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // errNotTCP marks frames that hold no TCP segment zmtpdump can read: other
@@ -24,7 +24,7 @@ const (
 // parseFrame fills the addressing, TCP header and payload of seg from one
 // frame of link type lt. seg.Payload aliases frame. It returns errNotTCP,
 // leaving seg in an unspecified state, for a frame that holds no TCP segment.
-func parseFrame(lt LinkType, frame []byte, seg *capture.Segment) error {
+func parseFrame(lt LinkType, frame []byte, seg *segment.Segment) error {
 	var ethType uint16
 	var off int
 	be := binary.BigEndian
@@ -99,7 +99,7 @@ const (
 // maxExtHeaders bounds the IPv6 extension headers parseIP walks through.
 const maxExtHeaders = 8
 
-func parseIP(ethType uint16, p []byte, seg *capture.Segment) error {
+func parseIP(ethType uint16, p []byte, seg *segment.Segment) error {
 	be := binary.BigEndian
 	var l4 []byte
 	var room int // bytes of TCP header and payload the IP header claims

@@ -13,7 +13,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // segOpts compares Segments: netip.AddrPort is comparable with ==, and an
@@ -31,15 +31,15 @@ const (
 var (
 	// seg1 is a data segment; seg2 carries TCP options (doff 8).
 	seg1 = tcpSeg{sport: 43758, dport: 17001, seq: 3819417234, ack: 2910701153,
-		flags: capture.PSH | capture.ACK, payload: []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")}
-	seg2 = tcpSeg{sport: 17001, dport: 43758, seq: 1, ack: 0xffffffff, flags: capture.SYN | capture.ACK,
+		flags: segment.PSH | segment.ACK, payload: []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")}
+	seg2 = tcpSeg{sport: 17001, dport: 43758, seq: 1, ack: 0xffffffff, flags: segment.SYN | segment.ACK,
 		opts:    []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2},
 		payload: []byte("hello")}
-	syn = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: capture.SYN}
+	syn = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: segment.SYN}
 	// big does not fit in an IPv4 packet: TSO or BIG TCP made it.
-	big = tcpSeg{sport: 5, dport: 6, seq: 7, ack: 8, flags: capture.ACK, payload: bytes.Repeat([]byte("0123456789"), 7000)}
+	big = tcpSeg{sport: 5, dport: 6, seq: 7, ack: 8, flags: segment.ACK, payload: bytes.Repeat([]byte("0123456789"), 7000)}
 	// tiny has a 2-byte payload: with Ethernet padding its frame is 60 bytes.
-	tiny = tcpSeg{sport: 1, dport: 2, seq: 3, ack: 4, flags: capture.PSH | capture.ACK, payload: []byte("ab")}
+	tiny = tcpSeg{sport: 1, dport: 2, seq: 3, ack: 4, flags: segment.PSH | segment.ACK, payload: []byte("ab")}
 
 	p4  = ipv4(src4, dst4, protoTCP, nil, seg1.bytes())
 	p6  = ipv6(src6, dst6, protoTCP, seg1.bytes())
@@ -56,8 +56,8 @@ var (
 )
 
 // want returns the Segment parseFrame should give for s between src and dst.
-func want(src, dst string, s tcpSeg) *capture.Segment {
-	return &capture.Segment{
+func want(src, dst string, s tcpSeg) *segment.Segment {
+	return &segment.Segment{
 		Src:        netip.AddrPortFrom(netip.MustParseAddr(src), s.sport),
 		Dst:        netip.AddrPortFrom(netip.MustParseAddr(dst), s.dport),
 		Seq:        s.seq,
@@ -69,14 +69,14 @@ func want(src, dst string, s tcpSeg) *capture.Segment {
 }
 
 // cut returns w with its payload cut to n bytes, as a snaplen would.
-func cut(w *capture.Segment, n int) *capture.Segment {
+func cut(w *segment.Segment, n int) *segment.Segment {
 	c := *w
 	c.Payload = c.Payload[:n]
 	return &c
 }
 
 // payloadLen returns w claiming n payload bytes.
-func payloadLen(w *capture.Segment, n int) *capture.Segment {
+func payloadLen(w *segment.Segment, n int) *segment.Segment {
 	c := *w
 	c.PayloadLen = n
 	return &c
@@ -86,7 +86,7 @@ type frameCase struct {
 	name  string
 	lt    LinkType
 	frame []byte
-	want  *capture.Segment // nil: the frame must be skipped
+	want  *segment.Segment // nil: the frame must be skipped
 	// oracle: gopacket decodes the frame to the same TCP segment. Off where
 	// gopacket does not (IPv6 fragments) or the frame is cut or bogus.
 	oracle bool
@@ -210,7 +210,7 @@ func nestDstOpts(n int, l4 []byte) []byte {
 func TestParseFrame(t *testing.T) {
 	for _, tc := range frameCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			var seg capture.Segment
+			var seg segment.Segment
 			err := parseFrame(tc.lt, tc.frame, &seg)
 			if tc.want == nil {
 				if !errors.Is(err, errNotTCP) {
@@ -256,7 +256,7 @@ func TestParseFrameGopacket(t *testing.T) {
 				t.Fatalf("gopacket finds no TCP: %v", pkt)
 			}
 			net := pkt.NetworkLayer().NetworkFlow()
-			got := capture.Segment{
+			got := segment.Segment{
 				Src:        netip.AddrPortFrom(addrOf(t, net.Src().Raw()), uint16(tcp.SrcPort)),
 				Dst:        netip.AddrPortFrom(addrOf(t, net.Dst().Raw()), uint16(tcp.DstPort)),
 				Seq:        tcp.Seq,
@@ -295,7 +295,7 @@ func TestParseFrameEveryCut(t *testing.T) {
 			start := -1 // where the payload starts: the first cut that parses
 			for n := range len(tc.frame) + 1 {
 				frame := bytes.Clone(tc.frame[:n])
-				var seg capture.Segment
+				var seg segment.Segment
 				err := parseFrame(tc.lt, frame, &seg)
 				if err != nil {
 					if !errors.Is(err, errNotTCP) {
@@ -330,7 +330,7 @@ func TestParseFrameEveryCut(t *testing.T) {
 // overwrite the bytes after it (Ethernet padding, the next frame).
 func TestParseFramePayloadCap(t *testing.T) {
 	frame := append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee)
-	var seg capture.Segment
+	var seg segment.Segment
 	if err := parseFrame(LinkEthernet, frame, &seg); err != nil {
 		t.Fatal(err)
 	}
@@ -346,14 +346,14 @@ func TestParseFramePayloadCap(t *testing.T) {
 const maxClaimedPayload = 0xffff - 20
 
 // checkSegment checks what holds for every segment parseFrame returns.
-func checkSegment(t *testing.T, seg *capture.Segment, frame []byte) {
+func checkSegment(t *testing.T, seg *segment.Segment, frame []byte) {
 	t.Helper()
 	if err := segmentInvariants(seg, frame); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func segmentInvariants(seg *capture.Segment, frame []byte) error {
+func segmentInvariants(seg *segment.Segment, frame []byte) error {
 	if seg.PayloadLen < 0 || len(seg.Payload) > seg.PayloadLen {
 		return fmt.Errorf("payload %d bytes, PayloadLen %d", len(seg.Payload), seg.PayloadLen)
 	}
@@ -390,7 +390,7 @@ func FuzzParseFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, n int, frame []byte) {
 		lt := LinkType(n)
-		var seg capture.Segment
+		var seg segment.Segment
 		err := parseFrame(lt, frame, &seg)
 		if err != nil {
 			if !errors.Is(err, errNotTCP) {
@@ -403,7 +403,7 @@ func FuzzParseFrame(f *testing.F) {
 		}
 		checkSegment(t, &seg, frame)
 		// Parsing the same bytes again gives the same segment.
-		var again capture.Segment
+		var again segment.Segment
 		if err := parseFrame(lt, bytes.Clone(frame), &again); err != nil {
 			t.Fatalf("second parse: %v", err)
 		}

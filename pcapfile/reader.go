@@ -10,7 +10,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // ErrCorrupt marks a capture file that is not a valid pcap or pcapng file or
@@ -112,7 +112,7 @@ func headerErr(name string, err error) error {
 // Next returns io.EOF; a damaged or truncated file gives an error wrapping
 // ErrCorrupt. seg is left alone when Next returns an error, and once Next
 // has returned an error it returns it again.
-func (r *Reader) Next(seg *capture.Segment) error {
+func (r *Reader) Next(seg *segment.Segment) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -136,7 +136,7 @@ func (r *Reader) Next(seg *capture.Segment) error {
 		if pktLen < len(data) { // a pcapng record claiming less than it holds
 			pktLen = len(data)
 		}
-		s := capture.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, Dir: capture.Unknown, PacketLen: pktLen}
+		s := segment.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, Dir: segment.Unknown, PacketLen: pktLen}
 		if err := parseFrame(lt, data, &s); err != nil {
 			r.Skipped++
 			continue

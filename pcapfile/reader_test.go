@@ -16,7 +16,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 const testdata = "../testdata"
@@ -39,11 +39,11 @@ var captures = []captureInfo{
 }
 
 // readAll reads every segment of a capture, copying the payloads.
-func readAll(t testing.TB, r *Reader) []capture.Segment {
+func readAll(t testing.TB, r *Reader) []segment.Segment {
 	t.Helper()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for {
-		var seg capture.Segment
+		var seg segment.Segment
 		err := r.Next(&seg)
 		if err == io.EOF {
 			return segs
@@ -58,7 +58,7 @@ func readAll(t testing.TB, r *Reader) []capture.Segment {
 	}
 }
 
-func readFile(t testing.TB, name string) ([]capture.Segment, *Reader) {
+func readFile(t testing.TB, name string) ([]segment.Segment, *Reader) {
 	t.Helper()
 	r, err := Open(name)
 	if err != nil {
@@ -109,7 +109,7 @@ func TestRealCaptures(t *testing.T) {
 					if err := segmentInvariants(&s, nil); err != nil {
 						t.Fatalf("segment %d: %v", i, err)
 					}
-					syn = syn || s.Has(capture.SYN)
+					syn = syn || s.Has(segment.SYN)
 				}
 				if !syn {
 					t.Errorf("%d segments, %d skipped, no SYN", len(segs), r.Skipped)
@@ -121,8 +121,8 @@ func TestRealCaptures(t *testing.T) {
 			}
 			// The PUSH's SYN opens the conversation: it names the client.
 			first := segs[0]
-			if first.Flags&(capture.SYN|capture.ACK) != capture.SYN {
-				t.Fatalf("first segment has flags %s, want SYN", capture.FlagString(first.Flags))
+			if first.Flags&(segment.SYN|segment.ACK) != segment.SYN {
+				t.Fatalf("first segment has flags %s, want SYN", segment.FlagString(first.Flags))
 			}
 			client, server := first.Src, first.Dst
 			if client.Addr() != server.Addr() || !client.Addr().IsLoopback() {
@@ -147,7 +147,7 @@ func TestRealCaptures(t *testing.T) {
 					t.Errorf("segment %d: time %v after %v", i, s.Time, last)
 				}
 				last = s.Time
-				if s.Dir != capture.Unknown || s.Ifindex != 0 {
+				if s.Dir != segment.Unknown || s.Ifindex != 0 {
 					t.Errorf("segment %d: dir %v, ifindex %d", i, s.Dir, s.Ifindex)
 				}
 				if len(s.Payload) != s.PayloadLen {
@@ -157,25 +157,25 @@ func TestRealCaptures(t *testing.T) {
 				if s.Src.Addr().Is6() {
 					hdrs += 20
 				}
-				if s.Flags&capture.SYN != 0 {
+				if s.Flags&segment.SYN != 0 {
 					hdrs += 8 // MSS, SACK permitted, window scale in place of the NOPs
 				}
 				if s.PacketLen != hdrs+s.PayloadLen {
 					t.Errorf("segment %d: PacketLen %d, want %d", i, s.PacketLen, hdrs+s.PayloadLen)
 				}
 				// Sequence numbers follow from the payload lengths.
-				if s.Flags&capture.SYN == 0 && s.PayloadLen > 0 && s.Seq != nextSeq[s.Src] {
+				if s.Flags&segment.SYN == 0 && s.PayloadLen > 0 && s.Seq != nextSeq[s.Src] {
 					t.Errorf("segment %d: seq %d, want %d", i, s.Seq, nextSeq[s.Src])
 				}
 				nextSeq[s.Src] = s.Seq + uint32(s.PayloadLen)
 				switch {
-				case s.Has(capture.SYN | capture.ACK):
+				case s.Has(segment.SYN | segment.ACK):
 					synacks++
 					nextSeq[s.Src]++
-				case s.Has(capture.SYN):
+				case s.Has(segment.SYN):
 					syns++
 					nextSeq[s.Src]++
-				case s.Has(capture.FIN):
+				case s.Has(segment.FIN):
 					fins++
 				}
 				if toServer {
@@ -228,7 +228,7 @@ func TestRealCapturesGopacket(t *testing.T) {
 				src, lt = pr, pr.LinkType()
 			}
 			ps := gopacket.NewPacketSource(src, lt)
-			var want []capture.Segment
+			var want []segment.Segment
 			for pkt := range ps.Packets() {
 				tcp, ok := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 				if !ok {
@@ -236,9 +236,9 @@ func TestRealCapturesGopacket(t *testing.T) {
 				}
 				net := pkt.NetworkLayer().NetworkFlow()
 				md := pkt.Metadata()
-				want = append(want, capture.Segment{
+				want = append(want, segment.Segment{
 					Time:       md.Timestamp,
-					Dir:        capture.Unknown,
+					Dir:        segment.Unknown,
 					Src:        netip.AddrPortFrom(addrOf(t, net.Src().Raw()), uint16(tcp.SrcPort)),
 					Dst:        netip.AddrPortFrom(addrOf(t, net.Dst().Raw()), uint16(tcp.DstPort)),
 					Seq:        tcp.Seq,
@@ -280,7 +280,7 @@ func TestNextAfterEOF(t *testing.T) {
 		t.Fatal(err)
 	}
 	readAll(t, r)
-	var seg capture.Segment
+	var seg segment.Segment
 	for range 3 {
 		if err := r.Next(&seg); err != io.EOF {
 			t.Fatalf("Next after the end = %v, want io.EOF", err)
@@ -343,7 +343,7 @@ func pcapngFile(t testing.TB, frames ...ngFrame) []byte {
 	return b.Bytes()
 }
 
-func readBytes(t testing.TB, data []byte) ([]capture.Segment, *Reader) {
+func readBytes(t testing.TB, data []byte) ([]segment.Segment, *Reader) {
 	t.Helper()
 	r, err := newReader(bytes.NewReader(data), "test")
 	if err != nil {
@@ -373,9 +373,9 @@ func TestReaderLinkTypes(t *testing.T) {
 				}
 				w := *tc.want
 				w.Time = time.Unix(1700000000, 0).UTC()
-				w.Dir = capture.Unknown
+				w.Dir = segment.Unknown
 				w.PacketLen = len(tc.frame)
-				if diff := cmp.Diff([]capture.Segment{w}, segs, segOpts); diff != "" {
+				if diff := cmp.Diff([]segment.Segment{w}, segs, segOpts); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", format, diff)
 				}
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // Interface is a capture interface, written as a pcapng Interface
@@ -122,7 +122,7 @@ func (p *Writer) addInterface(ifc Interface) (int, error) {
 // super-packet): each then has its share of the payload, its sequence
 // number, and the flags that belong to it (SYN on the first, FIN and PSH
 // on the last).
-func (p *Writer) WriteSegment(seg *capture.Segment) error {
+func (p *Writer) WriteSegment(seg *segment.Segment) error {
 	id, ok := p.ids[seg.Ifindex]
 	if !ok {
 		var err error
@@ -133,10 +133,10 @@ func (p *Writer) WriteSegment(seg *capture.Segment) error {
 	link := p.links[id]
 	var opts pcapgo.NgPacketOptions
 	switch seg.Dir {
-	case capture.Ingress:
+	case segment.Ingress:
 		p.flags.Direction = pcapgo.NgEpbFlagDirectionInbound
 		opts.Flags = &p.flags
-	case capture.Egress:
+	case segment.Egress:
 		p.flags.Direction = pcapgo.NgEpbFlagDirectionOutbound
 		opts.Flags = &p.flags
 	}
@@ -148,14 +148,14 @@ func (p *Writer) WriteSegment(seg *capture.Segment) error {
 		flags := seg.Flags
 		seq := seg.Seq + uint32(off)
 		if off > 0 {
-			flags &^= capture.SYN
-			if seg.Flags&capture.SYN != 0 {
+			flags &^= segment.SYN
+			if seg.Flags&segment.SYN != 0 {
 				seq++ // the SYN took one sequence number
 			}
 		}
 		last := off+n >= total
 		if !last {
-			flags &^= capture.FIN | capture.PSH
+			flags &^= segment.FIN | segment.PSH
 		}
 		captured := seg.Payload[min(off, len(seg.Payload)):min(off+n, len(seg.Payload))]
 		p.buf = appendFrame(p.buf[:0], link, seg, seq, flags, captured, n)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // TestPcapngAddInterface: an interface that comes up during a capture gets
@@ -18,8 +18,8 @@ import (
 func TestPcapngAddInterface(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	a, b := netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:7001")
-	seg := func(ifindex int) *capture.Segment {
-		return &capture.Segment{Time: t0, Ifindex: ifindex, Src: a, Dst: b, Seq: 1, Flags: capture.ACK}
+	seg := func(ifindex int) *segment.Segment {
+		return &segment.Segment{Time: t0, Ifindex: ifindex, Src: a, Dst: b, Seq: 1, Flags: segment.ACK}
 	}
 	var file bytes.Buffer
 	w, err := NewWriter(&file, WriterOptions{Interfaces: []Interface{{Name: "lo", Index: 1}}})

@@ -11,7 +11,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // readBack reads every packet of a pcapng file with gopacket.
@@ -41,13 +41,13 @@ func readBack(t *testing.T, file []byte) (*pcapgo.NgReader, []readPacket) {
 func TestPcapng(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
 	a, b := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
-	segs := []capture.Segment{
-		{Time: t0, Ifindex: 1, Dir: capture.Ingress, Src: a, Dst: b, Seq: 10, Flags: capture.SYN},
-		{Time: t0.Add(time.Nanosecond), Ifindex: 7, Dir: capture.Egress, Src: b, Dst: a, Seq: 20, Ack: 11, Flags: capture.ACK | capture.PSH,
+	segs := []segment.Segment{
+		{Time: t0, Ifindex: 1, Dir: segment.Ingress, Src: a, Dst: b, Seq: 10, Flags: segment.SYN},
+		{Time: t0.Add(time.Nanosecond), Ifindex: 7, Dir: segment.Egress, Src: b, Dst: a, Seq: 20, Ack: 11, Flags: segment.ACK | segment.PSH,
 			PayloadLen: 10, Payload: []byte("0123456789")},
-		{Time: t0.Add(time.Second), Ifindex: 1, Dir: capture.Unknown, Src: a, Dst: b, Seq: 11, Ack: 31, Flags: capture.ACK,
+		{Time: t0.Add(time.Second), Ifindex: 1, Dir: segment.Unknown, Src: a, Dst: b, Seq: 11, Ack: 31, Flags: segment.ACK,
 			PayloadLen: 5000, Payload: []byte("cut")},
-		{Time: t0.Add(2 * time.Second), Ifindex: 99, Dir: capture.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: capture.ACK},
+		{Time: t0.Add(2 * time.Second), Ifindex: 99, Dir: segment.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: segment.ACK},
 	}
 	var file bytes.Buffer
 	w, err := NewWriter(&file, WriterOptions{Application: "zmtpdump test", Interfaces: []Interface{
@@ -116,8 +116,8 @@ func TestPcapng(t *testing.T) {
 // packets whose sequence numbers and flags follow on.
 func TestPcapngSplit(t *testing.T) {
 	payload := bytes.Repeat([]byte("z"), 150000)
-	seg := capture.Segment{Src: netip.MustParseAddrPort("10.0.0.1:1"), Dst: netip.MustParseAddrPort("10.0.0.2:2"),
-		Seq: 0xffffff00, Ack: 1, Flags: capture.ACK | capture.PSH | capture.FIN, PayloadLen: len(payload), Payload: payload}
+	seg := segment.Segment{Src: netip.MustParseAddrPort("10.0.0.1:1"), Dst: netip.MustParseAddrPort("10.0.0.2:2"),
+		Seq: 0xffffff00, Ack: 1, Flags: segment.ACK | segment.PSH | segment.FIN, PayloadLen: len(payload), Payload: payload}
 	var file bytes.Buffer
 	w, err := NewWriter(&file, WriterOptions{})
 	if err != nil {
@@ -167,11 +167,11 @@ func TestPcapngAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg := capture.Segment{Src: netip.MustParseAddrPort("10.0.0.1:5"), Dst: netip.MustParseAddrPort("10.0.0.2:6"), PayloadLen: 1400, Payload: make([]byte, 1400)}
+	seg := segment.Segment{Src: netip.MustParseAddrPort("10.0.0.1:5"), Dst: netip.MustParseAddrPort("10.0.0.2:6"), PayloadLen: 1400, Payload: make([]byte, 1400)}
 	for _, tt := range []struct {
-		dir capture.Direction
+		dir segment.Direction
 		max float64
-	}{{capture.Unknown, 0}, {capture.Ingress, 2}} {
+	}{{segment.Unknown, 0}, {segment.Ingress, 2}} {
 		seg.Dir = tt.dir
 		if n := testing.AllocsPerRun(100, func() {
 			if err := w.WriteSegment(&seg); err != nil {

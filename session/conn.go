@@ -3,9 +3,9 @@ package session
 import (
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -16,11 +16,11 @@ type session struct {
 	conn   *flows.Conn
 	out    *sink
 	zc     *zmtp.Conn
-	seg    *capture.Segment
+	seg    *segment.Segment
 	first  time.Time  // time of the first segment that carried data, a gap or a skip
 	last   time.Time  // time of the last one
 	fed    bool       // any byte (or gap, or skip) was given to zc
-	gaps   [2]uint64  // gaps per direction (capture.Dir order); skips are not gaps
+	gaps   [2]uint64  // gaps per direction (segment.Dir order); skips are not gaps
 	lost   [2]uint64  // bytes they lost
 	procs  *owners    // nil: no process attribution
 	own    ownerState // what procs found
@@ -34,11 +34,11 @@ func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *ses
 }
 
 // line describes an event sent in direction d at t.
-func (s *session) line(d capture.Dir, t time.Time, notes []output.Note) output.Line {
+func (s *session) line(d segment.Dir, t time.Time, notes []output.Note) output.Line {
 	return output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), Owners: s.ownersFor(d), Notes: notes}
 }
 
-func (s *session) emit(d capture.Dir, ev zmtp.Event) {
+func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 	c, summary := ev.(*zmtp.Connection) // "ZMTP events decoded": the summary is not one
 	_, resync := ev.(*zmtp.Resync)      // nor a resync
 	if !s.resolveOwners(s.seg.Time) {
@@ -46,7 +46,7 @@ func (s *session) emit(d capture.Dir, ev zmtp.Event) {
 	}
 	if o := s.ownersFor(d); o != nil && !s.own.printed && (s.own.resolved || summary) {
 		s.own.printed = true
-		s.out.owners(s.line(capture.ClientToServer, s.seg.Time, nil))
+		s.out.owners(s.line(segment.ClientToServer, s.seg.Time, nil))
 	}
 	if r, ok := ev.(*zmtp.Resync); ok && r.Source == zmtp.SyncSearch {
 		// The search found the boundary before any kernel mark: the
@@ -59,14 +59,14 @@ func (s *session) emit(d capture.Dir, ev zmtp.Event) {
 		s.out.drawing(l.AppendTo(nil))
 	}
 	if summary {
-		conv := output.NewConversation(s.conn.Src(capture.ClientToServer), s.conn.Dst(capture.ClientToServer), s.first, s.seg.Time, c)
+		conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)
 		conv.Gaps, conv.Lost = s.gaps, s.lost
 		s.out.conversation(conv)
 	}
 }
 
 // fedAt notes that seg carried data, a gap or a skip.
-func (s *session) fedAt(seg *capture.Segment) {
+func (s *session) fedAt(seg *segment.Segment) {
 	if !s.fed {
 		s.first = seg.Time
 	}
@@ -74,7 +74,7 @@ func (s *session) fedAt(seg *capture.Segment) {
 }
 
 // Data implements flows.Consumer.
-func (s *session) Data(d capture.Dir, p []byte, seg *capture.Segment) {
+func (s *session) Data(d segment.Dir, p []byte, seg *segment.Segment) {
 	s.fedAt(seg)
 	s.start(d)
 	if !s.conn.MidStream {
@@ -99,7 +99,7 @@ func (s *session) Data(d capture.Dir, p []byte, seg *capture.Segment) {
 // start tells the decoder of d that the connection was picked up
 // mid-stream if nothing of d was fed yet: it then searches for a proven
 // frame boundary before it decodes anything.
-func (s *session) start(d capture.Dir) {
+func (s *session) start(d segment.Dir) {
 	if s.conn.MidStream && !s.dirs[d].started {
 		s.zc.JoinMidStream(d)
 	}
@@ -111,7 +111,7 @@ func (s *session) start(d capture.Dir) {
 // frame lines show each frame's real size with the bytes kept, so nothing
 // is printed and nothing counts in the conversation's gaps. Outside a
 // message frame body the direction stops with an error saying so.
-func (s *session) Skip(d capture.Dir, n uint64, seg *capture.Segment) {
+func (s *session) Skip(d segment.Dir, n uint64, seg *segment.Segment) {
 	s.fedAt(seg)
 	s.start(d)
 	if !s.conn.MidStream {
@@ -125,7 +125,7 @@ func (s *session) Skip(d capture.Dir, n uint64, seg *capture.Segment) {
 // direction the kernel marks frame boundaries of, is held until the
 // decoder resumes at the next mark: the kernel's message counts then tell
 // how many messages the loss took.
-func (s *session) Gap(d capture.Dir, n uint64, seg *capture.Segment) {
+func (s *session) Gap(d segment.Dir, n uint64, seg *segment.Segment) {
 	s.fedAt(seg)
 	s.gaps[d]++
 	s.lost[d] += n
@@ -148,7 +148,7 @@ func (s *session) Gap(d capture.Dir, n uint64, seg *capture.Segment) {
 }
 
 // printGap prints a gap of direction d.
-func (s *session) printGap(d capture.Dir, t time.Time, g *zmtp.Gap) {
+func (s *session) printGap(d segment.Dir, t time.Time, g *zmtp.Gap) {
 	if s.own.skip {
 		return
 	}
@@ -158,7 +158,7 @@ func (s *session) printGap(d capture.Dir, t time.Time, g *zmtp.Gap) {
 // Boundary implements flows.BoundaryReporter: the kernel marked a frame
 // header. A direction that lost its place resumes there; the kernel's
 // message counts on both sides of the loss say how many messages it took.
-func (s *session) Boundary(d capture.Dir, b capture.Boundary, seg *capture.Segment) {
+func (s *session) Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segment) {
 	s.fedAt(seg)
 	s.start(d)
 	dec := s.zc.Decoder(d)
@@ -190,17 +190,17 @@ func (s *session) Boundary(d capture.Dir, b capture.Boundary, seg *capture.Segme
 // the FIN or RST that ended it, or, for a connection that went idle or was
 // still open when the capture ended, at its last data (so that reading a
 // file always prints the same times).
-func (s *session) Close(r capture.CloseReason, seg *capture.Segment) {
+func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	if !s.fed {
 		return // no payload either way: nothing ZMTP to sum up
 	}
 	at := seg
-	if r == capture.Idle || r == capture.Flushed || seg == nil {
-		at = &capture.Segment{Time: s.last}
+	if r == segment.Idle || r == segment.Flushed || seg == nil {
+		at = &segment.Segment{Time: s.last}
 	}
 	s.seg = at
 	for d := range s.dirs {
-		s.dirs[d].release(s, capture.Dir(d), 0, false)
+		s.dirs[d].release(s, segment.Dir(d), 0, false)
 	}
 	s.zc.Close(r, s.emit)
 }

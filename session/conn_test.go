@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -19,18 +19,18 @@ import (
 // printing nothing but its summary.
 func TestSessionSkip(t *testing.T) {
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
-	seg := &capture.Segment{Time: time.Unix(1, 0)}
+	seg := &segment.Segment{Time: time.Unix(1, 0)}
 	for _, mid := range []bool{false, true} {
 		var buf bytes.Buffer
 		out := newSink(output.NewText(&buf, output.Options{Location: time.UTC}))
 		out.collect = true
 		s := newSession(&flows.Conn{Client: cli, Server: srv, MidStream: mid}, out, zmtp.Options{}, nil)
 		if !mid {
-			s.Data(capture.ClientToServer, greeting, seg)
-			s.Data(capture.ClientToServer, []byte{0x02, 0, 0, 0, 0, 0, 0x10, 0, 0, 'a', 'b'}, seg) // a 1 MiB frame
+			s.Data(segment.ClientToServer, greeting, seg)
+			s.Data(segment.ClientToServer, []byte{0x02, 0, 0, 0, 0, 0, 0x10, 0, 0, 'a', 'b'}, seg) // a 1 MiB frame
 		}
-		s.Skip(capture.ClientToServer, 1<<20-2, seg)
-		s.Close(capture.Finished, seg)
+		s.Skip(segment.ClientToServer, 1<<20-2, seg)
+		s.Close(segment.Finished, seg)
 		if err := out.flush(); err != nil {
 			t.Fatal(err)
 		}

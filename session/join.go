@@ -6,8 +6,8 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -90,7 +90,7 @@ func (ds *dirSync) hold(g zmtp.Gap, at time.Time) {
 // release prints the gaps held, with the messages lost if known. Gaps held
 // together had no frame header the kernel marked between them: the
 // messages of the run are counted on its last gap, the others say 0.
-func (ds *dirSync) release(s *session, d capture.Dir, lost uint64, known bool) {
+func (ds *dirSync) release(s *session, d segment.Dir, lost uint64, known bool) {
 	if ds.rare == nil {
 		return
 	}
@@ -111,7 +111,7 @@ func (ds *dirSync) release(s *session, d capture.Dir, lost uint64, known bool) {
 // once the decoder found it itself (a connection joined mid-stream, or one
 // the kernel stopped following) and the kernel does not mark d. n bytes
 // were just fed from seg, starting at sequence number conn.Next[d].
-func (s *session) join(d capture.Dir, n int, seg *capture.Segment) {
+func (s *session) join(d segment.Dir, n int, seg *segment.Segment) {
 	ds := &s.dirs[d]
 	dec := s.zc.Decoder(d)
 	if ds.marked || ds.joinTries >= maxJoinTries || dec.Resyncs() == 0 || dec.Searching() || dec.Done() ||

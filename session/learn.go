@@ -3,10 +3,10 @@ package session
 import (
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/learn"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -37,7 +37,7 @@ func (c *Config) newLearning(conn *flows.Conn) *learning {
 }
 
 // data records a segment of direction d (greeting pieces).
-func (l *learning) data(d capture.Dir, n int, seg *capture.Segment) {
+func (l *learning) data(d segment.Dir, n int, seg *segment.Segment) {
 	if l == nil {
 		return
 	}
@@ -52,7 +52,7 @@ func (l *learning) data(d capture.Dir, n int, seg *capture.Segment) {
 // skip records n bytes of direction d not captured, right after the data
 // of the same segment: not a loss, and no segment of their own, but they
 // move the offsets on.
-func (l *learning) skip(d capture.Dir, n uint64) {
+func (l *learning) skip(d segment.Dir, n uint64) {
 	if l == nil {
 		return
 	}
@@ -65,7 +65,7 @@ func (l *learning) skip(d capture.Dir, n uint64) {
 }
 
 // event records ev sent in direction d at t and returns its notes.
-func (l *learning) event(d capture.Dir, t time.Time, ev zmtp.Event) []output.Note {
+func (l *learning) event(d segment.Dir, t time.Time, ev zmtp.Event) []output.Note {
 	if l == nil {
 		return nil
 	}
@@ -79,7 +79,7 @@ func (l *learning) event(d capture.Dir, t time.Time, ev zmtp.Event) []output.Not
 }
 
 // gap records n bytes lost in direction d at t and returns its notes.
-func (l *learning) gap(d capture.Dir, t time.Time, n uint64) []output.Note {
+func (l *learning) gap(d segment.Dir, t time.Time, n uint64) []output.Note {
 	if l == nil {
 		return nil
 	}

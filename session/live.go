@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/procs"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // flushDelay is how long after the first record of a burst its output is
@@ -40,7 +40,7 @@ type liveSource struct {
 	n     uint
 }
 
-func (s *liveSource) next(seg *capture.Segment) error {
+func (s *liveSource) next(seg *segment.Segment) error {
 	for {
 		if s.rearm {
 			s.rearm = false
@@ -71,7 +71,7 @@ func (s *liveSource) next(seg *capture.Segment) error {
 }
 
 // due: once a second at most, checked every 256 packets.
-func (s *liveSource) due(seg *capture.Segment) (time.Time, bool) {
+func (s *liveSource) due(seg *segment.Segment) (time.Time, bool) {
 	if seg == nil {
 		now := time.Now()
 		return now, !now.Before(s.nextHousekeeping)
@@ -127,7 +127,7 @@ func (s *liveSource) tick() error {
 
 // drain decodes the records still in the ring, without waiting for more.
 func (s *liveSource) drain() {
-	var seg capture.Segment
+	var seg segment.Segment
 	s.c.SetDeadline(time.Now())
 	for s.c.Next(&seg) == nil {
 		s.p.Add(&seg)

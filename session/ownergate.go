@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/procs"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // ownerGate applies --pid and --comm to the packets of -w and -v, before
@@ -71,7 +71,7 @@ type gateConn struct {
 	// wait ran out is not, and the session's own replaces it (settle).
 	sure      bool
 	procTries int
-	held      []capture.Segment
+	held      []segment.Segment
 }
 
 // pass hands seg to write, now or later, if --pid and --comm keep its
@@ -79,7 +79,7 @@ type gateConn struct {
 // whose fate is settled meanwhile are handed over too, about once a second
 // of packet time. It is called by the reader's goroutine only, and write
 // is too.
-func (o *owners) pass(seg *capture.Segment, write func(*capture.Segment)) {
+func (o *owners) pass(seg *segment.Segment, write func(*segment.Segment)) {
 	if !o.filtering() {
 		write(seg)
 		return
@@ -90,7 +90,7 @@ func (o *owners) pass(seg *capture.Segment, write func(*capture.Segment)) {
 		g.conns = make(map[connKey]*gateConn)
 		g.swept = seg.Time
 	}
-	var out []capture.Segment
+	var out []segment.Segment
 	key := keyOf(seg.Src, seg.Dst)
 	c := g.conns[key]
 	if c == nil && len(g.conns) < gateMaxConns {
@@ -151,7 +151,7 @@ func (o *owners) pass(seg *capture.Segment, write func(*capture.Segment)) {
 
 // decide settles c and appends what it held to out if it is kept. The
 // caller holds g.mu.
-func (g *ownerGate) decide(c *gateConn, keep, sure bool, out []capture.Segment) []capture.Segment {
+func (g *ownerGate) decide(c *gateConn, keep, sure bool, out []segment.Segment) []segment.Segment {
 	c.decided, c.keep, c.sure = true, keep, sure
 	if keep {
 		out = append(out, c.held...)
@@ -167,7 +167,7 @@ func (g *ownerGate) decide(c *gateConn, keep, sure bool, out []capture.Segment) 
 // sweep decides the connections whose wait is over (or whose session
 // decided), and forgets those quiet for gateForget. The caller holds
 // o.gate.mu.
-func (o *owners) sweep(now time.Time, out []capture.Segment) []capture.Segment {
+func (o *owners) sweep(now time.Time, out []segment.Segment) []segment.Segment {
 	g := &o.gate
 	g.swept = now
 	for k, c := range g.conns {
@@ -187,13 +187,13 @@ func (o *owners) sweep(now time.Time, out []capture.Segment) []capture.Segment {
 
 // finish hands over what is held at the end of the capture: the packets of
 // connections an end of which is by now known to match.
-func (o *owners) finish(write func(*capture.Segment)) {
+func (o *owners) finish(write func(*segment.Segment)) {
 	if !o.filtering() {
 		return
 	}
 	g := &o.gate
 	g.mu.Lock()
-	var out []capture.Segment
+	var out []segment.Segment
 	for k, c := range g.conns {
 		if len(c.held) == 0 {
 			continue

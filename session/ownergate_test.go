@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/procs"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // fakeTracker knows the owners of the sockets it was told of.
@@ -52,8 +52,8 @@ var (
 )
 
 func (g *gateRun) pass(at time.Duration, client netip.AddrPort, payload int) {
-	seg := capture.Segment{Time: g.t0.Add(at), Src: client, Dst: gateServer, Payload: make([]byte, payload)}
-	g.o.pass(&seg, func(s *capture.Segment) { g.written[s.Src.Port()]++ })
+	seg := segment.Segment{Time: g.t0.Add(at), Src: client, Dst: gateServer, Payload: make([]byte, payload)}
+	g.o.pass(&seg, func(s *segment.Segment) { g.written[s.Src.Port()]++ })
 }
 
 // TestGateHoldsUntilOwnerKnown: a connection's first packets wait for its

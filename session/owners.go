@@ -4,9 +4,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/procs"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // owners finds, for live captures, the local processes owning each end of
@@ -40,7 +40,7 @@ const resolveWindow = time.Second
 
 // ownerState is what a session knows of its owners.
 type ownerState struct {
-	ends      [2]*procs.Process // by capture.Dir's sender: client, server
+	ends      [2]*procs.Process // by segment.Dir's sender: client, server
 	resolved  bool              // looked up for good
 	procTried bool              // /proc consulted for --pid
 	printed   bool              // told the printer
@@ -92,7 +92,7 @@ func (s *session) resolveOwners(now time.Time) bool {
 
 // ownersFor returns the owners as seen from direction d's sender, nil when
 // none is known.
-func (s *session) ownersFor(d capture.Dir) *output.Owners {
+func (s *session) ownersFor(d segment.Dir) *output.Owners {
 	if s.procs == nil || s.own.ends[0] == nil && s.own.ends[1] == nil {
 		return nil
 	}

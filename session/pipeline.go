@@ -6,10 +6,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -70,7 +70,7 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 }
 
 // Add handles one segment.
-func (p *Pipeline) Add(seg *capture.Segment) {
+func (p *Pipeline) Add(seg *segment.Segment) {
 	p.sink.count()
 	if p.pcap != nil || p.cfg.Verbose {
 		p.procs.pass(seg, p.write) // --pid and --comm first: see ownerGate
@@ -92,7 +92,7 @@ func (p *Pipeline) Reassembly() flows.Stats { return p.asm.Stats() }
 func (p *Pipeline) Close() { p.asm.Close() }
 
 // write writes seg to the -w file and prints it under -v.
-func (p *Pipeline) write(seg *capture.Segment) {
+func (p *Pipeline) write(seg *segment.Segment) {
 	if p.pcap != nil && p.pcapErr == nil {
 		if p.iface != nil && !p.pcap.w.Knows(seg.Ifindex) {
 			if ifc, ok := p.iface(seg.Ifindex); ok {

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -134,7 +134,7 @@ func (s *sink) conversation(c output.Conversation) {
 func (s *sink) count() { s.packets.Add(1) }
 
 // printPacket prints a captured segment when verbose.
-func (s *sink) printPacket(seg *capture.Segment, verbose bool) {
+func (s *sink) printPacket(seg *segment.Segment, verbose bool) {
 	if !verbose {
 		return // no lock per packet unless every packet is printed
 	}

@@ -6,8 +6,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // expireEvery is how often idle connections are looked for.
@@ -23,11 +23,11 @@ type source interface {
 	// next reads the next segment into seg, which stays valid until the
 	// next call: io.EOF at the end of the source, errIdle when a live
 	// source had nothing by its deadline.
-	next(seg *capture.Segment) error
+	next(seg *segment.Segment) error
 	// due reports whether housekeeping is due after seg (nil: after
 	// errIdle), and the time it runs at: capture time for a file, the
 	// clock live.
-	due(seg *capture.Segment) (now time.Time, ok bool)
+	due(seg *segment.Segment) (now time.Time, ok bool)
 	// housekeep is the source's part of housekeeping, after connections
 	// idle at now were expired (live: output written out, the status
 	// line, interfaces that came or went).
@@ -48,7 +48,7 @@ func (p *Pipeline) loop(src source) error {
 }
 
 func (p *Pipeline) read(src source) error {
-	var seg capture.Segment
+	var seg segment.Segment
 	for {
 		err := src.next(&seg)
 		switch {
@@ -97,7 +97,7 @@ type fileSource struct {
 	first, last time.Time
 }
 
-func (f *fileSource) next(seg *capture.Segment) error {
+func (f *fileSource) next(seg *segment.Segment) error {
 	cfg := f.p.cfg
 	for {
 		if f.ctx.Err() != nil {
@@ -120,7 +120,7 @@ func (f *fileSource) next(seg *capture.Segment) error {
 }
 
 // due: capture time drives expiry, as the clock does live.
-func (f *fileSource) due(seg *capture.Segment) (time.Time, bool) {
+func (f *fileSource) due(seg *segment.Segment) (time.Time, bool) {
 	if seg == nil {
 		return time.Time{}, false
 	}

@@ -10,22 +10,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // fakeSource yields segments, with errIdle between every two of them, and
 // housekeeping after each idle spell.
 type fakeSource struct {
-	segs       []capture.Segment
+	segs       []segment.Segment
 	i          int
 	idle       bool
 	housekeeps int
 	fail       error // returned instead of the last segment
 }
 
-func (f *fakeSource) next(seg *capture.Segment) error {
+func (f *fakeSource) next(seg *segment.Segment) error {
 	if f.idle = !f.idle; f.idle && f.i > 0 {
 		return errIdle
 	}
@@ -40,7 +40,7 @@ func (f *fakeSource) next(seg *capture.Segment) error {
 	return nil
 }
 
-func (f *fakeSource) due(seg *capture.Segment) (time.Time, bool) {
+func (f *fakeSource) due(seg *segment.Segment) (time.Time, bool) {
 	if seg != nil {
 		return time.Time{}, false
 	}
@@ -51,16 +51,16 @@ func (f *fakeSource) housekeep(time.Time) error { f.housekeeps++; return nil }
 
 func (f *fakeSource) end() time.Time { return f.segs[len(f.segs)-1].Time }
 
-func readAll(t *testing.T, name string) []capture.Segment {
+func readAll(t *testing.T, name string) []segment.Segment {
 	t.Helper()
 	r, err := pcapfile.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for {
-		var seg capture.Segment
+		var seg segment.Segment
 		if err := r.Next(&seg); errors.Is(err, io.EOF) {
 			return segs
 		} else if err != nil {

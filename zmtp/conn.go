@@ -1,6 +1,6 @@
 package zmtp
 
-import "github.com/zmtpdump/zmtpdump/capture"
+import "github.com/zmtpdump/zmtpdump/segment"
 
 // A Conn decodes both directions of one connection with two Decoders that
 // know about each other, as ZMTP's version negotiation needs: a peer
@@ -35,13 +35,13 @@ func NewConn(opts Options) *Conn {
 }
 
 // Decoder returns the Decoder of direction d, for its Offset and Err.
-func (c *Conn) Decoder(d capture.Dir) *Decoder { return &c.dec[d&1] }
+func (c *Conn) Decoder(d segment.Dir) *Decoder { return &c.dec[d&1] }
 
 // Feed consumes p, the next bytes of direction d, and calls emit for each
 // event completed, in order, with the direction it belongs to: the bytes of
 // d may let the other direction decide its version and emit its held
 // events. emit may be nil.
-func (c *Conn) Feed(d capture.Dir, p []byte, emit func(capture.Dir, Event)) {
+func (c *Conn) Feed(d segment.Dir, p []byte, emit func(segment.Dir, Event)) {
 	emit = orDiscard(emit)
 	d &= 1
 	c.dec[d].Feed(p, func(e Event) { c.observe(d, e, emit) })
@@ -49,7 +49,7 @@ func (c *Conn) Feed(d capture.Dir, p []byte, emit func(capture.Dir, Event)) {
 }
 
 // Gap tells direction d that its next n bytes were lost (see Decoder.Gap).
-func (c *Conn) Gap(d capture.Dir, n uint64, emit func(capture.Dir, Event)) {
+func (c *Conn) Gap(d segment.Dir, n uint64, emit func(segment.Dir, Event)) {
 	c.pass(d, n, false, emit)
 }
 
@@ -57,13 +57,13 @@ func (c *Conn) Gap(d capture.Dir, n uint64, emit func(capture.Dir, Event)) {
 // (see Decoder.Skip). Like Gap, a skip that stops d (in its greeting, for
 // one) lets the other direction, if it was waiting for d's greeting to
 // decide its version, decide without it.
-func (c *Conn) Skip(d capture.Dir, n uint64, emit func(capture.Dir, Event)) {
+func (c *Conn) Skip(d segment.Dir, n uint64, emit func(segment.Dir, Event)) {
 	c.pass(d, n, true, emit)
 }
 
 // pass runs Gap or Skip (uncaptured) on direction d, then lets the other
 // direction decide its version if d's state allows it now.
-func (c *Conn) pass(d capture.Dir, n uint64, uncaptured bool, emit func(capture.Dir, Event)) {
+func (c *Conn) pass(d segment.Dir, n uint64, uncaptured bool, emit func(segment.Dir, Event)) {
 	emit = orDiscard(emit)
 	d &= 1
 	c.dec[d].pass(n, uncaptured, func(e Event) { c.observe(d, e, emit) })
@@ -72,15 +72,15 @@ func (c *Conn) pass(d capture.Dir, n uint64, uncaptured bool, emit func(capture.
 
 // Passes reports whether a Gap or Skip of n bytes in direction d now would
 // be passed over inside a frame body (see Decoder.Passes).
-func (c *Conn) Passes(d capture.Dir, n uint64) bool { return c.dec[d&1].Passes(n) }
+func (c *Conn) Passes(d segment.Dir, n uint64) bool { return c.dec[d&1].Passes(n) }
 
 // JoinMidStream tells direction d that the capture started after its
 // start (see Decoder.JoinMidStream). Call it before d's first byte.
-func (c *Conn) JoinMidStream(d capture.Dir) { c.dec[d&1].JoinMidStream() }
+func (c *Conn) JoinMidStream(d segment.Dir) { c.dec[d&1].JoinMidStream() }
 
 // Boundary tells direction d that its next byte starts a frame header the
 // capture marked (see Decoder.Boundary).
-func (c *Conn) Boundary(d capture.Dir, msgStart bool, emit func(capture.Dir, Event)) {
+func (c *Conn) Boundary(d segment.Dir, msgStart bool, emit func(segment.Dir, Event)) {
 	emit = orDiscard(emit)
 	d &= 1
 	c.dec[d].Boundary(msgStart, func(e Event) { c.observe(d, e, emit) })
@@ -88,7 +88,7 @@ func (c *Conn) Boundary(d capture.Dir, msgStart bool, emit func(capture.Dir, Eve
 
 // Stop ends decoding of direction d with an *Error wrapping err (see
 // Decoder.Stop); later bytes of d are only counted.
-func (c *Conn) Stop(d capture.Dir, err error, emit func(capture.Dir, Event)) {
+func (c *Conn) Stop(d segment.Dir, err error, emit func(segment.Dir, Event)) {
 	emit = orDiscard(emit)
 	d &= 1
 	c.dec[d].Stop(err, func(e Event) { c.observe(d, e, emit) })
@@ -97,13 +97,13 @@ func (c *Conn) Stop(d capture.Dir, err error, emit func(capture.Dir, Event)) {
 
 // Close ends the connection: a direction still waiting for the other's
 // greeting decides without it, then a *Connection summary is emitted as an
-// event of capture.ClientToServer. end says why the connection ended; it
+// event of segment.ClientToServer. end says why the connection ended; it
 // is copied into Connection.End. The Conn must not be used afterwards.
-func (c *Conn) Close(end capture.CloseReason, emit func(capture.Dir, Event)) {
+func (c *Conn) Close(end segment.CloseReason, emit func(segment.Dir, Event)) {
 	emit = orDiscard(emit)
 	for d := range c.dec {
 		c.dec[d].forced = true
-		c.dec[d].pokeHeld(func(e Event) { c.observe(capture.Dir(d), e, emit) })
+		c.dec[d].pokeHeld(func(e Event) { c.observe(segment.Dir(d), e, emit) })
 	}
 	// Made here, once per connection, rather than kept in every Conn.
 	ev := &Connection{End: end}
@@ -120,20 +120,20 @@ func (c *Conn) Close(end capture.CloseReason, emit func(capture.Dir, Event)) {
 			s.Identity = c.ident[d]
 		}
 	}
-	emit(capture.ClientToServer, ev)
+	emit(segment.ClientToServer, ev)
 }
 
-func orDiscard(emit func(capture.Dir, Event)) func(capture.Dir, Event) {
+func orDiscard(emit func(segment.Dir, Event)) func(segment.Dir, Event) {
 	if emit == nil {
 		return discardDir
 	}
 	return emit
 }
 
-func discardDir(capture.Dir, Event) {}
+func discardDir(segment.Dir, Event) {}
 
 // observe counts an event of direction d and passes it on to emit.
-func (c *Conn) observe(d capture.Dir, e Event, emit func(capture.Dir, Event)) {
+func (c *Conn) observe(d segment.Dir, e Event, emit func(segment.Dir, Event)) {
 	n := &c.counts[d]
 	switch e := e.(type) {
 	case *Message:
@@ -154,7 +154,7 @@ func (c *Conn) observe(d capture.Dir, e Event, emit func(capture.Dir, Event)) {
 
 // setIdentity keeps up to 255 bytes of d's identity. The first identity
 // of a connection allocates; a later one reuses the space.
-func (c *Conn) setIdentity(d capture.Dir, id []byte) {
+func (c *Conn) setIdentity(d segment.Dir, id []byte) {
 	if c.ident == nil {
 		c.ident = new([2][]byte)
 	}

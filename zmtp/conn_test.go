@@ -7,18 +7,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // step is one Feed call of a Conn test.
 type step struct {
-	dir capture.Dir
+	dir segment.Dir
 	in  []byte
 }
 
 // dirEvent is an event with its direction.
 type dirEvent struct {
-	Dir capture.Dir
+	Dir segment.Dir
 	Ev  Event
 }
 
@@ -27,11 +27,11 @@ type dirEvent struct {
 func runConn(opts Options, steps ...step) []dirEvent {
 	c := NewConn(opts)
 	var got []dirEvent
-	emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+	emit := func(d segment.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 	for _, s := range steps {
 		c.Feed(s.dir, s.in, emit)
 	}
-	c.Close(capture.Finished, emit)
+	c.Close(segment.Finished, emit)
 	return got
 }
 
@@ -59,7 +59,7 @@ func byDir(evs []dirEvent) [2][]Event {
 }
 
 func TestConn(t *testing.T) {
-	const c2s, s2c = capture.ClientToServer, capture.ServerToClient
+	const c2s, s2c = segment.ClientToServer, segment.ServerToClient
 	sig1 := hx("ff 00 00 00 00 00 00 00 01 7f") // libzmq: identity length 0, + 1
 	pullReady := command("READY", meta("Socket-Type", "PULL", "Identity", "srv"))
 	tests := []struct {
@@ -79,7 +79,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 3, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}, Data: []byte{}}},
 				{c2s, msgOf(14, 3, fr(1, "1", false))},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH", Identity: []byte{}, Messages: 1, MessageBytes: 1, StreamBytes: 17},
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PULL", Identity: []byte{}, StreamBytes: 14},
 				}}},
@@ -97,7 +97,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 3, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}}},
 				{c2s, msgOf(14, 3, fr(1, "1", false))},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Downgraded: true, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, StreamBytes: 17},
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PULL", StreamBytes: 14},
 				}}},
@@ -115,7 +115,7 @@ func TestConn(t *testing.T) {
 				{c2s, &Identity{Header: Header{Len: 10}}},
 				{c2s, msgOf(10, 3, fr(1, "1", false))},
 				{s2c, msgOf(2, 3, fr(1, "a", false))},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 1, Downgraded: true, Mechanism: "NULL", Messages: 1, MessageBytes: 1, StreamBytes: 13},
 					{Greeted: true, Major: 1, Mechanism: "NULL", Messages: 1, MessageBytes: 1, StreamBytes: 5},
 				}}},
@@ -134,7 +134,7 @@ func TestConn(t *testing.T) {
 					Properties: []Property{prop("Socket-Type", "PULL"), prop("Identity", "srv")}}},
 				{c2s, pushEvents()[1]},
 				{c2s, pushEvents()[2]},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, Commands: 1, StreamBytes: 95},
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PULL", Identity: []byte("srv"), Commands: 1, StreamBytes: uint64(64 + len(pullReady))},
 				}}},
@@ -147,7 +147,7 @@ func TestConn(t *testing.T) {
 			},
 			want: []dirEvent{
 				{c2s, pushEvents()[0]}, {c2s, pushEvents()[1]}, {c2s, pushEvents()[2]},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 3, Minor: 1, Mechanism: "NULL", SocketType: "PUSH", Messages: 1, MessageBytes: 1, Commands: 1, StreamBytes: 95},
 					{},
 				}}},
@@ -161,7 +161,7 @@ func TestConn(t *testing.T) {
 			want: []dirEvent{
 				{c2s, &Greeting{Header: Header{Len: 12}, Major: 2, Revision: 1, Mechanism: "NULL", SocketType: "PUSH"}},
 				{c2s, &Identity{Header: Header{Offset: 12, Len: 2}}},
-				{c2s, &Connection{End: capture.Finished, Sides: [2]Side{
+				{c2s, &Connection{End: segment.Finished, Sides: [2]Side{
 					{Greeted: true, Major: 2, Mechanism: "NULL", SocketType: "PUSH", StreamBytes: 14},
 					{},
 				}}},
@@ -183,14 +183,14 @@ func TestConn(t *testing.T) {
 
 func TestConnMechanismMismatch(t *testing.T) {
 	got := runConn(Options{},
-		step{capture.ClientToServer, greeting3(3, 1, "NULL", false)},
-		step{capture.ServerToClient, cat(greeting3(3, 1, "PLAIN", false), pushOne)},
+		step{segment.ClientToServer, greeting3(3, 1, "NULL", false)},
+		step{segment.ServerToClient, cat(greeting3(3, 1, "PLAIN", false), pushOne)},
 	)
 	if len(got) != 4 {
 		t.Fatalf("%d events, want greeting, greeting, error, connection: %v", len(got), got)
 	}
 	e, ok := got[2].Ev.(*Error)
-	if !ok || got[2].Dir != capture.ServerToClient || !errors.Is(e.Err, ErrMechanismMismatch) || e.Offset != 12 {
+	if !ok || got[2].Dir != segment.ServerToClient || !errors.Is(e.Err, ErrMechanismMismatch) || e.Offset != 12 {
 		t.Fatalf("third event %v, want a mechanism mismatch at offset 12 from the server", got[2])
 	}
 	if c := got[3].Ev.(*Connection); !errors.Is(c.Sides[1].Err, ErrMechanismMismatch) || c.Sides[1].StreamBytes != 67 {
@@ -202,21 +202,21 @@ func TestConnStop(t *testing.T) {
 	stop := errors.New("mid-stream")
 	c := NewConn(Options{})
 	var got []dirEvent
-	emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+	emit := func(d segment.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 	// The client waits for the server's version; the server stops: the
 	// client decides alone.
-	c.Feed(capture.ClientToServer, cat(pushSignature, pushMajor), emit)
-	c.Stop(capture.ServerToClient, stop, emit)
-	c.Feed(capture.ServerToClient, pushOne, emit)
-	c.Feed(capture.ClientToServer, cat(pushRest, pushReady), emit)
+	c.Feed(segment.ClientToServer, cat(pushSignature, pushMajor), emit)
+	c.Stop(segment.ServerToClient, stop, emit)
+	c.Feed(segment.ServerToClient, pushOne, emit)
+	c.Feed(segment.ClientToServer, cat(pushRest, pushReady), emit)
 	if len(got) != 3 {
 		t.Fatalf("got %d events, want error, greeting, READY: %+v", len(got), got)
 	}
-	if e, ok := got[0].Ev.(*Error); !ok || e.Err != stop || got[0].Dir != capture.ServerToClient {
+	if e, ok := got[0].Ev.(*Error); !ok || e.Err != stop || got[0].Dir != segment.ServerToClient {
 		t.Errorf("first event %+v, want the stop error", got[0])
 	}
-	if c.Decoder(capture.ServerToClient).Offset() != 3 {
-		t.Errorf("stopped direction offset %d, want 3", c.Decoder(capture.ServerToClient).Offset())
+	if c.Decoder(segment.ServerToClient).Offset() != 3 {
+		t.Errorf("stopped direction offset %d, want 3", c.Decoder(segment.ServerToClient).Offset())
 	}
 }
 
@@ -229,13 +229,13 @@ func TestConnZeroAllocs(t *testing.T) {
 		t.Skip("the race detector drops sync.Pool items: decoders may allocate their work")
 	}
 	c := NewConn(Options{})
-	emit := func(capture.Dir, Event) {}
-	c.Feed(capture.ClientToServer, prefix(pushOne), emit)
-	c.Feed(capture.ServerToClient, prefix(pushOne), emit)
+	emit := func(segment.Dir, Event) {}
+	c.Feed(segment.ClientToServer, prefix(pushOne), emit)
+	c.Feed(segment.ServerToClient, prefix(pushOne), emit)
 	multipart := cat(pushHello, pushLong)
 	if n := testing.AllocsPerRun(100, func() {
-		c.Feed(capture.ClientToServer, pushOne, emit)
-		c.Feed(capture.ServerToClient, multipart, emit)
+		c.Feed(segment.ClientToServer, pushOne, emit)
+		c.Feed(segment.ServerToClient, multipart, emit)
 	}); n != 0 {
 		t.Errorf("%v allocations per Feed, want 0", n)
 	}
@@ -262,10 +262,10 @@ func FuzzConn(f *testing.F) {
 		ca, cb := chunked(a, chunk), chunked(b, chunk)
 		for i := 0; i < max(len(ca), len(cb)); i++ {
 			if i < len(ca) {
-				steps = append(steps, step{capture.ClientToServer, ca[i]})
+				steps = append(steps, step{segment.ClientToServer, ca[i]})
 			}
 			if i < len(cb) {
-				steps = append(steps, step{capture.ServerToClient, cb[i]})
+				steps = append(steps, step{segment.ServerToClient, cb[i]})
 			}
 		}
 		got := runConn(fuzzOptions, steps...)

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -29,7 +29,7 @@ type collector struct {
 	dirs    [2]*stream
 }
 
-func (c *collector) Data(d capture.Dir, p []byte, _ *capture.Segment) {
+func (c *collector) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 	s := c.dirs[d]
 	if s == nil {
 		s = &stream{name: c.name + []string{" c>s", " s>c"}[d]}
@@ -39,9 +39,9 @@ func (c *collector) Data(d capture.Dir, p []byte, _ *capture.Segment) {
 	s.data = append(s.data, p...)
 	s.ends = append(s.ends, len(s.data))
 }
-func (c *collector) Gap(capture.Dir, uint64, *capture.Segment)   {}
-func (c *collector) Skip(capture.Dir, uint64, *capture.Segment)  {}
-func (c *collector) Close(capture.CloseReason, *capture.Segment) {}
+func (c *collector) Gap(segment.Dir, uint64, *segment.Segment)   {}
+func (c *collector) Skip(segment.Dir, uint64, *segment.Segment)  {}
+func (c *collector) Close(segment.CloseReason, *segment.Segment) {}
 
 // captureStreams reassembles every direction of the real captures in
 // testdata/ (the ZMTP 1.0 one aside: the search does not cover 1.0).
@@ -65,7 +65,7 @@ func captureStreams(t *testing.T) []*stream {
 		asm := flows.New(flows.Config{}, func(*flows.Conn) flows.Consumer {
 			return &collector{streams: &out, name: filepath.Base(f)}
 		})
-		var seg capture.Segment
+		var seg segment.Segment
 		for {
 			err := r.Next(&seg)
 			if errors.Is(err, io.EOF) {

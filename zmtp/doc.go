@@ -21,7 +21,7 @@
 // Kind says which of their commands it is (CommandKind), from one table of
 // the names the decoder knows; printers switch on it, not on the name.
 //
-// Imports: of our packages, only capture (the leaf vocabulary: the Dir of
+// Imports: of our packages, only segment (the leaf vocabulary: the Dir of
 // the two directions, a Connection's CloseReason). flows, output, learn
 // and session build on zmtp; zmtp imports none of them.
 package zmtp

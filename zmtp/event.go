@@ -1,6 +1,6 @@
 package zmtp
 
-import "github.com/zmtpdump/zmtpdump/capture"
+import "github.com/zmtpdump/zmtpdump/segment"
 
 // Event is one decoded protocol unit. Its concrete type is one of *Greeting,
 // *Identity, *Command, *Message, *Gap, *Resync, *Error or (from a Conn)
@@ -263,7 +263,7 @@ type Connection struct {
 	Header
 	// End says why the connection ended, as given to Conn.Close; printers
 	// show its String ("closed", "reset", ...).
-	End capture.CloseReason
-	// Sides are the two peers, indexed by the capture.Dir of what they sent.
+	End segment.CloseReason
+	// Sides are the two peers, indexed by the segment.Dir of what they sent.
 	Sides [2]Side
 }

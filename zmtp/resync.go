@@ -149,7 +149,7 @@ func (d *Decoder) Resyncs() uint64 { return d.resyncs }
 func (d *Decoder) Inferred() Inferred { return d.inferred }
 
 // MessageIndex returns how many messages' last frame headers the decoder
-// has read: the count kernel-side framing keeps (capture.Boundary.Messages),
+// has read: the count kernel-side framing keeps (segment.Boundary.Messages),
 // less the messages of a loss. A message whose last frame was cut by a loss
 // does not count.
 func (d *Decoder) MessageIndex() uint64 { return d.finals }

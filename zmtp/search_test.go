@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // manyMessages is a ZMTP 3.1 NULL stream: greeting, READY, then n
@@ -125,23 +125,23 @@ func TestJoinInfers(t *testing.T) {
 	}
 	s = append(s, command("SUBSCRIBE", []byte("topic"))...)
 	c := NewConn(Options{})
-	c.JoinMidStream(capture.ClientToServer)
-	c.JoinMidStream(capture.ServerToClient)
-	c.Feed(capture.ClientToServer, s[3:], nil)
+	c.JoinMidStream(segment.ClientToServer)
+	c.JoinMidStream(segment.ServerToClient)
+	c.Feed(segment.ClientToServer, s[3:], nil)
 	var sum *Connection
-	c.Close(capture.Finished, func(_ capture.Dir, e Event) {
+	c.Close(segment.Finished, func(_ segment.Dir, e Event) {
 		if x, ok := e.(*Connection); ok {
 			sum = x
 		}
 	})
-	side := sum.Sides[capture.ClientToServer]
+	side := sum.Sides[segment.ClientToServer]
 	if !side.Joined || side.Greeted || side.Major != 3 || side.Minor != 1 || side.SocketType != "SUB|XSUB" || side.Mechanism != "" {
 		t.Errorf("client side %+v: want joined, 3.1 and SUB|XSUB inferred, mechanism unknown", side)
 	}
 	if diff := cmp.Diff([]string{"version", "socket_type"}, side.Inferred.Names()); diff != "" {
 		t.Errorf("inferred (-want +got):\n%s", diff)
 	}
-	if o := sum.Sides[capture.ServerToClient]; !o.Joined || o.Major != 0 || o.Inferred != 0 {
+	if o := sum.Sides[segment.ServerToClient]; !o.Joined || o.Major != 0 || o.Inferred != 0 {
 		t.Errorf("silent server side %+v: want joined, nothing inferred", o)
 	}
 }

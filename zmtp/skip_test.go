@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // runSkip feeds before in chunks of size chunk, reports n bytes not
@@ -258,25 +258,25 @@ func TestConnSkip(t *testing.T) {
 	for _, gap := range []bool{false, true} {
 		c := NewConn(Options{})
 		var got []dirEvent
-		emit := func(d capture.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
+		emit := func(d segment.Dir, e Event) { got = append(got, dirEvent{d, cloneEvent(e)}) }
 		pass := c.Skip
 		if gap {
 			pass = c.Gap
 		}
 		// The client waits for the server's version.
-		c.Feed(capture.ClientToServer, cat(pushSignature, pushMajor), emit)
-		c.Feed(capture.ServerToClient, pushSignature[:5], emit)
-		pass(capture.ServerToClient, 5, emit)
-		if len(got) != 0 || !c.Decoder(capture.ServerToClient).Searching() {
+		c.Feed(segment.ClientToServer, cat(pushSignature, pushMajor), emit)
+		c.Feed(segment.ServerToClient, pushSignature[:5], emit)
+		pass(segment.ServerToClient, 5, emit)
+		if len(got) != 0 || !c.Decoder(segment.ServerToClient).Searching() {
 			t.Fatalf("gap %v: %d events, want none, the server searching for a boundary: %+v", gap, len(got), got)
 		}
-		c.Feed(capture.ClientToServer, cat(pushRest, pushReady, hx("00 0a"), []byte("ab")), emit)
-		pass(capture.ClientToServer, 8, emit)
-		c.Close(capture.Finished, emit)
+		c.Feed(segment.ClientToServer, cat(pushRest, pushReady, hx("00 0a"), []byte("ab")), emit)
+		pass(segment.ClientToServer, 8, emit)
+		c.Close(segment.Finished, emit)
 		want := []dirEvent{
-			{capture.ClientToServer, wantGreeting(0, 3, 1, "NULL")},
-			{capture.ClientToServer, pushEvents()[1]},
-			{capture.ClientToServer, &Message{Header: Header{Offset: afterReady, Len: 12}, Frames: []Frame{fr(10, "ab", false)}, Bytes: 10}},
+			{segment.ClientToServer, wantGreeting(0, 3, 1, "NULL")},
+			{segment.ClientToServer, pushEvents()[1]},
+			{segment.ClientToServer, &Message{Header: Header{Offset: afterReady, Len: 12}, Frames: []Frame{fr(10, "ab", false)}, Bytes: 10}},
 		}
 		if diff := cmp.Diff(want, got[:len(got)-1], connCmpOpts); diff != "" {
 			t.Errorf("gap %v: events (-want +got):\n%s", gap, diff)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/session"
 )
 
@@ -25,8 +25,8 @@ func benchPipeline(b *testing.B, args ...string) {
 	t := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	var cseq, sseq uint32 = 1000, 5000
 	send := func(from, to netip.AddrPort, seq *uint32, flags uint8, payload []byte) {
-		seg := capture.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload}
-		if flags&capture.SYN != 0 {
+		seg := segment.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload}
+		if flags&segment.SYN != 0 {
 			*seq++
 		}
 		*seq += uint32(len(payload))
@@ -35,12 +35,12 @@ func benchPipeline(b *testing.B, args ...string) {
 	}
 	greeting := zGreeting3("NULL", false)
 	ready := func(typ string) []byte { return zCommand("READY", zProps("Socket-Type", typ)) }
-	send(cli, srv, &cseq, capture.SYN, nil)
-	send(srv, cli, &sseq, capture.SYN|capture.ACK, nil)
-	send(cli, srv, &cseq, capture.ACK|capture.PSH, greeting)
-	send(srv, cli, &sseq, capture.ACK|capture.PSH, greeting)
-	send(cli, srv, &cseq, capture.ACK|capture.PSH, ready("PUSH"))
-	send(srv, cli, &sseq, capture.ACK|capture.PSH, ready("PULL"))
+	send(cli, srv, &cseq, segment.SYN, nil)
+	send(srv, cli, &sseq, segment.SYN|segment.ACK, nil)
+	send(cli, srv, &cseq, segment.ACK|segment.PSH, greeting)
+	send(srv, cli, &sseq, segment.ACK|segment.PSH, greeting)
+	send(cli, srv, &cseq, segment.ACK|segment.PSH, ready("PUSH"))
+	send(srv, cli, &sseq, segment.ACK|segment.PSH, ready("PULL"))
 	const perSeg = 124
 	var batch []byte
 	for range perSeg {
@@ -52,7 +52,7 @@ func benchPipeline(b *testing.B, args ...string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		send(cli, srv, &cseq, capture.ACK|capture.PSH, batch)
+		send(cli, srv, &cseq, segment.ACK|segment.PSH, batch)
 	}
 	b.StopTimer()
 	if err := p.Flush(); err != nil {

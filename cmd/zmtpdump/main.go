@@ -1,5 +1,13 @@
 // Command zmtpdump captures ZeroMQ (ZMTP) traffic with eBPF, or reads it
 // from pcap files, and prints what the peers say to each other.
+//
+// It holds the cobra commands, the flags, their validation and the wiring:
+// the raw flags (config) resolve into a session.Config that session.Run
+// runs; `check` reports probe.Run.
+//
+// Imports: session (the pipeline), probe (`check`), and for building the
+// session's configuration loader, filter, flows, output and pcapfile;
+// nothing imports it.
 package main
 
 import (

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // openConns returns the segments of n ZMTP 3.1 connections that each
 // open (SYN, SYN-ACK), exchange greetings and READY (PUSH to PULL), send
 // one message of frames frames of 100 bytes each and stay open: the state
 // a connection keeps between messages.
-func openConns(n, frames int) []capture.Segment {
+func openConns(n, frames int) []segment.Segment {
 	srv := netip.MustParseAddrPort("10.0.0.1:7001")
 	t := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	greeting := zGreeting3("NULL", false)
@@ -32,25 +32,25 @@ func openConns(n, frames int) []capture.Segment {
 			msg = append(msg, byte('a'+(i+j)%26))
 		}
 	}
-	segs := make([]capture.Segment, 0, 7*n)
+	segs := make([]segment.Segment, 0, 7*n)
 	for i := range n {
 		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%40000))
 		cseq, sseq := uint32(1000+i), uint32(900000+i)
 		send := func(from, to netip.AddrPort, seq *uint32, flags uint8, payload []byte) {
-			segs = append(segs, capture.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload})
-			if flags&capture.SYN != 0 {
+			segs = append(segs, segment.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload})
+			if flags&segment.SYN != 0 {
 				*seq++
 			}
 			*seq += uint32(len(payload))
 			t = t.Add(time.Microsecond)
 		}
-		send(cli, srv, &cseq, capture.SYN, nil)
-		send(srv, cli, &sseq, capture.SYN|capture.ACK, nil)
-		send(cli, srv, &cseq, capture.ACK|capture.PSH, greeting)
-		send(srv, cli, &sseq, capture.ACK|capture.PSH, greeting)
-		send(cli, srv, &cseq, capture.ACK|capture.PSH, ready("PUSH"))
-		send(srv, cli, &sseq, capture.ACK|capture.PSH, ready("PULL"))
-		send(cli, srv, &cseq, capture.ACK|capture.PSH, msg)
+		send(cli, srv, &cseq, segment.SYN, nil)
+		send(srv, cli, &sseq, segment.SYN|segment.ACK, nil)
+		send(cli, srv, &cseq, segment.ACK|segment.PSH, greeting)
+		send(srv, cli, &sseq, segment.ACK|segment.PSH, greeting)
+		send(cli, srv, &cseq, segment.ACK|segment.PSH, ready("PUSH"))
+		send(srv, cli, &sseq, segment.ACK|segment.PSH, ready("PULL"))
+		send(cli, srv, &cseq, segment.ACK|segment.PSH, msg)
 	}
 	return segs
 }
@@ -58,7 +58,7 @@ func openConns(n, frames int) []capture.Segment {
 // retainedPerConn feeds segs (of n connections) to the pipeline -q builds
 // and returns the heap it then holds per connection, measured after a
 // garbage collection with the connections still open.
-func retainedPerConn(tb testing.TB, n int, segs []capture.Segment, args ...string) float64 {
+func retainedPerConn(tb testing.TB, n int, segs []segment.Segment, args ...string) float64 {
 	tb.Helper()
 	cfg, err := parse(append([]string{"-r", "unused.pcap"}, args...)...)
 	if err != nil {

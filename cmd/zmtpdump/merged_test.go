@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zmtpdump/zmtpdump/capture"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // writeMerged rewrites push_pull_null.pcap as a merge of two capture
@@ -15,13 +15,13 @@ import (
 func writeMerged(t *testing.T) string {
 	t.Helper()
 	segs := readSegments(t, "../../testdata/push_pull_null.pcap")
-	two := slices.IndexFunc(segs, func(s capture.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '2'}) })
-	three := slices.IndexFunc(segs, func(s capture.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '3'}) })
+	two := slices.IndexFunc(segs, func(s segment.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '2'}) })
+	three := slices.IndexFunc(segs, func(s segment.Segment) bool { return bytes.Equal(s.Payload, []byte{0, 1, '3'}) })
 	if two < 0 || three < two {
 		t.Fatalf("messages 2 and 3 at segments %d, %d", two, three)
 	}
 	end := segs[three].Seq + 3
-	ack := slices.IndexFunc(segs[three:], func(s capture.Segment) bool { return s.Src == segs[two].Dst && s.Has(capture.ACK) && s.Ack == end })
+	ack := slices.IndexFunc(segs[three:], func(s segment.Segment) bool { return s.Src == segs[two].Dst && s.Has(segment.ACK) && s.Ack == end })
 	if ack < 0 {
 		t.Fatal("no acknowledgment of message 3")
 	}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // bigCapture writes a capture of n copies of push_pull_null.pcap, each a
@@ -27,7 +27,7 @@ func bigCapture(t *testing.T, n int) (string, int) {
 	t.Helper()
 	one := readSegments(t, "../../testdata/push_pull_null.pcap")
 	client := one[0].Src.Port()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for i := range n {
 		port := uint16(20000 + i)
 		for _, seg := range one {
@@ -52,7 +52,7 @@ func countPackets(t *testing.T, name string) int {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var seg capture.Segment
+	var seg segment.Segment
 	for n := 0; ; n++ {
 		if err := r.Next(&seg); errors.Is(err, io.EOF) {
 			return n

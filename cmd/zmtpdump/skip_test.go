@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/zmtpdump/zmtpdump/capture"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // writeCut writes the capture src again as a pcapng file whose payloads
@@ -35,16 +35,16 @@ func writeCut(t *testing.T, src string, snap int) string {
 }
 
 // readSegments reads every segment of the capture src, payloads copied.
-func readSegments(t *testing.T, src string) []capture.Segment {
+func readSegments(t *testing.T, src string) []segment.Segment {
 	t.Helper()
 	r, err := pcapfile.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	var segs []capture.Segment
+	var segs []segment.Segment
 	for {
-		var seg capture.Segment
+		var seg segment.Segment
 		if err := r.Next(&seg); errors.Is(err, io.EOF) {
 			return segs
 		} else if err != nil {
@@ -57,7 +57,7 @@ func readSegments(t *testing.T, src string) []capture.Segment {
 
 // writeSegments writes segs as a pcapng file called name in a temporary
 // directory and returns its path.
-func writeSegments(t testing.TB, name string, segs []capture.Segment) string {
+func writeSegments(t testing.TB, name string, segs []segment.Segment) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapfile.NewWriter(&buf, pcapfile.WriterOptions{})

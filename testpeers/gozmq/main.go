@@ -22,6 +22,8 @@
 //
 //	gozmq -type pull -bind tcp://127.0.0.1:7001 -count 3 -print
 //	gozmq -type sub -connect tcp://127.0.0.1:7002 -subscribe a -count 2 -unsubscribe-after
+//
+// Imports: nothing of ours (it speaks ZMTP through a pure Go library).
 package main
 
 import (

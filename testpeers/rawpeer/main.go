@@ -20,6 +20,8 @@
 // Example:
 //
 //	rawpeer -mode zmtp20-pull -bind 127.0.0.1:7001 -count 2 -print
+//
+// Imports: nothing of ours: it writes ZMTP bytes by hand.
 package main
 
 import (

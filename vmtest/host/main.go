@@ -14,6 +14,8 @@
 //     serial port, prints it and exits 0 only if every check passed.
 //
 // See vmtest/README.md.
+//
+// Imports: nothing of ours: it builds the guest and boots it.
 package main
 
 import (

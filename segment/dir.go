@@ -1,4 +1,4 @@
-package capture
+package segment
 
 // Dir names a direction of a connection: the one vocabulary flows, zmtp
 // and output share. The client is the endpoint that sent the SYN or, for a

@@ -1,4 +1,4 @@
-package capture
+package segment
 
 import (
 	"net/netip"

@@ -1,4 +1,4 @@
-package capture
+package segment
 
 // CloseReason says why a connection ended: the TCP reassembler (flows)
 // decides it, the ZMTP decoder (zmtp) copies it into its connection
