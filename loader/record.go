@@ -86,11 +86,11 @@ func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 	}
 	switch rec[offDirection] {
 	case 0:
-		seg.Dir = segment.Ingress
+		seg.IfDir = segment.Ingress
 	case 1:
-		seg.Dir = segment.Egress
+		seg.IfDir = segment.Egress
 	default:
-		seg.Dir = segment.Unknown
+		seg.IfDir = segment.Unknown
 	}
 	seg.Flags = rec[offFlags]
 	seg.Piece = rec[offPiece] != 0

@@ -78,7 +78,7 @@ func TestDecodeRecord(t *testing.T) {
 	if seg.Src != netip.MustParseAddrPort("127.0.0.1:47563") || seg.Dst != netip.MustParseAddrPort("127.0.0.2:7001") {
 		t.Errorf("endpoints %v > %v", seg.Src, seg.Dst)
 	}
-	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.Dir != segment.Egress || seg.Flags != segment.ACK|segment.PSH {
+	if seg.Seq != 0xfffffff0 || seg.Ack != 7 || seg.IfDir != segment.Egress || seg.Flags != segment.ACK|segment.PSH {
 		t.Errorf("header fields %+v", seg)
 	}
 	if seg.KernelLost != 42 {

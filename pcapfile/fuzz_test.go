@@ -96,8 +96,8 @@ func FuzzReader(f *testing.F) {
 			if seg.PacketLen < len(seg.Payload)+40 {
 				t.Fatalf("segment %d: PacketLen %d < payload %d + IP and TCP headers", segments, seg.PacketLen, len(seg.Payload))
 			}
-			if seg.Dir != segment.Unknown || seg.Ifindex < 0 {
-				t.Fatalf("segment %d: dir %v, ifindex %d", segments, seg.Dir, seg.Ifindex)
+			if seg.IfDir != segment.Unknown || seg.Ifindex < 0 {
+				t.Fatalf("segment %d: dir %v, ifindex %d", segments, seg.IfDir, seg.Ifindex)
 			}
 			// Every record takes at least 12 bytes of the file, unless
 			// the file is gzipped.

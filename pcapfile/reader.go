@@ -136,7 +136,7 @@ func (r *Reader) Next(seg *segment.Segment) error {
 		if pktLen < len(data) { // a pcapng record claiming less than it holds
 			pktLen = len(data)
 		}
-		s := segment.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, Dir: segment.Unknown, PacketLen: pktLen}
+		s := segment.Segment{Time: ci.Timestamp, Ifindex: ci.InterfaceIndex, IfDir: segment.Unknown, PacketLen: pktLen}
 		if err := parseFrame(lt, data, &s); err != nil {
 			r.Skipped++
 			continue

@@ -147,8 +147,8 @@ func TestRealCaptures(t *testing.T) {
 					t.Errorf("segment %d: time %v after %v", i, s.Time, last)
 				}
 				last = s.Time
-				if s.Dir != segment.Unknown || s.Ifindex != 0 {
-					t.Errorf("segment %d: dir %v, ifindex %d", i, s.Dir, s.Ifindex)
+				if s.IfDir != segment.Unknown || s.Ifindex != 0 {
+					t.Errorf("segment %d: dir %v, ifindex %d", i, s.IfDir, s.Ifindex)
 				}
 				if len(s.Payload) != s.PayloadLen {
 					t.Errorf("segment %d: %d payload bytes of %d: cut by a 262144 snaplen?", i, len(s.Payload), s.PayloadLen)
@@ -238,7 +238,7 @@ func TestRealCapturesGopacket(t *testing.T) {
 				md := pkt.Metadata()
 				want = append(want, segment.Segment{
 					Time:       md.Timestamp,
-					Dir:        segment.Unknown,
+					IfDir:      segment.Unknown,
 					Src:        netip.AddrPortFrom(addrOf(t, net.Src().Raw()), uint16(tcp.SrcPort)),
 					Dst:        netip.AddrPortFrom(addrOf(t, net.Dst().Raw()), uint16(tcp.DstPort)),
 					Seq:        tcp.Seq,
@@ -373,7 +373,7 @@ func TestReaderLinkTypes(t *testing.T) {
 				}
 				w := *tc.want
 				w.Time = time.Unix(1700000000, 0).UTC()
-				w.Dir = segment.Unknown
+				w.IfDir = segment.Unknown
 				w.PacketLen = len(tc.frame)
 				if diff := cmp.Diff([]segment.Segment{w}, segs, segOpts); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", format, diff)

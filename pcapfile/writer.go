@@ -132,7 +132,7 @@ func (p *Writer) WriteSegment(seg *segment.Segment) error {
 	}
 	link := p.links[id]
 	var opts pcapgo.NgPacketOptions
-	switch seg.Dir {
+	switch seg.IfDir {
 	case segment.Ingress:
 		p.flags.Direction = pcapgo.NgEpbFlagDirectionInbound
 		opts.Flags = &p.flags

@@ -42,12 +42,12 @@ func TestPcapng(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
 	a, b := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
 	segs := []segment.Segment{
-		{Time: t0, Ifindex: 1, Dir: segment.Ingress, Src: a, Dst: b, Seq: 10, Flags: segment.SYN},
-		{Time: t0.Add(time.Nanosecond), Ifindex: 7, Dir: segment.Egress, Src: b, Dst: a, Seq: 20, Ack: 11, Flags: segment.ACK | segment.PSH,
+		{Time: t0, Ifindex: 1, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 10, Flags: segment.SYN},
+		{Time: t0.Add(time.Nanosecond), Ifindex: 7, IfDir: segment.Egress, Src: b, Dst: a, Seq: 20, Ack: 11, Flags: segment.ACK | segment.PSH,
 			PayloadLen: 10, Payload: []byte("0123456789")},
-		{Time: t0.Add(time.Second), Ifindex: 1, Dir: segment.Unknown, Src: a, Dst: b, Seq: 11, Ack: 31, Flags: segment.ACK,
+		{Time: t0.Add(time.Second), Ifindex: 1, IfDir: segment.Unknown, Src: a, Dst: b, Seq: 11, Ack: 31, Flags: segment.ACK,
 			PayloadLen: 5000, Payload: []byte("cut")},
-		{Time: t0.Add(2 * time.Second), Ifindex: 99, Dir: segment.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: segment.ACK},
+		{Time: t0.Add(2 * time.Second), Ifindex: 99, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: segment.ACK},
 	}
 	var file bytes.Buffer
 	w, err := NewWriter(&file, WriterOptions{Application: "zmtpdump test", Interfaces: []Interface{
@@ -169,10 +169,10 @@ func TestPcapngAllocs(t *testing.T) {
 	}
 	seg := segment.Segment{Src: netip.MustParseAddrPort("10.0.0.1:5"), Dst: netip.MustParseAddrPort("10.0.0.2:6"), PayloadLen: 1400, Payload: make([]byte, 1400)}
 	for _, tt := range []struct {
-		dir segment.Direction
+		dir segment.IfDir
 		max float64
 	}{{segment.Unknown, 0}, {segment.Ingress, 2}} {
-		seg.Dir = tt.dir
+		seg.IfDir = tt.dir
 		if n := testing.AllocsPerRun(100, func() {
 			if err := w.WriteSegment(&seg); err != nil {
 				t.Fatal(err)

@@ -18,18 +18,19 @@ const (
 	CWR uint8 = 0x80
 )
 
-// Direction says where on an interface a packet was seen.
-type Direction uint8
+// IfDir says which way a packet crossed the interface it was seen on:
+// coming in or going out. (Which end of its connection sent it is a Dir.)
+type IfDir uint8
 
-// Directions.
+// Ways across an interface.
 const (
-	Ingress Direction = iota
+	Ingress IfDir = iota
 	Egress
 	Unknown
 )
 
 // String returns "in", "out" or "?".
-func (d Direction) String() string {
+func (d IfDir) String() string {
 	switch d {
 	case Ingress:
 		return "in"
@@ -48,8 +49,9 @@ type Segment struct {
 	Time time.Time
 	// Ifindex is the interface index the packet was seen on (0 if unknown).
 	Ifindex int
-	// Dir is the direction on that interface.
-	Dir Direction
+	// IfDir is the way it crossed that interface (not the connection's
+	// direction: flows finds that, a Dir).
+	IfDir IfDir
 	// Src and Dst are the endpoints.
 	Src, Dst netip.AddrPort
 	// Seq and Ack are the TCP sequence and acknowledgment numbers.
