@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // TestStatsLine captures a PUSH/PULL exchange with --json and
@@ -117,4 +122,61 @@ func textStat(t *testing.T, stderr, re string) uint64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// TestStatsFileLikeWrite: --stats-file is created when -w's file is, before
+// zmtpdump drops its capabilities, so that a directory root may write into
+// only by CAP_DAC_OVERRIDE (owned by nobody, 0755) takes both; and a path
+// that cannot be created is refused at the start, not after the capture.
+func TestStatsFileLikeWrite(t *testing.T) {
+	requireLive(t)
+	dir := filepath.Join(t.TempDir(), "nobodys")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	pcap, file := filepath.Join(dir, "w.pcapng"), filepath.Join(dir, "stats.json")
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-w", pcap, "--stats-file", file)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", "3"},
+		[]string{"-type", "push", "-connect", ep, "-count", "3"})
+	d.stop(t)
+	if st := d.stats(t); st.PacketsCaptured == 0 {
+		t.Errorf("--stats-file in %s: %+v", dir, st)
+	}
+
+	start := time.Now()
+	out, err := exec.Command(built.zmtpdump, "-i", "lo", "--port", fmt.Sprint(port), "-G", "5s",
+		"--stats-file", filepath.Join(dir, "missing", "stats.json")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--stats-file") || strings.Contains(string(out), "listening on") {
+		t.Errorf("a --stats-file that cannot be created: %v\n%s", err, out)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("refused after %v: at the end of the capture, not at its start", took)
+	}
+}
+
+// TestStatsStderrFull: the statistics for people are a courtesy, as
+// tcpdump's: with stderr on /dev/full zmtpdump still exits 0, and --json
+// still ends stdout with the stats line.
+func TestStatsStderrFull(t *testing.T) {
+	requireLive(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		skip.Unavailable(t, "no /dev/full: %v", err)
+	}
+	defer full.Close()
+	cmd := exec.Command(built.zmtpdump, "-i", "lo", "--port", fmt.Sprint(freePort(t)), "-G", "1s", "--json")
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, full
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("with stderr full: %v\n%s", err, stdout.String())
+	}
+	if _, err := livetest.ReadStats(&stdout); err != nil {
+		t.Errorf("no stats line with stderr full: %v", err)
+	}
 }

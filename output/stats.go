@@ -125,20 +125,21 @@ func appendStatsKey(b []byte, key string) []byte {
 }
 
 // Stats implements Printer: the statistics for people, on Options.Stderr.
+// As tcpdump's, they are a courtesy: a closed or full stderr is no
+// failure of the capture, and its error is not returned.
 func (p *Text) Stats(st *Stats) error {
-	if p.stderr == nil {
-		return nil
+	if p.stderr != nil {
+		_ = st.WriteText(p.stderr)
 	}
-	return st.WriteText(p.stderr)
+	return nil
 }
 
 // Stats implements Printer: the statistics for people on Options.Stderr,
 // then a last JSON line, {"event":"stats",...} (see Stats.AppendJSON).
+// The stderr text's errors are ignored, as Text.Stats does.
 func (p *JSON) Stats(st *Stats) error {
 	if p.stderr != nil {
-		if err := st.WriteText(p.stderr); err != nil {
-			return err
-		}
+		_ = st.WriteText(p.stderr)
 	}
 	b := st.AppendJSON(p.buf[:0])
 	b = append(b, '\n')

@@ -56,7 +56,7 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 	notes := s.learn.event(d, s.seg.Time, ev)
 	s.out.event(s.line(d, s.seg.Time, notes), ev, !summary && !resync)
 	if l := s.learn.drawn(); summary && l != nil {
-		s.out.drawing(l.AppendTo(nil))
+		s.out.drawing(l.AppendTo)
 	}
 	if summary {
 		conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)

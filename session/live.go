@@ -103,7 +103,10 @@ func (s *liveSource) housekeep(now time.Time) error {
 	return s.interfacesChanged(changes)
 }
 
-func (*liveSource) end() time.Time { return time.Now() }
+func (s *liveSource) end() time.Time {
+	s.status.clear()
+	return time.Now()
+}
 
 // tick, about once a second, writes the -w file out and redraws the
 // status line.
@@ -192,6 +195,9 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 		}
 		p.iface = c.InterfaceByIndex
 	}
+	if err := p.openStatsFile(); err != nil {
+		return nil, err
+	}
 	if err := dropPrivileges(p.cfg); err != nil {
 		return nil, err
 	}
@@ -213,7 +219,6 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 		src.status = newStatus(stderr, time.Now())
 	}
 	loopErr := p.loop(src)
-	src.status.clear()
 	ks, err := c.Stats()
 	if err != nil && loopErr == nil {
 		loopErr = err
@@ -251,8 +256,10 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	}, loopErr
 }
 
-// writeStatsFile writes st as a JSON object to cfg.StatsFile, if asked.
-func (p *Pipeline) writeStatsFile(st *output.Stats) error {
+// openStatsFile creates cfg.StatsFile, if asked, as -w's file is: before
+// privileges are dropped, so that what -w may write it may too, and a
+// path that cannot be written is refused at the start, not at the end.
+func (p *Pipeline) openStatsFile() error {
 	if p.cfg.StatsFile == "" {
 		return nil
 	}
@@ -260,7 +267,22 @@ func (p *Pipeline) writeStatsFile(st *output.Stats) error {
 	if err != nil {
 		return fmt.Errorf("--stats-file: %w", err)
 	}
-	_, err = f.Write(append(st.AppendJSON(nil), '\n'))
+	p.statsFile = f
+	return nil
+}
+
+// writeStatsFile writes st (nil: the capture never started, the file stays
+// empty) as a JSON object to the --stats-file opened, and closes it.
+func (p *Pipeline) writeStatsFile(st *output.Stats) error {
+	f := p.statsFile
+	if f == nil {
+		return nil
+	}
+	p.statsFile = nil
+	var err error
+	if st != nil {
+		_, err = f.Write(append(st.AppendJSON(nil), '\n'))
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -30,6 +30,8 @@ type Pipeline struct {
 	// first error, which stops the capture.
 	pcap    *pcapOut
 	pcapErr error
+	// statsFile is --stats-file's, opened with -w's (nil: none asked).
+	statsFile *os.File
 	// iface describes an interface of a live capture by its index, for the
 	// -w file: one that came up during the capture gets its block before
 	// its first packet (nil when reading a file).
@@ -119,6 +121,9 @@ func (p *Pipeline) err() error {
 // source ends, ctx is done, -c or -G is reached or writing fails. A
 // reader of stdout gone away (zmtpdump | head) is no error.
 func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error) {
+	if cfg.Create == nil && ((cfg.WriteFile != "" && cfg.WriteFile != "-") || cfg.StatsFile != "") {
+		return errors.New("session: Config.Create is needed to write -w or --stats-file")
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Duration > 0 && cfg.live() {
@@ -143,9 +148,9 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 	p.Close()
 	if st != nil {
 		p.sink.stats(st)
-		if serr := p.writeStatsFile(st); err == nil {
-			err = serr
-		}
+	}
+	if serr := p.writeStatsFile(st); err == nil {
+		err = serr
 	}
 	if ferr := p.sink.flush(); err == nil {
 		err = ferr

@@ -90,12 +90,13 @@ func (s *sink) gap(l output.Line, g *zmtp.Gap) {
 	}
 }
 
-// drawing writes a drawn ladder of a finished connection (--ladder).
-func (s *sink) drawing(b []byte) {
+// drawing writes the ladder of a finished connection (--ladder), drawn by
+// draw (appending to its argument) only when it is printed.
+func (s *sink) drawing(draw func([]byte) []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.quiet {
-		s.note(s.out.Drawing(b))
+		s.note(s.out.Drawing(draw(nil)))
 	}
 }
 

@@ -32,7 +32,10 @@ type source interface {
 	// idle at now were expired (live: output written out, the status
 	// line, interfaces that came or went).
 	housekeep(now time.Time) error
-	// end returns the time the connections still open end at.
+	// end returns the time the connections still open end at; it is
+	// called once the source is read, before they are ended (live: the
+	// status line is cleared first, so that their last lines do not land
+	// beside it).
 	end() time.Time
 }
 
@@ -42,8 +45,9 @@ type source interface {
 // over what the owner gate holds and ends the connections still open.
 func (p *Pipeline) loop(src source) error {
 	err := p.read(src)
+	end := src.end()
 	p.procs.finish(p.write)
-	p.asm.Flush(src.end())
+	p.asm.Flush(end)
 	return err
 }
 

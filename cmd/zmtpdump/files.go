@@ -14,8 +14,8 @@ var errSymlink = errors.New("refusing to write through a symbolic link")
 // another user owns.
 var errNotOurs = errors.New("refusing to write into another user's file")
 
-// createFile creates (or truncates) the output file name for -w and
-// --cpu-profile: mode 0600 when it is new, never through a symbolic link.
+// createFile creates (or truncates) the output file name for -w,
+// --stats-file and --cpu-profile: mode 0600 when it is new, never through a symbolic link.
 // zmtpdump usually runs as root, often in a directory others can write to
 // (/tmp): a symlink planted at name would otherwise have root truncate and
 // overwrite whatever it points to. A directory's symlinks along the path

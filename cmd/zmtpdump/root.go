@@ -222,6 +222,10 @@ func (c *config) finish(ifaces, ports, args []string) error {
 		return errors.New("--netns, --pid and --comm need a live capture, not -r")
 	case c.readFile != "" && c.statsFile != "":
 		return errors.New("--stats-file writes the statistics of a live capture: -r prints none")
+	case c.statsFile == "-":
+		return errors.New("--stats-file -: name a file; --json already ends stdout with the statistics")
+	case c.statsFile != "" && c.statsFile == c.writeFile:
+		return errors.New("--stats-file and -w name the same file")
 	case c.readFile != "" && len(ifaces) > 0:
 		return errors.New("-r and -i exclude each other: read a file or capture live")
 	case c.readFile == "" && len(ifaces) == 0:

@@ -43,6 +43,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"bad buffer size", []string{"-i", "lo", "-B", "1000"}, "--buffer-size 1000: must be a power of two", true, false},
 		{"negative snap", []string{"-r", garbage, "-s", "-1"}, "--snap -1", true, false},
 		{"stats file reading a file", []string{"-r", garbage, "--stats-file", filepath.Join(dir, "stats.json")}, "--stats-file writes the statistics of a live capture", true, false},
+		{"stats file on stdout", []string{"-i", "lo", "--stats-file", "-"}, "--stats-file -: name a file", true, false},
+		{"stats file is the pcapng", []string{"-i", "lo", "-w", filepath.Join(dir, "x.pcapng"), "--stats-file", filepath.Join(dir, "x.pcapng")}, "--stats-file and -w name the same file", true, false},
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},
 		{"not a capture", []string{"-r", garbage}, "corrupt capture file", false, false},
 		{"truncated capture", []string{"-r", truncated}, "truncated", false, true},

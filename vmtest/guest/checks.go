@@ -40,7 +40,7 @@ func checkCommand(e *env) (string, error) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, e.zmtpdump, "check").CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("zmtpdump check: %v", err)
+		return string(out), fmt.Errorf("zmtpdump check: %w", err)
 	}
 	var problems []string
 	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing",
@@ -64,7 +64,7 @@ func checkTCXRefused(e *env) (string, error) {
 		return string(out), fmt.Errorf("want zmtpdump --backend tcx to exit with an error, got %v", err)
 	}
 	if strings.Contains(string(out), "panic:") || exit.ExitCode() != 1 {
-		return string(out), fmt.Errorf("zmtpdump --backend tcx crashed (%v) instead of reporting an error", err)
+		return string(out), fmt.Errorf("zmtpdump --backend tcx crashed (%w) instead of reporting an error", err)
 	}
 	const want = "no TCX (needs Linux 6.6 or later"
 	if !strings.Contains(string(out), want) {
@@ -221,7 +221,7 @@ func checkSignals(e *env) (string, error) {
 			d.kill() // removes the statistics file
 		}
 		if sig != syscall.SIGKILL && err != nil {
-			return d.Stderr.String(), fmt.Errorf("exit after %v: %v", sig, err)
+			return d.Stderr.String(), fmt.Errorf("exit after %v: %w", sig, err)
 		}
 		if err := waitNoProgs(sig.String()); err != nil {
 			return "", err
