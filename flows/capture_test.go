@@ -2,9 +2,7 @@ package flows
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -23,24 +21,11 @@ var captures = []string{"push_pull_null.pcap", "push_pull_large.pcap", "push_pul
 // readCapture returns the segments of a capture, payloads copied.
 func readCapture(t testing.TB, name string) []segment.Segment {
 	t.Helper()
-	r, err := pcapfile.Open(filepath.Join("..", "testdata", name))
+	segs, err := pcapfile.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var segs []segment.Segment
-	for {
-		var s segment.Segment
-		err := r.Next(&s)
-		if errors.Is(err, io.EOF) {
-			return segs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Payload = bytes.Clone(s.Payload)
-		segs = append(segs, s)
-	}
+	return segs
 }
 
 // span is a gap: n bytes at stream offset off.

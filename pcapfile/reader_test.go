@@ -41,21 +41,11 @@ var captures = []captureInfo{
 // readAll reads every segment of a capture, copying the payloads.
 func readAll(t testing.TB, r *Reader) []segment.Segment {
 	t.Helper()
-	var segs []segment.Segment
-	for {
-		var seg segment.Segment
-		err := r.Next(&seg)
-		if err == io.EOF {
-			return segs
-		}
-		if err != nil {
-			t.Fatalf("segment %d: %v", len(segs), err)
-		}
-		p := make([]byte, len(seg.Payload)) // the copy's cap is its len, as the original's
-		copy(p, seg.Payload)
-		seg.Payload = p
-		segs = append(segs, seg)
+	segs, err := ReadAll(r)
+	if err != nil {
+		t.Fatalf("segment %d: %v", len(segs), err)
 	}
+	return segs
 }
 
 func readFile(t testing.TB, name string) ([]segment.Segment, *Reader) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,22 +35,11 @@ func writeCut(t *testing.T, src string, snap int) string {
 // readSegments reads every segment of the capture src, payloads copied.
 func readSegments(t *testing.T, src string) []segment.Segment {
 	t.Helper()
-	r, err := pcapfile.Open(src)
+	segs, err := pcapfile.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	var segs []segment.Segment
-	for {
-		var seg segment.Segment
-		if err := r.Next(&seg); errors.Is(err, io.EOF) {
-			return segs
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		seg.Payload = bytes.Clone(seg.Payload)
-		segs = append(segs, seg)
-	}
+	return segs
 }
 
 // writeSegments writes segs as a pcapng file called name in a temporary
