@@ -7,26 +7,12 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
 // retitle retitles a terminal, rings it and clears the screen.
 const retitle = "\x1b]0;PWNED\x07\x1b[2J"
-
-// rawControl returns the first byte or rune of out a terminal could obey
-// (C0 controls but the newline and a tab opening a line, DEL, C1 controls,
-// bytes that are not UTF-8), or -1.
-func rawControl(out string) int {
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.TrimLeft(l, "\t")
-		for _, r := range l {
-			if r < 0x20 || r >= 0x7f && r <= 0x9f || r == utf8.RuneError {
-				return int(r)
-			}
-		}
-	}
-	return -1
-}
 
 // TestNotesEscaped: a note holding wire bytes unquoted (as the Identity
 // note once held a READY's Socket-Type) prints them escaped.
@@ -38,7 +24,7 @@ func TestNotesEscaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Flush()
-	if c := rawControl(buf.String()); c >= 0 {
+	if c := livetest.RawControl(buf.String()); c >= 0 {
 		t.Errorf("raw %#x in the notes:\n%q", c, buf.String())
 	}
 	if !strings.Contains(buf.String(), `\x1b]0;PWNED\x07\x1b[2J`) {

@@ -13,6 +13,7 @@
 // take a TB, which *testing.T satisfies.
 //
 // Imports: none of our packages (its tests: internal/skip). Only e2e,
-// vmtest/guest and bench import it; nothing that ships (cmd/zmtpdump and
-// the packages below it) may.
+// vmtest/guest, bench and tests (RawControl, the terminal oracle of the
+// printers' hostile-input tests) import it; nothing that ships
+// (cmd/zmtpdump and the packages below it) may.
 package livetest
