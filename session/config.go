@@ -67,8 +67,7 @@ type Config struct {
 	// StatsFile receives the exit statistics as a JSON object (live only;
 	// "": none).
 	StatsFile string
-	// Create creates the files written (-w, StatsFile); it must be set
-	// when either is.
+	// Create creates the files written (-w, StatsFile); nil: CreateFile.
 	Create func(name string) (*os.File, error)
 
 	// Flows bounds TCP reassembly (zero fields take flows' defaults).

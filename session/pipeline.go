@@ -121,8 +121,10 @@ func (p *Pipeline) err() error {
 // source ends, ctx is done, -c or -G is reached or writing fails. A
 // reader of stdout gone away (zmtpdump | head) is no error.
 func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error) {
-	if cfg.Create == nil && ((cfg.WriteFile != "" && cfg.WriteFile != "-") || cfg.StatsFile != "") {
-		return errors.New("session: Config.Create is needed to write -w or --stats-file")
+	if cfg.Create == nil {
+		c := *cfg
+		c.Create = CreateFile
+		cfg = &c
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

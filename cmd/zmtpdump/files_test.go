@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zmtpdump/zmtpdump/internal/skip"
+	"github.com/zmtpdump/zmtpdump/session"
 )
 
 // TestWriteRefusesSymlink plants a symbolic link at the -w and
@@ -32,8 +33,8 @@ func TestWriteRefusesSymlink(t *testing.T) {
 			cmd := newRootCommand(&stdout, &stderr)
 			cmd.SetArgs([]string{"-r", "../../testdata/push_pull_null.pcap", flag, link})
 			err := cmd.ExecuteContext(context.Background())
-			if !errors.Is(err, errSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
-				t.Errorf("%s through a symlink: error %v, want %q", flag, err, link+" is a symbolic link: "+errSymlink.Error())
+			if !errors.Is(err, session.ErrSymlink) || !strings.Contains(err.Error(), link+" is a symbolic link") {
+				t.Errorf("%s through a symlink: error %v, want %q", flag, err, link+" is a symbolic link: "+session.ErrSymlink.Error())
 			}
 			if got, _ := os.ReadFile(target); string(got) != content {
 				t.Errorf("the symlink's target was changed: %d bytes, starting %q", len(got), got[:min(16, len(got))])
@@ -100,8 +101,8 @@ func TestWriteRefusesOthersFile(t *testing.T) {
 	cmd := newRootCommand(&stdout, &stderr)
 	cmd.SetArgs([]string{"-r", "../../testdata/push_pull_null.pcap", "-w", planted})
 	err := cmd.ExecuteContext(context.Background())
-	if !errors.Is(err, errNotOurs) || !strings.Contains(err.Error(), "owned by uid 65534") {
-		t.Errorf("-w into another user's file: error %v, want %v naming uid 65534", err, errNotOurs)
+	if !errors.Is(err, session.ErrNotOurs) || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("-w into another user's file: error %v, want %v naming uid 65534", err, session.ErrNotOurs)
 	}
 	if got, _ := os.ReadFile(planted); string(got) != content {
 		t.Errorf("the other user's file was changed: %q", got)

@@ -32,7 +32,6 @@ func (c *config) session() *session.Config {
 		WriteFile:   c.writeFile,
 		Application: "zmtpdump " + version,
 		StatsFile:   c.statsFile,
-		Create:      createFile,
 		Flows:       c.flows,
 		Shards:      c.shards,
 	}
@@ -86,7 +85,7 @@ func run(ctx context.Context, cfg *config, stdout, stderr io.Writer) (err error)
 
 // startProfile starts a CPU profile into the file name; stop ends it.
 func startProfile(name string) (stop func() error, err error) {
-	f, err := createFile(name)
+	f, err := session.CreateFile(name)
 	if err != nil {
 		return nil, fmt.Errorf("--cpu-profile: %w", err)
 	}
