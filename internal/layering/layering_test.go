@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"pcapfile": {"segment", "filter"},
 	"output":   {"segment", "zmtp"},
 	"learn":    {"segment", "zmtp", "output"},
+	"diagnose": {"segment", "zmtp"},
 	// The kernel side.
 	"loader": {"bpf", "segment", "filter", "internal/kernel"},
 	"procs":  {"bpf", "internal/kernel"},
