@@ -9,7 +9,12 @@
 // they explain, and a drawn ladder goes to the printer as bytes
 // (output.Text.Drawing), so that output needs no type of learn's.
 //
+// Problems (package diagnose's events) get a note per kind, the rule they
+// show broken (Kind.Rule), and a row in the ladder; the ladder's title says
+// the request/reply latency (Ladder.SetHealth).
+//
 // Imports: of our packages, output (Note, the stages and the quoting
-// helpers), zmtp (the events) and segment (the direction, the close
-// reason). output must not import learn; only session does.
+// helpers), zmtp (the events), segment (the direction, the close reason)
+// and diagnose (problems, health figures). output must not import learn;
+// only session does.
 package learn

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
@@ -18,8 +19,10 @@ import (
 type Explainer struct {
 	all   bool
 	shown uint64 // one bit per noteKey
-	sides [2]explainSide
-	notes []output.Note
+	// problems has one bit per diagnose.Kind whose note was shown.
+	problems uint32
+	sides    [2]explainSide
+	notes    []output.Note
 }
 
 // explainSide is what one side of the connection said so far.
@@ -127,6 +130,8 @@ func (x *Explainer) Notes(from segment.Dir, ev zmtp.Event) []output.Note {
 		x.error(s, o, e)
 	case *zmtp.Connection:
 		x.teardown(e)
+	case *diagnose.Problem:
+		x.problem(e)
 	}
 	return x.notes
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
@@ -35,6 +36,7 @@ type Ladder struct {
 	greet          [2]ladderGreeting
 	end            *ladderRow
 	summary        zmtp.Connection // Sides without Identity
+	latency        string          // request/reply latency, "" when unknown
 }
 
 // DefaultLadderRows is the row cap of NewLadder when given 0.
@@ -194,9 +196,15 @@ func messageLabel(m *zmtp.Message) string {
 	return b.String()
 }
 
-// eventLabel is the label of a command, identity, gap or error.
+// SetHealth records the connection's health figures (nil: none), to be
+// called before AppendTo: the title line shows the request/reply latency.
+func (l *Ladder) SetHealth(h *diagnose.Health) { l.latency = output.LatencyText(h) }
+
+// eventLabel is the label of a command, identity, gap, error or problem.
 func eventLabel(ev zmtp.Event) string {
 	switch e := ev.(type) {
+	case *diagnose.Problem:
+		return "problem: " + string(output.AppendEscaped(nil, e.Kind.String()))
 	case *zmtp.Command:
 		return commandLabel(e)
 	case *zmtp.Identity:

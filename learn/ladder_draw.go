@@ -32,6 +32,10 @@ func (l *Ladder) AppendTo(b []byte) []byte {
 		b = append(b, ", "...)
 		b = output.AppendEscaped(b, l.summary.End.String())
 	}
+	if l.latency != "" {
+		b = append(b, ", latency "...)
+		b = append(b, l.latency...)
+	}
 	b = append(b, '\n')
 	b = fmt.Appendf(b, "%-*s%s%*s\n", timeCol, " time (s)", left, w+2-len(left), right)
 	for _, r := range rows {

@@ -9,7 +9,13 @@
 // time, endpoints, owners, notes) and an event per call, nothing pushed in
 // beside it.
 //
-// Imports: of our packages, zmtp (the events) and segment (segments, the
-// direction, the close reason). It must not import learn, flows, session or
-// the capture sources (loader, pcapfile), which import it or sit beside it.
+// Problems (package diagnose) are events too: a *diagnose.Problem prints
+// as a "problem:" line or a "problem" JSON object, a connection's
+// diagnose.Health follows its summary (Line.Health), and the exit summary
+// of problems by kind is WriteProblemsText and AppendProblemsJSON.
+//
+// Imports: of our packages, zmtp (the events), segment (segments, the
+// direction, the close reason) and diagnose (problems and health figures).
+// It must not import learn, flows, session or the capture sources (loader,
+// pcapfile), which import it or sit beside it.
 package output

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -103,10 +104,10 @@ func (p *JSON) Packet(seg *segment.Segment) error {
 func (p *JSON) Event(l *Line, ev zmtp.Event) error {
 	p.owners, p.notes = l.Owners, l.Notes
 	defer func() { p.owners, p.notes = nil, nil }()
-	return p.event(l.Time, l.Src, l.Dst, ev)
+	return p.event(l.Time, l.Src, l.Dst, l.Health, ev)
 }
 
-func (p *JSON) event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error {
+func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, ev zmtp.Event) error {
 	var b []byte
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
@@ -143,6 +144,13 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, ev zmtp.Event) error 
 	case *zmtp.Connection:
 		b = p.head(t, src, dst, "connection")
 		b = appendJSONConnection(b, e)
+		b = appendJSONHealth(b, h)
+		b = p.appendNotes(b)
+		return p.line(b)
+	case *diagnose.Problem:
+		b = p.head(t, src, dst, "problem")
+		b = appendJSONProblem(b, e)
+		b = p.appendOwners(b)
 		b = p.appendNotes(b)
 		return p.line(b)
 	case *zmtp.Command:

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -24,6 +25,10 @@ type Line struct {
 	// Notes explain the event (nil: none). The printer does not keep the
 	// slice after the call.
 	Notes []Note
+	// Health is the connection's figures (latency, heartbeat interval,
+	// time stalled, subscriptions), set on a *zmtp.Connection event only
+	// (nil: none known, nothing printed of them).
+	Health *diagnose.Health
 }
 
 // Printer writes what zmtpdump prints: one line per TCP segment (-v) or
@@ -32,7 +37,8 @@ type Line struct {
 type Printer interface {
 	// Packet prints a captured TCP segment (verbose mode).
 	Packet(seg *segment.Segment) error
-	// Event prints a ZMTP event (*zmtp.Gap included) described by l.
+	// Event prints a ZMTP event (*zmtp.Gap and *diagnose.Problem
+	// included) described by l.
 	Event(l *Line, ev zmtp.Event) error
 	// Owners says once per connection, when they become known, which
 	// processes own its ends (l's Src and Dst are the client's and the
@@ -41,6 +47,10 @@ type Printer interface {
 	// Drawing writes a drawn diagram (--ladder), every line ending in a
 	// newline.
 	Drawing(b []byte) error
+	// Problems writes the exit summary of the problems seen, by kind
+	// (nothing when kinds is empty): for people on Options.Stderr and,
+	// in JSON, as a line {"event":"problems",...}.
+	Problems(kinds []diagnose.KindCount) error
 	// Stats writes the exit statistics of a live capture.
 	Stats(st *Stats) error
 	// Flush writes out anything buffered.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -26,6 +27,9 @@ type Conversation struct {
 	// Gaps and Lost count, per direction (client to server first), the
 	// gaps in the stream and the bytes they lost.
 	Gaps, Lost [2]uint64
+	// Health is the connection's figures (nil: none); the table lists
+	// the request/reply latency and the time stalled below the rows.
+	Health *diagnose.Health
 }
 
 // NewConversation copies the connection summary c, which is only valid
@@ -96,7 +100,7 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 	t := table{header: []string{"Client", "Server", "Sockets", "Version", "Mechanism",
 		"Msgs ->", "Bytes ->", "Msgs <-", "Bytes <-", "Start", "Duration", "Errors", "Gaps", "Lost", "Resyncs", "End"}}
 	t.right = []bool{false, false, false, false, false, true, true, true, true, true, true, true, true, true, true, false}
-	var errs, joins []string
+	var errs, joins, health []string
 	first := convs[0].Start
 	for i := range convs {
 		c := &convs[i]
@@ -124,6 +128,9 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 		if joined(&c.Summary) {
 			joins = append(joins, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, inferredText(a, z)))
 		}
+		if h := healthText(c.Health); h != "" {
+			health = append(health, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, h))
+		}
 	}
 	t.write(bw)
 	writeRest(bw, rest)
@@ -131,6 +138,12 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 		fmt.Fprintln(bw, "Joined mid-connection (greetings not seen; * marks what the traffic proved):")
 		for _, j := range joins {
 			fmt.Fprintln(bw, j)
+		}
+	}
+	if len(health) > 0 {
+		fmt.Fprintln(bw, "Latency and stalls:")
+		for _, h := range health {
+			fmt.Fprintln(bw, h)
 		}
 	}
 	if len(errs) > 0 {
@@ -149,6 +162,16 @@ func writeRest(w *bufio.Writer, r Rest) {
 	}
 	fmt.Fprintf(w, "%d more conversations not shown (row limit; their errors not listed): %d msgs (%d bytes) ->, %d msgs (%d bytes) <-, %d errors, %d gaps, %d bytes lost, %d resyncs\n",
 		r.Conversations, r.Messages[0], r.Bytes[0], r.Messages[1], r.Bytes[1], r.Errors, r.Gaps, r.Lost, r.Resyncs)
+}
+
+// healthText says a connection's latency and time stalled, "latency p50
+// 1.2ms p99 3.4ms (10 replies), stalled 1.5s", or "" when neither is known.
+func healthText(h *diagnose.Health) string {
+	b := appendHealth(nil, h)
+	if len(b) == 0 {
+		return ""
+	}
+	return string(b[len(", "):])
 }
 
 func u(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -126,6 +127,7 @@ func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	case *zmtp.Connection:
 		b = p.paint(b, colorBold)
 		b = appendConnection(b, src, dst, e)
+		b = appendHealth(b, l.Health)
 		b = p.unpaint(b)
 	case *zmtp.Gap:
 		b = p.paint(b, colorRed)
@@ -135,6 +137,8 @@ func (p *Text) Event(l *Line, ev zmtp.Event) error {
 		b = p.paint(b, colorYellow)
 		b = appendResync(b, e)
 		b = p.unpaint(b)
+	case *diagnose.Problem:
+		b = p.appendProblem(b, e)
 	case *zmtp.Error:
 		b = p.paint(b, colorRed)
 		b = append(b, "error: "...)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/filter"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
@@ -58,6 +59,12 @@ type Config struct {
 	Ladder  bool
 	// Status shows the live status line on stderr.
 	Status bool
+	// NoProblems turns diagnosis off (--no-problems): no problem event,
+	// no health figures, no exit summary of problems.
+	NoProblems bool
+	// Diagnose holds the detectors' thresholds (zero fields take
+	// diagnose's defaults).
+	Diagnose diagnose.Config
 
 	// WriteFile writes the packets as pcapng there (-w; "-": stdout, and
 	// nothing else is printed there).

@@ -3,6 +3,7 @@ package session
 import (
 	"time"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
@@ -17,16 +18,16 @@ type session struct {
 	out    *sink
 	zc     *zmtp.Conn
 	seg    *segment.Segment
-	first  time.Time  // time of the first segment that carried data, a gap or a skip
-	last   time.Time  // time of the last one
-	fed    bool       // any byte (or gap, or skip) was given to zc
-	gaps   [2]uint64  // gaps per direction (segment.Dir order); skips are not gaps
-	lost   [2]uint64  // bytes they lost
-	procs  *owners    // nil: no process attribution
-	own    ownerState // what procs found
-	learn  *learning  // --explain, --ladder; nil: off
-	joiner joiner     // writes sync points into kernel-side framing; nil: none
-	dirs   [2]dirSync // per flows direction
+	first  time.Time      // time of the first segment that carried data, a gap or a skip
+	last   time.Time      // time of the last one
+	gaps   [2]uint64      // gaps per direction (segment.Dir order); skips are not gaps
+	lost   [2]uint64      // bytes they lost
+	procs  *owners        // nil: no process attribution
+	own    ownerState     // what procs found
+	learn  *learning      // --explain, --ladder; nil: off
+	joiner joiner         // writes sync points into kernel-side framing; nil: none
+	dirs   [2]dirSync     // per flows direction
+	diag   *diagnose.Conn // problems and health figures; nil: --no-problems
 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
@@ -53,24 +54,43 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		// gaps held for the kernel's counts come out first, without.
 		s.dirs[d].release(s, d, 0, false)
 	}
+	if summary {
+		s.connection(d, c)
+		return
+	}
 	notes := s.learn.event(d, s.seg.Time, ev)
-	s.out.event(s.line(d, s.seg.Time, notes), ev, !summary && !resync)
-	if l := s.learn.drawn(); summary && l != nil {
+	s.out.event(s.line(d, s.seg.Time, notes), ev, !resync)
+	s.diagEvent(d, s.seg.Time, ev)
+}
+
+// connection prints the connection's summary c, sent at its end: the
+// problems it shows first, then the summary with the health figures, the
+// ladder and the -q table's row.
+func (s *session) connection(d segment.Dir, c *zmtp.Connection) {
+	s.diagEvent(d, s.seg.Time, c)
+	h := s.health()
+	notes := s.learn.event(d, s.seg.Time, c)
+	s.out.connection(s.line(d, s.seg.Time, notes), c, h)
+	if l := s.learn.drawn(); l != nil {
+		l.SetHealth(h)
 		s.out.drawing(l.AppendTo)
 	}
-	if summary {
-		conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)
-		conv.Gaps, conv.Lost = s.gaps, s.lost
-		s.out.conversation(conv)
-	}
+	conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)
+	conv.Gaps, conv.Lost, conv.Health = s.gaps, s.lost, h
+	s.out.conversation(conv)
 }
+
+// fed reports that a byte (or a gap, or a skip) was given to zc: every
+// call that feeds it starts its direction (start) right after fedAt. It
+// costs no field, so that a session fits its 256-byte size class.
+func (s *session) fed() bool { return s.dirs[0].started || s.dirs[1].started }
 
 // fedAt notes that seg carried data, a gap or a skip.
 func (s *session) fedAt(seg *segment.Segment) {
-	if !s.fed {
+	if !s.fed() {
 		s.first = seg.Time
 	}
-	s.seg, s.last, s.fed = seg, seg.Time, true
+	s.seg, s.last = seg, seg.Time
 }
 
 // Data implements flows.Consumer.
@@ -79,6 +99,9 @@ func (s *session) Data(d segment.Dir, p []byte, seg *segment.Segment) {
 	s.start(d)
 	if !s.conn.MidStream {
 		s.learn.data(d, len(p), seg)
+	}
+	if s.diag != nil {
+		s.diag.Traffic(d, seg.Time)
 	}
 	dec := s.zc.Decoder(d)
 	h := dec.Headers()
@@ -191,7 +214,7 @@ func (s *session) Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segme
 // still open when the capture ended, at its last data (so that reading a
 // file always prints the same times).
 func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
-	if !s.fed {
+	if !s.fed() {
 		return // no payload either way: nothing ZMTP to sum up
 	}
 	at := seg
@@ -202,5 +225,6 @@ func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	for d := range s.dirs {
 		s.dirs[d].release(s, segment.Dir(d), 0, false)
 	}
+	s.diagClose(r, at.Time)
 	s.zc.Close(r, s.emit)
 }

@@ -8,7 +8,7 @@
 // The command (cmd/zmtpdump) parses and validates its flags into a Config
 // and calls Run; everything after that happens here.
 //
-// Imports: segment, filter, flows, zmtp, output, learn, pcapfile, loader
-// and procs;
+// Imports: segment, filter, flows, zmtp, diagnose, output, learn,
+// pcapfile, loader and procs;
 // nothing of ours imports session but the command.
 package session

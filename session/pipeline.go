@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
@@ -36,6 +37,9 @@ type Pipeline struct {
 	// -w file: one that came up during the capture gets its block before
 	// its first packet (nil when reading a file).
 	iface func(index int) (loader.Interface, bool)
+	// refused finds connect-refused bursts in the SYNs and RSTs (nil:
+	// --no-problems).
+	refused *diagnose.Refused
 }
 
 // New returns the pipeline of cfg, printing to stdout (the statistics for
@@ -57,10 +61,12 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 	if cfg.Snap == 0 {
 		zopts.MaxBody = -1 // sizes only
 	}
+	p.newDiagnosis()
 	factory := func(c *flows.Conn) flows.Consumer {
 		s := newSession(c, p.sink, zopts, p.procs)
 		s.learn = cfg.newLearning(c)
 		s.joiner = p.joiner
+		s.diag = p.newDiag(c.Client, c.Server)
 		return s
 	}
 	if n := cfg.shards(); n > 0 {
@@ -77,6 +83,7 @@ func (p *Pipeline) Add(seg *segment.Segment) {
 	if p.pcap != nil || p.cfg.Verbose {
 		p.procs.pass(seg, p.write) // --pid and --comm first: see ownerGate
 	}
+	p.refusedSegment(seg)
 	p.asm.Add(seg)
 }
 
@@ -148,6 +155,7 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 		err = p.readFile(ctx)
 	}
 	p.Close()
+	p.sink.writeProblems()
 	if st != nil {
 		p.sink.stats(st)
 	}

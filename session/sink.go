@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
@@ -45,6 +46,11 @@ type sink struct {
 	// finishOnClose goes on without printing when stdout is closed,
 	// instead of stopping (see stdoutClosed).
 	finishOnClose bool
+	// problems sums up the problems seen, printed or not (-q, past -c).
+	problems diagnose.Summary
+	// idents finds duplicate identities across the sessions that print
+	// here (nil: --no-problems); it has its own lock.
+	idents *identities
 }
 
 func newSink(out output.Printer) *sink { return &sink{out: out} }
@@ -82,6 +88,32 @@ func (s *sink) event(l output.Line, ev zmtp.Event, counted bool) {
 	s.line = output.Line{} // keeps nothing of the connection
 }
 
+// problem prints a problem described by l: counted among the events
+// (not the messages) and in the exit summary, printed unless quiet or,
+// as a gap, past -c.
+func (s *sink) problem(l output.Line, p *diagnose.Problem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events++
+	s.problems.Add(p)
+	if s.quiet || s.limit > 0 && s.messages >= s.limit {
+		return
+	}
+	s.line = l
+	s.note(s.out.Event(&s.line, p))
+	s.line = output.Line{}
+}
+
+// writeProblems writes the exit summary of problems, quiet or not;
+// nothing when there was none.
+func (s *sink) writeProblems() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.problems.Empty() {
+		s.note(s.out.Problems(s.problems.Kinds()))
+	}
+}
+
 // gap prints a gap described by l, unless past -c.
 func (s *sink) gap(l output.Line, g *zmtp.Gap) {
 	s.mu.Lock()
@@ -100,6 +132,13 @@ func (s *sink) drawing(draw func([]byte) []byte) {
 	if !s.quiet {
 		s.note(s.out.Drawing(draw(nil)))
 	}
+}
+
+// connection prints a connection's summary described by l, with its
+// health figures h (nil: none).
+func (s *sink) connection(l output.Line, ev *zmtp.Connection, h *diagnose.Health) {
+	l.Health = h
+	s.event(l, ev, false)
 }
 
 // owners prints, once per connection, which processes own its ends.

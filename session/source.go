@@ -48,6 +48,7 @@ func (p *Pipeline) loop(src source) error {
 	end := src.end()
 	p.procs.finish(p.write)
 	p.asm.Flush(end)
+	p.flushRefused(end, true)
 	return err
 }
 
@@ -89,6 +90,7 @@ func (p *Pipeline) read(src source) error {
 // housekeep expires idle connections, then does the source's housekeeping.
 func (p *Pipeline) housekeep(src source, now time.Time) error {
 	p.asm.Expire(now)
+	p.flushRefused(now, false)
 	return src.housekeep(now)
 }
 

@@ -180,6 +180,21 @@ func (d *Decoder) NextHeader() (off uint64, inMessage, ok bool) {
 	return 0, false, false
 }
 
+// InMessage reports whether the direction stopped inside a unit: a frame
+// header, a frame or command body, or between the frames of a multipart
+// message. A direction in its greeting, searching for a boundary or
+// stopped after an error is not in one (a close there loses no message
+// it could tell).
+func (d *Decoder) InMessage() bool {
+	switch d.st {
+	case stSize, stBody, stCommand, stV1Long, stV1Flags:
+		return true
+	case stFlags, stV1Len:
+		return d.inMsg
+	}
+	return false
+}
+
 // V2Framing reports whether the direction speaks ZMTP 2.0 framing (no
 // COMMAND flag).
 func (d *Decoder) V2Framing() bool { return d.major == 2 }

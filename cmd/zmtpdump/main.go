@@ -6,7 +6,8 @@
 // runs; `check` reports probe.Run.
 //
 // Imports: session (the pipeline), probe (`check`), and for building the
-// session's configuration loader, filter, flows, output and pcapfile;
+// session's configuration loader, filter, flows, diagnose (the thresholds),
+// output and pcapfile;
 // nothing imports it.
 package main
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/filter"
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
@@ -86,6 +87,10 @@ type config struct {
 	// statsFile is --stats-file: the exit statistics of a live capture,
 	// as a JSON object, written there.
 	statsFile string
+	// diagnose holds the thresholds of diagnosis (--refused-attempts,
+	// --refused-quiet, --stall-after); noProblems is --no-problems.
+	diagnose   diagnose.Config
+	noProblems bool
 }
 
 // minFrameKeep is the fewest body bytes kernel-side framing keeps of a frame:
@@ -180,6 +185,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.StringVar(&cfg.statsFile, "stats-file", "", "write the exit statistics of a live capture to `PATH` as a JSON object (the keys of --json's last line, \"event\":\"stats\")")
 	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no frame body left out")
 	addOutputFlags(cmd, &cfg)
+	addDiagnoseFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.AddCommand(newCheckCommand(stdout), newVersionCommand(stdout), newGenDocsCommand())
 	cmd.SetOut(stdout)
@@ -236,6 +242,9 @@ func (c *config) finish(ifaces, ports, args []string) error {
 	}
 	c.filterText = strings.Join(args, " ")
 	if err := c.finishOutput(); err != nil {
+		return err
+	}
+	if err := c.finishDiagnose(); err != nil {
 		return err
 	}
 	switch loader.Backend(c.backend) {

@@ -34,6 +34,8 @@ func (c *config) session() *session.Config {
 		StatsFile:   c.statsFile,
 		Flows:       c.flows,
 		Shards:      c.shards,
+		NoProblems:  c.noProblems,
+		Diagnose:    c.diagnose,
 	}
 	switch c.explain {
 	case "once":

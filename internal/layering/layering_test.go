@@ -26,16 +26,16 @@ var allowed = map[string][]string{
 	"zmtp":     {"segment"},
 	"flows":    {"segment"},
 	"pcapfile": {"segment", "filter"},
-	"output":   {"segment", "zmtp"},
-	"learn":    {"segment", "zmtp", "output"},
+	"output":   {"segment", "zmtp", "diagnose"},
+	"learn":    {"segment", "zmtp", "output", "diagnose"},
 	"diagnose": {"segment", "zmtp"},
 	// The kernel side.
 	"loader": {"bpf", "segment", "filter", "internal/kernel"},
 	"procs":  {"bpf", "internal/kernel"},
 	"probe":  {"internal/kernel", "loader", "procs"},
 	// The pipeline, and the command that wires it.
-	"session":      {"segment", "filter", "flows", "zmtp", "output", "learn", "pcapfile", "loader", "procs"},
-	"cmd/zmtpdump": {"session", "probe", "loader", "filter", "flows", "output", "pcapfile"},
+	"session":      {"segment", "filter", "flows", "zmtp", "diagnose", "output", "learn", "pcapfile", "loader", "procs"},
+	"cmd/zmtpdump": {"session", "probe", "loader", "filter", "flows", "diagnose", "output", "pcapfile"},
 	// Tests, tools and test programs: they run zmtpdump, they are not part of it.
 	"accuracy":          nil,
 	"deploy":            nil,

@@ -1,0 +1,163 @@
+package session
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/diagnose"
+	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// Diagnosis: problems are events. A session feeds its diagnose.Conn every
+// decoded event, the traffic, the stalls and the close, and prints the
+// problems they show through the sink, after the event that showed them
+// and under the owner gate's decision for the connection. The pipeline
+// feeds the SYNs and RSTs to a diagnose.Refused (connect-refused bursts,
+// across connections) and the identities to a diagnose.Identities; the
+// sink sums them up at exit.
+
+// identities is a diagnose.Identities shared by the sessions, which run
+// on shard goroutines: one lock per handshake event, none per message.
+type identities struct {
+	mu sync.Mutex
+	id *diagnose.Identities
+}
+
+func (i *identities) event(client, server netip.AddrPort, d segment.Dir, t time.Time, ev zmtp.Event) []diagnose.Problem {
+	if i == nil {
+		return nil
+	}
+	switch ev.(type) {
+	case *zmtp.Command, *zmtp.Identity, *zmtp.Greeting:
+	default:
+		return nil // an identity is announced in READY or an identity frame
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.id.Event(client, server, d, t, ev)
+}
+
+func (i *identities) close(client, server netip.AddrPort) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.id.Close(client, server)
+}
+
+// newDiagnosis sets the pipeline's detectors up, unless cfg turns them off.
+func (p *Pipeline) newDiagnosis() {
+	if p.cfg.NoProblems {
+		return
+	}
+	p.refused = diagnose.NewRefused(p.cfg.Diagnose)
+	p.sink.idents = &identities{id: diagnose.NewIdentities(p.cfg.Diagnose)}
+}
+
+// newDiag returns the diagnosis of a new connection (nil: off).
+func (p *Pipeline) newDiag(client, server netip.AddrPort) *diagnose.Conn {
+	if p.cfg.NoProblems {
+		return nil
+	}
+	return diagnose.NewConn(client, server, p.cfg.Diagnose)
+}
+
+// refusedSegment shows a SYN or RST to the connect-refused detector.
+func (p *Pipeline) refusedSegment(seg *segment.Segment) {
+	if p.refused == nil || seg.Flags&(segment.SYN|segment.RST) == 0 {
+		return
+	}
+	p.printRefused(p.refused.Segment(seg))
+}
+
+// flushRefused ends the connect-refused bursts quiet at now (all of them
+// when final: the source is read).
+func (p *Pipeline) flushRefused(now time.Time, final bool) {
+	if p.refused != nil {
+		p.printRefused(p.refused.Flush(now, final))
+	}
+}
+
+// printRefused prints connect-refused problems. A refused attempt never
+// became a connection whose owners the kernel could tell: under --pid or
+// --comm they are counted in no summary and printed nowhere, as the
+// connections the gate hides.
+func (p *Pipeline) printRefused(ps []diagnose.Problem) {
+	if len(ps) == 0 || p.procs.filtering() {
+		return
+	}
+	for i := range ps {
+		pr := &ps[i]
+		p.sink.problem(output.Line{From: pr.From, Time: pr.Time, Src: pr.Client, Dst: pr.Server}, pr)
+	}
+}
+
+// diagEvent judges ev, sent in direction d at t, and prints the problems
+// it shows. The session's owner gate was passed by the caller.
+func (s *session) diagEvent(d segment.Dir, t time.Time, ev zmtp.Event) {
+	if s.diag == nil {
+		return
+	}
+	s.printProblems(s.diag.Event(d, t, ev))
+	s.printProblems(s.out.idents.event(s.conn.Client, s.conn.Server, d, t, ev))
+}
+
+// printProblems prints problems of this connection, unless the owner gate
+// hides it. Each goes to learning mode too (its --explain note, its row
+// in the ladder).
+func (s *session) printProblems(ps []diagnose.Problem) {
+	if len(ps) == 0 {
+		return
+	}
+	if !s.resolveOwners(s.seg.Time) {
+		return // --pid/--comm: neither end matches
+	}
+	for i := range ps {
+		pr := &ps[i]
+		notes := s.learn.event(pr.From, pr.Time, pr)
+		l := output.Line{From: pr.From, Time: pr.Time, Src: pr.Client, Dst: pr.Server,
+			Owners: s.ownersFor(segment.ClientToServer), Notes: notes}
+		s.out.problem(l, pr)
+	}
+}
+
+// Stall implements flows' stall report: the sender of direction d became
+// stalled (the receiver advertises a zero window while d has data
+// unacknowledged) or recovered. seg is the segment that showed it (nil:
+// the connection's end, at its last data).
+func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
+	if s.diag == nil {
+		return
+	}
+	t := s.last
+	if seg != nil {
+		t = seg.Time
+	}
+	if s.seg == nil {
+		s.seg = &segment.Segment{Time: t}
+	}
+	s.printProblems(s.diag.Stall(d, stalled, t))
+}
+
+// diagClose ends the diagnosis at the close of the connection, at t: the
+// problems the end shows are printed before the connection's summary.
+func (s *session) diagClose(r segment.CloseReason, t time.Time) {
+	if s.diag == nil {
+		return
+	}
+	mid := s.zc.Decoder(segment.ClientToServer).InMessage() || s.zc.Decoder(segment.ServerToClient).InMessage()
+	s.printProblems(s.diag.Close(r, t, mid))
+	s.out.idents.close(s.conn.Client, s.conn.Server)
+}
+
+// health returns the connection's figures for its summary (nil: none).
+func (s *session) health() *diagnose.Health {
+	if s.diag == nil {
+		return nil
+	}
+	return s.diag.Health()
+}
