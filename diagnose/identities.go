@@ -13,7 +13,8 @@ import (
 // endpoint, across connections, and reports two open connections to one
 // endpoint announcing the same one (duplicate-identity). It follows at most
 // Config.MaxIdentities (65536 by default) connections that announced an identity or
-// a server socket type, about 200 bytes plus the identity each. It is not safe for concurrent use.
+// a server socket type, about 250 bytes plus twice the identity each (map
+// entries included). It is not safe for concurrent use.
 type Identities struct {
 	cfg   Config
 	conns map[connKey]*identityConn
@@ -89,8 +90,8 @@ func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.
 		c.serverType = stype
 		return i.check(k, c, t)
 	}
-	if c.identity != nil {
-		return nil // the first identity counts
+	if c.identity != nil || len(id) == 0 {
+		return nil // the first identity counts; an empty one is anonymous
 	}
 	c.identity = id[:min(len(id), 255)]
 	ik := idKey{server, string(c.identity)}

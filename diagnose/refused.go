@@ -11,7 +11,7 @@ import (
 // Refused follows connection attempts answered by RST across connections,
 // and reports each burst of them as one connect-refused problem. It follows
 // at most Config.MaxRefusedPairs (4096 by default) client-address/server
-// pairs at once, about 200 bytes each (map entry included); attempts of further pairs are not
+// pairs at once, about 250 bytes each (map entry included); attempts of further pairs are not
 // followed until a burst ends. It is not safe for concurrent use.
 type Refused struct {
 	cfg   Config
