@@ -34,6 +34,7 @@ type Conn struct {
 	initiate  bool
 	done      bool // READY from the server side after the HELLO
 	errored   bool
+	serverErr string // the server's decoding error during the handshake
 	curveKey  [32]byte
 	curveKeyN uint8
 
@@ -128,8 +129,13 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 	case *zmtp.Message:
 		c.message(d, t, e)
 	case *zmtp.Error:
-		if errors.Is(e.Err, zmtp.ErrMechanismMismatch) {
+		switch {
+		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
 			out = c.mechanismMismatch(out, d, t)
+		case c.hello && !c.done && d != c.helloDir && c.serverErr == "":
+			// The server's answer to HELLO broke the grammar: libzmq
+			// 4.3.4 mangles its ERROR's name so (`5e "RROR"`).
+			c.serverErr = printable([]byte(e.Reason()))
 		}
 	}
 	if len(out) > 0 {

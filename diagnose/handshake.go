@@ -25,13 +25,12 @@ func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greet
 	if s.mech != p.mech {
 		return c.mechanismMismatch(out, d, t)
 	}
-	if (s.mech == "PLAIN" || s.mech == "CURVE") && s.asServer == p.asServer {
-		what := "both claim"
-		if !s.asServer {
-			what = "neither claims"
-		}
+	// Both claiming the server role is reported; neither is not: libzmq
+	// 4.3.4 sends as-server 0 on both sides of its PLAIN and CURVE
+	// connections (testdata/plain_ok.pcap, curve.pcap).
+	if (s.mech == "PLAIN" || s.mech == "CURVE") && s.asServer && p.asServer {
 		pr, ok := c.problem(AsServerConflict, d, t,
-			"the two "+s.mech+" greetings "+what+" the server role (as-server): one peer must be the "+s.mech+
+			"the two "+s.mech+" greetings both claim the server role (as-server): one peer must be the "+s.mech+
 				" server and the other its client, so the handshake cannot complete",
 			Field{"mechanism", s.mech}, Field{"as_server", s.asServer})
 		out = add(out, pr, ok)
@@ -223,6 +222,11 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 	var text string
 	fields := []Field{{"mechanism", c.helloMech}, {"end", end.String()}}
 	switch {
+	case c.serverErr != "":
+		text = "the " + c.role(srv) + " answered the client's " + mech + " " + c.lastStep() +
+			" with a malformed command (libzmq 4.3.4 sends its ERROR so) and the connection was " + end.String() +
+			": the server most likely refused the handshake"
+		fields = append(fields, Field{"decoder_error", c.serverErr})
 	case !c.welcome && c.helloMech == "CURVE":
 		text = "the " + c.role(srv) + " never answered the CURVE HELLO with WELCOME before the connection was " +
 			end.String() + ": it could not open the HELLO box, most likely the client has the wrong server public key"
@@ -242,6 +246,14 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 	}
 	p, ok := c.problem(AuthFailed, srv, t, text, fields...)
 	return add(out, p, ok)
+}
+
+// lastStep names the client's last handshake command.
+func (c *Conn) lastStep() string {
+	if c.initiate {
+		return "INITIATE"
+	}
+	return "HELLO"
 }
 
 // versionClosed reports a 3.x peer that closed on an older peer instead of
