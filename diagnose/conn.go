@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 
@@ -10,36 +11,256 @@ import (
 
 // Conn follows one connection's problems and figures. It is not safe for
 // concurrent use.
+//
+// Its size is 864 bytes on 64-bit platforms (two sides of 328 bytes and the
+// connection's own fields); the latency state (about 3.6 KB) is allocated
+// at the first request of a request/reply connection, the subscription list
+// at the first subscription.
 type Conn struct {
 	client, server netip.AddrPort
 	cfg            Config
+	sides          [2]side
+
+	// reported marks the kinds already reported on this connection (each
+	// kind is reported at most once per connection, stalls aside).
+	reported [numKinds]bool
+
+	// The security handshake: the direction that sent HELLO, and what
+	// followed it.
+	hello     bool
+	helloDir  segment.Dir
+	helloMech string
+	welcome   bool
+	initiate  bool
+	done      bool // READY from the server side after the HELLO
+	errored   bool
+	serverErr string // the server's decoding error during the handshake
+	curveKey  [32]byte
+	curveKeyN uint8
+
+	stalled time.Duration // stalls of at least cfg.StallAfter, summed
+
+	lat  *latency
+	subs *subscriptions
+}
+
+// side is what the Conn knows of one direction's sender.
+type side struct {
+	greeted  bool
+	major    uint8
+	minor    uint8
+	down     bool
+	asServer bool
+	mech     string
+	sockType string
+
+	traffic     bool
+	lastTraffic time.Time
+
+	// heartbeats this side sent
+	pingPending bool
+	pingAt      time.Time
+	pingTTL     time.Duration
+	pingCtx     [2]pingContext // the last two PING contexts, [0] newest
+	lastPing    time.Time
+	pings       uint64
+	intervals   [8]time.Duration // the last intervals between PINGs, a ring
+	nIntervals  uint64
+
+	// stalls of this direction's sender
+	stalling bool
+	stallAt  time.Time
+	// a stall that ended and is not yet reported: reported at the next
+	// call, as recovered, unless that call is the close at the same time.
+	ended    bool
+	endedAt  time.Time
+	endedDur time.Duration
+}
+
+// pingContext is a PING's context, 0 to 16 bytes (RFC 37).
+type pingContext struct {
+	n   uint8
+	set bool
+	b   [16]byte
 }
 
 // NewConn returns the diagnosis of a connection from client to server.
+// Zero fields of cfg take DefaultConfig's values.
 func NewConn(client, server netip.AddrPort, cfg Config) *Conn {
 	return &Conn{client: client, server: server, cfg: cfg.withDefaults()}
 }
 
-// Event judges an event decoded from direction d at time t, and returns the
-// problems it shows (nil, almost always).
-func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
-	return nil
+// problem returns a problem of the connection, once per kind: ok is false
+// when the kind was already reported.
+func (c *Conn) problem(k Kind, from segment.Dir, t time.Time, text string, fields ...Field) (Problem, bool) {
+	if c.reported[k] {
+		return Problem{}, false
+	}
+	c.reported[k] = true
+	return Problem{Kind: k, Text: text, Time: t, Client: c.client, Server: c.server, From: from, Fields: fields}, true
 }
 
-// Traffic records that direction d carried payload at time t.
-func (c *Conn) Traffic(d segment.Dir, t time.Time) {}
+// add appends a problem if ok.
+func add(out []Problem, p Problem, ok bool) []Problem {
+	if ok {
+		out = append(out, p)
+	}
+	return out
+}
+
+// role names a side for sentences: "client 1.2.3.4:5" or "server ...".
+func (c *Conn) role(d segment.Dir) string {
+	if d == segment.ClientToServer {
+		return "client " + c.client.String()
+	}
+	return "server " + c.server.String()
+}
+
+// Event judges an event decoded from direction d at time t, and returns the
+// problems it shows: nil, almost always (no allocation then).
+func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
+	out := c.flushStall(nil, t, false)
+	c.heard(d, t)
+	switch e := ev.(type) {
+	case *zmtp.Greeting:
+		out = c.greeting(out, d, t, e)
+	case *zmtp.Command:
+		out = c.command(out, d, t, e)
+	case *zmtp.Message:
+		c.message(d, t, e)
+	case *zmtp.Error:
+		switch {
+		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
+			out = c.mechanismMismatch(out, d, t)
+		case c.hello && !c.done && d != c.helloDir && c.serverErr == "":
+			// The server's answer to HELLO broke the grammar: libzmq
+			// 4.3.4 mangles its ERROR's name so (`5e "RROR"`).
+			c.serverErr = printable([]byte(e.Reason()))
+		}
+	}
+	if len(out) > 0 {
+		h := *ev.EventHeader()
+		for i := range out {
+			if out[i].Header == (zmtp.Header{}) {
+				out[i].Header = h
+			}
+		}
+	}
+	return out
+}
+
+// heard records traffic from d: it answers the peer's PING.
+func (c *Conn) heard(d segment.Dir, t time.Time) {
+	s := &c.sides[d]
+	s.traffic = true
+	s.lastTraffic = t
+	c.sides[d.Reverse()].pingPending = false
+}
+
+// Traffic records that direction d carried payload at time t: any
+// traffic answers the peer's PING (RFC 37).
+func (c *Conn) Traffic(d segment.Dir, t time.Time) { c.heard(d, t) }
 
 // Stall records that the sender of direction d became stalled (stalled) or
-// recovered at time t, and returns the problems it shows.
+// recovered at time t, and returns the problems it shows. A stall of at
+// least Config.StallAfter is reported once it ended: as recovered at the
+// next call, or as lasting to the close when the close follows at the same
+// time (flows ends a stall just before the close); a recovery with a zero
+// time leaves the stall to Close.
 func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
-	return nil
+	out := c.flushStall(nil, t, false)
+	s := &c.sides[d]
+	if stalled {
+		if !s.stalling {
+			s.stalling, s.stallAt = true, t
+		}
+		return out
+	}
+	if !s.stalling || t.IsZero() {
+		return out // a zero time (no closing segment): Close ends the stall
+	}
+	s.stalling = false
+	dur := t.Sub(s.stallAt)
+	if dur < c.cfg.StallAfter {
+		return out
+	}
+	c.stalled += dur
+	s.ended, s.endedAt, s.endedDur = true, t, dur
+	return out
+}
+
+// flushStall reports the stalls that ended before t, as recovered unless
+// closing at their end's time (or a close without a time).
+func (c *Conn) flushStall(out []Problem, t time.Time, closing bool) []Problem {
+	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
+		s := &c.sides[d]
+		if !s.ended {
+			continue
+		}
+		if !closing && !t.After(s.endedAt) {
+			continue // perhaps the close follows at the same instant
+		}
+		s.ended = false
+		out = append(out, c.stallProblem(d, s.endedAt, s.endedDur, closing && (t.IsZero() || !t.After(s.endedAt))))
+	}
+	return out
+}
+
+// stallProblem describes a stall of d's sender.
+func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClose bool) Problem {
+	recv := d.Reverse()
+	how := "recovered after " + seconds(round3(dur))
+	if toClose {
+		how = "still stalled at the close, after " + seconds(round3(dur))
+	}
+	return Problem{
+		Kind: Stalled, Time: t, Client: c.client, Server: c.server, From: recv,
+		Text: "the " + c.role(recv) + " advertised a zero window while the " + c.role(d) +
+			" had data to send: the receiving application stopped reading (high-water mark back-pressure); " + how,
+		Fields: []Field{{"duration", dur}, {"recovered", !toClose}, {"stalled_sender", d.String()}},
+	}
 }
 
 // Close ends the connection: end is why, t when, midMessage whether a
 // message or a frame was in progress. It returns the problems the end shows.
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
-	return nil
+	out := c.flushStall(nil, t, true)
+	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
+		s := &c.sides[d]
+		if s.stalling {
+			s.stalling = false
+			if dur := t.Sub(s.stallAt); !t.IsZero() && dur >= c.cfg.StallAfter {
+				c.stalled += dur
+				out = append(out, c.stallProblem(d, t, dur, true))
+			}
+		}
+	}
+	closed := end == segment.Finished || end == segment.Reset
+	out = c.heartbeatTimeout(out, end, t)
+	if closed {
+		out = c.authClosed(out, end, t)
+		out = c.versionClosed(out, t)
+	}
+	if midMessage && closed {
+		p, ok := c.problem(ResetMidMessage, segment.ClientToServer, t,
+			"the connection was "+end.String()+" while a message or a frame was in progress: that message was lost",
+			Field{"end", end.String()})
+		out = add(out, p, ok)
+	}
+	return out
 }
 
 // Health returns the connection's figures, nil when there are none.
-func (c *Conn) Health() *Health { return nil }
+func (c *Conn) Health() *Health {
+	h := Health{Stalled: c.stalled, HeartbeatInterval: c.heartbeatInterval()}
+	if c.lat != nil {
+		h.Latency = c.lat.summary()
+	}
+	if c.subs != nil {
+		h.Subscriptions = c.subs.active()
+	}
+	if h.Latency == nil && h.HeartbeatInterval == 0 && h.Stalled == 0 && len(h.Subscriptions) == 0 {
+		return nil
+	}
+	return &h
+}

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
@@ -9,20 +10,149 @@ import (
 )
 
 // Identities follows the identities clients announce to each server
-// endpoint, across connections, and reports duplicates.
+// endpoint, across connections, and reports two open connections to one
+// endpoint announcing the same one (duplicate-identity). It follows at most
+// Config.MaxIdentities (65536 by default) connections that announced an identity or
+// a server socket type, about 250 bytes plus twice the identity each (map
+// entries included). It is not safe for concurrent use.
 type Identities struct {
-	cfg Config
+	cfg   Config
+	conns map[connKey]*identityConn
+	byID  map[idKey][]netip.AddrPort // the clients announcing an identity to a server
 }
 
-// NewIdentities returns an empty follower of identities.
+type idKey struct {
+	server netip.AddrPort
+	id     string
+}
+
+type connKey struct {
+	client, server netip.AddrPort
+}
+
+// identityConn is what one connection announced.
+type identityConn struct {
+	identity   []byte // the client's, at most 255 bytes; nil until announced
+	serverType string // the server's socket type, "" until known
+	reported   bool
+}
+
+// NewIdentities returns an empty follower of identities. Zero fields of
+// cfg take DefaultConfig's values.
 func NewIdentities(cfg Config) *Identities { return &Identities{cfg: cfg.withDefaults()} }
 
 // Event looks at an event decoded from direction d of the connection from
 // client to server (feed it every event, as Conn.Event) and returns the
-// duplicate it shows, if any.
+// duplicate it shows, if any: nil, almost always, without allocation.
 func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
+	var id []byte
+	var stype string
+	switch e := ev.(type) {
+	case *zmtp.Command:
+		if e.Kind != zmtp.KindReady && e.Kind != zmtp.KindInitiate || e.Encrypted {
+			return nil
+		}
+		for _, p := range e.Properties {
+			switch {
+			case bytes.EqualFold(p.Name, []byte("Identity")):
+				id = p.Value
+			case bytes.EqualFold(p.Name, []byte("Socket-Type")):
+				stype = internType(p.Value)
+			}
+		}
+	case *zmtp.Greeting:
+		stype = e.SocketType
+	case *zmtp.Identity:
+		id = e.Data
+	default:
+		return nil
+	}
+	if d == segment.ServerToClient {
+		id = nil
+	}
+	if stype == "" && len(id) == 0 {
+		return nil
+	}
+	k := connKey{client, server}
+	c := i.conns[k]
+	if c == nil {
+		if len(i.conns) >= i.cfg.MaxIdentities {
+			return nil
+		}
+		if i.conns == nil {
+			i.conns = make(map[connKey]*identityConn)
+			i.byID = make(map[idKey][]netip.AddrPort)
+		}
+		c = &identityConn{}
+		i.conns[k] = c
+	}
+	if d == segment.ServerToClient {
+		c.serverType = stype
+		return i.check(k, c, t)
+	}
+	if c.identity != nil || len(id) == 0 {
+		return nil // the first identity counts; an empty one is anonymous
+	}
+	c.identity = id[:min(len(id), 255)]
+	ik := idKey{server, string(c.identity)}
+	c.identity = []byte(ik.id)
+	i.byID[ik] = append(i.byID[ik], client)
+	return i.check(k, c, t)
+}
+
+// check compares a connection's identity with the other open connections
+// to its server endpoint. Only a ROUTER (or a server of unknown type)
+// routes by identity.
+func (i *Identities) check(k connKey, c *identityConn, t time.Time) []Problem {
+	if c.reported || c.identity == nil || (c.serverType != "" && c.serverType != "ROUTER") {
+		return nil
+	}
+	for _, other := range i.byID[idKey{k.server, string(c.identity)}] {
+		ok := connKey{other, k.server}
+		o := i.conns[ok]
+		if ok == k || o == nil {
+			continue
+		}
+		if o.serverType != "" && o.serverType != "ROUTER" {
+			continue
+		}
+		if c.serverType == "" && o.serverType == "" {
+			continue // wait for the server's READY: it may not route by identity
+		}
+		c.reported = true
+		id := printable(c.identity)
+		return []Problem{{
+			Kind: DuplicateIdentity, Time: t, Client: k.client, Server: k.server, From: segment.ClientToServer,
+			Text: "the client announces the identity \"" + id + "\" that the open connection from " + ok.client.String() +
+				" to the same ROUTER already announced: libzmq refuses the second peer (or, with ZMQ_ROUTER_HANDOVER, disconnects the first)",
+			Fields: []Field{{"identity", id}, {"other_client", ok.client.String()}},
+		}}
+	}
 	return nil
 }
 
 // Close forgets the connection from client to server.
-func (i *Identities) Close(client, server netip.AddrPort) {}
+func (i *Identities) Close(client, server netip.AddrPort) {
+	k := connKey{client, server}
+	c := i.conns[k]
+	if c == nil {
+		return
+	}
+	delete(i.conns, k)
+	if c.identity == nil {
+		return
+	}
+	ik := idKey{server, string(c.identity)}
+	l := i.byID[ik]
+	for j, cl := range l {
+		if cl == client {
+			l = append(l[:j], l[j+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(i.byID, ik)
+		return
+	}
+	i.byID[ik] = l
+}

@@ -43,7 +43,7 @@ const (
 	// PongMismatch: a PONG whose context is not the PING's (RFC 37).
 	PongMismatch
 	// AsServerConflict: a PLAIN or CURVE connection whose two greetings
-	// both claim, or both disclaim, the server role (RFC 23, RFC 24, RFC 26).
+	// both claim the server role (RFC 23, RFC 24, RFC 26).
 	AsServerConflict
 	numKinds
 )

@@ -36,7 +36,8 @@ var kindRules = [numKinds]string{
 		"XPUB (RFC 37 \"The SUBSCRIBE Command\", \"The CANCEL Command\"; RFC 29 PUB-SUB).",
 	PongMismatch: "A peer that receives a PING SHALL reply with a PONG carrying the PING's context " +
 		`(RFC 37 "Connection Heartbeating").`,
-	AsServerConflict: "Under PLAIN and CURVE one peer MUST act as server (as-server 1 in its greeting) " +
-		`and the other as client (as-server 0) (RFC 23 "The Greeting", RFC 24, RFC 26); with both or ` +
-		"neither the handshake cannot complete.",
+	AsServerConflict: "Under PLAIN and CURVE one peer acts as server and the other as client (RFC 23 " +
+		`"The Greeting": as-server, RFC 24, RFC 26); two greetings both claiming the server role mean ` +
+		"both peers were configured as servers, and the handshake cannot complete (libzmq sends as-server 0 " +
+		"on both sides, so only two claims are judged).",
 }

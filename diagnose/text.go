@@ -1,0 +1,79 @@
+package diagnose
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// z85Alphabet is the Z85 alphabet (ZeroMQ RFC 32). appendZ85 is a copy of
+// output's encoder (output/z85.go), which diagnose may not import.
+const z85Alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+// z85 returns p encoded as Z85 (RFC 32): every 4 bytes, read as a
+// big-endian 32-bit number, become 5 characters. p's length must be a
+// multiple of 4 (CURVE keys are 32 bytes); otherwise it returns "".
+func z85(p []byte) string {
+	if len(p)%4 != 0 {
+		return ""
+	}
+	b := make([]byte, 0, len(p)/4*5)
+	for i := 0; i < len(p); i += 4 {
+		v := uint32(p[i])<<24 | uint32(p[i+1])<<16 | uint32(p[i+2])<<8 | uint32(p[i+3])
+		var c [5]byte
+		for j := 4; j >= 0; j-- {
+			c[j] = z85Alphabet[v%85]
+			v /= 85
+		}
+		b = append(b, c[:]...)
+	}
+	return string(b)
+}
+
+// maxQuoted is how many bytes of wire text printable keeps.
+const maxQuoted = 255
+
+// printable returns wire bytes as text safe to print: printable ASCII as
+// is, a backslash and anything else as \xNN, at most maxQuoted bytes of p
+// ("..." marks a cut).
+func printable(p []byte) string {
+	var b strings.Builder
+	cut := len(p) > maxQuoted
+	if cut {
+		p = p[:maxQuoted]
+	}
+	for _, c := range p {
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteString(`\x`)
+		b.WriteByte("0123456789abcdef"[c>>4])
+		b.WriteByte("0123456789abcdef"[c&15])
+	}
+	if cut {
+		b.WriteString("...")
+	}
+	return b.String()
+}
+
+// seconds formats a duration for a sentence: "1.5 s", "250 ms", "80 µs".
+func seconds(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+	case d >= time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', -1, 64) + " µs"
+}
+
+// round3 rounds a duration to 3 significant figures, for sentences.
+func round3(d time.Duration) time.Duration {
+	for _, u := range []time.Duration{time.Second, 100 * time.Millisecond, 10 * time.Millisecond, time.Millisecond, 100 * time.Microsecond, 10 * time.Microsecond, time.Microsecond} {
+		if d >= 100*u {
+			return d.Round(u)
+		}
+	}
+	return d
+}
