@@ -2,6 +2,7 @@ package output
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
@@ -27,8 +28,12 @@ func appendHealth(b []byte, h *diagnose.Health) []byte {
 		b = append(b, " p99 "...)
 		b = appendDuration(b, l.P99)
 		b = append(b, " ("...)
-		b = append(b, Plural(l.Count, "reply")...)
-		b = append(b, ')')
+		b = strconv.AppendUint(b, l.Count, 10)
+		if l.Count == 1 {
+			b = append(b, " reply)"...)
+		} else {
+			b = append(b, " replies)"...)
+		}
 	}
 	if h.Stalled > 0 {
 		b = append(b, ", stalled "...)
@@ -37,9 +42,14 @@ func appendHealth(b []byte, h *diagnose.Health) []byte {
 	return b
 }
 
-// appendDuration appends d to the microsecond, "1.234ms".
+// appendDuration appends d to the microsecond, "1.234ms", "250us": in
+// ASCII (time.Duration writes "µs").
 func appendDuration(b []byte, d time.Duration) []byte {
-	return append(b, d.Round(time.Microsecond).String()...)
+	s := d.Round(time.Microsecond).String()
+	if strings.HasSuffix(s, "µs") {
+		return append(append(b, s[:len(s)-len("µs")]...), "us"...)
+	}
+	return append(b, s...)
 }
 
 // LatencyText says a connection's request/reply latency for people,

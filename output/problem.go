@@ -60,7 +60,7 @@ func appendTextValue(b []byte, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, x)
 	case time.Duration:
-		return append(b, x.Round(time.Microsecond).String()...)
+		return appendDuration(b, x)
 	case nil:
 		return append(b, `""`...)
 	}

@@ -90,12 +90,13 @@ func retainedPerConn(tb testing.TB, n int, segs []segment.Segment, args ...strin
 // buffer and the out-of-order bytes.
 const maxBytesPerConn = 1024
 
-// diagnoseBytesPerConn is what diagnosis (a diagnose.Conn per connection,
-// about 600 bytes, and the session's two pointers to it and to the
-// shared identities) may add to an open connection: with it on, at the
-// default --max-flows, about 170 MiB, still inside the DaemonSet's 512
-// MiB. --no-problems keeps maxBytesPerConn.
-const diagnoseBytesPerConn = 768
+// diagnoseBytesPerConn is what diagnosis may add to an open connection:
+// a diagnose.Conn (888 bytes, the 896-byte size class, and the strings
+// its sides keep) and the session's pointer to it, measured at about 1,080
+// bytes. With it on, an open connection holds about 2.1 KB: at the default
+// --max-flows about 210 MiB, inside the DaemonSet's 512 MiB. --no-problems
+// keeps maxBytesPerConn.
+const diagnoseBytesPerConn = 1152
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
 // greeting, READY each way and one message, with the real decoders, and
