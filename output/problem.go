@@ -17,8 +17,9 @@ import (
 //
 // Its text and every string field are escaped as every text taken from
 // the wire is: no byte of it reaches a terminal raw, none breaks a JSON
-// line. Durations are Go durations in text ("1.5s") and microseconds in
-// JSON (an integer).
+// line. Durations are Go durations in text ("1.5s", in ASCII: "250us"),
+// and in JSON integers of microseconds under the field's key with "_us"
+// appended ("duration_us").
 
 // appendProblem appends the text of a problem after the line's head.
 func (p *Text) appendProblem(b []byte, pr *diagnose.Problem) []byte {
@@ -78,7 +79,11 @@ func appendJSONProblem(b []byte, pr *diagnose.Problem) []byte {
 			continue // never two members of one name
 		}
 		b = append(b, ',')
-		b = appendJSONString(b, f.Key)
+		if _, ok := f.Value.(time.Duration); ok {
+			b = appendJSONString(b, f.Key+"_us") // says its unit
+		} else {
+			b = appendJSONString(b, f.Key)
+		}
 		b = append(b, ':')
 		b = appendJSONValue(b, f.Value)
 	}

@@ -68,7 +68,7 @@ func TestProblemJSON(t *testing.T) {
 	}
 	want := `{"ts":"2026-11-27T12:13:35.584123456Z","src":"127.0.0.1:47563","dst":"[::1]:7001","event":"problem","kind":"connect-refused",` +
 		`"text":"reconnect loop: 45 attempts in 1.5 s, no listener on [::1]:7001\u001b[2J",` +
-		`"attempts":45,"port":7001,"rate":30.5,"first":true,"duration":1500000,"socket_type":"PUSH","status_text":"no \"access\"\u000a",` +
+		`"attempts":45,"port":7001,"rate":30.5,"first":true,"duration_us":1500000,"socket_type":"PUSH","status_text":"no \"access\"\u000a",` +
 		`"notes":[{"key":"problem.connect-refused","stage":"teardown","text":"rule","rfc":""}]}` + "\n"
 	if got := buf.String(); got != want {
 		t.Errorf("\n got %s\nwant %s", got, want)

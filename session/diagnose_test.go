@@ -69,7 +69,7 @@ func TestRefusedBurst(t *testing.T) {
 	}
 
 	out, errOut = run(Config{JSON: true}, false)
-	for _, w := range []string{`"event":"problem","kind":"connect-refused"`, `"attempts":5,"duration":400000,"rate":10}`,
+	for _, w := range []string{`"event":"problem","kind":"connect-refused"`, `"attempts":5,"duration_us":400000,"rate":10}`,
 		"\n" + `{"event":"problems","by_kind":{"connect-refused":{"count":1,"connections":["127.0.0.1:40004 > 127.0.0.1:17794"]}}}` + "\n"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("--json: no %s in\n%s", w, out)
