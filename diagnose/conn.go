@@ -56,6 +56,7 @@ type side struct {
 
 	traffic     bool
 	lastTraffic time.Time
+	failed      bool // its decoder reported an error
 
 	// heartbeats this side sent
 	pingPending bool
@@ -129,6 +130,7 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 	case *zmtp.Message:
 		c.message(d, t, e)
 	case *zmtp.Error:
+		c.sides[d].failed = true
 		switch {
 		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
 			out = c.mechanismMismatch(out, d, t)
@@ -240,6 +242,7 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 	if closed {
 		out = c.authClosed(out, end, t)
 		out = c.versionClosed(out, t)
+		out = c.greetingClosed(out, t)
 	}
 	if midMessage && closed {
 		p, ok := c.problem(ResetMidMessage, segment.ClientToServer, t,

@@ -94,6 +94,14 @@ func TestKinds(t *testing.T) {
 				t.Errorf("%+v", p)
 			}
 		}},
+		{name: "closed inside the greeting", want: MechanismMismatch, end: segment.Finished, at: 2 * ms, steps: []step{
+			ev(0, c2s, greet("NULL", false)), {at: 0, d: s2c, traffic: true},
+		}, check: func(t *testing.T, p *Problem) {
+			if field(p, "client_mechanism") != "NULL" || field(p, "server_mechanism") != "unknown" || p.From != s2c ||
+				!strings.Contains(p.Text, "(PLAIN or CURVE)") {
+				t.Errorf("%+v", p)
+			}
+		}},
 		{name: "zap denied", want: AuthFailed, end: segment.Finished, at: 10 * ms, steps: join(plainHandshake()[:3], []step{
 			ev(2*ms, s2c, errorCmd("PLAIN", "400")),
 		}), check: func(t *testing.T, p *Problem) {

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/segment"
@@ -50,6 +51,42 @@ func (c *Conn) mechanismMismatch(out []Problem, d segment.Dir, t time.Time) []Pr
 			printable([]byte(sm))+" server)",
 		Field{"client_mechanism", cm}, Field{"server_mechanism", sm})
 	return add(out, p, ok)
+}
+
+// greetingClosed reports a connection closed by a 3.x peer inside its own
+// greeting, once it read the other peer's whole greeting: libzmq checks the
+// mechanism there and closes on a mismatch before it sends the rest of its
+// greeting (a NULL client meeting a CURVE server shows exactly this), so
+// only one mechanism is on the wire.
+func (c *Conn) greetingClosed(out []Problem, t time.Time) []Problem {
+	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
+		g, q := &c.sides[d], &c.sides[d.Reverse()]
+		if !g.greeted || g.major < 3 || g.down || q.greeted || !q.traffic || q.failed || g.failed {
+			continue
+		}
+		cm, sm := g.mech, "unknown"
+		if d == segment.ServerToClient {
+			cm, sm = sm, cm
+		}
+		p, ok := c.problem(MechanismMismatch, d.Reverse(), t,
+			"the "+c.role(d.Reverse())+" closed the connection inside its greeting, once it had read the "+c.role(d)+
+				"'s greeting naming the "+printable([]byte(g.mech))+" mechanism: most likely it uses another mechanism "+
+				"("+otherMechanisms(g.mech)+") and refused the mismatch, as libzmq does",
+			Field{"client_mechanism", cm}, Field{"server_mechanism", sm})
+		out = add(out, p, ok)
+	}
+	return out
+}
+
+// otherMechanisms names the usual mechanisms but m: "PLAIN or CURVE".
+func otherMechanisms(m string) string {
+	var o []string
+	for _, x := range []string{"NULL", "PLAIN", "CURVE"} {
+		if x != m {
+			o = append(o, x)
+		}
+	}
+	return strings.Join(o[:len(o)-1], ", ") + " or " + o[len(o)-1]
 }
 
 // command judges a command.
