@@ -225,6 +225,10 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 
 // Close ends the connection: end is why, t when, midMessage whether a
 // message or a frame was in progress. It returns the problems the end shows.
+// Feed the events zmtp.Conn.Close emits (held greetings) to Event first:
+// several judgements at the close read them. Only an end the peers chose
+// (segment.Finished, segment.Reset) shows a refused handshake, a version
+// refused or a message cut; a heartbeat timeout shows at any end.
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
 	out := c.flushStall(nil, t, true)
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
@@ -245,7 +249,13 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 		out = c.greetingClosed(out, t)
 	}
 	if midMessage && closed {
-		p, ok := c.problem(ResetMidMessage, segment.ClientToServer, t,
+		// Which direction was inside a message is not known: the one
+		// that carried bytes last, most likely.
+		from := segment.ClientToServer
+		if c.sides[segment.ServerToClient].lastTraffic.After(c.sides[from].lastTraffic) {
+			from = segment.ServerToClient
+		}
+		p, ok := c.problem(ResetMidMessage, from, t,
 			"the connection was "+end.String()+" while a message or a frame was in progress: that message was lost",
 			Field{"end", end.String()})
 		out = add(out, p, ok)
