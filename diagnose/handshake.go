@@ -16,7 +16,7 @@ func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greet
 	s.greeted, s.major, s.minor, s.down = true, g.Major, g.Minor, g.Downgraded
 	s.mech, s.asServer = g.Mechanism, g.AsServer
 	if g.SocketType != "" {
-		s.sockType = g.SocketType
+		s.sockType = internType([]byte(g.SocketType))
 		out = c.checkSocketTypes(out, d, t)
 	}
 	p := &c.sides[d.Reverse()]
@@ -126,14 +126,15 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 }
 
 // internType returns a socket type as a string, allocating only for a
-// type RFC 37 does not name.
+// type RFC 37 does not name, which it returns escaped (printable) and cut
+// at 32 bytes.
 func internType(v []byte) string {
 	for _, t := range allTypes {
 		if string(v) == t {
 			return t
 		}
 	}
-	return string(v[:min(len(v), 32)])
+	return printable(v[:min(len(v), 32)])
 }
 
 // allTypes are the socket types of RFC 37 and the drafts.

@@ -154,7 +154,7 @@ func (c *Conn) subscribe(sub zmtp.Subscription, topic []byte) {
 // subscriptionCommand judges a SUBSCRIBE or CANCEL command (RFC 37).
 func (c *Conn) subscriptionCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
 	st := c.sides[d].sockType
-	if st != "" && st != "SUB" && st != "XSUB" {
+	if known(st) && st != "SUB" && st != "XSUB" {
 		p, ok := c.problem(MisplacedSubscription, d, t,
 			"the "+c.role(d)+" is a "+st+" socket and sent "+cmd.Kind.String()+": only SUB and XSUB sockets subscribe (RFC 37)",
 			Field{"socket_type", st}, Field{"command", cmd.Kind.String()})
