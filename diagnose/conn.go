@@ -40,6 +40,10 @@ type Conn struct {
 
 	stalled time.Duration // stalls of at least cfg.StallAfter, summed
 
+	closed bool // Close was called: end and endAt are why and when
+	end    segment.CloseReason
+	endAt  time.Time
+
 	lat  *latency
 	subs *subscriptions
 }
@@ -129,6 +133,10 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		out = c.command(out, d, t, e)
 	case *zmtp.Message:
 		c.message(d, t, e)
+	case *zmtp.Connection:
+		if c.closed {
+			out = c.endJudgements(out)
+		}
 	case *zmtp.Error:
 		c.sides[d].failed = true
 		switch {
@@ -225,8 +233,10 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 
 // Close ends the connection: end is why, t when, midMessage whether a
 // message or a frame was in progress. It returns the problems the end shows.
-// Feed the events zmtp.Conn.Close emits (held greetings) to Event first:
-// several judgements at the close read them. Only an end the peers chose
+// The judgements that read the greetings are made again when Event gets
+// the *zmtp.Connection summary after Close, so that the greetings
+// zmtp.Conn.Close emits (those it held) count whichever of the two Close
+// calls comes first. Only an end the peers chose
 // (segment.Finished, segment.Reset) shows a refused handshake, a version
 // refused or a message cut; a heartbeat timeout shows at any end.
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
@@ -241,13 +251,10 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 			}
 		}
 	}
+	c.closed, c.end, c.endAt = true, end, t
 	closed := end == segment.Finished || end == segment.Reset
 	out = c.heartbeatTimeout(out, end, t)
-	if closed {
-		out = c.authClosed(out, end, t)
-		out = c.versionClosed(out, t)
-		out = c.greetingClosed(out, t)
-	}
+	out = c.endJudgements(out)
 	if midMessage && closed {
 		// Which direction was inside a message is not known: the one
 		// that carried bytes last, most likely.
@@ -261,6 +268,19 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 		out = add(out, p, ok)
 	}
 	return out
+}
+
+// endJudgements are the judgements of a closed connection that read its
+// greetings: Close makes them, and Event again at the *zmtp.Connection
+// summary that zmtp.Conn.Close emits after the greetings it held, if it
+// comes after Close (each kind is reported once).
+func (c *Conn) endJudgements(out []Problem) []Problem {
+	if c.end != segment.Finished && c.end != segment.Reset {
+		return out
+	}
+	out = c.authClosed(out, c.end, c.endAt)
+	out = c.versionClosed(out, c.endAt)
+	return c.greetingClosed(out, c.endAt)
 }
 
 // Health returns the connection's figures, nil when there are none.

@@ -312,3 +312,24 @@ func TestZ85AndPrintable(t *testing.T) {
 		t.Errorf("printable cut %d", len(got))
 	}
 }
+
+// TestGreetingAfterClose: a greeting zmtp held until its Close, fed after
+// Conn.Close, is judged at the connection summary that follows it.
+func TestGreetingAfterClose(t *testing.T) {
+	c := NewConn(cli, srv, Config{})
+	c.Traffic(c2s, t0)
+	c.Traffic(s2c, t0)
+	if ps := c.Close(segment.Finished, t0.Add(ms), false); len(ps) != 0 {
+		t.Fatalf("before the greeting: %+v", ps)
+	}
+	if ps := c.Event(c2s, t0.Add(ms), greet("NULL", false)); len(ps) != 0 {
+		t.Fatalf("at the greeting: %+v", ps)
+	}
+	ps := c.Event(c2s, t0.Add(ms), &zmtp.Connection{End: segment.Finished})
+	if len(ps) != 1 || ps[0].Kind != MechanismMismatch || !ps[0].Time.Equal(t0.Add(ms)) {
+		t.Fatalf("at the summary: %+v", ps)
+	}
+	if ps := c.Event(c2s, t0.Add(ms), &zmtp.Connection{End: segment.Finished}); len(ps) != 0 {
+		t.Fatalf("twice: %+v", ps)
+	}
+}
