@@ -332,4 +332,14 @@ func TestGreetingAfterClose(t *testing.T) {
 	if ps := c.Event(c2s, t0.Add(ms), &zmtp.Connection{End: segment.Finished}); len(ps) != 0 {
 		t.Fatalf("twice: %+v", ps)
 	}
+
+	// The summary, from either direction, answers no PING.
+	for _, d := range []segment.Dir{c2s, s2c} {
+		c := NewConn(cli, srv, Config{})
+		c.Event(c2s, t0, ping(10, ""))
+		c.Event(d, t0.Add(2*time.Second), &zmtp.Connection{End: segment.Finished})
+		if ps := c.Close(segment.Finished, t0.Add(2*time.Second), false); len(ps) != 1 || ps[0].Kind != HeartbeatTimeout {
+			t.Fatalf("summary from %v: %+v", d, ps)
+		}
+	}
 }
