@@ -2,7 +2,6 @@ package diagnose
 
 import (
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -23,9 +22,10 @@ type captureConn struct {
 }
 
 type captureRun struct {
-	problems []Problem
-	health   []*Health
-	ids      *Identities
+	problems  []Problem
+	health    []*Health
+	ids       *Identities
+	diagFirst bool // Conn.Close before zmtp.Conn.Close
 }
 
 func (c *captureConn) emit(d segment.Dir, ev zmtp.Event) {
@@ -73,21 +73,28 @@ func (c *captureConn) Close(reason segment.CloseReason, seg *segment.Segment) {
 		}
 	}
 	c.now = t
-	c.z.Close(reason, c.emit)
-	c.r.problems = append(c.r.problems, c.dc.Close(reason, t, mid)...)
+	if c.r.diagFirst {
+		// session's order: the diagnosis ends, then zmtp emits what it
+		// held and the connection summary.
+		c.r.problems = append(c.r.problems, c.dc.Close(reason, t, mid)...)
+		c.z.Close(reason, c.emit)
+	} else {
+		c.z.Close(reason, c.emit)
+		c.r.problems = append(c.r.problems, c.dc.Close(reason, t, mid)...)
+	}
 	c.r.ids.Close(c.fc.Client, c.fc.Server)
 	c.r.health = append(c.r.health, c.dc.Health())
 }
 
 // diagnoseCapture runs a capture of testdata through flows, zmtp and
 // diagnose, refused attempts included.
-func diagnoseCapture(t *testing.T, name string) *captureRun {
+func diagnoseCapture(t *testing.T, path string, diagFirst bool) *captureRun {
 	t.Helper()
-	segs, err := pcapfile.ReadFile(filepath.Join("..", "testdata", name))
+	segs, err := pcapfile.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := &captureRun{ids: NewIdentities(Config{})}
+	run := &captureRun{ids: NewIdentities(Config{}), diagFirst: diagFirst}
 	ref := NewRefused(Config{})
 	a := flows.New(flows.Config{}, func(fc *flows.Conn) flows.Consumer {
 		return &captureConn{r: run, fc: fc, z: zmtp.NewConn(zmtp.Options{}), dc: NewConn(fc.Client, fc.Server, Config{})}
@@ -122,7 +129,10 @@ func TestCaptures(t *testing.T) {
 	for _, path := range names {
 		name, _ := filepath.Rel("../testdata", path)
 		t.Run(name, func(t *testing.T) {
-			r := diagnoseCapture(t, name)
+			r := diagnoseCapture(t, path, false)
+			if r2 := diagnoseCapture(t, path, true); kinds(r2.problems) != kinds(r.problems) {
+				t.Errorf("closing diagnose before zmtp: %s, after: %s", kinds(r2.problems), kinds(r.problems))
+			}
 			for i := range r.problems {
 				checkProblem(t, &r.problems[i])
 			}
@@ -171,5 +181,4 @@ func TestCaptures(t *testing.T) {
 			}
 		})
 	}
-	_ = slices.Contains[[]string]
 }

@@ -12,8 +12,9 @@ import (
 // Conn follows one connection's problems and figures. It is not safe for
 // concurrent use.
 //
-// Its size is 864 bytes on 64-bit platforms (two sides of 328 bytes and the
-// connection's own fields); the latency state (about 3.6 KB) is allocated
+// Its size is 728 bytes on 64-bit platforms, one 768-byte allocation (two
+// sides of 232 bytes and the connection's own fields; times are kept as
+// Unix nanoseconds); the latency state (3.6 KB) is allocated
 // at the first request of a request/reply connection, the subscription list
 // at the first subscription.
 type Conn struct {
@@ -40,6 +41,10 @@ type Conn struct {
 
 	stalled time.Duration // stalls of at least cfg.StallAfter, summed
 
+	closed bool // Close was called: end and endAt are why and when
+	end    segment.CloseReason
+	endAt  time.Time
+
 	lat  *latency
 	subs *subscriptions
 }
@@ -55,27 +60,36 @@ type side struct {
 	sockType string
 
 	traffic     bool
-	lastTraffic time.Time
+	lastTraffic nanos
+	failed      bool // its decoder reported an error
 
 	// heartbeats this side sent
 	pingPending bool
-	pingAt      time.Time
+	pingAt      nanos
 	pingTTL     time.Duration
 	pingCtx     [2]pingContext // the last two PING contexts, [0] newest
-	lastPing    time.Time
+	lastPing    nanos
 	pings       uint64
-	intervals   [8]time.Duration // the last intervals between PINGs, a ring
+	intervals   [8]uint32 // the last intervals between PINGs in µs, a ring
 	nIntervals  uint64
 
 	// stalls of this direction's sender
 	stalling bool
-	stallAt  time.Time
+	stallAt  nanos
 	// a stall that ended and is not yet reported: reported at the next
 	// call, as recovered, unless that call is the close at the same time.
 	ended    bool
 	endedAt  time.Time
 	endedDur time.Duration
 }
+
+// nanos is a time as Unix nanoseconds: 8 bytes where a time.Time takes 24.
+type nanos int64
+
+func stamp(t time.Time) nanos { return nanos(t.UnixNano()) }
+
+// since returns the time from then to t.
+func since(t time.Time, then nanos) time.Duration { return time.Duration(stamp(t) - then) }
 
 // pingContext is a PING's context, 0 to 16 bytes (RFC 37).
 type pingContext struct {
@@ -120,7 +134,9 @@ func (c *Conn) role(d segment.Dir) string {
 // problems it shows: nil, almost always (no allocation then).
 func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 	out := c.flushStall(nil, t, false)
-	c.heard(d, t)
+	if _, summary := ev.(*zmtp.Connection); !summary {
+		c.heard(d, t) // the summary is no traffic: it must not answer a PING
+	}
 	switch e := ev.(type) {
 	case *zmtp.Greeting:
 		out = c.greeting(out, d, t, e)
@@ -128,7 +144,12 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		out = c.command(out, d, t, e)
 	case *zmtp.Message:
 		c.message(d, t, e)
+	case *zmtp.Connection:
+		if c.closed {
+			out = c.endJudgements(out)
+		}
 	case *zmtp.Error:
+		c.sides[d].failed = true
 		switch {
 		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
 			out = c.mechanismMismatch(out, d, t)
@@ -153,7 +174,7 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 func (c *Conn) heard(d segment.Dir, t time.Time) {
 	s := &c.sides[d]
 	s.traffic = true
-	s.lastTraffic = t
+	s.lastTraffic = stamp(t)
 	c.sides[d.Reverse()].pingPending = false
 }
 
@@ -172,7 +193,7 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 	s := &c.sides[d]
 	if stalled {
 		if !s.stalling {
-			s.stalling, s.stallAt = true, t
+			s.stalling, s.stallAt = true, stamp(t)
 		}
 		return out
 	}
@@ -180,7 +201,7 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 		return out // a zero time (no closing segment): Close ends the stall
 	}
 	s.stalling = false
-	dur := t.Sub(s.stallAt)
+	dur := since(t, s.stallAt)
 	if dur < c.cfg.StallAfter {
 		return out
 	}
@@ -223,31 +244,54 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 
 // Close ends the connection: end is why, t when, midMessage whether a
 // message or a frame was in progress. It returns the problems the end shows.
+// The judgements that read the greetings are made again when Event gets
+// the *zmtp.Connection summary after Close, so that the greetings
+// zmtp.Conn.Close emits (those it held) count whichever of the two Close
+// calls comes first. Only an end the peers chose
+// (segment.Finished, segment.Reset) shows a refused handshake, a version
+// refused or a message cut; a heartbeat timeout shows at any end.
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
 	out := c.flushStall(nil, t, true)
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
 		s := &c.sides[d]
 		if s.stalling {
 			s.stalling = false
-			if dur := t.Sub(s.stallAt); !t.IsZero() && dur >= c.cfg.StallAfter {
+			if dur := since(t, s.stallAt); !t.IsZero() && dur >= c.cfg.StallAfter {
 				c.stalled += dur
 				out = append(out, c.stallProblem(d, t, dur, true))
 			}
 		}
 	}
+	c.closed, c.end, c.endAt = true, end, t
 	closed := end == segment.Finished || end == segment.Reset
 	out = c.heartbeatTimeout(out, end, t)
-	if closed {
-		out = c.authClosed(out, end, t)
-		out = c.versionClosed(out, t)
-	}
+	out = c.endJudgements(out)
 	if midMessage && closed {
-		p, ok := c.problem(ResetMidMessage, segment.ClientToServer, t,
+		// Which direction was inside a message is not known: the one
+		// that carried bytes last, most likely.
+		from := segment.ClientToServer
+		if c.sides[segment.ServerToClient].lastTraffic > c.sides[from].lastTraffic {
+			from = segment.ServerToClient
+		}
+		p, ok := c.problem(ResetMidMessage, from, t,
 			"the connection was "+end.String()+" while a message or a frame was in progress: that message was lost",
 			Field{"end", end.String()})
 		out = add(out, p, ok)
 	}
 	return out
+}
+
+// endJudgements are the judgements of a closed connection that read its
+// greetings: Close makes them, and Event again at the *zmtp.Connection
+// summary that zmtp.Conn.Close emits after the greetings it held, if it
+// comes after Close (each kind is reported once).
+func (c *Conn) endJudgements(out []Problem) []Problem {
+	if c.end != segment.Finished && c.end != segment.Reset {
+		return out
+	}
+	out = c.authClosed(out, c.end, c.endAt)
+	out = c.versionClosed(out, c.endAt)
+	return c.greetingClosed(out, c.endAt)
 }
 
 // Health returns the connection's figures, nil when there are none.

@@ -94,6 +94,14 @@ func TestKinds(t *testing.T) {
 				t.Errorf("%+v", p)
 			}
 		}},
+		{name: "closed inside the greeting", want: MechanismMismatch, end: segment.Finished, at: 2 * ms, steps: []step{
+			ev(0, c2s, greet("NULL", false)), {at: 0, d: s2c, traffic: true},
+		}, check: func(t *testing.T, p *Problem) {
+			if field(p, "client_mechanism") != "NULL" || field(p, "server_mechanism") != "unknown" || p.From != s2c ||
+				!strings.Contains(p.Text, "(PLAIN or CURVE)") {
+				t.Errorf("%+v", p)
+			}
+		}},
 		{name: "zap denied", want: AuthFailed, end: segment.Finished, at: 10 * ms, steps: join(plainHandshake()[:3], []step{
 			ev(2*ms, s2c, errorCmd("PLAIN", "400")),
 		}), check: func(t *testing.T, p *Problem) {
@@ -302,5 +310,36 @@ func TestZ85AndPrintable(t *testing.T) {
 	}
 	if got := printable([]byte(strings.Repeat("x", 300))); len(got) != maxQuoted+3 {
 		t.Errorf("printable cut %d", len(got))
+	}
+}
+
+// TestGreetingAfterClose: a greeting zmtp held until its Close, fed after
+// Conn.Close, is judged at the connection summary that follows it.
+func TestGreetingAfterClose(t *testing.T) {
+	c := NewConn(cli, srv, Config{})
+	c.Traffic(c2s, t0)
+	c.Traffic(s2c, t0)
+	if ps := c.Close(segment.Finished, t0.Add(ms), false); len(ps) != 0 {
+		t.Fatalf("before the greeting: %+v", ps)
+	}
+	if ps := c.Event(c2s, t0.Add(ms), greet("NULL", false)); len(ps) != 0 {
+		t.Fatalf("at the greeting: %+v", ps)
+	}
+	ps := c.Event(c2s, t0.Add(ms), &zmtp.Connection{End: segment.Finished})
+	if len(ps) != 1 || ps[0].Kind != MechanismMismatch || !ps[0].Time.Equal(t0.Add(ms)) {
+		t.Fatalf("at the summary: %+v", ps)
+	}
+	if ps := c.Event(c2s, t0.Add(ms), &zmtp.Connection{End: segment.Finished}); len(ps) != 0 {
+		t.Fatalf("twice: %+v", ps)
+	}
+
+	// The summary, from either direction, answers no PING.
+	for _, d := range []segment.Dir{c2s, s2c} {
+		c := NewConn(cli, srv, Config{})
+		c.Event(c2s, t0, ping(10, ""))
+		c.Event(d, t0.Add(2*time.Second), &zmtp.Connection{End: segment.Finished})
+		if ps := c.Close(segment.Finished, t0.Add(2*time.Second), false); len(ps) != 1 || ps[0].Kind != HeartbeatTimeout {
+			t.Fatalf("summary from %v: %+v", d, ps)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package diagnose
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/segment"
@@ -15,7 +16,7 @@ func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greet
 	s.greeted, s.major, s.minor, s.down = true, g.Major, g.Minor, g.Downgraded
 	s.mech, s.asServer = g.Mechanism, g.AsServer
 	if g.SocketType != "" {
-		s.sockType = g.SocketType
+		s.sockType = internType([]byte(g.SocketType))
 		out = c.checkSocketTypes(out, d, t)
 	}
 	p := &c.sides[d.Reverse()]
@@ -50,6 +51,42 @@ func (c *Conn) mechanismMismatch(out []Problem, d segment.Dir, t time.Time) []Pr
 			printable([]byte(sm))+" server)",
 		Field{"client_mechanism", cm}, Field{"server_mechanism", sm})
 	return add(out, p, ok)
+}
+
+// greetingClosed reports a connection closed by a 3.x peer inside its own
+// greeting, once it read the other peer's whole greeting: libzmq checks the
+// mechanism there and closes on a mismatch before it sends the rest of its
+// greeting (a NULL client meeting a CURVE server shows exactly this), so
+// only one mechanism is on the wire.
+func (c *Conn) greetingClosed(out []Problem, t time.Time) []Problem {
+	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
+		g, q := &c.sides[d], &c.sides[d.Reverse()]
+		if !g.greeted || g.major < 3 || g.down || q.greeted || !q.traffic || q.failed || g.failed {
+			continue
+		}
+		cm, sm := g.mech, "unknown"
+		if d == segment.ServerToClient {
+			cm, sm = sm, cm
+		}
+		p, ok := c.problem(MechanismMismatch, d.Reverse(), t,
+			"the "+c.role(d.Reverse())+" closed the connection inside its greeting, once it had read the "+c.role(d)+
+				"'s greeting naming the "+printable([]byte(g.mech))+" mechanism: most likely it uses another mechanism "+
+				"("+otherMechanisms(g.mech)+") and refused the mismatch, as libzmq does",
+			Field{"client_mechanism", cm}, Field{"server_mechanism", sm})
+		out = add(out, p, ok)
+	}
+	return out
+}
+
+// otherMechanisms names the usual mechanisms but m: "PLAIN or CURVE".
+func otherMechanisms(m string) string {
+	var o []string
+	for _, x := range []string{"NULL", "PLAIN", "CURVE"} {
+		if x != m {
+			o = append(o, x)
+		}
+	}
+	return strings.Join(o[:len(o)-1], ", ") + " or " + o[len(o)-1]
 }
 
 // command judges a command.
@@ -89,14 +126,15 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 }
 
 // internType returns a socket type as a string, allocating only for a
-// type RFC 37 does not name.
+// type RFC 37 does not name, which it returns escaped (printable) and cut
+// at 32 bytes.
 func internType(v []byte) string {
 	for _, t := range allTypes {
 		if string(v) == t {
 			return t
 		}
 	}
-	return string(v[:min(len(v), 32)])
+	return printable(v[:min(len(v), 32)])
 }
 
 // allTypes are the socket types of RFC 37 and the drafts.

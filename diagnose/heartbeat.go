@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"time"
 
@@ -13,13 +14,14 @@ import (
 func (c *Conn) ping(d segment.Dir, t time.Time, cmd *zmtp.Command) {
 	s := &c.sides[d]
 	if s.pings > 0 {
-		s.intervals[s.nIntervals%uint64(len(s.intervals))] = t.Sub(s.lastPing)
+		us := since(t, s.lastPing) / time.Microsecond
+		s.intervals[s.nIntervals%uint64(len(s.intervals))] = uint32(min(max(us, 0), math.MaxUint32))
 		s.nIntervals++
 	}
 	s.pings++
-	s.lastPing = t
+	s.lastPing = stamp(t)
 	if !s.pingPending {
-		s.pingPending, s.pingAt = true, t
+		s.pingPending, s.pingAt = true, stamp(t)
 	}
 	s.pingTTL = time.Duration(cmd.TTL) * 100 * time.Millisecond
 	s.pingCtx[1] = s.pingCtx[0]
@@ -61,7 +63,7 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 		if s.pingTTL > 0 && s.pingTTL < wait {
 			wait = s.pingTTL
 		}
-		silent := t.Sub(s.pingAt)
+		silent := since(t, s.pingAt)
 		if silent < wait {
 			continue
 		}
@@ -92,10 +94,10 @@ func (c *Conn) heartbeatInterval() time.Duration {
 	if n == 0 {
 		return 0
 	}
-	iv := make([]time.Duration, n)
-	copy(iv, s.intervals[:n])
-	slices.Sort(iv)
-	return iv[(n-1)/2]
+	var iv [len(side{}.intervals)]uint32
+	copy(iv[:], s.intervals[:n])
+	slices.Sort(iv[:n])
+	return time.Duration(iv[(n-1)/2]) * time.Microsecond
 }
 
 // maxSubscriptions caps the topics a connection keeps (each at most
@@ -154,7 +156,7 @@ func (c *Conn) subscribe(sub zmtp.Subscription, topic []byte) {
 // subscriptionCommand judges a SUBSCRIBE or CANCEL command (RFC 37).
 func (c *Conn) subscriptionCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
 	st := c.sides[d].sockType
-	if st != "" && st != "SUB" && st != "XSUB" {
+	if known(st) && st != "SUB" && st != "XSUB" {
 		p, ok := c.problem(MisplacedSubscription, d, t,
 			"the "+c.role(d)+" is a "+st+" socket and sent "+cmd.Kind.String()+": only SUB and XSUB sockets subscribe (RFC 37)",
 			Field{"socket_type", st}, Field{"command", cmd.Kind.String()})

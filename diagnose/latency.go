@@ -86,11 +86,17 @@ func (l *latency) reply(key uint64, t time.Time) {
 	if l.npend == 0 {
 		return
 	}
-	best := -1
+	best, seen := -1, 0
 	for i := range l.pending {
 		p := &l.pending[i]
-		if p.seq != 0 && p.key == key && (best < 0 || p.seq < l.pending[best].seq) {
+		if p.seq == 0 {
+			continue
+		}
+		if p.key == key && (best < 0 || p.seq < l.pending[best].seq) {
 			best = i
+		}
+		if seen++; seen == l.npend {
+			break // no other request waits
 		}
 	}
 	if best < 0 {

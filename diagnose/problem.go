@@ -104,7 +104,10 @@ type Problem struct {
 	// Client and Server are the connection's endpoints (for connect-refused,
 	// the refused client's last attempt and the endpoint it tried).
 	Client, Server netip.AddrPort
-	// From is the side whose behaviour shows the problem.
+	// From is the side whose behaviour shows the problem: the silent peer
+	// of a heartbeat timeout, the receiver of a stall, the server of a
+	// refused handshake or attempt; for reset-mid-message, the direction
+	// that carried bytes last (which one was inside a message is not known).
 	From segment.Dir
 	// Fields are the facts of the problem, per kind, printed as JSON keys
 	// and as key=value in text.

@@ -9,10 +9,14 @@ import (
 )
 
 // Refused follows connection attempts answered by RST across connections,
-// and reports each burst of them as one connect-refused problem. It follows
-// at most Config.MaxRefusedPairs (4096 by default) client-address/server
-// pairs at once, about 250 bytes each (map entry included); attempts of further pairs are not
-// followed until a burst ends. It is not safe for concurrent use.
+// and reports each burst of them as one connect-refused problem. An attempt
+// is refused when the server answers a SYN with RST|ACK acknowledging it
+// (ack = the SYN's seq + 1); a retransmitted SYN is the same attempt.
+//
+// It follows at most Config.MaxRefusedPairs (4096 by default)
+// client-address/server pairs at once, about 250 bytes each (map entry
+// included); attempts of further pairs are not followed until Flush frees
+// room. It is not safe for concurrent use.
 type Refused struct {
 	cfg   Config
 	pairs map[refusedKey]*refusedPair
