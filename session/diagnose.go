@@ -154,6 +154,14 @@ func (s *session) diagClose(r segment.CloseReason, t time.Time) {
 	s.out.idents.close(s.conn.Client, s.conn.Server)
 }
 
+// traffic tells the diagnosis that direction d carried bytes in seg (data,
+// bytes not captured or lost: all of them are the peer talking).
+func (s *session) traffic(d segment.Dir, seg *segment.Segment) {
+	if s.diag != nil {
+		s.diag.Traffic(d, seg.Time)
+	}
+}
+
 // health returns the connection's figures for its summary (nil: none).
 func (s *session) health() *diagnose.Health {
 	if s.diag == nil {

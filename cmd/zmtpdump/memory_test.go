@@ -91,12 +91,12 @@ func retainedPerConn(tb testing.TB, n int, segs []segment.Segment, args ...strin
 const maxBytesPerConn = 1024
 
 // diagnoseBytesPerConn is what diagnosis may add to an open connection:
-// a diagnose.Conn (888 bytes, the 896-byte size class, and the strings
-// its sides keep) and the session's pointer to it, measured at about 1,080
-// bytes. With it on, an open connection holds about 2.1 KB: at the default
-// --max-flows about 210 MiB, inside the DaemonSet's 512 MiB. --no-problems
-// keeps maxBytesPerConn.
-const diagnoseBytesPerConn = 1152
+// a diagnose.Conn (728 bytes, one 768-byte allocation, and what its sides
+// keep of the handshake) and the session's pointer to it, measured at
+// about 950 bytes. With it on, an open connection holds about 1.9 KB: at
+// the default --max-flows about 190 MiB, inside the DaemonSet's 512 MiB.
+// --no-problems keeps maxBytesPerConn.
+const diagnoseBytesPerConn = 1024
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
 // greeting, READY each way and one message, with the real decoders, and
