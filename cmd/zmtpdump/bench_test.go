@@ -73,3 +73,7 @@ func newPipeline(cfg *config, stdout io.Writer) *session.Pipeline {
 func BenchmarkPipelineJSON(b *testing.B)  { benchPipeline(b, "--json") }
 func BenchmarkPipelineText(b *testing.B)  { benchPipeline(b) }
 func BenchmarkPipelineQuiet(b *testing.B) { benchPipeline(b, "-q") }
+
+// BenchmarkPipelineQuietNoProblems is BenchmarkPipelineQuiet without
+// diagnosis: the difference is the detectors' cost per message.
+func BenchmarkPipelineQuietNoProblems(b *testing.B) { benchPipeline(b, "-q", "--no-problems") }
