@@ -135,6 +135,18 @@ func TestKinds(t *testing.T) {
 				t.Errorf("%+v", p)
 			}
 		}},
+		{name: "heartbeat timeout without ttl", want: HeartbeatTimeout, end: segment.Finished, at: 500 * ms, steps: join(nullHandshake("PUSH", "PULL"), []step{
+			ev(0, c2s, ping(0, "")), ev(ms, s2c, pong("")), ev(100*ms, c2s, ping(0, "")), ev(101*ms, s2c, pong("")),
+			ev(200*ms, c2s, ping(0, "")), ev(300*ms, c2s, ping(0, "")),
+		}), check: func(t *testing.T, p *Problem) {
+			if field(p, "ttl") != nil || field(p, "silent") != 300*ms {
+				t.Errorf("%+v", p)
+			}
+		}},
+		{name: "closed right after a ping", end: segment.Finished, at: 250 * ms, steps: join(nullHandshake("PUSH", "PULL"), []step{
+			ev(0, c2s, ping(0, "")), ev(ms, s2c, pong("")), ev(100*ms, c2s, ping(0, "")), ev(101*ms, s2c, pong("")),
+			ev(200*ms, c2s, ping(0, "")),
+		})},
 		{name: "stalled, recovered", want: Stalled, end: segment.Finished, at: 4 * time.Second, steps: join(nullHandshake("PUSH", "PULL"), []step{
 			{at: time.Second, d: c2s, stall: true}, {at: 1500 * ms, d: c2s, unstall: true},
 			ev(1600*ms, c2s, msg("x")),

@@ -49,7 +49,8 @@ func (c *Conn) pong(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command
 }
 
 // heartbeatTimeout reports, at the close, PINGs the peer never answered
-// within their TTL or Config.HeartbeatTimeout, whichever is shorter.
+// within the shortest of their TTL, the sender's interval between PINGs
+// and Config.HeartbeatTimeout.
 func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.Time) []Problem {
 	if t.IsZero() {
 		return out
@@ -62,6 +63,9 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 		wait := c.cfg.HeartbeatTimeout
 		if s.pingTTL > 0 && s.pingTTL < wait {
 			wait = s.pingTTL
+		}
+		if iv := c.interval(s); iv > 0 && iv < wait {
+			wait = iv
 		}
 		silent := since(t, s.pingAt)
 		if silent < wait {
@@ -90,6 +94,12 @@ func (c *Conn) heartbeatInterval() time.Duration {
 	if o := &c.sides[segment.ServerToClient]; o.pings > s.pings {
 		s = o
 	}
+	return c.interval(s)
+}
+
+// interval is the median of a side's last intervals between PINGs, 0
+// before its second PING.
+func (c *Conn) interval(s *side) time.Duration {
 	n := min(s.nIntervals, uint64(len(s.intervals)))
 	if n == 0 {
 		return 0

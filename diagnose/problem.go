@@ -158,9 +158,10 @@ type Config struct {
 	// StallAfter is how long a stall must last to be a problem
 	// (--stall-after).
 	StallAfter time.Duration
-	// HeartbeatTimeout is how long a PING without a TTL waits for the
-	// peer before it counts as unanswered (libzmq's heartbeat timeout
-	// defaults to the heartbeat interval; this is the fallback).
+	// HeartbeatTimeout is the longest a PING waits for the peer's answer
+	// (a PONG or any traffic) before it counts as unanswered; its TTL, and
+	// the interval between the sender's PINGs (libzmq's heartbeat timeout
+	// defaults to it, and libzmq sends TTL 0 unless told), shorten it.
 	HeartbeatTimeout time.Duration
 	// MaxRefusedPairs caps the client-address/server-endpoint pairs Refused
 	// follows at once; attempts from further pairs are not followed.
@@ -170,14 +171,14 @@ type Config struct {
 }
 
 // DefaultConfig returns the documented defaults: 3 refused attempts, 1 s
-// of quiet to end a burst, 200 ms for a stall, 30 s for a PING without
-// TTL, 4096 refused pairs and 65536 identities followed.
+// of quiet to end a burst, 200 ms for a stall, 1 s at most for a PING's
+// answer, 4096 refused pairs and 65536 identities followed.
 func DefaultConfig() Config {
 	return Config{
 		RefusedAttempts:  3,
 		RefusedQuiet:     time.Second,
 		StallAfter:       200 * time.Millisecond,
-		HeartbeatTimeout: 30 * time.Second,
+		HeartbeatTimeout: time.Second,
 		MaxRefusedPairs:  4096,
 		MaxIdentities:    65536,
 	}
