@@ -61,7 +61,7 @@ type side struct {
 
 	traffic     bool
 	lastTraffic nanos
-	failed      bool // its decoder reported an error
+	failed      bool // its decoder reported an error, or its stream lost bytes
 
 	// heartbeats this side sent
 	pingPending bool
@@ -148,6 +148,10 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		if c.closed {
 			out = c.endJudgements(out)
 		}
+	case *zmtp.Gap, *zmtp.Resync:
+		// Bytes of d were lost: what it said is not all known (a greeting
+		// a gap took is no greeting withheld).
+		c.sides[d].failed = true
 	case *zmtp.Error:
 		c.sides[d].failed = true
 		switch {

@@ -149,7 +149,7 @@ func (s *session) Skip(d segment.Dir, n uint64, seg *segment.Segment) {
 // how many messages the loss took.
 func (s *session) Gap(d segment.Dir, n uint64, seg *segment.Segment) {
 	s.fedAt(seg)
-	s.traffic(d, seg)
+	s.diagGap(d, seg.Time, n)
 	s.gaps[d]++
 	s.lost[d] += n
 	s.start(d)

@@ -154,6 +154,15 @@ func (s *session) diagClose(r segment.CloseReason, t time.Time) {
 	s.out.idents.close(s.conn.Client, s.conn.Server)
 }
 
+// diagGap tells the diagnosis that direction d lost n bytes at t, as an
+// event (a *zmtp.Gap: the decoder counts some gaps without emitting them),
+// so that it judges nothing it did not see.
+func (s *session) diagGap(d segment.Dir, t time.Time, n uint64) {
+	if s.diag != nil {
+		s.printProblems(s.diag.Event(d, t, &zmtp.Gap{Bytes: n}))
+	}
+}
+
 // traffic tells the diagnosis that direction d carried bytes in seg (data,
 // bytes not captured or lost: all of them are the peer talking).
 func (s *session) traffic(d segment.Dir, seg *segment.Segment) {
