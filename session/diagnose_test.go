@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
+	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
+	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
 // refusedBurst returns n connection attempts from cli's address to srv,
@@ -94,4 +96,29 @@ func TestRefusedBurst(t *testing.T) {
 func diagnoseAttempts(n int) (c diagnose.Config) {
 	c.RefusedAttempts = n
 	return c
+}
+
+// TestProblemsOwnerGate: a connection --comm hides prints none of its
+// problems, and counts none; one it keeps prints them.
+func TestProblemsOwnerGate(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	t0 := time.Unix(1000, 0)
+	for _, owner := range []int{1, 2} {
+		var buf bytes.Buffer
+		out := newSink(output.NewText(&buf, output.Options{Location: time.UTC}))
+		tr := &fakeTracker{}
+		tr.own(cli, srv, owner)
+		tr.own(srv, cli, owner)
+		s := newSession(&flows.Conn{Client: cli, Server: srv, Start: t0}, out, zmtp.Options{}, &owners{tr: tr, comm: "p1"})
+		s.seg = &segment.Segment{Time: t0}
+		s.printProblems([]diagnose.Problem{{Kind: diagnose.Stalled, Text: "stalled", Time: t0, Client: cli, Server: srv}})
+		if err := out.flush(); err != nil {
+			t.Fatal(err)
+		}
+		_, events, _ := out.totals()
+		kept := owner == 1
+		if got := strings.Contains(buf.String(), "problem: stalled: stalled"); got != kept || (events == 1) != kept || out.problems.Empty() == kept {
+			t.Errorf("owner p%d: printed %q, %d events, summary empty %v", owner, buf.String(), events, out.problems.Empty())
+		}
+	}
 }
