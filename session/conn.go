@@ -186,6 +186,11 @@ func (s *session) Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segme
 	}
 }
 
+// Stall implements flows.Consumer.
+func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
+	// diagnosis wires this (issue 16)
+}
+
 // Close implements flows.Consumer: it prints the connection summary, at
 // the FIN or RST that ended it, or, for a connection that went idle or was
 // still open when the capture ended, at its last data (so that reading a
