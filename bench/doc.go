@@ -86,8 +86,8 @@
 //     against the TCP payload of the streams (reassembled, not captured and
 //     lost). With kernel-side framing the exit statistics give the kernel's
 //     own count ("bytes through the ring buffer"), to which the ring's 8-byte
-//     record headers are added; otherwise it is estimated as packets × 88
-//     (8 bytes of ring record header and 104 of event header) plus the
+//     record headers are added; otherwise it is estimated as packets × 120
+//     (8 bytes of ring record header and 112 of event header) plus the
 //     payload bytes.
 //
 // On 2 CPUs the capturer competes with the four busy threads of the

@@ -155,9 +155,9 @@ func (c *jsonCounts) add(line []byte) {
 }
 
 // ringRecordOverhead is what a ring-buffer record costs beyond its payload:
-// the 8-byte BPF ring buffer header and the 104-byte event header
+// the 8-byte BPF ring buffer header and the 112-byte event header
 // (loader/record.go), ignoring the padding to 8 bytes.
-const ringRecordOverhead = 8 + 104
+const ringRecordOverhead = 8 + 112
 
 // ringHeader is the BPF ring buffer's own header of each record, which the
 // kernel's byte count (event header and payload) leaves out.

@@ -100,8 +100,15 @@ struct event_hdr {
 	// in lost (it is a loss, not a snap cut); userspace turns them into a
 	// gap.
 	__u8 unread;
-	__u8 _pad[2];
+	__u16 window;      // the TCP header's window, host order, unscaled
+	// A SYN's window scale option: the shift (at most 14, RFC 7323
+	// section 2.3), or WSCALE_NONE: no option, or not a SYN (the options
+	// of other segments are not parsed).
+	__u8 wscale;
+	__u8 _pad[7];
 };
+
+#define WSCALE_NONE 0xff
 
 // event_hdr.mark bits.
 #define MARK_VALID 0x01     // the record holds a walked frame header's start
@@ -311,6 +318,7 @@ struct walk {
 	__u32 pkt_len;
 	__u8 flags;   // the packet's TCP flags
 	__u16 pieces; // records written so far (a u8 could wrap to 0)
+	__u32 opt;    // a SYN's options walk: the skb offset of the next option
 };
 
 // ship_piece writes the record of payload bytes [off, off+span) of which the
@@ -373,6 +381,66 @@ static __noinline void ship_span(struct walk *w, __u32 off, __u32 cap, __u32 spa
 }
 
 
+// TCP option kinds (RFC 9293 section 3.2, RFC 7323 section 2.2).
+#define ZD_TCPOPT_EOL 0
+#define ZD_TCPOPT_NOP 1
+#define ZD_TCPOPT_WSCALE 3
+// The largest window scale shift: a larger one means 14 (RFC 7323 section
+// 2.3).
+#define ZD_MAX_WSCALE 14
+// The TCP options walked: 40 bytes of options hold at most 40. Without
+// framing the walk is unrolled: some 260 instructions of CaptureBasic's
+// socket filter, which has room for them (some 100 with bpf_loop).
+#define MAX_TCP_OPTS 40
+
+// opt_step reads the TCP option at w->opt of a SYN, whose header ends at
+// w->base, and moves past it: with framing bpf_loop's callback (1 stops
+// the loop), else called MAX_TCP_OPTS times, unrolled, as ext_step. It
+// stops at the window scale option, setting w->h.wscale, at the end of the
+// options, and at an option that is malformed or not whole in the packet.
+static __noinline long opt_step(__u32 idx, void *ctx)
+{
+	struct walk *w = ctx;
+	__u64 opt = w->opt;
+	__u8 o[3];
+
+	// Three bytes: a window scale option whole. Where fewer are left in
+	// the header, or in the packet, none starts.
+	if (opt + 3 > w->base || bpf_skb_load_bytes(w->skb, opt, o, sizeof(o)) < 0)
+		return 1;
+	if (o[0] == ZD_TCPOPT_NOP) {
+		w->opt = opt + 1;
+		return 0;
+	}
+	if (o[0] == ZD_TCPOPT_EOL || o[1] < 2)
+		return 1; // the end of the options, or malformed
+	if (o[0] == ZD_TCPOPT_WSCALE) {
+		if (o[1] == 3)
+			w->h.wscale = o[2] > ZD_MAX_WSCALE ? ZD_MAX_WSCALE : o[2];
+		return 1;
+	}
+	w->opt = opt + o[1];
+	return 0;
+}
+
+// wscale_of walks the options of the SYN whose TCP header starts at skb
+// offset l4 (its end at w->base) for its window scale option, setting
+// w->h.wscale when it finds one. Only a SYN's options are walked: the
+// option counts only there (RFC 7323 section 2.2).
+static __always_inline void wscale_of(struct walk *w, __u32 l4)
+{
+	w->opt = l4 + sizeof(struct tcphdr);
+#ifdef ZD_NO_FRAMING
+#pragma clang loop unroll(full)
+	for (int i = 0; i < MAX_TCP_OPTS; i++) {
+		if (opt_step(i, w))
+			break;
+	}
+#else
+	bpf_loop(MAX_TCP_OPTS, opt_step, w, 0);
+#endif
+}
+
 #include "framing.h"
 
 static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
@@ -425,6 +493,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	w.h.dport = bpf_ntohs(tcp.dest);
 	w.h.direction = dir;
 	w.h.tcp_flags = ((__u8 *)&tcp)[13];
+	w.h.window = bpf_ntohs(tcp.window);
+	w.h.wscale = WSCALE_NONE;
 
 	w.skb = skb;
 	w.base = l4 + doff;
@@ -432,6 +502,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	w.seq = w.h.seq;
 	w.flags = w.h.tcp_flags;
 	w.pkt_len = skb->len;
+	if (tcp.syn)
+		wscale_of(&w, l4);
 #ifndef ZD_NO_FRAMING
 	if (frame_walk && follow(&w, plen))
 		return TC_ACT_UNSPEC;

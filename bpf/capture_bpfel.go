@@ -36,7 +36,9 @@ type CaptureEventHdr struct {
 	MarkOff    uint32
 	Mark       uint8
 	Unread     uint8
-	Pad        [2]uint8
+	Window     uint16
+	Wscale     uint8
+	Pad        [7]uint8
 }
 
 type CaptureFlowKey struct {

@@ -68,7 +68,9 @@ type CaptureBasicStage struct {
 			MarkOff    uint32
 			Mark       uint8
 			Unread     uint8
-			Pad        [2]uint8
+			Window     uint16
+			Wscale     uint8
+			Pad        [7]uint8
 		}
 		Data [65536]uint8
 	}

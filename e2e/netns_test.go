@@ -217,6 +217,8 @@ func (c *decodeConsumer) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	c.zc.Skip(d, n, c.emit)
 }
 
+func (c *decodeConsumer) Stall(segment.Dir, bool, *segment.Segment) {}
+
 func (c *decodeConsumer) Close(r segment.CloseReason, _ *segment.Segment) {
 	c.zc.Close(r, c.emit)
 }

@@ -115,6 +115,7 @@ type Stats struct {
 	IgnoredRST   uint64 // RSTs outside their direction's window (before the bytes delivered, or over 16 MiB beyond those seen): forged or stale
 	IgnoredFIN   uint64 // FINs outside their direction's window, as for IgnoredRST; the bytes they carry count as usual
 	IgnoredAcks  uint64 // acknowledgments of bytes never seen: believed only up to the bytes seen, not at all over 16 MiB beyond
+	ZeroWindows  uint64 // stalls begun: a direction's receiver closed its window on bytes outstanding, or its sender probed it (Consumer.Stall)
 }
 
 func (s *Stats) add(o Stats) {
@@ -135,6 +136,7 @@ func (s *Stats) add(o Stats) {
 	s.IgnoredRST += o.IgnoredRST
 	s.IgnoredFIN += o.IgnoredFIN
 	s.IgnoredAcks += o.IgnoredAcks
+	s.ZeroWindows += o.ZeroWindows
 }
 
 // Assembler tracks connections and reassembles their streams. It is not
@@ -156,6 +158,12 @@ type Assembler struct {
 	scratch []*conn
 	// lostSeg is the segment LostSegments gives the Consumers.
 	lostSeg segment.Segment
+	// zero holds the directions whose receiver's window is closed (see
+	// stall.go); nil until one is.
+	zero map[zeroKey]zeroState
+	// stallSeg is the segment a stall's beginning is reported with (see
+	// beginStall).
+	stallSeg segment.Segment
 }
 
 // conn is one connection. About 300 bytes; see doc.go for the whole cost.
@@ -275,6 +283,7 @@ func (a *Assembler) Add(seg *segment.Segment) {
 		other.acked(&o, seg.Ack)
 		a.repend(c)
 	}
+	a.flowControl(c, d, seg)
 	a.settle(c, seg)
 }
 
@@ -331,6 +340,7 @@ func (a *Assembler) open(k key, seg *segment.Segment) *conn {
 		a.evict(seg)
 	}
 	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}, last: seg.Time.UnixNano()}
+	c.info.WScale = [2]int8{-1, -1}
 	if seg.Flags&(segment.SYN|segment.ACK) == segment.SYN|segment.ACK {
 		// A SYN-ACK comes from the server.
 		c.info.Client, c.info.Server = seg.Dst, seg.Src
@@ -385,6 +395,7 @@ func (a *Assembler) settle(c *conn, seg *segment.Segment) {
 // Consumer is closed. c stays in the map as a tombstone, unless the caller
 // deletes it.
 func (a *Assembler) close(c *conn, r segment.CloseReason, seg *segment.Segment) {
+	a.endStalls(c, seg)
 	for d := range c.dirs {
 		o := a.sink(c, segment.Dir(d), seg)
 		c.dirs[d].finish(&o)

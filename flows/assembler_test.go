@@ -32,6 +32,7 @@ func (r *recorder) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 func (r *recorder) Conflict(d segment.Dir, off uint64, n int, _ *segment.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("conflict %s@%d+%d", [...]string{"c2s", "s2c"}[d], off, n))
 }
+func (r *recorder) Stall(segment.Dir, bool, *segment.Segment) {} // see stall_test.go
 func (r *recorder) Close(reason segment.CloseReason, _ *segment.Segment) {
 	*r.log = append(*r.log, fmt.Sprintf("%v>%v mid=%v c2s=%q s2c=%q %v",
 		r.conn.Client, r.conn.Server, r.conn.MidStream, r.data[0].String(), r.data[1].String(), reason))
@@ -42,10 +43,12 @@ var (
 	srv = netip.MustParseAddrPort("127.0.0.1:7001")
 )
 
-// seg builds a segment, from the client when c2s; an ack, if given, sets
-// ACK and the acknowledgment number.
+// seg builds a segment, from the client when c2s, with an open window and
+// no window scale; an ack, if given, sets ACK and the acknowledgment
+// number.
 func seg(c2s bool, seq uint32, flags uint8, payload string, ack ...uint32) segment.Segment {
-	s := segment.Segment{Src: cli, Dst: srv, Seq: seq, Flags: flags, Payload: []byte(payload), PayloadLen: len(payload), Time: time.Unix(1, 0)}
+	s := segment.Segment{Src: cli, Dst: srv, Seq: seq, Flags: flags, Window: 512, WScale: -1,
+		Payload: []byte(payload), PayloadLen: len(payload), Time: time.Unix(1, 0)}
 	if !c2s {
 		s.Src, s.Dst = srv, cli
 	}

@@ -16,6 +16,7 @@ type discard struct{}
 func (discard) Data(segment.Dir, []byte, *segment.Segment)  {}
 func (discard) Gap(segment.Dir, uint64, *segment.Segment)   {}
 func (discard) Skip(segment.Dir, uint64, *segment.Segment)  {}
+func (discard) Stall(segment.Dir, bool, *segment.Segment)   {}
 func (discard) Close(segment.CloseReason, *segment.Segment) {}
 
 func discardAll(*Conn) Consumer { return discard{} }
@@ -33,12 +34,12 @@ func workload(flows, segs, size, window int) []segment.Segment {
 		isnC, isnS := r.Uint32(), r.Uint32()
 		t := time.Unix(1000, 0)
 		s := []segment.Segment{
-			{Time: t, Src: client, Dst: server, Seq: isnC, Flags: segment.SYN},
-			{Time: t, Src: server, Dst: client, Seq: isnS, Ack: isnC + 1, Flags: segment.SYN | segment.ACK},
+			{Time: t, Src: client, Dst: server, Seq: isnC, Flags: segment.SYN, Window: 64240, WScale: 7},
+			{Time: t, Src: server, Dst: client, Seq: isnS, Ack: isnC + 1, Flags: segment.SYN | segment.ACK, Window: 65160, WScale: 7},
 		}
 		for i := range segs {
 			s = append(s, segment.Segment{Time: t, Src: client, Dst: server, Seq: isnC + 1 + uint32(i*size), Ack: isnS + 1,
-				Flags: segment.ACK | segment.PSH, Payload: payload, PayloadLen: size})
+				Flags: segment.ACK | segment.PSH, Window: 502, WScale: -1, Payload: payload, PayloadLen: size})
 		}
 		if window > 1 {
 			data := s[2:]

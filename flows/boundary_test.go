@@ -27,6 +27,7 @@ func (c *calls) add(d segment.Dir, f string, args ...any) {
 func (c *calls) Data(d segment.Dir, p []byte, _ *segment.Segment) { c.add(d, "D", ":", string(p)) }
 func (c *calls) Gap(d segment.Dir, n uint64, _ *segment.Segment)  { c.add(d, "G", "+", n) }
 func (c *calls) Skip(d segment.Dir, n uint64, _ *segment.Segment) { c.add(d, "S", "+", n) }
+func (c *calls) Stall(segment.Dir, bool, *segment.Segment)        {}
 func (c *calls) Close(segment.CloseReason, *segment.Segment)      {}
 func (c *calls) Boundary(d segment.Dir, b segment.Boundary, _ *segment.Segment) {
 	c.add(d, "B", "/", b.Frames)

@@ -61,6 +61,8 @@ func (s *streams) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 
 func (s *streams) Conflict(segment.Dir, uint64, int, *segment.Segment) { s.conflicts++ }
 
+func (s *streams) Stall(segment.Dir, bool, *segment.Segment) {}
+
 func (s *streams) Close(r segment.CloseReason, _ *segment.Segment) {
 	s.reason, s.closes = r, s.closes+1
 }

@@ -89,6 +89,23 @@
 // held and report it when they are delivered. A segment without a mark
 // costs one branch.
 //
+// # Stalls
+//
+// Each direction follows the windows its receiver advertises
+// (Segment.Window; Conn.Window scales one by the shifts the SYNs announced,
+// Conn.WScale, and takes it as is when they are unknown: a connection
+// picked up mid-stream). The sender is stalled when the receiver
+// advertises a zero window while bytes it was sent are not acknowledged,
+// or when, the window closed, the sender probes it (an empty segment one
+// before the acknowledged bytes, as Linux sends, or bytes beyond the
+// window); the Consumer's Stall hears when that begins (dated when the
+// window closed), when the receiver opens its window again, and, for a
+// stall still on, just before Close. Stats.ZeroWindows counts the stalls.
+// An open window costs a connection nothing (two flag bits and the shifts
+// live in what was padding); a closed one, an entry of about 40 bytes in
+// the Assembler's table until it opens or the connection ends. No segment
+// allocates.
+//
 // Conn.Next gives, during each Data, Gap, Skip and Boundary call, the TCP
 // sequence number of the call's first byte in its direction, so that a
 // Consumer can name a byte of the stream by its sequence number (to tell

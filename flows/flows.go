@@ -14,6 +14,10 @@ type Conn struct {
 	// MidStream reports that the capture started after the connection
 	// had opened: its first bytes were never seen.
 	MidStream bool
+	// WScale holds, for each direction, the window scale shift its
+	// sender's SYN announced (segment.Segment.WScale), -1 while unknown:
+	// no option, or the SYN not seen. See Window.
+	WScale [2]int8
 	// Start is the time of the first segment seen.
 	Start time.Time
 	// Next holds, for each direction, the TCP sequence number of the
@@ -24,6 +28,21 @@ type Conn struct {
 	// value of the last one (0 before the first). During a Data call the
 	// byte at p[i] has sequence number Next[d]+i, modulo 2^32.
 	Next [2]uint32
+}
+
+// Window returns the receive window, in bytes, that a segment sent in
+// direction d advertises with its raw window field w (Segment.Window): w
+// scaled by d's sender's shift when both SYNs announced one (a SYN-ACK
+// announces one only if the SYN did, RFC 7323 section 1.3: its own is
+// enough), w as is otherwise: a connection picked up mid-stream, a
+// window scale not negotiated, or the window of a SYN, which is never
+// scaled (pass a SYN's w with syn true).
+func (c *Conn) Window(d segment.Dir, w uint16, syn bool) uint32 {
+	own, peer := c.WScale[d], c.WScale[1-d]
+	if syn || own < 0 || peer < 0 && d != segment.ServerToClient {
+		return uint32(w)
+	}
+	return uint32(w) << uint(own)
 }
 
 // Src returns the sender's endpoint for a direction.
@@ -70,6 +89,22 @@ type Consumer interface {
 	// snapshot length or left out by the kernel inside frame bodies. Unlike
 	// Gap they are not a loss: the capture chose not to keep them.
 	Skip(d segment.Dir, n uint64, seg *segment.Segment)
+	// Stall reports that the sender of direction d became stalled
+	// (stalled true) or is no longer (false). It is stalled when its
+	// receiver advertises a zero window while the sender has bytes it
+	// has not had acknowledged, or when, the window closed, the sender
+	// sends zero-window probes; seg is then the segment that shows it
+	// (the zero window, or the first probe), but seg.Time is when the
+	// receiver closed its window: when the stall began. It recovers when
+	// the receiver opens its window again (seg the segment that does,
+	// seg.Time when). A direction still stalled when the connection ends
+	// gets Stall(d, false, seg) just before Close, with Close's seg (the
+	// closing segment, or one carrying only the time).
+	//
+	// The zero window is read from the raw window field (Segment.Window),
+	// whose scale does not matter for it; a keepalive probe sent during a
+	// zero window looks like a zero-window probe.
+	Stall(d segment.Dir, stalled bool, seg *segment.Segment)
 	// Close ends the connection; no call follows it.
 	Close(reason segment.CloseReason, seg *segment.Segment)
 }

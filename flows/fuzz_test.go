@@ -51,6 +51,8 @@ type checker struct {
 	conn   *Conn
 	marks  [2]map[uint64]int
 	closed bool
+	// stalled is each direction's stall as the Stall calls left it.
+	stalled [2]bool
 }
 
 // Boundary checks that the byte marked is the next one, that a segment
@@ -105,7 +107,21 @@ func (c *checker) added(s *segment.Segment) {
 	}
 }
 
-func (c *checker) Close(segment.CloseReason, *segment.Segment) { c.closed = true }
+// Stall checks that a direction's stalls begin and end in turn.
+func (c *checker) Stall(d segment.Dir, stalled bool, _ *segment.Segment) {
+	if c.stalled[d] == stalled {
+		c.t.Fatalf("%v: Stall(%v) twice in a row", d, stalled)
+	}
+	c.stalled[d] = stalled
+}
+
+// Close checks that every stall ended before it.
+func (c *checker) Close(segment.CloseReason, *segment.Segment) {
+	if c.stalled[0] || c.stalled[1] {
+		c.t.Fatalf("closed while stalled: %v", c.stalled)
+	}
+	c.closed = true
+}
 
 // FuzzAssembler feeds the fuzzConv's segments in an order the input picks,
 // some sent twice, cut, or never, with acknowledgments and kernel losses
@@ -182,8 +198,12 @@ func FuzzAssembler(f *testing.F) {
 			case 7:
 				d := arg % 2
 				switch op / 8 % 4 {
-				case 0, 1: // an acknowledgment of some bytes of the other side
-					add(seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d]))))
+				case 0, 1: // an acknowledgment of some bytes of the other side, its window closed or open
+					s := seg(d == 0, conv.isn[d]+1, 0, "", conv.isn[1-d]+1+uint32(arg/2%len(conv.stream[1-d])))
+					if op/32%2 == 1 {
+						s.Window = 0
+					}
+					add(s)
 				case 2: // a RST far out of the window: ignored
 					add(seg(d == 0, conv.isn[d]+1+1<<30+uint32(arg), segment.RST, ""))
 				case 3: // a FIN far out of the window: ignored

@@ -14,6 +14,8 @@ const (
 	isnKnown                   // isn is valid
 	finSeen                    // finSeq is valid
 	finDone                    // the FIN was reached: next is past it
+	zeroWin                    // the receiver's window is closed: Assembler.zero holds the direction
+	stalled                    // a stall was reported (Consumer.Stall) and has not ended
 )
 
 // half is one direction's state and owns its stream: about 70 bytes while

@@ -262,6 +262,7 @@ type closeRecorder struct{ reasons *[]segment.CloseReason }
 func (closeRecorder) Data(segment.Dir, []byte, *segment.Segment) {}
 func (closeRecorder) Gap(segment.Dir, uint64, *segment.Segment)  {}
 func (closeRecorder) Skip(segment.Dir, uint64, *segment.Segment) {}
+func (closeRecorder) Stall(segment.Dir, bool, *segment.Segment)  {}
 func (r closeRecorder) Close(cr segment.CloseReason, _ *segment.Segment) {
 	*r.reasons = append(*r.reasons, cr)
 }

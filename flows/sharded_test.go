@@ -161,6 +161,9 @@ type lockedRecorder struct {
 func (l *lockedRecorder) Data(d segment.Dir, p []byte, s *segment.Segment) { l.r.Data(d, p, s) }
 func (l *lockedRecorder) Gap(d segment.Dir, n uint64, s *segment.Segment)  { l.r.Gap(d, n, s) }
 func (l *lockedRecorder) Skip(d segment.Dir, n uint64, s *segment.Segment) { l.r.Skip(d, n, s) }
+func (l *lockedRecorder) Stall(d segment.Dir, st bool, s *segment.Segment) {
+	l.r.Stall(d, st, s)
+}
 func (l *lockedRecorder) Close(r segment.CloseReason, s *segment.Segment) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -40,6 +40,8 @@ type frameSpec struct {
 	dport    uint16
 	flags    uint8
 	seq      uint32 // 0: 1000
+	window   uint16 // 0: 512
+	opts     []layers.TCPOption
 	payload  string
 }
 
@@ -84,7 +86,11 @@ func buildFrame(t *testing.T, f frameSpec) []byte {
 		if seq == 0 {
 			seq = 1000
 		}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: seq, Ack: 2000, Window: 512,
+		window := f.window
+		if window == 0 {
+			window = 512
+		}
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: seq, Ack: 2000, Window: window, Options: f.opts,
 			SYN: f.flags&segment.SYN != 0, ACK: f.flags&segment.ACK != 0, PSH: f.flags&segment.PSH != 0, FIN: f.flags&segment.FIN != 0,
 			RST: f.flags&segment.RST != 0}
 		tcp.SetNetworkLayerForChecksum(netl)

@@ -34,14 +34,24 @@ const (
 	offMarkOff    = 96
 	offMark       = 100
 	offUnread     = 101
-	hdrLen        = 104
+	offWindow     = 102
+	offWScale     = 104
+	hdrLen        = 112
 )
+
+// wscaleNone is event_hdr.wscale when a segment carries no window scale
+// option (WSCALE_NONE in bpf/capture.c).
+const wscaleNone = 0xff
 
 // event_hdr.mark bits (MARK_VALID, MARK_MSG_START in bpf/capture.c).
 const (
 	markValid    = 0x01
 	markMsgStart = 0x02
 )
+
+// maxWScale is the largest window scale shift (RFC 7323 section 2.3); the
+// kernel caps the shift it ships at it already.
+const maxWScale = 14
 
 // errShortRecord reports a ring-buffer record that does not hold what its
 // header claims.
@@ -93,6 +103,11 @@ func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 		seg.IfDir = segment.Unknown
 	}
 	seg.Flags = rec[offFlags]
+	seg.Window = le.Uint16(rec[offWindow:])
+	seg.WScale = -1
+	if ws := rec[offWScale]; ws != wscaleNone {
+		seg.WScale = int8(min(ws, maxWScale))
+	}
 	seg.Piece = rec[offPiece] != 0
 	seg.KernelLost = le.Uint64(rec[offLost:])
 	seg.Boundary = segment.Boundary{}

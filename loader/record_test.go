@@ -39,6 +39,8 @@ func TestRecordLayout(t *testing.T) {
 		{"mark_off", unsafe.Offsetof(h.MarkOff), offMarkOff},
 		{"mark", unsafe.Offsetof(h.Mark), offMark},
 		{"unread", unsafe.Offsetof(h.Unread), offUnread},
+		{"window", unsafe.Offsetof(h.Window), offWindow},
+		{"wscale", unsafe.Offsetof(h.Wscale), offWScale},
 		{"size", unsafe.Sizeof(h), hdrLen},
 	} {
 		if c.got != c.want {
@@ -65,6 +67,8 @@ func TestDecodeRecord(t *testing.T) {
 	rec[offDirection] = 1
 	rec[offFlags] = segment.ACK | segment.PSH
 	le.PutUint64(rec[offLost:], 42)
+	le.PutUint16(rec[offWindow:], 0xbeef)
+	rec[offWScale] = wscaleNone
 	copy(rec[hdrLen:], []byte{0, 1, '1'})
 
 	base := time.Unix(1000, 0)
@@ -83,6 +87,9 @@ func TestDecodeRecord(t *testing.T) {
 	}
 	if seg.KernelLost != 42 {
 		t.Errorf("kernel lost count %d, want 42", seg.KernelLost)
+	}
+	if seg.Window != 0xbeef || seg.WScale != -1 {
+		t.Errorf("window %#x, scale %d; want 0xbeef, -1 (no option)", seg.Window, seg.WScale)
 	}
 	if string(seg.Payload) != "\x00\x011" || seg.PayloadLen != 3 || seg.PacketLen != 69 {
 		t.Errorf("payload %q (%d of %d)", seg.Payload, len(seg.Payload), seg.PayloadLen)
@@ -130,5 +137,27 @@ func TestDecodeRecordMark(t *testing.T) {
 	le.PutUint32(rec[offMarkOff:], 4)
 	if err := decodeRecord(rec, time.Time{}, &seg); !errors.Is(err, errBadMark) {
 		t.Errorf("mark at the payload's end: err %v, want errBadMark", err)
+	}
+}
+
+// TestDecodeRecordWScale checks the window scale shift of a SYN's record:
+// the kernel's WSCALE_NONE is -1, a shift above 14 counts as 14 (RFC 7323
+// section 2.3).
+func TestDecodeRecordWScale(t *testing.T) {
+	rec := make([]byte, hdrLen)
+	rec[offFamily] = 4
+	rec[offFlags] = segment.SYN
+	for _, c := range []struct {
+		raw  byte
+		want int8
+	}{{wscaleNone, -1}, {0, 0}, {7, 7}, {14, 14}, {15, 14}, {0xfe, 14}} {
+		rec[offWScale] = c.raw
+		var seg segment.Segment
+		if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+			t.Fatal(err)
+		}
+		if seg.WScale != c.want || seg.Window != 0 {
+			t.Errorf("wscale byte %#x: WScale %d, window %d; want %d, 0", c.raw, seg.WScale, seg.Window, c.want)
+		}
 	}
 }

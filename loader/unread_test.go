@@ -49,6 +49,7 @@ func (l streamLog) Gap(d segment.Dir, n uint64, _ *segment.Segment) {
 func (l streamLog) Skip(d segment.Dir, n uint64, _ *segment.Segment) {
 	*l.calls = append(*l.calls, fmt.Sprintf("skip %d", n))
 }
+func (l streamLog) Stall(segment.Dir, bool, *segment.Segment)   {}
 func (l streamLog) Close(segment.CloseReason, *segment.Segment) {}
 
 // TestUnreadRecordIsALoss: a record whose payload the kernel could not read

@@ -11,24 +11,36 @@ const (
 	ethHeaderLen  = 14
 	ipv4HeaderLen = 20
 	ipv6HeaderLen = 40
-	// tcpHeaderLen: the kernel does not ship TCP options, so the rebuilt
-	// header has none (data offset 5).
+	// tcpHeaderLen: the kernel ships no TCP options, so the rebuilt
+	// header has none (data offset 5)...
 	tcpHeaderLen = 20
+	// ...but on a SYN whose window scale shift is known (Segment.WScale),
+	// which gets a NOP and a window scale option: 4 bytes, data offset 6.
+	// Wireshark then scales the windows of the connection.
+	wscaleOptLen = 4
 	// rebuiltTTL is the IPv4 TTL and IPv6 hop limit written (Linux's
 	// default): the kernel does not ship the real one.
 	rebuiltTTL = 64
-	// rebuiltWindow is the TCP window written: the kernel does not ship
-	// the real one, and 0 would read as a zero-window stall in Wireshark.
-	rebuiltWindow = 65535
 	// maxIPLen is the largest IPv4 total length or IPv6 payload length.
 	maxIPLen = 65535
 )
 
-// headersLen returns the length of the rebuilt headers of seg's frames.
+// tcpOptsLen returns the length of the TCP options written in the frame of
+// seg that carries its flags: a window scale option on a SYN whose shift
+// is known, else none.
+func tcpOptsLen(seg *segment.Segment) int {
+	if seg.Flags&segment.SYN != 0 && seg.WScale >= 0 {
+		return wscaleOptLen
+	}
+	return 0
+}
+
+// headersLen returns the length of the rebuilt headers of seg's first
+// frame (later ones, of a super-packet, have no TCP options).
 func headersLen(link LinkType, seg *segment.Segment) int {
-	n := tcpHeaderLen + ipv4HeaderLen
+	n := tcpHeaderLen + tcpOptsLen(seg) + ipv4HeaderLen
 	if is6(seg) {
-		n = tcpHeaderLen + ipv6HeaderLen
+		n = tcpHeaderLen + tcpOptsLen(seg) + ipv6HeaderLen
 	}
 	if link == LinkEthernet {
 		n += ethHeaderLen
@@ -41,21 +53,26 @@ func headersLen(link LinkType, seg *segment.Segment) int {
 // written as several packets.
 func maxChunk(seg *segment.Segment) int {
 	if is6(seg) {
-		return maxIPLen - tcpHeaderLen
+		return maxIPLen - tcpHeaderLen - tcpOptsLen(seg)
 	}
-	return maxIPLen - ipv4HeaderLen - tcpHeaderLen
+	return maxIPLen - ipv4HeaderLen - tcpHeaderLen - tcpOptsLen(seg)
 }
 
 func is6(seg *segment.Segment) bool { return seg.Src.Addr().Is6() && !seg.Src.Addr().Is4In6() }
 
 // appendFrame appends the frame of one packet of seg to b: headers rebuilt
-// from seg with the given sequence number and flags, then payload, the
+// from seg with the given sequence number and flags (and seg's window; on a
+// SYN whose shift is known, its window scale option), then payload, the
 // captured part of a TCP payload of payloadLen bytes. The IPv4 header
 // checksum is always valid; the TCP checksum is valid when the whole
 // payload was captured, and 0 when it was cut (it cannot be computed).
 func appendFrame(b []byte, link LinkType, seg *segment.Segment, seq uint32, flags uint8, payload []byte, payloadLen int) []byte {
 	be := binary.BigEndian
 	v6 := is6(seg)
+	hlen := tcpHeaderLen
+	if flags&segment.SYN != 0 {
+		hlen += tcpOptsLen(seg)
+	}
 	if link == LinkEthernet {
 		var eth [ethHeaderLen]byte // zero destination and source addresses
 		if v6 {
@@ -66,7 +83,7 @@ func appendFrame(b []byte, link LinkType, seg *segment.Segment, seq uint32, flag
 		b = append(b, eth[:]...)
 	}
 	src, dst := seg.Src.Addr(), seg.Dst.Addr()
-	tcpLen := tcpHeaderLen + payloadLen
+	tcpLen := hlen + payloadLen
 	// The pseudo-header sum of the TCP checksum (RFC 793, RFC 8200 8.1).
 	var pseudo uint32
 	if v6 {
@@ -94,18 +111,22 @@ func appendFrame(b []byte, link LinkType, seg *segment.Segment, seq uint32, flag
 		pseudo = sum(0, ip[12:20]) + uint32(tcpLen) + 6
 		b = append(b, ip[:]...)
 	}
-	var tcp [tcpHeaderLen]byte
+	var tcp [tcpHeaderLen + wscaleOptLen]byte
 	be.PutUint16(tcp[0:], seg.Src.Port())
 	be.PutUint16(tcp[2:], seg.Dst.Port())
 	be.PutUint32(tcp[4:], seq)
 	be.PutUint32(tcp[8:], seg.Ack)
-	tcp[12] = tcpHeaderLen / 4 << 4
+	tcp[12] = byte(hlen / 4 << 4)
 	tcp[13] = flags
-	be.PutUint16(tcp[14:], rebuiltWindow)
-	if len(payload) == payloadLen {
-		be.PutUint16(tcp[16:], fold(sum(sum(pseudo, tcp[:]), payload)))
+	be.PutUint16(tcp[14:], seg.Window)
+	if hlen > tcpHeaderLen {
+		// NOP, then kind 3, length 3, the shift (RFC 7323 section 2.2).
+		tcp[20], tcp[21], tcp[22], tcp[23] = optNOP, optWindowScale, 3, byte(seg.WScale)
 	}
-	b = append(b, tcp[:]...)
+	if len(payload) == payloadLen {
+		be.PutUint16(tcp[16:], fold(sum(sum(pseudo, tcp[:hlen]), payload)))
+	}
+	b = append(b, tcp[:hlen]...)
 	return append(b, payload...)
 }
 

@@ -3,6 +3,7 @@ package pcapfile
 import (
 	"bytes"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,16 +23,33 @@ func TestAppendFrame(t *testing.T) {
 		src     string
 		dst     string
 		payload []byte
+		flags   uint8 // 0: PSH ACK
+		window  uint16
+		wscale  int8 // -1: none; only a SYN's is written
 	}{
-		{"ethernet ipv4", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", payload},
-		{"raw ipv4 empty", LinkRaw, "10.0.0.1:1", "10.0.0.2:2", nil},
-		{"ethernet ipv6", LinkEthernet, "[::1]:53420", "[fe80::1]:7001", payload},
-		{"raw ipv6 even", LinkRaw, "[2001:db8::5]:9", "[2001:db8::6]:10", payload[:10]},
+		{"ethernet ipv4", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", payload, 0, 65535, -1},
+		{"raw ipv4 empty", LinkRaw, "10.0.0.1:1", "10.0.0.2:2", nil, 0, 0, -1},
+		{"ethernet ipv6", LinkEthernet, "[::1]:53420", "[fe80::1]:7001", payload, 0, 512, -1},
+		{"raw ipv6 even", LinkRaw, "[2001:db8::5]:9", "[2001:db8::6]:10", payload[:10], 0, 1, -1},
+		{"SYN with window scale", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", nil, segment.SYN, 65495, 7},
+		{"SYN with data (TFO), shift 0", LinkRaw, "10.0.0.1:1", "10.0.0.2:2", payload, segment.SYN, 29200, 0},
+		{"SYN-ACK ipv6, shift 14", LinkEthernet, "[::1]:7001", "[::1]:53420", nil, segment.SYN | segment.ACK, 65483, 14},
+		{"SYN without window scale", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", nil, segment.SYN, 8192, -1},
+		{"ACK with a shift: not written", LinkEthernet, "127.0.0.1:53420", "127.0.0.1:7001", payload, 0, 3, 7},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			flags := tt.flags
+			if flags == 0 {
+				flags = segment.PSH | segment.ACK
+			}
 			seg := segment.Segment{
 				Time: time.Unix(1, 0), Src: netip.MustParseAddrPort(tt.src), Dst: netip.MustParseAddrPort(tt.dst),
-				Seq: 0xfffffff0, Ack: 77, Flags: segment.PSH | segment.ACK, PayloadLen: len(tt.payload), Payload: tt.payload,
+				Seq: 0xfffffff0, Ack: 77, Flags: flags, Window: tt.window, WScale: tt.wscale,
+				PayloadLen: len(tt.payload), Payload: tt.payload,
+			}
+			opts := 0 // TCP option bytes written
+			if flags&segment.SYN != 0 && tt.wscale >= 0 {
+				opts = 4
 			}
 			frame := appendFrame(nil, tt.link, &seg, seg.Seq, seg.Flags, seg.Payload, seg.PayloadLen)
 			if got, want := len(frame), headersLen(tt.link, &seg)+len(tt.payload); got != want {
@@ -53,9 +71,24 @@ func TestAppendFrame(t *testing.T) {
 				t.Fatalf("no TCP layer in %v", pkt)
 			}
 			if tcp.SrcPort != layers.TCPPort(seg.Src.Port()) || tcp.DstPort != layers.TCPPort(seg.Dst.Port()) ||
-				tcp.Seq != seg.Seq || tcp.Ack != seg.Ack || !tcp.PSH || !tcp.ACK || tcp.SYN || tcp.FIN ||
-				tcp.DataOffset != 5 || tcp.Window != rebuiltWindow {
+				tcp.Seq != seg.Seq || tcp.Ack != seg.Ack || tcp.Contents[13] != flags ||
+				int(tcp.DataOffset) != 5+opts/4 || tcp.Window != tt.window {
 				t.Errorf("TCP header: %+v", tcp)
+			}
+			// The options, as Wireshark reads them: a window scale option
+			// on a SYN with a shift.
+			if ws := windowScale(tcp.Contents[20:]); flags&segment.SYN != 0 && ws != tt.wscale || flags&segment.SYN == 0 && ws != -1 {
+				t.Errorf("window scale option %d in % x", ws, tcp.Contents[20:])
+			}
+			var got []layers.TCPOptionKind
+			for _, o := range tcp.Options {
+				got = append(got, o.OptionType)
+				if o.OptionType == layers.TCPOptionKindWindowScale && (len(o.OptionData) != 1 || int8(o.OptionData[0]) != tt.wscale) {
+					t.Errorf("gopacket reads window scale option %+v, want shift %d", o, tt.wscale)
+				}
+			}
+			if want := []layers.TCPOptionKind{layers.TCPOptionKindNop, layers.TCPOptionKindWindowScale}; opts > 0 && !slices.Equal(got, want) || opts == 0 && len(got) > 0 {
+				t.Errorf("TCP options %v", got)
 			}
 			if !bytes.Equal(tcp.Payload, tt.payload) {
 				t.Errorf("payload %q, want %q", tcp.Payload, tt.payload)
@@ -70,7 +103,7 @@ func TestAppendFrame(t *testing.T) {
 			}
 			if ip4, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
 				if ip4.SrcIP.String() != seg.Src.Addr().String() || ip4.DstIP.String() != seg.Dst.Addr().String() ||
-					int(ip4.Length) != 40+len(tt.payload) || ip4.TTL != 64 || ip4.Flags != layers.IPv4DontFragment {
+					int(ip4.Length) != 40+opts+len(tt.payload) || ip4.TTL != 64 || ip4.Flags != layers.IPv4DontFragment {
 					t.Errorf("IPv4 header: %+v", ip4)
 				}
 				if err, res := ip4.VerifyChecksum(); err != nil || !res.Valid {
@@ -79,7 +112,7 @@ func TestAppendFrame(t *testing.T) {
 			}
 			if ip6, ok := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
 				if ip6.SrcIP.String() != seg.Src.Addr().String() || ip6.DstIP.String() != seg.Dst.Addr().String() ||
-					int(ip6.Length) != 20+len(tt.payload) || ip6.HopLimit != 64 || ip6.NextHeader != layers.IPProtocolTCP {
+					int(ip6.Length) != 20+opts+len(tt.payload) || ip6.HopLimit != 64 || ip6.NextHeader != layers.IPProtocolTCP {
 					t.Errorf("IPv6 header: %+v", ip6)
 				}
 			}

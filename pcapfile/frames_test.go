@@ -14,8 +14,13 @@ type tcpSeg struct {
 	sport, dport uint16
 	seq, ack     uint32
 	flags        uint8
+	window       uint16
 	opts         []byte // a multiple of 4 bytes
-	payload      []byte
+	// wscale is the shift a SYN's opts give (RFC 7323: at most 14), when
+	// hasWScale: what the reader must find.
+	wscale    int8
+	hasWScale bool
+	payload   []byte
 }
 
 func (s tcpSeg) bytes() []byte {
@@ -29,7 +34,7 @@ func (s tcpSeg) bytes() []byte {
 	be.PutUint32(h[8:], s.ack)
 	h[12] = byte(len(h)/4) << 4
 	h[13] = s.flags
-	be.PutUint16(h[14:], 65535) // window
+	be.PutUint16(h[14:], s.window)
 	copy(h[20:], s.opts)
 	return append(h, s.payload...)
 }

@@ -177,6 +177,11 @@ func parseIP(ethType uint16, p []byte, seg *segment.Segment) error {
 	seg.Seq = be.Uint32(l4[4:])
 	seg.Ack = be.Uint32(l4[8:])
 	seg.Flags = l4[13]
+	seg.Window = be.Uint16(l4[14:])
+	seg.WScale = -1
+	if seg.Flags&segment.SYN != 0 {
+		seg.WScale = windowScale(l4[20:doff])
+	}
 	seg.PayloadLen = room - doff
 	payload := l4[doff:]
 	if len(payload) > seg.PayloadLen {
@@ -184,4 +189,42 @@ func parseIP(ethType uint16, p []byte, seg *segment.Segment) error {
 	}
 	seg.Payload = payload[:len(payload):len(payload)] // an append must not write past it
 	return nil
+}
+
+// TCP option kinds (RFC 9293 section 3.2, RFC 7323 section 2.2).
+const (
+	optEnd         = 0
+	optNOP         = 1
+	optWindowScale = 3
+)
+
+// maxWindowScale is the largest window scale shift: a larger one counts as
+// 14 (RFC 7323 section 2.3).
+const maxWindowScale = 14
+
+// windowScale returns the shift of the window scale option among a SYN's
+// TCP options, or -1 when there is none. As bpf/capture.c's walk, it stops
+// at the end of the options and at an option that is malformed or does not
+// fit.
+func windowScale(opts []byte) int8 {
+	for len(opts) > 0 {
+		switch opts[0] {
+		case optEnd:
+			return -1
+		case optNOP:
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
+			return -1
+		}
+		if opts[0] == optWindowScale {
+			if opts[1] != 3 {
+				return -1
+			}
+			return int8(min(opts[2], maxWindowScale))
+		}
+		opts = opts[opts[1]:]
+	}
+	return -1
 }

@@ -30,15 +30,26 @@ const (
 
 var (
 	// seg1 is a data segment; seg2 carries TCP options (doff 8).
-	seg1 = tcpSeg{sport: 43758, dport: 17001, seq: 3819417234, ack: 2910701153,
+	seg1 = tcpSeg{sport: 43758, dport: 17001, seq: 3819417234, ack: 2910701153, window: 0x1234,
 		flags: segment.PSH | segment.ACK, payload: []byte("\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")}
-	seg2 = tcpSeg{sport: 17001, dport: 43758, seq: 1, ack: 0xffffffff, flags: segment.SYN | segment.ACK,
+	// seg2's options have no window scale.
+	seg2 = tcpSeg{sport: 17001, dport: 43758, seq: 1, ack: 0xffffffff, flags: segment.SYN | segment.ACK, window: 65535,
 		opts:    []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2},
 		payload: []byte("hello")}
-	syn = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: segment.SYN}
+	syn = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: segment.SYN, window: 64240}
+	// Window scale options: Linux's SYN (MSS, SACK permitted, timestamps,
+	// NOP, window scale 7); a shift above 14; an option of length 1 before
+	// one (malformed: not read); an ACK's (not read: not a SYN).
+	synWS = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: segment.SYN, window: 65495, wscale: 7, hasWScale: true,
+		opts: []byte{2, 4, 0xff, 0xd7, 4, 2, 8, 10, 0, 1, 2, 3, 0, 0, 0, 0, 1, 3, 3, 7}}
+	synWS20 = tcpSeg{sport: 17001, dport: 40000, seq: 9, ack: 8, flags: segment.SYN | segment.ACK, window: 1, wscale: 14, hasWScale: true,
+		opts: []byte{3, 3, 20, 0}}
+	synBadOpt = tcpSeg{sport: 40000, dport: 17001, seq: 7, flags: segment.SYN, window: 2, opts: []byte{30, 1, 3, 3, 5, 0, 0, 0}}
+	ackWS     = tcpSeg{sport: 40000, dport: 17001, seq: 8, ack: 10, flags: segment.ACK, window: 0, opts: []byte{1, 3, 3, 7}}
 	// big does not fit in an IPv4 packet: TSO or BIG TCP made it.
-	big = tcpSeg{sport: 5, dport: 6, seq: 7, ack: 8, flags: segment.ACK, payload: bytes.Repeat([]byte("0123456789"), 7000)}
-	// tiny has a 2-byte payload: with Ethernet padding its frame is 60 bytes.
+	big = tcpSeg{sport: 5, dport: 6, seq: 7, ack: 8, flags: segment.ACK, window: 512, payload: bytes.Repeat([]byte("0123456789"), 7000)}
+	// tiny has a 2-byte payload: with Ethernet padding its frame is 60
+	// bytes. Its window is zero.
 	tiny = tcpSeg{sport: 1, dport: 2, seq: 3, ack: 4, flags: segment.PSH | segment.ACK, payload: []byte("ab")}
 
 	p4  = ipv4(src4, dst4, protoTCP, nil, seg1.bytes())
@@ -63,9 +74,19 @@ func want(src, dst string, s tcpSeg) *segment.Segment {
 		Seq:        s.seq,
 		Ack:        s.ack,
 		Flags:      s.flags,
+		Window:     s.window,
+		WScale:     wscaleOf(s),
 		PayloadLen: len(s.payload),
 		Payload:    s.payload,
 	}
+}
+
+// wscaleOf returns the WScale the reader must give s.
+func wscaleOf(s tcpSeg) int8 {
+	if s.hasWScale {
+		return s.wscale
+	}
+	return -1
 }
 
 // cut returns w with its payload cut to n bytes, as a snaplen would.
@@ -146,6 +167,11 @@ func frameCases() []frameCase {
 		{"ipv4/options-ihl15", LinkEthernet, eth(etherIPv4, p4m), w4o, true},
 		{"ipv6/tcp-options", LinkEthernet, eth(etherIPv6, p6o), w6o, true},
 		{"ipv4/syn-padded", LinkEthernet, padTo(eth(etherIPv4, p4s), 60), want(src4, dst4, syn), true},
+		{"tcp/syn-window-scale", LinkEthernet, eth(etherIPv4, ipv4(src4, dst4, protoTCP, nil, synWS.bytes())), want(src4, dst4, synWS), true},
+		{"tcp/syn-window-scale-ipv6", LinkRaw, ipv6(src6, dst6, protoTCP, synWS.bytes()), want(src6, dst6, synWS), true},
+		{"tcp/syn-window-scale-above-14", LinkEthernet, eth(etherIPv4, ipv4(src4, dst4, protoTCP, nil, synWS20.bytes())), want(src4, dst4, synWS20), true},
+		{"tcp/syn-option-malformed", LinkEthernet, eth(etherIPv4, ipv4(src4, dst4, protoTCP, nil, synBadOpt.bytes())), want(src4, dst4, synBadOpt), false},
+		{"tcp/ack-window-scale-not-read", LinkEthernet, eth(etherIPv4, ipv4(src4, dst4, protoTCP, nil, ackWS.bytes())), want(src4, dst4, ackWS), true},
 		{"ipv4/padding", LinkEthernet, append(eth(etherIPv4, p4t), 0xee, 0xee, 0xee, 0xee), want(src4, dst4, tiny), true},
 		{"ipv4/padding-60", LinkEthernet, padTo(eth(etherIPv4, p4t), 60), want(src4, dst4, tiny), true},
 		{"ipv4/first-fragment", LinkEthernet, eth(etherIPv4, with16(p4, 6, 0x2000)), w4, false},
@@ -262,6 +288,8 @@ func TestParseFrameGopacket(t *testing.T) {
 				Seq:        tcp.Seq,
 				Ack:        tcp.Ack,
 				Flags:      tcp.Contents[13],
+				Window:     tcp.Window,
+				WScale:     gopacketWScale(tcp),
 				PayloadLen: len(tcp.Payload),
 				Payload:    tcp.Payload,
 			}
@@ -270,6 +298,20 @@ func TestParseFrameGopacket(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gopacketWScale returns the window scale shift of a SYN that gopacket
+// decoded (a larger one than 14 counts as 14, RFC 7323 section 2.3), or -1.
+func gopacketWScale(tcp *layers.TCP) int8 {
+	if !tcp.SYN {
+		return -1
+	}
+	for _, o := range tcp.Options {
+		if o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1 {
+			return int8(min(o.OptionData[0], 14))
+		}
+	}
+	return -1
 }
 
 func addrOf(t *testing.T, b []byte) netip.Addr {

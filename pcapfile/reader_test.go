@@ -234,6 +234,8 @@ func TestRealCapturesGopacket(t *testing.T) {
 					Seq:        tcp.Seq,
 					Ack:        tcp.Ack,
 					Flags:      tcp.Contents[13],
+					Window:     tcp.Window,
+					WScale:     gopacketWScale(tcp),
 					PacketLen:  md.Length,
 					PayloadLen: len(tcp.Payload),
 					Payload:    tcp.Payload,

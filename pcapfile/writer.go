@@ -41,8 +41,10 @@ type WriterOptions struct {
 // Wireshark read. The kernel ships only the TCP payload and the header
 // fields zmtpdump needs, so each frame is rebuilt: an Ethernet header with
 // zero addresses (none on raw-IP interfaces), an IPv4 or IPv6 header (TTL
-// or hop limit 64, IPv4 ID 0 with DF) and a TCP header without options
-// (window 65535) around the captured payload, with valid checksums.
+// or hop limit 64, IPv4 ID 0 with DF) and a TCP header with the
+// segment's window and no options, but for a SYN's window scale option
+// when Segment.WScale is known, around the captured payload, with valid
+// checksums.
 // Timestamps have nanosecond resolution; the direction (inbound or
 // outbound) is written in each packet's epb_flags when it is known. A
 // payload the capture cut is written as captured with the packet's
@@ -159,6 +161,9 @@ func (p *Writer) WriteSegment(seg *segment.Segment) error {
 		}
 		captured := seg.Payload[min(off, len(seg.Payload)):min(off+n, len(seg.Payload))]
 		p.buf = appendFrame(p.buf[:0], link, seg, seq, flags, captured, n)
+		if off > 0 {
+			hdr = headersLen(link, seg) - tcpOptsLen(seg) // no SYN, no option
+		}
 		ci := gopacket.CaptureInfo{
 			Timestamp:      seg.Time,
 			CaptureLength:  len(p.buf),

@@ -42,12 +42,13 @@ func TestPcapng(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 12, 0, 0, 123456789, time.UTC)
 	a, b := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
 	segs := []segment.Segment{
-		{Time: t0, Ifindex: 1, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 10, Flags: segment.SYN},
+		{Time: t0, Ifindex: 1, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 10, Flags: segment.SYN, Window: 65495, WScale: 7},
 		{Time: t0.Add(time.Nanosecond), Ifindex: 7, IfDir: segment.Egress, Src: b, Dst: a, Seq: 20, Ack: 11, Flags: segment.ACK | segment.PSH,
-			PayloadLen: 10, Payload: []byte("0123456789")},
+			Window: 512, WScale: -1, PayloadLen: 10, Payload: []byte("0123456789")},
 		{Time: t0.Add(time.Second), Ifindex: 1, IfDir: segment.Unknown, Src: a, Dst: b, Seq: 11, Ack: 31, Flags: segment.ACK,
-			PayloadLen: 5000, Payload: []byte("cut")},
-		{Time: t0.Add(2 * time.Second), Ifindex: 99, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: segment.ACK},
+			Window: 0, WScale: -1, PayloadLen: 5000, Payload: []byte("cut")},
+		{Time: t0.Add(2 * time.Second), Ifindex: 99, IfDir: segment.Ingress, Src: a, Dst: b, Seq: 5011, Ack: 31, Flags: segment.ACK,
+			Window: 1, WScale: -1},
 	}
 	var file bytes.Buffer
 	w, err := NewWriter(&file, WriterOptions{Application: "zmtpdump test", Interfaces: []Interface{
@@ -88,7 +89,7 @@ func TestPcapng(t *testing.T) {
 		ifc, caplen, length int
 		dir                 pcapgo.NgEpbFlag // 0xff: no flags
 	}{
-		{0, 54, 54, pcapgo.NgEpbFlagDirectionInbound},
+		{0, 58, 58, pcapgo.NgEpbFlagDirectionInbound}, // the SYN's window scale option: 4 bytes
 		{1, 50, 50, pcapgo.NgEpbFlagDirectionOutbound},
 		{0, 57, 5054, 0xff},
 		{2, 54, 54, pcapgo.NgEpbFlagDirectionInbound},
@@ -109,6 +110,70 @@ func TestPcapng(t *testing.T) {
 	}
 	if got := pkts[1].data[40:]; string(got) != "0123456789" {
 		t.Errorf("raw IP packet payload %q", got)
+	}
+	// Read back, each packet gives its segment's window and the SYN's
+	// shift.
+	back, err := newReader(bytes.NewReader(file.Bytes()), "written")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadAll(back)
+	if err != nil || len(got) != len(segs) {
+		t.Fatalf("read back %d segments, %v", len(got), err)
+	}
+	for i := range segs {
+		if got[i].Window != segs[i].Window || got[i].WScale != segs[i].WScale {
+			t.Errorf("segment %d read back: window %d, shift %d; want %d, %d", i, got[i].Window, got[i].WScale, segs[i].Window, segs[i].WScale)
+		}
+	}
+}
+
+// TestPcapngWindowRoundTrip writes a connection's windows and its SYNs'
+// window scale shifts and reads them back, and checks that Wireshark's
+// decoder (gopacket's here) sees the option on the SYNs only.
+func TestPcapngWindowRoundTrip(t *testing.T) {
+	c, s := netip.MustParseAddrPort("[::1]:40000"), netip.MustParseAddrPort("[::1]:7001")
+	segs := []segment.Segment{
+		{Src: c, Dst: s, Seq: 1, Flags: segment.SYN, Window: 65476, WScale: 7},
+		{Src: s, Dst: c, Seq: 9, Ack: 2, Flags: segment.SYN | segment.ACK, Window: 65464, WScale: 14},
+		{Src: c, Dst: s, Seq: 2, Ack: 10, Flags: segment.ACK, Window: 512, WScale: -1, PayloadLen: 3, Payload: []byte("abc")},
+		{Src: s, Dst: c, Seq: 10, Ack: 5, Flags: segment.ACK, Window: 0, WScale: -1},
+		{Src: c, Dst: s, Seq: 4, Ack: 10, Flags: segment.ACK, Window: 0xffff, WScale: -1},
+		// A SYN without the option, one with shift 0.
+		{Src: c, Dst: s, Seq: 100, Flags: segment.SYN, Window: 8192, WScale: -1},
+		{Src: c, Dst: s, Seq: 200, Flags: segment.SYN, Window: 1, WScale: 0},
+	}
+	var file bytes.Buffer
+	w, err := NewWriter(&file, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range segs {
+		if err := w.WriteSegment(&segs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := newReader(bytes.NewReader(file.Bytes()), "written")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadAll(r)
+	if err != nil || len(got) != len(segs) {
+		t.Fatalf("read back %d segments, %v", len(got), err)
+	}
+	_, pkts := readBack(t, file.Bytes())
+	for i, want := range segs {
+		if got[i].Window != want.Window || got[i].WScale != want.WScale || got[i].Flags != want.Flags || got[i].Seq != want.Seq {
+			t.Errorf("segment %d: window %d, shift %d, flags %s; want %d, %d, %s", i, got[i].Window, got[i].WScale,
+				segment.FlagString(got[i].Flags), want.Window, want.WScale, segment.FlagString(want.Flags))
+		}
+		tcp := gopacket.NewPacket(pkts[i].data, layers.LayerTypeEthernet, gopacket.Default).Layer(layers.LayerTypeTCP).(*layers.TCP)
+		if tcp.Window != want.Window || gopacketWScale(tcp) != want.WScale {
+			t.Errorf("packet %d as gopacket decodes it: window %d, options %+v", i, tcp.Window, tcp.Options)
+		}
 	}
 }
 

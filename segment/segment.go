@@ -58,6 +58,17 @@ type Segment struct {
 	Seq, Ack uint32
 	// Flags is the TCP flags byte (FIN, SYN, ...).
 	Flags uint8
+	// Window is the TCP header's window field as sent: not scaled. The
+	// receive window it advertises is Window << the sender's window scale
+	// shift (the WScale of its SYN) when both SYNs carried the option
+	// (RFC 7323 section 2.2), Window itself otherwise and on SYNs.
+	Window uint16
+	// WScale is the window scale shift a SYN's window scale option
+	// carries (0 to 14: a larger one counts as 14, RFC 7323 section 2.3),
+	// or -1 when the segment carries none: no option, or not a SYN (the
+	// options of other segments are not read). Whoever makes a Segment
+	// sets it: the zero value says "shift 0".
+	WScale int8
 	// PacketLen is the length of the whole packet as seen on the interface,
 	// link-layer header included.
 	PacketLen int

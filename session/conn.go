@@ -209,15 +209,11 @@ func (s *session) Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segme
 	}
 }
 
-// Stall (flows.Consumer's stall report, see session/diagnose.go) is
-// wired through s.diag.
-//
-// TODO(coordinator, issue 16): flows.Consumer gains Stall on branch
-// house16-win (helper WINDOW), not landed when this was written. The
-// session already has the method of the contract, Stall(d segment.Dir,
-// stalled bool, seg *segment.Segment); once flows calls it, the factory in
-// pipeline.go checks the signature at compile time and nothing else is
-// needed but a live e2e of a stall.
+// Stall implements flows.Consumer: see session/diagnose.go (stallReport),
+// which hands it to the connection's diagnosis.
+func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
+	s.stallReport(d, stalled, seg)
+}
 
 // Close implements flows.Consumer: it prints the connection summary, at
 // the FIN or RST that ended it, or, for a connection that went idle or was

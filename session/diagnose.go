@@ -125,11 +125,11 @@ func (s *session) printProblems(ps []diagnose.Problem) {
 	}
 }
 
-// Stall implements flows' stall report: the sender of direction d became
-// stalled (the receiver advertises a zero window while d has data
-// unacknowledged) or recovered. seg is the segment that showed it (nil:
-// the connection's end, at its last data).
-func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
+// stallReport is flows' stall report (flows.Consumer.Stall): the sender of
+// direction d became stalled (the receiver advertises a zero window while
+// d has data unacknowledged) or recovered. seg is the segment that showed
+// it (nil: the connection's end, at its last data).
+func (s *session) stallReport(d segment.Dir, stalled bool, seg *segment.Segment) {
 	if s.diag == nil {
 		return
 	}

@@ -41,6 +41,7 @@ func (c *collector) Data(d segment.Dir, p []byte, _ *segment.Segment) {
 }
 func (c *collector) Gap(segment.Dir, uint64, *segment.Segment)   {}
 func (c *collector) Skip(segment.Dir, uint64, *segment.Segment)  {}
+func (c *collector) Stall(segment.Dir, bool, *segment.Segment)   {}
 func (c *collector) Close(segment.CloseReason, *segment.Segment) {}
 
 // captureStreams reassembles every direction of the real captures in

@@ -37,7 +37,7 @@ func openConns(n, frames int) []segment.Segment {
 		cli := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(20000+i%40000))
 		cseq, sseq := uint32(1000+i), uint32(900000+i)
 		send := func(from, to netip.AddrPort, seq *uint32, flags uint8, payload []byte) {
-			segs = append(segs, segment.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, PayloadLen: len(payload), Payload: payload})
+			segs = append(segs, segment.Segment{Time: t, Src: from, Dst: to, Seq: *seq, Flags: flags, Window: 502, WScale: -1, PayloadLen: len(payload), Payload: payload})
 			if flags&segment.SYN != 0 {
 				*seq++
 			}
