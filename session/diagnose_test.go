@@ -122,3 +122,58 @@ func TestProblemsOwnerGate(t *testing.T) {
 		}
 	}
 }
+
+// TestStalledThroughPipeline: a receiver advertising a zero window for a
+// second while the sender has bytes unacknowledged is a stalled problem
+// when it recovers, and the connection's summary says how long.
+func TestStalledThroughPipeline(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	const isnC, isnS = 1000, 5000
+	at := func(s float64, from bool, seq, ack uint32, flags uint8, win uint16, p []byte) segment.Segment {
+		sg := segment.Segment{Time: t0.Add(time.Duration(s * float64(time.Second))), Seq: seq, Ack: ack, Flags: flags | segment.ACK,
+			Window: win, WScale: -1, Payload: p, PayloadLen: len(p)}
+		sg.Src, sg.Dst = srv, cli
+		if from {
+			sg.Src, sg.Dst = cli, srv
+		}
+		if flags&segment.SYN != 0 && ack == 0 {
+			sg.Flags = flags
+		}
+		return sg
+	}
+	msg := []byte{0, 5, 'h', 'e', 'l', 'l', 'o'}
+	c := uint32(isnC + 1 + len(greeting))
+	segs := []segment.Segment{
+		at(0, true, isnC, 0, segment.SYN, 1000, nil),
+		at(0, false, isnS, isnC+1, segment.SYN, 1000, nil),
+		at(0, true, isnC+1, isnS+1, 0, 1000, nil),
+		at(0.1, true, isnC+1, isnS+1, segment.PSH, 1000, greeting),
+		at(0.1, false, isnS+1, c, segment.PSH, 1000, greeting),
+		at(0.2, true, c, isnS+65, segment.PSH, 1000, msg),
+		at(0.2, true, c+7, isnS+65, segment.PSH, 1000, msg),
+		at(0.3, false, isnS+65, c+7, 0, 0, nil), // the second message not acknowledged: stalled
+		at(1.3, false, isnS+65, c+14, 0, 1000, nil),
+		at(2, true, c+14, isnS+65, segment.FIN, 1000, nil),
+		at(2, false, isnS+65, c+15, segment.FIN, 1000, nil),
+	}
+	var buf bytes.Buffer
+	cfg := Config{ReadFile: "unused.pcap", Output: output.Options{Location: time.UTC}}
+	p := New(&cfg, &buf, &bytes.Buffer{})
+	for i := range segs {
+		p.Add(&segs[i])
+	}
+	p.Close()
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{"01:00:01.300000 127.0.0.1:40000 > 127.0.0.1:7001: problem: stalled: ", "(duration=1s recovered=true stalled_sender=", ", stalled 1s\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "problem:"); n != 1 {
+		t.Errorf("%d problems, want 1:\n%s", n, got)
+	}
+}
