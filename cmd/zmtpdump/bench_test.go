@@ -56,6 +56,23 @@ func benchReqRep(b *testing.B, args ...string) {
 	c.done(b, uint64(2*b.N))
 }
 
+// The detectors' cost: the REQ/REP workload (every reply matched to its
+// request for the latency figures) with diagnosis on (the default) and off.
+func BenchmarkPipelineReqRep(b *testing.B)     { benchReqRep(b, "-q") }
+func BenchmarkPipelineReqRepJSON(b *testing.B) { benchReqRep(b, "--json") }
+func BenchmarkPipelineReqRepNoProblems(b *testing.B) {
+	benchNoProblems(b)
+	benchReqRep(b, "-q", "--no-problems")
+}
+func BenchmarkPipelineReqRepJSONNoProblems(b *testing.B) {
+	benchNoProblems(b)
+	benchReqRep(b, "--json", "--no-problems")
+}
+func BenchmarkPipelineJSONNoProblems(b *testing.B) {
+	benchNoProblems(b)
+	benchPipeline(b, "--json", "--no-problems")
+}
+
 // benchConn is one synthetic connection fed to a pipeline, its handshake
 // done.
 type benchConn struct {
@@ -131,19 +148,3 @@ func BenchmarkPipelineJSON(b *testing.B)  { benchPipeline(b, "--json") }
 func BenchmarkPipelineText(b *testing.B)  { benchPipeline(b) }
 func BenchmarkPipelineQuiet(b *testing.B) { benchPipeline(b, "-q") }
 
-// The detectors' cost: the REQ/REP workload (every reply matched to its
-// request for the latency figures) with diagnosis on (the default) and off.
-func BenchmarkPipelineReqRep(b *testing.B)     { benchReqRep(b, "-q") }
-func BenchmarkPipelineReqRepJSON(b *testing.B) { benchReqRep(b, "--json") }
-func BenchmarkPipelineReqRepNoProblems(b *testing.B) {
-	benchNoProblems(b)
-	benchReqRep(b, "-q", "--no-problems")
-}
-func BenchmarkPipelineReqRepJSONNoProblems(b *testing.B) {
-	benchNoProblems(b)
-	benchReqRep(b, "--json", "--no-problems")
-}
-func BenchmarkPipelineJSONNoProblems(b *testing.B) {
-	benchNoProblems(b)
-	benchPipeline(b, "--json", "--no-problems")
-}
