@@ -147,4 +147,3 @@ func newPipeline(cfg *config, stdout io.Writer) *session.Pipeline {
 func BenchmarkPipelineJSON(b *testing.B)  { benchPipeline(b, "--json") }
 func BenchmarkPipelineText(b *testing.B)  { benchPipeline(b) }
 func BenchmarkPipelineQuiet(b *testing.B) { benchPipeline(b, "-q") }
-
