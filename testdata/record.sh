@@ -54,6 +54,20 @@
 #   downgrade_zmtp10     downgrade_zmtp10.pcap     17020  rawpeer B zmtp10-pull, zmqpeer C push, 2 messages
 #   large_ipv6           large_ipv6.pcap           17021  zmqpeer B pull, C push -size 70000 over tcp://[::1]
 #
+# The problem captures (issue 16; named after their file, problem_X.pcap or
+# healthy_X.pcap; README.md says what each shows):
+#
+#   problem_socket_type        17030  zmqpeer B pub, C push: incompatible socket types, closed
+#   problem_socket_type_zmq4   17038  gozmq B pub, zmqpeer C push: the same, both READYs on the wire
+#   problem_mechanism          17031  zmqpeer B pull -curve-server, C push (NULL)
+#   problem_curve_wrong_key    17032  zmqpeer B pull -curve-server, C push -curve-serverkey of another key
+#   problem_connect_refused    17033  zmqpeer C push -reconnect-ivl 100ms for 1.5s, nothing bound
+#   problem_heartbeat_timeout  17034  zmqpeer B pull, C push -heartbeat-ivl 100ms; B SIGSTOPped after 0.4s
+#   problem_stalled            17035  zmqpeer B pull -rcvbuf 4096, C push 30 x 2000 bytes every 40ms;
+#                                     B SIGSTOPped 0.4s after its start, SIGCONTed 1s later
+#   healthy_push_pull          17036  zmqpeer B pull, C push -heartbeat-ivl 100ms -multipart, 5 messages
+#   healthy_reqrep_delay       17037  zmqpeer B rep -reply-delay 20ms, C req -count 10 -interval 10ms
+#
 # Security is NULL (libzmq's default) unless the scenario says otherwise.
 #
 # Requirements: root (or capture rights on lo), tcpdump, go, gcc, pkg-config,
@@ -82,6 +96,8 @@ all_scenarios=(
 	push_pull_null push_pull_multipart push_pull_ipv6 push_pull_large pcapng
 	plain_ok plain_rejected curve heartbeat pubsub pubsub_zmq4_sub reqrep
 	router_dealer zmq4_push_pull downgrade_zmtp20 downgrade_zmtp10 large_ipv6
+	problem_socket_type problem_socket_type_zmq4 problem_mechanism problem_curve_wrong_key problem_connect_refused
+	problem_heartbeat_timeout problem_stalled healthy_push_pull healthy_reqrep_delay
 )
 
 cleanup() {
@@ -342,6 +358,168 @@ scenario_downgrade_zmtp10() {
 		"$rawpeer" -mode zmtp10-pull -bind 127.0.0.1:17020 -count 2 \
 		-- "$peer" -type push -connect $lo4:17020 -count 2 -interval 100ms &&
 		check downgrade_zmtp10.pcap
+}
+
+# --- The problem captures (issue 16): each shows one problem kind that
+# zmtpdump's diagnosis names; healthy_push_pull.pcap shows none.
+
+# bg VAR CMD...: start CMD in the background (stdout discarded), its pid in
+# VAR and in peer_pids (killed on exit).
+bg() {
+	local var="$1"
+	shift
+	"$@" >/dev/null &
+	printf -v "$var" '%s' "$!"
+	peer_pids+=("$!")
+}
+
+# finish NAME OK PID...: wait for the peers PID..., let the FINs go by, stop
+# tcpdump; succeeds if OK is 1 and every peer exited 0.
+finish() {
+	local name="$1" ok="$2" pid
+	shift 2
+	for pid in "$@"; do
+		if ! wait "$pid"; then
+			log "$name: peer $pid failed"
+			ok=0
+		fi
+	done
+	peer_pids=()
+	sleep 0.3
+	stop_capture
+	[[ $ok -eq 1 ]]
+}
+
+scenario_problem_socket_type() {
+	# PUSH connecting to a PUB (both libzmq). Each side sends its READY
+	# once the greetings are done, unless it has already read the peer's:
+	# libzmq 4.3.4 checks the first READY it reads and, on an incompatible
+	# Socket-Type, closes at once (no ERROR) without sending its own. So a
+	# recording holds both READYs, or only the PUSH's, or only the PUB's,
+	# as the timing falls; then FINs. A long reconnect interval keeps the
+	# PUSH from trying again.
+	local ep=$lo4:17030 ascii
+	session problem_socket_type.pcap 17030 \
+		"$peer" -type pub -bind $ep -count 0 -hold 800ms \
+		-- "$peer" -type push -connect $ep -count 0 -hold 500ms -reconnect-ivl 10s &&
+		check problem_socket_type.pcap READY Socket-Type || return 1
+	ascii="$(tcpdump -nn -A -r "$work/problem_socket_type.pcap" 2>/dev/null)"
+	[[ "$ascii" == *PUSH* || "$ascii" == *PUB* ]] || { log "problem_socket_type.pcap: no socket type"; return 1; }
+}
+
+scenario_problem_socket_type_zmq4() {
+	# The same with a go-zeromq/zmq4 PUB, which sends its READY without
+	# waiting for the peer's: both READYs (PUSH, PUB) are on the wire, then
+	# libzmq's PUSH closes at once.
+	local ep=$lo4:17038
+	session problem_socket_type_zmq4.pcap 17038 \
+		"$gozmq" -type pub -bind $ep -count 0 -hold 800ms \
+		-- "$peer" -type push -connect $ep -count 0 -hold 500ms -reconnect-ivl 10s &&
+		check problem_socket_type_zmq4.pcap READY PUSH PUB
+}
+
+scenario_problem_mechanism() {
+	# A NULL PUSH connecting to a CURVE PULL. libzmq sends its greeting in
+	# two writes (the 10-byte signature, then the rest, with the mechanism,
+	# once the peer's version byte is in) and closes as soon as it reads a
+	# mechanism that is not its own, without sending the rest of its own
+	# greeting: only ONE of NULL and CURVE is on the wire (which one varies
+	# from run to run), the other side's greeting stops after 10 or 11
+	# bytes, then both FINs.
+	local ep=$lo4:17031 public secret ascii
+	read -r public secret < <("$peer" -curve-keygen)
+	session problem_mechanism.pcap 17031 \
+		"$peer" -type pull -bind $ep -count 0 -hold 800ms -curve-server -curve-secret "$secret" \
+		-- "$peer" -type push -connect $ep -count 0 -hold 500ms -reconnect-ivl 10s &&
+		check problem_mechanism.pcap || return 1
+	ascii="$(tcpdump -nn -A -r "$work/problem_mechanism.pcap" 2>/dev/null)"
+	[[ "$ascii" == *NULL* || "$ascii" == *CURVE* ]] || { log "problem_mechanism.pcap: no mechanism name"; return 1; }
+}
+
+scenario_problem_curve_wrong_key() {
+	# A CURVE client given another server's public key: its HELLO cannot
+	# be opened, the server sends no WELCOME and closes.
+	local ep=$lo4:17032 public secret other _
+	read -r public secret < <("$peer" -curve-keygen)
+	read -r other _ < <("$peer" -curve-keygen)
+	session problem_curve_wrong_key.pcap 17032 \
+		"$peer" -type pull -bind $ep -count 0 -hold 800ms -curve-server -curve-secret "$secret" \
+		-- "$peer" -type push -connect $ep -count 0 -hold 500ms -reconnect-ivl 10s -curve-serverkey "$other" &&
+		check problem_curve_wrong_key.pcap CURVE HELLO &&
+		! tcpdump -nn -A -r "$work/problem_curve_wrong_key.pcap" 2>/dev/null | grep -q WELCOME
+}
+
+scenario_problem_connect_refused() {
+	# A PUSH connecting to a port nobody listens on, retrying every 100ms
+	# for 1.5s: each SYN is answered by an RST.
+	local ep=$lo4:17033 pid
+	if [[ -n "$(ss -Hltn 'sport = :17033' 2>/dev/null)" ]]; then
+		log "problem_connect_refused: something listens on 17033"
+		return 1
+	fi
+	start_capture "$work/problem_connect_refused.pcap" 17033
+	bg pid "$peer" -type push -connect $ep -count 0 -hold 1500ms -reconnect-ivl 100ms
+	finish problem_connect_refused.pcap 1 "$pid" &&
+		[[ "$(tcpdump -nn -r "$work/problem_connect_refused.pcap" 2>/dev/null | grep -c 'Flags \[R')" -ge 5 ]]
+}
+
+scenario_problem_heartbeat_timeout() {
+	# A PUSH heartbeating every 100ms (timeout 300ms) to a PULL that is
+	# stopped (SIGSTOP) 400ms after the connection: the kernel still ACKs
+	# the PINGs, no PONG comes back, and after its timeout the PUSH closes.
+	# The PULL is continued (SIGCONT) once the PUSH has gone.
+	local ep=$lo4:17034 server client
+	start_capture "$work/problem_heartbeat_timeout.pcap" 17034
+	bg server "$peer" -type pull -bind $ep -count 0 -hold 2s
+	wait_listening 17034 "$server"
+	bg client "$peer" -type push -connect $ep -count 0 -hold 1200ms -reconnect-ivl 10s -heartbeat-ivl 100ms
+	sleep 0.4
+	kill -STOP "$server"
+	local ok=1
+	wait "$client" || ok=0
+	kill -CONT "$server"
+	finish problem_heartbeat_timeout.pcap "$ok" "$server" &&
+		check problem_heartbeat_timeout.pcap PING PONG
+}
+
+scenario_problem_stalled() {
+	# A PUSH sending 30 messages of 2000 bytes every 40ms to a PULL with a
+	# small receive buffer (-rcvbuf 4096) that is stopped (SIGSTOP) for 1s
+	# after the first few: its window closes to zero while the PUSH still
+	# has data, the PUSH's kernel probes, and after SIGCONT the window opens
+	# and everything arrives.
+	local ep=$lo4:17035 server client
+	start_capture "$work/problem_stalled.pcap" 17035
+	bg server "$peer" -type pull -bind $ep -count 30 -timeout 10s -rcvbuf 4096
+	wait_listening 17035 "$server"
+	bg client "$peer" -type push -connect $ep -count 30 -size 2000 -interval 40ms -linger 5s
+	sleep 0.4
+	kill -STOP "$server"
+	sleep 1
+	kill -CONT "$server"
+	finish problem_stalled.pcap 1 "$server" "$client" &&
+		tcpdump -nn -r "$work/problem_stalled.pcap" 2>/dev/null | grep -q 'win 0,'
+}
+
+scenario_healthy_push_pull() {
+	# A healthy pair: PUSH with heartbeats (100ms) sending 5 messages,
+	# 100ms apart, PINGs answered by PONGs; the PULL stays 300ms more, so
+	# that the PUSH closes first and both FINs go by (no RST).
+	local ep=$lo4:17036
+	session healthy_push_pull.pcap 17036 \
+		"$peer" -type pull -bind $ep -count 5 -hold 300ms \
+		-- "$peer" -type push -connect $ep -count 5 -interval 100ms -heartbeat-ivl 100ms -multipart &&
+		check healthy_push_pull.pcap PING PONG hello
+}
+
+scenario_healthy_reqrep_delay() {
+	# REQ/REP, 10 round trips, the REP waiting 20ms (-reply-delay) before
+	# each reply: every round trip takes about 20ms.
+	local ep=$lo4:17037
+	session healthy_reqrep_delay.pcap 17037 \
+		"$peer" -type rep -bind $ep -count 10 -reply-delay 20ms \
+		-- "$peer" -type req -connect $ep -count 10 -interval 10ms &&
+		check healthy_reqrep_delay.pcap REQ REP
 }
 
 # file_of SCENARIO: the file a scenario writes.

@@ -16,6 +16,7 @@
 //	rep               for each of -count messages: receive it, echo it back
 //	router            for each of -count messages: receive it, echo it back
 //	                  to the sender (the routing id frame is kept)
+//	                  (rep and router wait -reply-delay D before each reply)
 //	pair              sends when it connects, receives when it binds
 //	                  (override with -mode send|recv)
 //
@@ -32,7 +33,10 @@
 // to back (default 1: a pause before each).
 //
 // With -prefix P, every body starts with P (a PUB's topic, say). With -hold D
-// the socket stays open (idle) for D after its last send or receive.
+// the socket stays open (idle) for D after its last send or receive. With
+// -reconnect-ivl D a connecting socket retries every D (ZMQ_RECONNECT_IVL);
+// with -rcvbuf N the kernel receive buffer is N bytes (ZMQ_RCVBUF), so that a
+// stopped receiver's window closes after little data.
 //
 // With -print, every message the application receives is written to stdout,
 // one per line, its frames as text joined by "|" (a ROUTER leaves out the

@@ -54,6 +54,8 @@ type config struct {
 	prefix           string
 	hold             time.Duration
 	reconnectIvl     time.Duration
+	replyDelay       time.Duration
+	rcvbuf           int
 
 	plainUser, plainPass string
 	plainServer          bool
@@ -97,6 +99,8 @@ func main() {
 	flag.StringVar(&cfg.prefix, "prefix", "", "prepend this to every message body (e.g. a PUB topic)")
 	flag.DurationVar(&cfg.hold, "hold", 0, "keep the socket open this long after the last send/receive")
 	flag.DurationVar(&cfg.reconnectIvl, "reconnect-ivl", 0, "if > 0, ZMQ_RECONNECT_IVL (libzmq default 100ms)")
+	flag.DurationVar(&cfg.replyDelay, "reply-delay", 0, "rep/router: sleep this long before each reply")
+	flag.IntVar(&cfg.rcvbuf, "rcvbuf", 0, "if > 0, ZMQ_RCVBUF (the kernel's SO_RCVBUF) in bytes")
 	flag.StringVar(&cfg.plainUser, "plain-user", "", "PLAIN client: ZMQ_PLAIN_USERNAME")
 	flag.StringVar(&cfg.plainPass, "plain-pass", "", "PLAIN client: ZMQ_PLAIN_PASSWORD")
 	flag.BoolVar(&cfg.plainServer, "plain-server", false, "PLAIN server (ZMQ_PLAIN_SERVER=1), with a ZAP handler")

@@ -279,8 +279,9 @@ func (p *peer) requestAll() error {
 	return nil
 }
 
-// echoAll is the REP/ROUTER loop: receive a message, send it back. A ROUTER's
-// first frame is the sender's routing id, which routes the echo back to it.
+// echoAll is the REP/ROUTER loop: receive a message, wait -reply-delay, send
+// it back. A ROUTER's first frame is the sender's routing id, which routes the
+// echo back to it.
 func (p *peer) echoAll() error {
 	for i := 1; i <= p.cfg.count; i++ {
 		frames, err := p.recv()
@@ -292,6 +293,7 @@ func (p *peer) echoAll() error {
 		} else {
 			p.show(frames)
 		}
+		time.Sleep(p.cfg.replyDelay)
 		if err := p.send(frames); err != nil {
 			return fmt.Errorf("echo %d: %w", i, err)
 		}

@@ -92,6 +92,11 @@ func (s *socket) configure(cfg *config) error {
 			return err
 		}
 	}
+	if cfg.rcvbuf > 0 {
+		if err := s.setInt(C.ZMQ_RCVBUF, cfg.rcvbuf); err != nil {
+			return err
+		}
+	}
 	if err := s.configureSecurity(cfg); err != nil {
 		return err
 	}
