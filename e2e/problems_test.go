@@ -15,17 +15,6 @@ import (
 // stopped with SIGSTOP, zmtpdump capturing with --json. The window comes
 // from the kernel (the TCP header's window and the SYN's window scale).
 
-// requireDiagnosis skips the test while the zmtpdump built has no diagnosis
-// (no --no-problems flag): the detectors, their wiring and these tests land
-// in separate branches of issue 16. Remove this guard once they are merged.
-func requireDiagnosis(t *testing.T) {
-	t.Helper()
-	out, _ := exec.Command(built.zmtpdump, "--help").CombinedOutput()
-	if !strings.Contains(string(out), "--no-problems") {
-		t.Skip("no diagnosis in this zmtpdump yet (no --no-problems in --help): issue 16's detectors are not merged")
-	}
-}
-
 // problemLine is a {"event":"problem"} line: its kind, time, addresses and
 // all its members (the per-kind fields).
 type problemLine struct {
@@ -122,7 +111,6 @@ func signal(t *testing.T, c *exec.Cmd, sig syscall.Signal) {
 // stalled.
 func TestProblemStalled(t *testing.T) {
 	requireLive(t)
-	requireDiagnosis(t)
 	const count, stop = 60, time.Second
 	port := freePort(t)
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
@@ -180,7 +168,6 @@ func TestProblemStalled(t *testing.T) {
 // and zmtpdump must report one heartbeat-timeout, and nothing else.
 func TestProblemHeartbeatTimeout(t *testing.T) {
 	requireLive(t)
-	requireDiagnosis(t)
 	port := freePort(t)
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	d := startDump(t, "-i", "lo", "--port", strconv.Itoa(port), "--json")

@@ -61,15 +61,12 @@ func benchReqRep(b *testing.B, args ...string) {
 func BenchmarkPipelineReqRep(b *testing.B)     { benchReqRep(b, "-q") }
 func BenchmarkPipelineReqRepJSON(b *testing.B) { benchReqRep(b, "--json") }
 func BenchmarkPipelineReqRepNoProblems(b *testing.B) {
-	benchNoProblems(b)
 	benchReqRep(b, "-q", "--no-problems")
 }
 func BenchmarkPipelineReqRepJSONNoProblems(b *testing.B) {
-	benchNoProblems(b)
 	benchReqRep(b, "--json", "--no-problems")
 }
 func BenchmarkPipelineJSONNoProblems(b *testing.B) {
-	benchNoProblems(b)
 	benchPipeline(b, "--json", "--no-problems")
 }
 
@@ -128,14 +125,6 @@ func (c *benchConn) done(b *testing.B, want uint64) {
 		b.Fatalf("%d messages decoded, want %d", got, want)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(want), "ns/msg")
-}
-
-// benchNoProblems skips a --no-problems benchmark while the binary has no
-// diagnosis (see requireDiagnosis).
-func benchNoProblems(b *testing.B) {
-	if _, err := parse("-i", "lo", "--no-problems"); err != nil {
-		b.Skipf("no diagnosis in this binary yet (--no-problems: %v): issue 16's detectors are not merged", err)
-	}
 }
 
 // newPipeline returns the pipeline the command line cfg runs, printing to

@@ -12,16 +12,6 @@ import (
 // record.sh): real libzmq traffic, one kind of problem each, and the healthy
 // ones that must show none.
 
-// requireDiagnosis skips the test while the binary has no diagnosis (no
-// --no-problems flag): the detectors, their wiring and these tests land in
-// separate branches of issue 16. Remove this guard once they are merged.
-func requireDiagnosis(t *testing.T) {
-	t.Helper()
-	if _, err := parse("-r", "../../testdata/push_pull_null.pcap", "--no-problems"); err != nil {
-		t.Skipf("no diagnosis in this binary yet (--no-problems: %v): issue 16's detectors are not merged", err)
-	}
-}
-
 // problemCase is one capture and what the diagnosis must find in it.
 type problemCase struct {
 	file  string
@@ -62,7 +52,6 @@ var problemCases = []problemCase{
 // checks the problem lines' kinds (exactly), the exit summary's kinds, the
 // text output's problem lines, and that --no-problems turns them all off.
 func TestProblemCaptures(t *testing.T) {
-	requireDiagnosis(t)
 	for _, tc := range problemCases {
 		t.Run(tc.file, func(t *testing.T) {
 			capture := filepath.Join("../../testdata", tc.file)
@@ -109,7 +98,6 @@ func TestProblemCaptures(t *testing.T) {
 // a healthy conversation and shows no problem (plain_rejected.pcap's failed
 // authentication is the exception, a problem case above).
 func TestProblemsNoneInHealthyCaptures(t *testing.T) {
-	requireDiagnosis(t)
 	captures, err := filepath.Glob("../../testdata/*.pcap*")
 	if err != nil || len(captures) == 0 {
 		t.Fatalf("no captures in testdata: %v", err)
@@ -137,7 +125,6 @@ func TestProblemsNoneInHealthyCaptures(t *testing.T) {
 // and NAME.explain.txt (regenerate with -update, then review). TestGolden
 // covers their text, -v and --json outputs.
 func TestProblemGoldens(t *testing.T) {
-	requireDiagnosis(t)
 	for _, tc := range problemCases {
 		if !strings.HasPrefix(tc.file, "problem_") && !strings.HasPrefix(tc.file, "healthy_") {
 			continue
