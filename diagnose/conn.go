@@ -66,12 +66,19 @@ type side struct {
 	// heartbeats this side sent
 	pingPending bool
 	pingAt      nanos
-	pingTTL     time.Duration
-	pingCtx     [2]pingContext // the last two PING contexts, [0] newest
-	lastPing    nanos
-	pings       uint64
-	intervals   [8]uint32 // the last intervals between PINGs in µs, a ring
-	nIntervals  uint64
+	// late is how long the peer was silent after a PING it answered only
+	// past the wait (see pingWait), lateAt when the answer came: if the
+	// connection ends within a wait of it, that was the timeout the
+	// pinger's libzmq acted on, its close crossing the answer. Cleared by
+	// the next answer in time.
+	late       time.Duration
+	lateAt     nanos
+	pingTTL    time.Duration
+	pingCtx    [2]pingContext // the last two PING contexts, [0] newest
+	lastPing   nanos
+	pings      uint64
+	intervals  [8]uint32 // the last intervals between PINGs in µs, a ring
+	nIntervals uint64
 
 	// stalls of this direction's sender
 	stalling bool
@@ -179,7 +186,14 @@ func (c *Conn) heard(d segment.Dir, t time.Time) {
 	s := &c.sides[d]
 	s.traffic = true
 	s.lastTraffic = stamp(t)
-	c.sides[d.Reverse()].pingPending = false
+	if p := &c.sides[d.Reverse()]; p.pingPending {
+		p.pingPending = false
+		if silent := since(t, p.pingAt); silent >= c.pingWait(p) {
+			p.late, p.lateAt = silent, stamp(t)
+		} else {
+			p.late = 0
+		}
+	}
 }
 
 // Traffic records that direction d carried payload at time t: any

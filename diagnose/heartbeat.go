@@ -50,25 +50,22 @@ func (c *Conn) pong(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command
 
 // heartbeatTimeout reports, at the close, PINGs the peer never answered
 // within the shortest of their TTL, the sender's interval between PINGs
-// and Config.HeartbeatTimeout.
+// and Config.HeartbeatTimeout (pingWait), or answered only after it, the
+// connection ending within a wait of the late answer.
 func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.Time) []Problem {
 	if t.IsZero() {
 		return out
 	}
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
 		s := &c.sides[d]
-		if !s.pingPending {
-			continue
+		var silent time.Duration
+		switch {
+		case s.pingPending:
+			silent = since(t, s.pingAt)
+		case s.late > 0 && since(t, s.lateAt) <= c.pingWait(s):
+			silent = s.late
 		}
-		wait := c.cfg.HeartbeatTimeout
-		if s.pingTTL > 0 && s.pingTTL < wait {
-			wait = s.pingTTL
-		}
-		if iv := c.interval(s); iv > 0 && iv < wait {
-			wait = iv
-		}
-		silent := since(t, s.pingAt)
-		if silent < wait {
+		if silent == 0 || silent < c.pingWait(s) {
 			continue
 		}
 		peer := d.Reverse()
@@ -85,6 +82,19 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 		out = add(out, p, ok)
 	}
 	return out
+}
+
+// pingWait is how long a side's PING waits for an answer: the shortest of
+// its TTL, the side's interval between PINGs and Config.HeartbeatTimeout.
+func (c *Conn) pingWait(s *side) time.Duration {
+	wait := c.cfg.HeartbeatTimeout
+	if s.pingTTL > 0 && s.pingTTL < wait {
+		wait = s.pingTTL
+	}
+	if iv := c.interval(s); iv > 0 && iv < wait {
+		wait = iv
+	}
+	return wait
 }
 
 // heartbeatInterval is the median interval between the PINGs of the side

@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"math"
 	"net/netip"
 	"strconv"
 	"time"
@@ -140,7 +141,7 @@ func (r *Refused) report(k refusedKey, p *refusedPair, out []Problem) []Problem 
 	text := "reconnect loop: " + strconv.Itoa(p.count) + " attempts in " + seconds(round3(span))
 	if span > 0 {
 		rate := float64(p.count-1) / span.Seconds()
-		fields = append(fields, Field{"rate", rate})
+		fields = append(fields, Field{"rate", math.Round(rate*100) / 100})
 		text += " (" + strconv.FormatFloat(rate, 'g', 3, 64) + " per second)"
 	}
 	text += ", no listener on " + k.server.String()

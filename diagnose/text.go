@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -60,12 +61,29 @@ func printable(p []byte) string {
 // seconds formats a duration for a sentence: "1.5 s", "250 ms", "80 µs".
 func seconds(d time.Duration) string {
 	switch {
+	case d >= time.Minute:
+		return strconv.FormatFloat(math.Round(d.Seconds()*1000)/1000, 'f', -1, 64) + " s"
 	case d >= time.Second:
-		return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+		return decimal(d, time.Second) + " s"
 	case d >= time.Millisecond:
-		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', -1, 64) + " ms"
+		return decimal(d, time.Millisecond) + " ms"
 	}
-	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', -1, 64) + " µs"
+	return decimal(d, time.Microsecond) + " µs"
+}
+
+// decimal writes d in units of unit with the decimals it needs, exactly
+// (1390ms in seconds: "1.39", not the float's 1.3900000000000001).
+func decimal(d, unit time.Duration) string {
+	q, r := d/unit, d%unit
+	if r < 0 {
+		q, r = -q, -r
+	}
+	s := strconv.FormatInt(int64(q), 10)
+	if r == 0 {
+		return s
+	}
+	frac := strconv.FormatInt(int64(r+unit), 10)[1:] // zero-padded to unit's digits
+	return s + "." + strings.TrimRight(frac, "0")
 }
 
 // round3 rounds a duration to 3 significant figures, for sentences.
