@@ -390,7 +390,7 @@ static __noinline void ship_span(struct walk *w, __u32 off, __u32 cap, __u32 spa
 #define ZD_MAX_WSCALE 14
 // The TCP options walked: 40 bytes of options hold at most 40. Without
 // framing the walk is unrolled: some 260 instructions of CaptureBasic's
-// socket filter, which has room for them (some 100 with bpf_loop).
+// socket filter, which has room for them (some 80 with bpf_loop).
 #define MAX_TCP_OPTS 40
 
 // opt_step reads the TCP option at w->opt of a SYN, whose header ends at

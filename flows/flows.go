@@ -33,7 +33,7 @@ type Conn struct {
 // Window returns the receive window, in bytes, that a segment sent in
 // direction d advertises with its raw window field w (Segment.Window): w
 // scaled by d's sender's shift when both SYNs announced one (a SYN-ACK
-// announces one only if the SYN did, RFC 7323 section 1.3: its own is
+// announces one only if the SYN did, RFC 7323 section 2.2: its own is
 // enough), w as is otherwise: a connection picked up mid-stream, a
 // window scale not negotiated, or the window of a SYN, which is never
 // scaled (pass a SYN's w with syn true).
