@@ -63,6 +63,7 @@
 #   problem_curve_wrong_key    17032  zmqpeer B pull -curve-server, C push -curve-serverkey of another key
 #   problem_connect_refused    17033  zmqpeer C push -reconnect-ivl 100ms for 1.5s, nothing bound
 #   problem_heartbeat_timeout  17034  zmqpeer B pull, C push -heartbeat-ivl 100ms; B SIGSTOPped after 0.4s
+#   problem_duplicate_identity 17039  zmqpeer B router, C1 and C2 dealer -routing-id worker-1, overlapping
 #   problem_stalled            17035  zmqpeer B pull -rcvbuf 4096, C push 30 x 2000 bytes every 40ms;
 #                                     B SIGSTOPped 0.4s after its start, SIGCONTed 1s later
 #   healthy_push_pull          17036  zmqpeer B pull, C push -heartbeat-ivl 100ms -multipart, 5 messages
@@ -97,7 +98,7 @@ all_scenarios=(
 	plain_ok plain_rejected curve heartbeat pubsub pubsub_zmq4_sub reqrep
 	router_dealer zmq4_push_pull downgrade_zmtp20 downgrade_zmtp10 large_ipv6
 	problem_socket_type problem_socket_type_zmq4 problem_mechanism problem_curve_wrong_key problem_connect_refused
-	problem_heartbeat_timeout problem_stalled healthy_push_pull healthy_reqrep_delay
+	problem_heartbeat_timeout problem_stalled problem_duplicate_identity healthy_push_pull healthy_reqrep_delay
 )
 
 cleanup() {
@@ -499,6 +500,22 @@ scenario_problem_stalled() {
 	kill -CONT "$server"
 	finish problem_stalled.pcap 1 "$server" "$client" &&
 		tcpdump -nn -r "$work/problem_stalled.pcap" 2>/dev/null | grep -q 'win 0,'
+}
+
+scenario_problem_duplicate_identity() {
+	# Two DEALERs announcing one routing id (ZMQ_ROUTING_ID "worker-1") to
+	# one ROUTER, the second while the first is still connected: libzmq's
+	# ROUTER (ZMQ_ROUTER_HANDOVER off) keeps the first and drops the
+	# second's messages; on the wire both READYs carry Identity=worker-1.
+	local ep=$lo4:17039 server first second
+	start_capture "$work/problem_duplicate_identity.pcap" 17039
+	bg server "$peer" -type router -bind $ep -count 0 -hold 1500ms
+	wait_listening 17039 "$server"
+	bg first "$peer" -type dealer -connect $ep -count 0 -hold 1000ms -routing-id worker-1
+	sleep 0.3
+	bg second "$peer" -type dealer -connect $ep -count 0 -hold 300ms -routing-id worker-1
+	finish problem_duplicate_identity.pcap 1 "$server" "$first" "$second" &&
+		check problem_duplicate_identity.pcap READY worker-1
 }
 
 scenario_healthy_push_pull() {
