@@ -64,6 +64,7 @@
 #   problem_connect_refused    17033  zmqpeer C push -reconnect-ivl 100ms for 1.5s, nothing bound
 #   problem_heartbeat_timeout  17034  zmqpeer B pull, C push -heartbeat-ivl 100ms; B SIGSTOPped after 0.4s
 #   problem_duplicate_identity 17039  zmqpeer B router, C1 and C2 dealer -routing-id worker-1, overlapping
+#   problem_unsupported_version 17040 rawpeer B zmtp20-pull, gozmq C push (3.0 only: no downgrade)
 #   problem_stalled            17035  zmqpeer B pull -rcvbuf 4096, C push 30 x 2000 bytes every 40ms;
 #                                     B SIGSTOPped 0.4s after its start, SIGCONTed 1s later
 #   healthy_push_pull          17036  zmqpeer B pull, C push -heartbeat-ivl 100ms -multipart, 5 messages
@@ -98,7 +99,7 @@ all_scenarios=(
 	plain_ok plain_rejected curve heartbeat pubsub pubsub_zmq4_sub reqrep
 	router_dealer zmq4_push_pull downgrade_zmtp20 downgrade_zmtp10 large_ipv6
 	problem_socket_type problem_socket_type_zmq4 problem_mechanism problem_curve_wrong_key problem_connect_refused
-	problem_heartbeat_timeout problem_stalled problem_duplicate_identity healthy_push_pull healthy_reqrep_delay
+	problem_heartbeat_timeout problem_stalled problem_duplicate_identity problem_unsupported_version healthy_push_pull healthy_reqrep_delay
 )
 
 cleanup() {
@@ -516,6 +517,21 @@ scenario_problem_duplicate_identity() {
 	bg second "$peer" -type dealer -connect $ep -count 0 -hold 300ms -routing-id worker-1
 	finish problem_duplicate_identity.pcap 1 "$server" "$first" "$second" &&
 		check problem_duplicate_identity.pcap READY worker-1
+}
+
+scenario_problem_unsupported_version() {
+	# A ZMTP 2.0 PULL (rawpeer) and go-zeromq/zmq4's PUSH, which speaks 3.0
+	# only: it sends its whole 3.0 greeting instead of downgrading, the 2.0
+	# peer reads "NULL" as an identity frame's flags and gives up, and zmq4
+	# fails the handshake. The PUSH exits 1: the failure is the point.
+	local ep=127.0.0.1:17040 server client
+	start_capture "$work/problem_unsupported_version.pcap" 17040
+	bg server "$rawpeer" -mode zmtp20-pull -bind $ep -count 1 -timeout 2s
+	wait_listening 17040 "$server"
+	"$gozmq" -type push -connect tcp://$ep -count 1 >/dev/null 2>&1 && { log "zmq4 talked to a ZMTP 2.0 peer"; return 1; }
+	wait "$server" 2>/dev/null
+	finish problem_unsupported_version.pcap 1 &&
+		check problem_unsupported_version.pcap NULL
 }
 
 scenario_healthy_push_pull() {

@@ -11,6 +11,7 @@ import (
 const (
 	greetingLen   = 64
 	greeting2Len  = 12   // RFC 15 signature, revision and socket type
+	v2FlagBits    = 0x03 // RFC 15: MORE and LONG; the other flag bits MUST be zero
 	sigFirst      = 0    // %xFF
 	sigLast       = 9    // %x7F
 	majorAt       = 10   // version-major (RFC 15: revision)
@@ -134,10 +135,19 @@ func (d *Decoder) resolve(emit func(Event)) {
 	// identity and continue with ZMTP 2.0."
 	pm, known := d.peerMajor()
 	if known && (pm == 1 || pm == 2) {
-		if len(g) >= greeting2Len {
+		switch {
+		case len(g) > greeting2Len && g[greeting2Len]&^v2FlagBits != 0:
+			// No identity frame follows the socket type: its flags
+			// would have reserved bits set (RFC 15). The peer did not
+			// downgrade, it goes on with its 3.x greeting (a 3.x-only
+			// implementation, such as go-zeromq's zmq4, facing a 2.0
+			// one): decode it as 3.x.
+		case len(g) > greeting2Len || force && len(g) == greeting2Len:
 			d.startV2(true, emit)
+			return
+		default:
+			return // the byte after the socket type tells
 		}
-		return
 	}
 	if !known && !force || len(g) < greetingLen {
 		return

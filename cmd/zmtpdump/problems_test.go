@@ -34,6 +34,7 @@ var problemCases = []problemCase{
 		within(t, "stalled_ms", one(t, conns, "stalled_ms"), 300, 1100)
 	}},
 	{file: "problem_duplicate_identity.pcap", kinds: []string{"duplicate-identity"}, lines: 1},
+	{file: "problem_unsupported_version.pcap", kinds: []string{"unsupported-version"}, lines: 1},
 	{file: "healthy_push_pull.pcap", check: func(t *testing.T, conns []map[string]any) {
 		// -heartbeat-ivl 100ms.
 		within(t, "heartbeat_interval_ms", one(t, conns, "heartbeat_interval_ms"), 80, 120)
