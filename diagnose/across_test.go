@@ -63,11 +63,11 @@ func TestRefused(t *testing.T) {
 
 	// A listener answering ends a burst at once; healthy connects say nothing.
 	out = nil
-	for i := range 3 {
+	for i := range 5 {
 		feed(attempt(t0.Add(time.Duration(i)*100*time.Millisecond), uint16(40000+i), uint32(i), true))
 	}
 	feed(attempt(t0.Add(time.Second), 41000, 99, false))
-	if len(out) != 1 || field(&out[0], "attempts") != int64(3) {
+	if len(out) != 1 || field(&out[0], "attempts") != int64(5) {
 		t.Fatalf("burst ended by a SYN-ACK: %+v", out)
 	}
 	out = nil

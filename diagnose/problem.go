@@ -170,12 +170,12 @@ type Config struct {
 	MaxIdentities int
 }
 
-// DefaultConfig returns the documented defaults: 3 refused attempts, 1 s
+// DefaultConfig returns the documented defaults: 5 refused attempts, 1 s
 // of quiet to end a burst, 200 ms for a stall, 1 s at most for a PING's
 // answer, 4096 refused pairs and 65536 identities followed.
 func DefaultConfig() Config {
 	return Config{
-		RefusedAttempts:  3,
+		RefusedAttempts:  5,
 		RefusedQuiet:     time.Second,
 		StallAfter:       200 * time.Millisecond,
 		HeartbeatTimeout: time.Second,
