@@ -173,3 +173,25 @@ func TestSummary(t *testing.T) {
 		t.Errorf("touched %q", got)
 	}
 }
+
+// TestIdentitiesOnlyWhereTheyMatter: connections that cannot make a
+// duplicate (no client identity, a server that is not a ROUTER) take no
+// entry, so that a busy host's PUSH/PULL and PUB/SUB connections cost the
+// identities nothing.
+func TestIdentitiesOnlyWhereTheyMatter(t *testing.T) {
+	id := NewIdentities(Config{})
+	for i := range 100 {
+		c := netip.AddrPortFrom(cli.Addr(), uint16(41000+i))
+		id.Event(c, srv, c2s, t0, greet("NULL", false))
+		id.Event(c, srv, c2s, t0, ready("Socket-Type", "PUSH"))
+		id.Event(c, srv, s2c, t0, ready("Socket-Type", "PULL"))
+		id.Event(c, srv, c2s, t0, ready("Socket-Type", "DEALER", "Identity", ""))
+	}
+	if len(id.conns) != 0 {
+		t.Errorf("%d entries for connections without identities or ROUTERs", len(id.conns))
+	}
+	id.Event(cli, srv, s2c, t0, ready("Socket-Type", "ROUTER"))
+	if len(id.conns) != 1 {
+		t.Errorf("a ROUTER server's connection: %d entries, want 1", len(id.conns))
+	}
+}

@@ -76,6 +76,11 @@ func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.
 	k := connKey{client, server}
 	c := i.conns[k]
 	if c == nil {
+		// Only a ROUTER server or a client announcing an identity can
+		// make a duplicate: other connections take no entry.
+		if d == segment.ServerToClient && stype != "ROUTER" || d == segment.ClientToServer && len(id) == 0 {
+			return nil
+		}
 		if len(i.conns) >= i.cfg.MaxIdentities {
 			return nil
 		}

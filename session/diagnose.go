@@ -30,8 +30,12 @@ func (i *identities) event(client, server netip.AddrPort, d segment.Dir, t time.
 	if i == nil {
 		return nil
 	}
-	switch ev.(type) {
-	case *zmtp.Command, *zmtp.Identity, *zmtp.Greeting:
+	switch e := ev.(type) {
+	case *zmtp.Command:
+		if e.Kind != zmtp.KindReady && e.Kind != zmtp.KindInitiate {
+			return nil // not PINGs, PONGs, subscriptions: no lock for them
+		}
+	case *zmtp.Identity, *zmtp.Greeting:
 	default:
 		return nil // an identity is announced in READY or an identity frame
 	}
