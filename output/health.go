@@ -10,7 +10,7 @@ import (
 
 // A connection's health figures (diagnose.Health) follow its summary:
 //
-//	connection closed: ..., 10 messages 40 bytes ->, 10 messages 40 bytes <-, latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s
+//	connection closed: ..., 10 messages 40 bytes ->, 10 messages 40 bytes <-, latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s, heartbeat every 1s, subscribed to "a" "b"
 //	{"event":"connection",...,"latency":{"count":10,"p50_us":1200,...},"heartbeat_interval_ms":1000,"stalled_ms":1500,"subscriptions":["a"]}
 //
 // Each figure is left out when it is zero (no reply matched, no PING
@@ -39,8 +39,28 @@ func appendHealth(b []byte, h *diagnose.Health) []byte {
 		b = append(b, ", stalled "...)
 		b = appendDuration(b, h.Stalled)
 	}
+	if h.HeartbeatInterval > 0 {
+		b = append(b, ", heartbeat every "...)
+		b = appendDuration(b, h.HeartbeatInterval)
+	}
+	if n := len(h.Subscriptions); n > 0 {
+		b = append(b, ", subscribed to"...)
+		for _, topic := range h.Subscriptions[:min(n, maxTextTopics)] {
+			b = append(b, ' ')
+			b = AppendQuoted(b, []byte(topic))
+		}
+		if n > maxTextTopics {
+			b = append(b, " and "...)
+			b = strconv.AppendInt(b, int64(n-maxTextTopics), 10)
+			b = append(b, " more"...)
+		}
+	}
 	return b
 }
+
+// maxTextTopics is how many active subscriptions a text connection line
+// names (JSON lists them all).
+const maxTextTopics = 8
 
 // appendDuration appends d to the microsecond, "1.234ms", "250us": in
 // ASCII (time.Duration writes "µs").

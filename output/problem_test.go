@@ -121,7 +121,7 @@ func TestConnectionHealth(t *testing.T) {
 			t.Errorf("health %+v: JSON\n got %s\nwant %s", h, got, plain)
 		}
 	}
-	if got, want := print(false, testHealth()), text+", latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s\n"; got != want {
+	if got, want := print(false, testHealth()), text+", latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s, heartbeat every 1s, subscribed to \"weather\" \"a\\x00b\"\n"; got != want {
 		t.Errorf("text\n got %q\nwant %q", got, want)
 	}
 	got := print(true, testHealth())
@@ -205,7 +205,7 @@ func TestConversationsHealth(t *testing.T) {
 	if err := WriteConversations(&got, []Conversation{c}); err != nil {
 		t.Fatal(err)
 	}
-	want := plain.String() + "Latency and stalls:\n  127.0.0.1:47563 > [::1]:7001: latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s\n"
+	want := plain.String() + "Health (latency, stalls, heartbeats, subscriptions at the end):\n  127.0.0.1:47563 > [::1]:7001: latency p50 1.2ms p99 3.4ms (10 replies), stalled 1.5s, heartbeat every 1s, subscribed to \"weather\" \"a\\x00b\"\n"
 	if got.String() != want {
 		t.Errorf("\n got %q\nwant %q", got.String(), want)
 	}

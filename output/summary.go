@@ -141,7 +141,7 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 		}
 	}
 	if len(health) > 0 {
-		fmt.Fprintln(bw, "Latency and stalls:")
+		fmt.Fprintln(bw, "Health (latency, stalls, heartbeats, subscriptions at the end):")
 		for _, h := range health {
 			fmt.Fprintln(bw, h)
 		}
