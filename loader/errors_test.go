@@ -30,3 +30,20 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("a non-permission error became one: %v", err)
 	}
 }
+
+// TestTooLarge: an ENOMEM at SO_ATTACH_BPF says what limit it hit and what
+// to do, and still wraps the kernel's error.
+func TestTooLarge(t *testing.T) {
+	err := tooLarge(`"eth0"`, unix.ENOMEM, 20480)
+	for _, want := range []string{`"eth0"`, "net.core.optmem_max, 20480 bytes here", "shorten the expression", "sysctl -w net.core.optmem_max"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+	if !errors.Is(err, unix.ENOMEM) {
+		t.Errorf("%v does not wrap ENOMEM", err)
+	}
+	if err := tooLarge(`"lo"`, unix.ENOMEM, 0); strings.Contains(err.Error(), "bytes here") {
+		t.Errorf("unknown limit: %v", err)
+	}
+}

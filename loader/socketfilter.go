@@ -1,7 +1,11 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -23,6 +27,9 @@ func (a *attachment) attachSocket(objs *bpf.CaptureObjects) error {
 	}
 	a.socket = fd
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, objs.CaptureSocket.FD()); err != nil {
+		if errors.Is(err, unix.ENOMEM) {
+			return tooLarge(quoteName(a.name), err, readOptmem())
+		}
 		return permissionError("attach the socket filter on "+quoteName(a.name), err)
 	}
 	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: a.index}
@@ -33,3 +40,28 @@ func (a *attachment) attachSocket(objs *bpf.CaptureObjects) error {
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// tooLarge words the ENOMEM of SO_ATTACH_BPF: before Linux 6.x the kernel
+// charges a socket filter to the socket's option memory, net.core.optmem_max
+// (20 KiB on Debian 12, about 2,500 instructions), and the program with a
+// long filter expression spliced in can exceed it. optmem is that limit in
+// bytes, 0 when unknown.
+func tooLarge(name string, err error, optmem int) error {
+	limit := "net.core.optmem_max"
+	if optmem > 0 {
+		limit = fmt.Sprintf("net.core.optmem_max, %d bytes here", optmem)
+	}
+	return fmt.Errorf("attach the socket filter on %s: the capture program with this filter expression is larger than a socket filter may be (%s): "+
+		"shorten the expression (--port lists cost nothing), raise the limit (sysctl -w net.core.optmem_max=131072) or use a kernel with TCX (6.6+): %w",
+		name, limit, err)
+}
+
+// readOptmem returns net.core.optmem_max, 0 when it cannot be read.
+func readOptmem() int {
+	b, err := os.ReadFile("/proc/sys/net/core/optmem_max")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
