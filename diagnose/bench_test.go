@@ -23,7 +23,7 @@ func BenchmarkConnEvent(b *testing.B) {
 		{"req-rep", "REQ", "REP", [2]*zmtp.Message{msg("", "request"), msg("", "reply")}, [2]segment.Dir{c2s, s2c}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			c := NewConn(cli, srv, Config{})
+			c := NewConn(cli, srv, nil)
 			for _, s := range nullHandshake(bc.ct, bc.st) {
 				c.Event(s.d, t0, s.ev)
 			}

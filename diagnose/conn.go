@@ -19,7 +19,7 @@ import (
 // at the first subscription.
 type Conn struct {
 	client, server netip.AddrPort
-	cfg            Config
+	cfg            *Config // shared, read through its methods (defaults)
 	sides          [2]side
 
 	// reported marks the kinds already reported on this connection (each
@@ -106,9 +106,11 @@ type pingContext struct {
 }
 
 // NewConn returns the diagnosis of a connection from client to server.
-// Zero fields of cfg take DefaultConfig's values.
-func NewConn(client, server netip.AddrPort, cfg Config) *Conn {
-	return &Conn{client: client, server: server, cfg: cfg.withDefaults()}
+// Zero fields of cfg take DefaultConfig's values; nil takes them all. The
+// Conn keeps cfg, not a copy, so that the connections of a capture share
+// one: it must not change while the Conn is in use.
+func NewConn(client, server netip.AddrPort, cfg *Config) *Conn {
+	return &Conn{client: client, server: server, cfg: cfg}
 }
 
 // problem returns a problem of the connection, once per kind: ok is false
@@ -220,7 +222,7 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 	}
 	s.stalling = false
 	dur := since(t, s.stallAt)
-	if dur < c.cfg.StallAfter {
+	if dur < c.cfg.stallAfter() {
 		return out
 	}
 	c.stalled += dur
@@ -274,7 +276,7 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 		s := &c.sides[d]
 		if s.stalling {
 			s.stalling = false
-			if dur := since(t, s.stallAt); !t.IsZero() && dur >= c.cfg.StallAfter {
+			if dur := since(t, s.stallAt); !t.IsZero() && dur >= c.cfg.stallAfter() {
 				c.stalled += dur
 				out = append(out, c.stallProblem(d, t, dur, true))
 			}

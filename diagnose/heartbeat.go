@@ -87,7 +87,7 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 // pingWait is how long a side's PING waits for an answer: the shortest of
 // its TTL, the side's interval between PINGs and Config.HeartbeatTimeout.
 func (c *Conn) pingWait(s *side) time.Duration {
-	wait := c.cfg.HeartbeatTimeout
+	wait := c.cfg.heartbeatTimeout()
 	if s.pingTTL > 0 && s.pingTTL < wait {
 		wait = s.pingTTL
 	}
