@@ -63,22 +63,7 @@ type side struct {
 	lastTraffic nanos
 	failed      bool // its decoder reported an error, or its stream lost bytes
 
-	// heartbeats this side sent
-	pingPending bool
-	pingAt      nanos
-	// late is how long the peer was silent after a PING it answered only
-	// past the wait (see pingWait), lateAt when the answer came: if the
-	// connection ends within a wait of it, that was the timeout the
-	// pinger's libzmq acted on, its close crossing the answer. Cleared by
-	// the next answer in time.
-	late       time.Duration
-	lateAt     nanos
-	pingTTL    time.Duration
-	pingCtx    [2]pingContext // the last two PING contexts, [0] newest
-	lastPing   nanos
-	pings      uint64
-	intervals  [8]uint32 // the last intervals between PINGs in µs, a ring
-	nIntervals uint64
+	hb *heartbeat // the PINGs this side sent; nil before its first
 
 	// stalls of this direction's sender
 	stalling bool
@@ -97,13 +82,6 @@ func stamp(t time.Time) nanos { return nanos(t.UnixNano()) }
 
 // since returns the time from then to t.
 func since(t time.Time, then nanos) time.Duration { return time.Duration(stamp(t) - then) }
-
-// pingContext is a PING's context, 0 to 16 bytes (RFC 37).
-type pingContext struct {
-	n   uint8
-	set bool
-	b   [16]byte
-}
 
 // NewConn returns the diagnosis of a connection from client to server.
 // Zero fields of cfg take DefaultConfig's values; nil takes them all. The
@@ -188,12 +166,12 @@ func (c *Conn) heard(d segment.Dir, t time.Time) {
 	s := &c.sides[d]
 	s.traffic = true
 	s.lastTraffic = stamp(t)
-	if p := &c.sides[d.Reverse()]; p.pingPending {
-		p.pingPending = false
-		if silent := since(t, p.pingAt); silent >= c.pingWait(p) {
-			p.late, p.lateAt = silent, stamp(t)
+	if hb := c.sides[d.Reverse()].hb; hb != nil && hb.pending {
+		hb.pending = false
+		if silent := since(t, hb.pingAt); silent >= c.pingWait(hb) {
+			hb.late, hb.lateAt = silent, stamp(t)
 		} else {
-			p.late = 0
+			hb.late = 0
 		}
 	}
 }
