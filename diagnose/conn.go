@@ -26,18 +26,12 @@ type Conn struct {
 	// kind is reported at most once per connection, stalls aside).
 	reported [numKinds]bool
 
-	// The security handshake: the direction that sent HELLO, and what
-	// followed it.
-	hello     bool
-	helloDir  segment.Dir
-	helloMech string
-	welcome   bool
-	initiate  bool
-	done      bool // READY from the server side after the HELLO
-	errored   bool
-	serverErr string // the server's decoding error during the handshake
-	curveKey  [32]byte
-	curveKeyN uint8
+	// The security handshake: what followed the HELLO (hs, nil before
+	// it), and the commands of its later steps.
+	hs       *handshake
+	welcome  bool
+	initiate bool
+	errored  bool
 
 	stalled time.Duration // stalls of at least cfg.StallAfter, summed
 
@@ -144,10 +138,10 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		switch {
 		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
 			out = c.mechanismMismatch(out, d, t)
-		case c.hello && !c.done && d != c.helloDir && c.serverErr == "":
+		case c.hs != nil && !c.hs.done && d != c.hs.dir && c.hs.serverErr == "":
 			// The server's answer to HELLO broke the grammar: libzmq
 			// 4.3.4 mangles its ERROR's name so (`5e "RROR"`).
-			c.serverErr = printable([]byte(e.Reason()))
+			c.hs.serverErr = printable([]byte(e.Reason()))
 		}
 	}
 	if len(out) > 0 {

@@ -10,6 +10,17 @@ import (
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
+// handshake is a security handshake's state (RFC 23; PLAIN and CURVE),
+// allocated at the first HELLO: most connections (NULL) send none.
+type handshake struct {
+	dir       segment.Dir // the direction that sent HELLO
+	done      bool        // READY from the server side after the HELLO
+	keyN      uint8       // 32 once a HELLO carried a whole CURVE key
+	key       [32]byte    // the client's transient CURVE key
+	mech      string      // the HELLO's mechanism
+	serverErr string      // the server's decoding error during the handshake
+}
+
 // greeting records a direction's greeting and judges it against the peer's.
 func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greeting) []Problem {
 	s := &c.sides[d]
@@ -101,13 +112,17 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 				}
 			}
 		}
-		if c.hello && d != c.helloDir {
-			c.done = true
+		if c.hs != nil && d != c.hs.dir {
+			c.hs.done = true
 		}
 	case zmtp.KindHello:
-		c.hello, c.helloDir, c.helloMech = true, d, cmd.Mechanism
-		if n := copy(c.curveKey[:], cmd.Key); n == len(c.curveKey) {
-			c.curveKeyN = uint8(n)
+		if c.hs == nil {
+			c.hs = &handshake{}
+		}
+		hs := c.hs
+		hs.dir, hs.mech = d, cmd.Mechanism
+		if n := copy(hs.key[:], cmd.Key); n == len(hs.key) {
+			hs.keyN = uint8(n)
 		}
 	case zmtp.KindWelcome:
 		c.welcome = true
@@ -252,24 +267,25 @@ func (c *Conn) errorCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp
 
 // authClosed reports a security handshake the connection's end cut short.
 func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) []Problem {
-	if !c.hello || c.errored || c.done {
+	hs := c.hs
+	if hs == nil || c.errored || hs.done {
 		return out
 	}
-	srv := c.helloDir.Reverse()
-	mech := printable([]byte(c.helloMech))
+	srv := hs.dir.Reverse()
+	mech := printable([]byte(hs.mech))
 	var text string
-	fields := []Field{{"mechanism", c.helloMech}, {"end", end.String()}}
+	fields := []Field{{"mechanism", hs.mech}, {"end", end.String()}}
 	switch {
-	case c.serverErr != "":
+	case hs.serverErr != "":
 		text = "the " + c.role(srv) + " answered the client's " + mech + " " + c.lastStep() +
 			" with a malformed command (libzmq 4.3.4 sends its ERROR so) and the connection was " + end.String() +
 			": the server most likely refused the handshake"
-		fields = append(fields, Field{"decoder_error", c.serverErr})
-	case !c.welcome && c.helloMech == "CURVE":
+		fields = append(fields, Field{"decoder_error", hs.serverErr})
+	case !c.welcome && hs.mech == "CURVE":
 		text = "the " + c.role(srv) + " never answered the CURVE HELLO with WELCOME before the connection was " +
 			end.String() + ": it could not open the HELLO box, most likely the client has the wrong server public key"
-		if c.curveKeyN == 32 {
-			k := z85(c.curveKey[:])
+		if hs.keyN == 32 {
+			k := z85(hs.key[:])
 			text += " (the client's transient key is " + k + ")"
 			fields = append(fields, Field{"client_key", k})
 		}
