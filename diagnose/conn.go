@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"time"
 
@@ -37,7 +38,7 @@ type Conn struct {
 
 	closed bool // Close was called: end and endAt are why and when
 	end    segment.CloseReason
-	endAt  time.Time
+	endAt  nanos // noTime: a close without a time
 
 	lat  *latency
 	subs *subscriptions
@@ -65,7 +66,7 @@ type side struct {
 	// a stall that ended and is not yet reported: reported at the next
 	// call, as recovered, unless that call is the close at the same time.
 	ended    bool
-	endedAt  time.Time
+	endedAt  nanos
 	endedDur time.Duration
 }
 
@@ -73,6 +74,26 @@ type side struct {
 type nanos int64
 
 func stamp(t time.Time) nanos { return nanos(t.UnixNano()) }
+
+// noTime stands for the zero time.Time, which nanos cannot hold.
+const noTime nanos = math.MinInt64
+
+// stampTime is stamp, keeping the zero time as noTime.
+func stampTime(t time.Time) nanos {
+	if t.IsZero() {
+		return noTime
+	}
+	return stamp(t)
+}
+
+// time returns n as a time.Time in like's location (a Conn's times come
+// from one source), the zero time for noTime.
+func (n nanos) time(like time.Time) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).In(like.Location())
+}
 
 // since returns the time from then to t.
 func since(t time.Time, then nanos) time.Duration { return time.Duration(stamp(t) - then) }
@@ -127,7 +148,7 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		c.message(d, t, e)
 	case *zmtp.Connection:
 		if c.closed {
-			out = c.endJudgements(out)
+			out = c.endJudgements(out, c.endAt.time(t))
 		}
 	case *zmtp.Gap, *zmtp.Resync:
 		// Bytes of d were lost: what it said is not all known (a greeting
@@ -198,7 +219,7 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 		return out
 	}
 	c.stalled += dur
-	s.ended, s.endedAt, s.endedDur = true, t, dur
+	s.ended, s.endedAt, s.endedDur = true, stamp(t), dur
 	return out
 }
 
@@ -210,11 +231,12 @@ func (c *Conn) flushStall(out []Problem, t time.Time, closing bool) []Problem {
 		if !s.ended {
 			continue
 		}
-		if !closing && !t.After(s.endedAt) {
+		endedAt := s.endedAt.time(t)
+		if !closing && !t.After(endedAt) {
 			continue // perhaps the close follows at the same instant
 		}
 		s.ended = false
-		out = append(out, c.stallProblem(d, s.endedAt, s.endedDur, closing && (t.IsZero() || !t.After(s.endedAt))))
+		out = append(out, c.stallProblem(d, endedAt, s.endedDur, closing && (t.IsZero() || !t.After(endedAt))))
 	}
 	return out
 }
@@ -254,10 +276,10 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 			}
 		}
 	}
-	c.closed, c.end, c.endAt = true, end, t
+	c.closed, c.end, c.endAt = true, end, stampTime(t)
 	closed := end == segment.Finished || end == segment.Reset
 	out = c.heartbeatTimeout(out, end, t)
-	out = c.endJudgements(out)
+	out = c.endJudgements(out, t)
 	if midMessage && closed {
 		// Which direction was inside a message is not known: the one
 		// that carried bytes last, most likely.
@@ -276,14 +298,14 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 // endJudgements are the judgements of a closed connection that read its
 // greetings: Close makes them, and Event again at the *zmtp.Connection
 // summary that zmtp.Conn.Close emits after the greetings it held, if it
-// comes after Close (each kind is reported once).
-func (c *Conn) endJudgements(out []Problem) []Problem {
+// comes after Close (each kind is reported once). t is the end's time.
+func (c *Conn) endJudgements(out []Problem, t time.Time) []Problem {
 	if c.end != segment.Finished && c.end != segment.Reset {
 		return out
 	}
-	out = c.authClosed(out, c.end, c.endAt)
-	out = c.versionClosed(out, c.endAt)
-	return c.greetingClosed(out, c.endAt)
+	out = c.authClosed(out, c.end, t)
+	out = c.versionClosed(out, t)
+	return c.greetingClosed(out, t)
 }
 
 // Health returns the connection's figures, nil when there are none.
