@@ -34,8 +34,6 @@ type Conn struct {
 	initiate bool
 	errored  bool
 
-	stalled time.Duration // stalls of at least cfg.StallAfter, summed
-
 	closed bool // Close was called: end and endAt are why and when
 	end    segment.CloseReason
 	endAt  nanos // noTime: a close without a time
@@ -60,14 +58,20 @@ type side struct {
 
 	hb *heartbeat // the PINGs this side sent; nil before its first
 
-	// stalls of this direction's sender
+	st *stall // the stalls of this direction's sender; nil before its first
+}
+
+// stall is what the Conn knows of the stalls of one direction's sender,
+// allocated at its first: most connections never stall.
+type stall struct {
 	stalling bool
-	stallAt  nanos
 	// a stall that ended and is not yet reported: reported at the next
 	// call, as recovered, unless that call is the close at the same time.
 	ended    bool
+	stallAt  nanos
 	endedAt  nanos
 	endedDur time.Duration
+	total    time.Duration // stalls of at least cfg.StallAfter, summed
 }
 
 // nanos is a time as Unix nanoseconds: 8 bytes where a time.Time takes 24.
@@ -205,21 +209,25 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 	out := c.flushStall(nil, t, false)
 	s := &c.sides[d]
 	if stalled {
-		if !s.stalling {
-			s.stalling, s.stallAt = true, stamp(t)
+		if s.st == nil {
+			s.st = &stall{}
+		}
+		if !s.st.stalling {
+			s.st.stalling, s.st.stallAt = true, stamp(t)
 		}
 		return out
 	}
-	if !s.stalling || t.IsZero() {
+	st := s.st
+	if st == nil || !st.stalling || t.IsZero() {
 		return out // a zero time (no closing segment): Close ends the stall
 	}
-	s.stalling = false
-	dur := since(t, s.stallAt)
+	st.stalling = false
+	dur := since(t, st.stallAt)
 	if dur < c.cfg.stallAfter() {
 		return out
 	}
-	c.stalled += dur
-	s.ended, s.endedAt, s.endedDur = true, stamp(t), dur
+	st.total += dur
+	st.ended, st.endedAt, st.endedDur = true, stamp(t), dur
 	return out
 }
 
@@ -227,16 +235,16 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 // closing at their end's time (or a close without a time).
 func (c *Conn) flushStall(out []Problem, t time.Time, closing bool) []Problem {
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
-		s := &c.sides[d]
-		if !s.ended {
+		st := c.sides[d].st
+		if st == nil || !st.ended {
 			continue
 		}
-		endedAt := s.endedAt.time(t)
+		endedAt := st.endedAt.time(t)
 		if !closing && !t.After(endedAt) {
 			continue // perhaps the close follows at the same instant
 		}
-		s.ended = false
-		out = append(out, c.stallProblem(d, endedAt, s.endedDur, closing && (t.IsZero() || !t.After(endedAt))))
+		st.ended = false
+		out = append(out, c.stallProblem(d, endedAt, st.endedDur, closing && (t.IsZero() || !t.After(endedAt))))
 	}
 	return out
 }
@@ -267,11 +275,10 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
 	out := c.flushStall(nil, t, true)
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
-		s := &c.sides[d]
-		if s.stalling {
-			s.stalling = false
-			if dur := since(t, s.stallAt); !t.IsZero() && dur >= c.cfg.stallAfter() {
-				c.stalled += dur
+		if st := c.sides[d].st; st != nil && st.stalling {
+			st.stalling = false
+			if dur := since(t, st.stallAt); !t.IsZero() && dur >= c.cfg.stallAfter() {
+				st.total += dur
 				out = append(out, c.stallProblem(d, t, dur, true))
 			}
 		}
@@ -310,7 +317,12 @@ func (c *Conn) endJudgements(out []Problem, t time.Time) []Problem {
 
 // Health returns the connection's figures, nil when there are none.
 func (c *Conn) Health() *Health {
-	h := Health{Stalled: c.stalled, HeartbeatInterval: c.heartbeatInterval()}
+	h := Health{HeartbeatInterval: c.heartbeatInterval()}
+	for _, s := range &c.sides {
+		if s.st != nil {
+			h.Stalled += s.st.total
+		}
+	}
 	if c.lat != nil {
 		h.Latency = c.lat.summary()
 	}
