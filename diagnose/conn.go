@@ -23,55 +23,57 @@ type Conn struct {
 	cfg            *Config // shared, read through its methods (defaults)
 	sides          [2]side
 
+	// The security handshake: what followed the HELLO (hs, nil before
+	// it); welcome, initiate and errored below are its later steps.
+	hs *handshake
+
+	lat  *latency
+	subs *subscriptions
+
+	endAt nanos // when Close was called; noTime: a close without a time
+
 	// reported marks the kinds already reported on this connection (each
 	// kind is reported at most once per connection, stalls aside).
 	reported [numKinds]bool
 
-	// The security handshake: what followed the HELLO (hs, nil before
-	// it), and the commands of its later steps.
-	hs       *handshake
 	welcome  bool
 	initiate bool
 	errored  bool
 
 	closed bool // Close was called: end and endAt are why and when
 	end    segment.CloseReason
-	endAt  nanos // noTime: a close without a time
-
-	lat  *latency
-	subs *subscriptions
 }
 
 // side is what the Conn knows of one direction's sender.
 type side struct {
+	mech     string
+	sockType string
+
+	hb *heartbeat // the PINGs this side sent; nil before its first
+	st *stall     // the stalls of this direction's sender; nil before its first
+
+	lastTraffic nanos
+
 	greeted  bool
 	major    uint8
 	minor    uint8
 	down     bool
 	asServer bool
-	mech     string
-	sockType string
-
-	traffic     bool
-	lastTraffic nanos
-	failed      bool // its decoder reported an error, or its stream lost bytes
-
-	hb *heartbeat // the PINGs this side sent; nil before its first
-
-	st *stall // the stalls of this direction's sender; nil before its first
+	traffic  bool
+	failed   bool // its decoder reported an error, or its stream lost bytes
 }
 
 // stall is what the Conn knows of the stalls of one direction's sender,
 // allocated at its first: most connections never stall.
 type stall struct {
-	stalling bool
-	// a stall that ended and is not yet reported: reported at the next
-	// call, as recovered, unless that call is the close at the same time.
-	ended    bool
 	stallAt  nanos
 	endedAt  nanos
 	endedDur time.Duration
 	total    time.Duration // stalls of at least cfg.StallAfter, summed
+	stalling bool
+	// a stall that ended and is not yet reported: reported at the next
+	// call, as recovered, unless that call is the close at the same time.
+	ended bool
 }
 
 // nanos is a time as Unix nanoseconds: 8 bytes where a time.Time takes 24.

@@ -13,12 +13,12 @@ import (
 // handshake is a security handshake's state (RFC 23; PLAIN and CURVE),
 // allocated at the first HELLO: most connections (NULL) send none.
 type handshake struct {
-	dir       segment.Dir // the direction that sent HELLO
-	done      bool        // READY from the server side after the HELLO
-	keyN      uint8       // 32 once a HELLO carried a whole CURVE key
-	key       [32]byte    // the client's transient CURVE key
 	mech      string      // the HELLO's mechanism
 	serverErr string      // the server's decoding error during the handshake
+	key       [32]byte    // the client's transient CURVE key
+	keyN      uint8       // 32 once a HELLO carried a whole CURVE key
+	dir       segment.Dir // the direction that sent HELLO
+	done      bool        // READY from the server side after the HELLO
 }
 
 // greeting records a direction's greeting and judges it against the peer's.

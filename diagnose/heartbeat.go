@@ -13,8 +13,7 @@ import (
 // heartbeat is what the Conn knows of the PINGs one side sent (RFC 37),
 // allocated at the side's first PING: most connections send none.
 type heartbeat struct {
-	pending bool  // the last PING waits for the peer's answer
-	pingAt  nanos // when the PING that waits was sent
+	pingAt nanos // when the PING that waits was sent
 	// late is how long the peer was silent after a PING it answered only
 	// past the wait (see pingWait), lateAt when the answer came: if the
 	// connection ends within a wait of it, that was the timeout the
@@ -28,6 +27,7 @@ type heartbeat struct {
 	nIntervals uint64
 	intervals  [8]uint32      // the last intervals between PINGs in µs, a ring
 	ctx        [2]pingContext // the last two PING contexts, [0] newest
+	pending    bool           // the last PING waits for the peer's answer
 }
 
 // pingContext is a PING's context, 0 to 16 bytes (RFC 37).
