@@ -13,11 +13,15 @@ import (
 // Conn follows one connection's problems and figures. It is not safe for
 // concurrent use.
 //
-// Its size is 728 bytes on 64-bit platforms, one 768-byte allocation (two
-// sides of 232 bytes and the connection's own fields; times are kept as
-// Unix nanoseconds); the latency state (3.6 KB) is allocated
-// at the first request of a request/reply connection, the subscription list
-// at the first subscription.
+// Its size is 256 bytes on 64-bit platforms, one allocation of that size
+// class (two sides of 64 bytes, the connection's own fields, no padding;
+// times are kept as Unix nanoseconds, and the Config is shared, not
+// copied: TestConnSize holds these sizes). What only some connections
+// need is allocated when it is first needed, and kept: a side's heartbeat
+// state (128 bytes) at its first PING, its stall state (40 bytes) at its
+// first stall, the security handshake's (72 bytes) at the first HELLO, the
+// latency state (3.6 KB) at the first request of a request/reply
+// connection, the subscription list at the first subscription.
 type Conn struct {
 	client, server netip.AddrPort
 	cfg            *Config // shared, read through its methods (defaults)
