@@ -50,8 +50,7 @@ type Conn struct {
 
 // side is what the Conn knows of one direction's sender.
 type side struct {
-	mech     string
-	sockType string
+	mech string
 
 	hb *heartbeat // the PINGs this side sent; nil before its first
 	st *stall     // the stalls of this direction's sender; nil before its first
@@ -65,6 +64,35 @@ type side struct {
 	asServer bool
 	traffic  bool
 	failed   bool // its decoder reported an error, or its stream lost bytes
+	// stype is the socket type: 0 for none, its index in allTypes plus
+	// one, or otherType for a type RFC 37 does not name (see sockType).
+	stype uint8
+}
+
+// otherType is a side's stype for a socket type RFC 37 does not name.
+const otherType = math.MaxUint8
+
+// setSockType records the socket type a side announced (v, as sent).
+func (s *side) setSockType(v []byte) {
+	for i, t := range allTypes {
+		if string(v) == t {
+			s.stype = uint8(i + 1)
+			return
+		}
+	}
+	s.stype = 0
+	if len(v) > 0 {
+		s.stype = otherType
+	}
+}
+
+// sockType is the side's socket type, "" when it announced none or one
+// RFC 37 does not name: the judgements read only the types they know.
+func (s *side) sockType() string {
+	if s.stype == 0 || s.stype == otherType {
+		return ""
+	}
+	return allTypes[s.stype-1]
 }
 
 // stall is what the Conn knows of the stalls of one direction's sender,

@@ -27,7 +27,7 @@ func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greet
 	s.greeted, s.major, s.minor, s.down = true, g.Major, g.Minor, g.Downgraded
 	s.mech, s.asServer = g.Mechanism, g.AsServer
 	if g.SocketType != "" {
-		s.sockType = internType([]byte(g.SocketType))
+		s.setSockType([]byte(g.SocketType))
 		out = c.checkSocketTypes(out, d, t)
 	}
 	p := &c.sides[d.Reverse()]
@@ -107,7 +107,7 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 		if !cmd.Encrypted {
 			for _, p := range cmd.Properties {
 				if bytes.EqualFold(p.Name, []byte("Socket-Type")) {
-					c.sides[d].sockType = internType(p.Value)
+					c.sides[d].setSockType(p.Value)
 					out = c.checkSocketTypes(out, d, t)
 				}
 			}
@@ -203,7 +203,7 @@ func known(t string) bool {
 // checkSocketTypes judges the pair once both types are known, and sets up
 // the latency of request/reply pairs.
 func (c *Conn) checkSocketTypes(out []Problem, d segment.Dir, t time.Time) []Problem {
-	ct, st := c.sides[segment.ClientToServer].sockType, c.sides[segment.ServerToClient].sockType
+	ct, st := c.sides[segment.ClientToServer].sockType(), c.sides[segment.ServerToClient].sockType()
 	if ct == "" || st == "" {
 		return out
 	}

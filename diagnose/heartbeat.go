@@ -212,7 +212,7 @@ func (c *Conn) subscribe(sub zmtp.Subscription, topic []byte) {
 
 // subscriptionCommand judges a SUBSCRIBE or CANCEL command (RFC 37).
 func (c *Conn) subscriptionCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
-	st := c.sides[d].sockType
+	st := c.sides[d].sockType()
 	if known(st) && st != "SUB" && st != "XSUB" {
 		p, ok := c.problem(MisplacedSubscription, d, t,
 			"the "+c.role(d)+" is a "+st+" socket and sent "+cmd.Kind.String()+": only SUB and XSUB sockets subscribe (RFC 37)",
@@ -237,7 +237,7 @@ func (c *Conn) message(d segment.Dir, t time.Time, m *zmtp.Message) {
 	if m.Encrypted {
 		return
 	}
-	mine, peer := c.sides[d].sockType, c.sides[d.Reverse()].sockType
+	mine, peer := c.sides[d].sockType(), c.sides[d.Reverse()].sockType()
 	switch {
 	case requester(mine, peer):
 		if c.lat == nil {
