@@ -23,9 +23,11 @@ import (
 // latency state (3.6 KB) at the first request of a request/reply
 // connection, the subscription list at the first subscription.
 type Conn struct {
-	client, server netip.AddrPort
-	cfg            *Config // shared, read through its methods (defaults)
-	sides          [2]side
+	// the endpoints, as addresses and ports (an AddrPort pads its port to
+	// 8 bytes): see client and server
+	clientAddr, serverAddr netip.Addr
+	cfg                    *Config // shared, read through its methods (defaults)
+	sides                  [2]side
 
 	// The security handshake: what followed the HELLO (hs, nil before
 	// it); welcome, initiate and errored below are its later steps.
@@ -46,6 +48,8 @@ type Conn struct {
 
 	closed bool // Close was called: end and endAt are why and when
 	end    segment.CloseReason
+
+	clientPort, serverPort uint16
 }
 
 // side is what the Conn knows of one direction's sender.
@@ -141,8 +145,16 @@ func since(t time.Time, then nanos) time.Duration { return time.Duration(stamp(t
 // Conn keeps cfg, not a copy, so that the connections of a capture share
 // one: it must not change while the Conn is in use.
 func NewConn(client, server netip.AddrPort, cfg *Config) *Conn {
-	return &Conn{client: client, server: server, cfg: cfg}
+	return &Conn{
+		clientAddr: client.Addr(), clientPort: client.Port(),
+		serverAddr: server.Addr(), serverPort: server.Port(),
+		cfg: cfg,
+	}
 }
+
+// client and server are the connection's endpoints.
+func (c *Conn) client() netip.AddrPort { return netip.AddrPortFrom(c.clientAddr, c.clientPort) }
+func (c *Conn) server() netip.AddrPort { return netip.AddrPortFrom(c.serverAddr, c.serverPort) }
 
 // problem returns a problem of the connection, once per kind: ok is false
 // when the kind was already reported.
@@ -151,7 +163,7 @@ func (c *Conn) problem(k Kind, from segment.Dir, t time.Time, text string, field
 		return Problem{}, false
 	}
 	c.reported[k] = true
-	return Problem{Kind: k, Text: text, Time: t, Client: c.client, Server: c.server, From: from, Fields: fields}, true
+	return Problem{Kind: k, Text: text, Time: t, Client: c.client(), Server: c.server(), From: from, Fields: fields}, true
 }
 
 // add appends a problem if ok.
@@ -165,9 +177,9 @@ func add(out []Problem, p Problem, ok bool) []Problem {
 // role names a side for sentences: "client 1.2.3.4:5" or "server ...".
 func (c *Conn) role(d segment.Dir) string {
 	if d == segment.ClientToServer {
-		return "client " + c.client.String()
+		return "client " + c.client().String()
 	}
-	return "server " + c.server.String()
+	return "server " + c.server().String()
 }
 
 // Event judges an event decoded from direction d at time t, and returns the
@@ -291,7 +303,7 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 		how = "still stalled at the close, after " + seconds(round3(dur))
 	}
 	return Problem{
-		Kind: Stalled, Time: t, Client: c.client, Server: c.server, From: recv,
+		Kind: Stalled, Time: t, Client: c.client(), Server: c.server(), From: recv,
 		Text: "the " + c.role(recv) + " advertised a zero window while the " + c.role(d) +
 			" had data to send: the receiving application stopped reading (high-water mark back-pressure); " + how,
 		Fields: []Field{{"duration", dur}, {"recovered", !toClose}, {"stalled_sender", d.String()}},
