@@ -13,15 +13,16 @@ import (
 // Conn follows one connection's problems and figures. It is not safe for
 // concurrent use.
 //
-// Its size is 256 bytes on 64-bit platforms, one allocation of that size
-// class (two sides of 64 bytes, the connection's own fields, no padding;
-// times are kept as Unix nanoseconds, and the Config is shared, not
-// copied: TestConnSize holds these sizes). What only some connections
-// need is allocated when it is first needed, and kept: a side's heartbeat
-// state (128 bytes) at its first PING, its stall state (40 bytes) at its
-// first stall, the security handshake's (72 bytes) at the first HELLO, the
-// latency state (3.6 KB) at the first request of a request/reply
-// connection, the subscription list at the first subscription.
+// Its size is 192 bytes on 64-bit platforms, one allocation of that size
+// class (two sides of 48 bytes and the connection's own fields, no
+// padding: times are kept as Unix nanoseconds, socket types as a byte,
+// flags as bits, and the Config is shared, not copied; TestConnSize holds
+// these sizes). What only some connections need is allocated when it is
+// first needed, and kept: a side's heartbeat state (128 bytes) at its
+// first PING, its stall state (40 bytes) at its first stall, the security
+// handshake's (72 bytes) at the first HELLO, the latency state (3.6 KB) at
+// the first request of a request/reply connection, the subscription list
+// at the first subscription.
 type Conn struct {
 	// the endpoints, as addresses and ports (an AddrPort pads its port to
 	// 8 bytes): see client and server
@@ -30,7 +31,7 @@ type Conn struct {
 	sides                  [2]side
 
 	// The security handshake: what followed the HELLO (hs, nil before
-	// it); welcome, initiate and errored below are its later steps.
+	// it); flags below hold its later steps.
 	hs *handshake
 
 	lat  *latency
@@ -38,16 +39,16 @@ type Conn struct {
 
 	endAt nanos // when Close was called; noTime: a close without a time
 
-	// reported marks the kinds already reported on this connection (each
-	// kind is reported at most once per connection, stalls aside).
-	reported [numKinds]bool
+	// reported marks the kinds already reported on this connection, a bit
+	// per kind (each kind is reported at most once per connection, stalls
+	// aside).
+	reported uint16
 
-	welcome  bool
-	initiate bool
-	errored  bool
-
-	closed bool // Close was called: end and endAt are why and when
-	end    segment.CloseReason
+	// flags are the handshake's later steps (flagWelcome, flagInitiate,
+	// flagErrored) and flagClosed: Close was called, end and endAt are
+	// why and when.
+	flags uint8
+	end   segment.CloseReason
 
 	clientPort, serverPort uint16
 }
@@ -72,6 +73,17 @@ type side struct {
 	// one, or otherType for a type RFC 37 does not name (see sockType).
 	stype uint8
 }
+
+// The bits of Conn.flags.
+const (
+	flagWelcome  uint8 = 1 << iota // a WELCOME was sent
+	flagInitiate                   // an INITIATE was sent
+	flagErrored                    // an ERROR was sent
+	flagClosed                     // Close was called
+)
+
+// Conn.reported has a bit per kind.
+var _ [16 - numKinds]struct{}
 
 // otherType is a side's stype for a socket type RFC 37 does not name.
 const otherType = math.MaxUint8
@@ -159,10 +171,10 @@ func (c *Conn) server() netip.AddrPort { return netip.AddrPortFrom(c.serverAddr,
 // problem returns a problem of the connection, once per kind: ok is false
 // when the kind was already reported.
 func (c *Conn) problem(k Kind, from segment.Dir, t time.Time, text string, fields ...Field) (Problem, bool) {
-	if c.reported[k] {
+	if c.reported&(1<<k) != 0 {
 		return Problem{}, false
 	}
-	c.reported[k] = true
+	c.reported |= 1 << k
 	return Problem{Kind: k, Text: text, Time: t, Client: c.client(), Server: c.server(), From: from, Fields: fields}, true
 }
 
@@ -197,7 +209,7 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 	case *zmtp.Message:
 		c.message(d, t, e)
 	case *zmtp.Connection:
-		if c.closed {
+		if c.flags&flagClosed != 0 {
 			out = c.endJudgements(out, c.endAt.time(t))
 		}
 	case *zmtp.Gap, *zmtp.Resync:
@@ -329,7 +341,8 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 			}
 		}
 	}
-	c.closed, c.end, c.endAt = true, end, stampTime(t)
+	c.flags |= flagClosed
+	c.end, c.endAt = end, stampTime(t)
 	closed := end == segment.Finished || end == segment.Reset
 	out = c.heartbeatTimeout(out, end, t)
 	out = c.endJudgements(out, t)

@@ -125,9 +125,9 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 			hs.keyN = uint8(n)
 		}
 	case zmtp.KindWelcome:
-		c.welcome = true
+		c.flags |= flagWelcome
 	case zmtp.KindInitiate:
-		c.initiate = true
+		c.flags |= flagInitiate
 	case zmtp.KindError:
 		out = c.errorCommand(out, d, t, cmd)
 	case zmtp.KindPing:
@@ -245,7 +245,7 @@ func zapStatus(reason []byte) string {
 
 // errorCommand reports an ERROR: a handshake refused.
 func (c *Conn) errorCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
-	c.errored = true
+	c.flags |= flagErrored
 	mech := cmd.Mechanism
 	if mech == "" {
 		mech = c.sides[d].mech
@@ -268,9 +268,10 @@ func (c *Conn) errorCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp
 // authClosed reports a security handshake the connection's end cut short.
 func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) []Problem {
 	hs := c.hs
-	if hs == nil || c.errored || hs.done {
+	if hs == nil || c.flags&flagErrored != 0 || hs.done {
 		return out
 	}
+	welcome := c.flags&flagWelcome != 0
 	srv := hs.dir.Reverse()
 	mech := printable([]byte(hs.mech))
 	var text string
@@ -281,7 +282,7 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 			" with a malformed command (libzmq 4.3.4 sends its ERROR so) and the connection was " + end.String() +
 			": the server most likely refused the handshake"
 		fields = append(fields, Field{"decoder_error", hs.serverErr})
-	case !c.welcome && hs.mech == "CURVE":
+	case !welcome && hs.mech == "CURVE":
 		text = "the " + c.role(srv) + " never answered the CURVE HELLO with WELCOME before the connection was " +
 			end.String() + ": it could not open the HELLO box, most likely the client has the wrong server public key"
 		if hs.keyN == 32 {
@@ -289,10 +290,10 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 			text += " (the client's transient key is " + k + ")"
 			fields = append(fields, Field{"client_key", k})
 		}
-	case !c.welcome:
+	case !welcome:
 		text = "the connection was " + end.String() + " after the client's " + mech + " HELLO without WELCOME or ERROR: the " +
 			c.role(srv) + " refused the handshake"
-	case c.initiate:
+	case c.flags&flagInitiate != 0:
 		text = "the connection was " + end.String() + " after the client's " + mech + " INITIATE without READY: the " +
 			c.role(srv) + " refused the client (its credentials or permanent key)"
 	default:
@@ -304,7 +305,7 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 
 // lastStep names the client's last handshake command.
 func (c *Conn) lastStep() string {
-	if c.initiate {
+	if c.flags&flagInitiate != 0 {
 		return "INITIATE"
 	}
 	return "HELLO"

@@ -17,8 +17,8 @@ func TestConnSize(t *testing.T) {
 		name      string
 		got, want uintptr
 	}{
-		{"Conn", unsafe.Sizeof(Conn{}), 256},
-		{"side", unsafe.Sizeof(side{}), 64},
+		{"Conn", unsafe.Sizeof(Conn{}), 192},
+		{"side", unsafe.Sizeof(side{}), 48},
 		{"heartbeat", unsafe.Sizeof(heartbeat{}), 128},
 		{"handshake", unsafe.Sizeof(handshake{}), 72},
 		{"stall", unsafe.Sizeof(stall{}), 40},
