@@ -91,16 +91,16 @@ func retainedPerConn(tb testing.TB, n int, segs []segment.Segment, args ...strin
 const maxBytesPerConn = 1024
 
 // diagnoseBytesPerConn is what diagnosis may add to an open connection:
-// a diagnose.Conn (256 bytes, one allocation of its size class: its
+// a diagnose.Conn (192 bytes, one allocation of its size class: its
 // heartbeat, stall, handshake and latency states are allocated only by the
 // connections that need them), the session's pointer to it and the
 // connection's entry in diagnose.Identities (its READY named a socket
-// type), measured at about 436 bytes (BenchmarkOpenConnMemory: 1424 B/conn
-// with diagnosis, 988 with --no-problems; it was 1024 before the Conn
-// shrank from 768 bytes). With it on, an open connection holds about
-// 1.4 KB: at the default --max-flows about 136 MiB, inside the DaemonSet's
-// 512 MiB. --no-problems keeps maxBytesPerConn.
-const diagnoseBytesPerConn = 512
+// type), measured at about 372 bytes (BenchmarkOpenConnMemory: 1360 B/conn
+// with diagnosis, 988 with --no-problems; it was about 950 when a Conn
+// took 768 bytes). With it on, an open connection holds about 1.35 KB: at
+// the default --max-flows about 130 MiB, inside the DaemonSet's 512 MiB.
+// --no-problems keeps maxBytesPerConn.
+const diagnoseBytesPerConn = 400
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
 // greeting, READY each way and one message, with the real decoders, and
