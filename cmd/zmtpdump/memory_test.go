@@ -95,12 +95,13 @@ const maxBytesPerConn = 1024
 // heartbeat, stall, handshake and latency states are allocated only by the
 // connections that need them), the session's pointer to it and the
 // connection's entry in diagnose.Identities (its READY named a socket
-// type), measured at about 372 bytes (BenchmarkOpenConnMemory: 1360 B/conn
-// with diagnosis, 988 with --no-problems; it was about 950 when a Conn
-// took 768 bytes). With it on, an open connection holds about 1.35 KB: at
-// the default --max-flows about 130 MiB, inside the DaemonSet's 512 MiB.
-// --no-problems keeps maxBytesPerConn.
-const diagnoseBytesPerConn = 400
+// type, about 140 bytes), measured at about 335 bytes
+// (BenchmarkOpenConnMemory: 1323 B/conn with diagnosis, 988 with
+// --no-problems; it was about 950 when a Conn took 768 bytes). With it on,
+// an open connection holds about 1.3 KB: at the default --max-flows about
+// 126 MiB, inside the DaemonSet's 512 MiB. --no-problems keeps
+// maxBytesPerConn.
+const diagnoseBytesPerConn = 360
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
 // greeting, READY each way and one message, with the real decoders, and
