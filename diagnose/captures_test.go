@@ -98,7 +98,7 @@ func diagnoseCapture(t *testing.T, path string, diagFirst bool) *captureRun {
 	run := &captureRun{ids: NewIdentities(Config{}), diagFirst: diagFirst}
 	ref := NewRefused(Config{})
 	a := flows.New(flows.Config{}, func(fc *flows.Conn) flows.Consumer {
-		return &captureConn{r: run, fc: fc, z: zmtp.NewConn(zmtp.Options{}), dc: NewConn(fc.Client, fc.Server, Config{})}
+		return &captureConn{r: run, fc: fc, z: zmtp.NewConn(zmtp.Options{}), dc: NewConn(fc.Client, fc.Server, nil)}
 	})
 	var last time.Time
 	for i := range segs {

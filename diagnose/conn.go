@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"errors"
+	"math"
 	"net/netip"
 	"time"
 
@@ -12,82 +13,115 @@ import (
 // Conn follows one connection's problems and figures. It is not safe for
 // concurrent use.
 //
-// Its size is 728 bytes on 64-bit platforms, one 768-byte allocation (two
-// sides of 232 bytes and the connection's own fields; times are kept as
-// Unix nanoseconds); the latency state (3.6 KB) is allocated
-// at the first request of a request/reply connection, the subscription list
+// Its size is 192 bytes on 64-bit platforms, one allocation of that size
+// class (two sides of 48 bytes and the connection's own fields, no
+// padding: times are kept as Unix nanoseconds, socket types as a byte,
+// flags as bits, and the Config is shared, not copied; TestConnSize holds
+// these sizes). What only some connections need is allocated when it is
+// first needed, and kept: a side's heartbeat state (128 bytes) at its
+// first PING, its stall state (40 bytes) at its first stall, the security
+// handshake's (72 bytes) at the first HELLO, the latency state (3.6 KB) at
+// the first request of a request/reply connection, the subscription list
 // at the first subscription.
 type Conn struct {
-	client, server netip.AddrPort
-	cfg            Config
-	sides          [2]side
+	// the endpoints, as addresses and ports (an AddrPort pads its port to
+	// 8 bytes): see client and server
+	clientAddr, serverAddr netip.Addr
+	cfg                    *Config // shared, read through its methods (defaults)
+	sides                  [2]side
 
-	// reported marks the kinds already reported on this connection (each
-	// kind is reported at most once per connection, stalls aside).
-	reported [numKinds]bool
-
-	// The security handshake: the direction that sent HELLO, and what
-	// followed it.
-	hello     bool
-	helloDir  segment.Dir
-	helloMech string
-	welcome   bool
-	initiate  bool
-	done      bool // READY from the server side after the HELLO
-	errored   bool
-	serverErr string // the server's decoding error during the handshake
-	curveKey  [32]byte
-	curveKeyN uint8
-
-	stalled time.Duration // stalls of at least cfg.StallAfter, summed
-
-	closed bool // Close was called: end and endAt are why and when
-	end    segment.CloseReason
-	endAt  time.Time
+	// The security handshake: what followed the HELLO (hs, nil before
+	// it); flags below hold its later steps.
+	hs *handshake
 
 	lat  *latency
 	subs *subscriptions
+
+	endAt nanos // when Close was called; noTime: a close without a time
+
+	// reported marks the kinds already reported on this connection, a bit
+	// per kind (each kind is reported at most once per connection, stalls
+	// aside).
+	reported uint16
+
+	// flags are the handshake's later steps (flagWelcome, flagInitiate,
+	// flagErrored) and flagClosed: Close was called, end and endAt are
+	// why and when.
+	flags uint8
+	end   segment.CloseReason
+
+	clientPort, serverPort uint16
 }
 
 // side is what the Conn knows of one direction's sender.
 type side struct {
+	mech string
+
+	hb *heartbeat // the PINGs this side sent; nil before its first
+	st *stall     // the stalls of this direction's sender; nil before its first
+
+	lastTraffic nanos
+
 	greeted  bool
 	major    uint8
 	minor    uint8
 	down     bool
 	asServer bool
-	mech     string
-	sockType string
+	traffic  bool
+	failed   bool // its decoder reported an error, or its stream lost bytes
+	// stype is the socket type: 0 for none, its index in allTypes plus
+	// one, or otherType for a type RFC 37 does not name (see sockType).
+	stype uint8
+}
 
-	traffic     bool
-	lastTraffic nanos
-	failed      bool // its decoder reported an error, or its stream lost bytes
+// The bits of Conn.flags.
+const (
+	flagWelcome  uint8 = 1 << iota // a WELCOME was sent
+	flagInitiate                   // an INITIATE was sent
+	flagErrored                    // an ERROR was sent
+	flagClosed                     // Close was called
+)
 
-	// heartbeats this side sent
-	pingPending bool
-	pingAt      nanos
-	// late is how long the peer was silent after a PING it answered only
-	// past the wait (see pingWait), lateAt when the answer came: if the
-	// connection ends within a wait of it, that was the timeout the
-	// pinger's libzmq acted on, its close crossing the answer. Cleared by
-	// the next answer in time.
-	late       time.Duration
-	lateAt     nanos
-	pingTTL    time.Duration
-	pingCtx    [2]pingContext // the last two PING contexts, [0] newest
-	lastPing   nanos
-	pings      uint64
-	intervals  [8]uint32 // the last intervals between PINGs in µs, a ring
-	nIntervals uint64
+// Conn.reported has a bit per kind.
+var _ [16 - numKinds]struct{}
 
-	// stalls of this direction's sender
-	stalling bool
+// otherType is a side's stype for a socket type RFC 37 does not name.
+const otherType = math.MaxUint8
+
+// setSockType records the socket type a side announced (v, as sent).
+func (s *side) setSockType(v []byte) {
+	for i, t := range allTypes {
+		if string(v) == t {
+			s.stype = uint8(i + 1)
+			return
+		}
+	}
+	s.stype = 0
+	if len(v) > 0 {
+		s.stype = otherType
+	}
+}
+
+// sockType is the side's socket type, "" when it announced none or one
+// RFC 37 does not name: the judgements read only the types they know.
+func (s *side) sockType() string {
+	if s.stype == 0 || s.stype == otherType {
+		return ""
+	}
+	return allTypes[s.stype-1]
+}
+
+// stall is what the Conn knows of the stalls of one direction's sender,
+// allocated at its first: most connections never stall.
+type stall struct {
 	stallAt  nanos
+	endedAt  nanos
+	endedDur time.Duration
+	total    time.Duration // stalls of at least cfg.StallAfter, summed
+	stalling bool
 	// a stall that ended and is not yet reported: reported at the next
 	// call, as recovered, unless that call is the close at the same time.
-	ended    bool
-	endedAt  time.Time
-	endedDur time.Duration
+	ended bool
 }
 
 // nanos is a time as Unix nanoseconds: 8 bytes where a time.Time takes 24.
@@ -95,30 +129,53 @@ type nanos int64
 
 func stamp(t time.Time) nanos { return nanos(t.UnixNano()) }
 
+// noTime stands for the zero time.Time, which nanos cannot hold.
+const noTime nanos = math.MinInt64
+
+// stampTime is stamp, keeping the zero time as noTime.
+func stampTime(t time.Time) nanos {
+	if t.IsZero() {
+		return noTime
+	}
+	return stamp(t)
+}
+
+// time returns n as a time.Time in like's location (a Conn's times come
+// from one source), the zero time for noTime.
+func (n nanos) time(like time.Time) time.Time {
+	if n == noTime {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(n)).In(like.Location())
+}
+
 // since returns the time from then to t.
 func since(t time.Time, then nanos) time.Duration { return time.Duration(stamp(t) - then) }
 
-// pingContext is a PING's context, 0 to 16 bytes (RFC 37).
-type pingContext struct {
-	n   uint8
-	set bool
-	b   [16]byte
+// NewConn returns the diagnosis of a connection from client to server.
+// Zero fields of cfg take DefaultConfig's values; nil takes them all. The
+// Conn keeps cfg, not a copy, so that the connections of a capture share
+// one: it must not change while the Conn is in use.
+func NewConn(client, server netip.AddrPort, cfg *Config) *Conn {
+	return &Conn{
+		clientAddr: client.Addr(), clientPort: client.Port(),
+		serverAddr: server.Addr(), serverPort: server.Port(),
+		cfg: cfg,
+	}
 }
 
-// NewConn returns the diagnosis of a connection from client to server.
-// Zero fields of cfg take DefaultConfig's values.
-func NewConn(client, server netip.AddrPort, cfg Config) *Conn {
-	return &Conn{client: client, server: server, cfg: cfg.withDefaults()}
-}
+// client and server are the connection's endpoints.
+func (c *Conn) client() netip.AddrPort { return netip.AddrPortFrom(c.clientAddr, c.clientPort) }
+func (c *Conn) server() netip.AddrPort { return netip.AddrPortFrom(c.serverAddr, c.serverPort) }
 
 // problem returns a problem of the connection, once per kind: ok is false
 // when the kind was already reported.
 func (c *Conn) problem(k Kind, from segment.Dir, t time.Time, text string, fields ...Field) (Problem, bool) {
-	if c.reported[k] {
+	if c.reported&(1<<k) != 0 {
 		return Problem{}, false
 	}
-	c.reported[k] = true
-	return Problem{Kind: k, Text: text, Time: t, Client: c.client, Server: c.server, From: from, Fields: fields}, true
+	c.reported |= 1 << k
+	return Problem{Kind: k, Text: text, Time: t, Client: c.client(), Server: c.server(), From: from, Fields: fields}, true
 }
 
 // add appends a problem if ok.
@@ -132,9 +189,9 @@ func add(out []Problem, p Problem, ok bool) []Problem {
 // role names a side for sentences: "client 1.2.3.4:5" or "server ...".
 func (c *Conn) role(d segment.Dir) string {
 	if d == segment.ClientToServer {
-		return "client " + c.client.String()
+		return "client " + c.client().String()
 	}
-	return "server " + c.server.String()
+	return "server " + c.server().String()
 }
 
 // Event judges an event decoded from direction d at time t, and returns the
@@ -152,8 +209,8 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 	case *zmtp.Message:
 		c.message(d, t, e)
 	case *zmtp.Connection:
-		if c.closed {
-			out = c.endJudgements(out)
+		if c.flags&flagClosed != 0 {
+			out = c.endJudgements(out, c.endAt.time(t))
 		}
 	case *zmtp.Gap, *zmtp.Resync:
 		// Bytes of d were lost: what it said is not all known (a greeting
@@ -164,10 +221,10 @@ func (c *Conn) Event(d segment.Dir, t time.Time, ev zmtp.Event) []Problem {
 		switch {
 		case errors.Is(e.Err, zmtp.ErrMechanismMismatch):
 			out = c.mechanismMismatch(out, d, t)
-		case c.hello && !c.done && d != c.helloDir && c.serverErr == "":
+		case c.hs != nil && !c.hs.done && d != c.hs.dir && c.hs.serverErr == "":
 			// The server's answer to HELLO broke the grammar: libzmq
 			// 4.3.4 mangles its ERROR's name so (`5e "RROR"`).
-			c.serverErr = printable([]byte(e.Reason()))
+			c.hs.serverErr = printable([]byte(e.Reason()))
 		}
 	}
 	if len(out) > 0 {
@@ -186,12 +243,12 @@ func (c *Conn) heard(d segment.Dir, t time.Time) {
 	s := &c.sides[d]
 	s.traffic = true
 	s.lastTraffic = stamp(t)
-	if p := &c.sides[d.Reverse()]; p.pingPending {
-		p.pingPending = false
-		if silent := since(t, p.pingAt); silent >= c.pingWait(p) {
-			p.late, p.lateAt = silent, stamp(t)
+	if hb := c.sides[d.Reverse()].hb; hb != nil && hb.pending {
+		hb.pending = false
+		if silent := since(t, hb.pingAt); silent >= c.pingWait(hb) {
+			hb.late, hb.lateAt = silent, stamp(t)
 		} else {
-			p.late = 0
+			hb.late = 0
 		}
 	}
 }
@@ -210,21 +267,25 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 	out := c.flushStall(nil, t, false)
 	s := &c.sides[d]
 	if stalled {
-		if !s.stalling {
-			s.stalling, s.stallAt = true, stamp(t)
+		if s.st == nil {
+			s.st = &stall{}
+		}
+		if !s.st.stalling {
+			s.st.stalling, s.st.stallAt = true, stamp(t)
 		}
 		return out
 	}
-	if !s.stalling || t.IsZero() {
+	st := s.st
+	if st == nil || !st.stalling || t.IsZero() {
 		return out // a zero time (no closing segment): Close ends the stall
 	}
-	s.stalling = false
-	dur := since(t, s.stallAt)
-	if dur < c.cfg.StallAfter {
+	st.stalling = false
+	dur := since(t, st.stallAt)
+	if dur < c.cfg.stallAfter() {
 		return out
 	}
-	c.stalled += dur
-	s.ended, s.endedAt, s.endedDur = true, t, dur
+	st.total += dur
+	st.ended, st.endedAt, st.endedDur = true, stamp(t), dur
 	return out
 }
 
@@ -232,15 +293,16 @@ func (c *Conn) Stall(d segment.Dir, stalled bool, t time.Time) []Problem {
 // closing at their end's time (or a close without a time).
 func (c *Conn) flushStall(out []Problem, t time.Time, closing bool) []Problem {
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
-		s := &c.sides[d]
-		if !s.ended {
+		st := c.sides[d].st
+		if st == nil || !st.ended {
 			continue
 		}
-		if !closing && !t.After(s.endedAt) {
+		endedAt := st.endedAt.time(t)
+		if !closing && !t.After(endedAt) {
 			continue // perhaps the close follows at the same instant
 		}
-		s.ended = false
-		out = append(out, c.stallProblem(d, s.endedAt, s.endedDur, closing && (t.IsZero() || !t.After(s.endedAt))))
+		st.ended = false
+		out = append(out, c.stallProblem(d, endedAt, st.endedDur, closing && (t.IsZero() || !t.After(endedAt))))
 	}
 	return out
 }
@@ -253,7 +315,7 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 		how = "still stalled at the close, after " + seconds(round3(dur))
 	}
 	return Problem{
-		Kind: Stalled, Time: t, Client: c.client, Server: c.server, From: recv,
+		Kind: Stalled, Time: t, Client: c.client(), Server: c.server(), From: recv,
 		Text: "the " + c.role(recv) + " advertised a zero window while the " + c.role(d) +
 			" had data to send: the receiving application stopped reading (high-water mark back-pressure); " + how,
 		Fields: []Field{{"duration", dur}, {"recovered", !toClose}, {"stalled_sender", d.String()}},
@@ -271,19 +333,19 @@ func (c *Conn) stallProblem(d segment.Dir, t time.Time, dur time.Duration, toClo
 func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Problem {
 	out := c.flushStall(nil, t, true)
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
-		s := &c.sides[d]
-		if s.stalling {
-			s.stalling = false
-			if dur := since(t, s.stallAt); !t.IsZero() && dur >= c.cfg.StallAfter {
-				c.stalled += dur
+		if st := c.sides[d].st; st != nil && st.stalling {
+			st.stalling = false
+			if dur := since(t, st.stallAt); !t.IsZero() && dur >= c.cfg.stallAfter() {
+				st.total += dur
 				out = append(out, c.stallProblem(d, t, dur, true))
 			}
 		}
 	}
-	c.closed, c.end, c.endAt = true, end, t
+	c.flags |= flagClosed
+	c.end, c.endAt = end, stampTime(t)
 	closed := end == segment.Finished || end == segment.Reset
 	out = c.heartbeatTimeout(out, end, t)
-	out = c.endJudgements(out)
+	out = c.endJudgements(out, t)
 	if midMessage && closed {
 		// Which direction was inside a message is not known: the one
 		// that carried bytes last, most likely.
@@ -302,19 +364,24 @@ func (c *Conn) Close(end segment.CloseReason, t time.Time, midMessage bool) []Pr
 // endJudgements are the judgements of a closed connection that read its
 // greetings: Close makes them, and Event again at the *zmtp.Connection
 // summary that zmtp.Conn.Close emits after the greetings it held, if it
-// comes after Close (each kind is reported once).
-func (c *Conn) endJudgements(out []Problem) []Problem {
+// comes after Close (each kind is reported once). t is the end's time.
+func (c *Conn) endJudgements(out []Problem, t time.Time) []Problem {
 	if c.end != segment.Finished && c.end != segment.Reset {
 		return out
 	}
-	out = c.authClosed(out, c.end, c.endAt)
-	out = c.versionClosed(out, c.endAt)
-	return c.greetingClosed(out, c.endAt)
+	out = c.authClosed(out, c.end, t)
+	out = c.versionClosed(out, t)
+	return c.greetingClosed(out, t)
 }
 
 // Health returns the connection's figures, nil when there are none.
 func (c *Conn) Health() *Health {
-	h := Health{Stalled: c.stalled, HeartbeatInterval: c.heartbeatInterval()}
+	h := Health{HeartbeatInterval: c.heartbeatInterval()}
+	for _, s := range &c.sides {
+		if s.st != nil {
+			h.Stalled += s.st.total
+		}
+	}
 	if c.lat != nil {
 		h.Latency = c.lat.summary()
 	}

@@ -298,7 +298,7 @@ func TestHealth(t *testing.T) {
 
 // TestProblemHeader: a problem an event shows carries the event's offset.
 func TestProblemHeader(t *testing.T) {
-	c := NewConn(cli, srv, Config{})
+	c := NewConn(cli, srv, nil)
 	c.Event(c2s, t0, greet("NULL", false))
 	ps := c.Event(s2c, t0, &zmtp.Greeting{Header: zmtp.Header{Offset: 0, Len: 64}, Major: 3, Mechanism: "PLAIN"})
 	if len(ps) != 1 || ps[0].Len != 64 {
@@ -328,7 +328,7 @@ func TestZ85AndPrintable(t *testing.T) {
 // TestGreetingAfterClose: a greeting zmtp held until its Close, fed after
 // Conn.Close, is judged at the connection summary that follows it.
 func TestGreetingAfterClose(t *testing.T) {
-	c := NewConn(cli, srv, Config{})
+	c := NewConn(cli, srv, nil)
 	c.Traffic(c2s, t0)
 	c.Traffic(s2c, t0)
 	if ps := c.Close(segment.Finished, t0.Add(ms), false); len(ps) != 0 {
@@ -347,7 +347,7 @@ func TestGreetingAfterClose(t *testing.T) {
 
 	// The summary, from either direction, answers no PING.
 	for _, d := range []segment.Dir{c2s, s2c} {
-		c := NewConn(cli, srv, Config{})
+		c := NewConn(cli, srv, nil)
 		c.Event(c2s, t0, ping(10, ""))
 		c.Event(d, t0.Add(2*time.Second), &zmtp.Connection{End: segment.Finished})
 		if ps := c.Close(segment.Finished, t0.Add(2*time.Second), false); len(ps) != 1 || ps[0].Kind != HeartbeatTimeout {

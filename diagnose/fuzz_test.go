@@ -32,7 +32,7 @@ func FuzzConn(f *testing.F) {
 	f.Add([]byte{1, 2, 11, 13, 0xff, 0xfe, 17, 19})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		evs := palette()
-		c := NewConn(cli, srv, Config{})
+		c := NewConn(cli, srv, nil)
 		id := NewIdentities(Config{})
 		at := t0
 		var out []Problem

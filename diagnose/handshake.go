@@ -10,13 +10,24 @@ import (
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
+// handshake is a security handshake's state (RFC 23; PLAIN and CURVE),
+// allocated at the first HELLO: most connections (NULL) send none.
+type handshake struct {
+	mech      string      // the HELLO's mechanism
+	serverErr string      // the server's decoding error during the handshake
+	key       [32]byte    // the client's transient CURVE key
+	keyN      uint8       // 32 once a HELLO carried a whole CURVE key
+	dir       segment.Dir // the direction that sent HELLO
+	done      bool        // READY from the server side after the HELLO
+}
+
 // greeting records a direction's greeting and judges it against the peer's.
 func (c *Conn) greeting(out []Problem, d segment.Dir, t time.Time, g *zmtp.Greeting) []Problem {
 	s := &c.sides[d]
 	s.greeted, s.major, s.minor, s.down = true, g.Major, g.Minor, g.Downgraded
 	s.mech, s.asServer = g.Mechanism, g.AsServer
 	if g.SocketType != "" {
-		s.sockType = internType([]byte(g.SocketType))
+		s.setSockType([]byte(g.SocketType))
 		out = c.checkSocketTypes(out, d, t)
 	}
 	p := &c.sides[d.Reverse()]
@@ -96,23 +107,27 @@ func (c *Conn) command(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Comm
 		if !cmd.Encrypted {
 			for _, p := range cmd.Properties {
 				if bytes.EqualFold(p.Name, []byte("Socket-Type")) {
-					c.sides[d].sockType = internType(p.Value)
+					c.sides[d].setSockType(p.Value)
 					out = c.checkSocketTypes(out, d, t)
 				}
 			}
 		}
-		if c.hello && d != c.helloDir {
-			c.done = true
+		if c.hs != nil && d != c.hs.dir {
+			c.hs.done = true
 		}
 	case zmtp.KindHello:
-		c.hello, c.helloDir, c.helloMech = true, d, cmd.Mechanism
-		if n := copy(c.curveKey[:], cmd.Key); n == len(c.curveKey) {
-			c.curveKeyN = uint8(n)
+		if c.hs == nil {
+			c.hs = &handshake{}
+		}
+		hs := c.hs
+		hs.dir, hs.mech = d, cmd.Mechanism
+		if n := copy(hs.key[:], cmd.Key); n == len(hs.key) {
+			hs.keyN = uint8(n)
 		}
 	case zmtp.KindWelcome:
-		c.welcome = true
+		c.flags |= flagWelcome
 	case zmtp.KindInitiate:
-		c.initiate = true
+		c.flags |= flagInitiate
 	case zmtp.KindError:
 		out = c.errorCommand(out, d, t, cmd)
 	case zmtp.KindPing:
@@ -188,7 +203,7 @@ func known(t string) bool {
 // checkSocketTypes judges the pair once both types are known, and sets up
 // the latency of request/reply pairs.
 func (c *Conn) checkSocketTypes(out []Problem, d segment.Dir, t time.Time) []Problem {
-	ct, st := c.sides[segment.ClientToServer].sockType, c.sides[segment.ServerToClient].sockType
+	ct, st := c.sides[segment.ClientToServer].sockType(), c.sides[segment.ServerToClient].sockType()
 	if ct == "" || st == "" {
 		return out
 	}
@@ -230,7 +245,7 @@ func zapStatus(reason []byte) string {
 
 // errorCommand reports an ERROR: a handshake refused.
 func (c *Conn) errorCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
-	c.errored = true
+	c.flags |= flagErrored
 	mech := cmd.Mechanism
 	if mech == "" {
 		mech = c.sides[d].mech
@@ -252,31 +267,33 @@ func (c *Conn) errorCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp
 
 // authClosed reports a security handshake the connection's end cut short.
 func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) []Problem {
-	if !c.hello || c.errored || c.done {
+	hs := c.hs
+	if hs == nil || c.flags&flagErrored != 0 || hs.done {
 		return out
 	}
-	srv := c.helloDir.Reverse()
-	mech := printable([]byte(c.helloMech))
+	welcome := c.flags&flagWelcome != 0
+	srv := hs.dir.Reverse()
+	mech := printable([]byte(hs.mech))
 	var text string
-	fields := []Field{{"mechanism", c.helloMech}, {"end", end.String()}}
+	fields := []Field{{"mechanism", hs.mech}, {"end", end.String()}}
 	switch {
-	case c.serverErr != "":
+	case hs.serverErr != "":
 		text = "the " + c.role(srv) + " answered the client's " + mech + " " + c.lastStep() +
 			" with a malformed command (libzmq 4.3.4 sends its ERROR so) and the connection was " + end.String() +
 			": the server most likely refused the handshake"
-		fields = append(fields, Field{"decoder_error", c.serverErr})
-	case !c.welcome && c.helloMech == "CURVE":
+		fields = append(fields, Field{"decoder_error", hs.serverErr})
+	case !welcome && hs.mech == "CURVE":
 		text = "the " + c.role(srv) + " never answered the CURVE HELLO with WELCOME before the connection was " +
 			end.String() + ": it could not open the HELLO box, most likely the client has the wrong server public key"
-		if c.curveKeyN == 32 {
-			k := z85(c.curveKey[:])
+		if hs.keyN == 32 {
+			k := z85(hs.key[:])
 			text += " (the client's transient key is " + k + ")"
 			fields = append(fields, Field{"client_key", k})
 		}
-	case !c.welcome:
+	case !welcome:
 		text = "the connection was " + end.String() + " after the client's " + mech + " HELLO without WELCOME or ERROR: the " +
 			c.role(srv) + " refused the handshake"
-	case c.initiate:
+	case c.flags&flagInitiate != 0:
 		text = "the connection was " + end.String() + " after the client's " + mech + " INITIATE without READY: the " +
 			c.role(srv) + " refused the client (its credentials or permanent key)"
 	default:
@@ -288,7 +305,7 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 
 // lastStep names the client's last handshake command.
 func (c *Conn) lastStep() string {
-	if c.initiate {
+	if c.flags&flagInitiate != 0 {
 		return "INITIATE"
 	}
 	return "HELLO"

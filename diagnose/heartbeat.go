@@ -10,38 +10,69 @@ import (
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
+// heartbeat is what the Conn knows of the PINGs one side sent (RFC 37),
+// allocated at the side's first PING: most connections send none.
+type heartbeat struct {
+	pingAt nanos // when the PING that waits was sent
+	// late is how long the peer was silent after a PING it answered only
+	// past the wait (see pingWait), lateAt when the answer came: if the
+	// connection ends within a wait of it, that was the timeout the
+	// pinger's libzmq acted on, its close crossing the answer. Cleared by
+	// the next answer in time.
+	late       time.Duration
+	lateAt     nanos
+	ttl        time.Duration
+	lastPing   nanos
+	pings      uint64
+	nIntervals uint64
+	intervals  [8]uint32      // the last intervals between PINGs in µs, a ring
+	ctx        [2]pingContext // the last two PING contexts, [0] newest
+	pending    bool           // the last PING waits for the peer's answer
+}
+
+// pingContext is a PING's context, 0 to 16 bytes (RFC 37).
+type pingContext struct {
+	n   uint8
+	set bool
+	b   [16]byte
+}
+
 // ping records a PING from d (RFC 37): it waits for the peer's answer.
 func (c *Conn) ping(d segment.Dir, t time.Time, cmd *zmtp.Command) {
 	s := &c.sides[d]
-	if s.pings > 0 {
-		us := since(t, s.lastPing) / time.Microsecond
-		s.intervals[s.nIntervals%uint64(len(s.intervals))] = uint32(min(max(us, 0), math.MaxUint32))
-		s.nIntervals++
+	if s.hb == nil {
+		s.hb = &heartbeat{}
 	}
-	s.pings++
-	s.lastPing = stamp(t)
-	if !s.pingPending {
-		s.pingPending, s.pingAt = true, stamp(t)
+	hb := s.hb
+	if hb.pings > 0 {
+		us := since(t, hb.lastPing) / time.Microsecond
+		hb.intervals[hb.nIntervals%uint64(len(hb.intervals))] = uint32(min(max(us, 0), math.MaxUint32))
+		hb.nIntervals++
 	}
-	s.pingTTL = time.Duration(cmd.TTL) * 100 * time.Millisecond
-	s.pingCtx[1] = s.pingCtx[0]
-	ctx := &s.pingCtx[0]
+	hb.pings++
+	hb.lastPing = stamp(t)
+	if !hb.pending {
+		hb.pending, hb.pingAt = true, stamp(t)
+	}
+	hb.ttl = time.Duration(cmd.TTL) * 100 * time.Millisecond
+	hb.ctx[1] = hb.ctx[0]
+	ctx := &hb.ctx[0]
 	ctx.set = true
 	ctx.n = uint8(copy(ctx.b[:], cmd.Context))
 }
 
 // pong judges a PONG from d against the peer's PINGs.
 func (c *Conn) pong(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
-	p := &c.sides[d.Reverse()]
-	if !p.pingCtx[0].set {
+	hb := c.sides[d.Reverse()].hb
+	if hb == nil || !hb.ctx[0].set {
 		return out
 	}
-	for _, ctx := range p.pingCtx {
+	for _, ctx := range hb.ctx {
 		if ctx.set && bytes.Equal(ctx.b[:ctx.n], cmd.Context) {
 			return out
 		}
 	}
-	want := p.pingCtx[0]
+	want := hb.ctx[0]
 	pr, ok := c.problem(PongMismatch, d, t,
 		"the "+c.role(d)+" answered a PING with a PONG whose context is not the PING's (RFC 37: a PONG echoes the PING's context)",
 		Field{"ping_context", printable(want.b[:want.n])}, Field{"pong_context", printable(cmd.Context)})
@@ -57,23 +88,26 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 		return out
 	}
 	for d := segment.ClientToServer; d <= segment.ServerToClient; d++ {
-		s := &c.sides[d]
+		hb := c.sides[d].hb
+		if hb == nil {
+			continue
+		}
 		var silent time.Duration
 		switch {
-		case s.pingPending:
-			silent = since(t, s.pingAt)
-		case s.late > 0 && since(t, s.lateAt) <= c.pingWait(s):
-			silent = s.late
+		case hb.pending:
+			silent = since(t, hb.pingAt)
+		case hb.late > 0 && since(t, hb.lateAt) <= c.pingWait(hb):
+			silent = hb.late
 		}
-		if silent == 0 || silent < c.pingWait(s) {
+		if silent == 0 || silent < c.pingWait(hb) {
 			continue
 		}
 		peer := d.Reverse()
 		fields := []Field{{"silent", silent}, {"pinger", d.String()}, {"end", end.String()}}
 		ttl := "no TTL"
-		if s.pingTTL > 0 {
-			ttl = "a TTL of " + seconds(s.pingTTL)
-			fields = append(fields, Field{"ttl", s.pingTTL})
+		if hb.ttl > 0 {
+			ttl = "a TTL of " + seconds(hb.ttl)
+			fields = append(fields, Field{"ttl", hb.ttl})
 		}
 		p, ok := c.problem(HeartbeatTimeout, peer, t,
 			"the "+c.role(peer)+" sent no PONG and nothing else for "+seconds(round3(silent))+" after the "+
@@ -86,12 +120,12 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 
 // pingWait is how long a side's PING waits for an answer: the shortest of
 // its TTL, the side's interval between PINGs and Config.HeartbeatTimeout.
-func (c *Conn) pingWait(s *side) time.Duration {
-	wait := c.cfg.HeartbeatTimeout
-	if s.pingTTL > 0 && s.pingTTL < wait {
-		wait = s.pingTTL
+func (c *Conn) pingWait(hb *heartbeat) time.Duration {
+	wait := c.cfg.heartbeatTimeout()
+	if hb.ttl > 0 && hb.ttl < wait {
+		wait = hb.ttl
 	}
-	if iv := c.interval(s); iv > 0 && iv < wait {
+	if iv := hb.interval(); iv > 0 && iv < wait {
 		wait = iv
 	}
 	return wait
@@ -100,22 +134,25 @@ func (c *Conn) pingWait(s *side) time.Duration {
 // heartbeatInterval is the median interval between the PINGs of the side
 // that sent more of them, 0 when neither sent two.
 func (c *Conn) heartbeatInterval() time.Duration {
-	s := &c.sides[segment.ClientToServer]
-	if o := &c.sides[segment.ServerToClient]; o.pings > s.pings {
-		s = o
+	hb := c.sides[segment.ClientToServer].hb
+	if o := c.sides[segment.ServerToClient].hb; o != nil && (hb == nil || o.pings > hb.pings) {
+		hb = o
 	}
-	return c.interval(s)
+	return hb.interval()
 }
 
 // interval is the median of a side's last intervals between PINGs, 0
-// before its second PING.
-func (c *Conn) interval(s *side) time.Duration {
-	n := min(s.nIntervals, uint64(len(s.intervals)))
+// before its second PING (and for a nil heartbeat, before its first).
+func (hb *heartbeat) interval() time.Duration {
+	if hb == nil {
+		return 0
+	}
+	n := min(hb.nIntervals, uint64(len(hb.intervals)))
 	if n == 0 {
 		return 0
 	}
-	var iv [len(side{}.intervals)]uint32
-	copy(iv[:], s.intervals[:n])
+	var iv [len(heartbeat{}.intervals)]uint32
+	copy(iv[:], hb.intervals[:n])
 	slices.Sort(iv[:n])
 	return time.Duration(iv[(n-1)/2]) * time.Microsecond
 }
@@ -175,7 +212,7 @@ func (c *Conn) subscribe(sub zmtp.Subscription, topic []byte) {
 
 // subscriptionCommand judges a SUBSCRIBE or CANCEL command (RFC 37).
 func (c *Conn) subscriptionCommand(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command) []Problem {
-	st := c.sides[d].sockType
+	st := c.sides[d].sockType()
 	if known(st) && st != "SUB" && st != "XSUB" {
 		p, ok := c.problem(MisplacedSubscription, d, t,
 			"the "+c.role(d)+" is a "+st+" socket and sent "+cmd.Kind.String()+": only SUB and XSUB sockets subscribe (RFC 37)",
@@ -200,7 +237,7 @@ func (c *Conn) message(d segment.Dir, t time.Time, m *zmtp.Message) {
 	if m.Encrypted {
 		return
 	}
-	mine, peer := c.sides[d].sockType, c.sides[d.Reverse()].sockType
+	mine, peer := c.sides[d].sockType(), c.sides[d.Reverse()].sockType()
 	switch {
 	case requester(mine, peer):
 		if c.lat == nil {

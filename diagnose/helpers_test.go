@@ -82,7 +82,7 @@ func nullHandshake(ct, st string) []step {
 // midMessage, and returns every problem and the health.
 func run(t *testing.T, cfg Config, steps []step, end segment.CloseReason, closeAt time.Duration, mid bool) ([]Problem, *Health) {
 	t.Helper()
-	c := NewConn(cli, srv, cfg)
+	c := NewConn(cli, srv, &cfg)
 	var out []Problem
 	for _, s := range steps {
 		at := t0.Add(s.at)

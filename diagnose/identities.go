@@ -13,8 +13,10 @@ import (
 // endpoint, across connections, and reports two open connections to one
 // endpoint announcing the same one (duplicate-identity). It follows at most
 // Config.MaxIdentities (65536 by default) connections that announced an identity or
-// a server socket type, about 250 bytes plus twice the identity each (map
-// entries included). It is not safe for concurrent use.
+// a server socket type, about 140 bytes each (map entry included; keys
+// keep addresses and ports, the server's type is one of three), plus, for
+// a client that announced an identity, the identity once and its entry
+// among the clients announcing it. It is not safe for concurrent use.
 type Identities struct {
 	cfg   Config
 	conns map[connKey]*identityConn
@@ -26,16 +28,34 @@ type idKey struct {
 	id     string
 }
 
+// connKey is a connection, its endpoints as addresses and ports (an
+// AddrPort pads its port to 8 bytes: 48 bytes here, not 64).
 type connKey struct {
-	client, server netip.AddrPort
+	clientAddr, serverAddr netip.Addr
+	clientPort, serverPort uint16
 }
 
-// identityConn is what one connection announced.
+func newConnKey(client, server netip.AddrPort) connKey {
+	return connKey{client.Addr(), server.Addr(), client.Port(), server.Port()}
+}
+
+func (k connKey) client() netip.AddrPort { return netip.AddrPortFrom(k.clientAddr, k.clientPort) }
+func (k connKey) server() netip.AddrPort { return netip.AddrPortFrom(k.serverAddr, k.serverPort) }
+
+// identityConn is what one connection announced: 24 bytes.
 type identityConn struct {
-	identity   []byte // the client's, at most 255 bytes; nil until announced
-	serverType string // the server's socket type, "" until known
+	identity   string // the client's, at most 255 bytes; "" until announced
+	serverType uint8  // the server's socket type: noServerType until known
 	reported   bool
 }
+
+// The server types an identityConn tells apart: only a ROUTER routes by
+// identity.
+const (
+	noServerType uint8 = iota
+	routerServer
+	otherServer
+)
 
 // NewIdentities returns an empty follower of identities. Zero fields of
 // cfg take DefaultConfig's values.
@@ -73,7 +93,7 @@ func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.
 	if stype == "" && len(id) == 0 {
 		return nil
 	}
-	k := connKey{client, server}
+	k := newConnKey(client, server)
 	c := i.conns[k]
 	if c == nil {
 		// Only a ROUTER server or a client announcing an identity can
@@ -92,15 +112,17 @@ func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.
 		i.conns[k] = c
 	}
 	if d == segment.ServerToClient {
-		c.serverType = stype
+		c.serverType = otherServer // stype is not "": id is nil
+		if stype == "ROUTER" {
+			c.serverType = routerServer
+		}
 		return i.check(k, c, t)
 	}
-	if c.identity != nil || len(id) == 0 {
+	if c.identity != "" || len(id) == 0 {
 		return nil // the first identity counts; an empty one is anonymous
 	}
-	c.identity = id[:min(len(id), 255)]
-	ik := idKey{server, string(c.identity)}
-	c.identity = []byte(ik.id)
+	c.identity = string(id[:min(len(id), 255)])
+	ik := idKey{server, c.identity}
 	i.byID[ik] = append(i.byID[ik], client)
 	return i.check(k, c, t)
 }
@@ -109,28 +131,28 @@ func (i *Identities) Event(client, server netip.AddrPort, d segment.Dir, t time.
 // to its server endpoint. Only a ROUTER (or a server of unknown type)
 // routes by identity.
 func (i *Identities) check(k connKey, c *identityConn, t time.Time) []Problem {
-	if c.reported || c.identity == nil || (c.serverType != "" && c.serverType != "ROUTER") {
+	if c.reported || c.identity == "" || c.serverType == otherServer {
 		return nil
 	}
-	for _, other := range i.byID[idKey{k.server, string(c.identity)}] {
-		ok := connKey{other, k.server}
+	for _, other := range i.byID[idKey{k.server(), c.identity}] {
+		ok := newConnKey(other, k.server())
 		o := i.conns[ok]
 		if ok == k || o == nil {
 			continue
 		}
-		if o.serverType != "" && o.serverType != "ROUTER" {
+		if o.serverType == otherServer {
 			continue
 		}
-		if c.serverType == "" && o.serverType == "" {
+		if c.serverType == noServerType && o.serverType == noServerType {
 			continue // wait for the server's READY: it may not route by identity
 		}
 		c.reported = true
-		id := printable(c.identity)
+		id := printable([]byte(c.identity))
 		return []Problem{{
-			Kind: DuplicateIdentity, Time: t, Client: k.client, Server: k.server, From: segment.ClientToServer,
-			Text: "the client announces the identity \"" + id + "\" that the open connection from " + ok.client.String() +
+			Kind: DuplicateIdentity, Time: t, Client: k.client(), Server: k.server(), From: segment.ClientToServer,
+			Text: "the client announces the identity \"" + id + "\" that the open connection from " + ok.client().String() +
 				" to the same ROUTER already announced: libzmq refuses the second peer (or, with ZMQ_ROUTER_HANDOVER, disconnects the first)",
-			Fields: []Field{{"identity", id}, {"other_client", ok.client.String()}},
+			Fields: []Field{{"identity", id}, {"other_client", ok.client().String()}},
 		}}
 	}
 	return nil
@@ -138,16 +160,16 @@ func (i *Identities) check(k connKey, c *identityConn, t time.Time) []Problem {
 
 // Close forgets the connection from client to server.
 func (i *Identities) Close(client, server netip.AddrPort) {
-	k := connKey{client, server}
+	k := newConnKey(client, server)
 	c := i.conns[k]
 	if c == nil {
 		return
 	}
 	delete(i.conns, k)
-	if c.identity == nil {
+	if c.identity == "" {
 		return
 	}
-	ik := idKey{server, string(c.identity)}
+	ik := idKey{server, c.identity}
 	l := i.byID[ik]
 	for j, cl := range l {
 		if cl == client {

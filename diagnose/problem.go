@@ -207,3 +207,19 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// stallAfter is c's StallAfter or its default (c may be nil).
+func (c *Config) stallAfter() time.Duration {
+	if c == nil || c.StallAfter <= 0 {
+		return DefaultConfig().StallAfter
+	}
+	return c.StallAfter
+}
+
+// heartbeatTimeout is c's HeartbeatTimeout or its default (c may be nil).
+func (c *Config) heartbeatTimeout() time.Duration {
+	if c == nil || c.HeartbeatTimeout <= 0 {
+		return DefaultConfig().HeartbeatTimeout
+	}
+	return c.HeartbeatTimeout
+}

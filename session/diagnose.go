@@ -58,16 +58,18 @@ func (p *Pipeline) newDiagnosis() {
 	if p.cfg.NoProblems {
 		return
 	}
+	dc := p.cfg.Diagnose
+	p.diagnose = &dc
 	p.refused = diagnose.NewRefused(p.cfg.Diagnose)
 	p.sink.idents = &identities{id: diagnose.NewIdentities(p.cfg.Diagnose)}
 }
 
 // newDiag returns the diagnosis of a new connection (nil: off).
 func (p *Pipeline) newDiag(client, server netip.AddrPort) *diagnose.Conn {
-	if p.cfg.NoProblems {
+	if p.diagnose == nil {
 		return nil
 	}
-	return diagnose.NewConn(client, server, p.cfg.Diagnose)
+	return diagnose.NewConn(client, server, p.diagnose)
 }
 
 // refusedSegment shows a SYN or RST to the connect-refused detector.

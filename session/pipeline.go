@@ -40,6 +40,9 @@ type Pipeline struct {
 	// refused finds connect-refused bursts in the SYNs and RSTs (nil:
 	// --no-problems).
 	refused *diagnose.Refused
+	// diagnose is the detectors' thresholds, copied from cfg once: every
+	// connection's diagnose.Conn shares it (nil: --no-problems).
+	diagnose *diagnose.Config
 }
 
 // New returns the pipeline of cfg, printing to stdout (the statistics for
