@@ -93,15 +93,16 @@ const maxBytesPerConn = 1024
 // diagnoseBytesPerConn is what diagnosis may add to an open connection:
 // a diagnose.Conn (192 bytes, one allocation of its size class: its
 // heartbeat, stall, handshake and latency states are allocated only by the
-// connections that need them), the session's pointer to it and the
-// connection's entry in diagnose.Identities (its READY named a socket
-// type, about 140 bytes), measured at about 335 bytes
-// (BenchmarkOpenConnMemory: 1323 B/conn with diagnosis, 988 with
-// --no-problems; it was about 950 when a Conn took 768 bytes). With it on,
-// an open connection holds about 1.3 KB: at the default --max-flows about
-// 126 MiB, inside the DaemonSet's 512 MiB. --no-problems keeps
-// maxBytesPerConn.
-const diagnoseBytesPerConn = 360
+// connections that need them) and the session's pointer to it; a
+// connection takes an entry in diagnose.Identities (about 140 bytes) only
+// when its server is a ROUTER or its client announces an identity, and
+// this PUSH/PULL one does not. Measured at about 193 bytes
+// (BenchmarkOpenConnMemory: 1181 B/conn with diagnosis, 988 with
+// --no-problems; it was about 950 when a Conn took 768 bytes and every
+// connection had an Identities entry). With it on, an open connection
+// holds about 1.2 KB: at the default --max-flows about 113 MiB, inside the
+// DaemonSet's 512 MiB. --no-problems keeps maxBytesPerConn.
+const diagnoseBytesPerConn = 224
 
 // TestMemoryPerOpenConnection holds 5,000 connections open after a
 // greeting, READY each way and one message, with the real decoders, and
