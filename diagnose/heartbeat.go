@@ -80,9 +80,8 @@ func (c *Conn) pong(out []Problem, d segment.Dir, t time.Time, cmd *zmtp.Command
 }
 
 // heartbeatTimeout reports, at the close, PINGs the peer never answered
-// within the shortest of their TTL, the sender's interval between PINGs
-// and Config.HeartbeatTimeout (pingWait), or answered only after it, the
-// connection ending within a wait of the late answer.
+// within their wait (pingWait), or answered only after it, the connection
+// ending within a wait of the late answer.
 func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.Time) []Problem {
 	if t.IsZero() {
 		return out
@@ -118,17 +117,21 @@ func (c *Conn) heartbeatTimeout(out []Problem, end segment.CloseReason, t time.T
 	return out
 }
 
-// pingWait is how long a side's PING waits for an answer: the shortest of
-// its TTL, the side's interval between PINGs and Config.HeartbeatTimeout.
+// pingWait is how long a side's PING waits for an answer before its
+// silence is a timeout. The pinger's own timeout (libzmq's
+// ZMQ_HEARTBEAT_TIMEOUT, which defaults to the interval between PINGs) is
+// not on the wire: two intervals, once the side has sent two PINGs, leave
+// a slow link's round trip its due while libzmq, at its default, has
+// already given up. Without an interval, the PING's TTL (how long the
+// peer may wait for traffic); without either, Config.HeartbeatTimeout.
 func (c *Conn) pingWait(hb *heartbeat) time.Duration {
-	wait := c.cfg.heartbeatTimeout()
-	if hb.ttl > 0 && hb.ttl < wait {
-		wait = hb.ttl
+	if iv := hb.interval(); iv > 0 {
+		return 2 * iv
 	}
-	if iv := hb.interval(); iv > 0 && iv < wait {
-		wait = iv
+	if hb.ttl > 0 {
+		return hb.ttl
 	}
-	return wait
+	return c.cfg.heartbeatTimeout()
 }
 
 // heartbeatInterval is the median interval between the PINGs of the side

@@ -158,10 +158,10 @@ type Config struct {
 	// StallAfter is how long a stall must last to be a problem
 	// (--stall-after).
 	StallAfter time.Duration
-	// HeartbeatTimeout is the longest a PING waits for the peer's answer
-	// (a PONG or any traffic) before it counts as unanswered; its TTL, and
-	// the interval between the sender's PINGs (libzmq's heartbeat timeout
-	// defaults to it, and libzmq sends TTL 0 unless told), shorten it.
+	// HeartbeatTimeout is how long a PING waits for the peer's answer (a
+	// PONG or any traffic) before it counts as unanswered when neither the
+	// interval between the sender's PINGs nor its TTL is known (see
+	// Conn's heartbeat rule).
 	HeartbeatTimeout time.Duration
 	// MaxRefusedPairs caps the client-address/server-endpoint pairs Refused
 	// follows at once; attempts from further pairs are not followed.
@@ -171,14 +171,15 @@ type Config struct {
 }
 
 // DefaultConfig returns the documented defaults: 5 refused attempts, 1 s
-// of quiet to end a burst, 200 ms for a stall, 1 s at most for a PING's
-// answer, 4096 refused pairs and 65536 identities followed.
+// of quiet to end a burst, 200 ms for a stall, 30 s for the answer to a
+// PING of unknown interval and TTL, 4096 refused pairs and 65536
+// identities followed.
 func DefaultConfig() Config {
 	return Config{
 		RefusedAttempts:  5,
 		RefusedQuiet:     time.Second,
 		StallAfter:       200 * time.Millisecond,
-		HeartbeatTimeout: time.Second,
+		HeartbeatTimeout: 30 * time.Second,
 		MaxRefusedPairs:  4096,
 		MaxIdentities:    65536,
 	}

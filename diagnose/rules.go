@@ -18,7 +18,8 @@ var kindRules = [numKinds]string{
 		"the wrong endpoint shows a burst of refused attempts.",
 	HeartbeatTimeout: "A peer that receives a PING SHALL reply with a PONG; the TTL tells it how long to " +
 		"wait for traffic before closing (RFC 37 \"Connection Heartbeating\"). A PING that gets neither a " +
-		"PONG nor any other traffic within its TTL (or the interval between PINGs, or 1 s) before the close means the " +
+		"PONG nor any other traffic within two of the sender's intervals between PINGs (its own timeout, not on the wire, " +
+		"defaults to one), or its TTL when the interval is not known, before the close means the " +
 		"peer stopped (hung, paused, or unreachable).",
 	Stalled: "TCP flow control: a receiver advertising a zero window (RFC 9293 \"Managing the Window\") " +
 		"while the sender has data means the receiving application stopped reading, ZeroMQ's high-water " +
