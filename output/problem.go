@@ -27,7 +27,10 @@ func (p *Text) appendProblem(b []byte, pr *diagnose.Problem) []byte {
 	b = append(b, "problem: "...)
 	b = AppendEscaped(b, pr.Kind.String())
 	b = append(b, ": "...)
-	b = AppendEscaped(b, pr.Text)
+	// The text is ours, its wire bytes already escaped by diagnose (\xNN):
+	// the last guard keeps any control byte off the terminal without
+	// doubling those escapes' backslashes.
+	b = appendPrintable(b, pr.Text, false)
 	b = p.unpaint(b)
 	if len(pr.Fields) == 0 {
 		return b

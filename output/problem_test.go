@@ -210,3 +210,19 @@ func TestConversationsHealth(t *testing.T) {
 		t.Errorf("\n got %q\nwant %q", got.String(), want)
 	}
 }
+
+// TestProblemTextEscapesOnce: a problem's text comes with the wire bytes it
+// quotes already escaped by diagnose (\x0d); the text line prints those
+// escapes as they are, not doubled, and still escapes a raw control byte.
+func TestProblemTextEscapesOnce(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewText(&buf, Options{Location: time.UTC})
+	pr := &diagnose.Problem{Kind: diagnose.AuthFailed, Text: `the server sent ERROR "bad\x0d" ` + "\x07", Time: ts, Client: src, Server: dst}
+	if err := p.Event(&Line{Time: ts, Src: src, Dst: dst}, pr); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush()
+	if want := `problem: auth-failed: the server sent ERROR "bad\x0d" \x07` + "\n"; !strings.HasSuffix(buf.String(), want) {
+		t.Errorf("got %q, want it to end %q", buf.String(), want)
+	}
+}
