@@ -233,4 +233,5 @@ func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	}
 	s.diagClose(r, at.Time)
 	s.zc.Close(r, s.emit)
+	s.diagForget()
 }

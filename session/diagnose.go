@@ -157,7 +157,15 @@ func (s *session) diagClose(r segment.CloseReason, t time.Time) {
 	}
 	mid := s.zc.Decoder(segment.ClientToServer).InMessage() || s.zc.Decoder(segment.ServerToClient).InMessage()
 	s.printProblems(s.diag.Close(r, t, mid))
-	s.out.idents.close(s.conn.Client, s.conn.Server)
+}
+
+// diagForget forgets the connection among the identities followed, once
+// its decoders emitted all they held (a 2.0 greeting waiting for its
+// peer's would otherwise make an entry again, never removed).
+func (s *session) diagForget() {
+	if s.diag != nil {
+		s.out.idents.close(s.conn.Client, s.conn.Server)
+	}
 }
 
 // diagGap tells the diagnosis that direction d lost n bytes at t, as an
