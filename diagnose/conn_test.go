@@ -309,14 +309,7 @@ func TestProblemHeader(t *testing.T) {
 	}
 }
 
-func TestZ85AndPrintable(t *testing.T) {
-	// RFC 32's test vector.
-	if got := z85([]byte{0x86, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B}); got != "HelloWorld" {
-		t.Errorf("z85 %q", got)
-	}
-	if z85([]byte{1, 2, 3}) != "" {
-		t.Error("z85 of 3 bytes")
-	}
+func TestPrintable(t *testing.T) {
 	if got := printable([]byte("a\\b\xff\n")); got != `a\x5cb\xff\x0a` {
 		t.Errorf("printable %q", got)
 	}

@@ -286,7 +286,8 @@ func (c *Conn) authClosed(out []Problem, end segment.CloseReason, t time.Time) [
 		text = "the " + c.role(srv) + " never answered the CURVE HELLO with WELCOME before the connection was " +
 			end.String() + ": it could not open the HELLO box, most likely the client has the wrong server public key"
 		if hs.keyN == 32 {
-			k := z85(hs.key[:])
+			z, _ := zmtp.AppendZ85(nil, hs.key[:])
+			k := string(z)
 			text += " (the client's transient key is " + k + ")"
 			fields = append(fields, Field{"client_key", k})
 		}

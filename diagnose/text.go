@@ -7,30 +7,6 @@ import (
 	"time"
 )
 
-// z85Alphabet is the Z85 alphabet (ZeroMQ RFC 32). appendZ85 is a copy of
-// output's encoder (output/z85.go), which diagnose may not import.
-const z85Alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
-
-// z85 returns p encoded as Z85 (RFC 32): every 4 bytes, read as a
-// big-endian 32-bit number, become 5 characters. p's length must be a
-// multiple of 4 (CURVE keys are 32 bytes); otherwise it returns "".
-func z85(p []byte) string {
-	if len(p)%4 != 0 {
-		return ""
-	}
-	b := make([]byte, 0, len(p)/4*5)
-	for i := 0; i < len(p); i += 4 {
-		v := uint32(p[i])<<24 | uint32(p[i+1])<<16 | uint32(p[i+2])<<8 | uint32(p[i+3])
-		var c [5]byte
-		for j := 4; j >= 0; j-- {
-			c[j] = z85Alphabet[v%85]
-			v /= 85
-		}
-		b = append(b, c[:]...)
-	}
-	return string(b)
-}
-
 // maxQuoted is how many bytes of wire text printable keeps.
 const maxQuoted = 255
 

@@ -1,23 +1,12 @@
 package output
 
-// z85Alphabet is the Z85 alphabet (ZeroMQ RFC 32).
-const z85Alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+import "github.com/zmtpdump/zmtpdump/zmtp"
 
-// appendZ85 appends p encoded as Z85 (RFC 32): every 4 bytes, read as a
-// big-endian 32-bit number, become 5 characters. p's length must be a
-// multiple of 4 (CURVE keys are 32 bytes); otherwise p is appended as hex.
+// appendZ85 appends p encoded as Z85 (zmtp.AppendZ85), or as hex when its
+// length is not a multiple of 4.
 func appendZ85(b, p []byte) []byte {
-	if len(p)%4 != 0 {
-		return appendHex(b, p)
+	if z, ok := zmtp.AppendZ85(b, p); ok {
+		return z
 	}
-	for i := 0; i < len(p); i += 4 {
-		v := uint32(p[i])<<24 | uint32(p[i+1])<<16 | uint32(p[i+2])<<8 | uint32(p[i+3])
-		var c [5]byte
-		for j := 4; j >= 0; j-- {
-			c[j] = z85Alphabet[v%85]
-			v /= 85
-		}
-		b = append(b, c[:]...)
-	}
-	return b
+	return appendHex(b, p)
 }
