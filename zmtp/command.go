@@ -64,6 +64,9 @@ func (d *Decoder) endCommand(emit func(Event)) {
 	}
 	raw := body[1 : 1+nameLen]
 	spec := lookupCommand(raw)
+	if k, ok := Counted(spec.kind); ok {
+		d.cmds[k]++
+	}
 	c := &d.evCommand
 	*c = Command{
 		Header:    Header{Offset: off, Len: hdrLen + d.size},

@@ -131,8 +131,11 @@ type Decoder struct {
 	sockType string // sender's socket type, when known
 	off      uint64 // stream bytes consumed: fed, lost and not captured
 	resyncs  uint64
-	finals   uint64 // last frame headers of messages read
-	headers  uint64 // frame headers begun
+	finals   uint64             // last frame headers of messages read
+	headers  uint64             // frame headers begun
+	bytes    uint64             // body bytes of message frames begun
+	cmds     [NumCounted]uint32 // counted commands read
+	added    *Counts            // what AddCounts added; nil: nothing (most connections)
 	opts     limits
 
 	st        state

@@ -203,6 +203,7 @@ func (d *Decoder) beginFrame(more bool, size, hdrLen uint64) {
 	}
 	d.msgLen = satAdd(d.msgLen, satAdd(hdrLen, size))
 	d.msgBytes = satAdd(d.msgBytes, size)
+	d.bytes = satAdd(d.bytes, size)
 	if len(d.frames) >= int(d.opts.MaxFrames) {
 		d.omitted++
 		d.kept = false
