@@ -59,7 +59,8 @@ enum counter {
 	CNT_UNFRAMED = 6,   // flows whose framing the kernel stopped following
 	CNT_JOINED = 7,     // join points (set by userspace) the walk started at
 	CNT_SKIPPED = 8,    // TCP packets (any port) not parsed: see parse_l3
-	CNT_MAX = 9,
+	CNT_QUIET_ACKS = 9, // count mode: pure ACKs of followed directions not shipped
+	CNT_MAX = 10,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
@@ -105,10 +106,33 @@ struct event_hdr {
 	// section 2.3), or WSCALE_NONE: no option, or not a SYN (the options
 	// of other segments are not parsed).
 	__u8 wscale;
-	__u8 _pad[7];
+	// COUNT_VALID: the record is of a direction the walk follows, and
+	// the counts below are the direction's as walked up to the end of
+	// the bytes it covers (seq + payload_len); COUNT_WHOLE: in count
+	// mode, the payload bytes it leaves out are of frames left out
+	// whole, headers included (see "Counting").
+	__u8 counted;
+	__u8 _pad[6];
+};
+
+// rec_counts follows event_hdr in every record: the counts of the
+// record's direction as walked up to the end of the bytes the record
+// covers, when event_hdr.counted has COUNT_VALID; all 0 otherwise (see
+// struct flow_state).
+struct rec_counts {
+	__u64 messages;
+	__u64 frames;
+	__u64 bytes;
+	__u32 cmds[4]; // PING, PONG, SUBSCRIBE, CANCEL
+	__u32 unnamed; // commands not classified: their name was not in the packet
+	__u32 _pad;
 };
 
 #define WSCALE_NONE 0xff
+
+// event_hdr.counted bits.
+#define COUNT_VALID 0x01
+#define COUNT_WHOLE 0x02
 
 // event_hdr.mark bits.
 #define MARK_VALID 0x01     // the record holds a walked frame header's start
@@ -116,6 +140,7 @@ struct event_hdr {
 
 struct record {
 	struct event_hdr hdr;
+	struct rec_counts counts;
 	__u8 data[MAX_PAYLOAD];
 };
 
@@ -146,6 +171,17 @@ volatile const __u8 frame_walk = 0;
 // While walking: 0 ships every byte; otherwise the number of body bytes
 // shipped of each ZMTP message frame (commands are always whole).
 volatile const __u32 frame_keep = 0;
+// Count mode (see "Counting" in framing.h): 1 leaves the message frames of
+// the directions the walk follows out whole, headers included, unless the
+// ships map names the direction; needs frame_walk and frame_keep. Only the
+// build with -DZD_COUNT (CaptureCount, loaded for count mode) has it: the
+// others leave its code out, so that the socket filter, which count mode
+// does not use, stays within its option memory budget (loader/size_test.go).
+#ifdef ZD_COUNT
+volatile const __u8 count_only = 0;
+#else
+#define count_only 0
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -234,13 +270,15 @@ static __always_inline
 #else
 __noinline
 #endif
-int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 from, __u32 cap)
+int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 from, __u32 cap)
 {
 	__u32 zero = 0, n = 0, unread = 0;
 	__u64 *lost, flags = 0;
+	struct record *rec;
 
-	if (!skb || !rec || !h)
+	if (!skb || !stage || !h)
 		return 0;
+	rec = &stage->rec;
 
 	lost = bpf_map_lookup_elem(&lost_total, &zero);
 	if (cap > 0) {
@@ -262,6 +300,20 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 		h->lost = *lost;
 	rec->hdr = *h;
 	h->unread = 0;
+	if (count_only && h->counted) {
+		struct flow_state *st = &stage->st;
+
+		rec->counts.messages = st->messages;
+		rec->counts.frames = st->frames;
+		rec->counts.bytes = st->bytes;
+		rec->counts.cmds[0] = st->cmds[0];
+		rec->counts.cmds[1] = st->cmds[1];
+		rec->counts.cmds[2] = st->cmds[2];
+		rec->counts.cmds[3] = st->cmds[3];
+		rec->counts.unnamed = st->unnamed;
+	} else if (count_only) {
+		rec->counts = (struct rec_counts){}; // never written otherwise
+	}
 	// A mark pending in h, its mark_off holding the marked header's
 	// sequence number, goes to the first record whose shipped bytes hold
 	// that header. Done here, in a function the verifier checks once.
@@ -278,20 +330,20 @@ int ship(struct __sk_buff *skb, struct record *rec, struct event_hdr *h, __u32 f
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 		flags = BPF_RB_NO_WAKEUP;
-		if (avail + sizeof(*h) + n >= wakeup_bytes) {
+		if (avail + sizeof(rec->hdr) + sizeof(rec->counts) + n >= wakeup_bytes) {
 			flags = BPF_RB_FORCE_WAKEUP;
 		} else if (avail == 0 && h->ts_ns - last_wakeup_ns >= WAKEUP_GAP_NS) {
 			last_wakeup_ns = h->ts_ns;
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(*h) + n, flags) < 0) {
+	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + sizeof(rec->counts) + n, flags) < 0) {
 		count(CNT_RING_FULL);
 		if (lost)
 			__sync_fetch_and_add(lost, 1);
 		return 0;
 	}
-	add(CNT_RING_BYTES, sizeof(*h) + n);
+	add(CNT_RING_BYTES, sizeof(rec->hdr) + sizeof(rec->counts) + n);
 	return 0;
 }
 
@@ -303,7 +355,7 @@ struct walk {
 	// set and h.mark_off holds that header's sequence number (see ship()).
 	struct event_hdr h;
 	struct __sk_buff *skb;
-	struct record *rec;
+	struct stage *stage; // the CPU's: its record, and the state below
 	// The direction's framing state while the walk runs: a copy of its
 	// flowstate entry in the CPU's stage, written back when the walk is
 	// done (see "Sharing the state"). In a map, not on the stack: the
@@ -319,7 +371,14 @@ struct walk {
 	__u8 flags;   // the packet's TCP flags
 	__u16 pieces; // records written so far (a u8 could wrap to 0)
 	__u32 opt;    // a SYN's options walk: the skb offset of the next option
+	// Count mode: while eliding, the piece's kept bytes end at cut and
+	// the rest of it so far is frames left out whole.
+	__u32 cut;
+	__u8 eliding;
+	__u8 elides;   // count mode, and the ships map does not name the direction
+	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
 };
+
 
 // ship_piece writes the record of payload bytes [off, off+span) of which the
 // first cap are shipped and the rest left out.
@@ -342,7 +401,9 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	}
 	if (span > cap)
 		add(CNT_ELIDED, span - cap);
-	ship(w->skb, w->rec, h, w->base + off, cap);
+	if (count_only)
+		h->counted = w->counting ? COUNT_VALID | (w->elides ? COUNT_WHOLE : 0) : 0;
+	ship(w->skb, w->stage, h, w->base + off, cap);
 	w->pieces++;
 }
 
@@ -480,7 +541,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	stage = bpf_map_lookup_elem(&staging, &cpu);
 	if (!stage)
 		return TC_ACT_UNSPEC;
-	w.rec = &stage->rec;
+	w.stage = stage;
 	w.st = &stage->st;
 
 	w.h.ts_ns = bpf_ktime_get_ns();
@@ -511,7 +572,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (cap > MAX_PAYLOAD)
 		ship_span(&w, 0, cap, plen);
 	else
-		ship(skb, w.rec, &w.h, w.base, cap);
+		ship(skb, w.stage, &w.h, w.base, cap);
 	return TC_ACT_UNSPEC;
 }
 

@@ -38,7 +38,8 @@ type CaptureEventHdr struct {
 	Unread     uint8
 	Window     uint16
 	Wscale     uint8
-	Pad        [7]uint8
+	Counted    uint8
+	Pad        [6]uint8
 }
 
 type CaptureFlowKey struct {
@@ -57,6 +58,12 @@ type CaptureFlowState struct {
 	LenAcc   uint64
 	Frames   uint64
 	Messages uint64
+	Bytes    uint64
+	LastNs   uint64
+	GapBytes uint64
+	Cmds     [4]uint32
+	Unnamed  uint32
+	Gaps     uint32
 	Expect   uint32
 	Pos      uint32
 	Mode     uint8
@@ -67,14 +74,29 @@ type CaptureFlowState struct {
 	First    uint8
 	Rev      uint8
 	InMsg    uint8
+	Elide    uint8
+	ZeroWin  uint8
+	Joined   uint8
+	Pad      [5]uint8
+}
+
+type CaptureRecCounts struct {
+	_        structs.HostLayout
+	Messages uint64
+	Frames   uint64
+	Bytes    uint64
+	Cmds     [4]uint32
+	Unnamed  uint32
+	Pad      uint32
 }
 
 type CaptureStage struct {
 	_   structs.HostLayout
 	Rec struct {
-		_    structs.HostLayout
-		Hdr  CaptureEventHdr
-		Data [65536]uint8
+		_      structs.HostLayout
+		Hdr    CaptureEventHdr
+		Counts CaptureRecCounts
+		Data   [65536]uint8
 	}
 	St CaptureFlowState
 }
@@ -88,6 +110,7 @@ const (
 	CaptureMapFlowstate       = "flowstate"
 	CaptureMapLostTotal       = "lost_total"
 	CaptureMapPorts           = "ports"
+	CaptureMapShips           = "ships"
 	CaptureMapStaging         = "staging"
 	CaptureProgCaptureEgress  = "capture_egress"
 	CaptureProgCaptureIngress = "capture_ingress"
@@ -157,6 +180,7 @@ type CaptureMapSpecs struct {
 	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
+	Ships     *ebpf.MapSpec `ebpf:"ships"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
@@ -198,6 +222,7 @@ type CaptureMaps struct {
 	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
+	Ships     *ebpf.Map `ebpf:"ships"`
 	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
@@ -208,6 +233,7 @@ func (m *CaptureMaps) Close() error {
 		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
+		m.Ships,
 		m.Staging,
 	)
 }

@@ -29,6 +29,12 @@ type CaptureBasicFlowState struct {
 	LenAcc   uint64
 	Frames   uint64
 	Messages uint64
+	Bytes    uint64
+	LastNs   uint64
+	GapBytes uint64
+	Cmds     [4]uint32
+	Unnamed  uint32
+	Gaps     uint32
 	Expect   uint32
 	Pos      uint32
 	Mode     uint8
@@ -39,6 +45,10 @@ type CaptureBasicFlowState struct {
 	First    uint8
 	Rev      uint8
 	InMsg    uint8
+	Elide    uint8
+	ZeroWin  uint8
+	Joined   uint8
+	Pad      [5]uint8
 }
 
 type CaptureBasicStage struct {
@@ -70,7 +80,17 @@ type CaptureBasicStage struct {
 			Unread     uint8
 			Window     uint16
 			Wscale     uint8
-			Pad        [7]uint8
+			Counted    uint8
+			Pad        [6]uint8
+		}
+		Counts struct {
+			_        structs.HostLayout
+			Messages uint64
+			Frames   uint64
+			Bytes    uint64
+			Cmds     [4]uint32
+			Unnamed  uint32
+			Pad      uint32
 		}
 		Data [65536]uint8
 	}
@@ -86,6 +106,7 @@ const (
 	CaptureBasicMapFlowstate       = "flowstate"
 	CaptureBasicMapLostTotal       = "lost_total"
 	CaptureBasicMapPorts           = "ports"
+	CaptureBasicMapShips           = "ships"
 	CaptureBasicMapStaging         = "staging"
 	CaptureBasicProgCaptureEgress  = "capture_egress"
 	CaptureBasicProgCaptureIngress = "capture_ingress"
@@ -155,6 +176,7 @@ type CaptureBasicMapSpecs struct {
 	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
+	Ships     *ebpf.MapSpec `ebpf:"ships"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
@@ -196,6 +218,7 @@ type CaptureBasicMaps struct {
 	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
+	Ships     *ebpf.Map `ebpf:"ships"`
 	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
@@ -206,6 +229,7 @@ func (m *CaptureBasicMaps) Close() error {
 		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
+		m.Ships,
 		m.Staging,
 	)
 }

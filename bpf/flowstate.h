@@ -15,15 +15,24 @@ struct flow_key {
 	__u32 ifindex;
 };
 
-// 56 bytes: with the 40-byte key and the LRU hash's own element header, a
-// map of 16,384 directions (the default) takes about 2.6 MB of kernel
-// memory, preallocated (measured: 160 bytes an entry on 6.18).
+// 112 bytes: with the 40-byte key and the LRU hash's own element header, a
+// map of 16,384 directions (the default) takes about 3.5 MB of kernel
+// memory, preallocated (216 bytes an entry: 160 were measured on 6.18 for
+// the 56-byte state before counting).
 struct flow_state {
 	__u64 body_left; // bytes of the current frame body at expect
 	__u64 ship_left; // of those, how many are still to ship
 	__u64 len_acc;   // length bytes of a header read so far
 	__u64 frames;    // frame headers walked (commands, 2.0's identity included)
 	__u64 messages;  // messages whose last frame header was walked
+	// Counting (see "Counting" in framing.h), cumulative since the walk
+	// began (the SYN, or the join point).
+	__u64 bytes;     // body bytes of the message frames walked
+	__u64 last_ns;   // bpf_ktime_get_ns() of the last packet walked
+	__u64 gap_bytes; // bytes missing before packets: passed over in a body, or given up at
+	__u32 cmds[4];   // commands by kind: PING, PONG, SUBSCRIBE, CANCEL
+	__u32 unnamed;   // commands whose name was not in their header's packet: not classified
+	__u32 gaps;      // packets with bytes missing before them (gap_bytes)
 	__u32 expect;    // sequence number of the next byte to walk (MODE_JOIN: the join point)
 	__u32 pos;       // stream offset of expect, while in the greeting
 	__u8 mode;       // enum frame_mode
@@ -34,6 +43,10 @@ struct flow_state {
 	__u8 first;      // the next frame is 2.0's identity: ship it whole
 	__u8 rev;        // greeting byte 10: revision or major version
 	__u8 in_msg;     // a message is open: its last frame so far had MORE
+	__u8 elide;      // count mode: the current frame is left out whole
+	__u8 zero_win;   // count mode: the last window this direction's sender advertised was 0
+	__u8 joined;     // the walk began at a join point, not at the SYN
+	__u8 _pad[5];
 };
 
 struct {
@@ -43,4 +56,16 @@ struct {
 	__uint(max_entries, 16384); // set by the loader
 } flowstate SEC(".maps");
 
+// ships: in count mode, the directions (by flowstate key) whose message
+// frames are shipped, headers and frame_keep body bytes, as without count
+// mode. Written by userspace (the request round trips, 3.0
+// subscriptions); the program only reads it, once per packet.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct flow_key);
+	__type(value, __u8);
+	__uint(max_entries, 1); // set by the loader
+} ships SEC(".maps");
+
 #endif // ZD_FLOWSTATE_H
+

@@ -52,6 +52,35 @@
 // too, unmarked) with counts from 0; a packet after S (S never seen) gives
 // the join up: the entry is deleted and counted as unframed.
 
+// Counting. In count mode (count_only, CaptureCount's build), the walk
+// counts per direction what the decoder counts (zmtp.Counts): frames
+// (headers), messages (a message frame header without MORE), the body
+// bytes of message frames (at their header), and the commands PING, PONG,
+// SUBSCRIBE and CANCEL, classified by their name-length byte and name when
+// both are in the packet of the command's header; a command whose name is
+// not is counted as unnamed (never guessed: the decoder, which gets it
+// whole, counts it, and if its record is lost the unnamed count says how
+// many commands the kernel's counts may miss). It also keeps the time of
+// the last packet walked and the gaps it passed over (gaps, gap_bytes).
+// Of the directions it follows, message frames are left out whole,
+// headers included, unless userspace named the direction in the ships map
+// (read once per packet: then as without count mode); greetings and
+// commands are shipped whole. A packet is cut into pieces at each kept
+// header that follows a run of left-out frames: a piece is its kept bytes
+// then the run (a packet of nothing but messages is one record of no
+// payload bytes). Every record of a followed direction carries, after its
+// event_hdr, the direction's counts as walked up to the end of the bytes
+// it covers (rec_counts, COUNT_VALID), and says with COUNT_WHOLE that the
+// bytes it leaves out are of frames left out whole. So userspace passes
+// them without losing its place (the next kept byte is a header, marked:
+// it resumes there, without a resync), and its counts are exact at every
+// record, also after a ring loss: the counts are cumulative, the loss took
+// only records. The FIN carries the final counts. Pure ACKs of followed
+// directions are not shipped unless they carry news for flows' stall
+// diagnosis: a zero window, the first window after one, a probe (a
+// sequence number one before expect: Linux's zero-window probe, or a
+// keepalive); CNT_QUIET_ACKS counts the others.
+
 // Sharing the state. A flowstate entry is an element of an LRU hash map:
 // a pointer bpf_map_lookup_elem returned stays valid memory while the
 // program runs, but the element behind it may be evicted by another CPU
@@ -94,10 +123,87 @@ static __always_inline void begin_frame(struct flow_state *st, __u64 len)
 {
 	int whole = st->first || (!st->v2 && (st->hdr_flags & ZF_COMMAND));
 
+	if (count_only && !whole)
+		st->bytes += len; // a message frame's body
 	st->body_left = len;
-	st->ship_left = whole || !frame_keep || len < frame_keep ? len : frame_keep;
+	st->ship_left = count_only && st->elide ? 0 : whole || !frame_keep || len < frame_keep ? len : frame_keep;
 	st->first = 0;
 	st->hdr_need = 0;
+}
+
+// Command names counted by kind, as the first bytes of a command body: the
+// name's length, then the name (RFC 23, RFC 37, RFC 29 for SUBSCRIBE and
+// CANCEL).
+#define NAME4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+#ifdef ZD_COUNT
+// count_command counts the command whose body (of len bytes) starts at
+// payload offset at, by its name: PING, PONG, SUBSCRIBE, CANCEL, other
+// names not at all. A name not whole in the packet is counted as unnamed.
+static __noinline void count_command(struct walk *w, struct flow_state *st, __u32 at, __u64 len)
+{
+	// The name is loaded into the record's payload buffer, free between
+	// records: the stack has no room to spare.
+	__u8 *nm = w->stage->rec.data;
+	__u32 have, want;
+
+	if (at >= w->n) {
+		st->unnamed++;
+		return;
+	}
+	have = w->n - at;
+	if (bpf_skb_load_bytes(w->skb, w->base + at, nm, 1) < 0)
+		return;
+	want = 1 + nm[0];
+	if ((nm[0] != 4 && nm[0] != 6 && nm[0] != 9) || len < want)
+		return; // a name of another length: not counted by kind
+	if (have < want) {
+		st->unnamed++;
+		return;
+	}
+	if (bpf_skb_load_bytes(w->skb, w->base + at, nm, nm[0] == 4 ? 5 : nm[0] == 6 ? 7 : 10) < 0)
+		return;
+	if (nm[0] == 4) {
+		__u32 v = NAME4(nm[1], nm[2], nm[3], nm[4]);
+
+		if (v == NAME4('P', 'I', 'N', 'G'))
+			st->cmds[0]++;
+		else if (v == NAME4('P', 'O', 'N', 'G'))
+			st->cmds[1]++;
+	} else if (nm[0] == 9) {
+		if (NAME4(nm[1], nm[2], nm[3], nm[4]) == NAME4('S', 'U', 'B', 'S') &&
+		    NAME4(nm[5], nm[6], nm[7], nm[8]) == NAME4('C', 'R', 'I', 'B') && nm[9] == 'E')
+			st->cmds[2]++;
+	} else if (NAME4(nm[1], nm[2], nm[3], nm[4]) == NAME4('C', 'A', 'N', 'C') && nm[5] == 'E' && nm[6] == 'L') {
+		st->cmds[3]++;
+	}
+}
+
+#endif // ZD_COUNT
+
+// begin_any begins the frame whose header ends at payload offset at.
+static __always_inline void begin_any(struct walk *w, struct flow_state *st, __u32 at, __u64 len)
+{
+	int cmd = !st->first && !st->v2 && (st->hdr_flags & ZF_COMMAND);
+
+	begin_frame(st, len);
+#ifdef ZD_COUNT
+	if (count_only && cmd)
+		count_command(w, st, at, len);
+#else
+	(void)cmd;
+#endif
+}
+
+// keep_from ends a run of frames left out whole before a kept header at
+// payload offset i: the piece, its kept bytes then the run, is shipped.
+static __always_inline void keep_from(struct walk *w, __u32 i)
+{
+	if (!w->eliding)
+		return;
+	ship_span(w, w->piece, w->cut - w->piece, i - w->piece);
+	w->piece = i;
+	w->eliding = 0;
 }
 
 // give_up stops the walk: the rest of the packet is shipped, the flow is
@@ -132,7 +238,7 @@ static long frame_step(__u32 idx, void *ctx)
 		if (room && st->body_left) {
 			__u32 el = st->body_left < room ? st->body_left : room;
 
-			if (el >= ELIDE_MIN) {
+			if (el >= ELIDE_MIN && !(count_only && st->elide)) {
 				ship_span(w, w->piece, i - w->piece, i + el - w->piece);
 				w->piece = i + el;
 			}
@@ -150,14 +256,26 @@ static long frame_step(__u32 idx, void *ctx)
 			return give_up(w); // not a frame: leave the decoder to say so
 		if ((b[0] & (ZF_MORE | ZF_COMMAND)) == (ZF_MORE | ZF_COMMAND))
 			return give_up(w); // a command with MORE
-		// A frame header starts at i: keep it in its record's first
-		// MAX_PAYLOAD kept bytes, mark it if it is the record's first,
-		// count it.
-		if (i - w->piece >= MAX_PAYLOAD) {
-			ship_span(w, w->piece, i - w->piece, i - w->piece);
-			w->piece = i;
+		// A frame header starts at i. In count mode a message frame is
+		// left out whole: the run of such frames ends at the next kept
+		// header (keep_from). A kept one stays in its record's first
+		// MAX_PAYLOAD kept bytes, marked if it is the record's first.
+		// Either is counted.
+		st->elide = count_only && w->elides && !st->first && !(b[0] & ZF_COMMAND);
+		if (count_only && st->elide) {
+			if (!w->eliding) {
+				w->eliding = 1;
+				w->cut = i;
+			}
+		} else {
+			if (count_only)
+				keep_from(w, i);
+			if (i - w->piece >= MAX_PAYLOAD) {
+				ship_span(w, w->piece, i - w->piece, i - w->piece);
+				w->piece = i;
+			}
 		}
-		if (!w->h.mark) {
+		if (!(count_only && st->elide) && !w->h.mark) {
 			// Pending in the records' template (see ship()).
 			w->h.mark = MARK_VALID | (st->in_msg ? 0 : MARK_MSG_START);
 			w->h.mark_off = w->seq + i;
@@ -174,7 +292,7 @@ static long frame_step(__u32 idx, void *ctx)
 		st->len_acc = 0;
 		if (!(b[0] & ZF_LONG)) {
 			if (room >= 2) {
-				begin_frame(st, b[1]);
+				begin_any(w, st, i + 2, b[1]);
 				w->i = i + 2;
 				return 0;
 			}
@@ -192,7 +310,7 @@ static long frame_step(__u32 idx, void *ctx)
 			be = bpf_be64_to_cpu(be);
 			if (be >> 63)
 				return give_up(w);
-			begin_frame(st, be);
+			begin_any(w, st, i + 8, be);
 			i += 8;
 		}
 		w->i = i;
@@ -205,7 +323,7 @@ static long frame_step(__u32 idx, void *ctx)
 	if (--st->hdr_need == 0) {
 		if (st->len_acc >> 63)
 			return give_up(w);
-		begin_frame(st, st->len_acc);
+		begin_any(w, st, i + 1, st->len_acc);
 	}
 	w->i = i + 1;
 	return 0;
@@ -260,6 +378,32 @@ static __always_inline void store(struct flow_key *k, struct flow_state *st)
 		count(CNT_UNFRAMED); // evicted (or ended) during the walk
 }
 
+// quiet_ack decides, in count mode, about a packet without payload of a
+// direction the walk follows (st, a copy of its entry k): it returns 1 (no
+// record) for a pure ACK without news, 0 (shipped whole) for the rest: a
+// FIN, with the direction's counts; a zero window, and the first window
+// after one (flows' stall diagnosis); a zero-window or keepalive probe
+// (one before expect).
+static __always_inline int quiet_ack(struct walk *w, struct flow_key *k, struct flow_state *st)
+{
+	__u8 zero = w->h.window == 0;
+
+	if (w->flags & TCP_FIN) {
+		w->h.counted = w->counting ? COUNT_VALID | (w->elides ? COUNT_WHOLE : 0) : 0;
+		bpf_map_delete_elem(&flowstate, k);
+		return 0;
+	}
+	if (zero != st->zero_win) {
+		st->zero_win = zero;
+		store(k, st);
+		return 0;
+	}
+	if (zero || w->seq + 1 == st->expect)
+		return 0;
+	count(CNT_QUIET_ACKS);
+	return 1;
+}
+
 // follow ships the packet in w as kernel-side framing decides. It returns 0
 // when the packet is to be shipped whole instead.
 static __always_inline int follow(struct walk *w, __u32 plen)
@@ -293,7 +437,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		return 0;
 	if (w->flags & TCP_RST)
 		goto forget;
-	if (w->n == 0) {
+	if (w->n == 0 && !count_only) {
 		if (w->flags & TCP_FIN)
 			bpf_map_delete_elem(&flowstate, &k);
 		return 0;
@@ -305,6 +449,14 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	if (bpf_map_lookup_elem(&flowstate, &k) != st)
 		return 0; // replaced or evicted while copied: shipped unmarked
 	st = w->st;
+	if (count_only) {
+		w->counting = st->mode == MODE_FRAMES;
+		w->elides = frame_keep && !bpf_map_lookup_elem(&ships, &k);
+		if (w->n == 0)
+			return quiet_ack(w, &k, st);
+		st->zero_win = w->h.window == 0;
+		st->last_ns = w->h.ts_ns;
+	}
 	d = (__s32)(w->seq - st->expect);
 	if (st->mode == MODE_JOIN) {
 		// Userspace joined the direction at expect.
@@ -315,6 +467,8 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		start = -d;
 		keep_from = 0;
 		st->mode = MODE_FRAMES;
+		st->joined = 1;
+		w->counting = count_only;
 		count(CNT_JOINED);
 	} else if (d < 0) {
 		// Bytes walked already: a retransmission.
@@ -332,6 +486,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		// only inside a body.
 		if (st->mode != MODE_FRAMES || st->hdr_need || (__u64)d > st->body_left)
 			goto off;
+		if (count_only) {
+			st->gaps++;
+			st->gap_bytes += d;
+		}
 		st->body_left -= d;
 		st->ship_left = st->ship_left > (__u64)d ? st->ship_left - d : 0;
 	}
@@ -348,8 +506,16 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		}
 		w->i = o;
 	}
+	if (count_only && st->mode == MODE_FRAMES && st->elide && (st->body_left || st->hdr_need)) {
+		// The packet starts inside a frame left out whole.
+		w->eliding = 1;
+		w->cut = start;
+	}
+	w->counting = count_only && st->mode == MODE_FRAMES; // the greeting may end here
 	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
-	if (w->piece < w->n)
+	if (count_only && w->eliding)
+		ship_span(w, w->piece, w->cut - w->piece, w->n - w->piece);
+	else if (w->piece < w->n)
 		ship_span(w, w->piece, w->n - w->piece, w->n - w->piece);
 	st->expect = w->seq + w->n;
 	if (st->mode == MODE_OFF) {

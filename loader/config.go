@@ -64,6 +64,15 @@ type Config struct {
 	// too. Capture.Marks reports whether the kernel walks; it needs
 	// bpf_loop (Linux 5.17), like FrameKeep.
 	Marks bool
+	// CountOnly turns on count mode, with FrameKeep: of the directions
+	// the kernel follows, message frames are left out whole, headers
+	// included, and only counted (Segment.Counts, Capture.DirCounts):
+	// greetings, commands (whole), SYN, FIN, RST, zero windows and probes
+	// are shipped, pure ACKs without news are not. Directions named with
+	// Capture.ShipMessages ship their message frames as FrameKeep says.
+	// Capture.CountOnly reports it on: it needs bpf_loop, and is refused
+	// on the socket backend (see Capture.CountOnly).
+	CountOnly bool
 	// FlowStates is how many connection directions kernel-side framing
 	// (or Marks) follows at once (least recently used forgotten first); 0
 	// means DefaultFlowStates. The kernel preallocates them: about 160

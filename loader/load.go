@@ -35,7 +35,10 @@ type plan struct {
 // the filter of p.cfg spliced in, into objs.
 func loadObjects(objs *bpf.CaptureObjects, p plan) error {
 	load := bpf.LoadCaptureBasic
-	if p.full {
+	switch {
+	case counts(p.cfg, p.full):
+		load = bpf.LoadCaptureCount
+	case p.full:
 		load = bpf.LoadCapture
 	}
 	spec, err := load()
@@ -64,6 +67,7 @@ func loadObjects(objs *bpf.CaptureObjects, p plan) error {
 			bpf.CaptureMapCounters:  p.share.Counters,
 			bpf.CaptureMapLostTotal: p.share.LostTotal,
 			bpf.CaptureMapFlowstate: p.share.Flowstate,
+			bpf.CaptureMapShips:     p.share.Ships,
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
@@ -91,11 +95,15 @@ func loadObjects(objs *bpf.CaptureObjects, p plan) error {
 // walk frames), and the link-layer header length, ports, loopback index,
 // wake-up threshold and framing of p.
 func (p plan) editSpec(spec *ebpf.CollectionSpec) error {
-	walk, keep, states := uint8(0), uint32(0), uint32(1)
+	walk, keep, states, counting, ships := uint8(0), uint32(0), uint32(1), uint8(0), uint32(1)
 	if walks(p.cfg, p.full) {
 		walk, keep, states = 1, uint32(max(p.cfg.FrameKeep, 0)), uint32(p.cfg.FlowStates)
 	}
+	if counts(p.cfg, p.full) {
+		counting, ships = 1, uint32(p.cfg.FlowStates)
+	}
 	spec.Maps[bpf.CaptureMapFlowstate].MaxEntries = states
+	spec.Maps[bpf.CaptureMapShips].MaxEntries = ships
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return fmt.Errorf("count CPUs: %w", err)
@@ -113,7 +121,11 @@ func (p plan) editSpec(spec *ebpf.CollectionSpec) error {
 		bpf.CaptureVarWakeupBytes:     wakeupBytes(p.cfg.RingSize),
 		bpf.CaptureVarFrameWalk:       walk,
 		bpf.CaptureVarFrameKeep:       keep,
+		bpf.CaptureCountVarCountOnly:  counting,
 	} {
+		if spec.Variables[name] == nil && counting == 0 {
+			continue // count_only: only CaptureCount has it
+		}
 		if err := spec.Variables[name].Set(v); err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
@@ -159,6 +171,7 @@ func assignObjects(objs *bpf.CaptureObjects, coll *ebpf.Collection) {
 	take(&objs.Counters, bpf.CaptureMapCounters)
 	take(&objs.LostTotal, bpf.CaptureMapLostTotal)
 	take(&objs.Flowstate, bpf.CaptureMapFlowstate)
+	take(&objs.Ships, bpf.CaptureMapShips)
 	for name, dst := range map[string]**ebpf.Program{
 		bpf.CaptureProgCaptureIngress: &objs.CaptureIngress,
 		bpf.CaptureProgCaptureEgress:  &objs.CaptureEgress,

@@ -46,6 +46,9 @@ type Capture struct {
 	// is on (Config.FrameKeep and full); marks: the kernel walks frames
 	// (Config.FrameKeep or Config.Marks, and full).
 	full, framing, marks bool
+	// counting: count mode is on (see CountOnly); countAsked:
+	// Config.CountOnly asked for it.
+	counting, countAsked bool
 }
 
 // Open checks the kernel, loads the capture program, attaches it to every
@@ -150,6 +153,12 @@ func openWithIfaces(cfg Config, ifaces []iface, loIndex int, nl *linkSocket) (c 
 			backend = Socket
 		}
 	}
+	c.countAsked = cfg.CountOnly
+	if backend != TCX {
+		// See CountOnly: the socket filter has no room for count mode.
+		c.cfg.CountOnly = false
+	}
+	c.counting = counts(c.cfg, c.full)
 	if err := c.loadSets(backend, ifaces); err != nil {
 		return nil, err
 	}

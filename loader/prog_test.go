@@ -41,6 +41,7 @@ type frameSpec struct {
 	flags    uint8
 	seq      uint32 // 0: 1000
 	window   uint16 // 0: 512
+	zeroWin  bool   // a window of 0 (window ignored)
 	opts     []layers.TCPOption
 	payload  string
 }
@@ -87,7 +88,7 @@ func buildFrame(t *testing.T, f frameSpec) []byte {
 			seq = 1000
 		}
 		window := f.window
-		if window == 0 {
+		if window == 0 && !f.zeroWin {
 			window = 512
 		}
 		tcp := &layers.TCP{SrcPort: layers.TCPPort(f.sport), DstPort: layers.TCPPort(f.dport), Seq: seq, Ack: 2000, Window: window, Options: f.opts,

@@ -36,7 +36,19 @@ const (
 	offUnread     = 101
 	offWindow     = 102
 	offWScale     = 104
-	hdrLen        = 112
+	offCounted    = 105
+	offCMessages  = 112
+	offCFrames    = 120
+	offCBytes     = 128
+	offCCmds      = 136
+	offCUnnamed   = 152
+	hdrLen        = 160
+)
+
+// event_hdr.counted bits (COUNT_VALID, COUNT_WHOLE in bpf/capture.c).
+const (
+	countValid = 0x01
+	countWhole = 0x02
 )
 
 // wscaleNone is event_hdr.wscale when a segment carries no window scale
@@ -122,6 +134,19 @@ func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 			Offset:       off,
 			Frames:       le.Uint64(rec[offFrames:]),
 			Messages:     le.Uint64(rec[offMessages:]),
+		}
+	}
+	seg.Counts = segment.Counts{}
+	if c := rec[offCounted]; c&countValid != 0 {
+		seg.Counts = segment.Counts{
+			Valid:    true,
+			Whole:    c&countWhole != 0,
+			Messages: le.Uint64(rec[offCMessages:]),
+			Frames:   le.Uint64(rec[offCFrames:]),
+			Bytes:    le.Uint64(rec[offCBytes:]),
+			Commands: [4]uint64{uint64(le.Uint32(rec[offCCmds:])), uint64(le.Uint32(rec[offCCmds+4:])),
+				uint64(le.Uint32(rec[offCCmds+8:])), uint64(le.Uint32(rec[offCCmds+12:]))},
+			Unnamed: uint64(le.Uint32(rec[offCUnnamed:])),
 		}
 	}
 	seg.Payload = rec[hdrLen : hdrLen+capLen]

@@ -14,6 +14,7 @@ import (
 
 func TestRecordLayout(t *testing.T) {
 	var h bpf.CaptureEventHdr
+	var rc bpf.CaptureRecCounts
 	for _, c := range []struct {
 		name      string
 		got, want uintptr
@@ -41,7 +42,14 @@ func TestRecordLayout(t *testing.T) {
 		{"unread", unsafe.Offsetof(h.Unread), offUnread},
 		{"window", unsafe.Offsetof(h.Window), offWindow},
 		{"wscale", unsafe.Offsetof(h.Wscale), offWScale},
-		{"size", unsafe.Sizeof(h), hdrLen},
+		{"counted", unsafe.Offsetof(h.Counted), offCounted},
+		{"event_hdr size", unsafe.Sizeof(h), offCMessages},
+		{"messages", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Messages), offCMessages},
+		{"frames", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Frames), offCFrames},
+		{"bytes", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Bytes), offCBytes},
+		{"cmds", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Cmds), offCCmds},
+		{"unnamed", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Unnamed), offCUnnamed},
+		{"size", unsafe.Sizeof(h) + unsafe.Sizeof(rc), hdrLen},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: offset %d in the generated struct, %d in the decoder", c.name, c.got, c.want)

@@ -38,6 +38,10 @@ type Stats struct {
 	// before their upper-layer header, frames with more than two VLAN
 	// tags. Their bytes are missing from the streams (later found lost).
 	Skipped uint64
+	// QuietAcks counts, in count mode (Config.CountOnly), pure ACKs of
+	// directions the kernel follows that it did not ship: no news (no
+	// zero window, no window reopening, no probe).
+	QuietAcks uint64
 }
 
 // Counter indices, as enum counter in bpf/capture.c.
@@ -51,6 +55,7 @@ const (
 	cntUnframed
 	cntJoined
 	cntSkipped
+	cntQuietAcks
 )
 
 // Stats reads the kernel's counters.
@@ -68,7 +73,7 @@ func readCounters(objs *bpf.CaptureObjects) (Stats, error) {
 		dst *uint64
 	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors},
 		{cntRingBytes, &s.RingBytes}, {cntElided, &s.Elided}, {cntUnframed, &s.Unframed}, {cntJoined, &s.Joined},
-		{cntSkipped, &s.Skipped}} {
+		{cntSkipped, &s.Skipped}, {cntQuietAcks, &s.QuietAcks}} {
 		var per []uint64
 		if err := objs.Counters.Lookup(k.idx, &per); err != nil {
 			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)

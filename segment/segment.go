@@ -88,6 +88,9 @@ type Segment struct {
 	// Boundary is the ZMTP frame boundary kernel-side framing marked in
 	// this segment, if any (live captures only).
 	Boundary Boundary
+	// Counts are the kernel's counts of the segment's direction at its
+	// end, for a live capture whose kernel walks the direction's frames.
+	Counts Counts
 	// Payload holds the captured payload bytes: a prefix of the TCP payload,
 	// shorter than PayloadLen when the capture cut it.
 	Payload []byte
@@ -116,6 +119,33 @@ type Boundary struct {
 	// or the point userspace joined it at). A message counts once its last
 	// frame's header was walked.
 	Frames, Messages uint64
+}
+
+// Counts are what kernel-side framing counted of a direction it follows,
+// cumulative from where it began to follow it (its SYN, or the point
+// userspace joined it at) up to the end of a segment: the bytes from Seq
+// to Seq+PayloadLen, those left out included. They count as zmtp.Counts
+// do (see there).
+type Counts struct {
+	// Valid reports that the kernel follows the direction: the other
+	// fields are meaningful only then.
+	Valid bool
+	// Whole reports that the payload bytes the segment leaves out
+	// (PayloadLen beyond len(Payload)) are of frames left out whole,
+	// headers included (count mode), not the rest of a frame body: a
+	// decoder passes them and resumes at the next Boundary.
+	Whole bool
+	// Messages, Frames and Bytes: messages whose last frame header was
+	// walked, frame headers walked, and the body bytes of message frames.
+	Messages, Frames, Bytes uint64
+	// Commands counts PING, PONG, SUBSCRIBE and CANCEL, in that order
+	// (zmtp.CountedCommand order).
+	Commands [4]uint64
+	// Unnamed counts commands the kernel could not classify: their name
+	// was not in the packet that held their header. The decoder, given
+	// them whole, counts them; if their records were lost, they are
+	// missing from Commands.
+	Unnamed uint64
 }
 
 // Has reports whether all the given TCP flags are set.

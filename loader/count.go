@@ -1,0 +1,172 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/zmtpdump/zmtpdump/bpf"
+	"github.com/zmtpdump/zmtpdump/segment"
+)
+
+// Count mode (Config.CountOnly): the kernel counts what it walks per
+// direction and ships no message frame of the directions it follows but
+// those ShipMessages names. See "Counting" in bpf/framing.h.
+
+// counts reports whether the program loaded for cfg (full: with bpf_loop)
+// runs in count mode.
+func counts(cfg Config, full bool) bool {
+	return cfg.CountOnly && cfg.FrameKeep > 0 && walks(cfg, full)
+}
+
+// CountOnly reports whether count mode is on: Config.CountOnly asked for
+// it, the kernel has bpf_loop, and the backend is TCX. The socket backend
+// (kernels before 6.6) refuses it: its program must stay under the option
+// memory budget of older kernels (net.core.optmem_max, see
+// TestSocketProgramSize) and count mode does not fit there; the capture
+// then ships message frames as Config.FrameKeep says.
+func (c *Capture) CountOnly() bool { return c.counting }
+
+// CountModeNote says why count mode is off for a Config that asked for
+// it, "" when it is on or was not asked for.
+func (c *Capture) CountModeNote() string {
+	switch {
+	case c.counting || !c.countAsked:
+		return ""
+	case !c.full:
+		return "no kernel counting: it needs bpf_loop (Linux 5.17+); message frames are shipped"
+	case c.backend != TCX:
+		return "no kernel counting on the socket backend (it needs TCX, Linux 6.6+); message frames are shipped"
+	}
+	return "no kernel counting: message frames are shipped"
+}
+
+// DirCounts are the kernel's counts of one direction it follows, read from
+// its state: cumulative since it began to follow the direction.
+type DirCounts struct {
+	// Counts are the direction's counts (Valid set).
+	segment.Counts
+	// LastNs is the kernel's CLOCK_MONOTONIC time of the direction's last
+	// packet with payload walked.
+	LastNs uint64
+	// Gaps counts packets before which bytes were missing that the walk
+	// passed over inside a frame body; GapBytes the bytes.
+	Gaps, GapBytes uint64
+	// Joined reports that the kernel began at a join point (Capture.Join),
+	// not at the SYN: the counts start there.
+	Joined bool
+}
+
+// ErrNotFollowed is returned by DirCounts for a direction the kernel does
+// not follow (or no longer: it ended, or was forgotten).
+var ErrNotFollowed = errors.New("direction not followed by the kernel")
+
+// dirCountsOf converts a flow_state into DirCounts.
+func dirCountsOf(st *bpf.CaptureFlowState) DirCounts {
+	return DirCounts{
+		Counts: segment.Counts{Valid: true, Messages: st.Messages, Frames: st.Frames, Bytes: st.Bytes,
+			Commands: [4]uint64{uint64(st.Cmds[0]), uint64(st.Cmds[1]), uint64(st.Cmds[2]), uint64(st.Cmds[3])},
+			Unnamed:  uint64(st.Unnamed)},
+		LastNs: st.LastNs, Gaps: uint64(st.Gaps), GapBytes: st.GapBytes, Joined: st.Joined != 0,
+	}
+}
+
+// DirCounts returns the kernel's current counts of the direction p names
+// (p.Seq, InMessage and V2 are not used): an error wrapping
+// ErrNotFollowed when the kernel does not follow it. One map lookup. It
+// may be called from any goroutine, also while Next runs, but not
+// concurrently with Close.
+func (c *Capture) DirCounts(p JoinPoint) (DirCounts, error) {
+	if c.sets == nil {
+		return DirCounts{}, ErrJoinClosed
+	}
+	k, err := joinKey(p)
+	if err != nil {
+		return DirCounts{}, err
+	}
+	var st bpf.CaptureFlowState
+	if err := c.first.Flowstate.Lookup(&k, &st); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return DirCounts{}, fmt.Errorf("%v > %v: %w", p.Src, p.Dst, ErrNotFollowed)
+		}
+		return DirCounts{}, fmt.Errorf("read the counts of %v > %v: %w", p.Src, p.Dst, err)
+	}
+	if st.Mode != modeFrames {
+		return DirCounts{}, fmt.Errorf("%v > %v: %w", p.Src, p.Dst, ErrNotFollowed)
+	}
+	return dirCountsOf(&st), nil
+}
+
+// pointOf names the direction of flowstate key k.
+func pointOf(k *bpf.CaptureFlowKey) JoinPoint {
+	var src, dst netip.Addr
+	if isV4(k.Saddr) && isV4(k.Daddr) {
+		src, dst = netip.AddrFrom4([4]byte(k.Saddr[:4])), netip.AddrFrom4([4]byte(k.Daddr[:4]))
+	} else {
+		src, dst = netip.AddrFrom16(k.Saddr), netip.AddrFrom16(k.Daddr)
+	}
+	return JoinPoint{Ifindex: int(k.Ifindex), Src: netip.AddrPortFrom(src, k.Sport), Dst: netip.AddrPortFrom(dst, k.Dport)}
+}
+
+// isV4 reports an address as the kernel writes IPv4 ones: 4 bytes, then
+// zeros. (An IPv6 address with 12 zero bytes at its end, such as ::, is
+// taken for IPv4: no ZMTP peer sits there.)
+func isV4(a [16]byte) bool { return [12]byte(a[4:]) == [12]byte{} }
+
+// modeFrames is enum frame_mode's MODE_FRAMES: walking frames.
+const modeFrames = 2
+
+// EachDirCounts calls fn with the counts of every direction the kernel
+// follows now, in one pass over its state (a batch of lookups): for a
+// scrape. The JoinPoint names the direction (Seq, InMessage, V2 unset).
+// Same rules as DirCounts for goroutines.
+func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
+	if c.sets == nil {
+		return ErrJoinClosed
+	}
+	var (
+		k  bpf.CaptureFlowKey
+		st bpf.CaptureFlowState
+	)
+	it := c.first.Flowstate.Iterate()
+	for it.Next(&k, &st) {
+		if st.Mode != modeFrames {
+			continue
+		}
+		fn(pointOf(&k), dirCountsOf(&st))
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read the kernel's counts: %w", err)
+	}
+	return nil
+}
+
+// ShipMessages tells the kernel, in count mode, to ship (on true) the
+// message frames of p's direction (headers and Config.FrameKeep body
+// bytes), or (false) to leave them out again and forget the entry: the
+// caller removes what it added when the connection ends. It does nothing
+// when count mode is off. Same rules as Join for goroutines.
+func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
+	if c.sets == nil {
+		return ErrJoinClosed
+	}
+	if !c.counting {
+		return nil
+	}
+	k, err := joinKey(p)
+	if err != nil {
+		return err
+	}
+	if !on {
+		if err := c.first.Ships.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("ship messages of %v > %v no more: %w", p.Src, p.Dst, err)
+		}
+		return nil
+	}
+	if err := c.first.Ships.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+	}
+	return nil
+}

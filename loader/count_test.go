@@ -1,0 +1,158 @@
+package loader
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/zmtpdump/zmtpdump/bpf"
+	"github.com/zmtpdump/zmtpdump/segment"
+)
+
+// countStream is a ZMTP 3.1 stream for count mode: greeting, READY, then
+// messages (a multipart one among them) with PINGs, a SUBSCRIBE, a
+// CANCEL, a PONG and a command of another name between them.
+func countStream() (z *zmtpStream, want segment.Counts) {
+	z = &zmtpStream{b: greeting3()}
+	z.frame(0x04, []byte("\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH"))
+	z.frame(0, []byte("hello"))
+	z.frame(0, pattern(10000, 1))
+	z.frame(0x04, []byte("\x04PING\x00\x0a"))
+	z.frame(0x01, []byte("abc"))
+	z.frame(0x01, pattern(3000, 2))
+	z.frame(0, pattern(200, 3))
+	z.frame(0x04, []byte("\x09SUBSCRIBEtopic"))
+	for i := 0; i < 50; i++ {
+		z.frame(0, pattern(64, i))
+	}
+	z.frame(0x04, []byte("\x06CANCELtopic"))
+	z.frame(0x04, []byte("\x04PONG\x00"))
+	z.frame(0x04, []byte("\x05ERROR\x03bad"))
+	z.frame(0x02, pattern(40, 4)) // a long header for a short body
+	z.frame(0, pattern(5000, 5))
+	z.frame(0x04, []byte("\x04PING\x00\x0a"))
+	want = segment.Counts{Valid: true, Messages: 55, Frames: 64, Bytes: 5 + 10000 + 3 + 3000 + 200 + 50*64 + 40 + 5000,
+		Commands: [4]uint64{2, 1, 1, 1}}
+	return z, want
+}
+
+func runCounting(t *testing.T, frames [][]byte) ([]segment.Segment, Stats) {
+	t.Helper()
+	return runProgramStats(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}, true, 14, frames,
+		func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
+}
+
+// TestCountModeLeavesMessagesOut runs count mode on a stream cut into
+// packets anywhere (inside headers and command names too): only the
+// greeting and the commands are shipped, every record says its left-out
+// bytes are whole frames, kept commands are marked, and the counts of the
+// last record are the stream's, exactly.
+func TestCountModeLeavesMessagesOut(t *testing.T) {
+	requireBPF(t)
+	z, want := countStream()
+	for _, cuts := range [][]int{nil, {11, z.heads[2][0] + 4, z.heads[3][0] + 3, z.heads[7][0] + 1, z.heads[7][0] + 5}} {
+		frames, _ := packets(t, z.b, cuts)
+		segs, st := runCounting(t, frames)
+		have := kept(t, segs, z.b)
+		for i := 0; i < 64; i++ {
+			if !have[i] {
+				t.Fatalf("greeting byte %d left out", i)
+			}
+		}
+		for i, h := range z.heads {
+			cmd := z.b[h[0]]&0x04 != 0
+			if have[h[0]] != cmd {
+				t.Errorf("cuts %v: header %d at %d (command %v) kept %v", cuts, i, h[0], cmd, have[h[0]])
+			}
+		}
+		for _, b := range z.bodies {
+			for i := b[0]; i < b[0]+b[1]; i++ {
+				if have[i] {
+					t.Fatalf("cuts %v: message body byte at %d kept", cuts, i)
+				}
+			}
+		}
+		starts := map[int]bool{}
+		for _, h := range z.heads {
+			starts[h[0]] = true
+		}
+		var last segment.Segment
+		for _, s := range segs {
+			if s.Has(segment.SYN) {
+				continue
+			}
+			if s.PayloadLen > len(s.Payload) && !s.Counts.Whole {
+				t.Errorf("record at %d leaves %d bytes out, not marked whole", s.Seq, s.PayloadLen-len(s.Payload))
+			}
+			if off := int(s.Seq - framingISN - 1); len(s.Payload) > 0 && starts[off] && (!s.Boundary.Valid || s.Boundary.Offset != 0) {
+				t.Errorf("record of kept bytes at header %d: mark %+v", off, s.Boundary)
+			}
+			last = s
+		}
+		w := want
+		if cuts != nil {
+			// The first PING and the SUBSCRIBE are cut in their names.
+			w.Commands[0]--
+			w.Commands[2]--
+			w.Unnamed = 2
+		}
+		got := last.Counts
+		got.Whole = false
+		if got != w {
+			t.Errorf("cuts %v: counts %+v, want %+v", cuts, last.Counts, w)
+		}
+		if st.Unframed != 0 {
+			t.Errorf("%d flows given up", st.Unframed)
+		}
+		var ring uint64
+		for _, s := range segs {
+			ring += uint64(hdrLen + len(s.Payload))
+		}
+		if st.RingBytes != ring || ring > uint64(len(z.b))/4 {
+			t.Errorf("ring bytes: kernel %d, records %d, of a %d-byte stream", st.RingBytes, ring, len(z.b))
+		}
+		t.Logf("cuts %v: %d records, %d ring bytes for %d stream bytes", cuts, len(segs), ring, len(z.b))
+	}
+}
+
+// TestCountModeQuietAcks checks which packets without payload count mode
+// ships: not a pure ACK without news, but a zero window, the window that
+// opens again, a probe (one before the next byte) and the FIN, which
+// carries the direction's counts.
+func TestCountModeQuietAcks(t *testing.T) {
+	requireBPF(t)
+	z, want := countStream()
+	frames, _ := packets(t, z.b, nil)
+	end := framingISN + 1 + uint32(len(z.b))
+	ack := func(f frameSpec) []byte {
+		f.sport, f.dport = 40000, 7001
+		return buildFrame(t, f)
+	}
+	frames = append(frames,
+		ack(frameSpec{flags: segment.ACK, seq: end}),                // quiet
+		ack(frameSpec{flags: segment.ACK, seq: end, zeroWin: true}), // zero window
+		ack(frameSpec{flags: segment.ACK, seq: end, zeroWin: true}), // still zero
+		ack(frameSpec{flags: segment.ACK, seq: end}),                // opens
+		ack(frameSpec{flags: segment.ACK, seq: end}),                // quiet
+		ack(frameSpec{flags: segment.ACK, seq: end - 1}),            // probe
+		ack(frameSpec{flags: segment.ACK | segment.FIN, seq: end}))  // FIN
+	segs, st := runCounting(t, frames)
+	var empty []segment.Segment
+	for _, s := range segs {
+		if s.PayloadLen == 0 && !s.Has(segment.SYN) {
+			empty = append(empty, s)
+		}
+	}
+	if len(empty) != 5 || st.QuietAcks != 2 {
+		t.Fatalf("%d records without payload (want 5: two zero windows, the opening, the probe, the FIN), %d quiet ACKs (want 2)", len(empty), st.QuietAcks)
+	}
+	fin := empty[4]
+	if !fin.Has(segment.FIN) {
+		t.Fatalf("last record %+v, want the FIN", fin)
+	}
+	got := fin.Counts
+	got.Whole = false
+	if got != want {
+		t.Errorf("FIN counts %+v, want %+v", fin.Counts, want)
+	}
+}
