@@ -402,7 +402,7 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	if (span > cap)
 		add(CNT_ELIDED, span - cap);
 	if (count_only)
-		h->counted = w->counting ? COUNT_VALID | (w->elides ? COUNT_WHOLE : 0) : 0;
+		h->counted = w->counting ? COUNT_VALID | (w->eliding ? COUNT_WHOLE : 0) : 0;
 	ship(w->skb, w->stage, h, w->base + off, cap);
 	w->pieces++;
 }

@@ -75,7 +75,9 @@
 // them without losing its place (the next kept byte is a header, marked:
 // it resumes there, without a resync), and its counts are exact at every
 // record, also after a ring loss: the counts are cumulative, the loss took
-// only records. The FIN carries the final counts. Pure ACKs of followed
+// only records. A FIN or RST does not delete the direction's entry in this
+// mode: userspace reads the final counts at the connection's close, also
+// when the ring lost the FIN's record, then deletes it. Pure ACKs of followed
 // directions are not shipped unless they carry news for flows' stall
 // diagnosis: a zero window, the first window after one, a probe (a
 // sequence number one before expect: Linux's zero-window probe, or a
@@ -389,8 +391,9 @@ static __always_inline int quiet_ack(struct walk *w, struct flow_key *k, struct 
 	__u8 zero = w->h.window == 0;
 
 	if (w->flags & TCP_FIN) {
-		w->h.counted = w->counting ? COUNT_VALID | (w->elides ? COUNT_WHOLE : 0) : 0;
-		bpf_map_delete_elem(&flowstate, k);
+		// The entry stays: userspace reads the final counts at the
+		// close, then deletes it (Capture.ForgetDir).
+		w->h.counted = w->counting ? COUNT_VALID : 0;
 		return 0;
 	}
 	if (zero != st->zero_win) {
@@ -435,8 +438,11 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	st = bpf_map_lookup_elem(&flowstate, &k);
 	if (!st)
 		return 0;
-	if (w->flags & TCP_RST)
+	if (w->flags & TCP_RST) {
+		if (count_only)
+			return 0; // userspace reads the final counts, then deletes
 		goto forget;
+	}
 	if (w->n == 0 && !count_only) {
 		if (w->flags & TCP_FIN)
 			bpf_map_delete_elem(&flowstate, &k);
@@ -522,7 +528,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		count(CNT_UNFRAMED);
 		goto forget;
 	}
-	if (w->flags & TCP_FIN)
+	if (w->flags & TCP_FIN && !count_only)
 		goto forget;
 	store(&k, st);
 	return 1;

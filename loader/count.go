@@ -170,3 +170,40 @@ func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
 	}
 	return nil
 }
+
+// ForgetDir deletes what the kernel keeps of p's direction: in count mode
+// a FIN or RST leaves it for userspace to read the final counts
+// (DirCounts) at the connection's close. A direction not followed is no
+// error. Same rules as Join for goroutines. (A new connection of the same
+// addresses and ports whose SYN came between the read and ForgetDir would
+// lose its state, and be shipped whole: ports are not reused that fast.)
+func (c *Capture) ForgetDir(p JoinPoint) error {
+	if c.sets == nil {
+		return ErrJoinClosed
+	}
+	k, err := joinKey(p)
+	if err != nil {
+		return err
+	}
+	if err := c.first.Flowstate.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("forget %v > %v: %w", p.Src, p.Dst, err)
+	}
+	return nil
+}
+
+// ErrCountingSocket is returned by ProbeCounting where only the socket
+// backend can capture: count mode does not fit its program (see
+// CountOnly).
+var ErrCountingSocket = errors.New("count mode needs the TCX backend: the socket filter (kernels before 6.6) ships message frames")
+
+// ProbeCounting reports whether count mode (Config.CountOnly: the kernel
+// counts messages and ships none) can run here: it needs bpf_loop and TCX.
+func ProbeCounting() error {
+	if err := ProbeFraming(); err != nil {
+		return err
+	}
+	if err := ProbeTCX(); err != nil {
+		return fmt.Errorf("%w (%w)", ErrCountingSocket, err)
+	}
+	return nil
+}

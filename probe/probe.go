@@ -68,6 +68,7 @@ func Run() Report {
 	add("kernel BTF", btfErr)
 	tcx := add("TCX (Linux 6.6+)", loader.ProbeTCX())
 	add("kernel-side ZMTP framing (bpf_loop, Linux 5.17+)", loader.ProbeFraming())
+	add("kernel counting for -q (bpf_loop and TCX, Linux 6.6+)", loader.ProbeCounting())
 	add("process attribution (BTF tracepoint programs, Linux 5.5+)", probeProcesses())
 	r.Lockdown = lockdown()
 

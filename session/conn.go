@@ -58,6 +58,9 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		s.connection(d, c)
 		return
 	}
+	if s.joiner != nil {
+		s.countEvent(d, ev)
+	}
 	notes := s.learn.event(d, s.seg.Time, ev)
 	s.out.event(s.line(d, s.seg.Time, notes), ev, !resync)
 	s.diagEvent(d, s.seg.Time, ev)
@@ -67,6 +70,7 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 // problems it shows first, then the summary with the health figures, the
 // ladder and the -q table's row.
 func (s *session) connection(d segment.Dir, c *zmtp.Connection) {
+	s.countedSides(c)
 	s.diagEvent(d, s.seg.Time, c)
 	h := s.health()
 	notes := s.learn.event(d, s.seg.Time, c)
@@ -104,6 +108,9 @@ func (s *session) Data(d segment.Dir, p []byte, seg *segment.Segment) {
 	dec := s.zc.Decoder(d)
 	h := dec.Headers()
 	s.zc.Feed(d, p, s.emit)
+	if seg.Counts.Valid {
+		s.kernelCounted(d, uint64(len(p)), seg)
+	}
 	if ds := &s.dirs[d]; dec.Headers() != h && !ds.justMarked && !seg.Boundary.Valid {
 		// A header the kernel did not mark.
 		ds.unmarked = min(ds.unmarked+1, unmarkedMax)
@@ -139,7 +146,7 @@ func (s *session) Skip(d segment.Dir, n uint64, seg *segment.Segment) {
 	if !s.conn.MidStream {
 		s.learn.skip(d, n)
 	}
-	s.zc.Skip(d, n, s.emit)
+	s.skip(d, n, seg)
 }
 
 // Gap implements flows.Consumer. A gap the decoder passes over inside a
@@ -230,6 +237,9 @@ func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	s.seg = at
 	for d := range s.dirs {
 		s.dirs[d].release(s, segment.Dir(d), 0, false)
+	}
+	if s.joiner != nil {
+		s.countClose(seg)
 	}
 	s.diagClose(r, at.Time)
 	s.zc.Close(r, s.emit)

@@ -45,9 +45,13 @@ type dirSync struct {
 	marked     bool
 	justMarked bool // a mark came right before this delivery
 	baseOK     bool // base is valid
-	unmarked   int16
+	// counted: the kernel's counts reached the decoder (count mode, see
+	// count.go); shipping: the kernel was told to ship the direction's
+	// message frames (countEvent).
+	counted, shipping bool
+	unmarked          int8
 	// Joins tried for a direction the kernel does not follow.
-	joinTries int16
+	joinTries int8
 	// base is the kernel's message count less the decoder's
 	// (zmtp.Decoder.MessageIndex), valid while baseOK: constant while the
 	// two walk in step.
@@ -61,6 +65,9 @@ type dirSync struct {
 type dirRare struct {
 	held   []heldGap
 	joinAt time.Time // when the last join was tried
+	// kbase is the decoder's counts at the last join point: the kernel
+	// counts from there (see count.go).
+	kbase zmtp.Counts
 }
 
 // more returns ds.rare, made if need be.
@@ -132,5 +139,7 @@ func (s *session) join(d segment.Dir, n int, seg *segment.Segment) {
 	})
 	if errors.Is(err, ebpf.ErrNotSupported) || errors.Is(err, loader.ErrJoinClosed) {
 		ds.joinTries = maxJoinTries // no use trying again
+	} else if err == nil {
+		s.noteJoin(d)
 	}
 }

@@ -209,6 +209,7 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	if c.Framing() {
 		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
 	}
+	framing += countModeText(c)
 	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
 		where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
 	stop := context.AfterFunc(ctx, c.Interrupt)

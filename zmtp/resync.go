@@ -116,8 +116,17 @@ func (d *Decoder) JoinMidStream() {
 // Boundary tells the decoder that the next byte it is fed starts a frame
 // header, as the capture marked it; msgStart says that frame starts a
 // message. A decoder that lost its place resumes there (a Resync with
-// SyncKernel); otherwise the call does nothing.
+// SyncKernel); one at a frame boundary takes msgStart as whether a message
+// is open there (it may not know after Elide); otherwise the call does
+// nothing.
 func (d *Decoder) Boundary(msgStart bool, emit func(Event)) {
+	if d.st == d.boundary && d.major != 1 {
+		// In place already (in step, or after frames left out whole:
+		// Elide): the kernel, which walked every header, knows whether
+		// a message is open.
+		d.inMsg = !msgStart
+		return
+	}
 	if d.st != stHunt {
 		return
 	}

@@ -60,6 +60,7 @@ func (c *config) session() *session.Config {
 		Backend:    loader.Backend(c.backend),
 		Netns:      netns,
 		FrameKeep:  c.frameKeep(),
+		CountOnly:  c.countOnly(),
 		// Walk frames for their boundaries even when whole payloads are
 		// shipped (-w, -v): decoding resumes exactly after a loss.
 		Marks: true,

@@ -1,0 +1,252 @@
+package session
+
+import (
+	"bytes"
+
+	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/segment"
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// Kernel counting (loader.Config.CountOnly). In count mode the kernel
+// leaves the message frames of the directions it follows out whole,
+// headers included, and every segment of such a direction carries the
+// direction's cumulative counts at its end (segment.Counts). A session
+// keeps each direction's decoder exact with them: the bytes left out
+// whole are passed with zmtp.Conn.Elide (the decoder stays in place: the
+// next kept byte is a marked frame header), and once a segment's last byte
+// was given to the decoder, what the kernel counted and the decoder did
+// not is added to the decoder's counts (zmtp.Decoder.AddCounts). The
+// counts being cumulative, a ring loss takes records, never counts: the
+// next segment brings the decoder up to the kernel's count again.
+//
+// The kernel counts from where it began to follow the direction: its SYN
+// (counts from 0, as the decoder's), or a join point (Capture.Join), from
+// which on the kernel counts what the decoder had not: the decoder's
+// counts at the join are the base the kernel's add to (dirRare.kbase).
+
+// kernelCounter is what a session asks of the capture in count mode.
+type kernelCounter interface {
+	CountOnly() bool
+	DirCounts(p loader.JoinPoint) (loader.DirCounts, error)
+	ShipMessages(p loader.JoinPoint, on bool) error
+	ForgetDir(p loader.JoinPoint) error
+}
+
+// counter returns the capture's kernel counting when count mode is on,
+// else nil.
+func (s *session) counter() kernelCounter {
+	if kc, ok := s.joiner.(kernelCounter); ok && kc.CountOnly() {
+		return kc
+	}
+	return nil
+}
+
+// skip passes n bytes of direction d that seg left out: frames left out
+// whole (count mode) are elided, the rest skipped.
+func (s *session) skip(d segment.Dir, n uint64, seg *segment.Segment) {
+	if seg.Counts.Whole {
+		s.zc.Elide(d, n, s.emit)
+	} else {
+		s.zc.Skip(d, n, s.emit)
+	}
+	if seg.Counts.Valid {
+		s.kernelCounted(d, n, seg)
+	}
+}
+
+// kernelCounted brings the decoder of d up to the kernel's counts of seg
+// once the call that gave it n bytes of seg (starting at s.conn.Next[d])
+// reached seg's end: the kernel's counts are those of the direction up to
+// there.
+func (s *session) kernelCounted(d segment.Dir, n uint64, seg *segment.Segment) {
+	if s.conn.Next[d]+uint32(n) != seg.Seq+uint32(seg.PayloadLen) {
+		return
+	}
+	s.syncCounts(d, &seg.Counts)
+}
+
+// syncCounts adds to the decoder of d what the kernel counted in k beyond
+// it.
+func (s *session) syncCounts(d segment.Dir, k *segment.Counts) {
+	ds := &s.dirs[d]
+	ds.counted = true
+	want := kernelTotal(ds, k)
+	dec := s.zc.Decoder(d)
+	if diff, ok := beyond(want, dec.Counts()); ok {
+		dec.AddCounts(diff)
+	}
+}
+
+// kernelTotal returns the counts k of the kernel as the decoder counts:
+// from the direction's start, the base of a join added.
+func kernelTotal(ds *dirSync, k *segment.Counts) zmtp.Counts {
+	c := zmtp.Counts{Messages: k.Messages, Frames: k.Frames, Bytes: k.Bytes}
+	for i := range c.Commands {
+		c.Commands[i] = k.Commands[i]
+	}
+	if ds.rare != nil {
+		c.Add(ds.rare.kbase)
+	}
+	return c
+}
+
+// beyond returns what want holds beyond have, field by field (0 where
+// have is ahead: the decoder counted a command the kernel could not
+// classify, say), and whether that is anything.
+func beyond(want, have zmtp.Counts) (zmtp.Counts, bool) {
+	sub := func(a, b uint64) uint64 {
+		if a > b {
+			return a - b
+		}
+		return 0
+	}
+	diff := zmtp.Counts{Messages: sub(want.Messages, have.Messages), Frames: sub(want.Frames, have.Frames), Bytes: sub(want.Bytes, have.Bytes)}
+	any := diff.Messages|diff.Frames|diff.Bytes != 0
+	for i := range diff.Commands {
+		diff.Commands[i] = sub(want.Commands[i], have.Commands[i])
+		any = any || diff.Commands[i] != 0
+	}
+	return diff, any
+}
+
+// noteJoin keeps, as direction d is joined, the decoder's counts: the
+// kernel counts from the join point on.
+func (s *session) noteJoin(d segment.Dir) {
+	s.dirs[d].more().kbase = s.zc.Decoder(d).Counts()
+}
+
+// counts returns the exact counts of direction d now: the decoder's (what
+// it decoded, and what the kernel counted that it was not given), and, in
+// count mode, what the kernel has counted of the direction since the last
+// segment the session handled (records still in the ring), read from the
+// kernel's state. For METRICS: called on the pipeline's goroutine.
+func (s *session) counts(d segment.Dir) zmtp.Counts {
+	c := s.zc.Decoder(d).Counts()
+	kc := s.counter()
+	if kc == nil || !s.dirs[d].counted {
+		return c
+	}
+	now, err := kc.DirCounts(s.point(d))
+	if err != nil {
+		return c // no longer followed: what the records said is all
+	}
+	if diff, ok := beyond(kernelTotal(&s.dirs[d], &now.Counts), c); ok {
+		c.Add(diff)
+	}
+	return c
+}
+
+// point names direction d for the kernel, on the interface its last
+// segment was seen on.
+func (s *session) point(d segment.Dir) loader.JoinPoint {
+	ifindex := 0
+	if s.seg != nil {
+		ifindex = s.seg.Ifindex
+	}
+	return loader.JoinPoint{Ifindex: ifindex, Src: s.conn.Src(d), Dst: s.conn.Dst(d)}
+}
+
+// shipsMessages reports whether, in count mode, the message frames sent by
+// a socket of type sender must still reach userspace (headers and the
+// kernel's kept body bytes): REQ, REP, DEALER and ROUTER for the request
+// round trips, SUB and XSUB for ZMTP 3.0 subscriptions, which are
+// messages. CURVE needs nothing here: its messages are MESSAGE commands,
+// which the kernel ships whole.
+func shipsMessages(sender string) bool {
+	switch sender {
+	case "REQ", "REP", "DEALER", "ROUTER", "SUB", "XSUB":
+		return true
+	}
+	return false
+}
+
+// countEvent looks, in count mode, at the events that tell a direction's
+// sender's socket type: a READY (3.x) or a 2.0 greeting. If its message
+// frames must reach userspace (shipsMessages), the kernel is told, and
+// told to forget at the close.
+func (s *session) countEvent(d segment.Dir, ev zmtp.Event) {
+	var sender []byte
+	switch e := ev.(type) {
+	case *zmtp.Command:
+		if e.Kind != zmtp.KindReady {
+			return
+		}
+		for _, p := range e.Properties {
+			if bytes.EqualFold(p.Name, []byte("Socket-Type")) {
+				sender = p.Value
+			}
+		}
+	case *zmtp.Greeting:
+		sender = []byte(e.SocketType)
+	default:
+		return
+	}
+	kc := s.counter()
+	if kc == nil || s.dirs[d].shipping || !shipsMessages(string(sender)) {
+		return
+	}
+	if kc.ShipMessages(s.point(d), true) == nil {
+		s.dirs[d].shipping = true
+	}
+}
+
+// countClose ends the connection's kernel counting: the final counts
+// reach the decoders (the kernel keeps a direction's state after its FIN
+// or RST for this: read here, also when the ring lost their records; a
+// closing segment's own counts otherwise), and the kernel forgets the
+// directions.
+func (s *session) countClose(seg *segment.Segment) {
+	if seg != nil && seg.Counts.Valid {
+		d := segment.ServerToClient
+		if seg.Src == s.conn.Src(segment.ClientToServer) {
+			d = segment.ClientToServer
+		}
+		s.syncCounts(d, &seg.Counts)
+	}
+	kc := s.counter()
+	if kc == nil {
+		return
+	}
+	for d := range s.dirs {
+		ds := &s.dirs[d]
+		if !ds.counted && !ds.shipping {
+			continue
+		}
+		p := s.point(segment.Dir(d))
+		if now, err := kc.DirCounts(p); err == nil {
+			s.syncCounts(segment.Dir(d), &now.Counts)
+		}
+		_ = kc.ForgetDir(p) // gone already (evicted) is no error
+		if ds.shipping {
+			_ = kc.ShipMessages(p, false)
+			ds.shipping = false
+		}
+	}
+}
+
+// countedSides puts the exact counts of the directions the kernel counted
+// into the summary c: its Messages and MessageBytes come from the events
+// decoded, which leave out the messages the kernel counted.
+func (s *session) countedSides(c *zmtp.Connection) {
+	for d := range s.dirs {
+		if !s.dirs[d].counted {
+			continue
+		}
+		n := s.zc.Decoder(segment.Dir(d)).Counts()
+		c.Sides[d].Messages = max(c.Sides[d].Messages, n.Messages)
+		c.Sides[d].MessageBytes = max(c.Sides[d].MessageBytes, n.Bytes)
+	}
+}
+
+// countModeText is what the start-up line says of count mode: on, or
+// asked for and refused (and why), or nothing.
+func countModeText(c *loader.Capture) string {
+	if c.CountOnly() {
+		return ", kernel counts messages (count mode)"
+	}
+	if n := c.CountModeNote(); n != "" {
+		return " (" + n + ")"
+	}
+	return ""
+}
