@@ -210,11 +210,8 @@ func (s *session) countClose(seg *segment.Segment) {
 	}
 	for d := range s.dirs {
 		ds := &s.dirs[d]
-		if !ds.counted && !ds.shipping {
-			continue
-		}
 		p := s.point(segment.Dir(d))
-		if now, err := kc.DirCounts(p); err == nil {
+		if now, err := kc.DirCounts(p); err == nil && ds.counted {
 			s.syncCounts(segment.Dir(d), &now.Counts)
 		}
 		_ = kc.ForgetDir(p) // gone already (evicted) is no error

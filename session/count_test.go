@@ -1,0 +1,185 @@
+package session
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/loader"
+	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/segment"
+	"github.com/zmtpdump/zmtpdump/zmtp"
+)
+
+// fakeCounter is a capture in count mode: its kernel counts are what the
+// test says, and it remembers what it was told.
+type fakeCounter struct {
+	now     segment.Counts // DirCounts of every direction
+	ships   map[netip.AddrPort]bool
+	forgot  int
+	noState bool // DirCounts: not followed
+}
+
+func (f *fakeCounter) Join(loader.JoinPoint) error { return nil }
+func (f *fakeCounter) CountOnly() bool             { return true }
+func (f *fakeCounter) DirCounts(loader.JoinPoint) (loader.DirCounts, error) {
+	if f.noState {
+		return loader.DirCounts{}, loader.ErrNotFollowed
+	}
+	return loader.DirCounts{Counts: f.now}, nil
+}
+func (f *fakeCounter) ShipMessages(p loader.JoinPoint, on bool) error {
+	if f.ships == nil {
+		f.ships = map[netip.AddrPort]bool{}
+	}
+	f.ships[p.Src] = on
+	return nil
+}
+func (f *fakeCounter) ForgetDir(loader.JoinPoint) error { f.forgot++; return nil }
+
+// countFeed feeds one direction of a session as the assembler would with
+// count mode's segments: it keeps conn.Next, and each segment's Seq and
+// PayloadLen.
+type countFeed struct {
+	t   *testing.T
+	s   *session
+	d   segment.Dir
+	seq uint32
+	at  time.Time
+}
+
+// kept delivers p, marked (a frame header starts it) if mark, as a whole
+// segment with counts k.
+func (f *countFeed) kept(p []byte, mark, msgStart bool, k segment.Counts) {
+	seg := &segment.Segment{Time: f.at, Seq: f.seq, PayloadLen: len(p), Payload: p, Counts: k}
+	f.s.conn.Next[f.d] = f.seq
+	if mark {
+		seg.Boundary = segment.Boundary{Valid: true, MessageStart: msgStart}
+		f.s.Boundary(f.d, seg.Boundary, seg)
+	}
+	f.s.Data(f.d, p, seg)
+	f.seq += uint32(len(p))
+}
+
+// elided delivers a segment of n bytes left out whole, with counts k.
+func (f *countFeed) elided(n int, k segment.Counts) {
+	k.Whole = true
+	seg := &segment.Segment{Time: f.at, Seq: f.seq, PayloadLen: n, Counts: k}
+	f.s.conn.Next[f.d] = f.seq
+	f.s.Skip(f.d, uint64(n), seg)
+	f.seq += uint32(n)
+}
+
+// lost reports n bytes lost (records the ring dropped).
+func (f *countFeed) lost(n int) {
+	seg := &segment.Segment{Time: f.at, Seq: f.seq}
+	f.s.conn.Next[f.d] = f.seq
+	f.s.Gap(f.d, uint64(n), seg)
+	f.seq += uint32(n)
+}
+
+func cmdFrame(body string) []byte { return append([]byte{0x04, byte(len(body))}, body...) }
+
+// TestCountModeSession feeds a session what count mode ships of a PUSH:
+// the greeting and READY, runs of messages left out whole with the
+// kernel's counts, a PING between them, a ring loss that took records, and
+// the FIN's final counts read from the kernel. The messages and bytes of
+// the summary, the -q row, are the kernel's, exactly; nothing prints a
+// gap, a resync or an error but the loss; counts(d) adds what the kernel
+// counted since.
+func TestCountModeSession(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	for _, loss := range []bool{false, true} {
+		var buf bytes.Buffer
+		out := newSink(output.NewText(&buf, output.Options{Location: time.UTC}))
+		out.collect = true
+		fc := &fakeCounter{}
+		s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+		s.joiner = fc
+		f := &countFeed{t: t, s: s, d: segment.ClientToServer, seq: 1000, at: time.Unix(1, 0)}
+		k := segment.Counts{Valid: true}
+		f.kept(greeting, false, false, k)
+		ready := cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00\x04PUSH")
+		k.Frames++
+		f.kept(ready, true, true, k)
+		// 1000 messages of 64 bytes, 66 bytes a frame, in three runs.
+		for i, n := range []int{400, 350, 250} {
+			k.Messages += uint64(n)
+			k.Frames += uint64(n)
+			k.Bytes += uint64(64 * n)
+			if loss && i == 1 {
+				f.lost(66 * n) // the record of this run, lost
+			} else {
+				f.elided(66*n, k)
+			}
+			if i == 0 {
+				k.Frames++
+				k.Commands[zmtp.CountPing]++
+				f.kept(cmdFrame("\x04PING\x00\x0a"), true, true, k)
+			}
+		}
+		// A PONG after the runs: a direction that lost its place
+		// resumes at its mark.
+		k.Frames++
+		k.Commands[zmtp.CountPong]++
+		f.kept(cmdFrame("\x04PONG"), true, true, k)
+		if c := s.counts(segment.ClientToServer); c.Messages != 1000 || c.Frames != 1003 || c.Bytes != 64000 {
+			t.Errorf("loss %v: counts %+v, want 1000 messages, 1003 frames, 64000 bytes", loss, c)
+		}
+		fc.now = k
+		fc.now.Messages += 5 // five more the records have not brought yet
+		fc.now.Bytes += 5 * 64
+		fc.now.Frames += 5
+		if c := s.counts(segment.ClientToServer); c.Messages != 1005 || c.Bytes != 1005*64 || c.Commands != [4]uint64{1, 1, 0, 0} {
+			t.Errorf("loss %v: counts(d) %+v, want 1005 messages of 64 bytes, a PING and a PONG", loss, c)
+		}
+		s.Close(segment.Finished, &segment.Segment{Time: f.at, Src: cli, Dst: srv, Flags: segment.FIN})
+		if err := out.flush(); err != nil {
+			t.Fatal(err)
+		}
+		convs := out.conversations()
+		if len(convs) != 1 {
+			t.Fatalf("%d conversations", len(convs))
+		}
+		side := convs[0].Summary.Sides[segment.ClientToServer]
+		if side.Messages != 1005 || side.MessageBytes != 1005*64 || side.Err != nil {
+			t.Errorf("loss %v: summary %d messages, %d bytes, error %v; want 1005, %d, none\n%s", loss, side.Messages, side.MessageBytes, side.Err, 1005*64, buf.String())
+		}
+		resyncs := side.Resyncs
+		if !loss && (convs[0].Gaps != [2]uint64{} || resyncs != 0) {
+			t.Errorf("no loss: gaps %v, resyncs %d\n%s", convs[0].Gaps, resyncs, buf.String())
+		}
+		if loss && (convs[0].Gaps[0] != 1 || resyncs != 1) {
+			t.Errorf("loss: gaps %v, resyncs %d: want the one loss\n%s", convs[0].Gaps, resyncs, buf.String())
+		}
+		if fc.forgot != 2 {
+			t.Errorf("the kernel was told to forget %d directions, want 2", fc.forgot)
+		}
+	}
+}
+
+// TestCountModeShips checks that the senders whose messages userspace
+// needs (a REP here) are named to the kernel, and forgotten at the close.
+func TestCountModeShips(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
+	fc := &fakeCounter{noState: true}
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = fc
+	for d, typ := range []string{"REQ", "PUSH"} {
+		f := &countFeed{t: t, s: s, d: segment.Dir(d), seq: 1000, at: time.Unix(1, 0)}
+		k := segment.Counts{Valid: true}
+		f.kept(greeting, false, false, k)
+		k.Frames++
+		f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00"+string(rune(len(typ)))+typ), true, true, k)
+	}
+	if !fc.ships[cli] || fc.ships[srv] {
+		t.Fatalf("ships %v: want the REQ's direction only", fc.ships)
+	}
+	s.Close(segment.Finished, &segment.Segment{Time: time.Unix(2, 0)})
+	if fc.ships[cli] {
+		t.Errorf("the REQ's direction still ships after the close")
+	}
+}
