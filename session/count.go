@@ -222,15 +222,28 @@ func (s *session) countClose(seg *segment.Segment) {
 	}
 }
 
+// addCounted counts n messages the kernel counted and userspace never
+// decoded among the messages of the exit statistics (output.Stats), which
+// are then the messages seen: decoded or counted.
+func (s *sink) addCounted(n uint64) {
+	s.mu.Lock()
+	s.messages += n
+	s.mu.Unlock()
+}
+
 // countedSides puts the exact counts of the directions the kernel counted
 // into the summary c: its Messages and MessageBytes come from the events
-// decoded, which leave out the messages the kernel counted.
+// decoded, which leave out the messages the kernel counted; those count in
+// the exit statistics' messages too.
 func (s *session) countedSides(c *zmtp.Connection) {
 	for d := range s.dirs {
 		if !s.dirs[d].counted {
 			continue
 		}
 		n := s.zc.Decoder(segment.Dir(d)).Counts()
+		if n.Messages > c.Sides[d].Messages {
+			s.out.addCounted(n.Messages - c.Sides[d].Messages)
+		}
 		c.Sides[d].Messages = max(c.Sides[d].Messages, n.Messages)
 		c.Sides[d].MessageBytes = max(c.Sides[d].MessageBytes, n.Bytes)
 	}
