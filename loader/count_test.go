@@ -1,7 +1,10 @@
 package loader
 
 import (
+	"errors"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 
@@ -154,5 +157,68 @@ func TestCountModeQuietAcks(t *testing.T) {
 	got.Whole = false
 	if got != want {
 		t.Errorf("FIN counts %+v, want %+v", fin.Counts, want)
+	}
+}
+
+// TestCountModeState reads the kernel's counts of a direction it follows
+// (DirCounts, EachDirCounts), names it in the ships map (ShipMessages:
+// its message frames are shipped from then on, headers and the kept
+// bytes, and still counted) and forgets it (ForgetDir).
+func TestCountModeState(t *testing.T) {
+	requireBPF(t)
+	z, want := countStream()
+	frames, _ := packets(t, z.b, nil)
+	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}.withDefaults(), true, 14, 0, 1<<16)
+	c := &Capture{sets: map[int]*bpf.CaptureObjects{14: &p.objs}, first: &p.objs, counting: true}
+	run := func(frames [][]byte) {
+		for _, f := range frames {
+			if _, err := p.objs.CaptureIngress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(frames)
+	segs := p.records(t, 50*time.Millisecond)
+	ifindex := segs[0].Ifindex
+	dir := JoinPoint{Ifindex: ifindex, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:7001")}
+	got, err := c.DirCounts(dir)
+	if err != nil {
+		t.Fatalf("DirCounts %v: %v (records on interface %d)", dir, err, ifindex)
+	}
+	if got.Counts != want || got.LastNs == 0 || got.Joined {
+		t.Errorf("DirCounts %+v, want %+v", got, want)
+	}
+	n := 0
+	if err := c.EachDirCounts(func(p JoinPoint, dc DirCounts) {
+		n++
+		if p != dir || dc.Counts != want {
+			t.Errorf("EachDirCounts: %v %+v, want %v %+v", p, dc, dir, want)
+		}
+	}); err != nil || n != 1 {
+		t.Errorf("EachDirCounts: %d directions, %v", n, err)
+	}
+
+	// Ship its messages from now on: one more message, of 1000 bytes.
+	if err := c.ShipMessages(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	more := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
+		seq: framingISN + 1 + uint32(len(z.b)), payload: string(append([]byte{0x02, 0, 0, 0, 0, 0, 0, 0x03, 0xe8}, pattern(1000, 9)...))})
+	run([][]byte{more})
+	segs = p.records(t, 50*time.Millisecond)
+	if len(segs) != 1 || len(segs[0].Payload) != 9+framingKeep || segs[0].Counts.Whole || !segs[0].Boundary.Valid {
+		t.Fatalf("shipped: %+v, want the header and %d body bytes, marked", segs, framingKeep)
+	}
+	if k := segs[0].Counts; k.Messages != want.Messages+1 || k.Bytes != want.Bytes+1000 {
+		t.Errorf("counts after a shipped message %+v", k)
+	}
+	if err := c.ShipMessages(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForgetDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DirCounts(dir); !errors.Is(err, ErrNotFollowed) {
+		t.Errorf("DirCounts after ForgetDir: %v, want ErrNotFollowed", err)
 	}
 }
