@@ -260,3 +260,46 @@ func countModeText(c *loader.Capture) string {
 	}
 	return ""
 }
+
+// kernelCounts is the kernel's counts of every direction it follows, read
+// in one pass (loader.Capture.EachDirCounts): for a scrape, which then
+// asks countsIn per open connection direction instead of one lookup each.
+type kernelCounts map[loader.JoinPoint]segment.Counts
+
+// eachDirCounter is the batch read of a capture in count mode.
+type eachDirCounter interface {
+	EachDirCounts(fn func(loader.JoinPoint, loader.DirCounts)) error
+}
+
+// kernelCounts reads the kernel's counts of every direction, nil when the
+// capture does not count (or the read fails: counts then come from the
+// records alone). Call it on the pipeline's goroutine, before countsIn.
+func (p *Pipeline) kernelCounts() kernelCounts {
+	kc, ok := p.joiner.(interface {
+		kernelCounter
+		eachDirCounter
+	})
+	if !ok || !kc.CountOnly() {
+		return nil
+	}
+	all := kernelCounts{}
+	if err := kc.EachDirCounts(func(p loader.JoinPoint, c loader.DirCounts) { all[p] = c.Counts }); err != nil {
+		return nil
+	}
+	return all
+}
+
+// countsIn is counts(d) with the kernel's state read already (kc, from
+// Pipeline.kernelCounts; nil: the records' counts alone).
+func (s *session) countsIn(d segment.Dir, kc kernelCounts) zmtp.Counts {
+	c := s.zc.Decoder(d).Counts()
+	if kc == nil || !s.dirs[d].counted {
+		return c
+	}
+	if now, ok := kc[s.point(d)]; ok {
+		if diff, ok := beyond(kernelTotal(&s.dirs[d], &now), c); ok {
+			c.Add(diff)
+		}
+	}
+	return c
+}

@@ -38,6 +38,10 @@ func (f *fakeCounter) ShipMessages(p loader.JoinPoint, on bool) error {
 	return nil
 }
 func (f *fakeCounter) ForgetDir(loader.JoinPoint) error { f.forgot++; return nil }
+func (f *fakeCounter) EachDirCounts(fn func(loader.JoinPoint, loader.DirCounts)) error {
+	fn(loader.JoinPoint{Src: netip.MustParseAddrPort("127.0.0.1:40000"), Dst: netip.MustParseAddrPort("127.0.0.1:7001")}, loader.DirCounts{Counts: f.now})
+	return nil
+}
 
 // countFeed feeds one direction of a session as the assembler would with
 // count mode's segments: it keeps conn.Next, and each segment's Seq and
@@ -181,5 +185,25 @@ func TestCountModeShips(t *testing.T) {
 	s.Close(segment.Finished, &segment.Segment{Time: time.Unix(2, 0)})
 	if fc.ships[cli] {
 		t.Errorf("the REQ's direction still ships after the close")
+	}
+}
+
+// TestCountsIn reads the kernel's counts of a scrape from one batch.
+func TestCountsIn(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, newSink(output.NewText(&bytes.Buffer{}, output.Options{})), zmtp.Options{}, nil)
+	f := &countFeed{t: t, s: s, d: segment.ClientToServer, seq: 1000, at: time.Unix(1, 0)}
+	k := segment.Counts{Valid: true}
+	k.Frames, k.Messages, k.Bytes = 11, 10, 640
+	fc := &fakeCounter{now: segment.Counts{Valid: true, Frames: 21, Messages: 20, Bytes: 1280}}
+	s.joiner = fc
+	f.kept(greeting, false, false, segment.Counts{Valid: true})
+	f.elided(660, k)
+	kc := (&Pipeline{joiner: fc}).kernelCounts()
+	if c := s.countsIn(segment.ClientToServer, kc); c.Messages != 20 || c.Bytes != 1280 {
+		t.Errorf("countsIn %+v, want 20 messages, 1280 bytes", c)
+	}
+	if c := s.countsIn(segment.ClientToServer, nil); c.Messages != 10 {
+		t.Errorf("countsIn without the kernel's %+v, want the records' 10 messages", c)
 	}
 }
