@@ -30,6 +30,7 @@ var checks = []check{
 	{"lo-socket-filter", checkLoopback},
 	{"veth-netns", checkVeth},
 	{"join-mid-stream", checkJoinMidStream},
+	{"quiet-socket", checkQuietSocket},
 	{"signals-leave-nothing", checkSignals},
 }
 
@@ -44,6 +45,7 @@ func checkCommand(e *env) (string, error) {
 	}
 	var problems []string
 	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing",
+		"  no   kernel counting for -q",
 		"kernel lockdown: confidentiality (capture needs nothing it forbids)", "capture would use: socket filter"} {
 		if !strings.Contains(string(out), want) {
 			problems = append(problems, fmt.Sprintf("no line with %q", want))
