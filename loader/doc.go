@@ -14,6 +14,13 @@
 // took. Directions already open when the capture started are followed once
 // userspace has found a frame boundary and told the kernel (Capture.Join).
 //
+// In count mode (Config.CountOnly, TCX only) the kernel also counts what it
+// walks and leaves message frames out whole: each Segment of a followed
+// direction carries the direction's cumulative counts (Segment.Counts),
+// Capture.DirCounts and EachDirCounts read them from the kernel's state,
+// Capture.ShipMessages names directions whose messages are still shipped,
+// and Capture.ForgetDir removes a closed direction's state.
+//
 // A Capture may run in another network namespace (Config.Netns): the
 // interfaces are looked up and attached to from a thread that joined it.
 //
@@ -23,7 +30,7 @@
 // attach kind (tcx.go, socketfilter.go), iface.go, netns.go and follow.go
 // (interfaces, namespaces, interfaces that come and go), read.go, ring.go,
 // record.go and dedup.go (records to Segments), join.go (writing join
-// points into the kernel's flow states), framing.go, stats.go (the
+// points into the kernel's flow states), count.go (count mode), framing.go, stats.go (the
 // kernel's counters) and errors.go (how refusals are worded).
 //
 // The process tracker is package procs, and the `check` probes package

@@ -14,7 +14,10 @@
 //
 // Memory per Decoder is bounded by Options, never by a size read from the
 // wire: frame bodies are kept up to Options.MaxBody bytes and the rest is
-// counted and skipped.
+// counted and skipped. Bytes a capture left out are passed with Skip
+// (inside a body), Gap (lost) or Elide (whole frames a kernel counted and
+// did not ship: the decoder stays in place, and AddCounts takes their
+// counts).
 //
 // The specifications are the ZeroMQ RFCs: 13 (ZMTP 1.0), 15 (ZMTP 2.0), 23
 // (ZMTP 3.0), 37 (ZMTP 3.1), 24 (PLAIN) and 26 (CURVE). Each Command's
