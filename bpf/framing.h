@@ -481,6 +481,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		if ((__u32)-d >= w->n) {
 			if (!frame_keep)
 				return 0; // shipped whole, unmarked
+			// In count mode, bytes the walk passed over (they came
+			// late) are of a frame left out whole, if of any.
+			if (count_only)
+				w->eliding = w->elides;
 			ship_piece(w, 0, 0, w->n);
 			return 1;
 		}

@@ -339,7 +339,7 @@ func (a *Assembler) open(k key, seg *segment.Segment) *conn {
 	if len(a.conns) >= a.cfg.MaxFlows {
 		a.evict(seg)
 	}
-	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time}, last: seg.Time.UnixNano()}
+	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time, Ifindex: int32(seg.Ifindex)}, last: seg.Time.UnixNano()}
 	c.info.WScale = [2]int8{-1, -1}
 	if seg.Flags&(segment.SYN|segment.ACK) == segment.SYN|segment.ACK {
 		// A SYN-ACK comes from the server.

@@ -18,6 +18,10 @@ type Conn struct {
 	// sender's SYN announced (segment.Segment.WScale), -1 while unknown:
 	// no option, or the SYN not seen. See Window.
 	WScale [2]int8
+	// Ifindex is the interface index of the connection's first segment
+	// (segment.Segment.Ifindex; 0 when unknown, as in files): where a live
+	// capture's kernel keeps its state (loader.JoinPoint).
+	Ifindex int32
 	// Start is the time of the first segment seen.
 	Start time.Time
 	// Next holds, for each direction, the TCP sequence number of the

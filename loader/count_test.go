@@ -222,3 +222,34 @@ func TestCountModeState(t *testing.T) {
 		t.Errorf("DirCounts after ForgetDir: %v, want ErrNotFollowed", err)
 	}
 }
+
+// TestCountModeReordered hands the program a packet inside a long message
+// body before the one ahead of it: it passes the missing bytes over
+// (counting a gap), and ships the late packet as bytes left out whole,
+// so that userspace fills the hole without losing its place.
+func TestCountModeReordered(t *testing.T) {
+	requireBPF(t)
+	z, want := countStream()
+	frames, offs := packets(t, z.b, nil)
+	mid := -1 // the first packet that starts inside the 10,000-byte body
+	for i, o := range offs {
+		if o > z.bodies[1][0] {
+			mid = i
+			break
+		}
+	}
+	frames[mid], frames[mid+1] = frames[mid+1], frames[mid]
+	segs, st := runCounting(t, frames)
+	if st.Unframed != 0 {
+		t.Fatalf("the walk gave up")
+	}
+	late := segs[mid+1] // records follow packets, one each here (the SYN first)
+	if int(late.Seq-framingISN-1) != offs[mid] || len(late.Payload) != 0 || !late.Counts.Whole {
+		t.Errorf("the late packet's record %+v: want its %d bytes left out whole", late, len(frames[mid])-54)
+	}
+	last := segs[len(segs)-1].Counts
+	last.Whole = false
+	if last != want {
+		t.Errorf("counts %+v, want %+v", last, want)
+	}
+}

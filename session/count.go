@@ -137,14 +137,10 @@ func (s *session) counts(d segment.Dir) zmtp.Counts {
 	return c
 }
 
-// point names direction d for the kernel, on the interface its last
-// segment was seen on.
+// point names direction d for the kernel: on the interface of the
+// connection's first segment (flows.Conn.Ifindex).
 func (s *session) point(d segment.Dir) loader.JoinPoint {
-	ifindex := 0
-	if s.seg != nil {
-		ifindex = s.seg.Ifindex
-	}
-	return loader.JoinPoint{Ifindex: ifindex, Src: s.conn.Src(d), Dst: s.conn.Dst(d)}
+	return loader.JoinPoint{Ifindex: int(s.conn.Ifindex), Src: s.conn.Src(d), Dst: s.conn.Dst(d)}
 }
 
 // shipsMessages reports whether, in count mode, the message frames sent by
