@@ -2,10 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // countRow is one row of the -q table.
@@ -80,26 +85,116 @@ func TestCountOnly(t *testing.T) {
 	t.Logf("ring bytes %d for %d payload bytes; %d packets captured", st.RingBytes, n*size, st.PacketsCaptured)
 }
 
-// TestCountOnlyRingOverflow shrinks the ring to one page under a blast in
-// count mode: records are lost, and the counts stay exact, the kernel's
-// being cumulative (and read at the close).
+// TestCountOnlyRingOverflow shrinks the ring to one page and stops
+// zmtpdump (SIGSTOP) for a moment in the middle of a blast in count mode:
+// records are lost (count mode ships too few for a blast alone to fill
+// even that ring), and the counts stay exact, the kernel's being
+// cumulative (and read at the close).
 func TestCountOnlyRingOverflow(t *testing.T) {
 	requireLive(t)
-	const n, size = 300000, 64
+	const n, size = 1000000, 64
 	port := freePort(t)
 	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-B", "4", "-q", "--status", "never", "--stats-file", statsFile(t))
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	runPeers(t,
-		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(n), "-timeout", "30s"},
-		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(n), "-size", fmt.Sprint(size), "-timeout", "30s"})
+	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(n), "-timeout", "60s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pull.Kill)
+	time.Sleep(100 * time.Millisecond)
+	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(n), "-size", fmt.Sprint(size), "-timeout", "60s")
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
+	time.Sleep(400 * time.Millisecond) // connected, and sending
+	pid := d.Cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Wait(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 	out, errOut := d.stop(t)
 	st := d.stats(t)
 	if st.RingDrops == 0 {
-		t.Fatalf("a 4 KiB ring took the blast without loss: the test proves nothing\n%s", errOut)
+		t.Fatalf("no record lost with a 4 KiB ring and zmtpdump stopped: the test proves nothing\n%s", errOut)
 	}
 	p, ok := countRows(t, out)["PUSH -> PULL"]
-	if !ok || p.msgs != [2]uint64{n, 0} || p.bytes != [2]uint64{n * size, 0} {
-		t.Errorf("after %d ring drops: row %+v, want exactly %d messages of %d bytes\n%s\n%s", st.RingDrops, p, n, size, out, errOut)
+	if !ok || p.msgs != [2]uint64{n, 0} || p.bytes != [2]uint64{n * size, 0} || p.errors != 0 {
+		t.Errorf("after %d ring drops: row %+v, want exactly %d messages of %d bytes, no error\n%s\n%s", st.RingDrops, p, n, size, out, errOut)
 	}
 	t.Logf("%d records dropped; row %+v", st.RingDrops, p)
+}
+
+// TestCountOnlyStall stops a libzmq PULL (SIGSTOP) under -q alone, in
+// count mode, where the kernel ships no pure ACK but those flow control
+// needs: the zero window, the one that opens again, the probes. The table
+// must count every message and its health line say the PUSH stalled about
+// as long as the PULL was stopped: not missed, and not longer (a window
+// reopening missed would stall it until the end).
+func TestCountOnlyStall(t *testing.T) {
+	requireLive(t)
+	port := freePort(t)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status", "never")
+	const count, size = 800, 32 << 10
+	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep,
+		"-count", fmt.Sprint(count), "-print", "-timeout", "60s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pull.Kill)
+	time.Sleep(100 * time.Millisecond)
+	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(count),
+		"-size", fmt.Sprint(size), "-burst", "20", "-interval", "50ms", "-linger", "60s", "-timeout", "60s")
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
+	if err := pull.WaitCount(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pid := pull.Cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	const stopped = 1500 * time.Millisecond
+	time.Sleep(stopped)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Wait(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := d.stop(t)
+	if !strings.Contains(errOut, "(count mode)") {
+		t.Fatalf("not in count mode:\n%s", errOut)
+	}
+	p, ok := countRows(t, out)["PUSH -> PULL"]
+	if !ok || p.msgs[0] != count || p.bytes[0] != count*size || p.errors+p.gaps+p.resyncs != 0 {
+		t.Errorf("row %+v, want %d messages of %d bytes, no error, gap or resync\n%s", p, count, size, out)
+	}
+	m := regexp.MustCompile(`stalled (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no stall in the health line:\n%s", out)
+	}
+	got, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got < stopped*2/3 || got > stopped*2 {
+		t.Errorf("stalled %v, want about %v (the PULL stopped)\n%s", got, stopped, out)
+	}
+	t.Logf("stalled %v for a PULL stopped %v", got, stopped)
 }
