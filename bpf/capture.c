@@ -172,8 +172,8 @@ volatile const __u8 frame_walk = 0;
 // shipped of each ZMTP message frame (commands are always whole).
 volatile const __u32 frame_keep = 0;
 // Count mode (see "Counting" in framing.h): 1 leaves the message frames of
-// the directions the walk follows out whole, headers included, unless the
-// ships map names the direction; needs frame_walk and frame_keep. Only the
+// the directions the walk follows and the elide map names out whole,
+// headers included; needs frame_walk and frame_keep. Only the
 // build with -DZD_COUNT (CaptureCount, loaded for count mode) has it: the
 // others leave its code out, so that the socket filter, which count mode
 // does not use, stays within its option memory budget (loader/size_test.go).
@@ -375,7 +375,7 @@ struct walk {
 	// the rest of it so far is frames left out whole.
 	__u32 cut;
 	__u8 eliding;
-	__u8 elides;   // count mode, and the ships map does not name the direction
+	__u8 elides;   // count mode, and the elide map names the direction
 	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
 };
 

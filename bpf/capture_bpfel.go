@@ -106,11 +106,11 @@ type CaptureStage struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	CaptureMapCounters        = "counters"
+	CaptureMapElide           = "elide"
 	CaptureMapEvents          = "events"
 	CaptureMapFlowstate       = "flowstate"
 	CaptureMapLostTotal       = "lost_total"
 	CaptureMapPorts           = "ports"
-	CaptureMapShips           = "ships"
 	CaptureMapStaging         = "staging"
 	CaptureProgCaptureEgress  = "capture_egress"
 	CaptureProgCaptureIngress = "capture_ingress"
@@ -176,11 +176,11 @@ type CaptureProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureMapSpecs struct {
 	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Elide     *ebpf.MapSpec `ebpf:"elide"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
-	Ships     *ebpf.MapSpec `ebpf:"ships"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
@@ -218,22 +218,22 @@ func (o *CaptureObjects) Close() error {
 // It can be passed to LoadCaptureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureMaps struct {
 	Counters  *ebpf.Map `ebpf:"counters"`
+	Elide     *ebpf.Map `ebpf:"elide"`
 	Events    *ebpf.Map `ebpf:"events"`
 	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
-	Ships     *ebpf.Map `ebpf:"ships"`
 	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
 func (m *CaptureMaps) Close() error {
 	return _CaptureClose(
 		m.Counters,
+		m.Elide,
 		m.Events,
 		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
-		m.Ships,
 		m.Staging,
 	)
 }

@@ -102,11 +102,11 @@ type CaptureBasicStage struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	CaptureBasicMapCounters        = "counters"
+	CaptureBasicMapElide           = "elide"
 	CaptureBasicMapEvents          = "events"
 	CaptureBasicMapFlowstate       = "flowstate"
 	CaptureBasicMapLostTotal       = "lost_total"
 	CaptureBasicMapPorts           = "ports"
-	CaptureBasicMapShips           = "ships"
 	CaptureBasicMapStaging         = "staging"
 	CaptureBasicProgCaptureEgress  = "capture_egress"
 	CaptureBasicProgCaptureIngress = "capture_ingress"
@@ -172,11 +172,11 @@ type CaptureBasicProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureBasicMapSpecs struct {
 	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Elide     *ebpf.MapSpec `ebpf:"elide"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
-	Ships     *ebpf.MapSpec `ebpf:"ships"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
@@ -214,22 +214,22 @@ func (o *CaptureBasicObjects) Close() error {
 // It can be passed to LoadCaptureBasicObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureBasicMaps struct {
 	Counters  *ebpf.Map `ebpf:"counters"`
+	Elide     *ebpf.Map `ebpf:"elide"`
 	Events    *ebpf.Map `ebpf:"events"`
 	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
-	Ships     *ebpf.Map `ebpf:"ships"`
 	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
 func (m *CaptureBasicMaps) Close() error {
 	return _CaptureBasicClose(
 		m.Counters,
+		m.Elide,
 		m.Events,
 		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
-		m.Ships,
 		m.Staging,
 	)
 }

@@ -102,11 +102,11 @@ type CaptureCountStage struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	CaptureCountMapCounters        = "counters"
+	CaptureCountMapElide           = "elide"
 	CaptureCountMapEvents          = "events"
 	CaptureCountMapFlowstate       = "flowstate"
 	CaptureCountMapLostTotal       = "lost_total"
 	CaptureCountMapPorts           = "ports"
-	CaptureCountMapShips           = "ships"
 	CaptureCountMapStaging         = "staging"
 	CaptureCountProgCaptureEgress  = "capture_egress"
 	CaptureCountProgCaptureIngress = "capture_ingress"
@@ -173,11 +173,11 @@ type CaptureCountProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type CaptureCountMapSpecs struct {
 	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Elide     *ebpf.MapSpec `ebpf:"elide"`
 	Events    *ebpf.MapSpec `ebpf:"events"`
 	Flowstate *ebpf.MapSpec `ebpf:"flowstate"`
 	LostTotal *ebpf.MapSpec `ebpf:"lost_total"`
 	Ports     *ebpf.MapSpec `ebpf:"ports"`
-	Ships     *ebpf.MapSpec `ebpf:"ships"`
 	Staging   *ebpf.MapSpec `ebpf:"staging"`
 }
 
@@ -216,22 +216,22 @@ func (o *CaptureCountObjects) Close() error {
 // It can be passed to LoadCaptureCountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type CaptureCountMaps struct {
 	Counters  *ebpf.Map `ebpf:"counters"`
+	Elide     *ebpf.Map `ebpf:"elide"`
 	Events    *ebpf.Map `ebpf:"events"`
 	Flowstate *ebpf.Map `ebpf:"flowstate"`
 	LostTotal *ebpf.Map `ebpf:"lost_total"`
 	Ports     *ebpf.Map `ebpf:"ports"`
-	Ships     *ebpf.Map `ebpf:"ships"`
 	Staging   *ebpf.Map `ebpf:"staging"`
 }
 
 func (m *CaptureCountMaps) Close() error {
 	return _CaptureCountClose(
 		m.Counters,
+		m.Elide,
 		m.Events,
 		m.Flowstate,
 		m.LostTotal,
 		m.Ports,
-		m.Ships,
 		m.Staging,
 	)
 }

@@ -55,17 +55,20 @@ struct {
 	__uint(max_entries, 16384); // set by the loader
 } flowstate SEC(".maps");
 
-// ships: in count mode, the directions (by flowstate key) whose message
-// frames are shipped, headers and frame_keep body bytes, as without count
-// mode. Written by userspace (the request round trips, 3.0
-// subscriptions); the program only reads it, once per packet.
+// elide: in count mode, the directions (by flowstate key) whose message
+// frames are left out whole. The others ship them, headers and frame_keep
+// body bytes, as without count mode: a direction ships until userspace,
+// having read its sender's socket type in READY, writes its entry (not for
+// the request round trips and 3.0 subscriptions it needs), so that no
+// message it needs goes by while it learns of the READY. The program only
+// reads it, once per packet; userspace deletes the entry at the close.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct flow_key);
 	__type(value, __u8);
 	__uint(max_entries, 1); // set by the loader
 	__uint(map_flags, BPF_F_NO_PREALLOC); // few entries: memory as they come
-} ships SEC(".maps");
+} elide SEC(".maps");
 
 #endif // ZD_FLOWSTATE_H
 

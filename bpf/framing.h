@@ -63,8 +63,9 @@
 // many commands the kernel's counts may miss). It also keeps the time of
 // the last packet walked and the gaps it passed over (gaps, gap_bytes).
 // Of the directions it follows, message frames are left out whole,
-// headers included, unless userspace named the direction in the ships map
-// (read once per packet: then as without count mode); greetings and
+// headers included, if userspace named the direction in the elide map
+// (read once per packet; before that, and for the directions whose
+// messages it needs, they are shipped as without count mode); greetings and
 // commands are shipped whole. A packet is cut into pieces at each kept
 // header that follows a run of left-out frames: a piece is its kept bytes
 // then the run (a packet of nothing but messages is one record of no
@@ -457,7 +458,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	st = w->st;
 	if (count_only) {
 		w->counting = st->mode == MODE_FRAMES;
-		w->elides = frame_keep && !bpf_map_lookup_elem(&ships, &k);
+		w->elides = frame_keep && bpf_map_lookup_elem(&elide, &k);
 		if (w->n == 0)
 			return quiet_ack(w, &k, st);
 		st->zero_win = w->h.window == 0;

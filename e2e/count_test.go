@@ -58,7 +58,9 @@ func TestCountOnly(t *testing.T) {
 	ep = fmt.Sprintf("tcp://127.0.0.1:%d", req)
 	runPeers(t,
 		[]string{"-type", "rep", "-bind", ep, "-count", fmt.Sprint(trips)},
-		[]string{"-type", "req", "-connect", ep, "-count", fmt.Sprint(trips), "-size", fmt.Sprint(reqSize)})
+		// No pause before the first request: the kernel must ship it
+		// before userspace has seen the READY.
+		[]string{"-type", "req", "-connect", ep, "-count", fmt.Sprint(trips), "-size", fmt.Sprint(reqSize), "-wait", "0s"})
 	out, errOut := d.stop(t)
 	if !strings.Contains(errOut, "kernel counts messages (count mode)") {
 		t.Fatalf("-q alone did not turn count mode on:\n%s", errOut)
@@ -72,8 +74,8 @@ func TestCountOnly(t *testing.T) {
 	if !ok || r.msgs[0] != trips || r.msgs[1] != trips || r.errors+r.gaps+r.resyncs != 0 {
 		t.Errorf("REQ -> REP row %+v, want %d messages each way, no error, gap or resync\n%s", r, trips, out)
 	}
-	if !strings.Contains(out, "latency") {
-		t.Errorf("no request latency under the table: the REQ/REP messages did not reach userspace\n%s", out)
+	if want := fmt.Sprintf("(%d replies)", trips); !strings.Contains(out, want) {
+		t.Errorf("no request latency of %s under the table: the REQ/REP messages did not all reach userspace\n%s", want, out)
 	}
 	st := d.stats(t)
 	if st.RingDrops != 0 || st.Gaps != 0 {

@@ -68,8 +68,9 @@ type Config struct {
 	// the kernel follows, message frames are left out whole, headers
 	// included, and only counted (Segment.Counts, Capture.DirCounts):
 	// greetings, commands (whole), SYN, FIN, RST, zero windows and probes
-	// are shipped, pure ACKs without news are not. Directions named with
-	// Capture.ShipMessages ship their message frames as FrameKeep says.
+	// are shipped, pure ACKs without news are not. A direction ships its
+	// message frames as FrameKeep says until Capture.ShipMessages(p,
+	// false) tells the kernel to leave them out.
 	// Capture.CountOnly reports it on: it needs bpf_loop, and is refused
 	// on the socket backend (see Capture.CountOnly).
 	CountOnly bool
@@ -77,7 +78,7 @@ type Config struct {
 	// (or Marks) follows at once (least recently used forgotten first); 0
 	// means DefaultFlowStates. The kernel preallocates them: about 216
 	// bytes each (measured on 6.18), 3.5 MB for the default. In count
-	// mode the ships map takes up to as many entries, allocated as used.
+	// mode the elide map takes up to as many entries, allocated as used.
 	FlowStates int
 }
 

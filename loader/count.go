@@ -12,8 +12,8 @@ import (
 )
 
 // Count mode (Config.CountOnly): the kernel counts what it walks per
-// direction and ships no message frame of the directions it follows but
-// those ShipMessages names. See "Counting" in bpf/framing.h.
+// direction and ships no message frame of the directions it follows that
+// ShipMessages(p, false) named. See "Counting" in bpf/framing.h.
 
 // counts reports whether the program loaded for cfg (full: with bpf_loop)
 // runs in count mode.
@@ -143,11 +143,15 @@ func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 	return nil
 }
 
-// ShipMessages tells the kernel, in count mode, to ship (on true) the
-// message frames of p's direction (headers and Config.FrameKeep body
-// bytes), or (false) to leave them out again and forget the entry: the
-// caller removes what it added when the connection ends. It does nothing
-// when count mode is off. Same rules as Join for goroutines.
+// ShipMessages tells the kernel, in count mode, to leave the message
+// frames of p's direction out whole from now on (on false: they are only
+// counted), or (on true) to ship them again, headers and Config.FrameKeep
+// body bytes, as it does for every direction until told: the caller, which
+// reads the socket type in READY, says so for the directions whose
+// messages it does not need, and ships them again (forgetting the entry)
+// when the connection ends. It does nothing when count mode is off. If the
+// kernel's table is full, the direction keeps shipping. Same rules as
+// Join for goroutines.
 func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
 	if c.sets == nil {
 		return ErrJoinClosed
@@ -159,14 +163,14 @@ func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
 	if err != nil {
 		return err
 	}
-	if !on {
-		if err := c.first.Ships.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("ship messages of %v > %v no more: %w", p.Src, p.Dst, err)
+	if on {
+		if err := c.first.Elide.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
 		}
 		return nil
 	}
-	if err := c.first.Ships.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+	if err := c.first.Elide.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("leave the messages of %v > %v out: %w", p.Src, p.Dst, err)
 	}
 	return nil
 }

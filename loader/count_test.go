@@ -39,10 +39,46 @@ func countStream() (z *zmtpStream, want segment.Counts) {
 	return z, want
 }
 
+// countDir is the direction of the test streams, as the kernel keys it
+// (BPF_PROG_TEST_RUN hands packets in on interface 1).
+var countDir = JoinPoint{Ifindex: 1, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:7001")}
+
+// countProgram loads count mode's program, with countDir's messages left
+// out (ShipMessages false) if elide.
+func countProgram(t *testing.T, elide bool) (*testProgram, *Capture) {
+	t.Helper()
+	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}, true, 14, 0, 1<<16)
+	c := &Capture{sets: map[int]*bpf.CaptureObjects{14: &p.objs}, first: &p.objs, counting: true}
+	if elide {
+		if err := c.ShipMessages(countDir, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, c
+}
+
+// runFrames runs p's ingress program on frames.
+func (p *testProgram) runFrames(t *testing.T, frames [][]byte) {
+	t.Helper()
+	for _, f := range frames {
+		if _, err := p.objs.CaptureIngress.Run(&ebpf.RunOptions{Data: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runCounting runs count mode's program on frames of countDir, whose
+// messages it leaves out, and returns the records and counters.
 func runCounting(t *testing.T, frames [][]byte) ([]segment.Segment, Stats) {
 	t.Helper()
-	return runProgramStats(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}, true, 14, frames,
-		func(o *bpf.CaptureObjects) *ebpf.Program { return o.CaptureIngress }, -1)
+	p, _ := countProgram(t, true)
+	p.runFrames(t, frames)
+	segs := p.records(t, 50*time.Millisecond)
+	st, err := readCounters(&p.objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return segs, st
 }
 
 // TestCountModeLeavesMessagesOut runs count mode on a stream cut into
@@ -161,29 +197,20 @@ func TestCountModeQuietAcks(t *testing.T) {
 }
 
 // TestCountModeState reads the kernel's counts of a direction it follows
-// (DirCounts, EachDirCounts), names it in the ships map (ShipMessages:
-// its message frames are shipped from then on, headers and the kept
-// bytes, and still counted) and forgets it (ForgetDir).
+// (DirCounts, EachDirCounts), ships its message frames again
+// (ShipMessages true: headers and the kept bytes, still counted), and
+// forgets it (ForgetDir). A direction not named ships from its start.
 func TestCountModeState(t *testing.T) {
 	requireBPF(t)
 	z, want := countStream()
 	frames, _ := packets(t, z.b, nil)
-	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}.withDefaults(), true, 14, 0, 1<<16)
-	c := &Capture{sets: map[int]*bpf.CaptureObjects{14: &p.objs}, first: &p.objs, counting: true}
-	run := func(frames [][]byte) {
-		for _, f := range frames {
-			if _, err := p.objs.CaptureIngress.Run(&ebpf.RunOptions{Data: f}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	run(frames)
-	segs := p.records(t, 50*time.Millisecond)
-	ifindex := segs[0].Ifindex
-	dir := JoinPoint{Ifindex: ifindex, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:7001")}
+	p, c := countProgram(t, true)
+	p.runFrames(t, frames)
+	p.records(t, 50*time.Millisecond)
+	dir := countDir
 	got, err := c.DirCounts(dir)
 	if err != nil {
-		t.Fatalf("DirCounts %v: %v (records on interface %d)", dir, err, ifindex)
+		t.Fatalf("DirCounts %v: %v", dir, err)
 	}
 	if got.Counts != want || got.LastNs == 0 || got.Joined {
 		t.Errorf("DirCounts %+v, want %+v", got, want)
@@ -198,28 +225,39 @@ func TestCountModeState(t *testing.T) {
 		t.Errorf("EachDirCounts: %d directions, %v", n, err)
 	}
 
-	// Ship its messages from now on: one more message, of 1000 bytes.
+	// Ship its messages again: one more message, of 1000 bytes.
 	if err := c.ShipMessages(dir, true); err != nil {
 		t.Fatal(err)
 	}
 	more := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
 		seq: framingISN + 1 + uint32(len(z.b)), payload: string(append([]byte{0x02, 0, 0, 0, 0, 0, 0, 0x03, 0xe8}, pattern(1000, 9)...))})
-	run([][]byte{more})
-	segs = p.records(t, 50*time.Millisecond)
+	p.runFrames(t, [][]byte{more})
+	segs := p.records(t, 50*time.Millisecond)
 	if len(segs) != 1 || len(segs[0].Payload) != 9+framingKeep || segs[0].Counts.Whole || !segs[0].Boundary.Valid {
 		t.Fatalf("shipped: %+v, want the header and %d body bytes, marked", segs, framingKeep)
 	}
 	if k := segs[0].Counts; k.Messages != want.Messages+1 || k.Bytes != want.Bytes+1000 {
 		t.Errorf("counts after a shipped message %+v", k)
 	}
-	if err := c.ShipMessages(dir, false); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.ForgetDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.DirCounts(dir); !errors.Is(err, ErrNotFollowed) {
 		t.Errorf("DirCounts after ForgetDir: %v, want ErrNotFollowed", err)
+	}
+
+	// Not named: shipped as with kernel-side framing, counted all the same.
+	p2, c2 := countProgram(t, false)
+	p2.runFrames(t, frames)
+	segs = p2.records(t, 50*time.Millisecond)
+	have := kept(t, segs, z.b)
+	for _, h := range z.heads {
+		if !have[h[0]] {
+			t.Errorf("header at %d left out of a direction not named", h[0])
+		}
+	}
+	if got, err := c2.DirCounts(dir); err != nil || got.Counts != want {
+		t.Errorf("DirCounts of a direction not named %+v, %v; want %+v", got, err, want)
 	}
 }
 

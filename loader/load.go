@@ -67,7 +67,7 @@ func loadObjects(objs *bpf.CaptureObjects, p plan) error {
 			bpf.CaptureMapCounters:  p.share.Counters,
 			bpf.CaptureMapLostTotal: p.share.LostTotal,
 			bpf.CaptureMapFlowstate: p.share.Flowstate,
-			bpf.CaptureMapShips:     p.share.Ships,
+			bpf.CaptureMapElide:     p.share.Elide,
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
@@ -95,15 +95,15 @@ func loadObjects(objs *bpf.CaptureObjects, p plan) error {
 // walk frames), and the link-layer header length, ports, loopback index,
 // wake-up threshold and framing of p.
 func (p plan) editSpec(spec *ebpf.CollectionSpec) error {
-	walk, keep, states, counting, ships := uint8(0), uint32(0), uint32(1), uint8(0), uint32(1)
+	walk, keep, states, counting, elide := uint8(0), uint32(0), uint32(1), uint8(0), uint32(1)
 	if walks(p.cfg, p.full) {
 		walk, keep, states = 1, uint32(max(p.cfg.FrameKeep, 0)), uint32(p.cfg.FlowStates)
 	}
 	if counts(p.cfg, p.full) {
-		counting, ships = 1, uint32(p.cfg.FlowStates)
+		counting, elide = 1, uint32(p.cfg.FlowStates)
 	}
 	spec.Maps[bpf.CaptureMapFlowstate].MaxEntries = states
-	spec.Maps[bpf.CaptureMapShips].MaxEntries = ships
+	spec.Maps[bpf.CaptureMapElide].MaxEntries = elide
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return fmt.Errorf("count CPUs: %w", err)
@@ -171,7 +171,7 @@ func assignObjects(objs *bpf.CaptureObjects, coll *ebpf.Collection) {
 	take(&objs.Counters, bpf.CaptureMapCounters)
 	take(&objs.LostTotal, bpf.CaptureMapLostTotal)
 	take(&objs.Flowstate, bpf.CaptureMapFlowstate)
-	take(&objs.Ships, bpf.CaptureMapShips)
+	take(&objs.Elide, bpf.CaptureMapElide)
 	for name, dst := range map[string]**ebpf.Program{
 		bpf.CaptureProgCaptureIngress: &objs.CaptureIngress,
 		bpf.CaptureProgCaptureEgress:  &objs.CaptureEgress,

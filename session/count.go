@@ -111,9 +111,12 @@ func beyond(want, have zmtp.Counts) (zmtp.Counts, bool) {
 }
 
 // noteJoin keeps, as direction d is joined, the decoder's counts: the
-// kernel counts from the join point on.
+// kernel counts from the join point on. In count mode the direction's
+// messages are left out from there: its READY was never seen (a joined
+// REQ/REP has no round trips measured).
 func (s *session) noteJoin(d segment.Dir) {
 	s.dirs[d].more().kbase = s.zc.Decoder(d).Counts()
+	s.elide(d)
 }
 
 // counts returns the exact counts of direction d now: the decoder's (what
@@ -158,9 +161,11 @@ func shipsMessages(sender string) bool {
 }
 
 // countEvent looks, in count mode, at the events that tell a direction's
-// sender's socket type: a READY (3.x) or a 2.0 greeting. If its message
-// frames must reach userspace (shipsMessages), the kernel is told, and
-// told to forget at the close.
+// sender's socket type: a READY (3.x) or a 2.0 greeting. The kernel ships
+// every direction's message frames until told otherwise (so that none it
+// needs goes by before the READY reaches userspace): unless they must
+// reach userspace (shipsMessages), it is told to leave them out from now
+// on, and to forget at the close.
 func (s *session) countEvent(d segment.Dir, ev zmtp.Event) {
 	var sender []byte
 	switch e := ev.(type) {
@@ -174,16 +179,25 @@ func (s *session) countEvent(d segment.Dir, ev zmtp.Event) {
 			}
 		}
 	case *zmtp.Greeting:
-		sender = []byte(e.SocketType)
+		sender = []byte(e.SocketType) // 2.0's; "" for 3.x, which says it in READY
 	default:
 		return
 	}
-	kc := s.counter()
-	if kc == nil || s.dirs[d].shipping || !shipsMessages(string(sender)) {
+	if len(sender) == 0 || shipsMessages(string(sender)) {
 		return
 	}
-	if kc.ShipMessages(s.point(d), true) == nil {
-		s.dirs[d].shipping = true
+	s.elide(d)
+}
+
+// elide tells the kernel, in count mode, to leave direction d's message
+// frames out whole from now on.
+func (s *session) elide(d segment.Dir) {
+	kc := s.counter()
+	if kc == nil || s.dirs[d].elided {
+		return
+	}
+	if kc.ShipMessages(s.point(d), false) == nil {
+		s.dirs[d].elided = true
 	}
 }
 
@@ -211,9 +225,9 @@ func (s *session) countClose(seg *segment.Segment) {
 			s.syncCounts(segment.Dir(d), &now.Counts)
 		}
 		_ = kc.ForgetDir(p) // gone already (evicted) is no error
-		if ds.shipping {
-			_ = kc.ShipMessages(p, false)
-			ds.shipping = false
+		if ds.elided {
+			_ = kc.ShipMessages(p, true) // forgets the entry
+			ds.elided = false
 		}
 	}
 }

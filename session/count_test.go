@@ -164,8 +164,9 @@ func TestCountModeSession(t *testing.T) {
 	}
 }
 
-// TestCountModeShips checks that the senders whose messages userspace
-// needs (a REP here) are named to the kernel, and forgotten at the close.
+// TestCountModeShips checks that the kernel is told to leave out the
+// messages of the senders whose messages userspace does not need (a PUSH
+// here), not those of a REQ, and to ship them again (forget) at the close.
 func TestCountModeShips(t *testing.T) {
 	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
 	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
@@ -179,12 +180,15 @@ func TestCountModeShips(t *testing.T) {
 		k.Frames++
 		f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00"+string(rune(len(typ)))+typ), true, true, k)
 	}
-	if !fc.ships[cli] || fc.ships[srv] {
-		t.Fatalf("ships %v: want the REQ's direction only", fc.ships)
+	if on, told := fc.ships[srv]; !told || on {
+		t.Errorf("the PUSH's direction: told %v, ship %v; want told to leave its messages out", told, on)
+	}
+	if _, told := fc.ships[cli]; told {
+		t.Errorf("the REQ's direction was told: %v", fc.ships)
 	}
 	s.Close(segment.Finished, &segment.Segment{Time: time.Unix(2, 0)})
-	if fc.ships[cli] {
-		t.Errorf("the REQ's direction still ships after the close")
+	if !fc.ships[srv] {
+		t.Errorf("the PUSH's direction not shipped again (forgotten) at the close")
 	}
 }
 

@@ -46,9 +46,9 @@ type dirSync struct {
 	justMarked bool // a mark came right before this delivery
 	baseOK     bool // base is valid
 	// counted: the kernel's counts reached the decoder (count mode, see
-	// count.go); shipping: the kernel was told to ship the direction's
-	// message frames (countEvent).
-	counted, shipping bool
+	// count.go); elided: the kernel was told to leave the direction's
+	// message frames out (countEvent).
+	counted, elided bool
 	unmarked          int8
 	// Joins tried for a direction the kernel does not follow.
 	joinTries int8
