@@ -49,7 +49,7 @@ type dirSync struct {
 	// count.go); elided: the kernel was told to leave the direction's
 	// message frames out (countEvent).
 	counted, elided bool
-	unmarked          int8
+	unmarked        int8
 	// Joins tried for a direction the kernel does not follow.
 	joinTries int8
 	// base is the kernel's message count less the decoder's
