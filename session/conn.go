@@ -59,7 +59,10 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		return
 	}
 	if s.joiner != nil {
-		s.countEvent(d, ev)
+		switch ev.(type) {
+		case *zmtp.Command, *zmtp.Greeting: // not per message: see count.go
+			s.countEvent(d, ev)
+		}
 	}
 	notes := s.learn.event(d, s.seg.Time, ev)
 	s.out.event(s.line(d, s.seg.Time, notes), ev, !resync)
