@@ -200,3 +200,52 @@ func TestCountOnlyStall(t *testing.T) {
 	}
 	t.Logf("stalled %v for a PULL stopped %v", got, stopped)
 }
+
+// TestCountOnlyJoined starts -q alone while a libzmq PUSH is already
+// sending (one message every 2 ms): the kernel counts from the point
+// zmtpdump joined the direction at, so the row counts at least every
+// message that arrived a second after zmtpdump said it was listening and
+// none sent before it started, without an error.
+func TestCountOnlyJoined(t *testing.T) {
+	requireLive(t)
+	const n = 2000
+	port := freePort(t)
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep, "-count", fmt.Sprint(n), "-print", "-timeout", "60s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pull.Kill)
+	time.Sleep(100 * time.Millisecond)
+	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(n), "-interval", "2ms", "-timeout", "60s")
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
+	if err := pull.WaitCount(100, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status", "never")
+	listening := time.Now()
+	if err := push.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Wait(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := d.stop(t)
+	if !strings.Contains(errOut, "(count mode)") {
+		t.Fatalf("not in count mode:\n%s", errOut)
+	}
+	lo := len(pull.Between(listening.Add(time.Second), time.Now()))
+	hi := len(pull.Between(started, time.Now()))
+	var row countRow
+	for _, r := range countRows(t, out) {
+		row = r
+	}
+	if row.msgs[0] < uint64(lo) || row.msgs[0] > uint64(hi) || row.errors != 0 {
+		t.Errorf("row %+v: want between %d and %d messages, no error\n%s\n%s", row, lo, hi, out, errOut)
+	}
+	t.Logf("counted %d messages of the %d that arrived after zmtpdump started (%d a second after it listened)", row.msgs[0], hi, lo)
+}
