@@ -77,7 +77,8 @@ type CaptureFlowState struct {
 	Elide    uint8
 	ZeroWin  uint8
 	Joined   uint8
-	Pad      [5]uint8
+	Quiet    uint8
+	Pad      [4]uint8
 }
 
 type CaptureRecCounts struct {

@@ -48,7 +48,8 @@ type CaptureBasicFlowState struct {
 	Elide    uint8
 	ZeroWin  uint8
 	Joined   uint8
-	Pad      [5]uint8
+	Quiet    uint8
+	Pad      [4]uint8
 }
 
 type CaptureBasicStage struct {

@@ -45,7 +45,8 @@ struct flow_state {
 	__u8 elide;      // count mode: the current frame is left out whole
 	__u8 zero_win;   // count mode: the last window this direction's sender advertised was 0
 	__u8 joined;     // the walk began at a join point, not at the SYN
-	__u8 _pad[5];
+	__u8 quiet;      // count mode: READY named a sender whose messages are left out (ready_quiet)
+	__u8 _pad[4];
 };
 
 struct {

@@ -63,9 +63,11 @@
 // many commands the kernel's counts may miss). It also keeps the time of
 // the last packet walked and the gaps it passed over (gaps, gap_bytes).
 // Of the directions it follows, message frames are left out whole,
-// headers included, if userspace named the direction in the elide map
-// (read once per packet; before that, and for the directions whose
-// messages it needs, they are shipped as without count mode); greetings and
+// headers included, once the direction's READY named a sender whose
+// messages userspace does not need (ready_quiet: the kernel reads the
+// Socket-Type property) or userspace named the direction in the elide map
+// (read once per packet); before that, and for the directions whose
+// messages it needs, they are shipped as without count mode; greetings and
 // commands are shipped whole. A packet is cut into pieces at each kept
 // header that follows a run of left-out frames: a piece is its kept bytes
 // then the run (a packet of nothing but messages is one record of no
@@ -140,6 +142,53 @@ static __always_inline void begin_frame(struct flow_state *st, __u64 len)
 #define NAME4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
 
 #ifdef ZD_COUNT
+// ready_quiet reads the socket type of the READY whose body (of len
+// bytes, have of them in the packet) starts at payload offset at, when its
+// first property is Socket-Type (libzmq's always is) and whole in the
+// packet: a sender whose messages userspace does not need has them left out
+// from the next packet on (st->quiet), without waiting for userspace to
+// say so (the elide map) while the first ones go by. Those needed are
+// session.shipsMessages': REQ, REP, DEALER, ROUTER, SUB, XSUB; the same
+// list, kept in step by hand.
+static __noinline void ready_quiet(struct walk *w, struct flow_state *st, __u32 at, __u64 len, __u32 have)
+{
+	__u8 *b = w->stage->rec.data;
+	__u32 v;
+
+	// 5 READY 11 Socket-Type, the value's length (4 bytes), the value.
+	if (have < 22 || len < 22 || bpf_skb_load_bytes(w->skb, w->base + at, b, 22) < 0)
+		return;
+	if (NAME4(b[1], b[2], b[3], b[4]) != NAME4('R', 'E', 'A', 'D') || b[5] != 'Y' || b[6] != 11 ||
+	    NAME4(b[7], b[8], b[9], b[10]) != NAME4('S', 'o', 'c', 'k') ||
+	    NAME4(b[11], b[12], b[13], b[14]) != NAME4('e', 't', '-', 'T') || b[15] != 'y' || b[16] != 'p' || b[17] != 'e' ||
+	    b[18] || b[19] || b[20])
+		return;
+	switch (b[21]) {
+	case 3:
+		if (have < 25 || len < 25 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 3) < 0)
+			return;
+		v = NAME4(b[0], b[1], b[2], 0);
+		if (v == NAME4('R', 'E', 'Q', 0) || v == NAME4('R', 'E', 'P', 0) || v == NAME4('S', 'U', 'B', 0))
+			return;
+		break;
+	case 4:
+		if (have < 26 || len < 26 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 4) < 0)
+			return;
+		if (NAME4(b[0], b[1], b[2], b[3]) == NAME4('X', 'S', 'U', 'B'))
+			return;
+		break;
+	case 6:
+		if (have < 28 || len < 28 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 6) < 0)
+			return;
+		v = NAME4(b[2], b[3], b[4], b[5]);
+		if ((b[0] == 'D' && b[1] == 'E' && v == NAME4('A', 'L', 'E', 'R')) ||
+		    (b[0] == 'R' && b[1] == 'O' && v == NAME4('U', 'T', 'E', 'R')))
+			return;
+		break;
+	}
+	st->quiet = 1;
+}
+
 // count_command counts the command whose body (of len bytes) starts at
 // payload offset at, by its name: PING, PONG, SUBSCRIBE, CANCEL, other
 // names not at all. A name not whole in the packet is counted as unnamed.
@@ -158,6 +207,10 @@ static __noinline void count_command(struct walk *w, struct flow_state *st, __u3
 	if (bpf_skb_load_bytes(w->skb, w->base + at, nm, 1) < 0)
 		return;
 	want = 1 + nm[0];
+	if (nm[0] == 5) {
+		ready_quiet(w, st, at, len, have); // READY is no counted kind
+		return;
+	}
 	if ((nm[0] != 4 && nm[0] != 6 && nm[0] != 9) || len < want)
 		return; // a name of another length: not counted by kind
 	if (have < want) {
@@ -458,7 +511,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	st = w->st;
 	if (count_only) {
 		w->counting = st->mode == MODE_FRAMES;
-		w->elides = frame_keep && bpf_map_lookup_elem(&elide, &k);
+		w->elides = frame_keep && (st->quiet || bpf_map_lookup_elem(&elide, &k));
 		if (w->n == 0)
 			return quiet_ack(w, &k, st);
 		st->zero_win = w->h.window == 0;

@@ -57,6 +57,10 @@ type DirCounts struct {
 	// Joined reports that the kernel began at a join point (Capture.Join),
 	// not at the SYN: the counts start there.
 	Joined bool
+	// InMessage reports that the direction's last walked byte is inside
+	// a unit, as zmtp.Decoder.InMessage says: a frame header, a frame or
+	// command body, or between the frames of a multipart message.
+	InMessage bool
 }
 
 // ErrNotFollowed is returned by DirCounts for a direction the kernel does
@@ -70,6 +74,7 @@ func dirCountsOf(st *bpf.CaptureFlowState) DirCounts {
 			Commands: [4]uint64{uint64(st.Cmds[0]), uint64(st.Cmds[1]), uint64(st.Cmds[2]), uint64(st.Cmds[3])},
 			Unnamed:  uint64(st.Unnamed)},
 		LastNs: st.LastNs, Gaps: uint64(st.Gaps), GapBytes: st.GapBytes, Joined: st.Joined != 0,
+		InMessage: st.InMsg != 0 || st.BodyLeft != 0 || st.HdrNeed != 0,
 	}
 }
 

@@ -197,9 +197,7 @@ func TestCountModeQuietAcks(t *testing.T) {
 }
 
 // TestCountModeState reads the kernel's counts of a direction it follows
-// (DirCounts, EachDirCounts), ships its message frames again
-// (ShipMessages true: headers and the kept bytes, still counted), and
-// forgets it (ForgetDir). A direction not named ships from its start.
+// (DirCounts, EachDirCounts) and forgets it (ForgetDir).
 func TestCountModeState(t *testing.T) {
 	requireBPF(t)
 	z, want := countStream()
@@ -212,7 +210,7 @@ func TestCountModeState(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DirCounts %v: %v", dir, err)
 	}
-	if got.Counts != want || got.LastNs == 0 || got.Joined {
+	if got.Counts != want || got.LastNs == 0 || got.Joined || got.InMessage {
 		t.Errorf("DirCounts %+v, want %+v", got, want)
 	}
 	n := 0
@@ -224,40 +222,59 @@ func TestCountModeState(t *testing.T) {
 	}); err != nil || n != 1 {
 		t.Errorf("EachDirCounts: %d directions, %v", n, err)
 	}
-
-	// Ship its messages again: one more message, of 1000 bytes.
-	if err := c.ShipMessages(dir, true); err != nil {
-		t.Fatal(err)
-	}
-	more := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
-		seq: framingISN + 1 + uint32(len(z.b)), payload: string(append([]byte{0x02, 0, 0, 0, 0, 0, 0, 0x03, 0xe8}, pattern(1000, 9)...))})
-	p.runFrames(t, [][]byte{more})
-	segs := p.records(t, 50*time.Millisecond)
-	if len(segs) != 1 || len(segs[0].Payload) != 9+framingKeep || segs[0].Counts.Whole || !segs[0].Boundary.Valid {
-		t.Fatalf("shipped: %+v, want the header and %d body bytes, marked", segs, framingKeep)
-	}
-	if k := segs[0].Counts; k.Messages != want.Messages+1 || k.Bytes != want.Bytes+1000 {
-		t.Errorf("counts after a shipped message %+v", k)
-	}
 	if err := c.ForgetDir(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.DirCounts(dir); !errors.Is(err, ErrNotFollowed) {
 		t.Errorf("DirCounts after ForgetDir: %v, want ErrNotFollowed", err)
 	}
+}
 
-	// Not named: shipped as with kernel-side framing, counted all the same.
-	p2, c2 := countProgram(t, false)
-	p2.runFrames(t, frames)
-	segs = p2.records(t, 50*time.Millisecond)
-	have := kept(t, segs, z.b)
+// TestCountModeReady checks who decides to leave a direction's messages
+// out. Not named in the elide map, a PUSH's are shipped until its READY
+// (whose Socket-Type the kernel reads), then left out from the next
+// packet on; a REQ's are shipped, until userspace names the direction
+// (ShipMessages false). Both are counted all along.
+func TestCountModeReady(t *testing.T) {
+	requireBPF(t)
+	z, want := countStream()
+	frames, offs := packets(t, z.b, nil)
+	p, c := countProgram(t, false)
+	p.runFrames(t, frames)
+	have := kept(t, p.records(t, 50*time.Millisecond), z.b)
 	for _, h := range z.heads {
-		if !have[h[0]] {
-			t.Errorf("header at %d left out of a direction not named", h[0])
+		if inFirst := h[0] < offs[2]; have[h[0]] != (inFirst || z.b[h[0]]&0x04 != 0) {
+			t.Errorf("PUSH: header at %d kept %v: want the first packet's and the commands'", h[0], have[h[0]])
 		}
 	}
-	if got, err := c2.DirCounts(dir); err != nil || got.Counts != want {
-		t.Errorf("DirCounts of a direction not named %+v, %v; want %+v", got, err, want)
+	if got, err := c.DirCounts(countDir); err != nil || got.Counts != want {
+		t.Errorf("PUSH: counts %+v, %v; want %+v", got, err, want)
+	}
+
+	req := &zmtpStream{b: greeting3()}
+	req.frame(0x04, []byte("\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ"))
+	for i := 0; i < 30; i++ {
+		req.frame(0x01, nil)
+		req.frame(0, pattern(100, i))
+	}
+	frames, _ = packets(t, req.b, nil)
+	p, c = countProgram(t, false)
+	p.runFrames(t, frames)
+	have = kept(t, p.records(t, 50*time.Millisecond), req.b)
+	for _, h := range req.heads {
+		if !have[h[0]] {
+			t.Errorf("REQ: header at %d left out", h[0])
+		}
+	}
+	if err := c.ShipMessages(countDir, false); err != nil {
+		t.Fatal(err)
+	}
+	more := buildFrame(t, frameSpec{sport: 40000, dport: 7001, flags: segment.ACK | segment.PSH,
+		seq: framingISN + 1 + uint32(len(req.b)), payload: "\x01\x00\x00\x03abc"})
+	p.runFrames(t, [][]byte{more})
+	segs := p.records(t, 50*time.Millisecond)
+	if len(segs) != 1 || len(segs[0].Payload) != 0 || !segs[0].Counts.Whole || segs[0].Counts.Messages != 31 {
+		t.Errorf("REQ named in the elide map: %+v, want its message left out whole, and counted", segs)
 	}
 }
 

@@ -223,6 +223,12 @@ func (s *session) countClose(seg *segment.Segment) {
 		p := s.point(segment.Dir(d))
 		if now, err := kc.DirCounts(p); err == nil && ds.counted {
 			s.syncCounts(segment.Dir(d), &now.Counts)
+			// Whether the direction ends inside a message (diagnosis's
+			// reset-mid-message) is the kernel's to say after frames
+			// left out whole: the decoder knows what it was before.
+			if dec := s.zc.Decoder(segment.Dir(d)); !dec.Searching() && !dec.Done() {
+				dec.Boundary(!now.InMessage, nil)
+			}
 		}
 		_ = kc.ForgetDir(p) // gone already (evicted) is no error
 		if ds.elided {
