@@ -155,9 +155,10 @@ func (c *jsonCounts) add(line []byte) {
 }
 
 // ringRecordOverhead is what a ring-buffer record costs beyond its payload:
-// the 8-byte BPF ring buffer header and the 112-byte event header
-// (loader/record.go), ignoring the padding to 8 bytes.
-const ringRecordOverhead = 8 + 112
+// the 8-byte BPF ring buffer header and the 160-byte record header (the
+// event header and its counts, loader/record.go), ignoring the padding to
+// 8 bytes.
+const ringRecordOverhead = 8 + 160
 
 // ringHeader is the BPF ring buffer's own header of each record, which the
 // kernel's byte count (event header and payload) leaves out.
