@@ -143,82 +143,91 @@ static __always_inline void begin_frame(struct flow_state *st, __u64 len)
 
 #ifdef ZD_COUNT
 // ready_quiet reads the socket type of the READY whose body (of len
-// bytes, have of them in the packet) starts at payload offset at, when its
+// bytes, have of them in the packet) starts at skb offset off, when its
 // first property is Socket-Type (libzmq's always is) and whole in the
 // packet: a sender whose messages userspace does not need has them left out
-// from the next packet on (st->quiet), without waiting for userspace to
-// say so (the elide map) while the first ones go by. Those needed are
+// from the next packet on (stage->st.quiet), without waiting for userspace
+// to say so (the elide map) while the first ones go by. Those needed are
 // session.shipsMessages': REQ, REP, DEALER, ROUTER, SUB, XSUB; the same
-// list, kept in step by hand.
-static __noinline void ready_quiet(struct walk *w, struct flow_state *st, __u32 at, __u64 len, __u32 have)
+// list, kept in step by hand. A global function, as count_command.
+__noinline int ready_quiet(struct __sk_buff *skb, struct stage *stage, __u32 off, __u32 have, __u64 len)
 {
-	__u8 *b = w->stage->rec.data;
+	__u8 *b;
 	__u32 v;
 
+	if (!skb || !stage)
+		return 0;
+	b = stage->rec.data;
 	// 5 READY 11 Socket-Type, the value's length (4 bytes), the value.
-	if (have < 22 || len < 22 || bpf_skb_load_bytes(w->skb, w->base + at, b, 22) < 0)
-		return;
+	if (have < 22 || len < 22 || bpf_skb_load_bytes(skb, off, b, 22) < 0)
+		return 0;
 	if (NAME4(b[1], b[2], b[3], b[4]) != NAME4('R', 'E', 'A', 'D') || b[5] != 'Y' || b[6] != 11 ||
 	    NAME4(b[7], b[8], b[9], b[10]) != NAME4('S', 'o', 'c', 'k') ||
 	    NAME4(b[11], b[12], b[13], b[14]) != NAME4('e', 't', '-', 'T') || b[15] != 'y' || b[16] != 'p' || b[17] != 'e' ||
 	    b[18] || b[19] || b[20])
-		return;
+		return 0;
 	switch (b[21]) {
 	case 3:
-		if (have < 25 || len < 25 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 3) < 0)
-			return;
+		if (have < 25 || len < 25 || bpf_skb_load_bytes(skb, off + 22, b, 3) < 0)
+			return 0;
 		v = NAME4(b[0], b[1], b[2], 0);
 		if (v == NAME4('R', 'E', 'Q', 0) || v == NAME4('R', 'E', 'P', 0) || v == NAME4('S', 'U', 'B', 0))
-			return;
+			return 0;
 		break;
 	case 4:
-		if (have < 26 || len < 26 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 4) < 0)
-			return;
+		if (have < 26 || len < 26 || bpf_skb_load_bytes(skb, off + 22, b, 4) < 0)
+			return 0;
 		if (NAME4(b[0], b[1], b[2], b[3]) == NAME4('X', 'S', 'U', 'B'))
-			return;
+			return 0;
 		break;
 	case 6:
-		if (have < 28 || len < 28 || bpf_skb_load_bytes(w->skb, w->base + at + 22, b, 6) < 0)
-			return;
+		if (have < 28 || len < 28 || bpf_skb_load_bytes(skb, off + 22, b, 6) < 0)
+			return 0;
 		v = NAME4(b[2], b[3], b[4], b[5]);
 		if ((b[0] == 'D' && b[1] == 'E' && v == NAME4('A', 'L', 'E', 'R')) ||
 		    (b[0] == 'R' && b[1] == 'O' && v == NAME4('U', 'T', 'E', 'R')))
-			return;
+			return 0;
 		break;
 	}
-	st->quiet = 1;
+	stage->st.quiet = 1;
+	return 0;
 }
 
-// count_command counts the command whose body (of len bytes) starts at
-// payload offset at, by its name: PING, PONG, SUBSCRIBE, CANCEL, other
-// names not at all. A name not whole in the packet is counted as unnamed.
-static __noinline void count_command(struct walk *w, struct flow_state *st, __u32 at, __u64 len)
+// count_command counts the command whose body (of len bytes, have of them
+// in the packet) starts at skb offset off, by its name: PING, PONG,
+// SUBSCRIBE, CANCEL, other names not at all (a READY is read by
+// ready_quiet). A name not whole in the packet is counted as unnamed. The
+// state counted is the walk's (stage->st); the name is loaded into the
+// record's payload buffer, free between records (the stack has no room to
+// spare). A global function: the verifier checks it once, not at every
+// frame_step state that calls it.
+__noinline int count_command(struct __sk_buff *skb, struct stage *stage, __u32 off, __u32 have, __u64 len)
 {
-	// The name is loaded into the record's payload buffer, free between
-	// records: the stack has no room to spare.
-	__u8 *nm = w->stage->rec.data;
-	__u32 have, want;
+	struct flow_state *st;
+	__u8 *nm;
+	__u32 want;
 
-	if (at >= w->n) {
+	if (!skb || !stage)
+		return 0;
+	st = &stage->st;
+	nm = stage->rec.data;
+	if (have == 0) {
 		st->unnamed++;
-		return;
+		return 0;
 	}
-	have = w->n - at;
-	if (bpf_skb_load_bytes(w->skb, w->base + at, nm, 1) < 0)
-		return;
+	if (bpf_skb_load_bytes(skb, off, nm, 1) < 0)
+		return 0;
 	want = 1 + nm[0];
-	if (nm[0] == 5) {
-		ready_quiet(w, st, at, len, have); // READY is no counted kind
-		return;
-	}
+	if (nm[0] == 5)
+		return ready_quiet(skb, stage, off, have, len); // READY is no counted kind
 	if ((nm[0] != 4 && nm[0] != 6 && nm[0] != 9) || len < want)
-		return; // a name of another length: not counted by kind
+		return 0; // a name of another length: not counted by kind
 	if (have < want) {
 		st->unnamed++;
-		return;
+		return 0;
 	}
-	if (bpf_skb_load_bytes(w->skb, w->base + at, nm, nm[0] == 4 ? 5 : nm[0] == 6 ? 7 : 10) < 0)
-		return;
+	if (bpf_skb_load_bytes(skb, off, nm, nm[0] == 4 ? 5 : nm[0] == 6 ? 7 : 10) < 0)
+		return 0;
 	if (nm[0] == 4) {
 		__u32 v = NAME4(nm[1], nm[2], nm[3], nm[4]);
 
@@ -233,6 +242,7 @@ static __noinline void count_command(struct walk *w, struct flow_state *st, __u3
 	} else if (NAME4(nm[1], nm[2], nm[3], nm[4]) == NAME4('C', 'A', 'N', 'C') && nm[5] == 'E' && nm[6] == 'L') {
 		st->cmds[3]++;
 	}
+	return 0;
 }
 
 #endif // ZD_COUNT
@@ -245,21 +255,10 @@ static __always_inline void begin_any(struct walk *w, struct flow_state *st, __u
 	begin_frame(st, len);
 #ifdef ZD_COUNT
 	if (count_only && cmd)
-		count_command(w, st, at, len);
+		count_command(w->skb, w->stage, w->base + at, at < w->n ? w->n - at : 0, len);
 #else
 	(void)cmd;
 #endif
-}
-
-// keep_from ends a run of frames left out whole before a kept header at
-// payload offset i: the piece, its kept bytes then the run, is shipped.
-static __always_inline void keep_from(struct walk *w, __u32 i)
-{
-	if (!w->eliding)
-		return;
-	ship_span(w, w->piece, w->cut - w->piece, i - w->piece);
-	w->piece = i;
-	w->eliding = 0;
 }
 
 // give_up stops the walk: the rest of the packet is shipped, the flow is
@@ -314,7 +313,7 @@ static long frame_step(__u32 idx, void *ctx)
 			return give_up(w); // a command with MORE
 		// A frame header starts at i. In count mode a message frame is
 		// left out whole: the run of such frames ends at the next kept
-		// header (keep_from). A kept one stays in its record's first
+		// header. A kept one stays in its record's first
 		// MAX_PAYLOAD kept bytes, marked if it is the record's first.
 		// Either is counted.
 		st->elide = count_only && w->elides && !st->first && !(b[0] & ZF_COMMAND);
@@ -323,13 +322,14 @@ static long frame_step(__u32 idx, void *ctx)
 				w->eliding = 1;
 				w->cut = i;
 			}
-		} else {
-			if (count_only)
-				keep_from(w, i);
-			if (i - w->piece >= MAX_PAYLOAD) {
-				ship_span(w, w->piece, i - w->piece, i - w->piece);
-				w->piece = i;
-			}
+		} else if ((count_only && w->eliding) || i - w->piece >= MAX_PAYLOAD) {
+			// The piece before: kept bytes then a run of frames left
+			// out whole (count mode), or kept bytes that would put
+			// this header past MAX_PAYLOAD. One call site: the
+			// verifier walks ship_span at each.
+			ship_span(w, w->piece, (count_only && w->eliding ? w->cut : i) - w->piece, i - w->piece);
+			w->piece = i;
+			w->eliding = 0;
 		}
 		if (!(count_only && st->elide) && !w->h.mark) {
 			// Pending in the records' template (see ship()).
@@ -577,10 +577,8 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 	}
 	w->counting = count_only && st->mode == MODE_FRAMES; // the greeting may end here
 	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
-	if (count_only && w->eliding)
-		ship_span(w, w->piece, w->cut - w->piece, w->n - w->piece);
-	else if (w->piece < w->n)
-		ship_span(w, w->piece, w->n - w->piece, w->n - w->piece);
+	if (w->piece < w->n) // kept bytes, then (count mode) a run left out whole
+		ship_span(w, w->piece, (count_only && w->eliding ? w->cut : w->n) - w->piece, w->n - w->piece);
 	st->expect = w->seq + w->n;
 	if (st->mode == MODE_OFF) {
 		count(CNT_UNFRAMED);
