@@ -12,8 +12,10 @@ import (
 )
 
 // Count mode (Config.CountOnly): the kernel counts what it walks per
-// direction and ships no message frame of the directions it follows that
-// ShipMessages(p, false) named. See "Counting" in bpf/framing.h.
+// direction, and leaves out the message frames of the directions it
+// follows whose READY named a sender whose messages are not needed (the
+// kernel reads it) or that ShipMessages(p, false) named. See "Counting" in
+// bpf/framing.h.
 
 // counts reports whether the program loaded for cfg (full: with bpf_loop)
 // runs in count mode.
@@ -150,11 +152,13 @@ func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 
 // ShipMessages tells the kernel, in count mode, to leave the message
 // frames of p's direction out whole from now on (on false: they are only
-// counted), or (on true) to ship them again, headers and Config.FrameKeep
-// body bytes, as it does for every direction until told: the caller, which
-// reads the socket type in READY, says so for the directions whose
-// messages it does not need, and ships them again (forgetting the entry)
-// when the connection ends. It does nothing when count mode is off. If the
+// counted), or (on true) to forget that: it ships every direction's, headers
+// and Config.FrameKeep body bytes, until told, or until the direction's
+// READY names a sender whose messages are not needed (the kernel reads the
+// Socket-Type property itself when it comes first and whole in a packet,
+// and then leaves them out whatever the entry says). The caller, which
+// decodes READY, names the directions whose messages it does not need, and
+// forgets the entry when the connection ends. It does nothing when count mode is off. If the
 // kernel's table is full, the direction keeps shipping. Same rules as
 // Join for goroutines.
 func (c *Capture) ShipMessages(p JoinPoint, on bool) error {

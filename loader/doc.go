@@ -18,7 +18,7 @@
 // walks and leaves message frames out whole: each Segment of a followed
 // direction carries the direction's cumulative counts (Segment.Counts),
 // Capture.DirCounts and EachDirCounts read them from the kernel's state,
-// Capture.ShipMessages names directions whose messages are still shipped,
+// Capture.ShipMessages names directions whose messages are left out,
 // and Capture.ForgetDir removes a closed direction's state.
 //
 // A Capture may run in another network namespace (Config.Netns): the

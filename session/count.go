@@ -24,6 +24,12 @@ import (
 // (counts from 0, as the decoder's), or a join point (Capture.Join), from
 // which on the kernel counts what the decoder had not: the decoder's
 // counts at the join are the base the kernel's add to (dirRare.kbase).
+//
+// Which directions' message frames still reach userspace: the kernel ships
+// every direction's until its READY names a sender whose messages are not
+// needed (shipsMessages; the kernel reads the Socket-Type itself when it
+// can, see ready_quiet in bpf/framing.h, and the session tells it too:
+// countEvent), so that none that is needed goes by unseen.
 
 // kernelCounter is what a session asks of the capture in count mode.
 type kernelCounter interface {
