@@ -76,7 +76,9 @@
 // it covers (rec_counts, COUNT_VALID), and says with COUNT_WHOLE that the
 // bytes it leaves out are of frames left out whole. So userspace passes
 // them without losing its place (the next kept byte is a header, marked:
-// it resumes there, without a resync), and its counts are exact at every
+// it resumes there, without a resync; a packet that comes after the walk
+// passed its bytes over inside a frame left out whole is one such record
+// too), and its counts are exact at every
 // record, also after a ring loss: the counts are cumulative, the loss took
 // only records. A FIN or RST does not delete the direction's entry in this
 // mode: userspace reads the final counts at the connection's close, also
