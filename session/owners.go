@@ -17,6 +17,8 @@ type owners struct {
 	comm string
 	// gate applies pid and comm to the packets of -w and -v.
 	gate ownerGate
+	// pods finds the pod labels of --metrics-pod-labels (nil: off).
+	pods *podLabels
 }
 
 // endsTracker finds the processes owning the two ends of a connection
