@@ -212,9 +212,11 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	if c.Framing() {
 		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
 	}
+	// Scrapes answered before the start-up line: a readiness probe on
+	// /metrics turns ready once capturing.
+	p.met.serve(c, stderr)
 	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
 		where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
-	p.met.serve(c, stderr)
 	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 
