@@ -174,6 +174,10 @@ func (r *Registry) Open(server netip.AddrPort) *Conn {
 	return c
 }
 
+// Settled reports that the connection's labels are fixed: Update and
+// Close ignore the labels they are given from then on. For the owner.
+func (c *Conn) Settled() bool { return c.svc != nil }
+
 // RoundTrips returns how many round trips RoundTrip counted.
 func (c *Conn) RoundTrips() uint64 { return c.rtts }
 

@@ -220,7 +220,11 @@ func (s *session) publish(now time.Time) {
 	if s.met == nil || s.own.skip {
 		return
 	}
-	s.met.Update(s.metricLabels(), s.metricState(), now)
+	var l metrics.Labels
+	if !s.met.Settled() { // fixed once settled: not looked up again
+		l = s.metricLabels()
+	}
+	s.met.Update(l, s.metricState(), now)
 }
 
 // closeMetrics hands the final state over at the connection's end. One
@@ -233,7 +237,11 @@ func (s *session) closeMetrics(r segment.CloseReason) {
 	if !s.fed() || s.own.skip {
 		s.met.Forget(r)
 	} else {
-		s.met.Close(s.metricLabels(), s.metricState(), r)
+		var l metrics.Labels
+		if !s.met.Settled() {
+			l = s.metricLabels()
+		}
+		s.met.Close(l, s.metricState(), r)
 	}
 	s.met = nil
 }

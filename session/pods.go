@@ -2,10 +2,14 @@ package session
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zmtpdump/zmtpdump/metrics"
 )
@@ -69,7 +73,7 @@ func (pl *podLabels) read(pid int) pod {
 		return pod{}
 	}
 	first := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(dir, "root", name))
+		b, err := readInRoot(filepath.Join(dir, "root"), name)
 		if err != nil {
 			return ""
 		}
@@ -80,6 +84,29 @@ func (pl *podLabels) read(pid int) pod {
 		return string(line)
 	}
 	return pod{name: first(hostnameFile), namespace: first(namespaceFile)}
+}
+
+// readInRoot reads the file name under root as the process whose root it
+// is sees it: its symbolic links resolved inside root (openat2's
+// RESOLVE_IN_ROOT, Linux 5.6+), so that /var/run -> /run, as most images
+// have it, leads to the container's /run and not to ours. Without openat2,
+// the path is followed as it is.
+func readInRoot(root, name string) ([]byte, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if errors.Is(err, unix.ENOSYS) {
+		return os.ReadFile(filepath.Join(root, name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 4096))
 }
 
 // podLabels fills l's pod and namespace from the server end's process, if
