@@ -27,8 +27,8 @@ import (
 func TestMetricsPrometheus(t *testing.T) {
 	requireLive(t)
 	const n, size, trips = 1500, 64, 40
-	push, rr, mport := freePort(t), freePort(t), freePort(t)
-	d := startDump(t, "-i", "lo", "--port", strconv.Itoa(push), "--port", strconv.Itoa(rr), "-q",
+	push, rr, refused, mport := freePort(t), freePort(t), freePort(t), freePort(t)
+	d := startDump(t, "-i", "lo", "--port", strconv.Itoa(push), "--port", strconv.Itoa(rr), "--port", strconv.Itoa(refused), "-q",
 		"--metrics", fmt.Sprintf("127.0.0.1:%d", mport))
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", mport))
 
@@ -38,6 +38,12 @@ func TestMetricsPrometheus(t *testing.T) {
 	runPeers(t,
 		[]string{"-type", "rep", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)},
 		[]string{"-type", "req", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)})
+
+	// A reconnect loop against a port nobody listens on: a connect-refused
+	// problem, of a service whose socket types nobody announced. The PULL
+	// gives up (its timeout) with nothing received: no error of ours.
+	_ = exec.Command(built.peer, "-type", "pull", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", refused),
+		"-count", "1", "-timeout", "1500ms", "-reconnect-ivl", "50ms").Run()
 
 	pushSvc := fmt.Sprintf(`server="127.0.0.1:%d"`, push)
 	rrSvc := fmt.Sprintf(`server="127.0.0.1:%d"`, rr)
@@ -58,11 +64,17 @@ func TestMetricsPrometheus(t *testing.T) {
 		{`zmtp_connections_open{` + pushSvc + `}`, 0, nil},
 		{`zmtp_gaps_total{` + pushSvc + `,direction="to_server"}`, 0, nil},
 		{`zmtpdump_ring_drops_total`, 0, nil},
+		{fmt.Sprintf(`zmtp_problems_total{server="127.0.0.1:%d",kind="connect-refused"}`, refused), 1,
+			map[string]string{"client_socket_type": "unknown", "server_socket_type": "unknown", "mechanism": "unknown"}},
 	} {
 		prom.waitFor(t, c.query, c.want, c.labels)
 	}
 	if v := prom.value(t, `zmtpdump_packets_total`); v < n/50 {
 		t.Errorf("zmtpdump_packets_total = %v, want at least %d", v, n/50)
+	}
+	// Refused attempts are no connections.
+	if got := prom.series(t, fmt.Sprintf(`zmtp_connections_total{server="127.0.0.1:%d"}`, refused)); got != 0 {
+		t.Errorf("refused attempts counted as %d connection series", got)
 	}
 	// One series per service and direction: no client port in a label.
 	if got := prom.series(t, `zmtp_messages_total{`+pushSvc+`}`); got != 2 {
