@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,9 +22,11 @@ import (
 
 // TestMetricsPrometheus runs zmtpdump --metrics on lo while a real
 // Prometheus server (Debian's prometheus, scripts/deps) scrapes it every
-// second, a libzmq PUSH sends exactly N messages to a PULL and a REQ makes
-// R round trips to a REP; Prometheus's HTTP API must then return exactly
-// those counts, with the service labels.
+// second, a libzmq PUSH sends exactly N messages to a PULL (which stay
+// connected a while) and a REQ makes R round trips to a REP; Prometheus's
+// HTTP API must then return exactly those counts, with the service labels,
+// while the connection is open and after it closed, and a connect-refused
+// problem of a reconnect loop.
 func TestMetricsPrometheus(t *testing.T) {
 	requireLive(t)
 	const n, size, trips = 1500, 64, 40
@@ -32,9 +35,32 @@ func TestMetricsPrometheus(t *testing.T) {
 		"--metrics", fmt.Sprintf("127.0.0.1:%d", mport))
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", mport))
 
-	runPeers(t,
-		[]string{"-type", "pull", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", push), "-count", strconv.Itoa(n)},
-		[]string{"-type", "push", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", push), "-count", strconv.Itoa(n), "-size", strconv.Itoa(size)})
+	// The PUSH and the PULL stay connected a while after the last message:
+	// the counts of an open connection are read at each scrape.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hold := []string{"-hold", "8s"}
+	recv := exec.CommandContext(ctx, built.peer, append([]string{"-type", "pull", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", push), "-count", strconv.Itoa(n)}, hold...)...)
+	send := exec.CommandContext(ctx, built.peer, append([]string{"-type", "push", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", push), "-count", strconv.Itoa(n), "-size", strconv.Itoa(size)}, hold...)...)
+	if err := recv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // let it bind
+	if err := send.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pushSvc := fmt.Sprintf(`server="127.0.0.1:%d"`, push)
+	pushLabels := map[string]string{"client_socket_type": "PUSH", "server_socket_type": "PULL", "mechanism": "NULL", "direction": "to_server"}
+	prom.waitFor(t, `zmtp_messages_total{`+pushSvc+`,direction="to_server"}`, n, pushLabels)
+	prom.waitFor(t, `zmtp_connections_open{`+pushSvc+`}`, 1, nil)
+	if got := prom.series(t, `zmtp_connections_total{`+pushSvc+`}`); got != 0 {
+		t.Errorf("the connection ended already (%d series): the open-connection checks prove nothing", got)
+	}
+	for _, c := range []*exec.Cmd{send, recv} {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("%v: %v", c.Args, err)
+		}
+	}
 	runPeers(t,
 		[]string{"-type", "rep", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)},
 		[]string{"-type", "req", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)})
@@ -45,9 +71,7 @@ func TestMetricsPrometheus(t *testing.T) {
 	_ = exec.Command(built.peer, "-type", "pull", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", refused),
 		"-count", "1", "-timeout", "1500ms", "-reconnect-ivl", "50ms").Run()
 
-	pushSvc := fmt.Sprintf(`server="127.0.0.1:%d"`, push)
 	rrSvc := fmt.Sprintf(`server="127.0.0.1:%d"`, rr)
-	pushLabels := map[string]string{"client_socket_type": "PUSH", "server_socket_type": "PULL", "mechanism": "NULL", "direction": "to_server"}
 	rrLabels := map[string]string{"client_socket_type": "REQ", "server_socket_type": "REP", "mechanism": "NULL"}
 	for _, c := range []struct {
 		query  string
