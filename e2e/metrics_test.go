@@ -23,15 +23,16 @@ import (
 // TestMetricsPrometheus runs zmtpdump --metrics on lo while a real
 // Prometheus server (Debian's prometheus, scripts/deps) scrapes it every
 // second, a libzmq PUSH sends exactly N messages to a PULL (which stay
-// connected a while) and a REQ makes R round trips to a REP; Prometheus's
+// connected a while), a REQ makes R round trips to a REP and a DEALER R
+// to a ROUTER; Prometheus's
 // HTTP API must then return exactly those counts, with the service labels,
 // while the connection is open and after it closed, and a connect-refused
 // problem of a reconnect loop.
 func TestMetricsPrometheus(t *testing.T) {
 	requireLive(t)
 	const n, size, trips = 1500, 64, 40
-	push, rr, refused, mport := freePort(t), freePort(t), freePort(t), freePort(t)
-	d := startDump(t, "-i", "lo", "--port", strconv.Itoa(push), "--port", strconv.Itoa(rr), "--port", strconv.Itoa(refused), "-q",
+	push, rr, dr, refused, mport := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
+	d := startDump(t, "-i", "lo", "--port", strconv.Itoa(push), "--port", strconv.Itoa(rr), "--port", strconv.Itoa(dr), "--port", strconv.Itoa(refused), "-q",
 		"--metrics", fmt.Sprintf("127.0.0.1:%d", mport))
 	prom := startPrometheus(t, fmt.Sprintf("127.0.0.1:%d", mport))
 
@@ -64,6 +65,9 @@ func TestMetricsPrometheus(t *testing.T) {
 	runPeers(t,
 		[]string{"-type", "rep", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)},
 		[]string{"-type", "req", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", rr), "-count", strconv.Itoa(trips)})
+	runPeers(t,
+		[]string{"-type", "router", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", dr), "-count", strconv.Itoa(trips)},
+		[]string{"-type", "dealer", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", dr), "-count", strconv.Itoa(trips)})
 
 	// A reconnect loop against a port nobody listens on: a connect-refused
 	// problem, of a service whose socket types nobody announced. The PULL
@@ -84,6 +88,9 @@ func TestMetricsPrometheus(t *testing.T) {
 		{`zmtp_messages_total{` + rrSvc + `,direction="to_server"}`, trips, rrLabels},
 		{`zmtp_messages_total{` + rrSvc + `,direction="to_client"}`, trips, rrLabels},
 		{`zmtp_request_duration_seconds_count{` + rrSvc + `}`, trips, rrLabels},
+		{fmt.Sprintf(`zmtp_request_duration_seconds_count{server="127.0.0.1:%d"}`, dr), trips,
+			map[string]string{"client_socket_type": "DEALER", "server_socket_type": "ROUTER", "mechanism": "NULL"}},
+		{`sum(zmtp_request_duration_seconds_bucket{` + rrSvc + `,le="+Inf"})`, trips, nil},
 		{`sum(zmtp_connections_total{` + pushSvc + `})`, 1, nil},
 		{`zmtp_connections_open{` + pushSvc + `}`, 0, nil},
 		{`zmtp_gaps_total{` + pushSvc + `,direction="to_server"}`, 0, nil},
