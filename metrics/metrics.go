@@ -268,8 +268,8 @@ func (r *Registry) Problem(server netip.AddrPort, k diagnose.Kind) {
 }
 
 // service returns the service of server with labels l, made if new: beyond
-// MaxServices, the one label set whose values are all Other. conn says a connection is
-// folded if so. Called with r.mu held.
+// MaxServices, the one label set whose values are all Other (conn: a
+// connection is folded into it, and counted so). Called with r.mu held.
 func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service {
 	k := serviceKey{
 		server:     server.String(),
