@@ -24,7 +24,7 @@ type metricsFlags struct {
 func addMetricsFlags(cmd *cobra.Command, cfg *config) {
 	f := cmd.Flags()
 	f.StringVar(&cfg.metrics.addr, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics while capturing (host:port; :9464 listens on every address), alongside any other output")
-	f.IntVar(&cfg.metrics.maxSeries, "metrics-max-series", metrics.DefaultMaxServices, "label sets (services: server endpoint, socket types, mechanism) --metrics keeps; connections of further services count under server=\"other\"")
+	f.IntVar(&cfg.metrics.maxSeries, "metrics-max-series", metrics.DefaultMaxServices, "service label sets (server endpoint, socket types, mechanism) --metrics keeps; connections of further services count under one set of labels all \"other\"")
 	f.BoolVar(&cfg.metrics.podLabels, "metrics-pod-labels", false, "label --metrics series with the pod and namespace of the server's process (Kubernetes; from process attribution)")
 }
 
