@@ -10,7 +10,8 @@
 // the fact that a direction carried bytes (Traffic), the stalls flows reports
 // (Stall) and the close (Close), and returns the problems each shows as they
 // happen. At the end, Health gives the connection's figures: request/reply
-// latency, heartbeat interval, time stalled, subscriptions. Refused follows
+// latency, heartbeat interval, time stalled, subscriptions; RoundTrips hands
+// each round trip out as it is matched (the metrics' histogram). Refused follows
 // SYNs answered by RST across connections (connect-refused), Identities the
 // routing ids announced to each server endpoint (duplicate-identity), and
 // Summary counts problems by kind with the connections they touched.
