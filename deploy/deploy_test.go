@@ -17,33 +17,11 @@ import (
 // TestDaemonSet decodes daemonset.yaml strictly into the Kubernetes API's
 // DaemonSet (an unknown or misspelt field fails) and checks what matters:
 // the node's network and PID namespaces, the capabilities and nothing
-// more, JSON Lines on stdout, and a pod on every node.
+// more, count-only capture with metrics, and a pod on every node (the
+// metrics port, probe and annotations: TestScrape).
 func TestDaemonSet(t *testing.T) {
-	raw, err := os.ReadFile("daemonset.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ds appsv1.DaemonSet
-	if err := yaml.UnmarshalStrict(raw, &ds); err != nil {
-		t.Fatalf("daemonset.yaml is not a valid DaemonSet: %v", err)
-	}
-	// Strict decoding still matches keys case-insensitively (encoding/json):
-	// every key of the file must come back, spelt the same, from the
-	// decoded object.
-	var orig, back any
-	if err := yaml.Unmarshal(raw, &orig); err != nil {
-		t.Fatal(err)
-	}
-	again, err := json.Marshal(&ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(again, &back); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range lostKeys(orig, back, "") {
-		t.Errorf("daemonset.yaml: %s is not a DaemonSet field (misspelt?)", k)
-	}
+	decodeStrict(t, "daemonset.yaml", &ds)
 	if ds.APIVersion != "apps/v1" || ds.Kind != "DaemonSet" || ds.Name == "" {
 		t.Errorf("apiVersion %q, kind %q, name %q", ds.APIVersion, ds.Kind, ds.Name)
 	}
@@ -75,8 +53,11 @@ func TestDaemonSet(t *testing.T) {
 	if len(c.Command) != 0 {
 		t.Errorf("command %q overrides the image's entrypoint", c.Command)
 	}
-	if !slices.Contains(c.Args, "--json") {
-		t.Errorf("args %q: want --json (JSON Lines for the log pipeline)", c.Args)
+	if !slices.Contains(c.Args, "-q") || slices.Contains(c.Args, "--json") {
+		t.Errorf("args %q: want -q and no --json (count-only: the least CPU per message)", c.Args)
+	}
+	if argValue(c.Args, "--metrics") == "" {
+		t.Errorf("args %q: want --metrics ADDR", c.Args)
 	}
 	if i := slices.Index(c.Args, "-i"); i < 0 || i+1 >= len(c.Args) || c.Args[i+1] != "any" {
 		t.Errorf("args %q: want -i any", c.Args)
@@ -125,6 +106,49 @@ func TestDaemonSet(t *testing.T) {
 			t.Errorf("volume %s is not a hostPath", v.Name)
 		}
 	}
+}
+
+// decodeStrict decodes the YAML file name into v strictly (an unknown field
+// fails) and checks that every key of the file comes back, spelt the same,
+// when v is encoded again: strict decoding still matches keys
+// case-insensitively (encoding/json), so a misspelt case would pass it.
+func decodeStrict(t *testing.T, name string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(raw, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var orig, back any
+	if err := yaml.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range lostKeys(orig, back, "") {
+		t.Errorf("%s: %s is not a field of %T (misspelt?)", name, k, v)
+	}
+}
+
+// argValue returns the value that follows flag in args ("--flag V" or
+// "--flag=V"), or "".
+func argValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // lostKeys lists the map keys of orig, as paths, that back lacks.
