@@ -168,10 +168,10 @@ func podRunOf(ds *appsv1.DaemonSet) (podRun, error) {
 }
 
 // testArgs are the DaemonSet's arguments for a capture on lo: -i lo,
-// --port port, --json in place of -q (the test reads every message from
-// the logs) and --metrics on metrics, or no --metrics when metrics is ""
-// (a binary without the flag).
-func testArgs(args []string, port int, metrics string) []string {
+// --port port, --metrics on metrics, or no --metrics when metrics is ""
+// (a binary without the flag), and, when json, --json in place of -q (the
+// test then reads every message from the logs).
+func testArgs(args []string, port int, metrics string, json bool) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
@@ -187,12 +187,15 @@ func testArgs(args []string, port int, metrics string) []string {
 			}
 			i++
 		case "-q", "--summary":
-			out = append(out, "--json")
+			if json {
+				a = "--json"
+			}
+			out = append(out, a)
 		default:
 			out = append(out, a)
 		}
 	}
-	if !slices.Contains(out, "--json") {
+	if json && !slices.Contains(out, "--json") {
 		out = append(out, "--json")
 	}
 	return out
@@ -221,10 +224,13 @@ func TestDockerRunFlags(t *testing.T) {
 	if len(r.caps) == 0 || r.image == "" {
 		t.Errorf("no capabilities (%v) or image (%q)", r.caps, r.image)
 	}
-	got := strings.Join(testArgs(r.args, 7001, "127.0.0.1:9"), " ")
+	got := strings.Join(testArgs(r.args, 7001, "127.0.0.1:9", true), " ")
 	if !strings.Contains(got, "-i lo") || !strings.Contains(got, "--port 7001") || !strings.Contains(got, "--json") ||
-		strings.Contains(got, "-q") || strings.Contains(got, "any") {
+		!strings.Contains(got, "--metrics 127.0.0.1:9") || strings.Contains(got, "-q") || strings.Contains(got, "any") {
 		t.Errorf("test arguments %q from %q", got, r.args)
+	}
+	if got := strings.Join(testArgs(r.args, 7001, "", false), " "); !strings.Contains(got, "-q") || strings.Contains(got, "--metrics") {
+		t.Errorf("test arguments %q without --metrics, as shipped, from %q", got, r.args)
 	}
 }
 
@@ -238,13 +244,14 @@ func hasMetricsFlag(t *testing.T) bool {
 }
 
 // TestDockerDaemonSet builds the image with `make image` against a dockerd
-// of its own, runs it as the DaemonSet runs it (every setting derived from
-// deploy/daemonset.yaml) on lo, and checks that it captures and decodes a
-// libzmq PUSH/PULL conversation (the JSON message events in docker logs,
-// with the processes of both ends), keeps only CAP_BPF after attaching,
-// answers its readiness probe (once zmtpdump has --metrics), fits its
-// memory request, exits cleanly on docker stop and leaves nothing
-// attached.
+// of its own and runs it as the DaemonSet runs it (every setting derived
+// from deploy/daemonset.yaml) on lo, twice: with --json in place of -q,
+// where every message must be in docker logs as a JSON event with the
+// processes of both ends, and with the DaemonSet's own -q, whose table at
+// exit must count them. Each time zmtpdump must keep only CAP_BPF after
+// attaching, answer its readiness probe and count the messages in
+// /metrics (once it has --metrics), fit its memory request when idle, exit
+// cleanly on docker stop and leave nothing attached.
 func TestDockerDaemonSet(t *testing.T) {
 	requireLive(t)
 	r, err := podRunOf(readDaemonSet(t))
@@ -270,16 +277,29 @@ func TestDockerDaemonSet(t *testing.T) {
 	t.Logf("image %s: %s", r.image, shape)
 
 	capFlags, bounding := d.capFlags(t, r.caps, r.image)
-	port, mport := freePort(t), freePort(t)
-	metrics := ""
-	if hasMetricsFlag(t) {
-		metrics = fmt.Sprintf("127.0.0.1:%d", mport)
-	} else {
+	metrics := hasMetricsFlag(t)
+	if !metrics {
 		t.Log("this zmtpdump has no --metrics: run without it, readiness probe not checked")
 	}
-	const name = "zmtpdump-e2e"
-	run := append([]string{"run", "--detach", "--name", name}, r.flags...)
-	run = append(append(append(run, capFlags...), r.image), testArgs(r.args, port, metrics)...)
+	for _, json := range []bool{true, false} {
+		name := map[bool]string{true: "json", false: "shipped"}[json]
+		t.Run(name, func(t *testing.T) {
+			runPod(t, d, r, "zmtpdump-e2e-"+name, capFlags, bounding, metrics, json)
+		})
+	}
+}
+
+// runPod runs the DaemonSet's container (r, with capFlags) as name on lo,
+// with --json in place of -q when json, makes a libzmq PUSH send messages
+// to a PULL and checks what zmtpdump saw: see TestDockerDaemonSet.
+func runPod(t *testing.T, d *dockerd, r podRun, name string, capFlags []string, bounding uint64, metrics, json bool) {
+	port := freePort(t)
+	addr := ""
+	if metrics {
+		addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	}
+	run := slices.Concat([]string{"run", "--detach", "--name", name}, r.flags, capFlags,
+		[]string{r.image}, testArgs(r.args, port, addr, json))
 	t.Logf("docker %s", strings.Join(run, " "))
 	d.must(t, run...)
 
@@ -301,8 +321,8 @@ func TestDockerDaemonSet(t *testing.T) {
 			t.Errorf("an idle zmtpdump uses %d bytes, more than the DaemonSet's memory request %d", u, r.req)
 		}
 	}
-	if metrics != "" {
-		waitReady(t, "http://"+metrics, r.probe)
+	if addr != "" {
+		waitReady(t, "http://"+addr, r.probe)
 	}
 
 	const n, size = 5, 100
@@ -311,8 +331,8 @@ func TestDockerDaemonSet(t *testing.T) {
 		[]string{"-type", "pull", "-bind", ep, "-count", strconv.Itoa(n)},
 		[]string{"-type", "push", "-connect", ep, "-count", strconv.Itoa(n), "-size", strconv.Itoa(size), "-interval", "20ms"})
 	time.Sleep(300 * time.Millisecond) // let the last records cross the ring
-	if metrics != "" {
-		checkMetrics(t, "http://"+metrics, n)
+	if addr != "" {
+		checkMetrics(t, "http://"+addr, port, n)
 	}
 
 	d.must(t, "stop", "--time", strconv.FormatInt(r.grace, 10), name)
@@ -326,8 +346,28 @@ func TestDockerDaemonSet(t *testing.T) {
 	if err := logs.Run(); err != nil {
 		t.Fatalf("docker logs: %v", err)
 	}
-	wantEveryMessage(t, stdout.String(), stderr.String(), n, size, `"comm":"zmqpeer"`)
+	if json {
+		wantEveryMessage(t, stdout.String(), stderr.String(), n, size, `"comm":"zmqpeer"`)
+	} else {
+		checkTable(t, stdout.String(), port, n, n*size)
+	}
 	waitGone(t, ids, "docker stop")
+}
+
+// checkTable checks -q's table for the PUSH -> PULL conversation to port:
+// msgs messages and bytes bytes to the server, none back.
+func checkTable(t *testing.T, out string, port, msgs, bytes int) {
+	t.Helper()
+	rows := livetest.Lines(out, fmt.Sprintf(" 127.0.0.1:%d ", port), "PUSH -> PULL")
+	if len(rows) != 1 {
+		t.Fatalf("want one PUSH -> PULL row for port %d in the -q table, got %d:\n%s", port, len(rows), out)
+	}
+	f := strings.Fields(rows[0])
+	i := slices.Index(f, "NULL")
+	want := []string{strconv.Itoa(msgs), strconv.Itoa(bytes), "0", "0"}
+	if i < 0 || len(f) < i+5 || !slices.Equal(f[i+1:i+5], want) {
+		t.Errorf("-q row %q: want messages and bytes each way %v", rows[0], want)
+	}
 }
 
 // capFlags returns the docker run flags that add caps (the pod's
@@ -448,9 +488,9 @@ func waitReady(t *testing.T, base string, probe *corev1.Probe) {
 	}
 }
 
-// checkMetrics checks that /metrics counts the n messages sent to the
-// server.
-func checkMetrics(t *testing.T, base string, n int) {
+// checkMetrics checks that /metrics counts the n messages a PUSH client
+// sent to the PULL server on port.
+func checkMetrics(t *testing.T, base string, port, n int) {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -461,12 +501,18 @@ func checkMetrics(t *testing.T, base string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	labels := []string{fmt.Sprintf(`server="127.0.0.1:%d"`, port), `direction="to_server"`,
+		`client_socket_type="PUSH"`, `server_socket_type="PULL"`, `mechanism="NULL"`}
 	for _, l := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(l, "zmtp_messages_total{") && strings.Contains(l, `direction="to_server"`) && strings.HasSuffix(l, " "+strconv.Itoa(n)) {
+		if !strings.HasPrefix(l, "zmtp_messages_total{") || !strings.HasSuffix(l, " "+strconv.Itoa(n)) {
+			continue
+		}
+		if !slices.ContainsFunc(labels, func(w string) bool { return !strings.Contains(l, w) }) {
+			t.Logf("/metrics: %s", l)
 			return
 		}
 	}
-	t.Errorf("no zmtp_messages_total{direction=\"to_server\"} %d in /metrics:\n%s", n, body)
+	t.Errorf("no zmtp_messages_total{%s} %d in /metrics:\n%s", strings.Join(labels, ","), n, body)
 }
 
 // cgroupMemory reads the memory the cgroup of pid charges: in all, and
