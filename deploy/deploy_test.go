@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,6 +67,7 @@ func TestDaemonSet(t *testing.T) {
 	if c.Resources.Limits.Memory().IsZero() || c.Resources.Limits.Cpu().IsZero() {
 		t.Error("no CPU or memory limit")
 	}
+	checkMemory(t, c)
 
 	sc := c.SecurityContext
 	if sc == nil || sc.Capabilities == nil {
@@ -105,6 +108,47 @@ func TestDaemonSet(t *testing.T) {
 		if v.HostPath == nil {
 			t.Errorf("volume %s is not a hostPath", v.Name)
 		}
+	}
+}
+
+// kernelMemory is what the kernel charges the container's memory cgroup
+// besides the ring buffer: the flow states (16,384 × about 160 B), the
+// other maps and the programs, rounded up (measured: 86.5 MB in all with
+// the 64 MiB ring; TestDockerDaemonSet logs it).
+const kernelMemory = 24 << 20
+
+// checkMemory checks the DaemonSet's memory arithmetic (README, "Memory"):
+// GOMEMLIMIT, the ring (-B, KiB) and the rest of the kernel's share fit the
+// limit, and the request covers the kernel's share, which an idle
+// zmtpdump already holds.
+func checkMemory(t *testing.T, c corev1.Container) {
+	t.Helper()
+	ring := int64(65536) << 10
+	if b := argValue(c.Args, "-B"); b != "" {
+		kib, err := strconv.ParseInt(b, 10, 64)
+		if err != nil {
+			t.Fatalf("-B %q: %v", b, err)
+		}
+		ring = kib << 10
+	}
+	var goLimit int64
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			q, err := resource.ParseQuantity(strings.TrimSuffix(e.Value, "B"))
+			if err != nil {
+				t.Fatalf("GOMEMLIMIT %q: %v", e.Value, err)
+			}
+			goLimit = q.Value()
+		}
+	}
+	if goLimit == 0 {
+		t.Fatal("no GOMEMLIMIT: the garbage collector would not work harder before the limit")
+	}
+	limit, req := c.Resources.Limits.Memory().Value(), c.Resources.Requests.Memory().Value()
+	if kernel := ring + kernelMemory; goLimit+kernel > limit {
+		t.Errorf("GOMEMLIMIT %d + the kernel's %d (ring %d) = %d: over the memory limit %d", goLimit, kernel, ring, goLimit+kernel, limit)
+	} else if req < kernel {
+		t.Errorf("memory request %d: below the kernel's share %d, which an idle zmtpdump holds", req, kernel)
 	}
 }
 
