@@ -167,17 +167,21 @@ func podRunOf(ds *appsv1.DaemonSet) (podRun, error) {
 	return r, nil
 }
 
-// testArgs are the DaemonSet's arguments for a capture on lo: -i lo,
-// --port port, --metrics on metrics, or no --metrics when metrics is ""
-// (a binary without the flag), and, when json, --json in place of -q (the
-// test then reads every message from the logs).
+// testArgs are the DaemonSet's arguments with --port port and --metrics
+// on metrics, or no --metrics when metrics is "" (a binary without the
+// flag), and, when json, -i lo and --json in place of -q (the test then
+// reads every message from the logs); otherwise the interfaces stay.
 func testArgs(args []string, port int, metrics string, json bool) []string {
 	var out []string
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
 		case "-i", "--interface":
-			out = append(out, a, "lo")
-			i++
+			if json && i+1 < len(args) {
+				out = append(out, a, "lo")
+				i++
+			} else {
+				out = append(out, a)
+			}
 		case "--port":
 			out = append(out, a, strconv.Itoa(port))
 			i++
@@ -229,7 +233,7 @@ func TestDockerRunFlags(t *testing.T) {
 		!strings.Contains(got, "--metrics 127.0.0.1:9") || strings.Contains(got, "-q") || strings.Contains(got, "any") {
 		t.Errorf("test arguments %q from %q", got, r.args)
 	}
-	if got := strings.Join(testArgs(r.args, 7001, "", false), " "); !strings.Contains(got, "-q") || strings.Contains(got, "--metrics") {
+	if got := strings.Join(testArgs(r.args, 7001, "", false), " "); !strings.Contains(got, "-q") || !strings.Contains(got, "-i any") || strings.Contains(got, "--metrics") {
 		t.Errorf("test arguments %q without --metrics, as shipped, from %q", got, r.args)
 	}
 }
@@ -245,13 +249,14 @@ func hasMetricsFlag(t *testing.T) bool {
 
 // TestDockerDaemonSet builds the image with `make image` against a dockerd
 // of its own and runs it as the DaemonSet runs it (every setting derived
-// from deploy/daemonset.yaml) on lo, twice: with --json in place of -q,
+// from deploy/daemonset.yaml), twice: on lo with --json in place of -q,
 // where every message must be in docker logs as a JSON event with the
-// processes of both ends, and with the DaemonSet's own -q, whose table at
-// exit must count them. Each time zmtpdump must keep only CAP_BPF after
-// attaching, answer its readiness probe and count the messages in
-// /metrics (once it has --metrics), fit its memory request when idle, exit
-// cleanly on docker stop and leave nothing attached.
+// processes of both ends, and with the DaemonSet's own arguments (-i any
+// -q; the test's port, and --metrics on 127.0.0.1), whose table at exit
+// must count them. Each time zmtpdump must keep only the capabilities it
+// needs after attaching, answer its readiness probe and count the
+// messages in /metrics (once it has --metrics), fit its memory request
+// when idle, exit cleanly on docker stop and leave nothing attached.
 func TestDockerDaemonSet(t *testing.T) {
 	requireLive(t)
 	r, err := podRunOf(readDaemonSet(t))
@@ -312,9 +317,14 @@ func runPod(t *testing.T, d *dockerd, r podRun, name string, capFlags []string, 
 	if len(ids) == 0 {
 		t.Fatal("the container's zmtpdump is capturing but holds no BPF program")
 	}
-	// -i lo: once attached, only CAP_BPF; the bounding set stays what the
-	// pod grants (no CAP_SETPCAP to lower it).
-	checkContainerCaps(t, pid, capMask(capBPF), bounding)
+	// Once attached, only CAP_BPF, and with -i any what attaches to
+	// interfaces that come up later; the bounding set stays what the pod
+	// grants (no CAP_SETPCAP to lower it).
+	kept := capMask(capBPF)
+	if args := strings.Join(run, " "); strings.Contains(args, " -i any") {
+		kept = capMask(capBPF, capNetAdmin, capNetRaw, capPerfmon)
+	}
+	checkContainerCaps(t, pid, kept, bounding)
 	if u, k, ok := cgroupMemory(pid); ok {
 		t.Logf("container memory after start: %.1f MB, of which kernel %.1f MB (request %.1f MB)", float64(u)/1e6, float64(k)/1e6, float64(r.req)/1e6)
 		if r.req > 0 && u > r.req {
