@@ -45,9 +45,10 @@ func startDockerd(t *testing.T) *dockerd {
 	if err != nil {
 		skip.Unavailable(t, "no docker client (Debian's docker.io): %v", err)
 	}
+	removeStale(t)
 	// Short: containerd's socket goes under the exec root, and a unix
 	// socket path has 108 bytes at most.
-	dir, err := os.MkdirTemp("/tmp", "zd")
+	dir, err := os.MkdirTemp("/tmp", dirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +74,10 @@ func startDockerd(t *testing.T) *dockerd {
 		"--add-runtime", "ocicaps="+ocicaps)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own process group: a dockerd that ignores SIGTERM is killed with
-	// whatever it started in that group.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// whatever it started in that group. SIGTERM when the test binary dies
+	// without its cleanups (a -timeout panic): dockerd then stops its
+	// containers and containerd itself.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := d.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		skip.Unavailable(t, "start dockerd: %v", err)
@@ -100,6 +103,30 @@ func startDockerd(t *testing.T) *dockerd {
 	info, _ := d.run(context.Background(), "info", "--format", "{{.Driver}}, cgroup v{{.CgroupVersion}}")
 	t.Logf("dockerd started: %s; %s", strings.TrimSpace(v), strings.TrimSpace(info))
 	return d
+}
+
+// dirPrefix names the directories of the test's dockerds in /tmp.
+const dirPrefix = "zmtpdump-dockerd"
+
+// removeStale removes what a test binary killed before its cleanups (a
+// -timeout panic) left behind: the directories of dockerds no longer
+// running (Pdeathsig stops the daemon itself), older than a minute so that
+// one starting now is not touched, and their mounts.
+func removeStale(t *testing.T) {
+	old, _ := filepath.Glob(filepath.Join("/tmp", dirPrefix+"*"))
+	for _, dir := range old {
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute || len(processesUnder(dir)) > 0 {
+			continue
+		}
+		if err := unmountUnder(dir); err != nil {
+			t.Logf("stale %s: %v", dir, err)
+			continue
+		}
+		if err := os.RemoveAll(dir); err == nil {
+			t.Logf("removed %s, left by a test killed before its cleanups", dir)
+		}
+	}
 }
 
 // command returns a docker client command against this daemon.
