@@ -88,11 +88,18 @@ func runPod(t *testing.T, d *dockerd, r podRun, name string, capFlags []string, 
 	t.Logf("docker %s", strings.Join(run, " "))
 	d.must(t, run...)
 
-	waitLogs(t, d, name, livetest.Listening, 20*time.Second)
 	pid, err := strconv.Atoi(strings.TrimSpace(d.must(t, "inspect", "--format", "{{.State.Pid}}", name)))
 	if err != nil || pid <= 0 {
 		t.Fatalf("container pid: %v", err)
 	}
+	if addr != "" {
+		// Probed from the start, as the kubelet does: ready means capturing.
+		waitReady(t, "http://"+addr, r.probe)
+		if len(progsOf(t, pid)) == 0 {
+			t.Error("the readiness probe answered before zmtpdump loaded its programs")
+		}
+	}
+	waitLogs(t, d, name, livetest.Listening, 20*time.Second)
 	ids := progsOf(t, pid)
 	if len(ids) == 0 {
 		t.Fatal("the container's zmtpdump is capturing but holds no BPF program")
@@ -110,9 +117,6 @@ func runPod(t *testing.T, d *dockerd, r podRun, name string, capFlags []string, 
 		if r.req > 0 && u > r.req {
 			t.Errorf("an idle zmtpdump uses %d bytes, more than the DaemonSet's memory request %d", u, r.req)
 		}
-	}
-	if addr != "" {
-		waitReady(t, "http://"+addr, r.probe)
 	}
 
 	const n, size = 5, 100
