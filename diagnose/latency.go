@@ -24,6 +24,7 @@ type latency struct {
 
 	samples [latencySamples]time.Duration
 	count   uint64
+	last    time.Duration // the latest round trip (see Conn.RoundTrips)
 	max     time.Duration
 	rng     uint64 // xorshift state for the reservoir sample
 	dropped uint64 // requests evicted unanswered (more than maxPending waiting)
@@ -115,6 +116,7 @@ func (l *latency) add(rtt time.Duration) {
 		rtt = 0
 	}
 	l.count++
+	l.last = rtt
 	l.max = max(l.max, rtt)
 	if l.count <= latencySamples {
 		l.samples[l.count-1] = rtt
@@ -144,4 +146,17 @@ func (l *latency) summary() *Latency {
 		return s[max(0, min(i, int(n)-1))]
 	}
 	return &Latency{Count: l.count, P50: rank(0.50), P90: rank(0.90), P99: rank(0.99), Max: l.max}
+}
+
+// RoundTrips is the hook that hands each request/reply round trip out (to
+// metrics): n is how many replies were matched to their request so far,
+// last the latest round trip. Event matches at most one reply per event,
+// so a caller that calls RoundTrips after each Event and sees n grow by one
+// has the round trip of that event in last. It costs a nil check on a
+// connection that is no request/reply pair.
+func (c *Conn) RoundTrips() (n uint64, last time.Duration) {
+	if c == nil || c.lat == nil {
+		return 0, 0
+	}
+	return c.lat.count, c.lat.last
 }

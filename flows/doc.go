@@ -130,6 +130,8 @@
 // Sharded spreads connections over Assemblers run by goroutines of their
 // own, fed with batches of segments rather than one segment at a time.
 // Both implement Reassembler, the one contract a pipeline drives.
+// Each visits the open connections' Consumers on the goroutines that own
+// them (the metrics read their counts so, at a scrape).
 //
 // Imports: segment only, of our packages (the Segment, the Dir and the
 // CloseReason it hands its Consumers); zmtp and output do not import flows.

@@ -22,6 +22,10 @@ type Reassembler interface {
 	Send()
 	// Close stops the goroutines (Sharded; a no-op for an Assembler).
 	Close()
+	// Each calls a function with the Consumer of every open connection,
+	// on the goroutines that own them, and returns once it has (see
+	// Assembler.Each, Sharded.Each).
+	Each(f func(Consumer))
 }
 
 var (

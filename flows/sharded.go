@@ -85,6 +85,11 @@ type shard struct {
 	cur  *batch      // being filled; nil until the first op
 	sync chan Stats  // answers opSync
 	done chan struct{}
+	// each is the function of an opEach, set by Each before it queues the
+	// op (the batch's hand-over orders the write before the shard's read);
+	// eachDone answers it.
+	each     func(Consumer)
+	eachDone chan struct{}
 }
 
 type opKind uint8
@@ -95,6 +100,7 @@ const (
 	opExpire
 	opFlush
 	opSync
+	opEach
 )
 
 // op is a segment or a command, with seg.Time its time.
@@ -119,11 +125,12 @@ func NewSharded(cfg Config, sc ShardConfig, f Factory) *Sharded {
 	s := &Sharded{sc: sc, seed: maphash.MakeSeed(), shards: make([]*shard, sc.Shards)}
 	for i := range s.shards {
 		sh := &shard{
-			asm:  New(cfg, f),
-			work: make(chan *batch, sc.Queue),
-			free: make(chan *batch, sc.Queue+1),
-			sync: make(chan Stats),
-			done: make(chan struct{}),
+			asm:      New(cfg, f),
+			work:     make(chan *batch, sc.Queue),
+			free:     make(chan *batch, sc.Queue+1),
+			sync:     make(chan Stats),
+			eachDone: make(chan struct{}),
+			done:     make(chan struct{}),
 		}
 		for range sc.Queue + 1 {
 			sh.free <- &batch{ops: make([]op, 0, sc.BatchSegments), arena: make([]byte, 0, sc.BatchBytes)}
@@ -150,6 +157,9 @@ func (sh *shard) run() {
 				sh.asm.Flush(o.seg.Time)
 			case opSync:
 				sh.sync <- sh.asm.Stats()
+			case opEach:
+				sh.asm.Each(sh.each)
+				sh.eachDone <- struct{}{}
 			}
 		}
 		clear(b.ops)

@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -29,6 +30,8 @@ type Capture struct {
 	ns    *netNamespace
 	nl    *linkSocket
 	dedup dedup
+	// woken is set by Wake: the next read deadline is the caller's.
+	woken atomic.Bool
 	// follow: the interfaces are AnyInterface's, followed as they come and
 	// go (see follow.go).
 	follow follow

@@ -51,7 +51,7 @@ func (c *Capture) Next(seg *segment.Segment) error {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				c.follow.apply(c) // interfaces that came or went, if any
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
+			if errors.Is(err, os.ErrDeadlineExceeded) && !c.woken.Swap(false) && (c.deadline.IsZero() || time.Now().Before(c.deadline)) {
 				// Our own poll, not the caller's deadline: nothing came
 				// since the last one, look less often.
 				c.poll = min(2*c.poll, MaxPollInterval)
@@ -93,6 +93,17 @@ func (c *Capture) armPoll() {
 		poll = c.deadline
 	}
 	c.rd.setDeadline(poll)
+}
+
+// Wake makes a pending or the next Next that finds the ring empty return
+// os.ErrDeadlineExceeded now, as if its deadline had passed, so that the
+// reading goroutine looks at what another asked of it (a metrics scrape).
+// It is safe to call from any goroutine.
+func (c *Capture) Wake() {
+	if c.rd != nil {
+		c.woken.Store(true)
+		c.rd.setDeadline(time.Now())
+	}
 }
 
 // Interrupt makes a pending or future Next return ErrClosed. It is safe to

@@ -77,6 +77,15 @@ type Config struct {
 	// Create creates the files written (-w, StatsFile); nil: CreateFile.
 	Create func(name string) (*os.File, error)
 
+	// Metrics is the address --metrics serves Prometheus metrics at (live
+	// only; "": none); MetricsMaxSeries caps its services
+	// (--metrics-max-series; 0: metrics.DefaultMaxServices);
+	// MetricsPodLabels adds the pod and namespace labels
+	// (--metrics-pod-labels).
+	Metrics          string
+	MetricsMaxSeries int
+	MetricsPodLabels bool
+
 	// Flows bounds TCP reassembly (zero fields take flows' defaults).
 	Flows flows.Config
 	// Shards is the number of reassembly goroutines (0: automatic).

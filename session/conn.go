@@ -5,6 +5,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/flows"
+	"github.com/zmtpdump/zmtpdump/metrics"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
@@ -20,14 +21,22 @@ type session struct {
 	seg    *segment.Segment
 	first  time.Time      // time of the first segment that carried data, a gap or a skip
 	last   time.Time      // time of the last one
-	gaps   [2]uint64      // gaps per direction (segment.Dir order); skips are not gaps
-	lost   [2]uint64      // bytes they lost
+	loss   *loss          // gaps and the bytes they lost; nil before the first
 	procs  *owners        // nil: no process attribution
 	own    ownerState     // what procs found
 	learn  *learning      // --explain, --ladder; nil: off
 	joiner joiner         // writes sync points into kernel-side framing; nil: none
 	dirs   [2]dirSync     // per flows direction
 	diag   *diagnose.Conn // problems and health figures; nil: --no-problems
+	met    *metrics.Conn  // --metrics (session/metrics.go); nil: off
+}
+
+// loss counts a connection's gaps per direction (segment.Dir order; skips
+// are not gaps) and the bytes they lost, allocated at its first gap: most
+// connections never lose a byte, and a session fits its 256-byte size
+// class.
+type loss struct {
+	gaps, lost [2]uint64
 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
@@ -76,7 +85,10 @@ func (s *session) connection(d segment.Dir, c *zmtp.Connection) {
 		s.out.drawing(l.AppendTo)
 	}
 	conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)
-	conv.Gaps, conv.Lost, conv.Health = s.gaps, s.lost, h
+	if s.loss != nil {
+		conv.Gaps, conv.Lost = s.loss.gaps, s.loss.lost
+	}
+	conv.Health = h
 	s.out.conversation(conv)
 }
 
@@ -150,8 +162,11 @@ func (s *session) Skip(d segment.Dir, n uint64, seg *segment.Segment) {
 func (s *session) Gap(d segment.Dir, n uint64, seg *segment.Segment) {
 	s.fedAt(seg)
 	s.diagGap(d, seg.Time, n)
-	s.gaps[d]++
-	s.lost[d] += n
+	if s.loss == nil {
+		s.loss = new(loss)
+	}
+	s.loss.gaps[d]++
+	s.loss.lost[d] += n
 	s.start(d)
 	dec := s.zc.Decoder(d)
 	if dec.Done() {
@@ -220,6 +235,7 @@ func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
 // still open when the capture ended, at its last data (so that reading a
 // file always prints the same times).
 func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
+	defer s.closeMetrics(r) // after the decoders emitted all they held
 	if !s.fed() {
 		return // no payload either way: nothing ZMTP to sum up
 	}

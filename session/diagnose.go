@@ -96,6 +96,7 @@ func (p *Pipeline) printRefused(ps []diagnose.Problem) {
 	if len(ps) == 0 || p.procs.filtering() {
 		return
 	}
+	p.refusedMetrics(ps)
 	for i := range ps {
 		pr := &ps[i]
 		p.sink.problem(output.Line{From: pr.From, Time: pr.Time, Src: pr.Client, Dst: pr.Server}, pr)
@@ -110,6 +111,9 @@ func (s *session) diagEvent(d segment.Dir, t time.Time, ev zmtp.Event) {
 	}
 	s.printProblems(s.diag.Event(d, t, ev))
 	s.printProblems(s.out.idents.event(s.conn.Client, s.conn.Server, d, t, ev))
+	if s.met != nil {
+		s.roundTrip()
+	}
 }
 
 // printProblems prints problems of this connection, unless the owner gate
@@ -118,6 +122,9 @@ func (s *session) diagEvent(d segment.Dir, t time.Time, ev zmtp.Event) {
 func (s *session) printProblems(ps []diagnose.Problem) {
 	if len(ps) == 0 {
 		return
+	}
+	if s.met != nil {
+		s.problemMetrics(ps) // the gate decides at the scrape and the close
 	}
 	if !s.resolveOwners(s.seg.Time) {
 		return // --pid/--comm: neither end matches

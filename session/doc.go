@@ -3,12 +3,13 @@
 // them (flows), decodes each connection with a session (zmtp), applies the
 // owner gate of --pid and --comm, adds the learning-mode notes and ladders,
 // and prints through one output.Printer; it writes the -w pcapng file and
-// the exit statistics (output.Stats) of live captures.
+// the exit statistics (output.Stats) of live captures, and serves the
+// Prometheus metrics of --metrics (metrics) while capturing.
 //
 // The command (cmd/zmtpdump) parses and validates its flags into a Config
 // and calls Run; everything after that happens here.
 //
 // Imports: segment, filter, flows, zmtp, diagnose, output, learn,
-// pcapfile, loader and procs;
+// pcapfile, loader, procs and metrics;
 // nothing of ours imports session but the command.
 package session

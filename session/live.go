@@ -51,7 +51,7 @@ func (s *liveSource) next(seg *segment.Segment) error {
 			s.rearm = true
 			dirty := s.dirty
 			s.dirty = false
-			if dirty || !time.Now().Before(s.nextHousekeeping) {
+			if dirty || !time.Now().Before(s.nextHousekeeping) || s.p.met.pending() {
 				return errIdle
 			}
 			continue
@@ -184,6 +184,9 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	case err == nil:
 		defer tr.Close()
 		p.procs = &owners{tr: tr, pid: p.cfg.PID, comm: p.cfg.Comm}
+		if p.met != nil {
+			p.procs.pods = p.met.pods
+		}
 	case p.cfg.PID != 0 || p.cfg.Comm != "":
 		return nil, fmt.Errorf("--pid/--comm: %w", err)
 	default:
@@ -209,6 +212,9 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	if c.Framing() {
 		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
 	}
+	// Scrapes answered before the start-up line: a readiness probe on
+	// /metrics turns ready once capturing.
+	p.met.serve(c, stderr)
 	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
 		where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
 	stop := context.AfterFunc(ctx, c.Interrupt)
@@ -219,6 +225,7 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 		src.status = newStatus(stderr, time.Now())
 	}
 	loopErr := p.loop(src)
+	p.met.ended()
 	ks, err := c.Stats()
 	if err != nil && loopErr == nil {
 		loopErr = err

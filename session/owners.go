@@ -17,6 +17,8 @@ type owners struct {
 	comm string
 	// gate applies pid and comm to the packets of -w and -v.
 	gate ownerGate
+	// pods finds the pod labels of --metrics-pod-labels (nil: off).
+	pods *podLabels
 }
 
 // endsTracker finds the processes owning the two ends of a connection
@@ -78,6 +80,9 @@ func (s *session) resolveOwners(now time.Time) bool {
 			}
 		}
 		st.resolved = st.ends[0] != nil && st.ends[1] != nil || now.Sub(s.conn.Start) > resolveWindow
+		if s.procs.pods != nil && st.ends[1] != nil {
+			s.procs.pods.of(st.ends[1].PID) // read while the server lives (session/pods.go)
+		}
 		for d := range st.view {
 			st.view[d] = output.Owners{Src: toOutput(st.ends[d]), Dst: toOutput(st.ends[1-d])}
 		}

@@ -43,6 +43,8 @@ type Pipeline struct {
 	// diagnose is the detectors' thresholds, copied from cfg once: every
 	// connection's diagnose.Conn shares it (nil: --no-problems).
 	diagnose *diagnose.Config
+	// met is --metrics (session/metrics.go; nil: off).
+	met *pipeMetrics
 }
 
 // New returns the pipeline of cfg, printing to stdout (the statistics for
@@ -65,11 +67,13 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 		zopts.MaxBody = -1 // sizes only
 	}
 	p.newDiagnosis()
+	p.met = newMetrics(cfg)
 	factory := func(c *flows.Conn) flows.Consumer {
 		s := newSession(c, p.sink, zopts, p.procs)
 		s.learn = cfg.newLearning(c)
 		s.joiner = p.joiner
 		s.diag = p.newDiag(c.Client, c.Server)
+		s.met = p.openMetrics(c)
 		return s
 	}
 	if n := cfg.shards(); n > 0 {
@@ -151,6 +155,14 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 	if cfg.WriteFile != "" {
 		p.pcap = &pcapOut{name: cfg.WriteFile, stdout: stdout, app: cfg.Application, create: cfg.Create}
 	}
+	if err := p.met.listen(); err != nil {
+		return err
+	}
+	defer func() {
+		if merr := p.met.close(); err == nil {
+			err = merr
+		}
+	}()
 	var st *output.Stats
 	if cfg.live() {
 		st, err = p.capture(ctx, stderr)

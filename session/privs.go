@@ -17,7 +17,9 @@ import (
 //     (Debian's default);
 //   - with --pid, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the owners of
 //     sockets older than the capture are found in /proc/PID/fd, which
-//     another process may list only with them;
+//     another process may list only with them; with --metrics-pod-labels
+//     the same two, for another process's /proc/PID/ns/uts and the files
+//     under its /proc/PID/root (session/pods.go);
 //   - with -i any, which attaches to interfaces as they come up:
 //     CAP_NET_ADMIN (TCX), CAP_NET_RAW (packet sockets), CAP_PERFMON (the
 //     programs are verified as at the start) and, capturing in another
@@ -31,7 +33,7 @@ import (
 // permittedKeep makes of keepCaps for the capabilities held.
 func keepCaps(cfg *Config) []cap.Value {
 	keep := []cap.Value{cap.BPF}
-	if cfg.PID > 0 {
+	if cfg.PID > 0 || cfg.Metrics != "" && cfg.MetricsPodLabels {
 		keep = append(keep, cap.SYS_PTRACE, cap.DAC_READ_SEARCH)
 	}
 	if slices.Contains(cfg.Loader.Interfaces, "any") {

@@ -27,6 +27,8 @@ func TestKeepCaps(t *testing.T) {
 		{"-i eth0 -i lo --comm x", &Config{Comm: "x", Loader: loader.Config{Interfaces: []string{"eth0", "lo"}}}, []cap.Value{cap.BPF}},
 		{"-i lo --netns /var/run/netns/a", live(0, "/var/run/netns/a", "lo"), []cap.Value{cap.BPF}},
 		{"-i lo --pid 1", live(1, "/proc/1/ns/net", "lo"), []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH}},
+		{"-i lo --metrics :9464", &Config{Metrics: ":9464", Loader: loader.Config{Interfaces: []string{"lo"}}}, []cap.Value{cap.BPF}},
+		{"-i lo --metrics :9464 --metrics-pod-labels", &Config{Metrics: ":9464", MetricsPodLabels: true, Loader: loader.Config{Interfaces: []string{"lo"}}}, []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH}},
 		{"-i any", live(0, "", "any"), []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON}},
 		{"-i any --netns /var/run/netns/a", live(0, "/var/run/netns/a", "any"), []cap.Value{cap.BPF, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},
 		{"-i any --pid 1", live(1, "/proc/1/ns/net", "any"), []cap.Value{cap.BPF, cap.SYS_PTRACE, cap.DAC_READ_SEARCH, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON, cap.SYS_ADMIN}},

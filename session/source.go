@@ -64,6 +64,7 @@ func (p *Pipeline) read(src source) error {
 			if err := p.sink.flush(); err != nil {
 				return err
 			}
+			p.serveMetrics()
 			if now, ok := src.due(nil); ok {
 				if err := p.housekeep(src, now); err != nil {
 					return err
@@ -78,6 +79,9 @@ func (p *Pipeline) read(src source) error {
 		p.Add(&seg)
 		if err := p.err(); err != nil {
 			return err
+		}
+		if p.met.pending() {
+			p.serveMetrics() // a scrape waits: see session/metrics.go
 		}
 		if now, ok := src.due(&seg); ok {
 			if err := p.housekeep(src, now); err != nil {

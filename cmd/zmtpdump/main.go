@@ -7,7 +7,7 @@
 //
 // Imports: session (the pipeline), probe (`check`), and for building the
 // session's configuration loader, filter, flows, diagnose (the thresholds),
-// output and pcapfile;
+// output and pcapfile, metrics (the --metrics address and its defaults);
 // nothing imports it.
 package main
 

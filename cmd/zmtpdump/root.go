@@ -91,6 +91,8 @@ type config struct {
 	// --refused-quiet, --stall-after); noProblems is --no-problems.
 	diagnose   diagnose.Config
 	noProblems bool
+	// metrics is --metrics and its options (metricsflags.go).
+	metrics metricsFlags
 }
 
 // minFrameKeep is the fewest body bytes kernel-side framing keeps of a frame:
@@ -186,6 +188,7 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	f.BoolVar(&cfg.wholePayloads, "whole-payloads", false, "copy every payload byte out of the kernel (default with -w or -v unless --snap is given): no frame body left out")
 	addOutputFlags(cmd, &cfg)
 	addDiagnoseFlags(cmd, &cfg)
+	addMetricsFlags(cmd, &cfg)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.AddCommand(newCheckCommand(stdout), newVersionCommand(stdout), newGenDocsCommand())
 	cmd.SetOut(stdout)
@@ -245,6 +248,9 @@ func (c *config) finish(ifaces, ports, args []string) error {
 		return err
 	}
 	if err := c.finishDiagnose(); err != nil {
+		return err
+	}
+	if err := c.finishMetrics(); err != nil {
 		return err
 	}
 	switch loader.Backend(c.backend) {

@@ -36,6 +36,10 @@ func (c *config) session() *session.Config {
 		Shards:      c.shards,
 		NoProblems:  c.noProblems,
 		Diagnose:    c.diagnose,
+
+		Metrics:          c.metrics.addr,
+		MetricsMaxSeries: c.metrics.maxSeries,
+		MetricsPodLabels: c.metrics.podLabels,
 	}
 	switch c.explain {
 	case "once":

@@ -29,13 +29,14 @@ var allowed = map[string][]string{
 	"output":   {"segment", "zmtp", "diagnose"},
 	"learn":    {"segment", "zmtp", "output", "diagnose"},
 	"diagnose": {"segment", "zmtp"},
+	"metrics":  {"segment", "zmtp", "diagnose"},
 	// The kernel side.
 	"loader": {"bpf", "segment", "filter", "internal/kernel"},
 	"procs":  {"bpf", "internal/kernel"},
 	"probe":  {"internal/kernel", "loader", "procs"},
 	// The pipeline, and the command that wires it.
-	"session":      {"segment", "filter", "flows", "zmtp", "diagnose", "output", "learn", "pcapfile", "loader", "procs"},
-	"cmd/zmtpdump": {"session", "probe", "loader", "filter", "flows", "diagnose", "output", "pcapfile"},
+	"session":      {"segment", "filter", "flows", "zmtp", "diagnose", "output", "learn", "pcapfile", "loader", "procs", "metrics"},
+	"cmd/zmtpdump": {"session", "probe", "loader", "filter", "flows", "diagnose", "output", "pcapfile", "metrics"},
 	// Tests, tools and test programs: they run zmtpdump, they are not part of it.
 	"accuracy":          nil,
 	"deploy":            nil,

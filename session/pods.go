@@ -1,0 +1,122 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zmtpdump/zmtpdump/metrics"
+)
+
+// --metrics-pod-labels: the pod and namespace of a connection's server end,
+// from process attribution. In Kubernetes the pod's name is the hostname of
+// its containers' UTS namespace, which the kubelet also writes to each
+// container's /etc/hostname, and its namespace is in the service account
+// file every pod mounts by default. zmtpdump reads both through
+// /proc/PID/root, for a process whose UTS namespace is not zmtpdump's (a
+// process of the host, or of a hostNetwork pod sharing it, has none).
+
+// Where a pod's files are, under a process's root.
+const (
+	hostnameFile  = "etc/hostname"
+	namespaceFile = "var/run/secrets/kubernetes.io/serviceaccount/namespace"
+)
+
+// maxPodCache bounds the processes whose labels are kept; past it the
+// cache starts again.
+const maxPodCache = 4096
+
+// podLabels finds and caches the pod labels of processes, for the
+// sessions of every shard (a lock per look-up: at a scrape or a close).
+type podLabels struct {
+	proc string // "/proc"; tests use a directory of their own
+	mu   sync.Mutex
+	own  string // our UTS namespace ("uts:[4026531838]")
+	pids map[int]pod
+}
+
+type pod struct{ name, namespace string }
+
+func newPodLabels() *podLabels {
+	pl := &podLabels{proc: "/proc", pids: map[int]pod{}}
+	pl.own, _ = os.Readlink(filepath.Join(pl.proc, "self", "ns", "uts"))
+	return pl
+}
+
+// of returns the pod labels of process pid ("" each when not known).
+func (pl *podLabels) of(pid int) pod {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if p, ok := pl.pids[pid]; ok {
+		return p
+	}
+	if len(pl.pids) >= maxPodCache {
+		clear(pl.pids)
+	}
+	p := pl.read(pid)
+	pl.pids[pid] = p
+	return p
+}
+
+// read reads the pod labels of pid: none when its UTS namespace is ours or
+// cannot be read.
+func (pl *podLabels) read(pid int) pod {
+	dir := filepath.Join(pl.proc, strconv.Itoa(pid))
+	uts, err := os.Readlink(filepath.Join(dir, "ns", "uts"))
+	if err != nil || uts == pl.own {
+		return pod{}
+	}
+	first := func(name string) string {
+		b, err := readInRoot(filepath.Join(dir, "root"), name)
+		if err != nil {
+			return ""
+		}
+		line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n"))
+		if len(line) > 253 { // a DNS name's length at most: no label from a stray file
+			return ""
+		}
+		return string(line)
+	}
+	return pod{name: first(hostnameFile), namespace: first(namespaceFile)}
+}
+
+// readInRoot reads the file name under root as the process whose root it
+// is sees it: its symbolic links resolved inside root (openat2's
+// RESOLVE_IN_ROOT, Linux 5.6+), so that /var/run -> /run, as most images
+// have it, leads to the container's /run and not to ours. Without openat2,
+// the path is followed as it is.
+func readInRoot(root, name string) ([]byte, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if errors.Is(err, unix.ENOSYS) {
+		return os.ReadFile(filepath.Join(root, name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 4096))
+}
+
+// podLabels fills l's pod and namespace from the server end's process, if
+// known and --metrics-pod-labels asked for them.
+func (s *session) podLabels(l *metrics.Labels) {
+	if s.procs == nil || s.procs.pods == nil {
+		return
+	}
+	if srv := s.own.ends[1]; srv != nil {
+		p := s.procs.pods.of(srv.PID)
+		l.Pod, l.Namespace = p.name, p.namespace
+	}
+}

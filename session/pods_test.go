@@ -1,0 +1,67 @@
+package session
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestPodLabels reads a pod's name and namespace under a process's root,
+// from a /proc of the test's own: none for a process of our UTS namespace
+// (the host's), none from a file that cannot be a name.
+func TestPodLabels(t *testing.T) {
+	proc := t.TempDir()
+	mk := func(pid, uts, hostname, namespace string) {
+		dir := filepath.Join(proc, pid)
+		for _, d := range []string{"ns", "root/etc", "root/" + filepath.Dir(namespaceFile)} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(uts, filepath.Join(dir, "ns", "uts")); err != nil {
+			t.Fatal(err)
+		}
+		if hostname != "" {
+			os.WriteFile(filepath.Join(dir, "root", hostnameFile), []byte(hostname), 0o644)
+		}
+		if namespace != "" {
+			os.WriteFile(filepath.Join(dir, "root", namespaceFile), []byte(namespace), 0o644)
+		}
+	}
+	mk("self", "uts:[1]", "node-1\n", "")
+	mk("10", "uts:[1]", "node-1\n", "")
+	mk("20", "uts:[2]", "web-7d4b9c-x2x9q\n", "shop")
+	mk("30", "uts:[3]", "plain-container\n", "")
+	long := make([]byte, 300)
+	for i := range long {
+		long[i] = 'a'
+	}
+	mk("40", "uts:[4]", string(long), "ns")
+	// /var/run -> /run, absolute, as most images have it: resolved in the
+	// process's root, not ours.
+	mk("60", "uts:[6]", "api-0", "")
+	root := filepath.Join(proc, "60", "root")
+	os.RemoveAll(filepath.Join(root, "var", "run"))
+	os.Symlink("/run", filepath.Join(root, "var", "run"))
+	os.MkdirAll(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount"), 0o755)
+	os.WriteFile(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount", "namespace"), []byte("billing\n"), 0o644)
+	pl := &podLabels{proc: proc, pids: map[int]pod{}}
+	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
+	for pid, want := range map[int]pod{
+		10: {},
+		20: {name: "web-7d4b9c-x2x9q", namespace: "shop"},
+		30: {name: "plain-container"},
+		40: {namespace: "ns"},
+		50: {}, // gone
+		60: {name: "api-0", namespace: "billing"},
+	} {
+		if got := pl.of(pid); got != want {
+			t.Errorf("pid %d: %+v, want %+v", pid, got, want)
+		}
+	}
+	// Cached: a later change is not read again for the same process.
+	os.WriteFile(filepath.Join(proc, "20", "root", hostnameFile), []byte("other"), 0o644)
+	if got := pl.of(20); got.name != "web-7d4b9c-x2x9q" {
+		t.Errorf("not cached: %+v", got)
+	}
+}
