@@ -25,8 +25,8 @@
 // # Cardinality
 //
 // At most Config.MaxServices label sets with a real server are kept; the
-// connections of further services count under server="other" (their other
-// labels kept: a bounded set of values), and
+// connections of further services count under one more, whose labels are
+// all "other" (server="other", ...), and
 // zmtpdump_metrics_series_folded_total counts those connections. Services
 // are never forgotten, so counters stay monotonic however long the capture.
 //

@@ -21,7 +21,8 @@ const SettleAfter = 5 * time.Second
 // Unknown is the value of a socket type or mechanism label that is not known.
 const Unknown = "unknown"
 
-// Other is the server label of the services beyond Config.MaxServices.
+// Other is every label value of the one label set the services beyond
+// Config.MaxServices fold into.
 const Other = "other"
 
 // Config shapes a Registry.
@@ -267,7 +268,7 @@ func (r *Registry) Problem(server netip.AddrPort, k diagnose.Kind) {
 }
 
 // service returns the service of server with labels l, made if new: beyond
-// MaxServices, the one of server Other. conn says a connection is
+// MaxServices, the one label set whose values are all Other. conn says a connection is
 // folded if so. Called with r.mu held.
 func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service {
 	k := serviceKey{
@@ -286,7 +287,7 @@ func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service
 		if conn {
 			r.folded++
 		}
-		k.server, k.pod, k.namespace = Other, "", ""
+		k = serviceKey{server: Other, clientType: Other, serverType: Other, mechanism: Other}
 		if s := r.services[k]; s != nil {
 			return s
 		}

@@ -214,21 +214,28 @@ func TestFolding(t *testing.T) {
 		c := r.Open(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.9"), uint16(7000+i)))
 		c.Close(pushPull, state(1, 0, 0), segment.Finished)
 	}
+	// Another kind of service beyond the cap folds into the same one.
+	c0 := r.Open(netip.MustParseAddrPort("10.0.0.9:8000"))
+	c0.Close(Labels{ClientType: "REQ", ServerType: "REP", Mechanism: "CURVE"}, state(0, 0, 0), segment.Finished)
 	// The first services keep their series, whatever comes later.
 	c := r.Open(netip.MustParseAddrPort("10.0.0.9:7000"))
 	c.Close(pushPull, state(1, 0, 0), segment.Finished)
 	got := gather(t, r)
 	want := map[string]float64{
-		"10.0.0.9:7000": 2, "10.0.0.9:7001": 1, Other: 3,
+		"10.0.0.9:7000": 2, "10.0.0.9:7001": 1, Other: 3, // and the REQ's 0
 	}
 	for server, n := range want {
-		k := dirKey("zmtp_messages_total", svc(server, "PUSH", "PULL", "NULL"), "to_server")
+		l := svc(server, "PUSH", "PULL", "NULL")
+		if server == Other {
+			l = svc(Other, Other, Other, Other)
+		}
+		k := dirKey("zmtp_messages_total", l, "to_server")
 		if got[k] != n {
 			t.Errorf("%s = %v, want %v", k, got[k], n)
 		}
 	}
-	if got["zmtpdump_metrics_series_folded_total{}"] != 3 {
-		t.Errorf("folded = %v, want 3", got["zmtpdump_metrics_series_folded_total{}"])
+	if got["zmtpdump_metrics_series_folded_total{}"] != 4 {
+		t.Errorf("folded = %v, want 4", got["zmtpdump_metrics_series_folded_total{}"])
 	}
 	if n := countPrefix(got, "zmtp_connections_total"); n != 3 {
 		t.Errorf("%d zmtp_connections_total series, want 3 (two services and other)", n)

@@ -140,8 +140,8 @@ func (p *Pipeline) serveMetrics() {
 	}
 	select {
 	case ack := <-p.met.req:
-		now := time.Now()
-		p.EachConn(func(v ConnView) { v.s.publish(now) })
+		now, counts := time.Now(), p.scrapeCounts()
+		p.EachConn(func(v ConnView) { v.s.publish(now, counts) })
 		if p.met.stats != nil {
 			if ks, err := p.met.stats(); err == nil {
 				p.met.reg.SetCapture(ks.Matched, ks.Lost)
@@ -190,6 +190,18 @@ func (p *Pipeline) openMetrics(c *flows.Conn) *metrics.Conn {
 // this one).
 func (s *session) counts(d segment.Dir) zmtp.Counts { return s.zc.Decoder(d).Counts() }
 
+// countsFunc returns what a session's direction carried so far.
+type countsFunc func(s *session, d segment.Dir) zmtp.Counts
+
+// scrapeCounts returns how a scrape reads the open connections' counts,
+// on the loop before EachConn. With KCOUNT's count mode merged it reads
+// the kernel's counts of every direction in one pass and hands each
+// session that (kc := p.kernelCounts(); return func(s, d) { return
+// s.countsIn(d, kc) }): read-only during the visit, so shards may share it.
+func (p *Pipeline) scrapeCounts() countsFunc {
+	return func(s *session, d segment.Dir) zmtp.Counts { return s.counts(d) }
+}
+
 // metricLabels are the connection's service labels as decoded so far.
 func (s *session) metricLabels() metrics.Labels {
 	cl, sv := s.zc.Decoder(segment.ClientToServer), s.zc.Decoder(segment.ServerToClient)
@@ -201,11 +213,12 @@ func (s *session) metricLabels() metrics.Labels {
 	return l
 }
 
-// metricState is what the connection carried so far.
-func (s *session) metricState() metrics.State {
+// metricState is what the connection carried so far, its counts read
+// with counts.
+func (s *session) metricState(counts countsFunc) metrics.State {
 	var st metrics.State
 	for d := range st.Counts {
-		st.Counts[d] = s.counts(segment.Dir(d))
+		st.Counts[d] = counts(s, segment.Dir(d))
 		st.Resyncs[d] = s.zc.Decoder(segment.Dir(d)).Resyncs()
 	}
 	if s.loss != nil {
@@ -216,7 +229,7 @@ func (s *session) metricState() metrics.State {
 
 // publish hands the connection's state to its metrics, at a scrape. A
 // connection the owner gate hides (--pid, --comm) publishes nothing.
-func (s *session) publish(now time.Time) {
+func (s *session) publish(now time.Time, counts countsFunc) {
 	if s.met == nil || s.own.skip {
 		return
 	}
@@ -224,7 +237,7 @@ func (s *session) publish(now time.Time) {
 	if !s.met.Settled() { // fixed once settled: not looked up again
 		l = s.metricLabels()
 	}
-	s.met.Update(l, s.metricState(), now)
+	s.met.Update(l, s.metricState(counts), now)
 }
 
 // closeMetrics hands the final state over at the connection's end. One
@@ -241,7 +254,7 @@ func (s *session) closeMetrics(r segment.CloseReason) {
 		if !s.met.Settled() {
 			l = s.metricLabels()
 		}
-		s.met.Close(l, s.metricState(), r)
+		s.met.Close(l, s.metricState((*session).counts), r)
 	}
 	s.met = nil
 }
