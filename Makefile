@@ -1,7 +1,8 @@
 # zmtpdump: `make` builds ./zmtpdump, `make check` installs the Debian
 # packages the tests need if missing (as root), then runs vet, staticcheck and
 # every test (the end-to-end tests need root), `make install` installs the
-# binary, its man pages and shell completions (bash, zsh, fish).
+# binary, its man pages and shell completions (bash, zsh, fish), `make image`
+# builds the container image zmtpdump:dev with Docker and no registry.
 
 GO      ?= go
 PREFIX  ?= /usr/local
@@ -12,13 +13,25 @@ BPF_CFLAGS ?= -I/usr/include/$(shell uname -m)-linux-gnu
 # Where `make docs` writes the generated man pages and completions.
 DOCDIR  ?= build/docs
 
-.PHONY: all zmtpdump peers generate check deps vet test bench docs install clean check-kernels
+.PHONY: all zmtpdump image peers generate check deps vet test bench docs install clean check-kernels
 
 all: zmtpdump
 
 # The main binary is static and pure Go: CGO_ENABLED=0.
 zmtpdump:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o zmtpdump ./cmd/zmtpdump
+
+# The container image, from scratch: the static binary alone (deploy/Dockerfile.scratch),
+# its build context a directory holding only that binary, so nothing is
+# pulled and no registry is needed. DOCKER_HOST picks the daemon;
+# IMAGE=name:tag another tag.
+DOCKER ?= docker
+IMAGE  ?= zmtpdump:dev
+image: zmtpdump
+	rm -rf build/image
+	mkdir -p build/image
+	cp zmtpdump build/image/zmtpdump
+	$(DOCKER) build --pull=false --build-arg VERSION=$(VERSION) -f deploy/Dockerfile.scratch -t $(IMAGE) build/image
 
 # The libzmq test peer (cgo; needs libzmq3-dev). Never part of zmtpdump.
 peers:

@@ -6,44 +6,24 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
 // TestDaemonSet decodes daemonset.yaml strictly into the Kubernetes API's
 // DaemonSet (an unknown or misspelt field fails) and checks what matters:
 // the node's network and PID namespaces, the capabilities and nothing
-// more, JSON Lines on stdout, and a pod on every node.
+// more, count-only capture with metrics, and a pod on every node (the
+// metrics port, probe and annotations: TestScrape).
 func TestDaemonSet(t *testing.T) {
-	raw, err := os.ReadFile("daemonset.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ds appsv1.DaemonSet
-	if err := yaml.UnmarshalStrict(raw, &ds); err != nil {
-		t.Fatalf("daemonset.yaml is not a valid DaemonSet: %v", err)
-	}
-	// Strict decoding still matches keys case-insensitively (encoding/json):
-	// every key of the file must come back, spelt the same, from the
-	// decoded object.
-	var orig, back any
-	if err := yaml.Unmarshal(raw, &orig); err != nil {
-		t.Fatal(err)
-	}
-	again, err := json.Marshal(&ds)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(again, &back); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range lostKeys(orig, back, "") {
-		t.Errorf("daemonset.yaml: %s is not a DaemonSet field (misspelt?)", k)
-	}
+	decodeStrict(t, "daemonset.yaml", &ds)
 	if ds.APIVersion != "apps/v1" || ds.Kind != "DaemonSet" || ds.Name == "" {
 		t.Errorf("apiVersion %q, kind %q, name %q", ds.APIVersion, ds.Kind, ds.Name)
 	}
@@ -75,8 +55,11 @@ func TestDaemonSet(t *testing.T) {
 	if len(c.Command) != 0 {
 		t.Errorf("command %q overrides the image's entrypoint", c.Command)
 	}
-	if !slices.Contains(c.Args, "--json") {
-		t.Errorf("args %q: want --json (JSON Lines for the log pipeline)", c.Args)
+	if !slices.Contains(c.Args, "-q") || slices.Contains(c.Args, "--json") {
+		t.Errorf("args %q: want -q and no --json (count-only: the least CPU per message)", c.Args)
+	}
+	if argValue(c.Args, "--metrics") == "" {
+		t.Errorf("args %q: want --metrics ADDR", c.Args)
 	}
 	if i := slices.Index(c.Args, "-i"); i < 0 || i+1 >= len(c.Args) || c.Args[i+1] != "any" {
 		t.Errorf("args %q: want -i any", c.Args)
@@ -84,6 +67,7 @@ func TestDaemonSet(t *testing.T) {
 	if c.Resources.Limits.Memory().IsZero() || c.Resources.Limits.Cpu().IsZero() {
 		t.Error("no CPU or memory limit")
 	}
+	checkMemory(t, c)
 
 	sc := c.SecurityContext
 	if sc == nil || sc.Capabilities == nil {
@@ -125,6 +109,90 @@ func TestDaemonSet(t *testing.T) {
 			t.Errorf("volume %s is not a hostPath", v.Name)
 		}
 	}
+}
+
+// kernelMemory is what the kernel charges the container's memory cgroup
+// besides the ring buffer: the flow states (16,384 × about 160 B), the
+// other maps and the programs, rounded up (measured: 86.5 MB in all with
+// the 64 MiB ring; TestDockerDaemonSet logs it).
+const kernelMemory = 24 << 20
+
+// checkMemory checks the DaemonSet's memory arithmetic (README, "Memory"):
+// GOMEMLIMIT, the ring (-B, KiB) and the rest of the kernel's share fit the
+// limit, and the request covers the kernel's share, which an idle
+// zmtpdump already holds.
+func checkMemory(t *testing.T, c corev1.Container) {
+	t.Helper()
+	ring := int64(65536) << 10
+	if b := argValue(c.Args, "-B"); b != "" {
+		kib, err := strconv.ParseInt(b, 10, 64)
+		if err != nil {
+			t.Fatalf("-B %q: %v", b, err)
+		}
+		ring = kib << 10
+	}
+	var goLimit int64
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			q, err := resource.ParseQuantity(strings.TrimSuffix(e.Value, "B"))
+			if err != nil {
+				t.Fatalf("GOMEMLIMIT %q: %v", e.Value, err)
+			}
+			goLimit = q.Value()
+		}
+	}
+	if goLimit == 0 {
+		t.Fatal("no GOMEMLIMIT: the garbage collector would not work harder before the limit")
+	}
+	limit, req := c.Resources.Limits.Memory().Value(), c.Resources.Requests.Memory().Value()
+	if kernel := ring + kernelMemory; goLimit+kernel > limit {
+		t.Errorf("GOMEMLIMIT %d + the kernel's %d (ring %d) = %d: over the memory limit %d", goLimit, kernel, ring, goLimit+kernel, limit)
+	} else if req < kernel {
+		t.Errorf("memory request %d: below the kernel's share %d, which an idle zmtpdump holds", req, kernel)
+	}
+}
+
+// decodeStrict decodes the YAML file name into v strictly (an unknown field
+// fails) and checks that every key of the file comes back, spelt the same,
+// when v is encoded again: strict decoding still matches keys
+// case-insensitively (encoding/json), so a misspelt case would pass it.
+func decodeStrict(t *testing.T, name string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(raw, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var orig, back any
+	if err := yaml.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range lostKeys(orig, back, "") {
+		t.Errorf("%s: %s is not a field of %T (misspelt?)", name, k, v)
+	}
+}
+
+// argValue returns the value that follows flag in args ("--flag V" or
+// "--flag=V"), or "".
+func argValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // lostKeys lists the map keys of orig, as paths, that back lacks.

@@ -10,6 +10,11 @@
 // zmtpdump prints last with --json or writes to --stats-file (read as a
 // livetest.Stats), never its text.
 //
+// docker_test.go starts a dockerd of its own (dockerd_test.go), builds the
+// image with `make image` and runs it with the docker run flags
+// podrun_test.go derives from deploy/daemonset.yaml; ocicaps/ is the OCI runtime wrapper that
+// grants the capabilities Debian's dockerd refuses by name.
+//
 // Imports: any of our packages (it tests them from outside, as a user
 // would); nothing imports it.
 package e2e

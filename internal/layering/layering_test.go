@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"accuracy":          nil,
 	"deploy":            nil,
 	"e2e":               nil,
+	"e2e/ocicaps":       nil,
 	"internal/livetest": nil,
 	"internal/layering": nil,
 	"bench":             {"internal/livetest"},
