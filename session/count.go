@@ -81,6 +81,9 @@ func (s *session) syncCounts(d segment.Dir, k *segment.Counts) {
 	dec := s.zc.Decoder(d)
 	if diff, ok := beyond(want, dec.Counts()); ok {
 		dec.AddCounts(diff)
+		// Among the messages seen at once, for the live status line
+		// (which count mode keeps on a terminal).
+		s.out.addCounted(diff.Messages)
 	}
 }
 
@@ -262,9 +265,12 @@ func (s *session) countedSides(c *zmtp.Connection) {
 		if !s.dirs[d].counted {
 			continue
 		}
-		n := s.zc.Decoder(segment.Dir(d)).Counts()
-		if n.Messages > c.Sides[d].Messages {
-			s.out.addCounted(n.Messages - c.Sides[d].Messages)
+		dec := s.zc.Decoder(segment.Dir(d))
+		n := dec.Counts()
+		// What syncCounts added is among the messages seen already;
+		// decoded messages a summary leaves out are added now.
+		if decoded := dec.MessageIndex(); decoded > c.Sides[d].Messages {
+			s.out.addCounted(decoded - c.Sides[d].Messages)
 		}
 		c.Sides[d].Messages = max(c.Sides[d].Messages, n.Messages)
 		c.Sides[d].MessageBytes = max(c.Sides[d].MessageBytes, n.Bytes)

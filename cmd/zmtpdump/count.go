@@ -6,11 +6,11 @@ package main
 // table needs counts and no message, turns it on: not with -w (every
 // packet), -v, --explain or --ladder (every message), -c (stops after N
 // messages decoded), --pid/--comm (the gate of their owners), --json,
-// nor with the live status line (it shows messages decoded), nor when
-// reading a file. The kernel still ships the message frames of the
+// nor when reading a file. The live status line stays: its messages are
+// those decoded and counted. The kernel still ships the message frames of the
 // directions that need them (see session.shipsMessages).
 func (c *config) countOnly() bool {
 	return c.summary && c.readFile == "" && c.writeFile == "" && !c.verbose && !c.json &&
 		(c.explain == "" || c.explain == "never") && !c.ladder && c.count == 0 &&
-		c.pid == 0 && c.comm == "" && !c.statusOn && c.frameKeep() > 0
+		c.pid == 0 && c.comm == "" && c.frameKeep() > 0
 }
