@@ -309,7 +309,12 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		}
 		return res, nil
 	}
-	if st.events >= 0 && st.conns >= 0 {
+	switch {
+	case st.messages > 0:
+		// The exit statistics' own count (with counting in the kernel,
+		// -q's messages are counted there and never decoded one by one).
+		res.decoded = st.messages
+	case st.events >= 0 && st.conns >= 0:
 		// Two greetings and two READY commands per NULL PUSH/PULL connection.
 		res.decoded = st.events - 4*st.conns
 	}
