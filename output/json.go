@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"io"
 	"net/netip"
 	"strconv"
@@ -16,9 +15,8 @@ import (
 // (RFC 3339 with nanoseconds, UTC), "src", "dst" and "event"; see the README
 // for the keys of each event.
 type JSON struct {
-	w       *bufio.Writer
+	w       *lineBuf
 	secrets bool
-	buf     []byte
 	hideBuf []byte  // command data with a password hidden (commandData)
 	owners  *Owners // of the event being printed (Line.Owners)
 	notes   []Note  // of the event being printed (Line.Notes)
@@ -37,12 +35,12 @@ type JSON struct {
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
-func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriterSize(w, 64<<10)} }
+func NewJSON(w io.Writer) *JSON { return &JSON{w: newLineBuf(w)} }
 
 // NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
 // ShowSecrets and Stderr apply.
 func NewJSONOptions(w io.Writer, opts Options) *JSON {
-	return &JSON{w: bufio.NewWriterSize(w, 64<<10), secrets: opts.ShowSecrets, stderr: opts.Stderr}
+	return &JSON{w: newLineBuf(w), secrets: opts.ShowSecrets, stderr: opts.Stderr}
 }
 
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
@@ -55,7 +53,7 @@ func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
 		p.lastSrc, p.lastSrcB = src, src.AppendTo(p.lastSrcB[:0])
 		p.lastDst, p.lastDstB = dst, dst.AppendTo(p.lastDstB[:0])
 	}
-	b := append(p.buf[:0], `{"ts":"`...)
+	b := append(p.w.start(), `{"ts":"`...)
 	b = append(b, p.lastTS...)
 	b = append(b, `","src":"`...)
 	b = append(b, p.lastSrcB...)
@@ -67,10 +65,7 @@ func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
 }
 
 func (p *JSON) line(b []byte) error {
-	b = append(b, '}', '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(append(b, '}', '\n'))
 }
 
 // Packet implements Printer.
@@ -362,4 +357,4 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 func (*JSON) Drawing([]byte) error { return nil }
 
 // Flush implements Printer.
-func (p *JSON) Flush() error { return p.w.Flush() }
+func (p *JSON) Flush() error { return p.w.flush() }

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -17,13 +16,12 @@ import (
 //
 //	12:13:35.585001 127.0.0.1:47563 > 127.0.0.1:7001: message: "1" 31
 type Text struct {
-	w       *bufio.Writer
+	w       *lineBuf
 	clock   clock
 	body    Body
 	color   bool
 	verbose bool
 	secrets bool
-	buf     []byte
 	hideBuf []byte // command data with a password hidden (commandData)
 	notes   []Note // the notes of the event being printed (Line.Notes)
 	stderr  io.Writer
@@ -40,7 +38,7 @@ func NewText(w io.Writer, opts Options) *Text {
 		loc = time.Local
 	}
 	return &Text{
-		w:       bufio.NewWriter(w),
+		w:       newLineBuf(w),
 		clock:   clock{format: opts.Time, loc: loc},
 		body:    opts.Body,
 		color:   opts.Color,
@@ -53,7 +51,7 @@ func NewText(w io.Writer, opts Options) *Text {
 // head starts a line: the time, then the endpoints in colour c (none:
 // "").
 func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
-	b := p.clock.append(p.buf[:0], t)
+	b := p.clock.append(p.w.start(), t)
 	if c != "" {
 		b = p.paint(b, c)
 	}
@@ -70,12 +68,7 @@ func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 	return append(b, ": "...)
 }
 
-func (p *Text) line(b []byte) error {
-	b = append(b, '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
-}
+func (p *Text) line(b []byte) error { return p.w.end(append(b, '\n')) }
 
 // Packet implements Printer.
 func (p *Text) Packet(seg *segment.Segment) error {
@@ -150,10 +143,7 @@ func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	if p.body == BodyHexDump {
 		b = append(b, '\n')
 		b = p.appendDumps(b, ev)
-		b = p.appendNotes(b)
-		p.buf = b[:0]
-		_, err := p.w.Write(b)
-		return err
+		return p.w.end(p.appendNotes(b))
 	}
 	return p.lineNotes(b)
 }
@@ -163,11 +153,7 @@ func (p *Text) lineNotes(b []byte) error {
 	if len(p.notes) == 0 {
 		return p.line(b)
 	}
-	b = append(b, '\n')
-	b = p.appendNotes(b)
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(p.appendNotes(append(b, '\n')))
 }
 
 func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
@@ -408,9 +394,8 @@ func (p *Text) appendHexAfter(b, data []byte) []byte {
 // Drawing implements Printer: the diagram, escaped again so that any byte
 // a label forgot to escape stays off the terminal.
 func (p *Text) Drawing(b []byte) error {
-	_, err := p.w.Write(appendPrintable(nil, string(b), true))
-	return err
+	return p.w.end(appendPrintable(p.w.start(), string(b), true))
 }
 
 // Flush implements Printer.
-func (p *Text) Flush() error { return p.w.Flush() }
+func (p *Text) Flush() error { return p.w.flush() }
