@@ -1,6 +1,7 @@
 package output
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -41,4 +42,29 @@ func FuzzEscapes(f *testing.F) {
 			t.Errorf("appendHex(%q) = %q, want %q", p, got, "head "+hx.String())
 		}
 	})
+}
+
+// TestPlain8: the 8-byte test of AppendQuoted agrees with the byte test
+// on every byte value at every position, among plain neighbours and among
+// bytes of each kind.
+func TestPlain8(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' }
+	for _, fill := range []byte{'a', ' ', '~', 0x00, 0x1f, 0x7f, 0xff, '"', '\\'} {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				want := true
+				for _, x := range w {
+					want = want && plain(x)
+				}
+				if got := plain8(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("plain8(% x) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
 }

@@ -22,12 +22,13 @@ type JSON struct {
 	notes   []Note  // of the event being printed (Line.Notes)
 	stderr  io.Writer
 	// The events of one segment share its time, and a connection's share
-	// its endpoints: the last ones formatted are kept (formatting the
-	// time was the JSON printer's largest cost).
-	lastT              time.Time
-	lastTS             []byte
-	lastSrc, lastDst   netip.AddrPort
-	lastSrcB, lastDstB []byte
+	// its endpoints: the start of the last line, up to its event name
+	// (`{"ts":"...","src":"...","dst":"...","event":"`), is kept with
+	// what it was made of (formatting the time was the JSON printer's
+	// largest cost).
+	lastT            time.Time
+	lastSrc, lastDst netip.AddrPort
+	lastHead         []byte
 	// And the processes of the last connection: their "process" member
 	// (Process values are never changed once made).
 	lastOwnSrc, lastOwnDst *Process
@@ -46,20 +47,17 @@ func NewJSONOptions(w io.Writer, opts Options) *JSON {
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
-	if !t.Equal(p.lastT) || p.lastTS == nil {
-		p.lastT, p.lastTS = t, t.UTC().AppendFormat(p.lastTS[:0], rfc3339Nano)
+	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || !t.Equal(p.lastT) {
+		p.lastT, p.lastSrc, p.lastDst = t, src, dst
+		h := append(p.lastHead[:0], `{"ts":"`...)
+		h = t.UTC().AppendFormat(h, rfc3339Nano)
+		h = append(h, `","src":"`...)
+		h = src.AppendTo(h)
+		h = append(h, `","dst":"`...)
+		h = dst.AppendTo(h)
+		p.lastHead = append(h, `","event":"`...)
 	}
-	if src != p.lastSrc || dst != p.lastDst || p.lastSrcB == nil {
-		p.lastSrc, p.lastSrcB = src, src.AppendTo(p.lastSrcB[:0])
-		p.lastDst, p.lastDstB = dst, dst.AppendTo(p.lastDstB[:0])
-	}
-	b := append(p.w.start(), `{"ts":"`...)
-	b = append(b, p.lastTS...)
-	b = append(b, `","src":"`...)
-	b = append(b, p.lastSrcB...)
-	b = append(b, `","dst":"`...)
-	b = append(b, p.lastDstB...)
-	b = append(b, `","event":"`...)
+	b := append(p.w.start(), p.lastHead...)
 	b = append(b, event...)
 	return append(b, '"')
 }
@@ -185,6 +183,8 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 		b = p.appendCommandFields(b, e)
 	case *zmtp.Message:
 		b = p.head(t, src, dst, "message")
+		// The constant runs of a frame each go in one append: this is
+		// the line a burst of small messages prints.
 		b = append(b, `,"frames":[`...)
 		for i := range e.Frames {
 			f := &e.Frames[i]
@@ -195,15 +195,15 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 			b = strconv.AppendUint(b, f.Size, 10)
 			b = append(b, `,"data_hex":"`...)
 			b = appendHex(b, f.Data)
-			b = append(b, `","truncated":`...)
-			b = strconv.AppendBool(b, f.Truncated())
-			b = append(b, `,"more":`...)
-			b = strconv.AppendBool(b, f.More)
-			b = append(b, '}')
+			b = append(b, jsonFrameEnd(f.Truncated(), f.More)...)
 		}
-		b = append(b, `],"frames_omitted":`...)
-		b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
-		b = append(b, `,"bytes":`...)
+		if e.FramesOmitted == 0 {
+			b = append(b, `],"frames_omitted":0,"bytes":`...)
+		} else {
+			b = append(b, `],"frames_omitted":`...)
+			b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
+			b = append(b, `,"bytes":`...)
+		}
 		b = strconv.AppendUint(b, e.Bytes, 10)
 		if e.Subscription != zmtp.NoSubscription {
 			b = append(b, `,"subscription":{"action":"`...)
@@ -238,6 +238,19 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 	b = append(b, `,"offset":`...)
 	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
 	return p.line(b)
+}
+
+// jsonFrameEnd ends a frame's object by its truncated and more members.
+func jsonFrameEnd(truncated, more bool) string {
+	switch {
+	case !truncated && !more:
+		return `","truncated":false,"more":false}`
+	case !truncated:
+		return `","truncated":false,"more":true}`
+	case !more:
+		return `","truncated":true,"more":false}`
+	}
+	return `","truncated":true,"more":true}`
 }
 
 // appendCommandFields appends the fields of the commands zmtp parses.

@@ -29,6 +29,10 @@ type Text struct {
 	// connection's events come in runs).
 	lastSrc, lastDst netip.AddrPort
 	lastEnds         []byte
+	// Without colours, the whole start of the last line, "time src >
+	// dst: " (the events of one segment share its time), and its time.
+	lastT    time.Time
+	lastHead []byte
 }
 
 // NewText returns a text Printer writing to w.
@@ -51,21 +55,33 @@ func NewText(w io.Writer, opts Options) *Text {
 // head starts a line: the time, then the endpoints in colour c (none:
 // "").
 func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
+	if !p.color && p.clock.repeats() {
+		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || !t.Equal(p.lastT) {
+			p.lastT = t
+			p.lastHead = append(p.appendEnds(p.clock.append(p.lastHead[:0], t), src, dst), ": "...)
+		}
+		return append(p.w.start(), p.lastHead...)
+	}
 	b := p.clock.append(p.w.start(), t)
 	if c != "" {
 		b = p.paint(b, c)
 	}
+	b = p.appendEnds(b, src, dst)
+	if c != "" {
+		b = p.unpaint(b)
+	}
+	return append(b, ": "...)
+}
+
+// appendEnds appends "src > dst", kept from the last line when the same.
+func (p *Text) appendEnds(b []byte, src, dst netip.AddrPort) []byte {
 	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
 		p.lastSrc, p.lastDst = src, dst
 		p.lastEnds = src.AppendTo(p.lastEnds[:0])
 		p.lastEnds = append(p.lastEnds, " > "...)
 		p.lastEnds = dst.AppendTo(p.lastEnds)
 	}
-	b = append(b, p.lastEnds...)
-	if c != "" {
-		b = p.unpaint(b)
-	}
-	return append(b, ": "...)
+	return append(b, p.lastEnds...)
 }
 
 func (p *Text) line(b []byte) error { return p.w.end(append(b, '\n')) }

@@ -56,6 +56,10 @@ type clock struct {
 	lastB  []byte
 }
 
+// repeats reports whether equal times append the same text (all formats
+// but TimeDelta, which depends on the time before).
+func (c *clock) repeats() bool { return c.format != TimeDelta }
+
 // append appends t and a space, or nothing for TimeNone.
 func (c *clock) append(b []byte, t time.Time) []byte {
 	switch c.format {

@@ -59,7 +59,8 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		return
 	}
 	notes := s.learn.event(d, s.seg.Time, ev)
-	s.out.event(s.line(d, s.seg.Time, notes), ev, !resync)
+	l := s.line(d, s.seg.Time, notes)
+	s.out.event(&l, ev, !resync)
 	s.diagEvent(d, s.seg.Time, ev)
 }
 

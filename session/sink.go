@@ -63,29 +63,31 @@ func (s *sink) note(err error) {
 }
 
 // event prints a ZMTP event described by l (its sender, time, endpoints,
-// owners and notes); counted says whether it counts as decoded.
-func (s *sink) event(l output.Line, ev zmtp.Event, counted bool) {
+// owners and notes); counted says whether it counts as decoded. l is
+// copied, not kept.
+func (s *sink) event(l *output.Line, ev zmtp.Event, counted bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if counted {
 		s.events++
 	}
-	_, isMsg := ev.(*zmtp.Message)
 	if s.limit > 0 && s.messages >= s.limit && counted {
+		s.mu.Unlock()
 		return // past -c: only connection summaries
 	}
-	if isMsg {
+	if _, isMsg := ev.(*zmtp.Message); isMsg {
 		s.messages++
 		if s.messages == s.limit && s.stop != nil {
 			s.stop()
 		}
 	}
-	if s.quiet {
-		return
+	if !s.quiet {
+		s.line = *l
+		s.note(s.out.Event(&s.line, ev))
+		// Nothing of the connection is kept (the rest holds no pointer
+		// into it).
+		s.line.Owners, s.line.Notes, s.line.Health = nil, nil, nil
 	}
-	s.line = l
-	s.note(s.out.Event(&s.line, ev))
-	s.line = output.Line{} // keeps nothing of the connection
+	s.mu.Unlock()
 }
 
 // problem prints a problem described by l: counted among the events
@@ -120,7 +122,7 @@ func (s *sink) gap(l output.Line, g *zmtp.Gap) {
 	past := s.limit > 0 && s.messages >= s.limit
 	s.mu.Unlock()
 	if !past {
-		s.event(l, g, false)
+		s.event(&l, g, false)
 	}
 }
 
@@ -138,7 +140,7 @@ func (s *sink) drawing(draw func([]byte) []byte) {
 // health figures h (nil: none).
 func (s *sink) connection(l output.Line, ev *zmtp.Connection, h *diagnose.Health) {
 	l.Health = h
-	s.event(l, ev, false)
+	s.event(&l, ev, false)
 }
 
 // owners prints, once per connection, which processes own its ends.
