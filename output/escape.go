@@ -56,7 +56,8 @@ func plain8(x uint64) bool {
 }
 
 // AppendHexSpaced appends p as lowercase hex bytes separated by spaces
-// ("31 32"), four bytes at a time.
+// ("31 32"): 16 bytes at a time where hexSpacedBlocks can, then four at a
+// time.
 func AppendHexSpaced(b, p []byte) []byte {
 	if len(p) == 0 {
 		return b
@@ -64,6 +65,8 @@ func AppendHexSpaced(b, p []byte) []byte {
 	n := len(b)
 	b = slices.Grow(b, 3*len(p))[:n+3*len(p)] // a space after each byte, the last cut
 	out := b[n:]
+	k := hexSpacedBlocks(out, p)
+	p, out = p[k:], out[3*k:]
 	for len(p) >= 4 {
 		// Digits D0..D7 to "D0D1 D2D3 D4D5 D6D7 " in two stores.
 		d := hex4(binary.BigEndian.Uint32(p))
@@ -77,12 +80,15 @@ func AppendHexSpaced(b, p []byte) []byte {
 	return b[:len(b)-1]
 }
 
-// appendHex appends p as contiguous lowercase hex ("3132"), four bytes at
-// a time (every message line of --json carries its kept bytes so).
+// appendHex appends p as contiguous lowercase hex ("3132"), 16 bytes at a
+// time where hexBlocks can, then four at a time (every message line of
+// --json carries its kept bytes so).
 func appendHex(b, p []byte) []byte {
 	n := len(b)
 	b = slices.Grow(b, 2*len(p))[:n+2*len(p)]
 	out := b[n:]
+	k := hexBlocks(out, p)
+	p, out = p[k:], out[2*k:]
 	for len(p) >= 4 {
 		binary.BigEndian.PutUint64(out, hex4(binary.BigEndian.Uint32(p)))
 		p, out = p[4:], out[8:]

@@ -2,6 +2,7 @@ package output
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,6 +65,32 @@ func TestPlain8(t *testing.T) {
 				if got := plain8(binary.LittleEndian.Uint64(w[:])); got != want {
 					t.Fatalf("plain8(% x) = %v, want %v", w, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestHexBlocks: appendHex and AppendHexSpaced agree with encoding/hex at
+// every length around the 16-byte blocks (and at every byte value), at
+// every alignment of the source.
+func TestHexBlocks(t *testing.T) {
+	src := make([]byte, 300)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	for off := range 16 {
+		for n := 0; off+n <= len(src); n++ {
+			p := src[off : off+n]
+			want := hex.EncodeToString(p)
+			if got := string(appendHex([]byte("x"), p)); got != "x"+want {
+				t.Fatalf("appendHex(% x) = %q, want %q", p, got, "x"+want)
+			}
+			var spaced []string
+			for _, c := range p {
+				spaced = append(spaced, hex.EncodeToString([]byte{c}))
+			}
+			if got, want := string(AppendHexSpaced([]byte("x"), p)), "x"+strings.Join(spaced, " "); got != want {
+				t.Fatalf("AppendHexSpaced(% x) = %q, want %q", p, got, want)
 			}
 		}
 	}

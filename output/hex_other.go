@@ -1,0 +1,10 @@
+//go:build !amd64
+
+package output
+
+// hexBlocks does nothing here: appendHex goes 4 bytes at a time (the
+// vector code is amd64's, hex_amd64.go).
+func hexBlocks(dst, src []byte) int { return 0 }
+
+// hexSpacedBlocks does nothing here, as hexBlocks.
+func hexSpacedBlocks(dst, src []byte) int { return 0 }
