@@ -96,8 +96,9 @@ func (p *JSON) Packet(seg *segment.Segment) error {
 // event's object.
 func (p *JSON) Event(l *Line, ev zmtp.Event) error {
 	p.owners, p.notes = l.Owners, l.Notes
-	defer func() { p.owners, p.notes = nil, nil }()
-	return p.event(l.Time, l.Src, l.Dst, l.Health, ev)
+	err := p.event(l.Time, l.Src, l.Dst, l.Health, ev)
+	p.owners, p.notes = nil, nil
+	return err
 }
 
 func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, ev zmtp.Event) error {

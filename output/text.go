@@ -116,7 +116,12 @@ func (p *Text) Packet(seg *segment.Segment) error {
 // (Options.Color), the notes follow on indented lines.
 func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	p.notes = l.Notes
-	defer func() { p.notes = nil }()
+	err := p.event(l, ev)
+	p.notes = nil
+	return err
+}
+
+func (p *Text) event(l *Line, ev zmtp.Event) error {
 	src, dst := l.Src, l.Dst
 	b := p.head(fromColor(l.From), l.Time, src, dst)
 	switch e := ev.(type) {
