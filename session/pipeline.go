@@ -73,6 +73,7 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 		return s
 	}
 	if n := cfg.shards(); n > 0 {
+		p.sink.shared = true
 		p.asm = flows.NewSharded(cfg.Flows, flows.ShardConfig{Shards: n}, factory)
 	} else {
 		p.asm = flows.New(cfg.Flows, factory)
