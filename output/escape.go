@@ -9,10 +9,14 @@ import (
 const hexDigits = "0123456789abcdef"
 
 // AppendQuoted appends p as a double-quoted string: printable ASCII as is,
-// backslash and quote escaped, everything else as \xNN.
+// backslash and quote escaped, everything else as \xNN. Its plain start
+// goes 16 bytes at a time where quotePlain can, then 8 (plain8).
 func AppendQuoted(b, p []byte) []byte {
 	b = slices.Grow(b, len(p)+2)
 	b = append(b, '"')
+	// The plain 16-byte blocks first, copied as they are checked.
+	k := quotePlain(b[len(b):len(b)+len(p)], p)
+	b, p = b[:len(b)+k], p[k:]
 	for len(p) > 0 {
 		// A run of bytes that need no escape goes in one copy.
 		i := 0

@@ -95,3 +95,41 @@ func TestHexBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotedBlocks: AppendQuoted agrees with a byte-by-byte reference for
+// every length around its 16- and 8-byte blocks with one byte that needs
+// an escape at every position (or none), for each kind of such byte.
+func TestQuotedBlocks(t *testing.T) {
+	ref := func(p []byte) string {
+		var q strings.Builder
+		q.WriteByte('"')
+		for _, c := range p {
+			switch {
+			case c == '"' || c == '\\':
+				q.WriteString(`\` + string(c))
+			case c >= 0x20 && c < 0x7f:
+				q.WriteByte(c)
+			default:
+				fmt.Fprintf(&q, `\x%02x`, c)
+			}
+		}
+		q.WriteByte('"')
+		return q.String()
+	}
+	for n := range 70 {
+		for bad := -1; bad < n; bad++ {
+			for _, c := range []byte{0x00, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff, '"', '\\'} {
+				p := make([]byte, n)
+				for i := range p {
+					p[i] = "a ~Z"[i%4]
+				}
+				if bad >= 0 {
+					p[bad] = c
+				}
+				if got, want := string(AppendQuoted([]byte("x"), p)), "x"+ref(p); got != want {
+					t.Fatalf("AppendQuoted(%q) = %q, want %q", p, got, want)
+				}
+			}
+		}
+	}
+}

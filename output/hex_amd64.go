@@ -39,3 +39,22 @@ func hexSpacedBlocks(dst, src []byte) int {
 	hexSpacedSSSE3(&dst[0], &src[0], n)
 	return n
 }
+
+// quotePlainSSE2 copies the bytes at src to dst 16 at a time while a
+// block of 16 needs no escape in AppendQuoted, and returns how many it
+// copied: a multiple of 16, at most n; n is a multiple of 16, not 0
+// (hex_amd64.s).
+//
+//go:noescape
+func quotePlainSSE2(dst, src *byte, n int) int
+
+// quotePlain copies src's first bytes to dst while whole 16-byte blocks of
+// them need no escape in AppendQuoted, and returns how many it copied.
+func quotePlain(dst, src []byte) int {
+	n := len(src) &^ 15
+	if n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	return quotePlainSSE2(&dst[0], &src[0], n)
+}

@@ -132,3 +132,59 @@ spacedLoop:
 	SUBQ   $16, CX
 	JNZ    spacedLoop
 	RET
+
+// The plain bytes of AppendQuoted (printable ASCII but '"' and '\\'),
+// 16 at a time: a byte is plain when it is above 0x1f as a signed byte
+// (which leaves out 0x80 to 0xff too), not 0x7f, '"' nor '\\'.
+
+DATA quoteLow<>+0(SB)/8, $0x1f1f1f1f1f1f1f1f
+DATA quoteLow<>+8(SB)/8, $0x1f1f1f1f1f1f1f1f
+GLOBL quoteLow<>(SB), RODATA|NOPTR, $16
+
+DATA quoteDel<>+0(SB)/8, $0x7f7f7f7f7f7f7f7f
+DATA quoteDel<>+8(SB)/8, $0x7f7f7f7f7f7f7f7f
+GLOBL quoteDel<>(SB), RODATA|NOPTR, $16
+
+DATA quoteQuote<>+0(SB)/8, $0x2222222222222222
+DATA quoteQuote<>+8(SB)/8, $0x2222222222222222
+GLOBL quoteQuote<>(SB), RODATA|NOPTR, $16
+
+DATA quoteBackslash<>+0(SB)/8, $0x5c5c5c5c5c5c5c5c
+DATA quoteBackslash<>+8(SB)/8, $0x5c5c5c5c5c5c5c5c
+GLOBL quoteBackslash<>(SB), RODATA|NOPTR, $16
+
+// func quotePlainSSE2(dst, src *byte, n int) int
+TEXT ·quotePlainSSE2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  n+16(FP), CX
+	MOVOU quoteLow<>(SB), X7
+	MOVOU quoteDel<>(SB), X6
+	MOVOU quoteQuote<>(SB), X5
+	MOVOU quoteBackslash<>(SB), X4
+	XORQ  AX, AX
+
+quoteLoop:
+	MOVOU    (SI)(AX*1), X0
+	MOVO     X0, X1
+	PCMPGTB  X7, X1      // 0xff where above 0x1f (signed)
+	MOVO     X0, X2
+	PCMPEQB  X6, X2      // 0xff at 0x7f
+	MOVO     X0, X3
+	PCMPEQB  X5, X3      // at '"'
+	POR      X3, X2
+	MOVO     X0, X3
+	PCMPEQB  X4, X3      // at '\\'
+	POR      X3, X2
+	PANDN    X1, X2      // 0xff where plain
+	PMOVMSKB X2, BX
+	CMPL     BX, $0xffff
+	JNE      quoteDone
+	MOVOU    X0, (DI)(AX*1)
+	ADDQ     $16, AX
+	CMPQ     AX, CX
+	JB       quoteLoop
+
+quoteDone:
+	MOVQ AX, ret+24(FP)
+	RET
