@@ -193,7 +193,7 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 				b = append(b, ',')
 			}
 			b = append(b, `{"size":`...)
-			b = strconv.AppendUint(b, f.Size, 10)
+			b = appendUint(b, f.Size)
 			b = append(b, `,"data_hex":"`...)
 			b = appendHex(b, f.Data)
 			b = append(b, jsonFrameEnd(f.Truncated(), f.More)...)
@@ -205,7 +205,7 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 			b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
 			b = append(b, `,"bytes":`...)
 		}
-		b = strconv.AppendUint(b, e.Bytes, 10)
+		b = appendUint(b, e.Bytes)
 		if e.Subscription != zmtp.NoSubscription {
 			b = append(b, `,"subscription":{"action":"`...)
 			b = append(b, e.Subscription.String()...)
