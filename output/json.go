@@ -33,6 +33,8 @@ type JSON struct {
 	// (Process values are never changed once made).
 	lastOwnSrc, lastOwnDst *Process
 	lastOwnB               []byte
+	// offsets writes the "offset" member of every event.
+	offsets offsetDigits
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
@@ -237,7 +239,7 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 	b = p.appendOwners(b)
 	b = p.appendNotes(b)
 	b = append(b, `,"offset":`...)
-	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
+	b = p.offsets.append(b, ev.EventHeader().Offset)
 	return p.line(b)
 }
 
