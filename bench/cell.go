@@ -60,8 +60,10 @@ func startCapturer(b *bins, c capturer, filter string) (*running, error) {
 		r.out = f
 		cmd.Stdout = f
 	} else {
-		// A file, as exec's default /dev/null is: no copying goroutine.
-		null, err := os.Open(os.DevNull)
+		// A file, as exec's default /dev/null is (no copying goroutine), open
+		// for writing: the printers write to it (read-only, every write
+		// failed with EBADF and a zmtpdump without -q exited 1).
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			r.cleanup()
 			return nil, err
