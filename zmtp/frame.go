@@ -35,16 +35,7 @@ func (d *Decoder) feedFrames(p []byte, emit func(Event)) []byte {
 		d.frameOff = d.off
 		d.headers++
 		d.beginFrame(p[0]&flagMore != 0, uint64(n), 2)
-		if d.kept && !d.more && !d.headOpen && len(d.frames) == 1 {
-			// A whole one-frame message: its Data is p's bytes, valid
-			// for the emit call as an event's slices must be, not a copy
-			// in the arena.
-			k := min(n, d.keepLeft)
-			d.frames[0].Data = p[2 : 2+k : 2+k]
-			d.kept, d.keepLeft = false, 0
-		} else {
-			d.keep(p[2 : 2+n])
-		}
+		d.keep(p[2 : 2+n])
 		d.off += uint64(2 + n)
 		d.endFrame(emit)
 		p = p[2+n:]
