@@ -25,7 +25,8 @@ type JSON struct {
 	// its endpoints: the start of the last line, up to its event name
 	// (`{"ts":"...","src":"...","dst":"...","event":"`), is kept with
 	// what it was made of (formatting the time was the JSON printer's
-	// largest cost).
+	// largest cost). Times are compared with ==, not Equal: the same
+	// instant in another form only makes the start again, as it was.
 	lastT            time.Time
 	lastSrc, lastDst netip.AddrPort
 	lastHead         []byte
@@ -49,7 +50,7 @@ func NewJSONOptions(w io.Writer, opts Options) *JSON {
 const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
-	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || !t.Equal(p.lastT) {
+	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
 		p.lastT, p.lastSrc, p.lastDst = t, src, dst
 		h := append(p.lastHead[:0], `{"ts":"`...)
 		h = t.UTC().AppendFormat(h, rfc3339Nano)

@@ -30,7 +30,8 @@ type Text struct {
 	lastSrc, lastDst netip.AddrPort
 	lastEnds         []byte
 	// Without colours, the whole start of the last line, "time src >
-	// dst: " (the events of one segment share its time), and its time.
+	// dst: " (the events of one segment share its time), and its time
+	// (compared with ==, as JSON's).
 	lastT    time.Time
 	lastHead []byte
 }
@@ -56,7 +57,7 @@ func NewText(w io.Writer, opts Options) *Text {
 // "").
 func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 	if !p.color && p.clock.repeats() {
-		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || !t.Equal(p.lastT) {
+		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
 			p.lastT = t
 			p.lastHead = append(p.appendEnds(p.clock.append(p.lastHead[:0], t), src, dst), ": "...)
 		}
