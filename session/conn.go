@@ -59,8 +59,7 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		return
 	}
 	notes := s.learn.event(d, s.seg.Time, ev)
-	l := s.line(d, s.seg.Time, notes)
-	s.out.event(&l, ev, !resync)
+	s.out.sessionEvent(s, d, notes, ev, !resync)
 	s.diagEvent(d, s.seg.Time, ev)
 }
 

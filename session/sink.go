@@ -26,7 +26,7 @@ type sink struct {
 	// shared: sessions call from several goroutines (set before the
 	// first call, never changed).
 	shared bool
-	out output.Printer
+	out    output.Printer
 	// line is the Line handed to out, reused (under mu): a Line made per
 	// event would escape to the heap through the Printer interface.
 	line output.Line
@@ -73,6 +73,19 @@ func (s *sink) note(err error) {
 // owners and notes); counted says whether it counts as decoded. l is
 // copied, not kept.
 func (s *sink) event(l *output.Line, ev zmtp.Event, counted bool) {
+	s.eventFrom(nil, 0, nil, l, ev, counted)
+}
+
+// sessionEvent prints ev, sent by ss in direction d at its segment's
+// time with notes, as event does; its Line is made in place, not built
+// apart and copied in (the call per message).
+func (s *sink) sessionEvent(ss *session, d segment.Dir, notes []output.Note, ev zmtp.Event, counted bool) {
+	s.eventFrom(ss, d, notes, nil, ev, counted)
+}
+
+// eventFrom is event (ss nil, l the event's Line) and sessionEvent (l
+// nil).
+func (s *sink) eventFrom(ss *session, d segment.Dir, notes []output.Note, l *output.Line, ev zmtp.Event, counted bool) {
 	if s.shared {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -90,7 +103,13 @@ func (s *sink) event(l *output.Line, ev zmtp.Event, counted bool) {
 		}
 	}
 	if !s.quiet {
-		s.line = *l
+		if ss != nil {
+			ln := &s.line
+			ln.From, ln.Time, ln.Src, ln.Dst = d, ss.seg.Time, ss.conn.Src(d), ss.conn.Dst(d)
+			ln.Owners, ln.Notes = ss.ownersFor(d), notes
+		} else {
+			s.line = *l
+		}
 		s.note(s.out.Event(&s.line, ev))
 		// Nothing of the connection is kept (the rest holds no pointer
 		// into it).
