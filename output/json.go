@@ -34,30 +34,32 @@ type JSON struct {
 	// (Process values are never changed once made).
 	lastOwnSrc, lastOwnDst *Process
 	lastOwnB               []byte
-	// offsets writes the "offset" member of every event.
+	// offsets writes the "offset" member of every event; stamp and
+	// addrs a line start's time and endpoints.
 	offsets offsetDigits
+	stamp   secondStamp
+	addrs   addrCache
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
-func NewJSON(w io.Writer) *JSON { return &JSON{w: newLineBuf(w)} }
+func NewJSON(w io.Writer) *JSON { return NewJSONOptions(w, Options{}) }
 
 // NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
 // ShowSecrets and Stderr apply.
 func NewJSONOptions(w io.Writer, opts Options) *JSON {
-	return &JSON{w: newLineBuf(w), secrets: opts.ShowSecrets, stderr: opts.Stderr}
+	return &JSON{w: newLineBuf(w), secrets: opts.ShowSecrets, stderr: opts.Stderr,
+		stamp: secondStamp{layout: "2006-01-02T15:04:05.", digits: 9, loc: time.UTC}}
 }
-
-const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
 
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
 	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
 		p.lastT, p.lastSrc, p.lastDst = t, src, dst
 		h := append(p.lastHead[:0], `{"ts":"`...)
-		h = t.UTC().AppendFormat(h, rfc3339Nano)
+		h = append(p.stamp.append(h, t), 'Z') // RFC 3339 in UTC, nanoseconds
 		h = append(h, `","src":"`...)
-		h = src.AppendTo(h)
+		h = append(h, p.addrs.get(src)...)
 		h = append(h, `","dst":"`...)
-		h = dst.AppendTo(h)
+		h = append(h, p.addrs.get(dst)...)
 		p.lastHead = append(h, `","event":"`...)
 	}
 	b := append(p.w.start(), p.lastHead...)

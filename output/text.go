@@ -29,6 +29,7 @@ type Text struct {
 	// connection's events come in runs).
 	lastSrc, lastDst netip.AddrPort
 	lastEnds         []byte
+	addrs            addrCache // the endpoints' own text
 	// Without colours, the whole start of the last line, "time src >
 	// dst: " (the events of one segment share its time), and its time
 	// (compared with ==, as JSON's).
@@ -78,9 +79,9 @@ func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 func (p *Text) appendEnds(b []byte, src, dst netip.AddrPort) []byte {
 	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
 		p.lastSrc, p.lastDst = src, dst
-		p.lastEnds = src.AppendTo(p.lastEnds[:0])
+		p.lastEnds = append(p.lastEnds[:0], p.addrs.get(src)...)
 		p.lastEnds = append(p.lastEnds, " > "...)
-		p.lastEnds = dst.AppendTo(p.lastEnds)
+		p.lastEnds = append(p.lastEnds, p.addrs.get(dst)...)
 	}
 	return append(b, p.lastEnds...)
 }
