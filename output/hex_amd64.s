@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 // Code for hex_amd64.go: lowercase hex of 16-byte blocks with SSE2
 // (hexSSE2) and, spaced ("31 32 "), with SSSE3's PSHUFB (hexSpacedSSSE3).
 // Each block: the high and low nibbles of its bytes are split (PSRLW,
