@@ -101,9 +101,11 @@
 //
 // The targets section checks, among others, issue 17's per-message costs
 // on the small workload: -q and -q --metrics at most 25 ns/msg with the
-// application at 95% or more of its uncaptured rate, --json (to /dev/null
-// and to tmpfs) and text at most 150 ns/msg; each with every message
-// decoded and none dropped.
+// application at 95% or more of its uncaptured rate, --json and text (to
+// /dev/null, as the issue's blast) at most 150 ns/msg; each with every
+// message decoded and none dropped. --json to tmpfs has no such target: the
+// kernel's copy of the lines into the page cache is charged to zmtpdump as
+// sys time, several times what decoding and printing cost.
 //
 // On 2 CPUs the capturer competes with the four busy threads of the
 // application (two application threads, two libzmq I/O threads).
