@@ -4,7 +4,7 @@
 // Run it as root from the module root (make bench does, after the micro
 // benchmarks of ./zmtp, ./flows, ./output and ./cmd/zmtpdump):
 //
-//	go run ./bench            # full size, 3 runs per cell, ~5 minutes on 2 CPUs
+//	go run ./bench            # full size, 3 runs per cell, ~7 minutes on 2 CPUs
 //	go run ./bench -quick     # a tenth of the messages, 1 run per cell
 //	go run ./bench -o bench.md -workloads small,large -reps 5
 //	go run ./bench -capturers zmtpdump-json -zargs='-B 262144'   # try a lever
