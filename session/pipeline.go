@@ -159,6 +159,10 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 		err = p.readFile(ctx)
 	}
 	p.Close()
+	// What was printed goes out before the summaries on stderr, so that
+	// a terminal (or 2>&1) shows them after it; the error is kept, the
+	// last flush returns it.
+	_ = p.sink.flush()
 	p.sink.writeProblems()
 	if st != nil {
 		p.sink.stats(st)
