@@ -66,7 +66,7 @@ check-kernels:
 	$(GO) run ./vmtest/host -go $(GO)
 
 # The micro benchmarks of the decoder, the assembler and the printers, then the live
-# overhead harness (bench/: needs root, libzmq3-dev and tcpdump; about 4
+# overhead harness (bench/: needs root, libzmq3-dev and tcpdump; about 7
 # minutes on 2 CPUs). BENCHFLAGS=-quick runs a tenth of the messages once;
 # see bench/doc.go for the other flags (-o FILE writes the report).
 BENCHFLAGS ?=

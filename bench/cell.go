@@ -60,8 +60,10 @@ func startCapturer(b *bins, c capturer, filter string) (*running, error) {
 		r.out = f
 		cmd.Stdout = f
 	} else {
-		// A file, as exec's default /dev/null is: no copying goroutine.
-		null, err := os.Open(os.DevNull)
+		// A file, as exec's default /dev/null is (no copying goroutine), open
+		// for writing: the printers write to it (read-only, every write
+		// failed with EBADF and a zmtpdump without -q exited 1).
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			r.cleanup()
 			return nil, err
@@ -309,7 +311,12 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		}
 		return res, nil
 	}
-	if st.events >= 0 && st.conns >= 0 {
+	switch {
+	case st.messages > 0:
+		// The exit statistics' own count (with counting in the kernel,
+		// -q's messages are counted there and never decoded one by one).
+		res.decoded = st.messages
+	case st.events >= 0 && st.conns >= 0:
 		// Two greetings and two READY commands per NULL PUSH/PULL connection.
 		res.decoded = st.events - 4*st.conns
 	}

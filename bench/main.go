@@ -28,6 +28,8 @@ type bins struct {
 	zmtpdump, peer, tcpdump string
 	// hasWrite says whether zmtpdump has -w (--write).
 	hasWrite bool
+	// hasMetrics says whether zmtpdump has --metrics.
+	hasMetrics bool
 	// tmpfs is where JSON output goes.
 	tmpfs string
 	// zargs are extra arguments for every zmtpdump run.
@@ -40,7 +42,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 0, "runs per cell, the median shown (default 3; 1 with -quick)")
 	flag.StringVar(&o.out, "o", "", "also write the report (markdown) to this file")
 	flag.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run: small, large, conns, unrelated (default all)")
-	flag.StringVar(&o.capturers, "capturers", "", "comma-separated capturers: tcpdump, zmtpdump-w, zmtpdump-wq, zmtpdump-json, zmtpdump-json-null, zmtpdump-text (default all but zmtpdump-text; none always runs)")
+	flag.StringVar(&o.capturers, "capturers", "", "comma-separated capturers: tcpdump, zmtpdump-w, zmtpdump-wq, zmtpdump-ws, zmtpdump-json, zmtpdump-json-null, zmtpdump-text, zmtpdump-q, zmtpdump-q-metrics (default all; none always runs)")
 	flag.StringVar(&o.goCmd, "go", "go", "the go command that builds zmtpdump and zmqpeer")
 	flag.StringVar(&o.zmtpdump, "zmtpdump", "", "use this zmtpdump binary instead of building ./cmd/zmtpdump")
 	flag.StringVar(&o.zargs, "zargs", "", "extra arguments for every zmtpdump run, space-separated, e.g. -zargs='-B 65536'")
@@ -109,6 +111,7 @@ func run(o *options) error {
 			idle = append(idle, cpu)
 		}
 		rep.idle = append(rep.idle, fmt.Sprintf("%s %.2f s", c.name, median(idle).Seconds()))
+		rep.setIdle(c, median(idle))
 	}
 	for _, w := range ws {
 		for i := range o.reps {
@@ -175,6 +178,7 @@ func build(goCmd, dir, prebuilt string) (*bins, error) {
 	}
 	help, _ := exec.Command(b.zmtpdump, "--help").CombinedOutput()
 	b.hasWrite = strings.Contains(string(help), "--write")
+	b.hasMetrics = strings.Contains(string(help), "--metrics")
 	if p, err := exec.LookPath("tcpdump"); err == nil {
 		b.tcpdump = p
 	}

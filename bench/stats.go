@@ -46,6 +46,7 @@ type capStats struct {
 	captured int64
 	drops    int64
 	events   int64 // zmtpdump: ZMTP events decoded
+	messages int64 // zmtpdump: ZMTP messages (0 also when not said)
 	conns    int64 // zmtpdump: connections
 	bytes    int64 // zmtpdump: bytes reassembled
 	gaps     int64 // zmtpdump: gaps
@@ -62,7 +63,7 @@ var (
 
 // tcpdumpStats reads tcpdump's exit statistics from its stderr.
 func tcpdumpStats(stderr string) capStats {
-	st := capStats{captured: -1, drops: -1, events: -1, conns: -1, bytes: -1, gaps: -1, lost: -1, skipped: -1, ring: -1}
+	st := capStats{captured: -1, drops: -1, events: -1, messages: -1, conns: -1, bytes: -1, gaps: -1, lost: -1, skipped: -1, ring: -1}
 	num := func(re *regexp.Regexp) int64 {
 		m := re.FindStringSubmatch(stderr)
 		if m == nil {
@@ -85,6 +86,7 @@ func zmtpdumpStats(z livetest.Stats) capStats {
 		captured: int64(z.PacketsCaptured),
 		drops:    int64(z.RingDrops),
 		events:   int64(z.Events),
+		messages: int64(z.Messages),
 		conns:    int64(z.Connections),
 		bytes:    int64(z.BytesReassembled),
 		gaps:     int64(z.Gaps),

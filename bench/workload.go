@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/zmtpdump/zmtpdump/internal/livetest"
 )
 
 // workload is one kind of traffic.
@@ -86,8 +88,14 @@ func capturers(b *bins) []capturer {
 		{name: "zmtpdump-json-null", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
 			return b.zmtpdump, []string{"-i", "lo", "--json", f}
 		}},
-		{name: "zmtpdump-text", kind: zmtpdumpKind, optional: true, args: func(b *bins, f string) (string, []string) {
+		{name: "zmtpdump-text", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
 			return b.zmtpdump, []string{"-i", "lo", f}
+		}},
+		{name: "zmtpdump-q", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "-q", f}
+		}},
+		{name: "zmtpdump-q-metrics", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
+			return b.zmtpdump, []string{"-i", "lo", "-q", "--metrics", metricsAddr(), f}
 		}},
 	}
 	for i := range cs {
@@ -96,9 +104,21 @@ func capturers(b *bins) []capturer {
 			cs[i].skip = "tcpdump not found"
 		case strings.HasPrefix(cs[i].name, "zmtpdump-w") && !b.hasWrite:
 			cs[i].skip = "needs -w: zmtpdump has no -w (--write) flag yet"
+		case cs[i].name == "zmtpdump-q-metrics" && !b.hasMetrics:
+			cs[i].skip = "needs --metrics: zmtpdump has no --metrics flag yet"
 		}
 	}
 	return cs
+}
+
+// metricsAddr returns 127.0.0.1:PORT, PORT free now, for one run's
+// --metrics (port 0, the kernel's pick, if none is found).
+func metricsAddr() string {
+	port, err := livetest.FreePort()
+	if err != nil {
+		port = 0
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // label is how the table names a capturer.
@@ -118,6 +138,10 @@ func (c capturer) label() string {
 		return "zmtpdump --json > /dev/null"
 	case "zmtpdump-text":
 		return "zmtpdump > /dev/null"
+	case "zmtpdump-q":
+		return "zmtpdump -q"
+	case "zmtpdump-q-metrics":
+		return "zmtpdump -q --metrics"
 	}
 	return "no capture"
 }

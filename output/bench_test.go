@@ -31,3 +31,29 @@ func benchMessage(b *testing.B, p Printer) {
 func BenchmarkJSONMessage(b *testing.B) { benchMessage(b, NewJSONOptions(io.Discard, Options{})) }
 
 func BenchmarkTextMessage(b *testing.B) { benchMessage(b, NewText(io.Discard, Options{})) }
+
+// The body formatters on a 64-byte body: --json's hex, text's spaced hex
+// and quoted text.
+func BenchmarkHex64(b *testing.B) {
+	p := bytes.Repeat([]byte("x"), 64)
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = appendHex(buf[:0], p)
+	}
+}
+
+func BenchmarkHexSpaced64(b *testing.B) {
+	p := bytes.Repeat([]byte("x"), 64)
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = AppendHexSpaced(buf[:0], p)
+	}
+}
+
+func BenchmarkQuoted64(b *testing.B) {
+	p := bytes.Repeat([]byte("x"), 64)
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		buf = AppendQuoted(buf[:0], p)
+	}
+}

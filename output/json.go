@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"io"
 	"net/netip"
 	"strconv"
@@ -16,61 +15,60 @@ import (
 // (RFC 3339 with nanoseconds, UTC), "src", "dst" and "event"; see the README
 // for the keys of each event.
 type JSON struct {
-	w       *bufio.Writer
+	w       *lineBuf
 	secrets bool
-	buf     []byte
 	hideBuf []byte  // command data with a password hidden (commandData)
 	owners  *Owners // of the event being printed (Line.Owners)
 	notes   []Note  // of the event being printed (Line.Notes)
 	stderr  io.Writer
 	// The events of one segment share its time, and a connection's share
-	// its endpoints: the last ones formatted are kept (formatting the
-	// time was the JSON printer's largest cost).
-	lastT              time.Time
-	lastTS             []byte
-	lastSrc, lastDst   netip.AddrPort
-	lastSrcB, lastDstB []byte
+	// its endpoints: the start of the last line, up to its event name
+	// (`{"ts":"...","src":"...","dst":"...","event":"`), is kept with
+	// what it was made of (formatting the time was the JSON printer's
+	// largest cost). Times are compared with ==, not Equal: the same
+	// instant in another form only makes the start again, as it was.
+	lastT            time.Time
+	lastSrc, lastDst netip.AddrPort
+	lastHead         []byte
 	// And the processes of the last connection: their "process" member
 	// (Process values are never changed once made).
 	lastOwnSrc, lastOwnDst *Process
 	lastOwnB               []byte
+	// offsets writes the "offset" member of every event; stamp and
+	// addrs a line start's time and endpoints.
+	offsets offsetDigits
+	stamp   secondStamp
+	addrs   addrCache
 }
 
 // NewJSON returns a JSON Lines Printer writing to w.
-func NewJSON(w io.Writer) *JSON { return &JSON{w: bufio.NewWriterSize(w, 64<<10)} }
+func NewJSON(w io.Writer) *JSON { return NewJSONOptions(w, Options{}) }
 
 // NewJSONOptions returns a JSON Lines Printer writing to w; of opts only
 // ShowSecrets and Stderr apply.
 func NewJSONOptions(w io.Writer, opts Options) *JSON {
-	return &JSON{w: bufio.NewWriterSize(w, 64<<10), secrets: opts.ShowSecrets, stderr: opts.Stderr}
+	return &JSON{w: newLineBuf(w), secrets: opts.ShowSecrets, stderr: opts.Stderr,
+		stamp: secondStamp{layout: "2006-01-02T15:04:05.", digits: 9, loc: time.UTC}}
 }
 
-const rfc3339Nano = "2006-01-02T15:04:05.000000000Z07:00"
-
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
-	if !t.Equal(p.lastT) || p.lastTS == nil {
-		p.lastT, p.lastTS = t, t.UTC().AppendFormat(p.lastTS[:0], rfc3339Nano)
+	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
+		p.lastT, p.lastSrc, p.lastDst = t, src, dst
+		h := append(p.lastHead[:0], `{"ts":"`...)
+		h = append(p.stamp.append(h, t), 'Z') // RFC 3339 in UTC, nanoseconds
+		h = append(h, `","src":"`...)
+		h = append(h, p.addrs.get(src)...)
+		h = append(h, `","dst":"`...)
+		h = append(h, p.addrs.get(dst)...)
+		p.lastHead = append(h, `","event":"`...)
 	}
-	if src != p.lastSrc || dst != p.lastDst || p.lastSrcB == nil {
-		p.lastSrc, p.lastSrcB = src, src.AppendTo(p.lastSrcB[:0])
-		p.lastDst, p.lastDstB = dst, dst.AppendTo(p.lastDstB[:0])
-	}
-	b := append(p.buf[:0], `{"ts":"`...)
-	b = append(b, p.lastTS...)
-	b = append(b, `","src":"`...)
-	b = append(b, p.lastSrcB...)
-	b = append(b, `","dst":"`...)
-	b = append(b, p.lastDstB...)
-	b = append(b, `","event":"`...)
+	b := append(p.w.start(), p.lastHead...)
 	b = append(b, event...)
 	return append(b, '"')
 }
 
 func (p *JSON) line(b []byte) error {
-	b = append(b, '}', '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(append(b, '}', '\n'))
 }
 
 // Packet implements Printer.
@@ -103,8 +101,9 @@ func (p *JSON) Packet(seg *segment.Segment) error {
 // event's object.
 func (p *JSON) Event(l *Line, ev zmtp.Event) error {
 	p.owners, p.notes = l.Owners, l.Notes
-	defer func() { p.owners, p.notes = nil, nil }()
-	return p.event(l.Time, l.Src, l.Dst, l.Health, ev)
+	err := p.event(l.Time, l.Src, l.Dst, l.Health, ev)
+	p.owners, p.notes = nil, nil
+	return err
 }
 
 func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, ev zmtp.Event) error {
@@ -190,6 +189,8 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 		b = p.appendCommandFields(b, e)
 	case *zmtp.Message:
 		b = p.head(t, src, dst, "message")
+		// The constant runs of a frame each go in one append: this is
+		// the line a burst of small messages prints.
 		b = append(b, `,"frames":[`...)
 		for i := range e.Frames {
 			f := &e.Frames[i]
@@ -197,19 +198,19 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 				b = append(b, ',')
 			}
 			b = append(b, `{"size":`...)
-			b = strconv.AppendUint(b, f.Size, 10)
+			b = appendUint(b, f.Size)
 			b = append(b, `,"data_hex":"`...)
 			b = appendHex(b, f.Data)
-			b = append(b, `","truncated":`...)
-			b = strconv.AppendBool(b, f.Truncated())
-			b = append(b, `,"more":`...)
-			b = strconv.AppendBool(b, f.More)
-			b = append(b, '}')
+			b = append(b, jsonFrameEnd(f.Truncated(), f.More)...)
 		}
-		b = append(b, `],"frames_omitted":`...)
-		b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
-		b = append(b, `,"bytes":`...)
-		b = strconv.AppendUint(b, e.Bytes, 10)
+		if e.FramesOmitted == 0 {
+			b = append(b, `],"frames_omitted":0,"bytes":`...)
+		} else {
+			b = append(b, `],"frames_omitted":`...)
+			b = strconv.AppendInt(b, int64(e.FramesOmitted), 10)
+			b = append(b, `,"bytes":`...)
+		}
+		b = appendUint(b, e.Bytes)
 		if e.Subscription != zmtp.NoSubscription {
 			b = append(b, `,"subscription":{"action":"`...)
 			b = append(b, e.Subscription.String()...)
@@ -241,8 +242,21 @@ func (p *JSON) event(t time.Time, src, dst netip.AddrPort, h *diagnose.Health, e
 	b = p.appendOwners(b)
 	b = p.appendNotes(b)
 	b = append(b, `,"offset":`...)
-	b = strconv.AppendUint(b, ev.EventHeader().Offset, 10)
+	b = p.offsets.append(b, ev.EventHeader().Offset)
 	return p.line(b)
+}
+
+// jsonFrameEnd ends a frame's object by its truncated and more members.
+func jsonFrameEnd(truncated, more bool) string {
+	switch {
+	case !truncated && !more:
+		return `","truncated":false,"more":false}`
+	case !truncated:
+		return `","truncated":false,"more":true}`
+	case !more:
+		return `","truncated":true,"more":false}`
+	}
+	return `","truncated":true,"more":true}`
 }
 
 // appendCommandFields appends the fields of the commands zmtp parses.
@@ -362,4 +376,4 @@ func appendJSONConnection(b []byte, c *zmtp.Connection) []byte {
 func (*JSON) Drawing([]byte) error { return nil }
 
 // Flush implements Printer.
-func (p *JSON) Flush() error { return p.w.Flush() }
+func (p *JSON) Flush() error { return p.w.flush() }

@@ -221,9 +221,5 @@ func (p *JSON) Problems(kinds []diagnose.KindCount) error {
 	if p.stderr != nil {
 		_ = WriteProblemsText(p.stderr, kinds)
 	}
-	b := AppendProblemsJSON(p.buf[:0], kinds)
-	b = append(b, '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(append(AppendProblemsJSON(p.w.start(), kinds), '\n'))
 }

@@ -141,9 +141,5 @@ func (p *JSON) Stats(st *Stats) error {
 	if p.stderr != nil {
 		_ = st.WriteText(p.stderr)
 	}
-	b := st.AppendJSON(p.buf[:0])
-	b = append(b, '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(append(st.AppendJSON(p.w.start()), '\n'))
 }

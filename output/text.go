@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net/netip"
@@ -17,13 +16,12 @@ import (
 //
 //	12:13:35.585001 127.0.0.1:47563 > 127.0.0.1:7001: message: "1" 31
 type Text struct {
-	w       *bufio.Writer
+	w       *lineBuf
 	clock   clock
 	body    Body
 	color   bool
 	verbose bool
 	secrets bool
-	buf     []byte
 	hideBuf []byte // command data with a password hidden (commandData)
 	notes   []Note // the notes of the event being printed (Line.Notes)
 	stderr  io.Writer
@@ -31,6 +29,12 @@ type Text struct {
 	// connection's events come in runs).
 	lastSrc, lastDst netip.AddrPort
 	lastEnds         []byte
+	addrs            addrCache // the endpoints' own text
+	// Without colours, the whole start of the last line, "time src >
+	// dst: " (the events of one segment share its time), and its time
+	// (compared with ==, as JSON's).
+	lastT    time.Time
+	lastHead []byte
 }
 
 // NewText returns a text Printer writing to w.
@@ -40,7 +44,7 @@ func NewText(w io.Writer, opts Options) *Text {
 		loc = time.Local
 	}
 	return &Text{
-		w:       bufio.NewWriter(w),
+		w:       newLineBuf(w),
 		clock:   clock{format: opts.Time, loc: loc},
 		body:    opts.Body,
 		color:   opts.Color,
@@ -53,29 +57,36 @@ func NewText(w io.Writer, opts Options) *Text {
 // head starts a line: the time, then the endpoints in colour c (none:
 // "").
 func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
-	b := p.clock.append(p.buf[:0], t)
+	if !p.color && p.clock.repeats() {
+		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
+			p.lastT = t
+			p.lastHead = append(p.appendEnds(p.clock.append(p.lastHead[:0], t), src, dst), ": "...)
+		}
+		return append(p.w.start(), p.lastHead...)
+	}
+	b := p.clock.append(p.w.start(), t)
 	if c != "" {
 		b = p.paint(b, c)
 	}
-	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
-		p.lastSrc, p.lastDst = src, dst
-		p.lastEnds = src.AppendTo(p.lastEnds[:0])
-		p.lastEnds = append(p.lastEnds, " > "...)
-		p.lastEnds = dst.AppendTo(p.lastEnds)
-	}
-	b = append(b, p.lastEnds...)
+	b = p.appendEnds(b, src, dst)
 	if c != "" {
 		b = p.unpaint(b)
 	}
 	return append(b, ": "...)
 }
 
-func (p *Text) line(b []byte) error {
-	b = append(b, '\n')
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+// appendEnds appends "src > dst", kept from the last line when the same.
+func (p *Text) appendEnds(b []byte, src, dst netip.AddrPort) []byte {
+	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
+		p.lastSrc, p.lastDst = src, dst
+		p.lastEnds = append(p.lastEnds[:0], p.addrs.get(src)...)
+		p.lastEnds = append(p.lastEnds, " > "...)
+		p.lastEnds = append(p.lastEnds, p.addrs.get(dst)...)
+	}
+	return append(b, p.lastEnds...)
 }
+
+func (p *Text) line(b []byte) error { return p.w.end(append(b, '\n')) }
 
 // Packet implements Printer.
 func (p *Text) Packet(seg *segment.Segment) error {
@@ -107,7 +118,12 @@ func (p *Text) Packet(seg *segment.Segment) error {
 // (Options.Color), the notes follow on indented lines.
 func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	p.notes = l.Notes
-	defer func() { p.notes = nil }()
+	err := p.event(l, ev)
+	p.notes = nil
+	return err
+}
+
+func (p *Text) event(l *Line, ev zmtp.Event) error {
 	src, dst := l.Src, l.Dst
 	b := p.head(fromColor(l.From), l.Time, src, dst)
 	switch e := ev.(type) {
@@ -150,10 +166,7 @@ func (p *Text) Event(l *Line, ev zmtp.Event) error {
 	if p.body == BodyHexDump {
 		b = append(b, '\n')
 		b = p.appendDumps(b, ev)
-		b = p.appendNotes(b)
-		p.buf = b[:0]
-		_, err := p.w.Write(b)
-		return err
+		return p.w.end(p.appendNotes(b))
 	}
 	return p.lineNotes(b)
 }
@@ -163,11 +176,7 @@ func (p *Text) lineNotes(b []byte) error {
 	if len(p.notes) == 0 {
 		return p.line(b)
 	}
-	b = append(b, '\n')
-	b = p.appendNotes(b)
-	p.buf = b[:0]
-	_, err := p.w.Write(b)
-	return err
+	return p.w.end(p.appendNotes(append(b, '\n')))
 }
 
 func (p *Text) appendGreeting(b []byte, e *zmtp.Greeting) []byte {
@@ -408,9 +417,8 @@ func (p *Text) appendHexAfter(b, data []byte) []byte {
 // Drawing implements Printer: the diagram, escaped again so that any byte
 // a label forgot to escape stays off the terminal.
 func (p *Text) Drawing(b []byte) error {
-	_, err := p.w.Write(appendPrintable(nil, string(b), true))
-	return err
+	return p.w.end(appendPrintable(p.w.start(), string(b), true))
 }
 
 // Flush implements Printer.
-func (p *Text) Flush() error { return p.w.Flush() }
+func (p *Text) Flush() error { return p.w.flush() }

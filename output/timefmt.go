@@ -54,7 +54,23 @@ type clock struct {
 	prev   time.Time
 	last   time.Time
 	lastB  []byte
+	// stamp formats TimeOfDay and TimeDate times, once per second up to
+	// the microseconds (see stampOf).
+	stamp secondStamp
 }
+
+// stampOf returns the clock's stamp for layout (its format's, up to the
+// fraction), set up at the first call.
+func (c *clock) stampOf(layout string) *secondStamp {
+	if c.stamp.layout != layout {
+		c.stamp = secondStamp{layout: layout, digits: 6, loc: c.loc}
+	}
+	return &c.stamp
+}
+
+// repeats reports whether equal times append the same text (all formats
+// but TimeDelta, which depends on the time before).
+func (c *clock) repeats() bool { return c.format != TimeDelta }
 
 // append appends t and a space, or nothing for TimeNone.
 func (c *clock) append(b []byte, t time.Time) []byte {
@@ -90,9 +106,9 @@ func (c *clock) format1(b []byte, t time.Time) []byte {
 		c.prev = t
 		b = appendDelta(b, d)
 	case TimeDate:
-		b = t.In(c.loc).AppendFormat(b, "2006-01-02 15:04:05.000000")
+		b = c.stampOf("2006-01-02 15:04:05.").append(b, t)
 	default:
-		b = t.In(c.loc).AppendFormat(b, "15:04:05.000000")
+		b = c.stampOf("15:04:05.").append(b, t)
 	}
 	return append(b, ' ')
 }

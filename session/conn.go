@@ -74,7 +74,7 @@ func (s *session) emit(d segment.Dir, ev zmtp.Event) {
 		}
 	}
 	notes := s.learn.event(d, s.seg.Time, ev)
-	s.out.event(s.line(d, s.seg.Time, notes), ev, !resync)
+	s.out.sessionEvent(s, d, notes, ev, !resync)
 	s.diagEvent(d, s.seg.Time, ev)
 }
 

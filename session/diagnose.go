@@ -109,10 +109,17 @@ func (s *session) diagEvent(d segment.Dir, t time.Time, ev zmtp.Event) {
 	if s.diag == nil {
 		return
 	}
-	s.printProblems(s.diag.Event(d, t, ev))
-	s.printProblems(s.out.idents.event(s.conn.Client, s.conn.Server, d, t, ev))
+	if ps := s.diag.Event(d, t, ev); len(ps) > 0 {
+		s.printProblems(ps)
+	}
 	if s.met != nil {
 		s.roundTrip()
+	}
+	if _, msg := ev.(*zmtp.Message); msg {
+		return // identities are in greetings, identity frames and commands
+	}
+	if ps := s.out.idents.event(s.conn.Client, s.conn.Server, d, t, ev); len(ps) > 0 {
+		s.printProblems(ps)
 	}
 }
 

@@ -77,6 +77,7 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 		return s
 	}
 	if n := cfg.shards(); n > 0 {
+		p.sink.shared = true
 		p.asm = flows.NewSharded(cfg.Flows, flows.ShardConfig{Shards: n}, factory)
 	} else {
 		p.asm = flows.New(cfg.Flows, factory)
@@ -170,6 +171,10 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 		err = p.readFile(ctx)
 	}
 	p.Close()
+	// What was printed goes out before the summaries on stderr, so that
+	// a terminal (or 2>&1) shows them after it; the error is kept, the
+	// last flush returns it.
+	_ = p.sink.flush()
 	p.sink.writeProblems()
 	if st != nil {
 		p.sink.stats(st)

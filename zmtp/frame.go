@@ -265,11 +265,17 @@ func (d *Decoder) endFrame(emit func(Event)) {
 		return
 	}
 	m := &d.evMessage
-	*m = Message{
-		Header:        Header{Offset: d.msgOff, Len: d.msgLen},
-		Frames:        d.frames,
-		FramesOmitted: d.omitted,
-		Bytes:         d.msgBytes,
+	// Field by field, not a whole new Message: the classified fields are
+	// cleared only when the last message set them (classify sets Topic
+	// only with Subscription, the rest only with Encrypted), which spares
+	// every ordinary message the clearing of them all.
+	m.Header = Header{Offset: d.msgOff, Len: d.msgLen}
+	m.Frames = d.frames
+	m.FramesOmitted = d.omitted
+	m.Bytes = d.msgBytes
+	if m.Subscription != NoSubscription || m.Encrypted {
+		m.Subscription, m.Topic = NoSubscription, nil
+		m.Encrypted, m.Mechanism, m.Nonce, m.BoxSize = false, "", nil, 0
 	}
 	if !d.greeted {
 		d.inferMessage(m)
