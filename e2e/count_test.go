@@ -273,3 +273,31 @@ func TestCountOnlyJoined(t *testing.T) {
 	}
 	t.Logf("counted %d messages of the %d that arrived after zmtpdump started (%d a second after it listened)", row.msgs[0], hi, lo)
 }
+
+// TestCountOnlyStatusLine: -q with the live status line (--status always,
+// as on a terminal) still counts in the kernel, and the status line's
+// message count includes the messages counted there while the connection
+// is open, not only at its close.
+func TestCountOnlyStatusLine(t *testing.T) {
+	requireLive(t)
+	const n = 20000
+	port := freePort(t)
+	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status", "always")
+	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
+	runPeers(t,
+		[]string{"-type", "pull", "-bind", ep, "-count", fmt.Sprint(n), "-timeout", "30s", "-hold", "2500ms"},
+		[]string{"-type", "push", "-connect", ep, "-count", fmt.Sprint(n), "-size", "64", "-timeout", "30s", "-hold", "2500ms"})
+	out, errOut := d.stop(t)
+	if !strings.Contains(errOut, "kernel counts messages (count mode)") {
+		t.Fatalf("-q with the status line did not turn count mode on:\n%s", errOut)
+	}
+	// The peers hold the connection open for 2.5 s after the last
+	// message: a status line drawn then shows every message.
+	want := fmt.Sprintf(" %d ZMTP messages (", n)
+	if !strings.Contains(errOut, want) {
+		t.Errorf("no status line with %q while the connection was open:\n%s", want, errOut)
+	}
+	if r, ok := countRows(t, out)["PUSH -> PULL"]; !ok || r.msgs[0] != n {
+		t.Errorf("PUSH -> PULL row %+v, want %d messages\n%s", r, n, out)
+	}
+}
