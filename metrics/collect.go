@@ -134,8 +134,16 @@ func (r *Registry) snapshot() []prometheus.Metric {
 	}
 	d := &r.desc
 	out := make([]prometheus.Metric, 0, len(sums)*32+3)
+	// A metric client_golang refuses (a label value not UTF-8: the labels
+	// are checked before, this is the last guard) is left out, not a panic
+	// that fails the whole scrape.
+	keep := func(m prometheus.Metric, err error) {
+		if err == nil {
+			out = append(out, m)
+		}
+	}
 	counter := func(desc *prometheus.Desc, v uint64, labels ...string) {
-		out = append(out, prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...))
+		keep(prometheus.NewConstMetric(desc, prometheus.CounterValue, float64(v), labels...))
 	}
 	for s, x := range sums {
 		svc := r.labelValues(s)
@@ -152,7 +160,7 @@ func (r *Registry) snapshot() []prometheus.Metric {
 			counter(d.lost, x.st.Lost[dir], l...)
 			counter(d.resyncs, x.st.Resyncs[dir], l...)
 		}
-		out = append(out, prometheus.MustNewConstMetric(d.open, prometheus.GaugeValue, float64(x.open), svc...))
+		keep(prometheus.NewConstMetric(d.open, prometheus.GaugeValue, float64(x.open), svc...))
 		for i, n := range s.ends {
 			if n > 0 {
 				counter(d.conns, n, append(svc[:len(svc):len(svc)], endNames[i])...)
@@ -171,7 +179,7 @@ func (r *Registry) snapshot() []prometheus.Metric {
 				buckets[b] = cum
 			}
 			cum += h.counts[len(Buckets)]
-			out = append(out, prometheus.MustNewConstHistogram(d.duration, cum, h.sum, buckets, svc...))
+			keep(prometheus.NewConstHistogram(d.duration, cum, h.sum, buckets, svc...))
 		}
 	}
 	counter(d.ringDrops, r.drops)

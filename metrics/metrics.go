@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -278,7 +279,14 @@ func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service
 		mechanism:  mechanism(l.Mechanism),
 	}
 	if r.cfg.PodLabels {
-		k.pod, k.namespace = l.Pod, l.Namespace
+		// The pod's own files name them: anything but a Kubernetes name
+		// (an RFC 1123 subdomain, a label for the namespace) is not one.
+		if kubeName(l.Pod, 253) {
+			k.pod = l.Pod
+		}
+		if kubeName(l.Namespace, 63) && !strings.Contains(l.Namespace, ".") {
+			k.namespace = l.Namespace
+		}
 	}
 	if s := r.services[k]; s != nil {
 		return s
@@ -297,6 +305,26 @@ func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service
 	s := &service{key: k}
 	r.services[k] = s
 	return s
+}
+
+// kubeName reports that s is an RFC 1123 subdomain of at most max bytes:
+// dot-separated labels of lower-case letters, digits and inner hyphens, as
+// Kubernetes names pods.
+func kubeName(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // add adds o's counts to d.

@@ -383,3 +383,36 @@ func TestServer(t *testing.T) {
 		t.Errorf("Listen(nonsense) = %v", err)
 	}
 }
+
+// TestBadPodLabel: a pod label that is not a Kubernetes name (here not even
+// UTF-8, which client_golang refuses) is dropped, not published: every
+// scrape still succeeds and the other series are there.
+func TestBadPodLabel(t *testing.T) {
+	r := New(Config{PodLabels: true})
+	c := r.Open(srv1)
+	l := pushPull
+	l.Pod, l.Namespace = "evil\xff", "Not_A_Name"
+	c.Update(l, state(1, 0, 0), t0)
+	c2 := r.Open(srv2)
+	l.Pod, l.Namespace = "web-0", "prod"
+	c2.Update(l, state(1, 0, 0), t0)
+	got := gather(t, r)
+	for _, k := range []string{
+		`zmtp_connections_open{client_socket_type="PUSH",mechanism="NULL",namespace="",pod="",server="10.0.0.1:5555",server_socket_type="PULL"}`,
+		`zmtp_connections_open{client_socket_type="PUSH",mechanism="NULL",namespace="prod",pod="web-0",server="[fd00::2]:6000",server_socket_type="PULL"}`,
+	} {
+		if got[k] != 1 {
+			t.Errorf("%s = %v; got %v", k, got[k], got)
+		}
+	}
+	for _, bad := range []string{"evil\xff", "", "a..b", "-a", "a-", strings.Repeat("a", 254), "UPPER"} {
+		if kubeName(bad, 253) {
+			t.Errorf("kubeName(%q) = true", bad)
+		}
+	}
+	for _, ok := range []string{"a", "web-7d4b9c-x2x9q", "a.b-c", "0x"} {
+		if !kubeName(ok, 253) {
+			t.Errorf("kubeName(%q) = false", ok)
+		}
+	}
+}

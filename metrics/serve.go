@@ -58,6 +58,8 @@ func Listen(addr string, r *Registry) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
+		// A series that fails is left out: the others are still served.
+		ErrorHandling: promhttp.ContinueOnError,
 		// One scrape at a time is collected anyway (Registry.Collect).
 		MaxRequestsInFlight: 4,
 		Timeout:             10 * time.Second,
