@@ -2,12 +2,13 @@ package session
 
 import (
 	"bytes"
-	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -59,7 +60,15 @@ func (pl *podLabels) of(pid int) pod {
 	if len(pl.pids) >= maxPodCache {
 		clear(pl.pids)
 	}
-	p := pl.read(pid)
+	// Bounded: a look-up that does not end in time gives no labels (its
+	// goroutine ends when the file system answers).
+	ch := make(chan pod, 1)
+	go func() { ch <- pl.read(pid) }()
+	var p pod
+	select {
+	case p = <-ch:
+	case <-time.After(podReadTimeout):
+	}
 	pl.pids[pid] = p
 	return p
 }
@@ -86,28 +95,49 @@ func (pl *podLabels) read(pid int) pod {
 	return pod{name: first(hostnameFile), namespace: first(namespaceFile)}
 }
 
-// readInRoot reads the file name under root as the process whose root it
-// is sees it: its symbolic links resolved inside root (openat2's
+// maxPodFile is the size of the largest file read for a label: a
+// hostname or a namespace is far shorter.
+const maxPodFile = 4096
+
+// podReadTimeout bounds a look-up (its files are the pod's: a file system
+// that does not answer, e.g. FUSE, must not stop the capture's loop).
+const podReadTimeout = 250 * time.Millisecond
+
+// readInRoot reads the regular file name under root as the process whose
+// root it is sees it: its symbolic links resolved inside root (openat2's
 // RESOLVE_IN_ROOT, Linux 5.6+), so that /var/run -> /run, as most images
-// have it, leads to the container's /run and not to ours. Without openat2,
-// the path is followed as it is.
+// have it, leads to the container's /run and an absolute link to one of
+// the container's files, never to one of ours. The files are the pod's to
+// shape: opened without blocking (a named pipe), read only if regular and
+// small. Without openat2 (ENOSYS: a seccomp profile) nothing is read:
+// following the path from our root would resolve the pod's links in ours.
 func readInRoot(root, name string) ([]byte, error) {
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(dir)
-	fd, err := unix.Openat2(dir, name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
-	if errors.Is(err, unix.ENOSYS) {
-		return os.ReadFile(filepath.Join(root, name))
-	}
+	fd, err := openat2(dir, name, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
 	if err != nil {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, 4096))
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxPodFile {
+		return nil, fmt.Errorf("%s: not a small regular file", name)
+	}
+	return io.ReadAll(io.LimitReader(f, maxPodFile))
 }
+
+// openat2 is unix.Openat2; tests replace it.
+var openat2 = unix.Openat2
 
 // podLabels fills l's pod and namespace from the server end's process, if
 // known and --metrics-pod-labels asked for them.

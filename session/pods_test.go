@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestPodLabels reads a pod's name and namespace under a process's root,
@@ -63,5 +66,63 @@ func TestPodLabels(t *testing.T) {
 	os.WriteFile(filepath.Join(proc, "20", "root", hostnameFile), []byte("other"), 0o644)
 	if got := pl.of(20); got.name != "web-7d4b9c-x2x9q" {
 		t.Errorf("not cached: %+v", got)
+	}
+}
+
+// TestPodLabelsHostile: a pod's files are the pod's to shape. A named pipe
+// at its /etc/hostname neither blocks the look-up nor gives a label; an
+// absolute symbolic link leads inside the pod's root, never to one of
+// ours; without openat2 (ENOSYS, e.g. from a seccomp profile) no file is
+// read at all.
+func TestPodLabelsHostile(t *testing.T) {
+	proc := t.TempDir()
+	host := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(host, []byte("host-secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(pid, uts string) string {
+		dir := filepath.Join(proc, pid)
+		for _, d := range []string{"ns", "root/etc"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(uts, filepath.Join(dir, "ns", "uts")); err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(dir, "root")
+	}
+	mk("self", "uts:[1]")
+	fifo := mk("10", "uts:[2]")
+	if err := unix.Mkfifo(filepath.Join(fifo, hostnameFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := mk("20", "uts:[3]")
+	if err := os.Symlink(host, filepath.Join(link, hostnameFile)); err != nil {
+		t.Fatal(err)
+	}
+	plain := mk("30", "uts:[4]")
+	os.WriteFile(filepath.Join(plain, hostnameFile), []byte("web-0\n"), 0o644)
+	nosys := mk("40", "uts:[5]")
+	os.WriteFile(filepath.Join(nosys, hostnameFile), []byte("web-1\n"), 0o644)
+
+	pl := &podLabels{proc: proc, pids: map[int]pod{}}
+	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
+	for pid, want := range map[int]pod{10: {}, 20: {}, 30: {name: "web-0"}} {
+		got := make(chan pod, 1)
+		go func() { got <- pl.of(pid) }()
+		select {
+		case p := <-got:
+			if p != want {
+				t.Errorf("pid %d: %+v, want %+v", pid, p, want)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("pid %d: the look-up blocks", pid)
+		}
+	}
+	openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
+	defer func() { openat2 = unix.Openat2 }()
+	if got := pl.of(40); got != (pod{}) {
+		t.Errorf("without openat2: %+v, want none", got)
 	}
 }
