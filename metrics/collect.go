@@ -118,6 +118,7 @@ type sum struct {
 func (r *Registry) snapshot() []prometheus.Metric {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.expire(r.now())
 	sums := make(map[*service]*sum, len(r.services))
 	for _, s := range r.services {
 		x := &sum{}

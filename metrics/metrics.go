@@ -15,6 +15,18 @@ import (
 // DefaultMaxServices is the default Config.MaxServices (--metrics-max-series).
 const DefaultMaxServices = 1000
 
+// DefaultExpire is the default Config.Expire (--metrics-expire).
+const DefaultExpire = 10 * time.Minute
+
+// MaxRefused caps the services known only from refused connection attempts
+// (Registry.Problem), apart from Config.MaxServices: a port scan fills
+// these, never the real services' places. Further ones fold into Other.
+const MaxRefused = 100
+
+// RefusedExpire is how long a service known only from refused attempts is
+// kept after the last (Config.Expire if shorter).
+const RefusedExpire = time.Minute
+
 // SettleAfter is how long after a refresh first saw a connection its labels
 // are fixed even if its handshake was not seen whole (see the package doc).
 const SettleAfter = 5 * time.Second
@@ -34,6 +46,10 @@ type Config struct {
 	// PodLabels adds the pod and namespace labels (Labels.Pod,
 	// Labels.Namespace) to every zmtp_ series.
 	PodLabels bool
+	// Expire drops a service that has no open connection and counted
+	// nothing new (no close, no problem) for this long, freeing its place
+	// under MaxServices (0: DefaultExpire).
+	Expire time.Duration
 }
 
 // Labels are what a connection's owner knows of its service, as decoded;
@@ -99,13 +115,15 @@ type Registry struct {
 
 	mu       sync.Mutex
 	services map[serviceKey]*service
-	real     int // services with a real server label
+	real     int // services with a real server label, refused excluded
+	refused  int // services known only from refused attempts
 	open     map[*Conn]struct{}
 	folded   uint64
 	packets  uint64
 	drops    uint64
 
 	desc descs
+	now  func() time.Time // time.Now; tests set their own
 }
 
 // New returns an empty Registry.
@@ -113,7 +131,10 @@ func New(cfg Config) *Registry {
 	if cfg.MaxServices <= 0 {
 		cfg.MaxServices = DefaultMaxServices
 	}
-	r := &Registry{cfg: cfg, services: map[serviceKey]*service{}, open: map[*Conn]struct{}{}}
+	if cfg.Expire <= 0 {
+		cfg.Expire = DefaultExpire
+	}
+	r := &Registry{cfg: cfg, services: map[serviceKey]*service{}, open: map[*Conn]struct{}{}, now: time.Now}
 	r.desc = newDescs(cfg.PodLabels)
 	return r
 }
@@ -146,6 +167,12 @@ type service struct {
 	key    serviceKey
 	closed connData
 	ends   [numEnds]uint64
+	// open counts the settled connections open in it; last is when it
+	// last counted something new; refused: known only from refused
+	// attempts (counted in Registry.refused, not real).
+	open    int
+	last    time.Time
+	refused bool
 }
 
 // Conn is one connection's metrics. Its owner (one goroutine at a time)
@@ -216,6 +243,10 @@ func (c *Conn) Update(l Labels, st State, now time.Time) {
 	}
 	if c.svc == nil && (l.complete() || st.Counts[0].Messages+st.Counts[1].Messages > 0 || now.Sub(c.seen) >= SettleAfter) {
 		c.svc = r.service(c.server, &l, true)
+		c.svc.open++
+	}
+	if c.svc != nil {
+		c.svc.last = now
 	}
 }
 
@@ -234,7 +265,10 @@ func (c *Conn) Close(l Labels, st State, end segment.CloseReason) {
 	delete(r.open, c)
 	if c.svc == nil {
 		c.svc = r.service(c.server, &l, true)
+	} else {
+		c.svc.open--
 	}
+	c.svc.last = r.now()
 	c.svc.closed.add(&c.own)
 	c.svc.ends[endIndex(end)]++
 	c.pub = connData{}
@@ -266,6 +300,7 @@ func (r *Registry) Problem(server netip.AddrPort, k diagnose.Kind) {
 	defer r.mu.Unlock()
 	s := r.service(server, &Labels{}, false)
 	s.closed.problems[k]++
+	s.last = r.now()
 }
 
 // service returns the service of server with labels l, made if new: beyond
@@ -289,9 +324,25 @@ func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service
 		}
 	}
 	if s := r.services[k]; s != nil {
+		if conn && s.refused { // a connection of it now: a real service
+			s.refused = false
+			r.refused--
+			r.real++
+		}
 		return s
 	}
-	if r.real >= r.cfg.MaxServices {
+	full := r.real >= r.cfg.MaxServices
+	if !conn {
+		full = r.refused >= MaxRefused
+	}
+	if full {
+		r.expire(r.now())
+		full = r.real >= r.cfg.MaxServices
+		if !conn {
+			full = r.refused >= MaxRefused
+		}
+	}
+	if full {
 		if conn {
 			r.folded++
 		}
@@ -299,10 +350,12 @@ func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service
 		if s := r.services[k]; s != nil {
 			return s
 		}
-	} else {
+	} else if conn {
 		r.real++
+	} else {
+		r.refused++
 	}
-	s := &service{key: k}
+	s := &service{key: k, refused: !conn && k.server != Other, last: r.now()}
 	r.services[k] = s
 	return s
 }
@@ -325,6 +378,27 @@ func kubeName(s string, max int) bool {
 		}
 	}
 	return true
+}
+
+// expire drops the services with no open connection that counted nothing
+// new for Config.Expire (RefusedExpire for those known only from refused
+// attempts): Prometheus sees their series end. Called with r.mu held.
+func (r *Registry) expire(now time.Time) {
+	refused := min(RefusedExpire, r.cfg.Expire)
+	for k, s := range r.services {
+		if s.open > 0 || k.server == Other {
+			continue
+		}
+		switch {
+		case s.refused && now.Sub(s.last) >= refused:
+			r.refused--
+		case !s.refused && now.Sub(s.last) >= r.cfg.Expire:
+			r.real--
+		default:
+			continue
+		}
+		delete(r.services, k)
+	}
 }
 
 // add adds o's counts to d.

@@ -416,3 +416,47 @@ func TestBadPodLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestExpire: a service with no open connection and nothing new for
+// Config.Expire is dropped and frees its place under the cap; a service
+// with an open connection is kept whatever the time, its counters never
+// going back. Refused attempts (no connection) take no place under the cap
+// and expire sooner.
+func TestExpire(t *testing.T) {
+	now := t0
+	r := New(Config{MaxServices: 2, Expire: 10 * time.Minute})
+	r.now = func() time.Time { return now }
+	live := r.Open(srv2)
+	live.Update(pushPull, state(3, 0, 0), now)
+	dead := r.Open(srv1)
+	dead.Close(pushPull, state(1, 0, 0), segment.Finished)
+	// A port scan: refused on many ports, no place under the cap taken.
+	for i := range 500 {
+		r.Problem(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.7"), uint16(1000+i)), diagnose.ConnectRefused)
+	}
+	now = now.Add(9 * time.Minute)
+	got := gather(t, r)
+	if k := dirKey("zmtp_messages_total", svc(srv1.String(), "PUSH", "PULL", "NULL"), "to_server"); got[k] != 1 {
+		t.Errorf("before expiry %s = %v, want 1", k, got[k])
+	}
+	now = now.Add(2 * time.Minute)
+	live.Update(Labels{}, state(4, 0, 0), now)
+	third := netip.MustParseAddrPort("10.0.0.3:7000")
+	c := r.Open(third)
+	c.Update(pushPull, state(2, 0, 0), now)
+	got = gather(t, r)
+	for k, want := range map[string]float64{
+		dirKey("zmtp_messages_total", svc(srv1.String(), "PUSH", "PULL", "NULL"), "to_server"):  0, // expired
+		dirKey("zmtp_messages_total", svc(srv2.String(), "PUSH", "PULL", "NULL"), "to_server"):  4, // live
+		dirKey("zmtp_messages_total", svc(third.String(), "PUSH", "PULL", "NULL"), "to_server"): 2, // its own labels
+		"zmtpdump_metrics_series_folded_total{}":                                                0,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	// The refused beyond MaxRefused went to other, which stays.
+	if n := countPrefix(got, "zmtp_problems_total"); n != 1 {
+		t.Errorf("%d refused services left after expiry, want 1 (other); %v", n, got)
+	}
+}

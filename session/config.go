@@ -81,10 +81,12 @@ type Config struct {
 	// only; "": none); MetricsMaxSeries caps its services
 	// (--metrics-max-series; 0: metrics.DefaultMaxServices);
 	// MetricsPodLabels adds the pod and namespace labels
-	// (--metrics-pod-labels).
+	// (--metrics-pod-labels); MetricsExpire drops services without open
+	// connections (--metrics-expire; 0: metrics.DefaultExpire).
 	Metrics          string
 	MetricsMaxSeries int
 	MetricsPodLabels bool
+	MetricsExpire    time.Duration
 
 	// Flows bounds TCP reassembly (zero fields take flows' defaults).
 	Flows flows.Config

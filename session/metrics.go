@@ -53,7 +53,7 @@ func newMetrics(cfg *Config) *pipeMetrics {
 		return nil
 	}
 	m := &pipeMetrics{
-		reg:  metrics.New(metrics.Config{MaxServices: cfg.MetricsMaxSeries, PodLabels: cfg.MetricsPodLabels}),
+		reg:  metrics.New(metrics.Config{MaxServices: cfg.MetricsMaxSeries, PodLabels: cfg.MetricsPodLabels, Expire: cfg.MetricsExpire}),
 		addr: cfg.Metrics,
 		req:  make(chan chan struct{}, 1),
 		done: make(chan struct{}),

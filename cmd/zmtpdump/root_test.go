@@ -50,6 +50,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"metrics bad port", []string{"-i", "lo", "--metrics", ":http"}, `--metrics :http: port "http"`, true, false},
 		{"metrics host name", []string{"-i", "lo", "--metrics", "example.com:9464"}, `host "example.com": want an IP address`, true, false},
 		{"metrics max series", []string{"-i", "lo", "--metrics", ":9464", "--metrics-max-series", "0"}, "--metrics-max-series 0: want 1 or more", true, false},
+		{"metrics expire", []string{"-i", "lo", "--metrics", ":9464", "--metrics-expire", "0s"}, "--metrics-expire 0s: want more than 0", true, false},
 		{"metrics options alone", []string{"-i", "lo", "--metrics-pod-labels"}, "give --metrics ADDR", true, false},
 		{"missing file", []string{"-r", filepath.Join(dir, "nope.pcap")}, "open capture file: open " + filepath.Join(dir, "nope.pcap") + ": no such file or directory", false, false},
 		{"not a capture", []string{"-r", garbage}, "corrupt capture file", false, false},

@@ -40,6 +40,7 @@ func (c *config) session() *session.Config {
 		Metrics:          c.metrics.addr,
 		MetricsMaxSeries: c.metrics.maxSeries,
 		MetricsPodLabels: c.metrics.podLabels,
+		MetricsExpire:    c.metrics.expire,
 	}
 	switch c.explain {
 	case "once":
