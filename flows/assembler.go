@@ -341,6 +341,7 @@ func (a *Assembler) open(k key, seg *segment.Segment) *conn {
 	}
 	c := &conn{info: Conn{Client: seg.Src, Server: seg.Dst, Start: seg.Time, Ifindex: int32(seg.Ifindex)}, last: seg.Time.UnixNano()}
 	c.info.WScale = [2]int8{-1, -1}
+	c.info.ServerKnown = seg.Has(segment.SYN)
 	if seg.Flags&(segment.SYN|segment.ACK) == segment.SYN|segment.ACK {
 		// A SYN-ACK comes from the server.
 		c.info.Client, c.info.Server = seg.Dst, seg.Src

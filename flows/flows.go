@@ -14,6 +14,10 @@ type Conn struct {
 	// MidStream reports that the capture started after the connection
 	// had opened: its first bytes were never seen.
 	MidStream bool
+	// ServerKnown reports that the connection's first segment was a SYN
+	// or a SYN-ACK, which say which end is the server. Otherwise Server is
+	// only the first segment's destination: a guess.
+	ServerKnown bool
 	// WScale holds, for each direction, the window scale shift its
 	// sender's SYN announced (segment.Segment.WScale), -1 while unknown:
 	// no option, or the SYN not seen. See Window.

@@ -184,6 +184,9 @@ type Conn struct {
 	// own is the owner's: no lock. rtts counts its round trips.
 	own  connData
 	rtts uint64
+	// undecided: which end serves is not known (OpenUndecided, until
+	// Decide); swap: the owner's directions are the other way round.
+	undecided, swap bool
 
 	// Under reg.mu: what was published, the labels settled (svc nil
 	// before), when a refresh first saw it, whether it closed.
@@ -202,6 +205,34 @@ func (r *Registry) Open(server netip.AddrPort) *Conn {
 	r.open[c] = struct{}{}
 	return c
 }
+
+// OpenUndecided returns the metrics of a new connection whose server end is
+// not known yet (picked up mid-stream: the first segment seen says
+// nothing). Until Decide, its labels settle only SettleAfter after a
+// refresh first saw it, or at its close, under the server label Unknown:
+// never a client's ip:port.
+func (r *Registry) OpenUndecided() *Conn {
+	c := r.Open(netip.AddrPort{})
+	c.undecided = true
+	return c
+}
+
+// Decide names the server end of a connection OpenUndecided made, swapped
+// when the owner's directions are the other way round (its client is the
+// server); nothing once its labels settled. For the owner.
+func (c *Conn) Decide(server netip.AddrPort, swapped bool) {
+	if c.svc == nil {
+		c.server, c.undecided, c.swap = server, false, swapped
+	}
+}
+
+// Decided reports that the server end is known (Open, or Decide before the
+// labels settled).
+func (c *Conn) Decided() bool { return !c.undecided }
+
+// Swapped reports that Decide found the owner's directions the other way
+// round: its client is the server.
+func (c *Conn) Swapped() bool { return c.swap }
 
 // Settled reports that the connection's labels are fixed: Update and
 // Close ignore the labels they are given from then on. For the owner.
@@ -241,7 +272,11 @@ func (c *Conn) Update(l Labels, st State, now time.Time) {
 	if c.seen.IsZero() {
 		c.seen = now
 	}
-	if c.svc == nil && (l.complete() || st.Counts[0].Messages+st.Counts[1].Messages > 0 || now.Sub(c.seen) >= SettleAfter) {
+	settle := now.Sub(c.seen) >= SettleAfter
+	if !c.undecided {
+		settle = settle || l.complete() || st.Counts[0].Messages+st.Counts[1].Messages > 0
+	}
+	if c.svc == nil && settle {
 		c.svc = r.service(c.server, &l, true)
 		c.svc.open++
 	}
@@ -307,8 +342,12 @@ func (r *Registry) Problem(server netip.AddrPort, k diagnose.Kind) {
 // MaxServices, the one label set whose values are all Other (conn: a
 // connection is folded into it, and counted so). Called with r.mu held.
 func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service {
+	name := Unknown // a connection whose server end was never known
+	if server.IsValid() {
+		name = server.String()
+	}
 	k := serviceKey{
-		server:     server.String(),
+		server:     name,
 		clientType: socketType(l.ClientType),
 		serverType: socketType(l.ServerType),
 		mechanism:  mechanism(l.Mechanism),

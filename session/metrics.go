@@ -182,7 +182,39 @@ func (p *Pipeline) openMetrics(c *flows.Conn) *metrics.Conn {
 	if p.met == nil {
 		return nil
 	}
-	return p.met.reg.Open(c.Server)
+	if c.ServerKnown { // a SYN or a SYN-ACK said
+		return p.met.reg.Open(c.Server)
+	}
+	// Picked up mid-stream: the first segment's destination is only a
+	// guess (a PUB's or a REP's segment goes to the client). The --port
+	// filter's ports are servers' ports: one end's only decides.
+	if ports := p.cfg.Ports; !ports.Empty() {
+		cs, ss := ports.Match(c.Client.Port(), 0), ports.Match(c.Server.Port(), 0)
+		switch {
+		case ss && !cs:
+			return p.met.reg.Open(c.Server)
+		case cs && !ss:
+			m := p.met.reg.OpenUndecided()
+			m.Decide(c.Client, true)
+			return m
+		}
+	}
+	return p.met.reg.OpenUndecided() // process attribution may tell (decideServer)
+}
+
+// decideServer names the server end of a connection picked up mid-stream
+// from process attribution, once it found the end that listened or
+// accepted.
+func (s *session) decideServer() {
+	if s.met.Decided() || s.procs == nil {
+		return
+	}
+	switch e := s.own.ends; {
+	case e[1] != nil && e[1].Server:
+		s.met.Decide(s.conn.Server, false)
+	case e[0] != nil && e[0].Server:
+		s.met.Decide(s.conn.Client, true)
+	}
 }
 
 // countsFunc returns what a session's direction carried so far.
@@ -200,6 +232,9 @@ func (p *Pipeline) scrapeCounts() countsFunc {
 // metricLabels are the connection's service labels as decoded so far.
 func (s *session) metricLabels() metrics.Labels {
 	cl, sv := s.zc.Decoder(segment.ClientToServer), s.zc.Decoder(segment.ServerToClient)
+	if s.met.Swapped() {
+		cl, sv = sv, cl
+	}
 	l := metrics.Labels{ClientType: cl.SocketType(), ServerType: sv.SocketType(), Mechanism: cl.Mechanism()}
 	if l.Mechanism == "" {
 		l.Mechanism = sv.Mechanism()
@@ -219,6 +254,12 @@ func (s *session) metricState(counts countsFunc) metrics.State {
 	if s.loss != nil {
 		st.Gaps, st.Lost = s.loss.gaps, s.loss.lost
 	}
+	if s.met.Swapped() {
+		st.Counts[0], st.Counts[1] = st.Counts[1], st.Counts[0]
+		st.Resyncs[0], st.Resyncs[1] = st.Resyncs[1], st.Resyncs[0]
+		st.Gaps[0], st.Gaps[1] = st.Gaps[1], st.Gaps[0]
+		st.Lost[0], st.Lost[1] = st.Lost[1], st.Lost[0]
+	}
 	return st
 }
 
@@ -230,6 +271,7 @@ func (s *session) publish(now time.Time, counts countsFunc) {
 	}
 	var l metrics.Labels
 	if !s.met.Settled() { // fixed once settled: not looked up again
+		s.decideServer()
 		l = s.metricLabels()
 	}
 	s.met.Update(l, s.metricState(counts), now)
@@ -247,6 +289,7 @@ func (s *session) closeMetrics(r segment.CloseReason) {
 	} else {
 		var l metrics.Labels
 		if !s.met.Settled() {
+			s.decideServer()
 			l = s.metricLabels()
 		}
 		s.met.Close(l, s.metricState((*session).counts), r)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/zmtpdump/zmtpdump/filter"
 	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/segment"
 )
@@ -198,4 +199,57 @@ type slowSource struct{ *fakeSource }
 func (s *slowSource) next(seg *segment.Segment) error {
 	time.Sleep(200 * time.Microsecond)
 	return s.fakeSource.next(seg)
+}
+
+// TestMetricsMidStreamServer: a connection picked up mid-stream whose first
+// segment goes server → client. Flows takes its sender for the client; the
+// metrics must not label the client's ephemeral port as the server: the
+// --port filter's port decides which end serves, and without any knowledge
+// (no filter, no SYN, no process attribution) the server is "unknown".
+func TestMetricsMidStreamServer(t *testing.T) {
+	for _, ports := range [][]uint16{{17036}, nil} {
+		t.Run(fmt.Sprint(ports), func(t *testing.T) {
+			p, src := metricsPipeline(t, 0)
+			var f filter.Ports
+			f.Add(ports...)
+			p.cfg.Ports = f
+			all := readAll(t, "../testdata/healthy_push_pull.pcap")
+			src.segs = all[13:] // server → client first, no SYN
+			if s := src.segs[0]; s.Src.Port() != 17036 || s.Flags&segment.SYN != 0 {
+				t.Fatalf("first segment %v → %v flags %#x", s.Src, s.Dst, s.Flags)
+			}
+			if err := p.loop(src); err != nil {
+				t.Fatal(err)
+			}
+			p.met.ended()
+			p.Close()
+			got := gatherMetrics(t, p)
+			want := `server="127.0.0.1:17036"`
+			if ports == nil {
+				want = `server="unknown"`
+			}
+			n := 0
+			for k, v := range got {
+				if !strings.HasPrefix(k, "zmtp_") {
+					continue
+				}
+				if !strings.Contains(k, want) {
+					t.Errorf("%s = %v: want %s", k, v, want)
+				}
+				if strings.HasPrefix(k, "zmtp_connections_total") {
+					n += int(v)
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d connections, want 1: %v", n, got)
+			}
+			if ports != nil {
+				// The client's messages go to the server.
+				k := series("zmtp_messages_total", "127.0.0.1:17036", "unknown", "unknown", "unknown", `direction="to_client"`)
+				if got[k] != 0 {
+					t.Errorf("%s = %v, want 0 (%v)", k, got[k], got)
+				}
+			}
+		})
+	}
 }

@@ -80,8 +80,14 @@ func (s *session) resolveOwners(now time.Time) bool {
 			}
 		}
 		st.resolved = st.ends[0] != nil && st.ends[1] != nil || now.Sub(s.conn.Start) > resolveWindow
-		if s.procs.pods != nil && st.ends[1] != nil {
-			s.procs.pods.of(st.ends[1].PID) // read while the server lives (session/pods.go)
+		if s.procs.pods != nil {
+			srv := st.ends[1]
+			if st.ends[0] != nil && st.ends[0].Server { // picked up mid-stream the other way round
+				srv = st.ends[0]
+			}
+			if srv != nil {
+				s.procs.pods.of(srv.PID) // read while the server lives (session/pods.go)
+			}
 		}
 		for d := range st.view {
 			st.view[d] = output.Owners{Src: toOutput(st.ends[d]), Dst: toOutput(st.ends[1-d])}

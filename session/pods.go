@@ -145,7 +145,11 @@ func (s *session) podLabels(l *metrics.Labels) {
 	if s.procs == nil || s.procs.pods == nil {
 		return
 	}
-	if srv := s.own.ends[1]; srv != nil {
+	srv := s.own.ends[1]
+	if s.met != nil && s.met.Swapped() {
+		srv = s.own.ends[0]
+	}
+	if srv != nil {
 		p := s.procs.pods.of(srv.PID)
 		l.Pod, l.Namespace = p.name, p.namespace
 	}
