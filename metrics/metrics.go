@@ -64,6 +64,10 @@ type Labels struct {
 	// Pod and Namespace are the server end's Kubernetes pod and namespace
 	// ("" when not known; used with Config.PodLabels only).
 	Pod, Namespace string
+	// OwnersDone reports that process attribution looked the connection's
+	// owners up for good: an empty Pod is then final (with
+	// Config.PodLabels, labels wait for the pod or for this).
+	OwnersDone bool
 }
 
 // complete reports that both socket types are known.
@@ -273,7 +277,7 @@ func (c *Conn) Update(l Labels, st State, now time.Time) {
 		c.seen = now
 	}
 	settle := now.Sub(c.seen) >= SettleAfter
-	if !c.undecided {
+	if !c.undecided && (!r.cfg.PodLabels || l.Pod != "" || l.OwnersDone) {
 		settle = settle || l.complete() || st.Counts[0].Messages+st.Counts[1].Messages > 0
 	}
 	if c.svc == nil && settle {

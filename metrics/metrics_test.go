@@ -460,3 +460,39 @@ func TestExpire(t *testing.T) {
 		t.Errorf("%d refused services left after expiry, want 1 (other); %v", n, got)
 	}
 }
+
+// TestPodLabelsWait: with Config.PodLabels a connection's labels do not
+// settle with an empty pod while its owners may still be found: they wait
+// for the pod, for the owners' look-up to end, or SettleAfter.
+func TestPodLabelsWait(t *testing.T) {
+	r := New(Config{PodLabels: true})
+	c := r.Open(srv1)
+	c.Update(pushPull, state(1, 0, 0), t0) // complete, a message, no pod yet
+	if c.Settled() {
+		t.Fatal("settled with no pod while the owners may still be found")
+	}
+	l := pushPull
+	l.Pod, l.Namespace = "web-0", "prod"
+	c.Update(l, state(2, 0, 0), t0.Add(time.Second))
+	if !c.Settled() {
+		t.Fatal("not settled with the pod known")
+	}
+	c2 := r.Open(srv2)
+	l = pushPull
+	l.OwnersDone = true
+	c2.Update(l, state(1, 0, 0), t0)
+	if !c2.Settled() {
+		t.Fatal("not settled once the owners' look-up ended")
+	}
+	c3 := r.Open(netip.MustParseAddrPort("10.0.0.3:1"))
+	c3.Update(pushPull, state(1, 0, 0), t0)
+	c3.Update(pushPull, state(1, 0, 0), t0.Add(SettleAfter))
+	if !c3.Settled() {
+		t.Fatal("not settled after SettleAfter")
+	}
+	got := gather(t, r)
+	k := `zmtp_connections_open{client_socket_type="PUSH",mechanism="NULL",namespace="prod",pod="web-0",server="10.0.0.1:5555",server_socket_type="PULL"}`
+	if got[k] != 1 {
+		t.Errorf("%s = %v; got %v", k, got[k], got)
+	}
+}

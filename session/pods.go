@@ -29,7 +29,7 @@ const (
 	namespaceFile = "var/run/secrets/kubernetes.io/serviceaccount/namespace"
 )
 
-// maxPodCache bounds the processes whose labels are kept; past it the
+// maxPodCache bounds the UTS namespaces whose labels are kept; past it the
 // cache starts again.
 const maxPodCache = 4096
 
@@ -39,22 +39,29 @@ type podLabels struct {
 	proc string // "/proc"; tests use a directory of their own
 	mu   sync.Mutex
 	own  string // our UTS namespace ("uts:[4026531838]")
-	pids map[int]pod
+	// pids caches by UTS namespace (its link's text): a pod's, whatever its
+	// process; a pid reused by another pod's process is looked up again.
+	pids map[string]pod
 }
 
 type pod struct{ name, namespace string }
 
 func newPodLabels() *podLabels {
-	pl := &podLabels{proc: "/proc", pids: map[int]pod{}}
+	pl := &podLabels{proc: "/proc", pids: map[string]pod{}}
 	pl.own, _ = os.Readlink(filepath.Join(pl.proc, "self", "ns", "uts"))
 	return pl
 }
 
 // of returns the pod labels of process pid ("" each when not known).
 func (pl *podLabels) of(pid int) pod {
+	dir := filepath.Join(pl.proc, strconv.Itoa(pid))
+	uts, err := os.Readlink(filepath.Join(dir, "ns", "uts")) // procfs: never blocks
+	if err != nil || uts == pl.own {
+		return pod{}
+	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	if p, ok := pl.pids[pid]; ok {
+	if p, ok := pl.pids[uts]; ok {
 		return p
 	}
 	if len(pl.pids) >= maxPodCache {
@@ -63,24 +70,18 @@ func (pl *podLabels) of(pid int) pod {
 	// Bounded: a look-up that does not end in time gives no labels (its
 	// goroutine ends when the file system answers).
 	ch := make(chan pod, 1)
-	go func() { ch <- pl.read(pid) }()
+	go func() { ch <- pl.read(dir) }()
 	var p pod
 	select {
 	case p = <-ch:
 	case <-time.After(podReadTimeout):
 	}
-	pl.pids[pid] = p
+	pl.pids[uts] = p
 	return p
 }
 
-// read reads the pod labels of pid: none when its UTS namespace is ours or
-// cannot be read.
-func (pl *podLabels) read(pid int) pod {
-	dir := filepath.Join(pl.proc, strconv.Itoa(pid))
-	uts, err := os.Readlink(filepath.Join(dir, "ns", "uts"))
-	if err != nil || uts == pl.own {
-		return pod{}
-	}
+// read reads the pod labels of the process whose /proc directory is dir.
+func (pl *podLabels) read(dir string) pod {
 	first := func(name string) string {
 		b, err := readInRoot(filepath.Join(dir, "root"), name)
 		if err != nil {
@@ -143,8 +144,10 @@ var openat2 = unix.Openat2
 // known and --metrics-pod-labels asked for them.
 func (s *session) podLabels(l *metrics.Labels) {
 	if s.procs == nil || s.procs.pods == nil {
+		l.OwnersDone = true // no attribution: no pod will be known
 		return
 	}
+	l.OwnersDone = s.own.resolved
 	srv := s.own.ends[1]
 	if s.met != nil && s.met.Swapped() {
 		srv = s.own.ends[0]

@@ -48,7 +48,7 @@ func TestPodLabels(t *testing.T) {
 	os.Symlink("/run", filepath.Join(root, "var", "run"))
 	os.MkdirAll(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount"), 0o755)
 	os.WriteFile(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount", "namespace"), []byte("billing\n"), 0o644)
-	pl := &podLabels{proc: proc, pids: map[int]pod{}}
+	pl := &podLabels{proc: proc, pids: map[string]pod{}}
 	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
 	for pid, want := range map[int]pod{
 		10: {},
@@ -106,7 +106,7 @@ func TestPodLabelsHostile(t *testing.T) {
 	nosys := mk("40", "uts:[5]")
 	os.WriteFile(filepath.Join(nosys, hostnameFile), []byte("web-1\n"), 0o644)
 
-	pl := &podLabels{proc: proc, pids: map[int]pod{}}
+	pl := &podLabels{proc: proc, pids: map[string]pod{}}
 	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
 	for pid, want := range map[int]pod{10: {}, 20: {}, 30: {name: "web-0"}} {
 		got := make(chan pod, 1)
@@ -124,5 +124,37 @@ func TestPodLabelsHostile(t *testing.T) {
 	defer func() { openat2 = unix.Openat2 }()
 	if got := pl.of(40); got != (pod{}) {
 		t.Errorf("without openat2: %+v, want none", got)
+	}
+}
+
+// TestPodLabelsPidReused: the labels are cached by UTS namespace, not by
+// pid: a pid reused by another pod's process gets that pod's labels.
+func TestPodLabelsPidReused(t *testing.T) {
+	proc := t.TempDir()
+	mk := func(pid, uts, hostname string) {
+		dir := filepath.Join(proc, pid)
+		os.RemoveAll(dir)
+		for _, d := range []string{"ns", "root/etc"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Symlink(uts, filepath.Join(dir, "ns", "uts"))
+		os.WriteFile(filepath.Join(dir, "root", hostnameFile), []byte(hostname), 0o644)
+	}
+	mk("self", "uts:[1]", "node")
+	mk("20", "uts:[2]", "web-0\n")
+	pl := &podLabels{proc: proc, pids: map[string]pod{}}
+	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
+	if got := pl.of(20); got.name != "web-0" {
+		t.Fatalf("%+v, want web-0", got)
+	}
+	mk("20", "uts:[3]", "api-1\n") // web-0's process ended, its pid reused
+	if got := pl.of(20); got.name != "api-1" {
+		t.Errorf("pid reused: %+v, want api-1", got)
+	}
+	mk("21", "uts:[2]", "changed\n") // another process of web-0: cached
+	if got := pl.of(21); got.name != "web-0" {
+		t.Errorf("same pod: %+v, want web-0 (cached)", got)
 	}
 }
