@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,7 +113,7 @@ func TestDaemonSet(t *testing.T) {
 }
 
 // kernelMemory is what the kernel charges the container's memory cgroup
-// besides the ring buffer: the flow states (16,384 × about 160 B), the
+// besides the ring buffer: the flow states (16,384 × about 216 B: 3.5 MB), the
 // other maps and the programs, rounded up (measured: 86.5 MB in all with
 // the 64 MiB ring; TestDockerDaemonSet logs it).
 const kernelMemory = 24 << 20
@@ -263,5 +264,33 @@ func TestDockerfile(t *testing.T) {
 	}
 	if entry != `["/zmtpdump"]` {
 		t.Errorf("ENTRYPOINT %s", entry)
+	}
+}
+
+// TestFlowStateFigures: the flow states' size that the manifest, its
+// README and kernelMemory's comment quote is bpf/flowstate.h's measured one.
+func TestFlowStateFigures(t *testing.T) {
+	h, err := os.ReadFile("../bpf/flowstate.h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(\d+) bytes an entry`).FindSubmatch(h)
+	if m == nil {
+		t.Fatal("bpf/flowstate.h: no \"N bytes an entry\"")
+	}
+	want := fmt.Sprintf("16,384 × about %s B", m[1])
+	for _, f := range []string{"daemonset.yaml", "README.md", "deploy_test.go"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "16,384") {
+			continue
+		}
+		for _, q := range regexp.MustCompile(`16,384 (?:directions )?× about \d+ B`).FindAllString(string(b), -1) {
+			if strings.Replace(q, "directions ", "", 1) != want {
+				t.Errorf("%s: %q, want %q (bpf/flowstate.h)", f, q, want)
+			}
+		}
 	}
 }

@@ -110,8 +110,14 @@ func TestScrape(t *testing.T) {
 	if err != nil {
 		t.Fatalf("--metrics %q: %v", argValue(c.Args, "--metrics"), err)
 	}
-	if host != "" && host != "0.0.0.0" && host != "::" {
-		t.Errorf("--metrics listens on %s only: the kubelet's probe and Prometheus come at the node's IP", host)
+	// The node's IP only (the kubelet's probe and Prometheus come there),
+	// not its other addresses: $(HOST_IP) from status.hostIP.
+	if host != "$(HOST_IP)" {
+		t.Errorf("--metrics listens on %q: want $(HOST_IP), the node's IP", host)
+	}
+	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "HOST_IP" }); i < 0 ||
+		c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.FieldRef == nil || c.Env[i].ValueFrom.FieldRef.FieldPath != "status.hostIP" {
+		t.Errorf("no env HOST_IP from the field status.hostIP: %+v", c.Env)
 	}
 	if p != strconv.Itoa(int(port.ContainerPort)) {
 		t.Errorf("--metrics port %s, container port %d", p, port.ContainerPort)
