@@ -14,9 +14,10 @@
 // arguments), -zmtpdump PATH (use a prebuilt binary), -go (the go command).
 //
 // It builds zmtpdump (CGO_ENABLED=0) and the libzmq load generator
-// (testpeers/zmqpeer, cgo) into a temporary directory. It first runs each
-// capturer once per run with no traffic (start, 1 s idle, SIGINT) to show
-// its fixed cost, then for each workload and each capturer it:
+// (testpeers/zmqpeer, cgo) into a temporary directory. For each workload
+// and each capturer it runs the cells (in each rep of the first workload
+// the capturer runs once more with no traffic first, start, 1 s idle,
+// SIGINT, to measure its fixed cost among the cells); each cell:
 //
 //  1. waits, if need be, until no other zmtpdump or tcpdump runs (their
 //     programs would see our packets) and the host is idle (under a quarter
@@ -73,7 +74,10 @@
 //   - capturer CPU: user + sys of the capturer process, from its rusage;
 //   - ns/msg: the capturer's marginal CPU per message: its CPU less its CPU
 //     with no traffic (the idle figure above the table, the median of its
-//     idle runs), over the messages the receivers got; not shown for the
+//     idle runs, one a rep), over the messages the receivers got, never
+//     below 0; "< noise (±X)" when it is not above X, half the idle runs'
+//     range per message (a target is then met only if X is within it,
+//     UNDETERMINED if X is not); not shown for the
 //     unrelated workload, whose measured flow the filter does not match;
 //   - app CPU: user + sys of all the zmqpeer processes, from their rusage (in
 //     the kernel, the capture program and tcpdump's packet copies run in the

@@ -97,23 +97,7 @@ func run(o *options) error {
 	rep := &report{machine: machine(), versions: versions(b), load: loadAverage(), reps: o.reps, quick: o.quick,
 		caps: cs, zargs: o.zargs}
 	start := time.Now()
-	for _, c := range cs[1:] {
-		if c.skip != "" {
-			continue
-		}
-		var idle []time.Duration
-		for range o.reps {
-			waitQuietHost(quietMax)
-			cpu, err := idleCost(b, c)
-			if err != nil {
-				return fmt.Errorf("%s with no traffic: %w", c.name, err)
-			}
-			idle = append(idle, cpu)
-		}
-		rep.idle = append(rep.idle, fmt.Sprintf("%s %.2f s", c.name, median(idle).Seconds()))
-		rep.setIdle(c, median(idle))
-	}
-	for _, w := range ws {
+	for wi, w := range ws {
 		for i := range o.reps {
 			// Each run starts with another capturer, so that none of
 			// them always runs first (or right after the same one).
@@ -121,6 +105,18 @@ func run(o *options) error {
 				c := cs[(k+i)%len(cs)]
 				if c.skip != "" {
 					continue
+				}
+				if wi == 0 && c.kind != noCapture {
+					// The idle cost, once a rep, among the cells
+					// (the same host's state as theirs): ns/msg takes
+					// the median off and calls what is within the
+					// runs' spread noise.
+					waitQuietHost(quietMax)
+					cpu, err := idleCost(b, c)
+					if err != nil {
+						return fmt.Errorf("%s with no traffic: %w", c.name, err)
+					}
+					rep.setIdle(c, cpu)
 				}
 				quiet := waitQuietHost(quietMax)
 				if !quiet {
@@ -139,6 +135,11 @@ func run(o *options) error {
 				rep.add(w, c, res)
 				time.Sleep(200 * time.Millisecond)
 			}
+		}
+	}
+	for _, c := range cs[1:] {
+		if idle, ok := rep.idleMedian(c); ok {
+			rep.idle = append(rep.idle, fmt.Sprintf("%s %.2f s", c.name, idle.Seconds()))
 		}
 	}
 	rep.elapsed = time.Since(start)

@@ -13,7 +13,7 @@ type report struct {
 	load              string // load average before the runs
 	zargs             string
 	idle              []string                 // capturer CPU with no traffic
-	idleCPU           map[string]time.Duration // by capturer name: the median of idle
+	idleCPU           map[string][]time.Duration // by capturer name: each idle run's CPU
 	noisy             int                      // runs that started on a busy host
 	reps              int
 	quick             bool
@@ -25,25 +25,54 @@ type report struct {
 
 func cellKey(w workload, c capturer) string { return w.name + "/" + c.name }
 
-// setIdle keeps the CPU capturer c took with no traffic (start, 1 s idle,
-// SIGINT), which nsPerMsg takes off.
+// setIdle adds a run of the CPU capturer c took with no traffic (start,
+// 1 s idle, SIGINT), one a rep: nsPerMsg takes their median off.
 func (r *report) setIdle(c capturer, cpu time.Duration) {
 	if r.idleCPU == nil {
-		r.idleCPU = map[string]time.Duration{}
+		r.idleCPU = map[string][]time.Duration{}
 	}
-	r.idleCPU[c.name] = cpu
+	r.idleCPU[c.name] = append(r.idleCPU[c.name], cpu)
+}
+
+// idleMedian is the median of c's idle runs (false: none).
+func (r *report) idleMedian(c capturer) (time.Duration, bool) {
+	xs := r.idleCPU[c.name]
+	return median(xs), len(xs) > 0
+}
+
+// perMsg is a cell's marginal CPU per message: ns, or below noise, the
+// idle runs' spread (half their range) per message, when ns is not above
+// it (a difference of two noisy figures that small, or negative, says
+// only that the cost is within the noise).
+type perMsg struct {
+	ns, noise  float64
+	belowNoise bool
+}
+
+// String is the table's figure.
+func (p perMsg) String() string {
+	if p.belowNoise {
+		return fmt.Sprintf("< noise (±%.0f)", p.noise)
+	}
+	return fmt.Sprintf("%.0f", p.ns)
 }
 
 // nsPerMsg is the capturer's marginal CPU per message of a cell: its CPU
-// less its CPU with no traffic, over the messages the receivers got. It is
-// not known (false) without an idle figure, for the workloads whose
-// measured flow the filter does not match, or when nothing was sent.
-func (r *report) nsPerMsg(w workload, c capturer, s cell) (float64, bool) {
-	idle, ok := r.idleCPU[c.name]
+// less the median of its CPU with no traffic, over the messages the
+// receivers got, never below 0. It is not known (false) without an idle
+// figure, for the workloads whose measured flow the filter does not match,
+// or when nothing was sent.
+func (r *report) nsPerMsg(w workload, c capturer, s cell) (perMsg, bool) {
+	idle, ok := r.idleMedian(c)
 	if !ok || c.kind == noCapture || w.side != nil || s.n == 0 || s.sent <= 0 {
-		return 0, false
+		return perMsg{}, false
 	}
-	return float64((s.capCPU - idle).Nanoseconds()) / float64(s.sent), true
+	xs := r.idleCPU[c.name]
+	noise := float64((slices.Max(xs)-slices.Min(xs)).Nanoseconds()) / 2 / float64(s.sent)
+	ns := float64((s.capCPU - idle).Nanoseconds()) / float64(s.sent)
+	p := perMsg{ns: max(ns, 0), noise: noise}
+	p.belowNoise = ns < 0 || (noise > 0 && ns <= noise)
+	return p, true
 }
 
 func (r *report) add(w workload, c capturer, res result) {
@@ -180,7 +209,7 @@ func (r *report) markdown() string {
 			}
 			ratio, capCPU, perMsg, drops, decoded, lag := "—", "—", "—", "—", "—", "—"
 			if ns, ok := r.nsPerMsg(w, c, s); ok {
-				perMsg = fmt.Sprintf("%.0f", ns)
+				perMsg = ns.String()
 			}
 			if base.appRate > 0 {
 				ratio = fmt.Sprintf("%.1f%%", 100*s.appRate/base.appRate)
@@ -453,8 +482,18 @@ func (r *report) costTargets(b *strings.Builder, byName func(string) (capturer, 
 			fmt.Fprintf(b, "%s: not measured (no run completed).\n", head)
 			continue
 		}
-		met := ns <= t.ns && s.haveDecoded && s.decoded == s.sent && s.drops == 0
-		parts := []string{fmt.Sprintf("%.0f ns/msg", ns)}
+		// Below the noise, the cost is at most the noise: met only if
+		// that is within the target.
+		cost := ns.ns
+		if ns.belowNoise {
+			cost = ns.noise
+		}
+		met := cost <= t.ns && s.haveDecoded && s.decoded == s.sent && s.drops == 0
+		fig := fmt.Sprintf("%.0f ns/msg", ns.ns)
+		if ns.belowNoise {
+			fig = fmt.Sprintf("< noise (±%.0f ns/msg)", ns.noise)
+		}
+		parts := []string{fig}
 		if base.appRate > 0 {
 			ratio := s.appRate / base.appRate
 			parts = append(parts, fmt.Sprintf("app %.1f%% of uncaptured", 100*ratio))
@@ -465,7 +504,11 @@ func (r *report) costTargets(b *strings.Builder, byName func(string) (capturer, 
 			met = false
 		}
 		parts = append(parts, fmt.Sprintf("%s of %s decoded, %d dropped", thousands(int(s.decoded)), thousands(int(s.sent)), s.drops))
-		fmt.Fprintf(b, "%s: %s: %s.\n", head, verdict(met), strings.Join(parts, ", "))
+		v := verdict(met)
+		if ns.belowNoise && ns.noise > t.ns && !met {
+			v = "UNDETERMINED (the idle runs' noise exceeds the target)"
+		}
+		fmt.Fprintf(b, "%s: %s: %s.\n", head, v, strings.Join(parts, ", "))
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,53 @@ func TestCostTargets(t *testing.T) {
 	// A workload whose measured flow the filter does not match has no ns/msg.
 	if _, ok := r.nsPerMsg(workloads(1)[3], byName["zmtpdump-q"], cell{n: 1, sent: 10}); ok {
 		t.Error("ns/msg known for the unrelated workload")
+	}
+}
+
+// TestNsPerMsgNoise: the idle cost is measured as many times as the cell;
+// a marginal cost within the idle runs' spread is "< noise (±X)", never a
+// figure (nor a negative one), and a target is met on it only if the noise
+// itself is within the target.
+func TestNsPerMsgNoise(t *testing.T) {
+	small := workloads(1)[0]
+	caps := capturers(&bins{hasWrite: true})
+	byName := map[string]capturer{}
+	for _, c := range caps {
+		byName[c.name] = c
+	}
+	qm := byName["zmtpdump-q-metrics"]
+	qm.skip = ""
+	byName[qm.name] = qm
+	r := &report{caps: []capturer{byName["none"], byName["zmtpdump-q"], qm}}
+	const n = 2_000_000
+	run := func(c string, rate float64, cpu time.Duration) {
+		r.add(small, byName[c], result{appRate: rate, capCPU: cpu, sent: n, decoded: n, drops: 0, packets: 1})
+	}
+	run("none", 1_000_000, 0)
+	// -q: idle 0.14, 0.15, 0.16 s (±0.01 s: ±5 ns/msg over 2M),
+	// the cell 0.15 s: below the noise.
+	for _, ms := range []int{140, 150, 160} {
+		r.setIdle(byName["zmtpdump-q"], time.Duration(ms)*time.Millisecond)
+	}
+	run("zmtpdump-q", 960_000, 150*time.Millisecond)
+	// -q --metrics: idle 0.10, 0.20, 0.30 s (±50 ns/msg), the cell
+	// 0.14 s: negative marginal, below a noise larger than the target.
+	for _, ms := range []int{100, 200, 300} {
+		r.setIdle(byName["zmtpdump-q-metrics"], time.Duration(ms)*time.Millisecond)
+	}
+	run("zmtpdump-q-metrics", 960_000, 140*time.Millisecond)
+	md := r.markdown()
+	for _, want := range []string{
+		"| zmtpdump -q | 960,000 | 96.0% | 0.15 | < noise (±5) |",
+		"| 0.14 | < noise (±50) |",
+		"- Per-message cost (zmtpdump -q, small, ≤ 25 ns/msg, app ≥ 95%, every message decoded): met: < noise (±5 ns/msg)",
+		"- Per-message cost (zmtpdump -q --metrics, small, ≤ 25 ns/msg, app ≥ 95%, every message decoded): UNDETERMINED (the idle runs' noise exceeds the target): < noise (±50 ns/msg)",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if regexp.MustCompile(`\| -[0-9]`).MatchString(md) {
+		t.Errorf("a negative figure:\n%s", md)
 	}
 }
