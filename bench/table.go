@@ -12,9 +12,9 @@ type report struct {
 	machine, versions string
 	load              string // load average before the runs
 	zargs             string
-	idle              []string                 // capturer CPU with no traffic
+	idle              []string                   // capturer CPU with no traffic
 	idleCPU           map[string][]time.Duration // by capturer name: each idle run's CPU
-	noisy             int                      // runs that started on a busy host
+	noisy             int                        // runs that started on a busy host
 	reps              int
 	quick             bool
 	elapsed           time.Duration
@@ -68,7 +68,7 @@ func (r *report) nsPerMsg(w workload, c capturer, s cell) (perMsg, bool) {
 		return perMsg{}, false
 	}
 	xs := r.idleCPU[c.name]
-	noise := float64((slices.Max(xs)-slices.Min(xs)).Nanoseconds()) / 2 / float64(s.sent)
+	noise := float64((slices.Max(xs) - slices.Min(xs)).Nanoseconds()) / 2 / float64(s.sent)
 	ns := float64((s.capCPU - idle).Nanoseconds()) / float64(s.sent)
 	p := perMsg{ns: max(ns, 0), noise: noise}
 	p.belowNoise = ns < 0 || (noise > 0 && ns <= noise)
