@@ -496,3 +496,39 @@ func TestPodLabelsWait(t *testing.T) {
 		t.Errorf("%s = %v; got %v", k, got[k], got)
 	}
 }
+
+// TestUndecidedServer: a connection whose server end is not known settles
+// neither on a complete handshake nor on a message, only SettleAfter after
+// it was first seen, under server="unknown"; once Decide named the server
+// (swapped or not) it settles as any other.
+func TestUndecidedServer(t *testing.T) {
+	r := New(Config{})
+	c := r.OpenUndecided()
+	c.Update(pushPull, state(1, 0, 0), t0)
+	if c.Settled() || c.Decided() {
+		t.Fatal("an undecided connection settled on its handshake")
+	}
+	c.Update(pushPull, state(2, 0, 0), t0.Add(SettleAfter))
+	if !c.Settled() {
+		t.Fatal("not settled after SettleAfter")
+	}
+	c.Decide(srv2, true) // too late: ignored
+	d := r.OpenUndecided()
+	d.Decide(srv1, true)
+	if !d.Decided() || !d.Swapped() {
+		t.Fatal("Decide not kept")
+	}
+	d.Update(pushPull, state(3, 0, 0), t0)
+	got := gather(t, r)
+	for k, want := range map[string]float64{
+		dirKey("zmtp_messages_total", svc(Unknown, "PUSH", "PULL", "NULL"), "to_server"):       2,
+		dirKey("zmtp_messages_total", svc(srv1.String(), "PUSH", "PULL", "NULL"), "to_server"): 3,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	if countPrefix(got, `zmtp_connections_open{client_socket_type="PUSH",mechanism="NULL",server="[fd00::2]:6000"`) != 0 {
+		t.Error("a Decide after settling moved the connection")
+	}
+}
