@@ -12,6 +12,7 @@ import (
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/metrics"
+	"github.com/zmtpdump/zmtpdump/procs"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
@@ -206,10 +207,15 @@ func (p *Pipeline) openMetrics(c *flows.Conn) *metrics.Conn {
 // from process attribution, once it found the end that listened or
 // accepted.
 func (s *session) decideServer() {
-	if s.met.Decided() || s.procs == nil {
+	if s.met.Decided() || s.procs == nil || s.procs.tr == nil {
 		return
 	}
-	switch e := s.own.ends; {
+	e := s.own.ends
+	if e[0] == nil || e[1] == nil { // no event yet may have looked them up
+		c, sv := s.procs.tr.Ends(s.conn.Client, s.conn.Server)
+		e = [2]*procs.Process{c, sv}
+	}
+	switch {
 	case e[1] != nil && e[1].Server:
 		s.met.Decide(s.conn.Server, false)
 	case e[0] != nil && e[0].Server:

@@ -3,6 +3,7 @@ package session
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -207,12 +208,24 @@ func (s *slowSource) next(seg *segment.Segment) error {
 // --port filter's port decides which end serves, and without any knowledge
 // (no filter, no SYN, no process attribution) the server is "unknown".
 func TestMetricsMidStreamServer(t *testing.T) {
-	for _, ports := range [][]uint16{{17036}, nil} {
-		t.Run(fmt.Sprint(ports), func(t *testing.T) {
+	for _, tc := range []struct {
+		ports  []uint16
+		listen bool // process attribution saw 17036's socket accepted
+	}{{ports: []uint16{17036}}, {}, {listen: true}} {
+		ports := tc.ports
+		t.Run(fmt.Sprint(tc), func(t *testing.T) {
 			p, src := metricsPipeline(t, 0)
 			var f filter.Ports
 			f.Add(ports...)
 			p.cfg.Ports = f
+			if tc.listen {
+				tr := &fakeTracker{}
+				srv, cli := netip.MustParseAddrPort("127.0.0.1:17036"), netip.MustParseAddrPort("127.0.0.1:36388")
+				tr.own(srv, cli, 10)
+				tr.socks[[2]netip.AddrPort{srv, cli}].Server = true
+				tr.own(cli, srv, 11)
+				p.procs = &owners{tr: tr}
+			}
 			all := readAll(t, "../testdata/healthy_push_pull.pcap")
 			src.segs = all[13:] // server → client first, no SYN
 			if s := src.segs[0]; s.Src.Port() != 17036 || s.Flags&segment.SYN != 0 {
@@ -225,7 +238,7 @@ func TestMetricsMidStreamServer(t *testing.T) {
 			p.Close()
 			got := gatherMetrics(t, p)
 			want := `server="127.0.0.1:17036"`
-			if ports == nil {
+			if ports == nil && !tc.listen {
 				want = `server="unknown"`
 			}
 			n := 0
@@ -243,7 +256,7 @@ func TestMetricsMidStreamServer(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d connections, want 1: %v", n, got)
 			}
-			if ports != nil {
+			if ports != nil || tc.listen {
 				// The client's messages go to the server.
 				k := series("zmtp_messages_total", "127.0.0.1:17036", "unknown", "unknown", "unknown", `direction="to_client"`)
 				if got[k] != 0 {
