@@ -82,7 +82,7 @@ func TestDaemonSet(t *testing.T) {
 	}
 	got := slices.Clone(sc.Capabilities.Add)
 	slices.Sort(got)
-	want := []corev1.Capability{"BPF", "NET_ADMIN", "NET_RAW", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "SYS_RESOURCE"}
+	want := []corev1.Capability{"BPF", "NET_ADMIN", "NET_RAW", "PERFMON", "SYS_ADMIN", "SYS_PTRACE"}
 	if !slices.Equal(got, want) {
 		t.Errorf("capabilities %v, want %v", got, want)
 	}

@@ -150,23 +150,19 @@ func checkTable(t *testing.T, out string, port, msgs, bytes int) {
 // capabilities.add) and the bounding set they give the container. A
 // capability that this dockerd refuses by name (Debian 12's 20.10 knows
 // neither BPF nor PERFMON) is added by the ocicaps runtime instead; one
-// that the test's own bounding set lacks (a sandbox without
-// CAP_SYS_RESOURCE) cannot be granted by any runtime: the test cannot run
-// as the DaemonSet runs, so it is skipped (a failure under
-// ZMTPDUMP_REQUIRE_E2E=1), never run with less unless
-// ZMTPDUMP_E2E_WITHOUT_CAPS names it (requireBounding).
+// that the test's own bounding set lacks cannot be granted by any
+// runtime: the test cannot run as the DaemonSet runs, so it is skipped (a
+// failure under ZMTPDUMP_REQUIRE_E2E=1), never run with less
+// (requireBounding).
 func (d *dockerd) capFlags(t *testing.T, caps []string, image string) ([]string, uint64) {
 	t.Helper()
-	have, _ := requireBounding(t, caps)
+	requireBounding(t, caps)
 	var flags, byRuntime []string
 	var bounding uint64
 	for _, c := range caps {
 		n, ok := capNumber[strings.TrimPrefix(c, "CAP_")]
 		if !ok {
 			t.Fatalf("capability %s: not in the test's table", c)
-		}
-		if have&(1<<n) == 0 {
-			continue // left out by envWithoutCaps (requireBounding)
 		}
 		bounding |= 1 << n
 		out, err := d.run(context.Background(), "create", "--cap-add", c, image)
@@ -187,15 +183,8 @@ func (d *dockerd) capFlags(t *testing.T, caps []string, image string) ([]string,
 	return flags, bounding
 }
 
-// envWithoutCaps names capabilities (comma-separated, without CAP_) the
-// docker test may run without, said in its log: an explicit choice for a
-// sandbox that lacks them (CAP_SYS_RESOURCE), refused under
-// ZMTPDUMP_REQUIRE_E2E=1.
-const envWithoutCaps = "ZMTPDUMP_E2E_WITHOUT_CAPS"
-
 // requireBounding ends the test (skip.Unavailable) unless every capability
-// of caps is in the test's own bounding set (or named by envWithoutCaps),
-// and returns that set with the ones named left out (and as
+// of caps is in the test's own bounding set, and returns that set (and as
 // /proc/self/status shows it).
 func requireBounding(t *testing.T, caps []string) (uint64, string) {
 	t.Helper()
@@ -207,10 +196,6 @@ func requireBounding(t *testing.T, caps []string) (uint64, string) {
 	for _, c := range caps {
 		name := strings.TrimPrefix(c, "CAP_")
 		n, ok := capNumber[name]
-		if ok && have&(1<<n) == 0 && !skip.Required() && slices.Contains(strings.Split(os.Getenv(envWithoutCaps), ","), name) {
-			t.Logf("CAP_%s is not in this test's bounding set: left out as %s asks (the container runs with less than the DaemonSet grants)", name, envWithoutCaps)
-			continue
-		}
 		if ok && have&(1<<n) == 0 {
 			skip.Unavailable(t, "CAP_%s is not in this test's own bounding set (%s): no container can have the DaemonSet's capabilities", strings.TrimPrefix(c, "CAP_"), own)
 		}
