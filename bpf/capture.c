@@ -376,7 +376,7 @@ struct walk {
 	__u32 cut;
 	__u8 eliding;
 	__u8 elides;   // count mode, and the elide map names the direction
-	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
+	__u8 counting; // the records carry w->st's counts (COUNT_VALID); 2: late bytes, counts not theirs
 };
 
 
@@ -401,8 +401,15 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	}
 	if (span > cap)
 		add(CNT_ELIDED, span - cap);
+	// The counts are the walk's when ship is called: those of the
+	// direction up to this record's end only for the packet's last piece
+	// (an earlier piece's would hold the frames of the later ones), and not
+	// for bytes the walk passed over (counting 2: the counts are of the
+	// walk's end, past them). Userspace syncs a decoder at a record's end
+	// only with counts of that point (session/count.go, review C1).
 	if (count_only)
-		h->counted = w->counting ? COUNT_VALID | (w->eliding ? COUNT_WHOLE : 0) : 0;
+		h->counted = w->counting ? (off + span == w->n && w->counting == 1 ? COUNT_VALID : 0) |
+					   (w->eliding ? COUNT_WHOLE : 0) : 0;
 	ship(w->skb, w->stage, h, w->base + off, cap);
 	w->pieces++;
 }

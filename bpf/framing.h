@@ -539,8 +539,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 				return 0; // shipped whole, unmarked
 			// In count mode, bytes the walk passed over (they came
 			// late) are of a frame left out whole, if of any.
-			if (count_only)
+			if (count_only) {
 				w->eliding = w->elides;
+				w->counting = w->counting ? 2 : 0; // counts of the walk's end, not these bytes'
+			}
 			ship_piece(w, 0, 0, w->n);
 			return 1;
 		}

@@ -308,3 +308,67 @@ func TestCountModeReordered(t *testing.T) {
 		t.Errorf("counts %+v, want %+v", last, want)
 	}
 }
+
+// TestCountRecordsAtTheirEnd (review C1): a record's counts (COUNT_VALID)
+// are the direction's up to the record's end, never past it: a packet's
+// earlier pieces (kept bytes before a run left out whole, or before a
+// header past MAX_PAYLOAD) and bytes the walk passed over (a late packet)
+// carry none, since userspace brings its decoder up to a record's counts
+// at the record's end. Shipping and eliding, cut anywhere, one packet late.
+func TestCountRecordsAtTheirEnd(t *testing.T) {
+	requireBPF(t)
+	z, _ := countStream()
+	// at returns the frames and messages whose header starts before off:
+	// what the kernel has counted there.
+	at := func(off int) (frames, messages uint64) {
+		for _, h := range z.heads {
+			if h[0] < off {
+				frames++
+				if f := z.b[h[0]]; f&0x04 == 0 && f&0x01 == 0 {
+					messages++
+				}
+			}
+		}
+		return
+	}
+	cuts := []int{11, z.heads[2][0] + 4, z.heads[3][0] + 3, z.heads[7][0] + 1, z.heads[7][0] + 5}
+	for _, elide := range []bool{false, true} {
+		for _, late := range []bool{false, true} {
+			frames, offs := packets(t, z.b, cuts)
+			lateSeq := uint32(0)
+			if late {
+				for i, o := range offs {
+					if o > z.bodies[1][0] {
+						frames[i], frames[i+1] = frames[i+1], frames[i]
+						lateSeq = framingISN + 1 + uint32(o)
+						break
+					}
+				}
+			}
+			p, _ := countProgram(t, elide)
+			p.runFrames(t, frames)
+			segs := p.records(t, 50*time.Millisecond)
+			valid := 0
+			for _, s := range segs {
+				if s.Has(segment.SYN) {
+					continue
+				}
+				if late && s.Seq == lateSeq && s.Counts.Valid {
+					t.Errorf("elide %v: the late packet's record has counts %+v: they are not of its end", elide, s.Counts)
+				}
+				if !s.Counts.Valid {
+					continue
+				}
+				valid++
+				f, m := at(int(s.Seq - framingISN - 1 + uint32(s.PayloadLen)))
+				if s.Counts.Frames != f || s.Counts.Messages != m {
+					t.Errorf("elide %v late %v: record [%d,+%d) counts %d frames %d messages, want %d, %d (those up to its end)",
+						elide, late, s.Seq-framingISN-1, s.PayloadLen, s.Counts.Frames, s.Counts.Messages, f, m)
+				}
+			}
+			if valid == 0 {
+				t.Errorf("elide %v late %v: no record with counts", elide, late)
+			}
+		}
+	}
+}

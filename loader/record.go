@@ -136,7 +136,7 @@ func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 			Messages:     le.Uint64(rec[offMessages:]),
 		}
 	}
-	seg.Counts = segment.Counts{}
+	seg.Counts = segment.Counts{Whole: rec[offCounted]&countWhole != 0}
 	if c := rec[offCounted]; c&countValid != 0 {
 		seg.Counts = segment.Counts{
 			Valid:    true,

@@ -65,8 +65,15 @@ func (s *session) skip(d segment.Dir, n uint64, seg *segment.Segment) {
 // once the call that gave it n bytes of seg (starting at s.conn.Next[d])
 // reached seg's end: the kernel's counts are those of the direction up to
 // there.
+//
+// Only at a frame boundary of the decoder (review C1): the kernel counts a
+// command at its header and a message at its flags byte, the decoder at
+// the end of the command's body and of the message's size field; a record
+// ending between the two would have the unit counted twice. The kernel
+// gives counts (COUNT_VALID) only to records whose end they are of (the
+// packet's last piece, no late bytes: ship_piece in bpf/capture.c).
 func (s *session) kernelCounted(d segment.Dir, n uint64, seg *segment.Segment) {
-	if s.conn.Next[d]+uint32(n) != seg.Seq+uint32(seg.PayloadLen) {
+	if s.conn.Next[d]+uint32(n) != seg.Seq+uint32(seg.PayloadLen) || !s.zc.Decoder(d).AtBoundary() {
 		return
 	}
 	s.syncCounts(d, &seg.Counts)

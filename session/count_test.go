@@ -267,3 +267,37 @@ func TestCountModeReordered(t *testing.T) {
 		t.Errorf("summary %+v, gaps %v: want 200 messages, 12800 bytes, no resync, error or gap\n%s", side, convs[0].Gaps, buf.String())
 	}
 }
+
+// TestCountSplitUnits (review C1): the kernel counts a command at its
+// header and a message at its flags byte, the decoder a command at the end
+// of its body and a message at the end of its size field. A record that
+// ends between the two must not bring the decoder up to the kernel's
+// counts (it would count the unit again when the rest comes): a SUBSCRIBE
+// split after its name and a 300-byte message whose 9-byte header is split
+// after the flags byte are each counted once.
+func TestCountSplitUnits(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = &fakeCounter{noState: true}
+	f := &countFeed{t: t, s: s, d: segment.ClientToServer, seq: 1000, at: time.Unix(1, 0)}
+	k := segment.Counts{Valid: true}
+	f.kept(greeting, false, false, k)
+	k.Frames++
+	f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00\x03SUB"), true, true, k)
+	sub := cmdFrame("\x09SUBSCRIBE" + string(bytes.Repeat([]byte("t"), 200)))
+	k.Frames++
+	k.Commands[zmtp.CountSubscribe]++
+	f.kept(sub[:12], true, true, k) // the name, not the topic
+	f.kept(sub[12:], false, false, k)
+	msg := append([]byte{0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x2c}, bytes.Repeat([]byte("m"), 300)...)
+	k.Frames++
+	k.Messages++
+	k.Bytes += 300
+	f.kept(msg[:1], true, true, k) // the flags byte alone
+	f.kept(msg[1:], false, false, k)
+	c := s.zc.Decoder(segment.ClientToServer).Counts()
+	if c.Messages != 1 || c.Frames != 3 || c.Bytes != 300 || c.Commands[zmtp.CountSubscribe] != 1 {
+		t.Errorf("counts %+v, want 1 message, 3 frames, 300 bytes, 1 SUBSCRIBE", c)
+	}
+}
