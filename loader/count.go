@@ -168,38 +168,49 @@ func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
 	if !c.counting {
 		return nil
 	}
-	k, err := joinKey(p)
-	if err != nil {
+	if _, err := joinKey(p); err != nil {
 		return err
 	}
-	if on {
-		if err := c.first.Elide.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+	elided := !on
+	for i, q := range c.pointsOf(p, &elided, false) { // every interface it was seen on (alias.go)
+		k, _ := joinKey(q)
+		if on {
+			if err := c.first.Elide.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) && i == 0 {
+				return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+			}
+			continue
 		}
-		return nil
-	}
-	if err := c.first.Elide.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("leave the messages of %v > %v out: %w", p.Src, p.Dst, err)
+		if err := c.first.Elide.Update(&k, uint8(1), ebpf.UpdateAny); err != nil && i == 0 {
+			return fmt.Errorf("leave the messages of %v > %v out: %w", p.Src, p.Dst, err)
+		}
 	}
 	return nil
 }
 
 // ForgetDir deletes what the kernel keeps of p's direction: in count mode
 // a FIN or RST leaves it for userspace to read the final counts
-// (DirCounts) at the connection's close. A direction not followed is no
-// error. Same rules as Join for goroutines. (A new connection of the same
-// addresses and ports whose SYN came between the read and ForgetDir would
-// lose its state, and be shipped whole: ports are not reused that fast.)
+// (DirCounts) at the connection's close. It does so on every interface the
+// direction was seen on (p.Ifindex, and those whose copies of its packets
+// were dropped as duplicates: alias.go), its elide entries there too. A
+// direction not followed is no error. Same rules as Join for goroutines.
+// (A new connection of the same addresses and ports whose SYN came between
+// the read and ForgetDir would lose its state, and be shipped whole: the
+// caller does not call it for a connection whose ports a new one took,
+// segment.Reused.)
 func (c *Capture) ForgetDir(p JoinPoint) error {
 	if c.sets == nil {
 		return ErrJoinClosed
 	}
-	k, err := joinKey(p)
-	if err != nil {
+	if _, err := joinKey(p); err != nil {
 		return err
 	}
-	if err := c.first.Flowstate.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("forget %v > %v: %w", p.Src, p.Dst, err)
+	for i, q := range c.pointsOf(p, nil, true) {
+		if err := deleteKey(c.first.Flowstate, q); err != nil && i == 0 {
+			return fmt.Errorf("forget %v > %v: %w", p.Src, p.Dst, err)
+		}
+		if i > 0 {
+			_ = deleteKey(c.first.Elide, q) // the caller deletes p's (ShipMessages)
+		}
 	}
 	return nil
 }

@@ -372,3 +372,51 @@ func TestCountRecordsAtTheirEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestCountAliases (review C4): with several interfaces (-i any) the
+// kernel follows a direction on each it passes; ForgetDir forgets it on
+// every interface its packets' copies came from, and ShipMessages leaves
+// its messages out on each, one seen later too.
+func TestCountAliases(t *testing.T) {
+	requireBPF(t)
+	p, c := countProgram(t, false)
+	c.dedup = newDedup(true)
+	_ = p
+	on := func(ifx int) JoinPoint { q := countDir; q.Ifindex = ifx; return q }
+	for _, ifx := range []int{1, 2, 3} {
+		if err := join(c.first.Flowstate, on(ifx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := &segment.Segment{Src: countDir.Src, Dst: countDir.Dst, Ifindex: 2}
+	c.noteCopy(seg, 1) // dedup dropped interface 2's copy of 1's
+	if err := c.ShipMessages(countDir, false); err != nil {
+		t.Fatal(err)
+	}
+	seg.Ifindex = 3
+	c.noteCopy(seg, 1) // interface 3 seen after the direction was left out
+	has := func(m *ebpf.Map, ifx int) bool {
+		k, _ := joinKey(on(ifx))
+		var v []byte
+		return m.Lookup(&k, &v) == nil
+	}
+	for _, ifx := range []int{1, 2, 3} {
+		if !has(c.first.Elide, ifx) {
+			t.Errorf("interface %d: messages not left out", ifx)
+		}
+	}
+	if err := c.ForgetDir(countDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ShipMessages(countDir, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, ifx := range []int{1, 2, 3} {
+		if has(c.first.Flowstate, ifx) || has(c.first.Elide, ifx) {
+			t.Errorf("interface %d: flowstate %v, elide %v after ForgetDir: want both gone", ifx, has(c.first.Flowstate, ifx), has(c.first.Elide, ifx))
+		}
+	}
+	if len(c.aliases.m) != 0 {
+		t.Errorf("%d directions still noted", len(c.aliases.m))
+	}
+}

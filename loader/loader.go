@@ -30,6 +30,8 @@ type Capture struct {
 	ns    *netNamespace
 	nl    *linkSocket
 	dedup dedup
+	// aliases: count mode's directions seen on several interfaces (alias.go).
+	aliases countAliases
 	// woken is set by Wake: the next read deadline is the caller's.
 	woken atomic.Bool
 	// follow: the interfaces are AnyInterface's, followed as they come and

@@ -71,6 +71,9 @@ func (c *Capture) Next(seg *segment.Segment) error {
 		if !c.dedup.seen(seg) {
 			return nil
 		}
+		if c.counting {
+			c.noteCopy(seg, c.dedup.first)
+		}
 	}
 }
 
