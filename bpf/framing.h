@@ -489,6 +489,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		fresh.expect = w->seq + 1;
 		fresh.mode = MODE_GREETING;
 		bpf_map_update_elem(&flowstate, &k, &fresh, BPF_ANY);
+		// A new connection ships its messages until userspace reads its
+		// READY: an entry of an old one of these ports goes (review C2).
+		if (count_only)
+			bpf_map_delete_elem(&elide, &k);
 		return 0;
 	}
 	st = bpf_map_lookup_elem(&flowstate, &k);

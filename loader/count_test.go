@@ -44,17 +44,34 @@ func countStream() (z *zmtpStream, want segment.Counts) {
 var countDir = JoinPoint{Ifindex: 1, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:7001")}
 
 // countProgram loads count mode's program, with countDir's messages left
-// out (ShipMessages false) if elide.
-func countProgram(t *testing.T, elide bool) (*testProgram, *Capture) {
+// out (ShipMessages false) if elide: told after the SYN (frames[0] of
+// runFrames), which clears an old connection's entry.
+func countProgram(t *testing.T, elide bool) (*countRun, *Capture) {
 	t.Helper()
 	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}, true, 14, 0, 1<<16)
 	c := &Capture{sets: map[int]*bpf.CaptureObjects{14: &p.objs}, first: &p.objs, counting: true}
-	if elide {
-		if err := c.ShipMessages(countDir, false); err != nil {
+	return &countRun{testProgram: p, c: c, elide: elide}, c
+}
+
+// countRun is count mode's program, told to leave countDir's messages out
+// after the first frame it runs if elide.
+type countRun struct {
+	*testProgram
+	c     *Capture
+	elide bool
+}
+
+func (r *countRun) runFrames(t *testing.T, frames [][]byte) {
+	t.Helper()
+	if r.elide && len(frames) > 0 {
+		r.testProgram.runFrames(t, frames[:1])
+		if err := r.c.ShipMessages(countDir, false); err != nil {
 			t.Fatal(err)
 		}
+		r.elide = false
+		frames = frames[1:]
 	}
-	return p, c
+	r.testProgram.runFrames(t, frames)
 }
 
 // runFrames runs p's ingress program on frames.
@@ -418,5 +435,24 @@ func TestCountAliases(t *testing.T) {
 	}
 	if len(c.aliases.m) != 0 {
 		t.Errorf("%d directions still noted", len(c.aliases.m))
+	}
+}
+
+// TestCountSynShips (review C2): a SYN clears its ports' elide entry, an
+// old connection's that userspace had not forgotten yet (the new SYN's
+// record is what closes it there): the new connection ships its messages
+// until its READY is read.
+func TestCountSynShips(t *testing.T) {
+	requireBPF(t)
+	p, c := countProgram(t, false)
+	if err := c.ShipMessages(countDir, false); err != nil {
+		t.Fatal(err)
+	}
+	frames, _ := packets(t, greeting3(), nil)
+	p.runFrames(t, frames[:1])
+	k, _ := joinKey(countDir)
+	var v []byte
+	if err := c.first.Elide.Lookup(&k, &v); err == nil {
+		t.Errorf("the elide entry outlived a SYN of its ports")
 	}
 }

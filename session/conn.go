@@ -247,7 +247,12 @@ func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
 func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	defer s.closeMetrics(r) // after the decoders emitted all they held
 	if !s.fed() {
-		return // no payload either way: nothing ZMTP to sum up
+		// No payload either way: nothing ZMTP to sum up; in count mode
+		// the kernel's entries of the directions go (review C3).
+		if s.joiner != nil {
+			s.countForget(r)
+		}
+		return
 	}
 	at := seg
 	if r == segment.Idle || r == segment.Flushed || seg == nil {
@@ -258,7 +263,7 @@ func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 		s.dirs[d].release(s, segment.Dir(d), 0, false)
 	}
 	if s.joiner != nil {
-		s.countClose(seg)
+		s.countClose(r, seg)
 	}
 	s.diagClose(r, at.Time)
 	s.zc.Close(r, s.emit)

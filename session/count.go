@@ -221,8 +221,10 @@ func (s *session) elide(d segment.Dir) {
 // reach the decoders (the kernel keeps a direction's state after its FIN
 // or RST for this: read here, also when the ring lost their records; a
 // closing segment's own counts otherwise), and the kernel forgets the
-// directions.
-func (s *session) countClose(seg *segment.Segment) {
+// directions. Not for a connection whose ports a new one took
+// (segment.Reused): the kernel's state is the new connection's since its
+// SYN (review C2), only the closing segment's counts are this one's.
+func (s *session) countClose(r segment.CloseReason, seg *segment.Segment) {
 	if seg != nil && seg.Counts.Valid {
 		d := segment.ServerToClient
 		if seg.Src == s.conn.Src(segment.ClientToServer) {
@@ -237,6 +239,15 @@ func (s *session) countClose(seg *segment.Segment) {
 	for d := range s.dirs {
 		ds := &s.dirs[d]
 		p := s.point(segment.Dir(d))
+		if r == segment.Reused {
+			// The new connection's session is made after this close:
+			// its directions ship until its READYs say otherwise.
+			if ds.elided {
+				_ = kc.ShipMessages(p, true)
+				ds.elided = false
+			}
+			continue
+		}
 		if now, err := kc.DirCounts(p); err == nil && ds.counted {
 			s.syncCounts(segment.Dir(d), &now.Counts)
 			// Whether the direction ends inside a message (diagnosis's
@@ -251,6 +262,20 @@ func (s *session) countClose(seg *segment.Segment) {
 			_ = kc.ShipMessages(p, true) // forgets the entry
 			ds.elided = false
 		}
+	}
+}
+
+// countForget has the kernel forget, in count mode, the directions of a
+// connection that was never fed (no payload: a probe, a scan; review C3),
+// unless a new connection took its ports (segment.Reused: the entries are
+// the new one's).
+func (s *session) countForget(r segment.CloseReason) {
+	kc := s.counter()
+	if kc == nil || r == segment.Reused {
+		return
+	}
+	for d := range s.dirs {
+		_ = kc.ForgetDir(s.point(segment.Dir(d)))
 	}
 }
 

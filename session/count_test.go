@@ -301,3 +301,41 @@ func TestCountSplitUnits(t *testing.T) {
 		t.Errorf("counts %+v, want 1 message, 3 frames, 300 bytes, 1 SUBSCRIBE", c)
 	}
 }
+
+// TestCountCloseReasons (review C2, C3): a connection whose ports a new
+// one took (Reused) leaves the kernel's entries alone (they are the new
+// connection's since its SYN), its messages shipped again; one that was
+// never fed (a probe: connect and close) has its directions forgotten.
+func TestCountCloseReasons(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
+	fc := &fakeCounter{now: segment.Counts{Valid: true, Messages: 7, Frames: 8, Bytes: 70}}
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = fc
+	f := &countFeed{t: t, s: s, d: segment.ServerToClient, seq: 1000, at: time.Unix(1, 0)}
+	k := segment.Counts{Valid: true}
+	f.kept(greeting, false, false, k)
+	k.Frames++
+	f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00\x03PUB"), true, true, k)
+	if on, told := fc.ships[srv]; !told || on {
+		t.Fatalf("the PUB's messages not left out: %v", fc.ships)
+	}
+	s.Close(segment.Reused, &segment.Segment{Time: time.Unix(2, 0), Src: cli, Dst: srv, Flags: segment.SYN})
+	if fc.forgot != 0 {
+		t.Errorf("Reused: %d directions forgotten: the new connection's", fc.forgot)
+	}
+	if !fc.ships[srv] {
+		t.Errorf("Reused: the PUB's direction still leaves messages out for the new connection")
+	}
+	if c := s.zc.Decoder(segment.ServerToClient).Counts(); c.Messages != 0 {
+		t.Errorf("Reused: the new connection's counts taken: %+v", c)
+	}
+
+	fc = &fakeCounter{}
+	s = newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = fc
+	s.Close(segment.Finished, &segment.Segment{Time: time.Unix(2, 0), Src: cli, Dst: srv, Flags: segment.FIN})
+	if fc.forgot != 2 {
+		t.Errorf("never fed: %d directions forgotten, want 2", fc.forgot)
+	}
+}
