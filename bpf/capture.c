@@ -60,7 +60,8 @@ enum counter {
 	CNT_JOINED = 7,     // join points (set by userspace) the walk started at
 	CNT_SKIPPED = 8,    // TCP packets (any port) not parsed: see parse_l3
 	CNT_QUIET_ACKS = 9, // count mode: pure ACKs of followed directions not shipped
-	CNT_MAX = 10,
+	CNT_RACED = 10,     // count mode: walks whose counts were merged into another's (store)
+	CNT_MAX = 11,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
@@ -151,6 +152,12 @@ struct record {
 struct stage {
 	struct record rec;
 	struct flow_state st;
+	// Count mode: the counts and expect of st when the walk copied it, so
+	// that store can merge this walk's counts with another's that stored
+	// meanwhile (see "Sharing the state").
+	struct rec_counts from;
+	__u32 from_expect;
+	__u32 _pad2;
 };
 
 // Set by the loader before load.

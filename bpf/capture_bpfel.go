@@ -99,7 +99,10 @@ type CaptureStage struct {
 		Counts CaptureRecCounts
 		Data   [65536]uint8
 	}
-	St CaptureFlowState
+	St         CaptureFlowState
+	From       CaptureRecCounts
+	FromExpect uint32
+	Pad2       uint32
 }
 
 // Names of all BPF objects in the ELF.

@@ -428,10 +428,61 @@ static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 st
 	return -1;
 }
 
+// counts_from notes, in count mode, the counts of the state a walk
+// copied (st, in its stage), for merged.
+static __always_inline void counts_from(struct stage *sg, struct flow_state *st)
+{
+	sg->from.messages = st->messages;
+	sg->from.frames = st->frames;
+	sg->from.bytes = st->bytes;
+	sg->from.cmds[0] = st->cmds[0];
+	sg->from.cmds[1] = st->cmds[1];
+	sg->from.cmds[2] = st->cmds[2];
+	sg->from.cmds[3] = st->cmds[3];
+	sg->from.unnamed = st->unnamed;
+	sg->from_expect = st->expect;
+}
+
+#define MERGE_COUNTS(to, a, b)                                                       \
+	do {                                                                         \
+		(to)->messages += (a)->messages - (b)->messages;                       \
+		(to)->frames += (a)->frames - (b)->frames;                             \
+		(to)->bytes += (a)->bytes - (b)->bytes;                                \
+		(to)->cmds[0] += (a)->cmds[0] - (b)->cmds[0];                          \
+		(to)->cmds[1] += (a)->cmds[1] - (b)->cmds[1];                          \
+		(to)->cmds[2] += (a)->cmds[2] - (b)->cmds[2];                          \
+		(to)->cmds[3] += (a)->cmds[3] - (b)->cmds[3];                          \
+		(to)->unnamed += (a)->unnamed - (b)->unnamed;                          \
+	} while (0)
+
+// merged (count mode, review K2): if another walk of the direction stored
+// since this one copied the state (the entry's expect moved), the counts of
+// both walks are kept: the one that went further keeps its framing state
+// and gets the other's counts since the copy. It returns 1 when the entry
+// holds the merge (this walk went less far), 0 when st is to be stored.
+// Best effort: a third walk between the lookup and the store is not seen.
+static __always_inline int merged(struct flow_key *k, struct flow_state *st)
+{
+	struct stage *sg = (void *)st - __builtin_offsetof(struct stage, st);
+	struct flow_state *cur = bpf_map_lookup_elem(&flowstate, k);
+
+	if (!cur || cur->expect == sg->from_expect || cur->mode != MODE_FRAMES || st->mode != MODE_FRAMES)
+		return 0;
+	count(CNT_RACED);
+	if ((__s32)(cur->expect - st->expect) > 0) {
+		MERGE_COUNTS(cur, st, &sg->from);
+		return 1;
+	}
+	MERGE_COUNTS(st, cur, &sg->from);
+	return 0;
+}
+
 // store writes the state a walk leaves back into the direction's entry,
 // by key, only if the entry still exists: never into another flow's.
 static __always_inline void store(struct flow_key *k, struct flow_state *st)
 {
+	if (count_only && merged(k, st))
+		return;
 	if (bpf_map_update_elem(&flowstate, k, st, BPF_EXIST) < 0)
 		count(CNT_UNFRAMED); // evicted (or ended) during the walk
 }
@@ -516,6 +567,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		return 0; // replaced or evicted while copied: shipped unmarked
 	st = w->st;
 	if (count_only) {
+		counts_from(w->stage, st);
 		w->counting = st->mode == MODE_FRAMES;
 		w->elides = frame_keep && (st->quiet || bpf_map_lookup_elem(&elide, &k));
 		if (w->n == 0)
