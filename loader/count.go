@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
 	"github.com/zmtpdump/zmtpdump/segment"
@@ -125,13 +126,30 @@ func isV4(a [16]byte) bool { return [12]byte(a[4:]) == [12]byte{} }
 // modeFrames is enum frame_mode's MODE_FRAMES: walking frames.
 const modeFrames = 2
 
+// countBatch is how many flowstate entries EachDirCounts reads a call
+// (BPF_MAP_LOOKUP_BATCH).
+const countBatch = 4096
+
 // EachDirCounts calls fn with the counts of every direction the kernel
-// follows now, in one pass over its state (a batch of lookups): for a
-// scrape. The JoinPoint names the direction (Seq, InMessage, V2 unset).
-// Same rules as DirCounts for goroutines.
+// follows now, in one pass over its state: for a scrape. It reads
+// countBatch entries a bpf(2) call (BPF_MAP_LOOKUP_BATCH, LRU hash maps
+// since Linux 5.6), or, where batches are refused, an entry at a time
+// (two calls each: the map's iterator). The JoinPoint names the direction
+// (Seq, InMessage, V2 unset). Same rules as DirCounts for goroutines (the
+// buffers are the capture's: one call at a time).
 func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 	if c.sets == nil {
 		return ErrJoinClosed
+	}
+	if !c.noBatch {
+		err := c.eachDirCountsBatch(fn)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("read the kernel's counts: %w", err)
+		}
+		c.noBatch = true // and read an entry at a time from now on
 	}
 	var (
 		k  bpf.CaptureFlowKey
@@ -148,6 +166,30 @@ func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 		return fmt.Errorf("read the kernel's counts: %w", err)
 	}
 	return nil
+}
+
+// eachDirCountsBatch is EachDirCounts in batches of countBatch entries,
+// read into the capture's buffers (no allocation a scrape).
+func (c *Capture) eachDirCountsBatch(fn func(JoinPoint, DirCounts)) error {
+	if c.batchKeys == nil {
+		c.batchKeys = make([]bpf.CaptureFlowKey, countBatch)
+		c.batchVals = make([]bpf.CaptureFlowState, countBatch)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := c.first.Flowstate.BatchLookup(&cursor, c.batchKeys, c.batchVals, nil)
+		for i := range n {
+			if c.batchVals[i].Mode == modeFrames {
+				fn(pointOf(&c.batchKeys[i]), dirCountsOf(&c.batchVals[i]))
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil // the end
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // ShipMessages tells the kernel, in count mode, to leave the message

@@ -456,3 +456,35 @@ func TestCountSynShips(t *testing.T) {
 		t.Errorf("the elide entry outlived a SYN of its ports")
 	}
 }
+
+// TestEachDirCountsBatch (review M6): a scrape reads the kernel's state in
+// batches (BPF_MAP_LOOKUP_BATCH), more entries than a batch holds, each
+// once.
+func TestEachDirCountsBatch(t *testing.T) {
+	requireBPF(t)
+	_, c := countProgram(t, false)
+	const n = countBatch + 904
+	for i := range n {
+		q := countDir
+		q.Src = netip.AddrPortFrom(q.Src.Addr(), uint16(10000+i))
+		k, err := joinKey(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.first.Flowstate.Update(&k, bpf.CaptureFlowState{Mode: modeFrames, Frames: uint64(i)}, ebpf.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint16]bool{}
+	if err := c.EachDirCounts(func(p JoinPoint, dc DirCounts) {
+		if seen[p.Src.Port()] || dc.Frames != uint64(p.Src.Port()-10000) {
+			t.Errorf("%v: %+v (seen before: %v)", p, dc, seen[p.Src.Port()])
+		}
+		seen[p.Src.Port()] = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n || c.noBatch {
+		t.Errorf("%d of %d directions read; batches refused: %v", len(seen), n, c.noBatch)
+	}
+}

@@ -32,6 +32,10 @@ type Capture struct {
 	dedup dedup
 	// aliases: count mode's directions seen on several interfaces (alias.go).
 	aliases countAliases
+	// EachDirCounts' buffers; noBatch: the kernel refused batch lookups.
+	batchKeys []bpf.CaptureFlowKey
+	batchVals []bpf.CaptureFlowState
+	noBatch   bool
 	// woken is set by Wake: the next read deadline is the caller's.
 	woken atomic.Bool
 	// follow: the interfaces are AnyInterface's, followed as they come and

@@ -322,7 +322,7 @@ func countModeText(c *loader.Capture) string {
 }
 
 // kernelCounts is the kernel's counts of every direction it follows, read
-// in one pass (loader.Capture.EachDirCounts): for a scrape, which then
+// in one pass (loader.Capture.EachDirCounts: batches of 4,096 entries a bpf(2) call): for a scrape, which then
 // asks countsIn per open connection direction instead of one lookup each.
 type kernelCounts map[loader.JoinPoint]segment.Counts
 
