@@ -37,7 +37,15 @@ type session struct {
 // class.
 type loss struct {
 	gaps, lost [2]uint64
+	// Count mode (review M5): of those, the ones the kernel's cumulative
+	// counts covered (a record with counts came after them: the ring lost
+	// records, no count), and the resyncs they caused; pending: since the
+	// last record with counts.
+	covered, pending lossTally
 }
+
+// lossTally is a part of a connection's losses, per direction.
+type lossTally struct{ gaps, lost, resyncs [2]uint64 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
 	return &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
@@ -184,6 +192,14 @@ func (s *session) Gap(d segment.Dir, n uint64, seg *segment.Segment) {
 		return
 	}
 	g := zmtp.Gap{Header: zmtp.Header{Offset: dec.Offset()}, Bytes: n}
+	if s.dirs[d].counted {
+		p := &s.loss.pending
+		p.gaps[d]++
+		p.lost[d] += n
+		if dec.Searching() || !s.zc.Passes(d, n) {
+			p.resyncs[d]++ // it loses its place, to resume at a mark
+		}
+	}
 	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(d, n)) {
 		ds.hold(g, seg.Time)
 	} else {

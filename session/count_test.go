@@ -139,6 +139,11 @@ func TestCountModeSession(t *testing.T) {
 		if c := s.counts(segment.ClientToServer); c.Messages != 1005 || c.Bytes != 1005*64 || c.Commands != [4]uint64{1, 1, 0, 0} {
 			t.Errorf("loss %v: counts(d) %+v, want 1005 messages of 64 bytes, a PING and a PONG", loss, c)
 		}
+		// The metrics (review M5): a loss the kernel's counts covered
+		// is no data loss, gap or resync there (the summary keeps it).
+		if st := s.metricState(func(s *session, d segment.Dir) zmtp.Counts { return s.counts(d) }); st.Gaps != [2]uint64{} || st.Lost != [2]uint64{} || st.Resyncs != [2]uint64{} {
+			t.Errorf("loss %v: metrics gaps %v, lost %v, resyncs %v; want none", loss, st.Gaps, st.Lost, st.Resyncs)
+		}
 		s.Close(segment.Finished, &segment.Segment{Time: f.at, Src: cli, Dst: srv, Flags: segment.FIN})
 		if err := out.flush(); err != nil {
 			t.Fatal(err)
