@@ -139,11 +139,19 @@ struct rec_counts {
 #define MARK_VALID 0x01     // the record holds a walked frame header's start
 #define MARK_MSG_START 0x02 // no message is open at it: it starts one (or is a command)
 
+// The counts follow the header only in count mode's build (review K1):
+// the others' records are 48 bytes shorter (the loader decodes by the
+// build it loaded: loader/record.go).
 struct record {
 	struct event_hdr hdr;
+#ifdef ZD_COUNT
 	struct rec_counts counts;
+#endif
 	__u8 data[MAX_PAYLOAD];
 };
+
+// REC_HDR_LEN is a record's length before its payload bytes.
+#define REC_HDR_LEN __builtin_offsetof(struct record, data)
 
 #include "flowstate.h"
 
@@ -307,6 +315,7 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 		h->lost = *lost;
 	rec->hdr = *h;
 	h->unread = 0;
+#ifdef ZD_COUNT
 	if (count_only && h->counted) {
 		struct flow_state *st = &stage->st;
 
@@ -321,6 +330,7 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 	} else if (count_only) {
 		rec->counts = (struct rec_counts){}; // never written otherwise
 	}
+#endif
 	// A mark pending in h, its mark_off holding the marked header's
 	// sequence number, goes to the first record whose shipped bytes hold
 	// that header. Done here, in a function the verifier checks once.
@@ -337,20 +347,20 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 		flags = BPF_RB_NO_WAKEUP;
-		if (avail + sizeof(rec->hdr) + sizeof(rec->counts) + n >= wakeup_bytes) {
+		if (avail + REC_HDR_LEN + n >= wakeup_bytes) {
 			flags = BPF_RB_FORCE_WAKEUP;
 		} else if (avail == 0 && h->ts_ns - last_wakeup_ns >= WAKEUP_GAP_NS) {
 			last_wakeup_ns = h->ts_ns;
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + sizeof(rec->counts) + n, flags) < 0) {
+	if (bpf_ringbuf_output(&events, rec, REC_HDR_LEN + n, flags) < 0) {
 		count(CNT_RING_FULL);
 		if (lost)
 			__sync_fetch_and_add(lost, 1);
 		return 0;
 	}
-	add(CNT_RING_BYTES, sizeof(rec->hdr) + sizeof(rec->counts) + n);
+	add(CNT_RING_BYTES, REC_HDR_LEN + n);
 	return 0;
 }
 

@@ -94,10 +94,9 @@ type CaptureRecCounts struct {
 type CaptureStage struct {
 	_   structs.HostLayout
 	Rec struct {
-		_      structs.HostLayout
-		Hdr    CaptureEventHdr
-		Counts CaptureRecCounts
-		Data   [65536]uint8
+		_    structs.HostLayout
+		Hdr  CaptureEventHdr
+		Data [65536]uint8
 	}
 	St         CaptureFlowState
 	From       CaptureRecCounts
