@@ -166,6 +166,7 @@ struct stage {
 	struct rec_counts from;
 	__u32 from_expect;
 	__u32 _pad2;
+	struct flow_state other; // the entry another walk stored meanwhile, copied
 };
 
 // Set by the loader before load.

@@ -102,6 +102,7 @@ type CaptureStage struct {
 	From       CaptureRecCounts
 	FromExpect uint32
 	Pad2       uint32
+	Other      CaptureFlowState
 }
 
 // Names of all BPF objects in the ELF.

@@ -98,6 +98,7 @@ type CaptureBasicStage struct {
 	}
 	FromExpect uint32
 	Pad2       uint32
+	Other      CaptureBasicFlowState
 }
 
 // Names of all BPF objects in the ELF.

@@ -107,6 +107,7 @@ type CaptureCountStage struct {
 	}
 	FromExpect uint32
 	Pad2       uint32
+	Other      CaptureCountFlowState
 }
 
 // Names of all BPF objects in the ELF.

@@ -109,7 +109,8 @@
 // written last, later marks stay right; at worst the direction is given
 // up. Only the recycling of the very element for the same key again while
 // it was being copied (two writes of that direction within the copy's
-// few nanoseconds) would go unseen.
+// few nanoseconds) would go unseen. Counts (count mode) are not kept by
+// whichever is written last: the later store merges them (merged).
 
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
@@ -457,32 +458,39 @@ static __always_inline void counts_from(struct stage *sg, struct flow_state *st)
 
 // merged (count mode, review K2): if another walk of the direction stored
 // since this one copied the state (the entry's expect moved), the counts of
-// both walks are kept: the one that went further keeps its framing state
-// and gets the other's counts since the copy. It returns 1 when the entry
-// holds the merge (this walk went less far), 0 when st is to be stored.
-// Best effort: a third walk between the lookup and the store is not seen.
-static __always_inline int merged(struct flow_key *k, struct flow_state *st)
+// both walks are kept: the state of the one that went further is stored,
+// with the other's counts since the copy added. Like every walk it never
+// writes through the pointer (see "Sharing the state"): it copies the
+// entry into the stage and checks the element is still the key's. Best
+// effort: a third walk between the copy and the store is not seen.
+static __always_inline void merged(struct flow_key *k, struct flow_state *st)
 {
 	struct stage *sg = (void *)st - __builtin_offsetof(struct stage, st);
 	struct flow_state *cur = bpf_map_lookup_elem(&flowstate, k);
+	struct flow_state *o = &sg->other;
 
-	if (!cur || cur->expect == sg->from_expect || cur->mode != MODE_FRAMES || st->mode != MODE_FRAMES)
-		return 0;
+	if (!cur)
+		return;
+	*o = *cur;
+	if (bpf_map_lookup_elem(&flowstate, k) != cur)
+		return; // replaced while copied
+	if (o->expect == sg->from_expect || o->mode != MODE_FRAMES || st->mode != MODE_FRAMES)
+		return;
 	count(CNT_RACED);
-	if ((__s32)(cur->expect - st->expect) > 0) {
-		MERGE_COUNTS(cur, st, &sg->from);
-		return 1;
+	if ((__s32)(o->expect - st->expect) > 0) {
+		MERGE_COUNTS(o, st, &sg->from);
+		*st = *o;
+	} else {
+		MERGE_COUNTS(st, o, &sg->from);
 	}
-	MERGE_COUNTS(st, cur, &sg->from);
-	return 0;
 }
 
 // store writes the state a walk leaves back into the direction's entry,
 // by key, only if the entry still exists: never into another flow's.
 static __always_inline void store(struct flow_key *k, struct flow_state *st)
 {
-	if (count_only && merged(k, st))
-		return;
+	if (count_only)
+		merged(k, st);
 	if (bpf_map_update_elem(&flowstate, k, st, BPF_EXIST) < 0)
 		count(CNT_UNFRAMED); // evicted (or ended) during the walk
 }
