@@ -60,7 +60,8 @@ enum counter {
 	CNT_JOINED = 7,     // join points (set by userspace) the walk started at
 	CNT_SKIPPED = 8,    // TCP packets (any port) not parsed: see parse_l3
 	CNT_QUIET_ACKS = 9, // count mode: pure ACKs of followed directions not shipped
-	CNT_MAX = 10,
+	CNT_RACED = 10,     // count mode: walks whose counts were merged into another's (store)
+	CNT_MAX = 11,
 };
 
 // event_hdr starts every ring-buffer record; cap_len payload bytes follow.
@@ -138,11 +139,19 @@ struct rec_counts {
 #define MARK_VALID 0x01     // the record holds a walked frame header's start
 #define MARK_MSG_START 0x02 // no message is open at it: it starts one (or is a command)
 
+// The counts follow the header only in count mode's build (review K1):
+// the others' records are 48 bytes shorter (the loader decodes by the
+// build it loaded: loader/record.go).
 struct record {
 	struct event_hdr hdr;
+#ifdef ZD_COUNT
 	struct rec_counts counts;
+#endif
 	__u8 data[MAX_PAYLOAD];
 };
+
+// REC_HDR_LEN is a record's length before its payload bytes.
+#define REC_HDR_LEN __builtin_offsetof(struct record, data)
 
 #include "flowstate.h"
 
@@ -151,6 +160,13 @@ struct record {
 struct stage {
 	struct record rec;
 	struct flow_state st;
+	// Count mode: the counts and expect of st when the walk copied it, so
+	// that store can merge this walk's counts with another's that stored
+	// meanwhile (see "Sharing the state").
+	struct rec_counts from;
+	__u32 from_expect;
+	__u32 _pad2;
+	struct flow_state other; // the entry another walk stored meanwhile, copied
 };
 
 // Set by the loader before load.
@@ -300,6 +316,7 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 		h->lost = *lost;
 	rec->hdr = *h;
 	h->unread = 0;
+#ifdef ZD_COUNT
 	if (count_only && h->counted) {
 		struct flow_state *st = &stage->st;
 
@@ -314,6 +331,7 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 	} else if (count_only) {
 		rec->counts = (struct rec_counts){}; // never written otherwise
 	}
+#endif
 	// A mark pending in h, its mark_off holding the marked header's
 	// sequence number, goes to the first record whose shipped bytes hold
 	// that header. Done here, in a function the verifier checks once.
@@ -330,20 +348,20 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
 		flags = BPF_RB_NO_WAKEUP;
-		if (avail + sizeof(rec->hdr) + sizeof(rec->counts) + n >= wakeup_bytes) {
+		if (avail + REC_HDR_LEN + n >= wakeup_bytes) {
 			flags = BPF_RB_FORCE_WAKEUP;
 		} else if (avail == 0 && h->ts_ns - last_wakeup_ns >= WAKEUP_GAP_NS) {
 			last_wakeup_ns = h->ts_ns;
 			flags = BPF_RB_FORCE_WAKEUP;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, sizeof(rec->hdr) + sizeof(rec->counts) + n, flags) < 0) {
+	if (bpf_ringbuf_output(&events, rec, REC_HDR_LEN + n, flags) < 0) {
 		count(CNT_RING_FULL);
 		if (lost)
 			__sync_fetch_and_add(lost, 1);
 		return 0;
 	}
-	add(CNT_RING_BYTES, sizeof(rec->hdr) + sizeof(rec->counts) + n);
+	add(CNT_RING_BYTES, REC_HDR_LEN + n);
 	return 0;
 }
 
@@ -376,7 +394,7 @@ struct walk {
 	__u32 cut;
 	__u8 eliding;
 	__u8 elides;   // count mode, and the elide map names the direction
-	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
+	__u8 counting; // the records carry w->st's counts (COUNT_VALID); 2: late bytes, counts not theirs
 };
 
 
@@ -401,8 +419,15 @@ static __noinline void ship_piece(struct walk *w, __u32 off, __u32 cap, __u32 sp
 	}
 	if (span > cap)
 		add(CNT_ELIDED, span - cap);
+	// The counts are the walk's when ship is called: those of the
+	// direction up to this record's end only for the packet's last piece
+	// (an earlier piece's would hold the frames of the later ones), and not
+	// for bytes the walk passed over (counting 2: the counts are of the
+	// walk's end, past them). Userspace syncs a decoder at a record's end
+	// only with counts of that point (session/count.go, review C1).
 	if (count_only)
-		h->counted = w->counting ? COUNT_VALID | (w->eliding ? COUNT_WHOLE : 0) : 0;
+		h->counted = w->counting ? (off + span == w->n && w->counting == 1 ? COUNT_VALID : 0) |
+					   (w->eliding ? COUNT_WHOLE : 0) : 0;
 	ship(w->skb, w->stage, h, w->base + off, cap);
 	w->pieces++;
 }

@@ -94,12 +94,15 @@ type CaptureRecCounts struct {
 type CaptureStage struct {
 	_   structs.HostLayout
 	Rec struct {
-		_      structs.HostLayout
-		Hdr    CaptureEventHdr
-		Counts CaptureRecCounts
-		Data   [65536]uint8
+		_    structs.HostLayout
+		Hdr  CaptureEventHdr
+		Data [65536]uint8
 	}
-	St CaptureFlowState
+	St         CaptureFlowState
+	From       CaptureRecCounts
+	FromExpect uint32
+	Pad2       uint32
+	Other      CaptureFlowState
 }
 
 // Names of all BPF objects in the ELF.

@@ -84,18 +84,21 @@ type CaptureBasicStage struct {
 			Counted    uint8
 			Pad        [6]uint8
 		}
-		Counts struct {
-			_        structs.HostLayout
-			Messages uint64
-			Frames   uint64
-			Bytes    uint64
-			Cmds     [4]uint32
-			Unnamed  uint32
-			Pad      uint32
-		}
 		Data [65536]uint8
 	}
-	St CaptureBasicFlowState
+	St   CaptureBasicFlowState
+	From struct {
+		_        structs.HostLayout
+		Messages uint64
+		Frames   uint64
+		Bytes    uint64
+		Cmds     [4]uint32
+		Unnamed  uint32
+		Pad      uint32
+	}
+	FromExpect uint32
+	Pad2       uint32
+	Other      CaptureBasicFlowState
 }
 
 // Names of all BPF objects in the ELF.

@@ -95,7 +95,19 @@ type CaptureCountStage struct {
 		}
 		Data [65536]uint8
 	}
-	St CaptureCountFlowState
+	St   CaptureCountFlowState
+	From struct {
+		_        structs.HostLayout
+		Messages uint64
+		Frames   uint64
+		Bytes    uint64
+		Cmds     [4]uint32
+		Unnamed  uint32
+		Pad      uint32
+	}
+	FromExpect uint32
+	Pad2       uint32
+	Other      CaptureCountFlowState
 }
 
 // Names of all BPF objects in the ELF.

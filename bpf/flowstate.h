@@ -62,7 +62,8 @@ struct {
 // having read its sender's socket type in READY, writes its entry (not for
 // the request round trips and 3.0 subscriptions it needs), so that no
 // message it needs goes by while it learns of the READY. The program only
-// reads it, once per packet; userspace deletes the entry at the close.
+// reads it, once per packet, and deletes it at a SYN (a new connection of
+// the ports); userspace deletes the entry at the close.
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, struct flow_key);

@@ -109,7 +109,8 @@
 // written last, later marks stay right; at worst the direction is given
 // up. Only the recycling of the very element for the same key again while
 // it was being copied (two writes of that direction within the copy's
-// few nanoseconds) would go unseen.
+// few nanoseconds) would go unseen. Counts (count mode) are not kept by
+// whichever is written last: the later store merges them (merged).
 
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
@@ -428,10 +429,68 @@ static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 st
 	return -1;
 }
 
+// counts_from notes, in count mode, the counts of the state a walk
+// copied (st, in its stage), for merged.
+static __always_inline void counts_from(struct stage *sg, struct flow_state *st)
+{
+	sg->from.messages = st->messages;
+	sg->from.frames = st->frames;
+	sg->from.bytes = st->bytes;
+	sg->from.cmds[0] = st->cmds[0];
+	sg->from.cmds[1] = st->cmds[1];
+	sg->from.cmds[2] = st->cmds[2];
+	sg->from.cmds[3] = st->cmds[3];
+	sg->from.unnamed = st->unnamed;
+	sg->from_expect = st->expect;
+}
+
+#define MERGE_COUNTS(to, a, b)                                                       \
+	do {                                                                         \
+		(to)->messages += (a)->messages - (b)->messages;                       \
+		(to)->frames += (a)->frames - (b)->frames;                             \
+		(to)->bytes += (a)->bytes - (b)->bytes;                                \
+		(to)->cmds[0] += (a)->cmds[0] - (b)->cmds[0];                          \
+		(to)->cmds[1] += (a)->cmds[1] - (b)->cmds[1];                          \
+		(to)->cmds[2] += (a)->cmds[2] - (b)->cmds[2];                          \
+		(to)->cmds[3] += (a)->cmds[3] - (b)->cmds[3];                          \
+		(to)->unnamed += (a)->unnamed - (b)->unnamed;                          \
+	} while (0)
+
+// merged (count mode, review K2): if another walk of the direction stored
+// since this one copied the state (the entry's expect moved), the counts of
+// both walks are kept: the state of the one that went further is stored,
+// with the other's counts since the copy added. Like every walk it never
+// writes through the pointer (see "Sharing the state"): it copies the
+// entry into the stage and checks the element is still the key's. Best
+// effort: a third walk between the copy and the store is not seen.
+static __always_inline void merged(struct flow_key *k, struct flow_state *st)
+{
+	struct stage *sg = (void *)st - __builtin_offsetof(struct stage, st);
+	struct flow_state *cur = bpf_map_lookup_elem(&flowstate, k);
+	struct flow_state *o = &sg->other;
+
+	if (!cur)
+		return;
+	*o = *cur;
+	if (bpf_map_lookup_elem(&flowstate, k) != cur)
+		return; // replaced while copied
+	if (o->expect == sg->from_expect || o->mode != MODE_FRAMES || st->mode != MODE_FRAMES)
+		return;
+	count(CNT_RACED);
+	if ((__s32)(o->expect - st->expect) > 0) {
+		MERGE_COUNTS(o, st, &sg->from);
+		*st = *o;
+	} else {
+		MERGE_COUNTS(st, o, &sg->from);
+	}
+}
+
 // store writes the state a walk leaves back into the direction's entry,
 // by key, only if the entry still exists: never into another flow's.
 static __always_inline void store(struct flow_key *k, struct flow_state *st)
 {
+	if (count_only)
+		merged(k, st);
 	if (bpf_map_update_elem(&flowstate, k, st, BPF_EXIST) < 0)
 		count(CNT_UNFRAMED); // evicted (or ended) during the walk
 }
@@ -489,6 +548,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		fresh.expect = w->seq + 1;
 		fresh.mode = MODE_GREETING;
 		bpf_map_update_elem(&flowstate, &k, &fresh, BPF_ANY);
+		// A new connection ships its messages until userspace reads its
+		// READY: an entry of an old one of these ports goes (review C2).
+		if (count_only)
+			bpf_map_delete_elem(&elide, &k);
 		return 0;
 	}
 	st = bpf_map_lookup_elem(&flowstate, &k);
@@ -512,6 +575,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		return 0; // replaced or evicted while copied: shipped unmarked
 	st = w->st;
 	if (count_only) {
+		counts_from(w->stage, st);
 		w->counting = st->mode == MODE_FRAMES;
 		w->elides = frame_keep && (st->quiet || bpf_map_lookup_elem(&elide, &k));
 		if (w->n == 0)
@@ -539,8 +603,10 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 				return 0; // shipped whole, unmarked
 			// In count mode, bytes the walk passed over (they came
 			// late) are of a frame left out whole, if of any.
-			if (count_only)
+			if (count_only) {
 				w->eliding = w->elides;
+				w->counting = w->counting ? 2 : 0; // counts of the walk's end, not these bytes'
+			}
 			ship_piece(w, 0, 0, w->n);
 			return 1;
 		}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/zmtpdump/zmtpdump/bpf"
 	"github.com/zmtpdump/zmtpdump/segment"
@@ -125,13 +126,30 @@ func isV4(a [16]byte) bool { return [12]byte(a[4:]) == [12]byte{} }
 // modeFrames is enum frame_mode's MODE_FRAMES: walking frames.
 const modeFrames = 2
 
+// countBatch is how many flowstate entries EachDirCounts reads a call
+// (BPF_MAP_LOOKUP_BATCH).
+const countBatch = 4096
+
 // EachDirCounts calls fn with the counts of every direction the kernel
-// follows now, in one pass over its state (a batch of lookups): for a
-// scrape. The JoinPoint names the direction (Seq, InMessage, V2 unset).
-// Same rules as DirCounts for goroutines.
+// follows now, in one pass over its state: for a scrape. It reads
+// countBatch entries a bpf(2) call (BPF_MAP_LOOKUP_BATCH, LRU hash maps
+// since Linux 5.6), or, where batches are refused, an entry at a time
+// (two calls each: the map's iterator). The JoinPoint names the direction
+// (Seq, InMessage, V2 unset). Same rules as DirCounts for goroutines (the
+// buffers are the capture's: one call at a time).
 func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 	if c.sets == nil {
 		return ErrJoinClosed
+	}
+	if !c.noBatch {
+		err := c.eachDirCountsBatch(fn)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("read the kernel's counts: %w", err)
+		}
+		c.noBatch = true // and read an entry at a time from now on
 	}
 	var (
 		k  bpf.CaptureFlowKey
@@ -148,6 +166,30 @@ func (c *Capture) EachDirCounts(fn func(JoinPoint, DirCounts)) error {
 		return fmt.Errorf("read the kernel's counts: %w", err)
 	}
 	return nil
+}
+
+// eachDirCountsBatch is EachDirCounts in batches of countBatch entries,
+// read into the capture's buffers (no allocation a scrape).
+func (c *Capture) eachDirCountsBatch(fn func(JoinPoint, DirCounts)) error {
+	if c.batchKeys == nil {
+		c.batchKeys = make([]bpf.CaptureFlowKey, countBatch)
+		c.batchVals = make([]bpf.CaptureFlowState, countBatch)
+	}
+	var cursor ebpf.MapBatchCursor
+	for {
+		n, err := c.first.Flowstate.BatchLookup(&cursor, c.batchKeys, c.batchVals, nil)
+		for i := range n {
+			if c.batchVals[i].Mode == modeFrames {
+				fn(pointOf(&c.batchKeys[i]), dirCountsOf(&c.batchVals[i]))
+			}
+		}
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return nil // the end
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // ShipMessages tells the kernel, in count mode, to leave the message
@@ -168,38 +210,49 @@ func (c *Capture) ShipMessages(p JoinPoint, on bool) error {
 	if !c.counting {
 		return nil
 	}
-	k, err := joinKey(p)
-	if err != nil {
+	if _, err := joinKey(p); err != nil {
 		return err
 	}
-	if on {
-		if err := c.first.Elide.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+	elided := !on
+	for i, q := range c.pointsOf(p, &elided, false) { // every interface it was seen on (alias.go)
+		k, _ := joinKey(q)
+		if on {
+			if err := c.first.Elide.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) && i == 0 {
+				return fmt.Errorf("ship messages of %v > %v: %w", p.Src, p.Dst, err)
+			}
+			continue
 		}
-		return nil
-	}
-	if err := c.first.Elide.Update(&k, uint8(1), ebpf.UpdateAny); err != nil {
-		return fmt.Errorf("leave the messages of %v > %v out: %w", p.Src, p.Dst, err)
+		if err := c.first.Elide.Update(&k, uint8(1), ebpf.UpdateAny); err != nil && i == 0 {
+			return fmt.Errorf("leave the messages of %v > %v out: %w", p.Src, p.Dst, err)
+		}
 	}
 	return nil
 }
 
 // ForgetDir deletes what the kernel keeps of p's direction: in count mode
 // a FIN or RST leaves it for userspace to read the final counts
-// (DirCounts) at the connection's close. A direction not followed is no
-// error. Same rules as Join for goroutines. (A new connection of the same
-// addresses and ports whose SYN came between the read and ForgetDir would
-// lose its state, and be shipped whole: ports are not reused that fast.)
+// (DirCounts) at the connection's close. It does so on every interface the
+// direction was seen on (p.Ifindex, and those whose copies of its packets
+// were dropped as duplicates: alias.go), its elide entries there too. A
+// direction not followed is no error. Same rules as Join for goroutines.
+// (A new connection of the same addresses and ports whose SYN came between
+// the read and ForgetDir would lose its state, and be shipped whole: the
+// caller does not call it for a connection whose ports a new one took,
+// segment.Reused.)
 func (c *Capture) ForgetDir(p JoinPoint) error {
 	if c.sets == nil {
 		return ErrJoinClosed
 	}
-	k, err := joinKey(p)
-	if err != nil {
+	if _, err := joinKey(p); err != nil {
 		return err
 	}
-	if err := c.first.Flowstate.Delete(&k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-		return fmt.Errorf("forget %v > %v: %w", p.Src, p.Dst, err)
+	for i, q := range c.pointsOf(p, nil, true) {
+		if err := deleteKey(c.first.Flowstate, q); err != nil && i == 0 {
+			return fmt.Errorf("forget %v > %v: %w", p.Src, p.Dst, err)
+		}
+		if i > 0 {
+			_ = deleteKey(c.first.Elide, q) // the caller deletes p's (ShipMessages)
+		}
 	}
 	return nil
 }

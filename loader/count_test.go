@@ -44,17 +44,34 @@ func countStream() (z *zmtpStream, want segment.Counts) {
 var countDir = JoinPoint{Ifindex: 1, Src: netip.MustParseAddrPort("192.0.2.1:40000"), Dst: netip.MustParseAddrPort("192.0.2.2:7001")}
 
 // countProgram loads count mode's program, with countDir's messages left
-// out (ShipMessages false) if elide.
-func countProgram(t *testing.T, elide bool) (*testProgram, *Capture) {
+// out (ShipMessages false) if elide: told after the SYN (frames[0] of
+// runFrames), which clears an old connection's entry.
+func countProgram(t *testing.T, elide bool) (*countRun, *Capture) {
 	t.Helper()
 	p := loadTestProgram(t, Config{Ports: []uint16{7001}, FrameKeep: framingKeep, CountOnly: true}, true, 14, 0, 1<<16)
 	c := &Capture{sets: map[int]*bpf.CaptureObjects{14: &p.objs}, first: &p.objs, counting: true}
-	if elide {
-		if err := c.ShipMessages(countDir, false); err != nil {
+	return &countRun{testProgram: p, c: c, elide: elide}, c
+}
+
+// countRun is count mode's program, told to leave countDir's messages out
+// after the first frame it runs if elide.
+type countRun struct {
+	*testProgram
+	c     *Capture
+	elide bool
+}
+
+func (r *countRun) runFrames(t *testing.T, frames [][]byte) {
+	t.Helper()
+	if r.elide && len(frames) > 0 {
+		r.testProgram.runFrames(t, frames[:1])
+		if err := r.c.ShipMessages(countDir, false); err != nil {
 			t.Fatal(err)
 		}
+		r.elide = false
+		frames = frames[1:]
 	}
-	return p, c
+	r.testProgram.runFrames(t, frames)
 }
 
 // runFrames runs p's ingress program on frames.
@@ -145,7 +162,7 @@ func TestCountModeLeavesMessagesOut(t *testing.T) {
 		}
 		var ring uint64
 		for _, s := range segs {
-			ring += uint64(hdrLen + len(s.Payload))
+			ring += uint64(hdrLenCount + len(s.Payload))
 		}
 		if st.RingBytes != ring || ring > uint64(len(z.b))/4 {
 			t.Errorf("ring bytes: kernel %d, records %d, of a %d-byte stream", st.RingBytes, ring, len(z.b))
@@ -306,5 +323,168 @@ func TestCountModeReordered(t *testing.T) {
 	last.Whole = false
 	if last != want {
 		t.Errorf("counts %+v, want %+v", last, want)
+	}
+}
+
+// TestCountRecordsAtTheirEnd (review C1): a record's counts (COUNT_VALID)
+// are the direction's up to the record's end, never past it: a packet's
+// earlier pieces (kept bytes before a run left out whole, or before a
+// header past MAX_PAYLOAD) and bytes the walk passed over (a late packet)
+// carry none, since userspace brings its decoder up to a record's counts
+// at the record's end. Shipping and eliding, cut anywhere, one packet late.
+func TestCountRecordsAtTheirEnd(t *testing.T) {
+	requireBPF(t)
+	z, _ := countStream()
+	// at returns the frames and messages whose header starts before off:
+	// what the kernel has counted there.
+	at := func(off int) (frames, messages uint64) {
+		for _, h := range z.heads {
+			if h[0] < off {
+				frames++
+				if f := z.b[h[0]]; f&0x04 == 0 && f&0x01 == 0 {
+					messages++
+				}
+			}
+		}
+		return
+	}
+	cuts := []int{11, z.heads[2][0] + 4, z.heads[3][0] + 3, z.heads[7][0] + 1, z.heads[7][0] + 5}
+	for _, elide := range []bool{false, true} {
+		for _, late := range []bool{false, true} {
+			frames, offs := packets(t, z.b, cuts)
+			lateSeq := uint32(0)
+			if late {
+				for i, o := range offs {
+					if o > z.bodies[1][0] {
+						frames[i], frames[i+1] = frames[i+1], frames[i]
+						lateSeq = framingISN + 1 + uint32(o)
+						break
+					}
+				}
+			}
+			p, _ := countProgram(t, elide)
+			p.runFrames(t, frames)
+			segs := p.records(t, 50*time.Millisecond)
+			valid := 0
+			for _, s := range segs {
+				if s.Has(segment.SYN) {
+					continue
+				}
+				if late && s.Seq == lateSeq && s.Counts.Valid {
+					t.Errorf("elide %v: the late packet's record has counts %+v: they are not of its end", elide, s.Counts)
+				}
+				if !s.Counts.Valid {
+					continue
+				}
+				valid++
+				f, m := at(int(s.Seq - framingISN - 1 + uint32(s.PayloadLen)))
+				if s.Counts.Frames != f || s.Counts.Messages != m {
+					t.Errorf("elide %v late %v: record [%d,+%d) counts %d frames %d messages, want %d, %d (those up to its end)",
+						elide, late, s.Seq-framingISN-1, s.PayloadLen, s.Counts.Frames, s.Counts.Messages, f, m)
+				}
+			}
+			if valid == 0 {
+				t.Errorf("elide %v late %v: no record with counts", elide, late)
+			}
+		}
+	}
+}
+
+// TestCountAliases (review C4): with several interfaces (-i any) the
+// kernel follows a direction on each it passes; ForgetDir forgets it on
+// every interface its packets' copies came from, and ShipMessages leaves
+// its messages out on each, one seen later too.
+func TestCountAliases(t *testing.T) {
+	requireBPF(t)
+	p, c := countProgram(t, false)
+	c.dedup = newDedup(true)
+	_ = p
+	on := func(ifx int) JoinPoint { q := countDir; q.Ifindex = ifx; return q }
+	for _, ifx := range []int{1, 2, 3} {
+		if err := join(c.first.Flowstate, on(ifx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := &segment.Segment{Src: countDir.Src, Dst: countDir.Dst, Ifindex: 2}
+	c.noteCopy(seg, 1) // dedup dropped interface 2's copy of 1's
+	if err := c.ShipMessages(countDir, false); err != nil {
+		t.Fatal(err)
+	}
+	seg.Ifindex = 3
+	c.noteCopy(seg, 1) // interface 3 seen after the direction was left out
+	has := func(m *ebpf.Map, ifx int) bool {
+		k, _ := joinKey(on(ifx))
+		var v []byte
+		return m.Lookup(&k, &v) == nil
+	}
+	for _, ifx := range []int{1, 2, 3} {
+		if !has(c.first.Elide, ifx) {
+			t.Errorf("interface %d: messages not left out", ifx)
+		}
+	}
+	if err := c.ForgetDir(countDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ShipMessages(countDir, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, ifx := range []int{1, 2, 3} {
+		if has(c.first.Flowstate, ifx) || has(c.first.Elide, ifx) {
+			t.Errorf("interface %d: flowstate %v, elide %v after ForgetDir: want both gone", ifx, has(c.first.Flowstate, ifx), has(c.first.Elide, ifx))
+		}
+	}
+	if len(c.aliases.m) != 0 {
+		t.Errorf("%d directions still noted", len(c.aliases.m))
+	}
+}
+
+// TestCountSynShips (review C2): a SYN clears its ports' elide entry, an
+// old connection's that userspace had not forgotten yet (the new SYN's
+// record is what closes it there): the new connection ships its messages
+// until its READY is read.
+func TestCountSynShips(t *testing.T) {
+	requireBPF(t)
+	p, c := countProgram(t, false)
+	if err := c.ShipMessages(countDir, false); err != nil {
+		t.Fatal(err)
+	}
+	frames, _ := packets(t, greeting3(), nil)
+	p.runFrames(t, frames[:1])
+	k, _ := joinKey(countDir)
+	var v []byte
+	if err := c.first.Elide.Lookup(&k, &v); err == nil {
+		t.Errorf("the elide entry outlived a SYN of its ports")
+	}
+}
+
+// TestEachDirCountsBatch (review M6): a scrape reads the kernel's state in
+// batches (BPF_MAP_LOOKUP_BATCH), more entries than a batch holds, each
+// once.
+func TestEachDirCountsBatch(t *testing.T) {
+	requireBPF(t)
+	_, c := countProgram(t, false)
+	const n = countBatch + 904
+	for i := range n {
+		q := countDir
+		q.Src = netip.AddrPortFrom(q.Src.Addr(), uint16(10000+i))
+		k, err := joinKey(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.first.Flowstate.Update(&k, bpf.CaptureFlowState{Mode: modeFrames, Frames: uint64(i)}, ebpf.UpdateAny); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[uint16]bool{}
+	if err := c.EachDirCounts(func(p JoinPoint, dc DirCounts) {
+		if seen[p.Src.Port()] || dc.Frames != uint64(p.Src.Port()-10000) {
+			t.Errorf("%v: %+v (seen before: %v)", p, dc, seen[p.Src.Port()])
+		}
+		seen[p.Src.Port()] = true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n || c.noBatch {
+		t.Errorf("%d of %d directions read; batches refused: %v", len(seen), n, c.noBatch)
 	}
 }

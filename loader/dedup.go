@@ -23,6 +23,9 @@ type dedup struct {
 	on      bool
 	slots   []dedupSlot
 	dropped uint64
+	// first is, after seen reported a copy, the interface of the packet
+	// it is a copy of.
+	first int
 }
 
 type dedupKey struct {
@@ -59,6 +62,7 @@ func (d *dedup) seen(seg *segment.Segment) bool {
 	s := &d.slots[h%dedupSlots]
 	if s.key == k && s.ifindex != seg.Ifindex && seg.Time.Sub(s.when) < dupWindow && seg.Time.Sub(s.when) > -dupWindow {
 		d.dropped++
+		d.first = s.ifindex
 		return true
 	}
 	*s = dedupSlot{key: k, ifindex: seg.Ifindex, when: seg.Time}

@@ -30,6 +30,12 @@ type Capture struct {
 	ns    *netNamespace
 	nl    *linkSocket
 	dedup dedup
+	// aliases: count mode's directions seen on several interfaces (alias.go).
+	aliases countAliases
+	// EachDirCounts' buffers; noBatch: the kernel refused batch lookups.
+	batchKeys []bpf.CaptureFlowKey
+	batchVals []bpf.CaptureFlowState
+	noBatch   bool
 	// woken is set by Wake: the next read deadline is the caller's.
 	woken atomic.Bool
 	// follow: the interfaces are AnyInterface's, followed as they come and

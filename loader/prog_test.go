@@ -149,15 +149,16 @@ func runProgramStats(t *testing.T, cfg Config, full bool, l2len int, frames [][]
 // testProgram is a capture program loaded for test runs, with a reader of
 // its ring buffer.
 type testProgram struct {
-	objs bpf.CaptureObjects
-	rd   *ring
+	objs    bpf.CaptureObjects
+	rd      *ring
+	counted bool // count mode's build: its records carry counts
 }
 
 // loadTestProgram loads the capture programs (full: with bpf_loop) and
 // opens their ring; both are closed when tb ends.
 func loadTestProgram(tb testing.TB, cfg Config, full bool, l2len, loIndex, ring int) *testProgram {
 	tb.Helper()
-	p := &testProgram{}
+	p := &testProgram{counted: counts(cfg.withDefaults(), full)}
 	cfg.RingSize = ring
 	if err := loadObjects(&p.objs, plan{cfg: cfg.withDefaults(), full: full, l2len: l2len, loIndex: loIndex}); err != nil {
 		tb.Fatal(err)
@@ -187,7 +188,7 @@ func (p *testProgram) records(tb testing.TB, wait time.Duration) []segment.Segme
 			tb.Fatal(err)
 		}
 		var s segment.Segment
-		if err := decodeRecord(rec, time.Time{}, &s); err != nil {
+		if err := decodeRecord(rec, time.Time{}, p.counted, &s); err != nil {
 			tb.Fatal(err)
 		}
 		s.Payload = append([]byte(nil), s.Payload...)

@@ -65,11 +65,14 @@ func (c *Capture) Next(seg *segment.Segment) error {
 			c.poll = PollInterval
 			c.armPoll()
 		}
-		if err := decodeRecord(rec, c.base, seg); err != nil {
+		if err := decodeRecord(rec, c.base, c.counting, seg); err != nil {
 			return err
 		}
 		if !c.dedup.seen(seg) {
 			return nil
+		}
+		if c.counting {
+			c.noteCopy(seg, c.dedup.first)
 		}
 	}
 }

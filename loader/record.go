@@ -42,7 +42,10 @@ const (
 	offCBytes     = 128
 	offCCmds      = 136
 	offCUnnamed   = 152
-	hdrLen        = 160
+	// hdrLen is a record's length before its payload: event_hdr, then in
+	// count mode's build (CaptureCount) rec_counts (hdrLenCount).
+	hdrLen      = 112
+	hdrLenCount = 160
 )
 
 // event_hdr.counted bits (COUNT_VALID, COUNT_WHOLE in bpf/capture.c).
@@ -75,7 +78,12 @@ var errBadMark = errors.New("ring buffer record with a mark outside its payload"
 
 // decodeRecord fills seg from one ring-buffer record. seg.Payload aliases
 // rec. base converts the kernel's monotonic timestamp to wall-clock time.
-func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
+// counted: the record is count mode's build's, its counts after the header.
+func decodeRecord(rec []byte, base time.Time, counted bool, seg *segment.Segment) error {
+	hdrLen := hdrLen
+	if counted {
+		hdrLen = hdrLenCount
+	}
 	if len(rec) < hdrLen {
 		return fmt.Errorf("%w: %d bytes", errShortRecord, len(rec))
 	}
@@ -136,8 +144,8 @@ func decodeRecord(rec []byte, base time.Time, seg *segment.Segment) error {
 			Messages:     le.Uint64(rec[offMessages:]),
 		}
 	}
-	seg.Counts = segment.Counts{}
-	if c := rec[offCounted]; c&countValid != 0 {
+	seg.Counts = segment.Counts{Whole: rec[offCounted]&countWhole != 0}
+	if c := rec[offCounted]; c&countValid != 0 && counted {
 		seg.Counts = segment.Counts{
 			Valid:    true,
 			Whole:    c&countWhole != 0,

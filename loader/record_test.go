@@ -49,7 +49,8 @@ func TestRecordLayout(t *testing.T) {
 		{"bytes", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Bytes), offCBytes},
 		{"cmds", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Cmds), offCCmds},
 		{"unnamed", unsafe.Sizeof(h) + unsafe.Offsetof(rc.Unnamed), offCUnnamed},
-		{"size", unsafe.Sizeof(h) + unsafe.Sizeof(rc), hdrLen},
+		{"size", unsafe.Sizeof(h), hdrLen},
+		{"size in count mode", unsafe.Sizeof(h) + unsafe.Sizeof(rc), hdrLenCount},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: offset %d in the generated struct, %d in the decoder", c.name, c.got, c.want)
@@ -81,7 +82,7 @@ func TestDecodeRecord(t *testing.T) {
 
 	base := time.Unix(1000, 0)
 	var seg segment.Segment
-	if err := decodeRecord(rec, base, &seg); err != nil {
+	if err := decodeRecord(rec, base, false, &seg); err != nil {
 		t.Fatal(err)
 	}
 	if want := base.Add(1500); !seg.Time.Equal(want) {
@@ -105,10 +106,10 @@ func TestDecodeRecord(t *testing.T) {
 
 	// A record that claims more payload than it holds is refused.
 	le.PutUint32(rec[offCapLen:], 4)
-	if err := decodeRecord(rec, base, &seg); !errors.Is(err, errShortRecord) {
+	if err := decodeRecord(rec, base, false, &seg); !errors.Is(err, errShortRecord) {
 		t.Errorf("overlong cap_len: err %v, want errShortRecord", err)
 	}
-	if err := decodeRecord(rec[:10], base, &seg); !errors.Is(err, errShortRecord) {
+	if err := decodeRecord(rec[:10], base, false, &seg); !errors.Is(err, errShortRecord) {
 		t.Errorf("short record: err %v, want errShortRecord", err)
 	}
 }
@@ -124,26 +125,26 @@ func TestDecodeRecordMark(t *testing.T) {
 	le.PutUint32(rec[offMarkOff:], 2)
 	var seg segment.Segment
 	seg.Boundary.Valid = true // left over from the segment before
-	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+	if err := decodeRecord(rec, time.Time{}, false, &seg); err != nil {
 		t.Fatal(err)
 	}
 	if seg.Boundary != (segment.Boundary{}) {
 		t.Errorf("no mark bit: boundary %+v, want none", seg.Boundary)
 	}
 	rec[offMark] = markValid
-	if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+	if err := decodeRecord(rec, time.Time{}, false, &seg); err != nil {
 		t.Fatal(err)
 	}
 	if want := (segment.Boundary{Valid: true, Offset: 2, Frames: 1<<40 + 3, Messages: 1<<33 + 1}); seg.Boundary != want {
 		t.Errorf("boundary %+v, want %+v", seg.Boundary, want)
 	}
 	rec[offMark] = markValid | markMsgStart
-	if err := decodeRecord(rec, time.Time{}, &seg); err != nil || !seg.Boundary.MessageStart {
+	if err := decodeRecord(rec, time.Time{}, false, &seg); err != nil || !seg.Boundary.MessageStart {
 		t.Errorf("message start: %+v, %v", seg.Boundary, err)
 	}
 	// A mark past the payload it describes is refused.
 	le.PutUint32(rec[offMarkOff:], 4)
-	if err := decodeRecord(rec, time.Time{}, &seg); !errors.Is(err, errBadMark) {
+	if err := decodeRecord(rec, time.Time{}, false, &seg); !errors.Is(err, errBadMark) {
 		t.Errorf("mark at the payload's end: err %v, want errBadMark", err)
 	}
 }
@@ -161,7 +162,7 @@ func TestDecodeRecordWScale(t *testing.T) {
 	}{{wscaleNone, -1}, {0, 0}, {7, 7}, {14, 14}, {15, 14}, {0xfe, 14}} {
 		rec[offWScale] = c.raw
 		var seg segment.Segment
-		if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+		if err := decodeRecord(rec, time.Time{}, false, &seg); err != nil {
 			t.Fatal(err)
 		}
 		if seg.WScale != c.want || seg.Window != 0 {

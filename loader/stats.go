@@ -42,6 +42,11 @@ type Stats struct {
 	// directions the kernel follows that it did not ship: no news (no
 	// zero window, no window reopening, no probe).
 	QuietAcks uint64
+	// Raced counts, in count mode, walks of a direction that ran while
+	// another walk of it did (packets of one flow on two CPUs) and whose
+	// counts the kernel merged with the other's instead of one overwriting
+	// the other (review K2).
+	Raced uint64
 }
 
 // Counter indices, as enum counter in bpf/capture.c.
@@ -56,6 +61,7 @@ const (
 	cntJoined
 	cntSkipped
 	cntQuietAcks
+	cntRaced
 )
 
 // Stats reads the kernel's counters.
@@ -73,7 +79,7 @@ func readCounters(objs *bpf.CaptureObjects) (Stats, error) {
 		dst *uint64
 	}{{cntMatched, &s.Matched}, {cntRingFull, &s.Lost}, {cntCut, &s.Cut}, {cntLoadErr, &s.LoadErrors},
 		{cntRingBytes, &s.RingBytes}, {cntElided, &s.Elided}, {cntUnframed, &s.Unframed}, {cntJoined, &s.Joined},
-		{cntSkipped, &s.Skipped}, {cntQuietAcks, &s.QuietAcks}} {
+		{cntSkipped, &s.Skipped}, {cntQuietAcks, &s.QuietAcks}, {cntRaced, &s.Raced}} {
 		var per []uint64
 		if err := objs.Counters.Lookup(k.idx, &per); err != nil {
 			return s, fmt.Errorf("read kernel counter %d: %w", k.idx, err)

@@ -70,7 +70,7 @@ func TestUnreadRecordIsALoss(t *testing.T) {
 	a := flows.New(flows.Config{}, func(c *flows.Conn) flows.Consumer { return streamLog{&calls} })
 	for i, rec := range recs {
 		var seg segment.Segment
-		if err := decodeRecord(rec, time.Time{}, &seg); err != nil {
+		if err := decodeRecord(rec, time.Time{}, false, &seg); err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
 		if len(seg.Payload) > 0 && rec[offUnread] != 0 {

@@ -37,7 +37,15 @@ type session struct {
 // class.
 type loss struct {
 	gaps, lost [2]uint64
+	// Count mode (review M5): of those, the ones the kernel's cumulative
+	// counts covered (a record with counts came after them: the ring lost
+	// records, no count), and the resyncs they caused; pending: since the
+	// last record with counts.
+	covered, pending lossTally
 }
+
+// lossTally is a part of a connection's losses, per direction.
+type lossTally struct{ gaps, lost, resyncs [2]uint64 }
 
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
 	return &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
@@ -184,6 +192,14 @@ func (s *session) Gap(d segment.Dir, n uint64, seg *segment.Segment) {
 		return
 	}
 	g := zmtp.Gap{Header: zmtp.Header{Offset: dec.Offset()}, Bytes: n}
+	if s.dirs[d].counted {
+		p := &s.loss.pending
+		p.gaps[d]++
+		p.lost[d] += n
+		if dec.Searching() || !s.zc.Passes(d, n) {
+			p.resyncs[d]++ // it loses its place, to resume at a mark
+		}
+	}
 	if ds := &s.dirs[d]; ds.marked && (dec.Searching() || !s.zc.Passes(d, n)) {
 		ds.hold(g, seg.Time)
 	} else {
@@ -247,7 +263,12 @@ func (s *session) Stall(d segment.Dir, stalled bool, seg *segment.Segment) {
 func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 	defer s.closeMetrics(r) // after the decoders emitted all they held
 	if !s.fed() {
-		return // no payload either way: nothing ZMTP to sum up
+		// No payload either way: nothing ZMTP to sum up; in count mode
+		// the kernel's entries of the directions go (review C3).
+		if s.joiner != nil {
+			s.countForget(r)
+		}
+		return
 	}
 	at := seg
 	if r == segment.Idle || r == segment.Flushed || seg == nil {
@@ -258,7 +279,7 @@ func (s *session) Close(r segment.CloseReason, seg *segment.Segment) {
 		s.dirs[d].release(s, segment.Dir(d), 0, false)
 	}
 	if s.joiner != nil {
-		s.countClose(seg)
+		s.countClose(r, seg)
 	}
 	s.diagClose(r, at.Time)
 	s.zc.Close(r, s.emit)

@@ -65,11 +65,35 @@ func (s *session) skip(d segment.Dir, n uint64, seg *segment.Segment) {
 // once the call that gave it n bytes of seg (starting at s.conn.Next[d])
 // reached seg's end: the kernel's counts are those of the direction up to
 // there.
+//
+// Only at a frame boundary of the decoder (review C1): the kernel counts a
+// command at its header and a message at its flags byte, the decoder at
+// the end of the command's body and of the message's size field; a record
+// ending between the two would have the unit counted twice. The kernel
+// gives counts (COUNT_VALID) only to records whose end they are of (the
+// packet's last piece, no late bytes: ship_piece in bpf/capture.c).
 func (s *session) kernelCounted(d segment.Dir, n uint64, seg *segment.Segment) {
-	if s.conn.Next[d]+uint32(n) != seg.Seq+uint32(seg.PayloadLen) {
+	s.coverLoss(d)
+	if s.conn.Next[d]+uint32(n) != seg.Seq+uint32(seg.PayloadLen) || !s.zc.Decoder(d).AtBoundary() {
 		return
 	}
 	s.syncCounts(d, &seg.Counts)
+}
+
+// coverLoss notes that the losses of direction d since its last record
+// with counts cost no count (review M5): the kernel still walks the
+// direction, and its counts are cumulative. The metrics leave them out of
+// zmtp_gaps_total, zmtp_lost_bytes_total and zmtp_resyncs_total (the ring
+// drops count in zmtpdump_ring_drops_total); the summary keeps them.
+func (s *session) coverLoss(d segment.Dir) {
+	if s.loss == nil {
+		return
+	}
+	c, p := &s.loss.covered, &s.loss.pending
+	c.gaps[d] += p.gaps[d]
+	c.lost[d] += p.lost[d]
+	c.resyncs[d] += p.resyncs[d]
+	p.gaps[d], p.lost[d], p.resyncs[d] = 0, 0, 0
 }
 
 // syncCounts adds to the decoder of d what the kernel counted in k beyond
@@ -214,8 +238,10 @@ func (s *session) elide(d segment.Dir) {
 // reach the decoders (the kernel keeps a direction's state after its FIN
 // or RST for this: read here, also when the ring lost their records; a
 // closing segment's own counts otherwise), and the kernel forgets the
-// directions.
-func (s *session) countClose(seg *segment.Segment) {
+// directions. Not for a connection whose ports a new one took
+// (segment.Reused): the kernel's state is the new connection's since its
+// SYN (review C2), only the closing segment's counts are this one's.
+func (s *session) countClose(r segment.CloseReason, seg *segment.Segment) {
 	if seg != nil && seg.Counts.Valid {
 		d := segment.ServerToClient
 		if seg.Src == s.conn.Src(segment.ClientToServer) {
@@ -230,7 +256,17 @@ func (s *session) countClose(seg *segment.Segment) {
 	for d := range s.dirs {
 		ds := &s.dirs[d]
 		p := s.point(segment.Dir(d))
+		if r == segment.Reused {
+			// The new connection's session is made after this close:
+			// its directions ship until its READYs say otherwise.
+			if ds.elided {
+				_ = kc.ShipMessages(p, true)
+				ds.elided = false
+			}
+			continue
+		}
 		if now, err := kc.DirCounts(p); err == nil && ds.counted {
+			s.coverLoss(segment.Dir(d))
 			s.syncCounts(segment.Dir(d), &now.Counts)
 			// Whether the direction ends inside a message (diagnosis's
 			// reset-mid-message) is the kernel's to say after frames
@@ -244,6 +280,20 @@ func (s *session) countClose(seg *segment.Segment) {
 			_ = kc.ShipMessages(p, true) // forgets the entry
 			ds.elided = false
 		}
+	}
+}
+
+// countForget has the kernel forget, in count mode, the directions of a
+// connection that was never fed (no payload: a probe, a scan; review C3),
+// unless a new connection took its ports (segment.Reused: the entries are
+// the new one's).
+func (s *session) countForget(r segment.CloseReason) {
+	kc := s.counter()
+	if kc == nil || r == segment.Reused {
+		return
+	}
+	for d := range s.dirs {
+		_ = kc.ForgetDir(s.point(segment.Dir(d)))
 	}
 }
 
@@ -290,7 +340,7 @@ func countModeText(c *loader.Capture) string {
 }
 
 // kernelCounts is the kernel's counts of every direction it follows, read
-// in one pass (loader.Capture.EachDirCounts): for a scrape, which then
+// in one pass (loader.Capture.EachDirCounts: batches of 4,096 entries a bpf(2) call): for a scrape, which then
 // asks countsIn per open connection direction instead of one lookup each.
 type kernelCounts map[loader.JoinPoint]segment.Counts
 

@@ -139,6 +139,11 @@ func TestCountModeSession(t *testing.T) {
 		if c := s.counts(segment.ClientToServer); c.Messages != 1005 || c.Bytes != 1005*64 || c.Commands != [4]uint64{1, 1, 0, 0} {
 			t.Errorf("loss %v: counts(d) %+v, want 1005 messages of 64 bytes, a PING and a PONG", loss, c)
 		}
+		// The metrics (review M5): a loss the kernel's counts covered
+		// is no data loss, gap or resync there (the summary keeps it).
+		if st := s.metricState(func(s *session, d segment.Dir) zmtp.Counts { return s.counts(d) }); st.Gaps != [2]uint64{} || st.Lost != [2]uint64{} || st.Resyncs != [2]uint64{} {
+			t.Errorf("loss %v: metrics gaps %v, lost %v, resyncs %v; want none", loss, st.Gaps, st.Lost, st.Resyncs)
+		}
 		s.Close(segment.Finished, &segment.Segment{Time: f.at, Src: cli, Dst: srv, Flags: segment.FIN})
 		if err := out.flush(); err != nil {
 			t.Fatal(err)
@@ -265,5 +270,77 @@ func TestCountModeReordered(t *testing.T) {
 	side := convs[0].Summary.Sides[segment.ClientToServer]
 	if side.Messages != 200 || side.MessageBytes != 12800 || side.Resyncs != 0 || side.Err != nil || convs[0].Gaps != [2]uint64{} {
 		t.Errorf("summary %+v, gaps %v: want 200 messages, 12800 bytes, no resync, error or gap\n%s", side, convs[0].Gaps, buf.String())
+	}
+}
+
+// TestCountSplitUnits (review C1): the kernel counts a command at its
+// header and a message at its flags byte, the decoder a command at the end
+// of its body and a message at the end of its size field. A record that
+// ends between the two must not bring the decoder up to the kernel's
+// counts (it would count the unit again when the rest comes): a SUBSCRIBE
+// split after its name and a 300-byte message whose 9-byte header is split
+// after the flags byte are each counted once.
+func TestCountSplitUnits(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = &fakeCounter{noState: true}
+	f := &countFeed{t: t, s: s, d: segment.ClientToServer, seq: 1000, at: time.Unix(1, 0)}
+	k := segment.Counts{Valid: true}
+	f.kept(greeting, false, false, k)
+	k.Frames++
+	f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00\x03SUB"), true, true, k)
+	sub := cmdFrame("\x09SUBSCRIBE" + string(bytes.Repeat([]byte("t"), 200)))
+	k.Frames++
+	k.Commands[zmtp.CountSubscribe]++
+	f.kept(sub[:12], true, true, k) // the name, not the topic
+	f.kept(sub[12:], false, false, k)
+	msg := append([]byte{0x02, 0, 0, 0, 0, 0, 0, 0x01, 0x2c}, bytes.Repeat([]byte("m"), 300)...)
+	k.Frames++
+	k.Messages++
+	k.Bytes += 300
+	f.kept(msg[:1], true, true, k) // the flags byte alone
+	f.kept(msg[1:], false, false, k)
+	c := s.zc.Decoder(segment.ClientToServer).Counts()
+	if c.Messages != 1 || c.Frames != 3 || c.Bytes != 300 || c.Commands[zmtp.CountSubscribe] != 1 {
+		t.Errorf("counts %+v, want 1 message, 3 frames, 300 bytes, 1 SUBSCRIBE", c)
+	}
+}
+
+// TestCountCloseReasons (review C2, C3): a connection whose ports a new
+// one took (Reused) leaves the kernel's entries alone (they are the new
+// connection's since its SYN), its messages shipped again; one that was
+// never fed (a probe: connect and close) has its directions forgotten.
+func TestCountCloseReasons(t *testing.T) {
+	cli, srv := netip.MustParseAddrPort("127.0.0.1:40000"), netip.MustParseAddrPort("127.0.0.1:7001")
+	out := newSink(output.NewText(&bytes.Buffer{}, output.Options{Location: time.UTC}))
+	fc := &fakeCounter{now: segment.Counts{Valid: true, Messages: 7, Frames: 8, Bytes: 70}}
+	s := newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = fc
+	f := &countFeed{t: t, s: s, d: segment.ServerToClient, seq: 1000, at: time.Unix(1, 0)}
+	k := segment.Counts{Valid: true}
+	f.kept(greeting, false, false, k)
+	k.Frames++
+	f.kept(cmdFrame("\x05READY\x0bSocket-Type\x00\x00\x00\x03PUB"), true, true, k)
+	if on, told := fc.ships[srv]; !told || on {
+		t.Fatalf("the PUB's messages not left out: %v", fc.ships)
+	}
+	s.Close(segment.Reused, &segment.Segment{Time: time.Unix(2, 0), Src: cli, Dst: srv, Flags: segment.SYN})
+	if fc.forgot != 0 {
+		t.Errorf("Reused: %d directions forgotten: the new connection's", fc.forgot)
+	}
+	if !fc.ships[srv] {
+		t.Errorf("Reused: the PUB's direction still leaves messages out for the new connection")
+	}
+	if c := s.zc.Decoder(segment.ServerToClient).Counts(); c.Messages != 0 {
+		t.Errorf("Reused: the new connection's counts taken: %+v", c)
+	}
+
+	fc = &fakeCounter{}
+	s = newSession(&flows.Conn{Client: cli, Server: srv}, out, zmtp.Options{}, nil)
+	s.joiner = fc
+	s.Close(segment.Finished, &segment.Segment{Time: time.Unix(2, 0), Src: cli, Dst: srv, Flags: segment.FIN})
+	if fc.forgot != 2 {
+		t.Errorf("never fed: %d directions forgotten, want 2", fc.forgot)
 	}
 }

@@ -257,8 +257,14 @@ func (s *session) metricState(counts countsFunc) metrics.State {
 		st.Counts[d] = counts(s, segment.Dir(d))
 		st.Resyncs[d] = s.zc.Decoder(segment.Dir(d)).Resyncs()
 	}
-	if s.loss != nil {
-		st.Gaps, st.Lost = s.loss.gaps, s.loss.lost
+	if l := s.loss; l != nil {
+		// In count mode, less the losses the kernel's counts covered
+		// (coverLoss).
+		for d := range st.Gaps {
+			st.Gaps[d] = l.gaps[d] - l.covered.gaps[d]
+			st.Lost[d] = l.lost[d] - l.covered.lost[d]
+			st.Resyncs[d] -= min(st.Resyncs[d], l.covered.resyncs[d])
+		}
 	}
 	if s.met.Swapped() {
 		st.Counts[0], st.Counts[1] = st.Counts[1], st.Counts[0]

@@ -32,3 +32,10 @@ func (c *Conn) Elide(d segment.Dir, n uint64, emit func(segment.Dir, Event)) {
 	}
 	c.pass(d, n, true, emit)
 }
+
+// AtBoundary reports whether the decoder stands at a frame boundary: every
+// frame, command and message it was given is whole and counted, none begun.
+// Count mode brings a decoder up to the kernel's counts only there: the
+// kernel counts a unit at its header's first bytes, the decoder at the end
+// of the header (a message) or of the body (a command).
+func (d *Decoder) AtBoundary() bool { return d.st == d.boundary && d.st != stDead }
