@@ -238,7 +238,7 @@ func (p *Pipeline) scrapeCounts() countsFunc {
 // metricLabels are the connection's service labels as decoded so far.
 func (s *session) metricLabels() metrics.Labels {
 	cl, sv := s.zc.Decoder(segment.ClientToServer), s.zc.Decoder(segment.ServerToClient)
-	if s.met.Swapped() {
+	if s.met != nil && s.met.Swapped() {
 		cl, sv = sv, cl
 	}
 	l := metrics.Labels{ClientType: cl.SocketType(), ServerType: sv.SocketType(), Mechanism: cl.Mechanism()}
@@ -266,7 +266,7 @@ func (s *session) metricState(counts countsFunc) metrics.State {
 			st.Resyncs[d] -= min(st.Resyncs[d], l.covered.resyncs[d])
 		}
 	}
-	if s.met.Swapped() {
+	if s.met != nil && s.met.Swapped() {
 		st.Counts[0], st.Counts[1] = st.Counts[1], st.Counts[0]
 		st.Resyncs[0], st.Resyncs[1] = st.Resyncs[1], st.Resyncs[0]
 		st.Gaps[0], st.Gaps[1] = st.Gaps[1], st.Gaps[0]
