@@ -42,12 +42,17 @@ type podLabels struct {
 	// pids caches by UTS namespace (its link's text): a pod's, whatever its
 	// process; a pid reused by another pod's process is looked up again.
 	pids map[string]pod
+	// utsOf remembers each process's UTS namespace as last seen alive, so
+	// that a look-up at the close or a scrape after the server exited
+	// still finds the labels read while it lived (a pid reused meanwhile
+	// is looked up again, alive).
+	utsOf map[int]string
 }
 
 type pod struct{ name, namespace string }
 
 func newPodLabels() *podLabels {
-	pl := &podLabels{proc: "/proc", pids: map[string]pod{}}
+	pl := &podLabels{proc: "/proc", pids: map[string]pod{}, utsOf: map[int]string{}}
 	pl.own, _ = os.Readlink(filepath.Join(pl.proc, "self", "ns", "uts"))
 	return pl
 }
@@ -56,11 +61,19 @@ func newPodLabels() *podLabels {
 func (pl *podLabels) of(pid int) pod {
 	dir := filepath.Join(pl.proc, strconv.Itoa(pid))
 	uts, err := os.Readlink(filepath.Join(dir, "ns", "uts")) // procfs: never blocks
-	if err != nil || uts == pl.own {
-		return pod{}
-	}
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	if err != nil {
+		// Gone: what was read while it lived, if anything.
+		return pl.pids[pl.utsOf[pid]]
+	}
+	if uts == pl.own {
+		return pod{}
+	}
+	if len(pl.utsOf) >= maxPodCache {
+		clear(pl.utsOf)
+	}
+	pl.utsOf[pid] = uts
 	if p, ok := pl.pids[uts]; ok {
 		return p
 	}

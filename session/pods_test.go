@@ -48,7 +48,7 @@ func TestPodLabels(t *testing.T) {
 	os.Symlink("/run", filepath.Join(root, "var", "run"))
 	os.MkdirAll(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount"), 0o755)
 	os.WriteFile(filepath.Join(root, "run", "secrets", "kubernetes.io", "serviceaccount", "namespace"), []byte("billing\n"), 0o644)
-	pl := &podLabels{proc: proc, pids: map[string]pod{}}
+	pl := &podLabels{proc: proc, pids: map[string]pod{}, utsOf: map[int]string{}}
 	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
 	for pid, want := range map[int]pod{
 		10: {},
@@ -66,6 +66,12 @@ func TestPodLabels(t *testing.T) {
 	os.WriteFile(filepath.Join(proc, "20", "root", hostnameFile), []byte("other"), 0o644)
 	if got := pl.of(20); got.name != "web-7d4b9c-x2x9q" {
 		t.Errorf("not cached: %+v", got)
+	}
+	// Gone after the look-up (a server that exits before the close or
+	// the scrape that reports it): the labels read while it lived.
+	os.RemoveAll(filepath.Join(proc, "20"))
+	if got := pl.of(20); got.name != "web-7d4b9c-x2x9q" || got.namespace != "shop" {
+		t.Errorf("exited process: %+v, want the labels read while it lived", got)
 	}
 }
 
@@ -106,7 +112,7 @@ func TestPodLabelsHostile(t *testing.T) {
 	nosys := mk("40", "uts:[5]")
 	os.WriteFile(filepath.Join(nosys, hostnameFile), []byte("web-1\n"), 0o644)
 
-	pl := &podLabels{proc: proc, pids: map[string]pod{}}
+	pl := &podLabels{proc: proc, pids: map[string]pod{}, utsOf: map[int]string{}}
 	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
 	for pid, want := range map[int]pod{10: {}, 20: {}, 30: {name: "web-0"}} {
 		got := make(chan pod, 1)
@@ -144,7 +150,7 @@ func TestPodLabelsPidReused(t *testing.T) {
 	}
 	mk("self", "uts:[1]", "node")
 	mk("20", "uts:[2]", "web-0\n")
-	pl := &podLabels{proc: proc, pids: map[string]pod{}}
+	pl := &podLabels{proc: proc, pids: map[string]pod{}, utsOf: map[int]string{}}
 	pl.own, _ = os.Readlink(filepath.Join(proc, "self", "ns", "uts"))
 	if got := pl.of(20); got.name != "web-0" {
 		t.Fatalf("%+v, want web-0", got)
