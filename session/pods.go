@@ -47,6 +47,8 @@ type podLabels struct {
 	// still finds the labels read while it lived (a pid reused meanwhile
 	// is looked up again, alive).
 	utsOf map[int]string
+	// openat2 is unix.Openat2 (nil); tests give their own.
+	openat2 func(dirfd int, path string, how *unix.OpenHow) (int, error)
 }
 
 type pod struct{ name, namespace string }
@@ -96,7 +98,7 @@ func (pl *podLabels) of(pid int) pod {
 // read reads the pod labels of the process whose /proc directory is dir.
 func (pl *podLabels) read(dir string) pod {
 	first := func(name string) string {
-		b, err := readInRoot(filepath.Join(dir, "root"), name)
+		b, err := readInRoot(pl.openat2, filepath.Join(dir, "root"), name)
 		if err != nil {
 			return ""
 		}
@@ -125,7 +127,10 @@ const podReadTimeout = 250 * time.Millisecond
 // shape: opened without blocking (a named pipe), read only if regular and
 // small. Without openat2 (ENOSYS: a seccomp profile) nothing is read:
 // following the path from our root would resolve the pod's links in ours.
-func readInRoot(root, name string) ([]byte, error) {
+func readInRoot(openat2 func(int, string, *unix.OpenHow) (int, error), root, name string) ([]byte, error) {
+	if openat2 == nil {
+		openat2 = unix.Openat2
+	}
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -149,9 +154,6 @@ func readInRoot(root, name string) ([]byte, error) {
 	}
 	return io.ReadAll(io.LimitReader(f, maxPodFile))
 }
-
-// openat2 is unix.Openat2; tests replace it.
-var openat2 = unix.Openat2
 
 // podLabels fills l's pod and namespace from the server end's process, if
 // known and --metrics-pod-labels asked for them.

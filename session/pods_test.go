@@ -126,8 +126,8 @@ func TestPodLabelsHostile(t *testing.T) {
 			t.Fatalf("pid %d: the look-up blocks", pid)
 		}
 	}
-	openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
-	defer func() { openat2 = unix.Openat2 }()
+	pl.openat2 = func(int, string, *unix.OpenHow) (int, error) { return -1, unix.ENOSYS }
+	clear(pl.pids) // looked up again, without openat2
 	if got := pl.of(40); got != (pod{}) {
 		t.Errorf("without openat2: %+v, want none", got)
 	}
