@@ -146,11 +146,20 @@ struct record {
 
 #include "flowstate.h"
 
-// stage is a CPU's scratch space: the record being made, and the framing
-// state of the direction being walked (see "Sharing the state").
+// The TCX programs' framing walk reads frame headers from a window of the
+// payload loaded into the CPU's stage (see "The window" in framing.h), at
+// most WIN_MAX bytes at a time. A power of two: offsets into it are masked.
+#define WIN_MAX 8192
+// Bytes past the window's end a masked offset may read: a header's 9.
+#define WIN_PAD 8
+
+// stage is a CPU's scratch space: the record being made, the framing state
+// of the direction being walked (see "Sharing the state"), and the window
+// of the payload the walk reads headers from.
 struct stage {
 	struct record rec;
 	struct flow_state st;
+	__u8 win[WIN_MAX + WIN_PAD];
 };
 
 // Set by the loader before load.
@@ -377,6 +386,10 @@ struct walk {
 	__u8 eliding;
 	__u8 elides;   // count mode, and the elide map names the direction
 	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
+	// The payload bytes [wlo, whi) are in stage->win (TCX only; empty
+	// at first).
+	__u32 wlo;
+	__u32 whi;
 };
 
 
@@ -504,7 +517,10 @@ static __always_inline void wscale_of(struct walk *w, __u32 l4)
 
 #include "framing.h"
 
-static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
+// handle ships the packet in skb. win (a constant) walks frame headers in
+// a window of the payload loaded at once (the TCX programs) rather than
+// with a load per header (the socket filter, which has no room for it).
+static __always_inline int handle(struct __sk_buff *skb, __u8 dir, const int win)
 {
 	struct walk w = {};
 	struct stage *stage;
@@ -566,7 +582,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (tcp.syn)
 		wscale_of(&w, l4);
 #ifndef ZD_NO_FRAMING
-	if (frame_walk && follow(&w, plen))
+	if (frame_walk && follow(&w, plen, win))
 		return TC_ACT_UNSPEC;
 #endif
 	if (cap > MAX_PAYLOAD)
@@ -589,18 +605,18 @@ int capture_socket(struct __sk_buff *skb)
 		dir = DIR_EGRESS;
 	else if (skb->ifindex == loopback_ifindex)
 		return 0; // on lo an incoming packet was seen going out, in order
-	handle(skb, dir);
+	handle(skb, dir, 0);
 	return 0;
 }
 
 SEC("tc")
 int capture_ingress(struct __sk_buff *skb)
 {
-	return handle(skb, DIR_INGRESS);
+	return handle(skb, DIR_INGRESS, 1);
 }
 
 SEC("tc")
 int capture_egress(struct __sk_buff *skb)
 {
-	return handle(skb, DIR_EGRESS);
+	return handle(skb, DIR_EGRESS, 1);
 }

@@ -99,7 +99,8 @@ type CaptureStage struct {
 		Counts CaptureRecCounts
 		Data   [65536]uint8
 	}
-	St CaptureFlowState
+	St  CaptureFlowState
+	Win [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -95,7 +95,8 @@ type CaptureBasicStage struct {
 		}
 		Data [65536]uint8
 	}
-	St CaptureBasicFlowState
+	St  CaptureBasicFlowState
+	Win [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

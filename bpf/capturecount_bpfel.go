@@ -95,7 +95,8 @@ type CaptureCountStage struct {
 		}
 		Data [65536]uint8
 	}
-	St CaptureCountFlowState
+	St  CaptureCountFlowState
+	Win [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -272,15 +272,42 @@ static __always_inline long give_up(struct walk *w)
 	return 1;
 }
 
-// frame_step advances the walk by one frame header (or one of its bytes)
-// or by the part of a body inside this packet. It is bpf_loop's callback:
-// 1 stops the loop.
-static long frame_step(__u32 idx, void *ctx)
+// win_at returns where payload bytes [i, i+need) are in the CPU's window
+// (stage->win), loading the window from i on first (as much of the packet
+// as it holds) when they are not all in it; NULL if they cannot be read.
+// need is at most 9 and n - i. One load of the payload's page fragments
+// for many headers: a load per header (bpf_skb_load_bytes on lo's
+// non-linear packets walks the fragments each time) cost the application
+// most of what the walk costs.
+static __always_inline __u8 *win_at(struct walk *w, __u32 i, __u32 need)
 {
-	struct walk *w = ctx;
+	struct stage *s = w->stage;
+	__u32 len;
+
+	if (i < w->wlo || i + need > w->whi) {
+		len = w->n - i;
+		if (len > WIN_MAX)
+			len = WIN_MAX;
+		// Bounded for the verifier: [1, WIN_MAX].
+		len = ((len - 1) & (WIN_MAX - 1)) + 1;
+		if (bpf_skb_load_bytes(w->skb, w->base + i, s->win, len) < 0)
+			return 0;
+		w->wlo = i;
+		w->whi = i + len;
+	}
+	return s->win + ((i - w->wlo) & (WIN_MAX - 1));
+}
+
+// frame_step_of advances the walk by one frame header (or one of its
+// bytes) or by the part of a body inside this packet, reading the header
+// from the window (win, a constant: the TCX programs) or with a load of its
+// own (the socket filter).
+static __always_inline long frame_step_of(struct walk *w, const int win)
+{
 	struct flow_state *st = w->st;
 	__u32 i = w->i, n = w->n, room;
 	__u8 b[2];
+	__u8 *p = 0;
 
 	if (i >= n)
 		return 1;
@@ -306,9 +333,17 @@ static long frame_step(__u32 idx, void *ctx)
 		return 0;
 	}
 	if (st->hdr_need == 0) {
-		// A frame's flags, and its length if short and here.
-		if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0)
+		// A frame's flags, and its length if short and here (all 9
+		// bytes of a long header from the window).
+		if (win) {
+			p = win_at(w, i, room >= 9 ? 9 : room);
+			if (!p)
+				return give_up(w);
+			b[0] = p[0];
+			b[1] = p[1]; // read only if room >= 2
+		} else if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0) {
 			return give_up(w);
+		}
 		if (b[0] & ~(st->v2 ? ZF_MORE | ZF_LONG : ZF_MORE | ZF_LONG | ZF_COMMAND))
 			return give_up(w); // not a frame: leave the decoder to say so
 		if ((b[0] & (ZF_MORE | ZF_COMMAND)) == (ZF_MORE | ZF_COMMAND))
@@ -363,9 +398,15 @@ static long frame_step(__u32 idx, void *ctx)
 		if (n - i >= 8) {
 			__u64 be;
 
-			if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
-				return give_up(w);
-			be = bpf_be64_to_cpu(be);
+			if (win) {
+				// p holds the header's 9 bytes: room >= 9.
+				be = (__u64)p[1] << 56 | (__u64)p[2] << 48 | (__u64)p[3] << 40 | (__u64)p[4] << 32 |
+				     (__u64)p[5] << 24 | (__u64)p[6] << 16 | (__u64)p[7] << 8 | p[8];
+			} else {
+				if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
+					return give_up(w);
+				be = bpf_be64_to_cpu(be);
+			}
 			if (be >> 63)
 				return give_up(w);
 			begin_any(w, st, i + 8, be);
@@ -375,8 +416,14 @@ static long frame_step(__u32 idx, void *ctx)
 		return 0;
 	}
 	// A header split between packets: its length a byte at a time.
-	if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0)
+	if (win) {
+		p = win_at(w, i, 1);
+		if (!p)
+			return give_up(w);
+		b[0] = p[0];
+	} else if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0) {
 		return give_up(w);
+	}
 	st->len_acc = st->len_acc << 8 | b[0];
 	if (--st->hdr_need == 0) {
 		if (st->len_acc >> 63)
@@ -385,6 +432,19 @@ static long frame_step(__u32 idx, void *ctx)
 	}
 	w->i = i + 1;
 	return 0;
+}
+
+// frame_step and frame_step_win are bpf_loop's callbacks (1 stops the
+// loop): the socket filter's, which loads each header, and the TCX
+// programs', which read them from the window.
+static long frame_step(__u32 idx, void *ctx)
+{
+	return frame_step_of(ctx, 0);
+}
+
+static long frame_step_win(__u32 idx, void *ctx)
+{
+	return frame_step_of(ctx, 1);
 }
 
 // greet looks at the greeting bytes in the packet from payload offset start
@@ -465,7 +525,7 @@ static __always_inline int quiet_ack(struct walk *w, struct flow_key *k, struct 
 
 // follow ships the packet in w as kernel-side framing decides. It returns 0
 // when the packet is to be shipped whole instead.
-static __always_inline int follow(struct walk *w, __u32 plen)
+static __always_inline int follow(struct walk *w, __u32 plen, const int win)
 {
 	struct flow_key k = {};
 	struct flow_state *st;
@@ -578,7 +638,7 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		w->cut = start;
 	}
 	w->counting = count_only && st->mode == MODE_FRAMES; // the greeting may end here
-	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
+	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, win ? frame_step_win : frame_step, w, 0);
 	if (w->piece < w->n) // kept bytes, then (count mode) a run left out whole
 		ship_span(w, w->piece, (count_only && w->eliding ? w->cut : w->n) - w->piece, w->n - w->piece);
 	st->expect = w->seq + w->n;
