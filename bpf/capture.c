@@ -147,9 +147,13 @@ struct record {
 #include "flowstate.h"
 
 // The TCX programs' framing walk reads frame headers from a window of the
-// payload loaded into the CPU's stage (see "The window" in framing.h), at
-// most WIN_MAX bytes at a time. A power of two: offsets into it are masked.
+// payload loaded into the CPU's stage (see "The window" in framing.h):
+// WIN_MIN bytes at first, WIN_GROW times more while headers come close
+// together, at most WIN_MAX bytes at a time. A power of two: offsets into
+// it are masked.
 #define WIN_MAX 8192
+#define WIN_MIN 512
+#define WIN_GROW 8
 // Bytes past the window's end a masked offset may read: a header's 9.
 #define WIN_PAD 8
 

@@ -111,6 +111,21 @@
 // it was being copied (two writes of that direction within the copy's
 // few nanoseconds) would go unseen.
 
+// The window. The TCX programs (capture_ingress, capture_egress) read
+// frame headers from a window of the payload in the CPU's stage
+// (stage->win, its own buffer: ship() writes rec.data), loaded with one
+// bpf_skb_load_bytes from the first header that is not in it, sized by how
+// close together the headers were (see win_at): on lo the payload is in page
+// fragments, and a load per header walked the fragment list each time
+// (about 80 ns of the application's time per 64-byte message). A header
+// past the window's end, or split by it, loads the next window there, so
+// a BIG TCP packet is walked window by window. Runs of short message
+// frames whole in the packet, where the walk only counts, are counted in
+// one bounded loop over the window (fast_frames), not a bpf_loop callback
+// per header and per body. The socket filter (capture_socket) has no room
+// for either under its size budget (loader/size_test.go): it loads each
+// header. Both walk the same frames to the same state, marks and records.
+
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
 #define ZF_COMMAND 0x04
@@ -272,30 +287,52 @@ static __always_inline long give_up(struct walk *w)
 	return 1;
 }
 
+// win_load loads the window (s->win) from payload offset i on, for a
+// header that is not in the window of payload offsets [win & 0xffffffff,
+// win >> 32) (empty: 0), of a packet of pkt & 0xffffffff payload bytes
+// from skb offset pkt >> 32. It loads WIN_MIN bytes, or, when the walk
+// reached the header at i by walking frames through that window (it is
+// less than WIN_MIN past its end), WIN_GROW times its size, at most
+// WIN_MAX, never past the packet: headers close together share one load
+// of the payload's page fragments, and a header after a large body costs
+// little more than its own bytes. It returns the bytes loaded, 0 if they
+// could not be read. A global function: the verifier walks it once, not
+// at each of win_at's states.
+__noinline int win_load(struct __sk_buff *skb, struct stage *s, __u32 i, __u64 win, __u64 pkt)
+{
+	__u32 lo = win, hi = win >> 32, n = pkt, len = WIN_MIN;
+
+	if (!skb || !s || i >= n)
+		return 0;
+	if (hi && i < hi + WIN_MIN)
+		len = (hi - lo) * WIN_GROW;
+	if (len > n - i)
+		len = n - i;
+	if (len > WIN_MAX)
+		len = WIN_MAX;
+	// Bounded for the verifier: [1, WIN_MAX].
+	len = ((len - 1) & (WIN_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, (pkt >> 32) + i, s->win, len) < 0)
+		return 0;
+	return len;
+}
+
 // win_at returns where payload bytes [i, i+need) are in the CPU's window
-// (stage->win), loading the window from i on first (as much of the packet
-// as it holds) when they are not all in it; NULL if they cannot be read.
-// need is at most 9 and n - i. One load of the payload's page fragments
-// for many headers: a load per header (bpf_skb_load_bytes on lo's
-// non-linear packets walks the fragments each time) cost the application
-// most of what the walk costs.
+// (stage->win), loading the window from i on first (win_load) when they
+// are not all in it; NULL if they cannot be read. need is at most 9 and
+// n - i.
 static __always_inline __u8 *win_at(struct walk *w, __u32 i, __u32 need)
 {
-	struct stage *s = w->stage;
-	__u32 len;
+	int len;
 
 	if (i < w->wlo || i + need > w->whi) {
-		len = w->n - i;
-		if (len > WIN_MAX)
-			len = WIN_MAX;
-		// Bounded for the verifier: [1, WIN_MAX].
-		len = ((len - 1) & (WIN_MAX - 1)) + 1;
-		if (bpf_skb_load_bytes(w->skb, w->base + i, s->win, len) < 0)
+		len = win_load(w->skb, w->stage, i, (__u64)w->whi << 32 | w->wlo, (__u64)w->base << 32 | w->n);
+		if (len <= 0)
 			return 0;
 		w->wlo = i;
 		w->whi = i + len;
 	}
-	return s->win + ((i - w->wlo) & (WIN_MAX - 1));
+	return w->stage->win + ((i - w->wlo) & (WIN_MAX - 1));
 }
 
 // Short message frames the window's inner loop walks per callback at most.
@@ -601,7 +638,8 @@ static __always_inline int quiet_ack(struct walk *w, struct flow_key *k, struct 
 }
 
 // follow ships the packet in w as kernel-side framing decides. It returns 0
-// when the packet is to be shipped whole instead.
+// when the packet is to be shipped whole instead. win (a constant) reads
+// the headers from the window (see "The window").
 static __always_inline int follow(struct walk *w, __u32 plen, const int win)
 {
 	struct flow_key k = {};
