@@ -163,6 +163,12 @@ struct record {
 struct stage {
 	struct record rec;
 	struct flow_state st;
+	// The payload bytes [wlo, whi) of the packet being walked are in
+	// win (TCX only; emptied before each walk). Here, not in struct
+	// walk: on 6.1 the socket filter's stack, the walk on it, is at the
+	// verifier's limit (512 bytes over its calls).
+	__u32 wlo;
+	__u32 whi;
 	__u8 win[WIN_MAX + WIN_PAD];
 };
 
@@ -390,10 +396,6 @@ struct walk {
 	__u8 eliding;
 	__u8 elides;   // count mode, and the elide map names the direction
 	__u8 counting; // the records carry w->st's counts (COUNT_VALID)
-	// The payload bytes [wlo, whi) are in stage->win (TCX only; empty
-	// at first).
-	__u32 wlo;
-	__u32 whi;
 };
 
 

@@ -100,6 +100,8 @@ type CaptureStage struct {
 		Data   [65536]uint8
 	}
 	St  CaptureFlowState
+	Wlo uint32
+	Whi uint32
 	Win [8200]uint8
 }
 

@@ -96,6 +96,8 @@ type CaptureBasicStage struct {
 		Data [65536]uint8
 	}
 	St  CaptureBasicFlowState
+	Wlo uint32
+	Whi uint32
 	Win [8200]uint8
 }
 

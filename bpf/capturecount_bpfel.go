@@ -96,6 +96,8 @@ type CaptureCountStage struct {
 		Data [65536]uint8
 	}
 	St  CaptureCountFlowState
+	Wlo uint32
+	Whi uint32
 	Win [8200]uint8
 }
 

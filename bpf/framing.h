@@ -323,16 +323,17 @@ __noinline int win_load(struct __sk_buff *skb, struct stage *s, __u32 i, __u64 w
 // n - i.
 static __always_inline __u8 *win_at(struct walk *w, __u32 i, __u32 need)
 {
+	struct stage *s = w->stage;
 	int len;
 
-	if (i < w->wlo || i + need > w->whi) {
-		len = win_load(w->skb, w->stage, i, (__u64)w->whi << 32 | w->wlo, (__u64)w->base << 32 | w->n);
+	if (i < s->wlo || i + need > s->whi) {
+		len = win_load(w->skb, s, i, (__u64)s->whi << 32 | s->wlo, (__u64)w->base << 32 | w->n);
 		if (len <= 0)
 			return 0;
-		w->wlo = i;
-		w->whi = i + len;
+		s->wlo = i;
+		s->whi = i + len;
 	}
-	return w->stage->win + ((i - w->wlo) & (WIN_MAX - 1));
+	return s->win + ((i - s->wlo) & (WIN_MAX - 1));
 }
 
 // Short message frames the window's inner loop walks per callback at most.
@@ -437,7 +438,7 @@ static __always_inline long frame_step_of(struct walk *w, const int win)
 		__u32 to;
 
 		if (el ? w->eliding : !(count_only && w->eliding) && w->h.mark) {
-			to = fast_frames(w->stage, i, (__u64)w->whi << 32 | w->wlo, n,
+			to = fast_frames(w->stage, i, (__u64)w->stage->whi << 32 | w->stage->wlo, n,
 					 el ? 0xffffffff : w->piece + MAX_PAYLOAD);
 			if (to != i) {
 				st->elide = el;
@@ -753,6 +754,10 @@ static __always_inline int follow(struct walk *w, __u32 plen, const int win)
 		w->cut = start;
 	}
 	w->counting = count_only && st->mode == MODE_FRAMES; // the greeting may end here
+	if (win) {
+		w->stage->wlo = 0; // the window is empty
+		w->stage->whi = 0;
+	}
 	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, win ? frame_step_win : frame_step, w, 0);
 	if (w->piece < w->n) // kept bytes, then (count mode) a run left out whole
 		ship_span(w, w->piece, (count_only && w->eliding ? w->cut : w->n) - w->piece, w->n - w->piece);
