@@ -22,8 +22,10 @@ import (
 // the syscall out) per run and per frame, for each way the walk runs:
 // marks only, kernel-side framing (FrameKeep 64, as --json), and count
 // mode leaving the messages out (as -q). A test run's packet is linear,
-// so this leaves out what a load costs on lo's paged packets: the live
-// figure is /work-style kcost (bpf_stats on a blast).
+// so this leaves out what a load costs on lo's paged packets: live, the
+// program's run time comes from kernel.bpf_stats_enabled on a blast (see
+// README, "Count mode"). The cost per frame is the slope between msgs=1
+// and msgs=21: each run also pays the packet's fixed cost.
 func BenchmarkWalk(b *testing.B) {
 	if os.Geteuid() != 0 {
 		skip.Unavailable(b, "loading BPF programs needs root")
