@@ -24,7 +24,7 @@ import (
 // mode leaving the messages out (as -q). A test run's packet is linear,
 // so this leaves out what a load costs on lo's paged packets: live, the
 // program's run time comes from kernel.bpf_stats_enabled on a blast (see
-// README, "Count mode"). The cost per frame is the slope between msgs=1
+// README, "Kernel counting"). The cost per frame is the slope between msgs=1
 // and msgs=21: each run also pays the packet's fixed cost.
 func BenchmarkWalk(b *testing.B) {
 	if os.Geteuid() != 0 {
