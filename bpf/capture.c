@@ -155,8 +155,20 @@ struct record {
 
 #include "flowstate.h"
 
-// stage is a CPU's scratch space: the record being made, and the framing
-// state of the direction being walked (see "Sharing the state").
+// The TCX programs' framing walk reads frame headers from a window of the
+// payload loaded into the CPU's stage (see "The window" in framing.h):
+// WIN_MIN bytes at first, WIN_GROW times more while headers come close
+// together, at most WIN_MAX bytes at a time. A power of two: offsets into
+// it are masked.
+#define WIN_MAX 8192
+#define WIN_MIN 512
+#define WIN_GROW 8
+// Bytes past the window's end a masked offset may read: a header's 9.
+#define WIN_PAD 8
+
+// stage is a CPU's scratch space: the record being made, the framing state
+// of the direction being walked (see "Sharing the state"), and the window
+// of the payload the walk reads headers from.
 struct stage {
 	struct record rec;
 	struct flow_state st;
@@ -167,6 +179,13 @@ struct stage {
 	__u32 from_expect;
 	__u32 _pad2;
 	struct flow_state other; // the entry another walk stored meanwhile, copied
+	// The payload bytes [wlo, whi) of the packet being walked are in
+	// win (TCX only; emptied before each walk). Here, not in struct
+	// walk: on 6.1 the socket filter's stack, the walk on it, is at the
+	// verifier's limit (512 bytes over its calls).
+	__u32 wlo;
+	__u32 whi;
+	__u8 win[WIN_MAX + WIN_PAD];
 };
 
 // Set by the loader before load.
@@ -529,7 +548,10 @@ static __always_inline void wscale_of(struct walk *w, __u32 l4)
 
 #include "framing.h"
 
-static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
+// handle ships the packet in skb. win (a constant) walks frame headers in
+// a window of the payload loaded at once (the TCX programs) rather than
+// with a load per header (the socket filter, which has no room for it).
+static __always_inline int handle(struct __sk_buff *skb, __u8 dir, const int win)
 {
 	struct walk w = {};
 	struct stage *stage;
@@ -591,7 +613,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 	if (tcp.syn)
 		wscale_of(&w, l4);
 #ifndef ZD_NO_FRAMING
-	if (frame_walk && follow(&w, plen))
+	if (frame_walk && follow(&w, plen, win))
 		return TC_ACT_UNSPEC;
 #endif
 	if (cap > MAX_PAYLOAD)
@@ -614,18 +636,18 @@ int capture_socket(struct __sk_buff *skb)
 		dir = DIR_EGRESS;
 	else if (skb->ifindex == loopback_ifindex)
 		return 0; // on lo an incoming packet was seen going out, in order
-	handle(skb, dir);
+	handle(skb, dir, 0);
 	return 0;
 }
 
 SEC("tc")
 int capture_ingress(struct __sk_buff *skb)
 {
-	return handle(skb, DIR_INGRESS);
+	return handle(skb, DIR_INGRESS, 1);
 }
 
 SEC("tc")
 int capture_egress(struct __sk_buff *skb)
 {
-	return handle(skb, DIR_EGRESS);
+	return handle(skb, DIR_EGRESS, 1);
 }

@@ -103,6 +103,9 @@ type CaptureStage struct {
 	FromExpect uint32
 	Pad2       uint32
 	Other      CaptureFlowState
+	Wlo        uint32
+	Whi        uint32
+	Win        [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -99,6 +99,9 @@ type CaptureBasicStage struct {
 	FromExpect uint32
 	Pad2       uint32
 	Other      CaptureBasicFlowState
+	Wlo        uint32
+	Whi        uint32
+	Win        [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

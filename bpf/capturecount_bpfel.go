@@ -108,6 +108,9 @@ type CaptureCountStage struct {
 	FromExpect uint32
 	Pad2       uint32
 	Other      CaptureCountFlowState
+	Wlo        uint32
+	Whi        uint32
+	Win        [8200]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -112,6 +112,21 @@
 // few nanoseconds) would go unseen. Counts (count mode) are not kept by
 // whichever is written last: the later store merges them (merged).
 
+// The window. The TCX programs (capture_ingress, capture_egress) read
+// frame headers from a window of the payload in the CPU's stage
+// (stage->win, its own buffer: ship() writes rec.data), loaded with one
+// bpf_skb_load_bytes from the first header that is not in it, sized by how
+// close together the headers were (see win_at): on lo the payload is in page
+// fragments, and a load per header walked the fragment list each time
+// (about 80 ns of the application's time per 64-byte message). A header
+// past the window's end, or split by it, loads the next window there, so
+// a BIG TCP packet is walked window by window. Runs of short message
+// frames whole in the packet, where the walk only counts, are counted in
+// one bounded loop over the window (fast_frames), not a bpf_loop callback
+// per header and per body. The socket filter (capture_socket) has no room
+// for either under its size budget (loader/size_test.go): it loads each
+// header. Both walk the same frames to the same state, marks and records.
+
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
 #define ZF_COMMAND 0x04
@@ -273,15 +288,123 @@ static __always_inline long give_up(struct walk *w)
 	return 1;
 }
 
-// frame_step advances the walk by one frame header (or one of its bytes)
-// or by the part of a body inside this packet. It is bpf_loop's callback:
-// 1 stops the loop.
-static long frame_step(__u32 idx, void *ctx)
+// win_load loads the window (s->win) from payload offset i on, for a
+// header that is not in the window of payload offsets [win & 0xffffffff,
+// win >> 32) (empty: 0), of a packet of pkt & 0xffffffff payload bytes
+// from skb offset pkt >> 32. It loads WIN_MIN bytes, or, when the walk
+// reached the header at i by walking frames through that window (it is
+// less than WIN_MIN past its end), WIN_GROW times its size, at most
+// WIN_MAX, never past the packet: headers close together share one load
+// of the payload's page fragments, and a header after a large body costs
+// little more than its own bytes. It returns the bytes loaded, 0 if they
+// could not be read. A global function: the verifier walks it once, not
+// at each of win_at's states.
+__noinline int win_load(struct __sk_buff *skb, struct stage *s, __u32 i, __u64 win, __u64 pkt)
 {
-	struct walk *w = ctx;
+	__u32 lo = win, hi = win >> 32, n = pkt, len = WIN_MIN;
+
+	if (!skb || !s || i >= n)
+		return 0;
+	if (hi && i < hi + WIN_MIN)
+		len = (hi - lo) * WIN_GROW;
+	if (len > n - i)
+		len = n - i;
+	if (len > WIN_MAX)
+		len = WIN_MAX;
+	// Bounded for the verifier: [1, WIN_MAX].
+	len = ((len - 1) & (WIN_MAX - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, (pkt >> 32) + i, s->win, len) < 0)
+		return 0;
+	return len;
+}
+
+// win_at returns where payload bytes [i, i+need) are in the CPU's window
+// (stage->win), loading the window from i on first (win_load) when they
+// are not all in it; NULL if they cannot be read. need is at most 9 and
+// n - i.
+static __always_inline __u8 *win_at(struct walk *w, __u32 i, __u32 need)
+{
+	struct stage *s = w->stage;
+	int len;
+
+	if (i < s->wlo || i + need > s->whi) {
+		len = win_load(w->skb, s, i, (__u64)s->whi << 32 | s->wlo, (__u64)w->base << 32 | w->n);
+		if (len <= 0)
+			return 0;
+		s->wlo = i;
+		s->whi = i + len;
+	}
+	return s->win + ((i - s->wlo) & (WIN_MAX - 1));
+}
+
+// Short message frames the window's inner loop walks per callback at most.
+#define FAST_FRAMES 32
+
+// fast_frames walks, from payload offset i (at a frame header, no header
+// or body pending), the run of short message frames (no LONG, no COMMAND)
+// whose header is in the window (payload offsets [win & 0xffffffff,
+// win >> 32) in s->win) and whose body is whole in the packet (n bytes),
+// in one bounded loop of direct loads: the common case of small messages,
+// at a few instructions a frame instead of a bpf_loop callback for the
+// header and one for the body. It stops at a frame header at or past lim,
+// and at any other frame, for frame_step_of to go on. It counts the frames
+// in the walk's state (s->st) as frame_step_of would, and returns the
+// offset it reached (i if it walked none): the caller finishes the state.
+// A global function, its arguments scalars: the verifier walks its loop
+// once, not at every frame_step_of state that calls it (some 90,000
+// instructions more, and count mode's program past the verifier's limit),
+// and a pointer to the walk, on the stack, would lose the verifier the
+// pointers the walk holds.
+__noinline int fast_frames(struct stage *s, __u32 i, __u64 win, __u32 n, __u32 lim)
+{
+	struct flow_state *st;
+	__u32 lo = win, hi = win >> 32, k, len, at;
+	__u64 frames, messages, bytes;
+	__u8 f;
+
+	if (!s)
+		return 0;
+	st = &s->st;
+	frames = st->frames;
+	messages = st->messages;
+	bytes = st->bytes;
+	for (k = 0; k < FAST_FRAMES; k++) {
+		if (i < lo || i + 2 > hi || i >= lim)
+			break; // not in the window (hi <= n)
+		at = (i - lo) & (WIN_MAX - 1);
+		f = s->win[at];
+		len = s->win[at + 1];
+		if (f & ~ZF_MORE || i + 2 + len > n)
+			break;
+		frames++;
+		messages += !f;
+		bytes += len;
+		st->in_msg = f;
+		st->hdr_flags = f;
+		i += 2 + len;
+	}
+	if (k) {
+		st->frames = frames;
+		st->messages = messages;
+		if (count_only)
+			st->bytes = bytes;
+		st->len_acc = 0;
+		st->body_left = 0;
+		st->ship_left = 0;
+	}
+	return i;
+}
+
+// frame_step_of advances the walk by one frame header (or one of its
+// bytes) or by the part of a body inside this packet, reading the header
+// from the window (win, a constant: the TCX programs) or with a load of its
+// own (the socket filter).
+static __always_inline long frame_step_of(struct walk *w, const int win)
+{
 	struct flow_state *st = w->st;
 	__u32 i = w->i, n = w->n, room;
 	__u8 b[2];
+	__u8 *p = 0;
 
 	if (i >= n)
 		return 1;
@@ -306,10 +429,37 @@ static long frame_step(__u32 idx, void *ctx)
 		w->i = i;
 		return 0;
 	}
+	if (win && st->hdr_need == 0 && !st->first) {
+		// Short message frames, whole in the packet: counted in a
+		// loop of their own where frame_step_of would only count them
+		// (see fast_frames): none marked (a mark pending already, or
+		// all left out whole, their run begun), none ending a run left
+		// out whole, none past MAX_PAYLOAD in its record.
+		int el = count_only && w->elides;
+		__u32 to;
+
+		if (el ? w->eliding : !(count_only && w->eliding) && w->h.mark) {
+			to = fast_frames(w->stage, i, (__u64)w->stage->whi << 32 | w->stage->wlo, n,
+					 el ? 0xffffffff : w->piece + MAX_PAYLOAD);
+			if (to != i) {
+				st->elide = el;
+				w->i = to;
+				return 0;
+			}
+		}
+	}
 	if (st->hdr_need == 0) {
-		// A frame's flags, and its length if short and here.
-		if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0)
+		// A frame's flags, and its length if short and here (all 9
+		// bytes of a long header from the window).
+		if (win) {
+			p = win_at(w, i, room >= 9 ? 9 : room);
+			if (!p)
+				return give_up(w);
+			b[0] = p[0];
+			b[1] = p[1]; // read only if room >= 2
+		} else if (bpf_skb_load_bytes(w->skb, w->base + i, b, room >= 2 ? 2 : 1) < 0) {
 			return give_up(w);
+		}
 		if (b[0] & ~(st->v2 ? ZF_MORE | ZF_LONG : ZF_MORE | ZF_LONG | ZF_COMMAND))
 			return give_up(w); // not a frame: leave the decoder to say so
 		if ((b[0] & (ZF_MORE | ZF_COMMAND)) == (ZF_MORE | ZF_COMMAND))
@@ -364,9 +514,15 @@ static long frame_step(__u32 idx, void *ctx)
 		if (n - i >= 8) {
 			__u64 be;
 
-			if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
-				return give_up(w);
-			be = bpf_be64_to_cpu(be);
+			if (win) {
+				// p holds the header's 9 bytes: room >= 9.
+				be = (__u64)p[1] << 56 | (__u64)p[2] << 48 | (__u64)p[3] << 40 | (__u64)p[4] << 32 |
+				     (__u64)p[5] << 24 | (__u64)p[6] << 16 | (__u64)p[7] << 8 | p[8];
+			} else {
+				if (bpf_skb_load_bytes(w->skb, w->base + i, &be, 8) < 0)
+					return give_up(w);
+				be = bpf_be64_to_cpu(be);
+			}
 			if (be >> 63)
 				return give_up(w);
 			begin_any(w, st, i + 8, be);
@@ -376,8 +532,14 @@ static long frame_step(__u32 idx, void *ctx)
 		return 0;
 	}
 	// A header split between packets: its length a byte at a time.
-	if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0)
+	if (win) {
+		p = win_at(w, i, 1);
+		if (!p)
+			return give_up(w);
+		b[0] = p[0];
+	} else if (bpf_skb_load_bytes(w->skb, w->base + i, b, 1) < 0) {
 		return give_up(w);
+	}
 	st->len_acc = st->len_acc << 8 | b[0];
 	if (--st->hdr_need == 0) {
 		if (st->len_acc >> 63)
@@ -386,6 +548,19 @@ static long frame_step(__u32 idx, void *ctx)
 	}
 	w->i = i + 1;
 	return 0;
+}
+
+// frame_step and frame_step_win are bpf_loop's callbacks (1 stops the
+// loop): the socket filter's, which loads each header, and the TCX
+// programs', which read them from the window.
+static long frame_step(__u32 idx, void *ctx)
+{
+	return frame_step_of(ctx, 0);
+}
+
+static long frame_step_win(__u32 idx, void *ctx)
+{
+	return frame_step_of(ctx, 1);
 }
 
 // greet looks at the greeting bytes in the packet from payload offset start
@@ -523,8 +698,9 @@ static __always_inline int quiet_ack(struct walk *w, struct flow_key *k, struct 
 }
 
 // follow ships the packet in w as kernel-side framing decides. It returns 0
-// when the packet is to be shipped whole instead.
-static __always_inline int follow(struct walk *w, __u32 plen)
+// when the packet is to be shipped whole instead. win (a constant) reads
+// the headers from the window (see "The window").
+static __always_inline int follow(struct walk *w, __u32 plen, const int win)
 {
 	struct flow_key k = {};
 	struct flow_state *st;
@@ -644,7 +820,11 @@ static __always_inline int follow(struct walk *w, __u32 plen)
 		w->cut = start;
 	}
 	w->counting = count_only && st->mode == MODE_FRAMES; // the greeting may end here
-	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, frame_step, w, 0);
+	if (win) {
+		w->stage->wlo = 0; // the window is empty
+		w->stage->whi = 0;
+	}
+	bpf_loop(MAX_CHUNKS * MAX_PAYLOAD + 1, win ? frame_step_win : frame_step, w, 0);
 	if (w->piece < w->n) // kept bytes, then (count mode) a run left out whole
 		ship_span(w, w->piece, (count_only && w->eliding ? w->cut : w->n) - w->piece, w->n - w->piece);
 	st->expect = w->seq + w->n;
