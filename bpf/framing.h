@@ -52,41 +52,7 @@
 // too, unmarked) with counts from 0; a packet after S (S never seen) gives
 // the join up: the entry is deleted and counted as unframed.
 
-// Counting. In count mode (count_only, CaptureCount's build), the walk
-// counts per direction what the decoder counts (zmtp.Counts): frames
-// (headers), messages (a message frame header without MORE), the body
-// bytes of message frames (at their header), and the commands PING, PONG,
-// SUBSCRIBE and CANCEL, classified by their name-length byte and name when
-// both are in the packet of the command's header; a command whose name is
-// not is counted as unnamed (never guessed: the decoder, which gets it
-// whole, counts it, and if its record is lost the unnamed count says how
-// many commands the kernel's counts may miss). It also keeps the time of
-// the last packet walked and the gaps it passed over (gaps, gap_bytes).
-// Of the directions it follows, message frames are left out whole,
-// headers included, once the direction's READY named a sender whose
-// messages userspace does not need (ready_quiet: the kernel reads the
-// Socket-Type property) or userspace named the direction in the elide map
-// (read once per packet); before that, and for the directions whose
-// messages it needs, they are shipped as without count mode; greetings and
-// commands are shipped whole. A packet is cut into pieces at each kept
-// header that follows a run of left-out frames: a piece is its kept bytes
-// then the run (a packet of nothing but messages is one record of no
-// payload bytes). Every record of a followed direction carries, after its
-// event_hdr, the direction's counts as walked up to the end of the bytes
-// it covers (rec_counts, COUNT_VALID), and says with COUNT_WHOLE that the
-// bytes it leaves out are of frames left out whole. So userspace passes
-// them without losing its place (the next kept byte is a header, marked:
-// it resumes there, without a resync; a packet that comes after the walk
-// passed its bytes over inside a frame left out whole is one such record
-// too), and its counts are exact at every
-// record, also after a ring loss: the counts are cumulative, the loss took
-// only records. A FIN or RST does not delete the direction's entry in this
-// mode: userspace reads the final counts at the connection's close, also
-// when the ring lost the FIN's record, then deletes it. Pure ACKs of followed
-// directions are not shipped unless they carry news for flows' stall
-// diagnosis: a zero window, the first window after one, a probe (a
-// sequence number one before expect: Linux's zero-window probe, or a
-// keepalive); CNT_QUIET_ACKS counts the others.
+// Counting: see count.h. The window: see window.h.
 
 // Sharing the state. A flowstate entry is an element of an LRU hash map:
 // a pointer bpf_map_lookup_elem returned stays valid memory while the
@@ -111,21 +77,6 @@
 // it was being copied (two writes of that direction within the copy's
 // few nanoseconds) would go unseen. Counts (count mode) are not kept by
 // whichever is written last: the later store merges them (merged).
-
-// The window. The TCX programs (capture_ingress, capture_egress) read
-// frame headers from a window of the payload in the CPU's stage
-// (stage->win, its own buffer: ship() writes rec.data), loaded with one
-// bpf_skb_load_bytes from the first header that is not in it, sized by how
-// close together the headers were (see win_at): on lo the payload is in page
-// fragments, and a load per header walked the fragment list each time
-// (about 80 ns of the application's time per 64-byte message). A header
-// past the window's end, or split by it, loads the next window there, so
-// a BIG TCP packet is walked window by window. Runs of short message
-// frames whole in the packet, where the walk only counts, are counted in
-// one bounded loop over the window (fast_frames), not a bpf_loop callback
-// per header and per body. The socket filter (capture_socket) has no room
-// for either under its size budget (loader/size_test.go): it loads each
-// header. Both walk the same frames to the same state, marks and records.
 
 #define ZF_MORE 0x01
 #define ZF_LONG 0x02
@@ -154,116 +105,8 @@ static __always_inline void begin_frame(struct flow_state *st, __u64 len)
 	st->hdr_need = 0;
 }
 
-// Command names counted by kind, as the first bytes of a command body: the
-// name's length, then the name (RFC 23, RFC 37, RFC 29 for SUBSCRIBE and
-// CANCEL).
-#define NAME4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+#include "count.h" // count mode: counting, merging, quiet ACKs
 
-#ifdef ZD_COUNT
-// ready_quiet reads the socket type of the READY whose body (of len
-// bytes, have of them in the packet) starts at skb offset off, when its
-// first property is Socket-Type (libzmq's always is) and whole in the
-// packet: a sender whose messages userspace does not need has them left out
-// from the next packet on (stage->st.quiet), without waiting for userspace
-// to say so (the elide map) while the first ones go by. Those needed are
-// session.shipsMessages': REQ, REP, DEALER, ROUTER, SUB, XSUB; the same
-// list, kept in step by hand. A global function, as count_command.
-__noinline int ready_quiet(struct __sk_buff *skb, struct stage *stage, __u32 off, __u32 have, __u64 len)
-{
-	__u8 *b;
-	__u32 v;
-
-	if (!skb || !stage)
-		return 0;
-	b = stage->rec.data;
-	// 5 READY 11 Socket-Type, the value's length (4 bytes), the value.
-	if (have < 22 || len < 22 || bpf_skb_load_bytes(skb, off, b, 22) < 0)
-		return 0;
-	if (NAME4(b[1], b[2], b[3], b[4]) != NAME4('R', 'E', 'A', 'D') || b[5] != 'Y' || b[6] != 11 ||
-	    NAME4(b[7], b[8], b[9], b[10]) != NAME4('S', 'o', 'c', 'k') ||
-	    NAME4(b[11], b[12], b[13], b[14]) != NAME4('e', 't', '-', 'T') || b[15] != 'y' || b[16] != 'p' || b[17] != 'e' ||
-	    b[18] || b[19] || b[20])
-		return 0;
-	switch (b[21]) {
-	case 3:
-		if (have < 25 || len < 25 || bpf_skb_load_bytes(skb, off + 22, b, 3) < 0)
-			return 0;
-		v = NAME4(b[0], b[1], b[2], 0);
-		if (v == NAME4('R', 'E', 'Q', 0) || v == NAME4('R', 'E', 'P', 0) || v == NAME4('S', 'U', 'B', 0))
-			return 0;
-		break;
-	case 4:
-		if (have < 26 || len < 26 || bpf_skb_load_bytes(skb, off + 22, b, 4) < 0)
-			return 0;
-		if (NAME4(b[0], b[1], b[2], b[3]) == NAME4('X', 'S', 'U', 'B'))
-			return 0;
-		break;
-	case 6:
-		if (have < 28 || len < 28 || bpf_skb_load_bytes(skb, off + 22, b, 6) < 0)
-			return 0;
-		v = NAME4(b[2], b[3], b[4], b[5]);
-		if ((b[0] == 'D' && b[1] == 'E' && v == NAME4('A', 'L', 'E', 'R')) ||
-		    (b[0] == 'R' && b[1] == 'O' && v == NAME4('U', 'T', 'E', 'R')))
-			return 0;
-		break;
-	}
-	stage->st.quiet = 1;
-	return 0;
-}
-
-// count_command counts the command whose body (of len bytes, have of them
-// in the packet) starts at skb offset off, by its name: PING, PONG,
-// SUBSCRIBE, CANCEL, other names not at all (a READY is read by
-// ready_quiet). A name not whole in the packet is counted as unnamed. The
-// state counted is the walk's (stage->st); the name is loaded into the
-// record's payload buffer, free between records (the stack has no room to
-// spare). A global function: the verifier checks it once, not at every
-// frame_step state that calls it.
-__noinline int count_command(struct __sk_buff *skb, struct stage *stage, __u32 off, __u32 have, __u64 len)
-{
-	struct flow_state *st;
-	__u8 *nm;
-	__u32 want;
-
-	if (!skb || !stage)
-		return 0;
-	st = &stage->st;
-	nm = stage->rec.data;
-	if (have == 0) {
-		st->unnamed++;
-		return 0;
-	}
-	if (bpf_skb_load_bytes(skb, off, nm, 1) < 0)
-		return 0;
-	want = 1 + nm[0];
-	if (nm[0] == 5)
-		return ready_quiet(skb, stage, off, have, len); // READY is no counted kind
-	if ((nm[0] != 4 && nm[0] != 6 && nm[0] != 9) || len < want)
-		return 0; // a name of another length: not counted by kind
-	if (have < want) {
-		st->unnamed++;
-		return 0;
-	}
-	if (bpf_skb_load_bytes(skb, off, nm, nm[0] == 4 ? 5 : nm[0] == 6 ? 7 : 10) < 0)
-		return 0;
-	if (nm[0] == 4) {
-		__u32 v = NAME4(nm[1], nm[2], nm[3], nm[4]);
-
-		if (v == NAME4('P', 'I', 'N', 'G'))
-			st->cmds[0]++;
-		else if (v == NAME4('P', 'O', 'N', 'G'))
-			st->cmds[1]++;
-	} else if (nm[0] == 9) {
-		if (NAME4(nm[1], nm[2], nm[3], nm[4]) == NAME4('S', 'U', 'B', 'S') &&
-		    NAME4(nm[5], nm[6], nm[7], nm[8]) == NAME4('C', 'R', 'I', 'B') && nm[9] == 'E')
-			st->cmds[2]++;
-	} else if (NAME4(nm[1], nm[2], nm[3], nm[4]) == NAME4('C', 'A', 'N', 'C') && nm[5] == 'E' && nm[6] == 'L') {
-		st->cmds[3]++;
-	}
-	return 0;
-}
-
-#endif // ZD_COUNT
 
 // begin_any begins the frame whose header ends at payload offset at.
 static __always_inline void begin_any(struct walk *w, struct flow_state *st, __u32 at, __u64 len)
@@ -288,112 +131,7 @@ static __always_inline long give_up(struct walk *w)
 	return 1;
 }
 
-// win_load loads the window (s->win) from payload offset i on, for a
-// header that is not in the window of payload offsets [win & 0xffffffff,
-// win >> 32) (empty: 0), of a packet of pkt & 0xffffffff payload bytes
-// from skb offset pkt >> 32. It loads WIN_MIN bytes, or, when the walk
-// reached the header at i by walking frames through that window (it is
-// less than WIN_MIN past its end), WIN_GROW times its size, at most
-// WIN_MAX, never past the packet: headers close together share one load
-// of the payload's page fragments, and a header after a large body costs
-// little more than its own bytes. It returns the bytes loaded, 0 if they
-// could not be read. A global function: the verifier walks it once, not
-// at each of win_at's states.
-__noinline int win_load(struct __sk_buff *skb, struct stage *s, __u32 i, __u64 win, __u64 pkt)
-{
-	__u32 lo = win, hi = win >> 32, n = pkt, len = WIN_MIN;
-
-	if (!skb || !s || i >= n)
-		return 0;
-	if (hi && i < hi + WIN_MIN)
-		len = (hi - lo) * WIN_GROW;
-	if (len > n - i)
-		len = n - i;
-	if (len > WIN_MAX)
-		len = WIN_MAX;
-	// Bounded for the verifier: [1, WIN_MAX].
-	len = ((len - 1) & (WIN_MAX - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, (pkt >> 32) + i, s->win, len) < 0)
-		return 0;
-	return len;
-}
-
-// win_at returns where payload bytes [i, i+need) are in the CPU's window
-// (stage->win), loading the window from i on first (win_load) when they
-// are not all in it; NULL if they cannot be read. need is at most 9 and
-// n - i.
-static __always_inline __u8 *win_at(struct walk *w, __u32 i, __u32 need)
-{
-	struct stage *s = w->stage;
-	int len;
-
-	if (i < s->wlo || i + need > s->whi) {
-		len = win_load(w->skb, s, i, (__u64)s->whi << 32 | s->wlo, (__u64)w->base << 32 | w->n);
-		if (len <= 0)
-			return 0;
-		s->wlo = i;
-		s->whi = i + len;
-	}
-	return s->win + ((i - s->wlo) & (WIN_MAX - 1));
-}
-
-// Short message frames the window's inner loop walks per callback at most.
-#define FAST_FRAMES 32
-
-// fast_frames walks, from payload offset i (at a frame header, no header
-// or body pending), the run of short message frames (no LONG, no COMMAND)
-// whose header is in the window (payload offsets [win & 0xffffffff,
-// win >> 32) in s->win) and whose body is whole in the packet (n bytes),
-// in one bounded loop of direct loads: the common case of small messages,
-// at a few instructions a frame instead of a bpf_loop callback for the
-// header and one for the body. It stops at a frame header at or past lim,
-// and at any other frame, for frame_step_of to go on. It counts the frames
-// in the walk's state (s->st) as frame_step_of would, and returns the
-// offset it reached (i if it walked none): the caller finishes the state.
-// A global function, its arguments scalars: the verifier walks its loop
-// once, not at every frame_step_of state that calls it (some 90,000
-// instructions more, and count mode's program past the verifier's limit),
-// and a pointer to the walk, on the stack, would lose the verifier the
-// pointers the walk holds.
-__noinline int fast_frames(struct stage *s, __u32 i, __u64 win, __u32 n, __u32 lim)
-{
-	struct flow_state *st;
-	__u32 lo = win, hi = win >> 32, k, len, at;
-	__u64 frames, messages, bytes;
-	__u8 f;
-
-	if (!s)
-		return 0;
-	st = &s->st;
-	frames = st->frames;
-	messages = st->messages;
-	bytes = st->bytes;
-	for (k = 0; k < FAST_FRAMES; k++) {
-		if (i < lo || i + 2 > hi || i >= lim)
-			break; // not in the window (hi <= n)
-		at = (i - lo) & (WIN_MAX - 1);
-		f = s->win[at];
-		len = s->win[at + 1];
-		if (f & ~ZF_MORE || i + 2 + len > n)
-			break;
-		frames++;
-		messages += !f;
-		bytes += len;
-		st->in_msg = f;
-		st->hdr_flags = f;
-		i += 2 + len;
-	}
-	if (k) {
-		st->frames = frames;
-		st->messages = messages;
-		if (count_only)
-			st->bytes = bytes;
-		st->len_acc = 0;
-		st->body_left = 0;
-		st->ship_left = 0;
-	}
-	return i;
-}
+#include "window.h" // the TCX programs' window of the payload
 
 // frame_step_of advances the walk by one frame header (or one of its
 // bytes) or by the part of a body inside this packet, reading the header
@@ -602,62 +340,6 @@ static __always_inline int greet(struct walk *w, struct flow_state *st, __u32 st
 	}
 	st->pos = pos + len;
 	return -1;
-}
-
-// counts_from notes, in count mode, the counts of the state a walk
-// copied (st, in its stage), for merged.
-static __always_inline void counts_from(struct stage *sg, struct flow_state *st)
-{
-	sg->from.messages = st->messages;
-	sg->from.frames = st->frames;
-	sg->from.bytes = st->bytes;
-	sg->from.cmds[0] = st->cmds[0];
-	sg->from.cmds[1] = st->cmds[1];
-	sg->from.cmds[2] = st->cmds[2];
-	sg->from.cmds[3] = st->cmds[3];
-	sg->from.unnamed = st->unnamed;
-	sg->from_expect = st->expect;
-}
-
-#define MERGE_COUNTS(to, a, b)                                                       \
-	do {                                                                         \
-		(to)->messages += (a)->messages - (b)->messages;                       \
-		(to)->frames += (a)->frames - (b)->frames;                             \
-		(to)->bytes += (a)->bytes - (b)->bytes;                                \
-		(to)->cmds[0] += (a)->cmds[0] - (b)->cmds[0];                          \
-		(to)->cmds[1] += (a)->cmds[1] - (b)->cmds[1];                          \
-		(to)->cmds[2] += (a)->cmds[2] - (b)->cmds[2];                          \
-		(to)->cmds[3] += (a)->cmds[3] - (b)->cmds[3];                          \
-		(to)->unnamed += (a)->unnamed - (b)->unnamed;                          \
-	} while (0)
-
-// merged (count mode, review K2): if another walk of the direction stored
-// since this one copied the state (the entry's expect moved), the counts of
-// both walks are kept: the state of the one that went further is stored,
-// with the other's counts since the copy added. Like every walk it never
-// writes through the pointer (see "Sharing the state"): it copies the
-// entry into the stage and checks the element is still the key's. Best
-// effort: a third walk between the copy and the store is not seen.
-static __always_inline void merged(struct flow_key *k, struct flow_state *st)
-{
-	struct stage *sg = (void *)st - __builtin_offsetof(struct stage, st);
-	struct flow_state *cur = bpf_map_lookup_elem(&flowstate, k);
-	struct flow_state *o = &sg->other;
-
-	if (!cur)
-		return;
-	*o = *cur;
-	if (bpf_map_lookup_elem(&flowstate, k) != cur)
-		return; // replaced while copied
-	if (o->expect == sg->from_expect || o->mode != MODE_FRAMES || st->mode != MODE_FRAMES)
-		return;
-	count(CNT_RACED);
-	if ((__s32)(o->expect - st->expect) > 0) {
-		MERGE_COUNTS(o, st, &sg->from);
-		*st = *o;
-	} else {
-		MERGE_COUNTS(st, o, &sg->from);
-	}
 }
 
 // store writes the state a walk leaves back into the direction's entry,

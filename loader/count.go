@@ -16,7 +16,7 @@ import (
 // direction, and leaves out the message frames of the directions it
 // follows whose READY named a sender whose messages are not needed (the
 // kernel reads it) or that ShipMessages(p, false) named. See "Counting" in
-// bpf/framing.h.
+// bpf/count.h.
 
 // counts reports whether the program loaded for cfg (full: with bpf_loop)
 // runs in count mode.

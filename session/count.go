@@ -28,7 +28,7 @@ import (
 // Which directions' message frames still reach userspace: the kernel ships
 // every direction's until its READY names a sender whose messages are not
 // needed (shipsMessages; the kernel reads the Socket-Type itself when it
-// can, see ready_quiet in bpf/framing.h, and the session tells it too:
+// can, see ready_quiet in bpf/count.h, and the session tells it too:
 // countEvent), so that none that is needed goes by unseen.
 
 // kernelCounter is what a session asks of the capture in count mode.
