@@ -172,37 +172,8 @@ func TestCountOnlyStall(t *testing.T) {
 	ep := fmt.Sprintf("tcp://127.0.0.1:%d", port)
 	d := startDump(t, "-i", "lo", "--port", fmt.Sprint(port), "-q", "--status", "never")
 	const count, size = 800, 32 << 10
-	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep,
-		"-count", fmt.Sprint(count), "-print", "-timeout", "60s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pull.Kill)
-	time.Sleep(100 * time.Millisecond)
-	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(count),
-		"-size", fmt.Sprint(size), "-burst", "20", "-interval", "50ms", "-linger", "60s", "-timeout", "60s")
-	if err := push.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
-	if err := pull.WaitCount(1, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	pid := pull.Cmd.Process.Pid
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	const stopped = 1500 * time.Millisecond
-	time.Sleep(stopped)
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	if err := pull.Wait(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := push.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	stallPull(t, ep, count, size, stopped)
 	out, errOut := d.stop(t)
 	if !strings.Contains(errOut, "(count mode)") {
 		t.Fatalf("not in count mode:\n%s", errOut)

@@ -48,40 +48,9 @@ func TestLiveWindowStall(t *testing.T) {
 
 	// 800 messages of 32 KiB, 20 every 50 ms: some 13 MB/s for 2 s.
 	const count, size = 800, 32 << 10
-	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep,
-		"-count", fmt.Sprint(count), "-print", "-timeout", "60s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pull.Kill)
-	time.Sleep(100 * time.Millisecond) // let it bind
-	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(count),
-		"-size", fmt.Sprint(size), "-burst", "20", "-interval", "50ms", "-linger", "60s", "-timeout", "60s")
-	var pushErr livetest.Buffer
-	push.Stderr = &pushErr
-	if err := push.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
-	if err := pull.WaitCount(1, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	pid := pull.Cmd.Process.Pid
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	const stopped = 1500 * time.Millisecond
-	time.Sleep(stopped)
-	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	if err := pull.Wait(60 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := push.Wait(); err != nil {
-		t.Fatalf("push: %v\n%s", err, pushErr.String())
-	}
-	if got := pull.Count(); got != count {
+	got := stallPull(t, ep, count, size, stopped)
+	if got != count {
 		t.Errorf("the PULL received %d messages, want %d", got, count)
 	}
 	d.stop(t)
@@ -151,4 +120,46 @@ func TestLiveWindowStall(t *testing.T) {
 	if total < stopped/2 || total > stopped+time.Second {
 		t.Errorf("stalled %v in all, for a PULL stopped %v", total, stopped)
 	}
+}
+
+// stallPull runs a libzmq PUSH -> PULL on ep of count messages of size
+// bytes, 20 every 50 ms, and stops the PULL (SIGSTOP) for stopped after its
+// first message, so that its kernel closes the receive window and opens it
+// again; it returns once both peers are done, with the messages the PULL
+// received.
+func stallPull(t *testing.T, ep string, count, size int, stopped time.Duration) int {
+	t.Helper()
+	pull, err := livetest.StartReceiver(exec.Command(built.peer, "-type", "pull", "-bind", ep,
+		"-count", fmt.Sprint(count), "-print", "-timeout", "60s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pull.Kill)
+	time.Sleep(100 * time.Millisecond) // let it bind
+	push := exec.Command(built.peer, "-type", "push", "-connect", ep, "-count", fmt.Sprint(count),
+		"-size", fmt.Sprint(size), "-burst", "20", "-interval", "50ms", "-linger", "60s", "-timeout", "60s")
+	var pushErr livetest.Buffer
+	push.Stderr = &pushErr
+	if err := push.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { push.Process.Kill(); push.Wait() })
+	if err := pull.WaitCount(1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pid := pull.Cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(stopped)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if err := pull.Wait(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := push.Wait(); err != nil {
+		t.Fatalf("push: %v\n%s", err, pushErr.String())
+	}
+	return pull.Count()
 }

@@ -83,21 +83,12 @@ func checkLoopback(e *env) (string, error) {
 	}
 	// -s turns on kernel-side framing with -v: bpf_loop (5.17) and a
 	// global function with pointer arguments must load on this kernel.
-	d, err := startDump(e, "-v", "-s", "64", "-i", "lo", "--port", "7002")
+	d, out, errOut, details, err := captured(e, "tcp://127.0.0.1:7002", (*exec.Cmd).Start, "-v", "-s", "64", "-i", "lo", "--port", "7002")
+	if d != nil {
+		defer d.kill()
+	}
 	if err != nil {
-		return "", err
-	}
-	defer d.kill()
-	ep := "tcp://127.0.0.1:7002"
-	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
-	peerErr := pushPull(e, recv, ep, func() error { return recv.Start() })
-	out, errOut, stopErr := d.stop()
-	details := "stdout:\n" + out + "stderr:\n" + errOut
-	if peerErr != nil {
-		return details, peerErr
-	}
-	if stopErr != nil {
-		return details, stopErr
+		return details, err
 	}
 	problems := conversation(out, "127.0.0.1:7002")
 	if !strings.Contains(errOut, "listening on lo (socket filter)") {
@@ -146,21 +137,12 @@ func checkVeth(e *env) (string, error) {
 		return "", fmt.Errorf("in the namespace: %w", err)
 	}
 
-	d, err := startDump(e, "-v", "-i", "vh0", "--port", "7003")
+	d, out, errOut, details, err := captured(e, "tcp://10.233.0.2:7003", func(c *exec.Cmd) error { return livetest.InNetns(ns, c.Start) }, "-v", "-i", "vh0", "--port", "7003")
+	if d != nil {
+		defer d.kill()
+	}
 	if err != nil {
-		return "", err
-	}
-	defer d.kill()
-	ep := "tcp://10.233.0.2:7003"
-	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
-	peerErr := pushPull(e, recv, ep, func() error { return livetest.InNetns(ns, recv.Start) })
-	out, errOut, stopErr := d.stop()
-	details := "stdout:\n" + out + "stderr:\n" + errOut
-	if peerErr != nil {
-		return details, peerErr
-	}
-	if stopErr != nil {
-		return details, stopErr
+		return details, err
 	}
 	problems := conversation(out, "10.233.0.2:7003")
 	if !strings.Contains(errOut, "listening on vh0 (socket filter)") {
@@ -294,6 +276,26 @@ type dump struct {
 
 // startDump starts zmtpdump with --stats-file and waits until it says it
 // is listening.
+// captured runs zmtpdump with args while a go-zeromq PUSH sends three
+// messages to a PULL bound at ep, which start starts: it returns the dump,
+// stopped (the caller kills it when done: that removes its statistics
+// file), its stdout and stderr, and the details a failure shows (an
+// error: zmtpdump's start, the peers' or the stop's).
+func captured(e *env, ep string, start func(*exec.Cmd) error, args ...string) (d *dump, out, errOut, details string, err error) {
+	d, err = startDump(e, args...)
+	if err != nil {
+		return nil, "", "", "", err
+	}
+	recv := exec.Command(e.gozmq, "-type", "pull", "-bind", ep, "-count", "3", "-timeout", peerLimit)
+	peerErr := pushPull(e, recv, ep, func() error { return start(recv) })
+	out, errOut, stopErr := d.stop()
+	details = "stdout:\n" + out + "stderr:\n" + errOut
+	if peerErr != nil {
+		return d, out, errOut, details, peerErr
+	}
+	return d, out, errOut, details, stopErr
+}
+
 func startDump(e *env, args ...string) (*dump, error) {
 	f, err := os.CreateTemp("", "zmtpdump-stats-*.json")
 	if err != nil {
