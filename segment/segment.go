@@ -94,6 +94,10 @@ type Segment struct {
 	// Payload holds the captured payload bytes: a prefix of the TCP payload,
 	// shorter than PayloadLen when the capture cut it.
 	Payload []byte
+	// IPC is, for a segment of an ipc:// connection (synthesized from Unix
+	// stream socket sends, with IPCAddr addresses), that connection; nil
+	// for TCP. Its value is shared by the connection's segments.
+	IPC *IPC
 }
 
 // Boundary is where kernel-side framing, which walks the ZMTP frame headers
