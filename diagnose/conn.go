@@ -186,12 +186,13 @@ func add(out []Problem, p Problem, ok bool) []Problem {
 	return out
 }
 
-// role names a side for sentences: "client 1.2.3.4:5" or "server ...".
+// role names a side for sentences: "client 1.2.3.4:5" or "server ...",
+// the end named by Config.Names when set.
 func (c *Conn) role(d segment.Dir) string {
 	if d == segment.ClientToServer {
-		return "client " + c.client().String()
+		return "client " + c.cfg.endName(c.client())
 	}
-	return "server " + c.server().String()
+	return "server " + c.cfg.endName(c.server())
 }
 
 // Event judges an event decoded from direction d at time t, and returns the

@@ -148,11 +148,12 @@ func (i *Identities) check(k connKey, c *identityConn, t time.Time) []Problem {
 		}
 		c.reported = true
 		id := printable([]byte(c.identity))
+		other := i.cfg.endName(ok.client())
 		return []Problem{{
 			Kind: DuplicateIdentity, Time: t, Client: k.client(), Server: k.server(), From: segment.ClientToServer,
-			Text: "the client announces the identity \"" + id + "\" that the open connection from " + ok.client().String() +
+			Text: "the client announces the identity \"" + id + "\" that the open connection from " + other +
 				" to the same ROUTER already announced: libzmq refuses the second peer (or, with ZMQ_ROUTER_HANDOVER, disconnects the first)",
-			Fields: []Field{{"identity", id}, {"other_client", ok.client().String()}},
+			Fields: []Field{{"identity", id}, {"other_client", other}},
 		}}
 	}
 	return nil

@@ -104,6 +104,10 @@ type Problem struct {
 	// Client and Server are the connection's endpoints (for connect-refused,
 	// the refused client's last attempt and the endpoint it tried).
 	Client, Server netip.AddrPort
+	// ClientName and ServerName, when not empty, are how the exit summary
+	// names those ends (an ipc:// connection's processes and path, set by
+	// the caller that prints the problem); empty: by address.
+	ClientName, ServerName string
 	// From is the side whose behaviour shows the problem: the silent peer
 	// of a heartbeat timeout, the receiver of a stall, the server of a
 	// refused handshake or attempt; for reset-mid-message, the direction
@@ -168,6 +172,17 @@ type Config struct {
 	MaxRefusedPairs int
 	// MaxIdentities caps the open connections Identities follows.
 	MaxIdentities int
+	// Names, when set, names a connection's ends in problem texts and
+	// fields (an ipc:// end by its process rather than its synthetic
+	// address); nil names ends by address and port. It is called on the
+	// goroutines of the Conns and the Identities that share the Config.
+	Names EndNamer
+}
+
+// EndNamer names a connection's end for problem texts.
+type EndNamer interface {
+	// EndName returns the name of the end ap.
+	EndName(ap netip.AddrPort) string
 }
 
 // DefaultConfig returns the documented defaults: 5 refused attempts, 1 s
@@ -207,6 +222,15 @@ func (c Config) withDefaults() Config {
 		c.MaxIdentities = d.MaxIdentities
 	}
 	return c
+}
+
+// endName is how texts name the end ap: by Config.Names, else by its
+// address (c may be nil).
+func (c *Config) endName(ap netip.AddrPort) string {
+	if c == nil || c.Names == nil {
+		return ap.String()
+	}
+	return c.Names.EndName(ap)
 }
 
 // stallAfter is c's StallAfter or its default (c may be nil).

@@ -22,10 +22,28 @@ type kindSummary struct {
 // Touched is one connection a kind of problem touched.
 type Touched struct {
 	Client, Server netip.AddrPort
+	// ClientName and ServerName are the names of the first problem that
+	// touched it (Problem.ClientName, ServerName); empty: by address.
+	ClientName, ServerName string
 }
 
-// String returns "client > server".
-func (t Touched) String() string { return t.Client.String() + " > " + t.Server.String() }
+// String returns "client > server", each end by its name when it has one.
+func (t Touched) String() string { return t.ClientString() + " > " + t.ServerString() }
+
+// ClientString returns ClientName, or the client's address when it has no
+// name.
+func (t Touched) ClientString() string { return nameOr(t.ClientName, t.Client) }
+
+// ServerString returns ServerName, or the server's address when it has no
+// name.
+func (t Touched) ServerString() string { return nameOr(t.ServerName, t.Server) }
+
+func nameOr(name string, ap netip.AddrPort) string {
+	if name != "" {
+		return name
+	}
+	return ap.String()
+}
 
 // KindCount is one line of a Summary: a kind, how many problems of it, and
 // the connections they touched.
@@ -46,9 +64,9 @@ func (s *Summary) Add(p *Problem) {
 	}
 	k := &s.kinds[p.Kind]
 	k.count++
-	t := Touched{p.Client, p.Server}
+	t := Touched{Client: p.Client, Server: p.Server, ClientName: p.ClientName, ServerName: p.ServerName}
 	for _, c := range k.conns {
-		if c == t {
+		if c.Client == t.Client && c.Server == t.Server {
 			return
 		}
 	}
