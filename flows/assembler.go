@@ -238,6 +238,11 @@ func (a *Assembler) Add(seg *segment.Segment) {
 	if t := seg.Time.UnixNano(); t > c.last {
 		c.last = t
 	}
+	if seg.IPC != nil {
+		if r, ok := c.consumer.(IPCReporter); ok {
+			r.IPC(seg.IPC)
+		}
+	}
 	d := segment.ClientToServer
 	if seg.Src != c.info.Client {
 		d = segment.ServerToClient

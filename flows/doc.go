@@ -89,6 +89,15 @@
 // held and report it when they are delivered. A segment without a mark
 // costs one branch.
 //
+// # ipc:// ends
+//
+// A segment of an ipc:// connection carries the connection's ends
+// (Segment.IPC), which a live capture updates as it learns them. A
+// Consumer implementing IPCReporter hears of the value of every segment of
+// its connection that has one, before the segment is handled, pure ACKs
+// and FINs included (no other call shows those). A TCP segment costs one
+// branch.
+//
 // # Stalls
 //
 // Each direction follows the windows its receiver advertises

@@ -139,6 +139,15 @@ type BoundaryReporter interface {
 	Boundary(d segment.Dir, b segment.Boundary, seg *segment.Segment)
 }
 
+// IPCReporter is implemented by a Consumer that wants the IPC value of
+// every segment of its connection that carries one (segment.Segment.IPC:
+// an ipc:// connection's ends, which a live capture updates as it learns
+// them), pure ACKs and FINs included, which no other call may show.
+type IPCReporter interface {
+	// IPC reports seg's IPC value, before seg is handled.
+	IPC(v *segment.IPC)
+}
+
 // ConflictReporter is implemented by a Consumer that wants to hear about
 // retransmissions whose bytes differ from the copy seen first. The first
 // copy is the one delivered; the later one is dropped.

@@ -15,9 +15,10 @@
 // of problems by kind is WriteProblemsText and AppendProblemsJSON.
 //
 // Imports: of our packages, zmtp (the events), segment (segments, the
-// direction, the close reason) and diagnose (problems and health figures);
-// beyond the standard library only golang.org/x/sys/cpu (on amd64, whether
-// the CPU has SSSE3 for the spaced hex).
+// direction, the close reason, an ipc connection's ends) and diagnose
+// (problems and health figures); beyond the standard library only
+// golang.org/x/sys/cpu (on amd64, whether the CPU has SSSE3 for the spaced
+// hex).
 // It must not import learn, flows, session or the capture sources (loader,
 // pcapfile), which import it or sit beside it.
 package output

@@ -30,6 +30,9 @@ type JSON struct {
 	lastT            time.Time
 	lastSrc, lastDst netip.AddrPort
 	lastHead         []byte
+	// ipc is the ipc connection of the line being printed (nil: TCP),
+	// lastIPC the one lastHead was made with.
+	ipc, lastIPC *segment.IPC
 	// And the processes of the last connection: their "process" member
 	// (Process values are never changed once made).
 	lastOwnSrc, lastOwnDst *Process
@@ -52,19 +55,29 @@ func NewJSONOptions(w io.Writer, opts Options) *JSON {
 }
 
 func (p *JSON) head(t time.Time, src, dst netip.AddrPort, event string) []byte {
-	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
-		p.lastT, p.lastSrc, p.lastDst = t, src, dst
+	if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT || p.ipc != p.lastIPC {
+		p.lastT, p.lastSrc, p.lastDst, p.lastIPC = t, src, dst, p.ipc
 		h := append(p.lastHead[:0], `{"ts":"`...)
 		h = append(p.stamp.append(h, t), 'Z') // RFC 3339 in UTC, nanoseconds
-		h = append(h, `","src":"`...)
-		h = append(h, p.addrs.get(src)...)
-		h = append(h, `","dst":"`...)
-		h = append(h, p.addrs.get(dst)...)
-		p.lastHead = append(h, `","event":"`...)
+		if p.ipc == nil {
+			h = append(h, `","src":"`...)
+			h = append(h, p.addrs.get(src)...)
+			h = append(h, `","dst":"`...)
+			h = append(h, p.addrs.get(dst)...)
+			h = append(h, `","event":"`...)
+		} else { // the ends by their processes and path, escaped
+			h = append(h, `","src":`...)
+			h = appendJSONString(h, EndName(src, p.ipc))
+			h = append(h, `,"dst":`...)
+			h = appendJSONString(h, EndName(dst, p.ipc))
+			h = append(h, `,"event":"`...)
+		}
+		p.lastHead = h
 	}
 	b := append(p.w.start(), p.lastHead...)
 	b = append(b, event...)
-	return append(b, '"')
+	b = append(b, '"')
+	return appendJSONIPC(b, p.ipc)
 }
 
 func (p *JSON) line(b []byte) error {
@@ -73,6 +86,8 @@ func (p *JSON) line(b []byte) error {
 
 // Packet implements Printer.
 func (p *JSON) Packet(seg *segment.Segment) error {
+	p.ipc = seg.IPC
+	defer func() { p.ipc = nil }()
 	b := p.head(seg.Time, seg.Src, seg.Dst, "tcp")
 	b = append(b, `,"flags":[`...)
 	for i, f := range segment.FlagNames(seg.Flags) {
@@ -100,9 +115,9 @@ func (p *JSON) Packet(seg *segment.Segment) error {
 // Event implements Printer: the owners and notes of l are members of the
 // event's object.
 func (p *JSON) Event(l *Line, ev zmtp.Event) error {
-	p.owners, p.notes = l.Owners, l.Notes
+	p.owners, p.notes, p.ipc = l.Owners, l.Notes, l.IPC
 	err := p.event(l.Time, l.Src, l.Dst, l.Health, ev)
-	p.owners, p.notes = nil, nil
+	p.owners, p.notes, p.ipc = nil, nil, nil
 	return err
 }
 

@@ -25,6 +25,8 @@ type Owners struct {
 //
 //	12:00:00.000000 127.0.0.1:53420 > 127.0.0.1:7001: process: zmqpeer[4242] -> zmqpeer[4240] container 4f6c1e2a9b8d
 func (p *Text) Owners(l *Line) error {
+	p.ipc = l.IPC
+	defer func() { p.ipc = nil }()
 	b := p.head(fromColor(segment.ClientToServer), l.Time, l.Src, l.Dst)
 	b = append(b, "process: "...)
 	b = appendProcess(b, l.Owners.Src)

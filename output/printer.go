@@ -20,6 +20,10 @@ type Line struct {
 	Time time.Time
 	// Src and Dst are the sender's and receiver's endpoints.
 	Src, Dst netip.AddrPort
+	// IPC is the ipc:// connection the event belongs to, whose ends Src
+	// and Dst's synthetic addresses are (see AppendEnd); nil for TCP.
+	// Printers do not change it; they keep it only until the next line.
+	IPC *segment.IPC
 	// Owners are the processes owning Src and Dst (nil: unknown).
 	Owners *Owners
 	// Notes explain the event (nil: none). The printer does not keep the

@@ -151,9 +151,7 @@ func WriteProblemsText(w io.Writer, kinds []diagnose.KindCount) error {
 			} else {
 				b = append(b, ", "...)
 			}
-			b = c.Client.AppendTo(b)
-			b = append(b, " > "...)
-			b = c.Server.AppendTo(b)
+			b = appendTouched(b, c)
 		}
 		if k.More > 0 {
 			b = fmt.Appendf(b, ", and %s on connections not named", Plural(k.More, "more problem"))
@@ -186,11 +184,7 @@ func AppendProblemsJSON(b []byte, kinds []diagnose.KindCount) []byte {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, '"')
-			b = c.Client.AppendTo(b)
-			b = append(b, " > "...)
-			b = c.Server.AppendTo(b)
-			b = append(b, '"')
+			b = appendJSONString(b, string(appendTouched(nil, c)))
 		}
 		b = append(b, ']')
 		if k.More > 0 {
@@ -200,6 +194,22 @@ func AppendProblemsJSON(b []byte, kinds []diagnose.KindCount) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}', '}')
+}
+
+// appendTouched appends "client > server", each end by its name if it has
+// one (EndName's, printable already: any other byte is escaped as \xNN,
+// backslashes kept), else by its address.
+func appendTouched(b []byte, c diagnose.Touched) []byte {
+	if c.ClientName == "" {
+		b = c.Client.AppendTo(b)
+	} else {
+		b = appendPrintable(b, c.ClientName, false)
+	}
+	b = append(b, " > "...)
+	if c.ServerName == "" {
+		return c.Server.AppendTo(b)
+	}
+	return appendPrintable(b, c.ServerName, false)
 }
 
 // Problems implements Printer: the summary for people, on Options.Stderr.

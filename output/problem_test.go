@@ -226,3 +226,21 @@ func TestProblemTextEscapesOnce(t *testing.T) {
 		t.Errorf("got %q, want it to end %q", buf.String(), want)
 	}
 }
+
+// TestProblemsSummaryNames: connections with names (ipc ends) are named
+// so, an escaped name kept as it is (not escaped twice), in text and JSON.
+func TestProblemsSummaryNames(t *testing.T) {
+	c := diagnose.Touched{Client: src, Server: dst, ClientName: "pid 1 (a)", ServerName: `pid 2 (b) /x\x1b.ipc`}
+	kinds := []diagnose.KindCount{{Kind: diagnose.HeartbeatTimeout, Count: 1, Connections: []diagnose.Touched{c}}}
+	var stderr bytes.Buffer
+	if err := WriteProblemsText(&stderr, kinds); err != nil {
+		t.Fatal(err)
+	}
+	if want := `problems: 1 heartbeat-timeout (1 connection: pid 1 (a) > pid 2 (b) /x\x1b.ipc)` + "\n"; stderr.String() != want {
+		t.Errorf("text %q, want %q", stderr.String(), want)
+	}
+	got := string(AppendProblemsJSON(nil, kinds))
+	if want := `{"event":"problems","by_kind":{"heartbeat-timeout":{"count":1,"connections":["pid 1 (a) > pid 2 (b) /x\\x1b.ipc"]}}}`; got != want {
+		t.Errorf("JSON %s, want %s", got, want)
+	}
+}

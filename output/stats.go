@@ -38,17 +38,36 @@ type Stats struct {
 	Duplicates         uint64 // packets seen twice (on two interfaces)
 	InterfacesAdded    uint64 // interfaces -i any began capturing on
 	InterfacesRemoved  uint64 // interfaces that vanished
+	// IPC reports an ipc:// capture (--ipc): the counts after it are only
+	// meaningful then, and only then written.
+	IPC            bool
+	IPCConnections uint64 // ipc connections seen (also in Connections)
+	IPCRecords     uint64 // records of Unix socket sends read
+	IPCLost        uint64 // ipc records lost, the ring buffer full
+	IPCCut         uint64 // bytes of sends larger than their records hold
+	IPCMissed      uint64 // ipc programs the kernel skipped (recursion guard)
+	IPCUnreadable  uint64 // bytes of sends whose buffer the capture cannot find (sendmmsg, io_uring, ...)
+	// IPCOnly reports an ipc capture without TCP (--ipc without -i): the
+	// text leaves out the lines of the TCP capture's kernel counts.
+	IPCOnly bool
 }
 
 // WriteText writes the statistics for people, a sentence a line; the
 // lines of counts that are all zero and only sometimes apply are left out.
 func (st *Stats) WriteText(w io.Writer) error {
-	b := fmt.Appendf(nil, "%d packets captured\n%d packets matched in the kernel\n%d packets dropped by kernel (ring buffer full)\n%d ZMTP events decoded\n",
-		st.PacketsCaptured, st.PacketsMatched, st.RingDrops, st.Events)
+	var b []byte
+	if st.IPCOnly {
+		b = fmt.Appendf(b, "%d packets captured\n%d ZMTP events decoded\n", st.PacketsCaptured, st.Events)
+	} else {
+		b = fmt.Appendf(b, "%d packets captured\n%d packets matched in the kernel\n%d packets dropped by kernel (ring buffer full)\n%d ZMTP events decoded\n",
+			st.PacketsCaptured, st.PacketsMatched, st.RingDrops, st.Events)
+	}
 	b = fmt.Appendf(b, "%d connections, %d bytes reassembled, %d segments out of order, %d retransmitted, %d gaps (%d bytes lost), %d bytes not captured (snap)\n",
 		st.Connections, st.BytesReassembled, st.OutOfOrder, st.Retransmitted, st.Gaps, st.BytesLost, st.BytesNotCaptured)
-	b = fmt.Appendf(b, "%d packets cut in the kernel (payload too large to copy), %d unreadable there (counted as lost), %d not parsed (later fragments, more than 6 IPv6 extension headers or 2 VLAN tags)\n",
-		st.PacketsCut, st.PacketsUnreadable, st.PacketsNotParsed)
+	if !st.IPCOnly {
+		b = fmt.Appendf(b, "%d packets cut in the kernel (payload too large to copy), %d unreadable there (counted as lost), %d not parsed (later fragments, more than 6 IPv6 extension headers or 2 VLAN tags)\n",
+			st.PacketsCut, st.PacketsUnreadable, st.PacketsNotParsed)
+	}
 	if st.KernelFraming {
 		b = fmt.Appendf(b, "%d bytes through the ring buffer, %d payload bytes left out by kernel framing, %d connection directions not followed, %d joined mid-stream\n",
 			st.RingBytes, st.BytesElided, st.DirectionsUnframed, st.Joined)
@@ -63,13 +82,21 @@ func (st *Stats) WriteText(w io.Writer) error {
 	if st.InterfacesAdded+st.InterfacesRemoved > 0 {
 		b = fmt.Appendf(b, "%s added, %d removed during the capture\n", Plural(st.InterfacesAdded, "interface"), st.InterfacesRemoved)
 	}
+	if st.IPC {
+		b = fmt.Appendf(b, "%s over ipc, %d records of Unix socket sends, %d records dropped by kernel (ring buffer full), %d bytes of sends beyond what a record holds (gaps), %d bytes of sends not readable (sendmmsg, io_uring, ...: gaps), %d sends the kernel did not trace (another BPF program running)\n",
+			Plural(st.IPCConnections, "connection"), st.IPCRecords, st.IPCLost, st.IPCCut, st.IPCUnreadable, st.IPCMissed)
+	}
 	_, err := w.Write(b)
 	return err
 }
 
 // AppendJSON appends the statistics as one JSON object, without a
 // newline: {"event":"stats","packets_captured":N,...}, every key always
-// present, every value a number but "kernel_framing" (true or false).
+// present, every value a number but "kernel_framing" (true or false);
+// with --ipc (Stats.IPC), the ipc keys too: "ipc_connections",
+// "ipc_records", "ipc_lost", "ipc_cut", "ipc_missed", "ipc_unreadable"
+// (numbers) and
+// "ipc_only" (true or false).
 func (st *Stats) AppendJSON(b []byte) []byte {
 	b = append(b, `{"event":"stats"`...)
 	for _, f := range [...]struct {
@@ -114,6 +141,24 @@ func (st *Stats) AppendJSON(b []byte) []byte {
 	} {
 		b = appendStatsKey(b, f.key)
 		b = strconv.AppendUint(b, f.n, 10)
+	}
+	if st.IPC {
+		for _, f := range [...]struct {
+			key string
+			n   uint64
+		}{
+			{"ipc_connections", st.IPCConnections},
+			{"ipc_records", st.IPCRecords},
+			{"ipc_lost", st.IPCLost},
+			{"ipc_cut", st.IPCCut},
+			{"ipc_missed", st.IPCMissed},
+			{"ipc_unreadable", st.IPCUnreadable},
+		} {
+			b = appendStatsKey(b, f.key)
+			b = strconv.AppendUint(b, f.n, 10)
+		}
+		b = appendStatsKey(b, "ipc_only")
+		b = strconv.AppendBool(b, st.IPCOnly)
 	}
 	return append(b, '}')
 }

@@ -20,7 +20,7 @@ var statsKeys = []string{"event", "packets_captured", "packets_matched", "ring_d
 
 // numberedStats returns Stats whose counts are 1, 2, 3... in field order.
 func numberedStats() *Stats {
-	return &Stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, true, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}
+	return &Stats{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, true, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, false, 0, 0, 0, 0, 0, 0, false}
 }
 
 // jsonKeys returns the keys of the JSON object line in their order.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
+	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
 )
 
@@ -18,6 +19,10 @@ import (
 type Conversation struct {
 	// Client sent the connection's first SYN; Server is its peer.
 	Client, Server netip.AddrPort
+	// IPC is the ipc:// connection whose ends Client and Server's
+	// synthetic addresses are (nil: TCP): the table names them as
+	// AppendEnd does.
+	IPC *segment.IPC
 	// Start and End are the times of the first and last segment that
 	// carried data, a gap or the end of the connection.
 	Start, End time.Time
@@ -111,14 +116,14 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 				continue
 			}
 			nerr++
-			from, to := c.Client, c.Server
+			from, to := EndName(c.Client, c.IPC), EndName(c.Server, c.IPC)
 			if d == 1 {
 				from, to = to, from
 			}
 			errs = append(errs, fmt.Sprintf("  %s > %s: %s", from, to, escape(s.Err.Error())))
 		}
 		t.rows = append(t.rows, []string{
-			c.Client.String(), c.Server.String(),
+			EndName(c.Client, c.IPC), EndName(c.Server, c.IPC),
 			sockets(a, z), version(a, z), escape(mechanism(a, z)),
 			u(a.Messages), u(a.MessageBytes), u(z.Messages), u(z.MessageBytes),
 			seconds(c.Start.Sub(first)), seconds(c.End.Sub(c.Start)),
@@ -126,10 +131,10 @@ func WriteConversationsRest(w io.Writer, convs []Conversation, rest Rest) error 
 			escape(c.Summary.End.String()),
 		})
 		if joined(&c.Summary) {
-			joins = append(joins, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, inferredText(a, z)))
+			joins = append(joins, fmt.Sprintf("  %s > %s: %s", EndName(c.Client, c.IPC), EndName(c.Server, c.IPC), inferredText(a, z)))
 		}
 		if h := healthText(c.Health); h != "" {
-			health = append(health, fmt.Sprintf("  %s > %s: %s", c.Client, c.Server, h))
+			health = append(health, fmt.Sprintf("  %s > %s: %s", EndName(c.Client, c.IPC), EndName(c.Server, c.IPC), h))
 		}
 	}
 	t.write(bw)

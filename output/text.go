@@ -35,6 +35,9 @@ type Text struct {
 	// (compared with ==, as JSON's).
 	lastT    time.Time
 	lastHead []byte
+	// ipc is the ipc connection of the line being printed (nil: TCP),
+	// lastIPC the one lastEnds was formatted with.
+	ipc, lastIPC *segment.IPC
 }
 
 // NewText returns a text Printer writing to w.
@@ -58,7 +61,7 @@ func NewText(w io.Writer, opts Options) *Text {
 // "").
 func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 	if !p.color && p.clock.repeats() {
-		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT {
+		if p.lastHead == nil || src != p.lastSrc || dst != p.lastDst || t != p.lastT || p.ipc != p.lastIPC {
 			p.lastT = t
 			p.lastHead = append(p.appendEnds(p.clock.append(p.lastHead[:0], t), src, dst), ": "...)
 		}
@@ -75,13 +78,18 @@ func (p *Text) head(c string, t time.Time, src, dst netip.AddrPort) []byte {
 	return append(b, ": "...)
 }
 
-// appendEnds appends "src > dst", kept from the last line when the same.
+// appendEnds appends "src > dst" (an ipc connection's ends by their
+// processes and path), kept from the last line when the same.
 func (p *Text) appendEnds(b []byte, src, dst netip.AddrPort) []byte {
-	if src != p.lastSrc || dst != p.lastDst || p.lastEnds == nil {
-		p.lastSrc, p.lastDst = src, dst
-		p.lastEnds = append(p.lastEnds[:0], p.addrs.get(src)...)
-		p.lastEnds = append(p.lastEnds, " > "...)
-		p.lastEnds = append(p.lastEnds, p.addrs.get(dst)...)
+	if src != p.lastSrc || dst != p.lastDst || p.ipc != p.lastIPC || p.lastEnds == nil {
+		p.lastSrc, p.lastDst, p.lastIPC = src, dst, p.ipc
+		if p.ipc != nil {
+			p.lastEnds = appendEnds(p.lastEnds[:0], src, dst, p.ipc)
+		} else {
+			p.lastEnds = append(p.lastEnds[:0], p.addrs.get(src)...)
+			p.lastEnds = append(p.lastEnds, " > "...)
+			p.lastEnds = append(p.lastEnds, p.addrs.get(dst)...)
+		}
 	}
 	return append(b, p.lastEnds...)
 }
@@ -90,6 +98,8 @@ func (p *Text) line(b []byte) error { return p.w.end(append(b, '\n')) }
 
 // Packet implements Printer.
 func (p *Text) Packet(seg *segment.Segment) error {
+	p.ipc = seg.IPC
+	defer func() { p.ipc = nil }()
 	b := p.head("", seg.Time, seg.Src, seg.Dst)
 	b = p.paint(b, colorDim)
 	b = append(b, "tcp "...)
@@ -117,9 +127,9 @@ func (p *Text) Packet(seg *segment.Segment) error {
 // Event implements Printer: the endpoints are coloured by direction
 // (Options.Color), the notes follow on indented lines.
 func (p *Text) Event(l *Line, ev zmtp.Event) error {
-	p.notes = l.Notes
+	p.notes, p.ipc = l.Notes, l.IPC
 	err := p.event(l, ev)
-	p.notes = nil
+	p.notes, p.ipc = nil, nil
 	return err
 }
 
@@ -142,7 +152,7 @@ func (p *Text) event(l *Line, ev zmtp.Event) error {
 		b = p.appendMessage(b, e)
 	case *zmtp.Connection:
 		b = p.paint(b, colorBold)
-		b = appendConnection(b, src, dst, e)
+		b = appendConnection(b, src, dst, l.IPC, e)
 		b = appendHealth(b, l.Health)
 		b = p.unpaint(b)
 	case *zmtp.Gap:
@@ -338,13 +348,13 @@ func (p *Text) appendMessage(b []byte, m *zmtp.Message) []byte {
 // appendConnection prints a connection summary:
 //
 //	connection closed: 127.0.0.1:5 (PUSH) -> 127.0.0.1:7001 (PULL), ZMTP 3.1 NULL, 3 messages 3 bytes ->, 0 messages <-
-func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []byte {
+func appendConnection(b []byte, src, dst netip.AddrPort, ipc *segment.IPC, c *zmtp.Connection) []byte {
 	b = append(b, "connection "...)
 	b = AppendEscaped(b, c.End.String())
 	b = append(b, ": "...)
-	b = appendEndpoint(b, src, &c.Sides[0])
+	b = appendEndpoint(b, src, ipc, &c.Sides[0])
 	b = append(b, " -> "...)
-	b = appendEndpoint(b, dst, &c.Sides[1])
+	b = appendEndpoint(b, dst, ipc, &c.Sides[1])
 	b = append(b, ", "...)
 	b = AppendVersion(b, c)
 	b = appendJoined(b, c)
@@ -362,8 +372,8 @@ func appendConnection(b []byte, src, dst netip.AddrPort, c *zmtp.Connection) []b
 	return b
 }
 
-func appendEndpoint(b []byte, ap netip.AddrPort, s *zmtp.Side) []byte {
-	b = ap.AppendTo(b)
+func appendEndpoint(b []byte, ap netip.AddrPort, ipc *segment.IPC, s *zmtp.Side) []byte {
+	b = AppendEnd(b, ap, ipc)
 	if s.SocketType == "" && len(s.Identity) == 0 {
 		return b
 	}

@@ -25,6 +25,10 @@ type Interface struct {
 	Link LinkType
 	// Filter is the capture filter, written as the if_filter option.
 	Filter string
+	// Description and Comment are written as the if_description and
+	// opt_comment options ("": none): the interface of ipc:// streams
+	// says there that its packets are synthesized.
+	Description, Comment string
 }
 
 // WriterOptions describe the file written.
@@ -35,6 +39,8 @@ type WriterOptions struct {
 	// interface not listed gets an unnamed Ethernet interface when it
 	// comes.
 	Interfaces []Interface
+	// Comment is the section header's opt_comment ("": none).
+	Comment string
 }
 
 // Writer writes captured TCP segments as a pcapng file that tcpdump and
@@ -74,6 +80,7 @@ func NewWriter(w io.Writer, opts WriterOptions) (*Writer, error) {
 		Application: opts.Application,
 		OS:          runtime.GOOS,
 		Hardware:    runtime.GOARCH,
+		Comment:     opts.Comment,
 	}}
 	ng, err := pcapgo.NewNgWriterInterface(w, ngInterface(ifaces[0]), wopts)
 	if err != nil {
@@ -103,6 +110,8 @@ func ngInterface(ifc Interface) pcapgo.NgInterface {
 	return pcapgo.NgInterface{
 		Name:                ifc.Name,
 		Filter:              ifc.Filter,
+		Description:         ifc.Description,
+		Comment:             ifc.Comment,
 		OS:                  runtime.GOOS,
 		LinkType:            layers.LinkType(ifc.written()),
 		TimestampResolution: 9,
@@ -124,7 +133,16 @@ func (p *Writer) addInterface(ifc Interface) (int, error) {
 // super-packet): each then has its share of the payload, its sequence
 // number, and the flags that belong to it (SYN on the first, FIN and PSH
 // on the last).
-func (p *Writer) WriteSegment(seg *segment.Segment) error {
+func (p *Writer) WriteSegment(seg *segment.Segment) error { return p.writeSegment(seg, "") }
+
+// WriteSegmentComment writes seg as WriteSegment does, its first packet
+// with comment as its opt_comment (what the packet is, for a person
+// reading the file in Wireshark).
+func (p *Writer) WriteSegmentComment(seg *segment.Segment, comment string) error {
+	return p.writeSegment(seg, comment)
+}
+
+func (p *Writer) writeSegment(seg *segment.Segment, comment string) error {
 	id, ok := p.ids[seg.Ifindex]
 	if !ok {
 		var err error
@@ -170,7 +188,11 @@ func (p *Writer) WriteSegment(seg *segment.Segment) error {
 			Length:         hdr + n,
 			InterfaceIndex: id,
 		}
-		if err := p.w.WritePacketWithOptions(ci, p.buf, opts); err != nil {
+		popts := opts
+		if off == 0 && comment != "" {
+			popts.Comments = []string{comment}
+		}
+		if err := p.w.WritePacketWithOptions(ci, p.buf, popts); err != nil {
 			return fmt.Errorf("write pcapng packet: %w", err)
 		}
 		if last {

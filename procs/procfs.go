@@ -23,21 +23,76 @@ func OwnerFromProc(pid int, local, remote netip.AddrPort) (*Process, error) {
 	if err != nil || inode == "" {
 		return nil, err
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return nil, fmt.Errorf("read the file descriptors of %d: %w", pid, err)
+	ok, err := holdsSocket(pid, "socket:["+inode+"]")
+	if !ok {
+		return nil, err
 	}
-	want := "socket:[" + inode + "]"
-	for _, fd := range fds {
-		if l, err := os.Readlink(filepath.Join(fmt.Sprintf("/proc/%d/fd", pid), fd.Name())); err == nil && l == want {
-			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			pr := &Process{PID: pid, Comm: strings.TrimSpace(string(comm))}
-			pr.Cgroup = procCgroup(pid)
-			pr.ContainerID = ContainerID(pr.Cgroup)
-			return pr, nil
+	return procProcess(pid), nil
+}
+
+// SocketOwner looks, in /proc, for the process that holds the socket of
+// the given inode (a Unix socket's, as /proc/net/unix shows it) as a file
+// descriptor, /proc/PID/fd's "socket:[INODE]": process pid when pid > 0,
+// else the processes whose command name is comm. It returns nil when none
+// does. It serves ends whose process the capture did not see send (an
+// ipc:// receiver, a connection joined mid-stream); a socket shared by
+// several processes is found in the first that holds it.
+func SocketOwner(pid int, comm string, inode uint64) (*Process, error) {
+	want := "socket:[" + strconv.FormatUint(inode, 10) + "]"
+	if pid > 0 {
+		ok, err := holdsSocket(pid, want)
+		if !ok {
+			return nil, err
+		}
+		return procProcess(pid), nil
+	}
+	if comm == "" {
+		return nil, nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p <= 0 {
+			continue
+		}
+		c, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p))
+		if err != nil || strings.TrimSpace(string(c)) != comm {
+			continue
+		}
+		if ok, _ := holdsSocket(p, want); ok {
+			return procProcess(p), nil
 		}
 	}
 	return nil, nil
+}
+
+// holdsSocket reports whether one of pid's file descriptors links to want
+// ("socket:[INODE]").
+func holdsSocket(pid int, want string) (bool, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("read the file descriptors of %d: %w", pid, err)
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && l == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// procProcess returns pid as a Process, its command name and cgroup read
+// from /proc.
+func procProcess(pid int) *Process {
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	pr := &Process{PID: pid, Comm: strings.TrimSpace(string(comm))}
+	pr.Cgroup = procCgroup(pid)
+	pr.ContainerID = ContainerID(pr.Cgroup)
+	return pr
 }
 
 // socketInode finds the inode of the TCP socket local<->remote in pid's

@@ -31,11 +31,12 @@ var allowed = map[string][]string{
 	"diagnose": {"segment", "zmtp"},
 	"metrics":  {"segment", "zmtp", "diagnose"},
 	// The kernel side.
-	"loader": {"bpf", "segment", "filter", "internal/kernel"},
-	"procs":  {"bpf", "internal/kernel"},
-	"probe":  {"internal/kernel", "loader", "procs"},
+	"loader":  {"bpf", "segment", "filter", "internal/kernel"},
+	"procs":   {"bpf", "internal/kernel"},
+	"probe":   {"internal/kernel", "loader", "procs", "unixcap"},
+	"unixcap": {"bpf", "segment", "internal/kernel"},
 	// The pipeline, and the command that wires it.
-	"session":      {"segment", "filter", "flows", "zmtp", "diagnose", "output", "learn", "pcapfile", "loader", "procs", "metrics"},
+	"session":      {"segment", "filter", "flows", "zmtp", "diagnose", "output", "learn", "pcapfile", "loader", "procs", "metrics", "unixcap"},
 	"cmd/zmtpdump": {"session", "probe", "loader", "filter", "flows", "diagnose", "output", "pcapfile", "metrics"},
 	// Tests, tools and test programs: they run zmtpdump, they are not part of it.
 	"accuracy":          nil,
