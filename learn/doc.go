@@ -14,7 +14,8 @@
 // the request/reply latency (Ladder.SetHealth).
 //
 // Imports: of our packages, output (Note, the stages and the quoting
-// helpers), zmtp (the events), segment (the direction, the close reason)
+// helpers), zmtp (the events), segment (the direction, the close reason,
+// an ipc connection's ends)
 // and diagnose (problems, health figures). output must not import learn;
 // only session does.
 package learn

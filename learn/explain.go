@@ -23,6 +23,7 @@ type Explainer struct {
 	problems uint32
 	sides    [2]explainSide
 	notes    []output.Note
+	ipc      bool // an ipc:// connection: sends, not TCP segments (SetIPC)
 }
 
 // explainSide is what one side of the connection said so far.
@@ -53,6 +54,11 @@ const (
 // repeats every note each time it applies.
 func NewExplainer(all bool) *Explainer { return &Explainer{all: all} }
 
+// SetIPC says that the connection is an ipc:// one (a Unix stream socket):
+// the notes then speak of sends and closed sockets, not of TCP segments
+// and FINs.
+func (x *Explainer) SetIPC(ipc bool) { x.ipc = ipc }
+
 func sideIndex(from segment.Dir) int {
 	if from == segment.ServerToClient {
 		return 1
@@ -60,7 +66,8 @@ func sideIndex(from segment.Dir) int {
 	return 0
 }
 
-// Data records that n bytes sent by from arrived in one TCP segment, to
+// Data records that n bytes sent by from arrived in one TCP segment (one
+// send over ipc), to
 // tell how a greeting was cut (call it before the events those bytes
 // complete).
 func (x *Explainer) Data(from segment.Dir, n int) {
@@ -169,9 +176,9 @@ func (x *Explainer) greeting(s, o *explainSide, e *zmtp.Greeting) {
 	case e.Major >= 3:
 		x.add(keyGreeting, output.StageVersion, noteGreeting(e))
 		if p := s.greetingPieces(e.Len); len(p) > 1 {
-			x.add(keyGreetingSplit, output.StageVersion, noteGreetingSplit(p, s.moreThanMax))
+			x.add(keyGreetingSplit, output.StageVersion, noteGreetingSplit(p, s.moreThanMax, x.ipc))
 		} else if len(p) == 1 {
-			x.add(keyGreetingWhole, output.StageVersion, noteGreetingWhole())
+			x.add(keyGreetingWhole, output.StageVersion, noteGreetingWhole(x.ipc))
 		}
 		if pad := padding(e); pad != 0 {
 			x.add(keyGreetingPadding, output.StageVersion, noteGreetingPadding(pad))
@@ -352,7 +359,7 @@ func (x *Explainer) error(s, o *explainSide, e *zmtp.Error) {
 func (x *Explainer) teardown(c *zmtp.Connection) {
 	switch c.End {
 	case segment.Finished:
-		x.add(keyTeardownFin, output.StageTeardown, noteTeardownFin())
+		x.add(keyTeardownFin, output.StageTeardown, noteTeardownFin(x.ipc))
 	case segment.Reset:
 		x.add(keyTeardownRst, output.StageTeardown, noteTeardownRst())
 	default:

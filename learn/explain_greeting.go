@@ -35,7 +35,24 @@ func noteGreeting(e *zmtp.Greeting) noteText {
 	}
 }
 
-func noteGreetingSplit(pieces []int, more bool) noteText {
+// pieceWords are how notes call the pieces a stream came in: TCP segments,
+// or, over ipc:// (a Unix stream socket), sends (write, sendmsg... calls).
+func pieceWords(ipc bool, n int) string {
+	if ipc {
+		return output.Plural(uint64(n), "send")
+	}
+	return output.Plural(uint64(n), "TCP segment")
+}
+
+// onePiece is pieceWords' "one TCP segment" or "one send".
+func onePiece(ipc bool) string {
+	if ipc {
+		return "one send"
+	}
+	return "one TCP segment"
+}
+
+func noteGreetingSplit(pieces []int, more, ipc bool) noteText {
 	sizes := make([]string, len(pieces))
 	for i, p := range pieces {
 		sizes[i] = strconv.Itoa(p)
@@ -46,27 +63,31 @@ func noteGreetingSplit(pieces []int, more bool) noteText {
 	}
 	if pieces[0] == 10 || pieces[0] == 11 {
 		return noteText{
-			fmt.Sprintf("This greeting came in %d TCP segments (%s bytes). A peer that can talk to older "+
+			fmt.Sprintf("This greeting came in %s (%s bytes). A peer that can talk to older "+
 				"versions of ZMTP, as libzmq can, sends its greeting in steps and reads the other side's "+
 				"between them: first the 10-byte signature (a ZMTP 1.0 peer, which has no greeting, reads it "+
 				"as the header of an identity frame), then the major version (a 2.0 peer answers with "+
 				"revision 1 or 2, and both go on in ZMTP 2.0), then, to a ZMTP 3 peer only, the other 53 "+
 				"bytes. A step whose answer has already arrived goes out with the one before it, so the "+
-				"pieces may be 10+1+53, 10+54 or 11+53.", len(pieces), list),
+				"pieces may be 10+1+53, 10+54 or 11+53.", pieceWords(ipc, len(pieces)), list),
 			cite("RFC 23", "Version Negotiation", "Detecting ZMTP 1.0 and 2.0 Peers"),
 		}
 	}
+	stream := "TCP carries"
+	if ipc {
+		stream = "a Unix stream socket, as TCP, carries"
+	}
 	return noteText{
-		fmt.Sprintf("This greeting came in %d TCP segments (%s bytes): TCP carries a stream of bytes with "+
+		fmt.Sprintf("This greeting came in %s (%s bytes): %s a stream of bytes with "+
 			"no boundaries, so a greeting or a frame may arrive cut anywhere, and the reader puts it back "+
-			"together.", len(pieces), list),
+			"together.", pieceWords(ipc, len(pieces)), list, stream),
 		cite("RFC 23", "Goals"),
 	}
 }
 
-func noteGreetingWhole() noteText {
+func noteGreetingWhole(ipc bool) noteText {
 	return noteText{
-		"This whole 64-byte greeting came in one TCP segment, as from a peer that does not try to detect " +
+		"This whole 64-byte greeting came in " + onePiece(ipc) + ", as from a peer that does not try to detect " +
 			"ZMTP 1.0 and 2.0 peers: such a peer SHOULD send its full greeting at once, and expects a full " +
 			"ZMTP 3 greeting back.",
 		cite("RFC 23", "Version Negotiation", "Backwards Interoperability"),

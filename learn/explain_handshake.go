@@ -249,9 +249,13 @@ func noteResyncJoin() noteText {
 	}
 }
 
-func noteTeardownFin() noteText {
+func noteTeardownFin(ipc bool) noteText {
+	closed := "Both sides sent FIN: the TCP connection"
+	if ipc {
+		closed = "Both ends closed their sockets: the Unix stream connection"
+	}
 	return noteText{
-		"Both sides sent FIN: the TCP connection, and with it the ZMTP connection, closed cleanly. ZMTP has " +
+		closed + ", and with it the ZMTP connection, closed cleanly. ZMTP has " +
 			"no goodbye command: either peer may close at any moment. A peer SHALL treat a close it did " +
 			"not expect as a temporary error, and SHOULD reconnect after a while.",
 		cite("RFC 23", "Overall Behavior", "Error Handling"),

@@ -165,3 +165,38 @@ func TestExplainResync(t *testing.T) {
 		t.Errorf("shown twice: %+v", again)
 	}
 }
+
+// TestExplainIPC: over ipc, the notes speak of sends and closed sockets;
+// over TCP, of TCP segments and FINs.
+func TestExplainIPC(t *testing.T) {
+	null31 := &zmtp.Greeting{Header: zmtp.Header{Len: 64}, Major: 3, Minor: 1, Mechanism: "NULL"}
+	for _, tt := range []struct {
+		ipc  bool
+		want []string
+	}{
+		{false, []string{"came in one TCP segment", "came in 2 TCP segments (10+54 bytes)", "Both sides sent FIN"}},
+		{true, []string{"came in one send", "came in 2 sends (10+54 bytes)", "Both ends closed their sockets"}},
+	} {
+		x := NewExplainer(true)
+		x.SetIPC(tt.ipc)
+		x.Data(segment.ClientToServer, 64)
+		x.Data(segment.ServerToClient, 10)
+		x.Data(segment.ServerToClient, 54)
+		var text []string
+		for _, n := range x.Notes(segment.ClientToServer, null31) {
+			text = append(text, n.Text)
+		}
+		for _, n := range x.Notes(segment.ServerToClient, null31) {
+			text = append(text, n.Text)
+		}
+		for _, n := range x.Notes(segment.ClientToServer, &zmtp.Connection{End: segment.Finished}) {
+			text = append(text, n.Text)
+		}
+		all := strings.Join(text, "\n")
+		for _, w := range tt.want {
+			if !strings.Contains(all, w) {
+				t.Errorf("ipc %v: no %q in\n%s", tt.ipc, w, all)
+			}
+		}
+	}
+}

@@ -28,6 +28,7 @@ import (
 // serves one connection.
 type Ladder struct {
 	client, server netip.AddrPort
+	ipc            *segment.IPC // an ipc connection's ends (nil: TCP)
 	max            int
 	start          time.Time
 	rows           []ladderRow

@@ -16,16 +16,17 @@ const timeCol = 11
 // one empty.
 func (l *Ladder) AppendTo(b []byte) []byte {
 	rows := l.drawnRows()
-	left := endpointLabel(l.client.String(), &l.summary.Sides[0].SocketType)
-	right := endpointLabel(l.server.String(), &l.summary.Sides[1].SocketType)
+	cname, sname := l.names()
+	left := endpointLabel(cname, &l.summary.Sides[0].SocketType)
+	right := endpointLabel(sname, &l.summary.Sides[1].SocketType)
 	w := max(len(left)+len(right), 30)
 	for _, r := range rows {
 		w = max(w, len(r.label)+9)
 	}
 	b = append(b, "ladder: "...)
-	b = l.client.AppendTo(b)
+	b = append(b, cname...)
 	b = append(b, " -> "...)
-	b = l.server.AppendTo(b)
+	b = append(b, sname...)
 	b = append(b, ", "...)
 	b = output.AppendVersion(b, &l.summary)
 	if l.end != nil {
@@ -98,6 +99,9 @@ func (l *Ladder) drawnRows() []ladderRow {
 		switch l.summary.End {
 		case segment.Finished:
 			end.label = "FIN both ways: closed"
+			if l.ipc != nil { // a Unix stream socket has no FIN
+				end.label = "both ends closed their sockets"
+			}
 			end.side = -1
 		default:
 			end.label = "end: " + end.label
@@ -227,3 +231,12 @@ func appendRepeat(b []byte, c byte, n int) []byte {
 	}
 	return b
 }
+
+// names returns the ends' names: SetIPC's, or the addresses.
+func (l *Ladder) names() (client, server string) {
+	return output.EndName(l.client, l.ipc), output.EndName(l.server, l.ipc)
+}
+
+// SetIPC names the ends of an ipc:// connection by process and path (see
+// output.AppendEnd) instead of their synthetic addresses.
+func (l *Ladder) SetIPC(ipc *segment.IPC) { l.ipc = ipc }

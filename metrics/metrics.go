@@ -68,6 +68,10 @@ type Labels struct {
 	// owners up for good: an empty Pod is then final (with
 	// Config.PodLabels, labels wait for the pod or for this).
 	OwnersDone bool
+	// Server, when set, names the server instead of its ip:port: an
+	// ipc:// connection's is "ipc://" and the path its server is bound at
+	// (its addresses are synthetic, one per connection).
+	Server string
 }
 
 // complete reports that both socket types are known.
@@ -347,7 +351,10 @@ func (r *Registry) Problem(server netip.AddrPort, k diagnose.Kind) {
 // connection is folded into it, and counted so). Called with r.mu held.
 func (r *Registry) service(server netip.AddrPort, l *Labels, conn bool) *service {
 	name := Unknown // a connection whose server end was never known
-	if server.IsValid() {
+	switch {
+	case l.Server != "":
+		name = l.Server
+	case server.IsValid():
 		name = server.String()
 	}
 	k := serviceKey{

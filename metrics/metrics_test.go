@@ -532,3 +532,33 @@ func TestUndecidedServer(t *testing.T) {
 		t.Error("a Decide after settling moved the connection")
 	}
 }
+
+// TestIPCServerName: the connections of one ipc:// socket, each with
+// synthetic addresses of its own, count under one service named by its
+// path, never under an address.
+func TestIPCServerName(t *testing.T) {
+	r := New(Config{})
+	l := pushPull
+	l.Server = "ipc:///run/app/feed.ipc"
+	for i := range 3 {
+		addr := netip.AddrPortFrom(netip.MustParseAddr(fmt.Sprintf("fd7a:6970:6300::%x", 0x100+i)), 1)
+		c := r.Open(addr)
+		c.Update(l, state(2, 128, 0), t0)
+		if i < 2 {
+			c.Close(l, state(2, 128, 0), segment.Finished)
+		}
+	}
+	got := gather(t, r)
+	k := svc("ipc:///run/app/feed.ipc", "PUSH", "PULL", "NULL")
+	if v := got[dirKey("zmtp_messages_total", k, "to_server")]; v != 6 {
+		t.Errorf("messages of the path's service = %v, want 6", v)
+	}
+	if v := got["zmtp_connections_open{"+k+"}"]; v != 1 {
+		t.Errorf("open connections of the path's service = %v, want 1", v)
+	}
+	for s := range got {
+		if strings.Contains(s, "fd7a") {
+			t.Errorf("a series names a synthetic address: %s", s)
+		}
+	}
+}
