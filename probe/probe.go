@@ -14,6 +14,7 @@ import (
 	"github.com/zmtpdump/zmtpdump/internal/kernel"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/procs"
+	"github.com/zmtpdump/zmtpdump/unixcap"
 )
 
 // Feature is one probed kernel capability: nil Err means available.
@@ -40,6 +41,10 @@ type Report struct {
 	Backend loader.Backend
 	// Reason says why capture is impossible when Backend is "".
 	Reason string
+	// IPC is the mechanism an ipc:// capture (--ipc) would use ("tp_btf
+	// sock_send_length (BTF)" or "syscall tracepoints"), "" if it cannot
+	// work; IPCReason says why then.
+	IPC, IPCReason string
 }
 
 // Capability is one Linux capability and whether it is effective.
@@ -70,6 +75,13 @@ func Run() Report {
 	add("kernel-side ZMTP framing (bpf_loop, Linux 5.17+)", loader.ProbeFraming())
 	add("kernel counting for -q (bpf_loop and TCX, Linux 6.6+)", loader.ProbeCounting())
 	add("process attribution (BTF tracepoint programs, Linux 5.5+)", probeProcesses())
+	if m, err := unixcap.Probe(); err != nil {
+		add("ipc:// capture", err)
+		r.IPCReason = err.Error()
+	} else {
+		add("ipc:// capture ("+string(m)+")", nil)
+		r.IPC = string(m)
+	}
 	r.Lockdown = lockdown()
 
 	switch {

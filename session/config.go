@@ -22,8 +22,12 @@ type Config struct {
 	// FileFilter, when reading a file with a filter expression, tells
 	// whether a frame of the link type matches it.
 	FileFilter func(lt pcapfile.LinkType, frame []byte) (bool, error)
-	// Loader is the live capture's configuration (not reading a file).
+	// Loader is the live capture's configuration (not reading a file);
+	// without interfaces, no TCP is captured (--ipc alone).
 	Loader loader.Config
+	// IPC are the --ipc paths (globs allowed): the Unix stream sockets
+	// bound there are captured too (live only; none: no ipc capture).
+	IPC []string
 	// Ports are the ports selected: reading a file, the segments kept;
 	// live, what the start-up line names.
 	Ports filter.Ports
@@ -114,6 +118,10 @@ const DefaultSummaryRows = 10000
 
 // live reports a live capture.
 func (c *Config) live() bool { return c.ReadFile == "" }
+
+// tcp reports a live capture of TCP: interfaces to capture on (with
+// --ipc alone, none).
+func (c *Config) tcp() bool { return c.live() && (len(c.Loader.Interfaces) > 0 || len(c.IPC) == 0) }
 
 // shards picks how many assembler goroutines a live capture gets. With
 // -v, packet lines and the events they carry must come out in order: one.

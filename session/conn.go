@@ -1,6 +1,7 @@
 package session
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
@@ -47,13 +48,23 @@ type loss struct {
 // lossTally is a part of a connection's losses, per direction.
 type lossTally struct{ gaps, lost, resyncs [2]uint64 }
 
+// ipc returns an ipc connection's ends as last learnt, nil for TCP. They
+// are kept with the rare part of the first direction's state, so that a
+// TCP session costs nothing more.
+func (s *session) ipc() *segment.IPC {
+	if r := s.dirs[0].rare; r != nil {
+		return r.ipc
+	}
+	return nil
+}
+
 func newSession(c *flows.Conn, out *sink, opts zmtp.Options, procs *owners) *session {
 	return &session{conn: c, out: out, zc: zmtp.NewConn(opts), procs: procs}
 }
 
 // line describes an event sent in direction d at t.
 func (s *session) line(d segment.Dir, t time.Time, notes []output.Note) output.Line {
-	return output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), Owners: s.ownersFor(d), Notes: notes}
+	return output.Line{From: d, Time: t, Src: s.conn.Src(d), Dst: s.conn.Dst(d), IPC: s.ipc(), Owners: s.ownersFor(d), Notes: notes}
 }
 
 func (s *session) emit(d segment.Dir, ev zmtp.Event) {
@@ -97,13 +108,14 @@ func (s *session) connection(d segment.Dir, c *zmtp.Connection) {
 	s.out.connection(s.line(d, s.seg.Time, notes), c, h)
 	if l := s.learn.drawn(); l != nil {
 		l.SetHealth(h)
+		l.SetIPC(s.ipc())
 		s.out.drawing(l.AppendTo)
 	}
 	conv := output.NewConversation(s.conn.Src(segment.ClientToServer), s.conn.Dst(segment.ClientToServer), s.first, s.seg.Time, c)
 	if s.loss != nil {
 		conv.Gaps, conv.Lost = s.loss.gaps, s.loss.lost
 	}
-	conv.Health = h
+	conv.Health, conv.IPC = h, s.ipc()
 	s.out.conversation(conv)
 }
 
@@ -118,6 +130,47 @@ func (s *session) fedAt(seg *segment.Segment) {
 		s.first = seg.Time
 	}
 	s.seg, s.last = seg, seg.Time
+}
+
+// IPC implements flows.IPCReporter: an ipc connection's ends as its last
+// segment (a FIN or an ACK with no byte too) names them, so that every
+// line names them alike.
+func (s *session) IPC(v *segment.IPC) {
+	if r := s.dirs[0].rare; r == nil || r.fed != v {
+		r = s.dirs[0].more()
+		r.fed, r.ipc = v, s.completeIPC(v)
+	}
+}
+
+// completeIPC returns v, or a copy of it naming the processes v does not
+// name (ends that sent nothing yet) when the owners found them (the
+// capture's other records, /proc under --pid): lines then name an end as
+// its process line does.
+func (s *session) completeIPC(v *segment.IPC) *segment.IPC {
+	var c *segment.IPC
+	for i, a := range [2]netip.AddrPort{s.conn.Client, s.conn.Server} {
+		pr := s.own.ends[i]
+		if pr == nil {
+			continue
+		}
+		_, server, ok := segment.IsIPCAddr(a)
+		if !ok || server && v.ServerPID > 0 || !server && v.ClientPID > 0 {
+			continue
+		}
+		if c == nil {
+			cp := *v
+			c = &cp
+		}
+		if server {
+			c.ServerPID, c.ServerComm = pr.PID, pr.Comm
+		} else {
+			c.ClientPID, c.ClientComm = pr.PID, pr.Comm
+		}
+	}
+	if c == nil {
+		return v
+	}
+	return c
 }
 
 // Data implements flows.Consumer.

@@ -59,9 +59,25 @@ func (p *Pipeline) newDiagnosis() {
 		return
 	}
 	dc := p.cfg.Diagnose
+	if len(p.cfg.IPC) > 0 {
+		dc.Names = pipeNames{p} // no synthetic address in the texts
+	}
 	p.diagnose = &dc
 	p.refused = diagnose.NewRefused(p.cfg.Diagnose)
-	p.sink.idents = &identities{id: diagnose.NewIdentities(p.cfg.Diagnose)}
+	p.sink.idents = &identities{id: diagnose.NewIdentities(dc)}
+}
+
+// pipeNames names connections' ends in problem texts (diagnose.Config's
+// Names, with --ipc): an ipc end as lines name it, a TCP end by its
+// address. It is called on shard goroutines.
+type pipeNames struct{ p *Pipeline }
+
+// EndName implements diagnose.EndNamer.
+func (n pipeNames) EndName(ap netip.AddrPort) string {
+	if n.p.ipcEnds == nil {
+		return ap.String()
+	}
+	return n.p.ipcEnds.name(ap)
 }
 
 // newDiag returns the diagnosis of a new connection (nil: off).
@@ -118,9 +134,29 @@ func (s *session) diagEvent(d segment.Dir, t time.Time, ev zmtp.Event) {
 	if _, msg := ev.(*zmtp.Message); msg {
 		return // identities are in greetings, identity frames and commands
 	}
-	if ps := s.out.idents.event(s.conn.Client, s.conn.Server, d, t, ev); len(ps) > 0 {
+	if ps := s.out.idents.event(s.conn.Client, s.identServer(), d, t, ev); len(ps) > 0 {
+		for i := range ps {
+			ps[i].Server = s.conn.Server // not identServer's key
+		}
 		s.printProblems(ps)
 	}
+}
+
+// identServer is the server endpoint the identities of the connection's
+// client are compared under: its server's address for TCP; for ipc, where
+// each accepted socket has an address of its own, one per path (the
+// listening socket's, which all connections to it share), as
+// segment.IPCAddr makes from a hash of the path.
+func (s *session) identServer() netip.AddrPort {
+	ipc := s.ipc()
+	if ipc == nil {
+		return s.conn.Server
+	}
+	h := uint64(14695981039346656037) // FNV-1a, with no allocation
+	for i := 0; i < len(ipc.Path); i++ {
+		h = (h ^ uint64(ipc.Path[i])) * 1099511628211
+	}
+	return segment.IPCAddr(h, true)
 }
 
 // printProblems prints problems of this connection, unless the owner gate
@@ -136,11 +172,15 @@ func (s *session) printProblems(ps []diagnose.Problem) {
 	if !s.resolveOwners(s.seg.Time) {
 		return // --pid/--comm: neither end matches
 	}
+	ipc := s.ipc()
 	for i := range ps {
 		pr := &ps[i]
+		if ipc != nil { // the exit summary names the ends as the lines do
+			pr.ClientName, pr.ServerName = output.EndName(pr.Client, ipc), output.EndName(pr.Server, ipc)
+		}
 		notes := s.learn.event(pr.From, pr.Time, pr)
 		l := output.Line{From: pr.From, Time: pr.Time, Src: pr.Client, Dst: pr.Server,
-			Owners: s.ownersFor(segment.ClientToServer), Notes: notes}
+			Owners: s.ownersFor(segment.ClientToServer), Notes: notes, IPC: s.ipc()}
 		s.out.problem(l, pr)
 	}
 }
@@ -178,7 +218,7 @@ func (s *session) diagClose(r segment.CloseReason, t time.Time) {
 // peer's would otherwise make an entry again, never removed).
 func (s *session) diagForget() {
 	if s.diag != nil {
-		s.out.idents.close(s.conn.Client, s.conn.Server)
+		s.out.idents.close(s.conn.Client, s.identServer())
 	}
 }
 

@@ -68,6 +68,10 @@ type dirRare struct {
 	// kbase is the decoder's counts at the last join point: the kernel
 	// counts from there (see count.go).
 	kbase zmtp.Counts
+	// ipc is, in the first direction's, an ipc connection's ends (see
+	// session.ipc): fed, the value its last segment carried, or a copy
+	// of it completed with the owners found since (completeIPC).
+	ipc, fed *segment.IPC
 }
 
 // more returns ds.rare, made if need be.

@@ -26,6 +26,7 @@ func (c *Config) newLearning(conn *flows.Conn) *learning {
 	var l learning
 	if c.Explain != ExplainOff {
 		l.explain = learn.NewExplainer(c.Explain == ExplainAll)
+		l.explain.SetIPC(conn.Ifindex == IPCIfindex)
 	}
 	if c.Ladder {
 		l.ladder = learn.NewLadder(conn.Client, conn.Server, 0)

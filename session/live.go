@@ -12,6 +12,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/output"
+	"github.com/zmtpdump/zmtpdump/pcapfile"
 	"github.com/zmtpdump/zmtpdump/procs"
 	"github.com/zmtpdump/zmtpdump/segment"
 )
@@ -26,9 +27,16 @@ const flushDelay = 20 * time.Millisecond
 // records of a burst are handled (flushDelay after the first one, when
 // the ring is empty) and housekeeping runs once a second, also when
 // records never stop coming.
+//
+// With ipc captured too, the feed wakes a waiting read of the TCP ring
+// when it hands over a batch (tcpRing.Wake), and the loop takes at most
+// ipcBatchLen ipc segments in a row before it looks at the TCP ring
+// without waiting: neither capture starves the other, and an idle one
+// costs nothing.
 type liveSource struct {
 	p      *Pipeline
-	c      *loader.Capture
+	c      tcpRing // nil: no TCP capture (--ipc alone)
+	ipc    *ipcFeed
 	stderr io.Writer
 	status *status // nil: no status line
 	// nextHousekeeping is when housekeeping is due next.
@@ -38,16 +46,60 @@ type liveSource struct {
 	// rearm: the deadline is to be set to nextHousekeeping again.
 	rearm bool
 	n     uint
+	// deadline is the reads' deadline (see setDeadline).
+	deadline time.Time
+	// ipcRun counts the ipc segments taken since the TCP ring was last
+	// looked at.
+	ipcRun int
+}
+
+// tcpRing is what the loop needs of the TCP capture (a loader.Capture).
+type tcpRing interface {
+	Next(seg *segment.Segment) error
+	SetDeadline(t time.Time)
+	Wake()
+	Stats() (loader.Stats, error)
+	CheckInterfaces() ([]loader.InterfaceChange, error)
 }
 
 func (s *liveSource) next(seg *segment.Segment) error {
 	for {
+		if s.ipc != nil && (s.c == nil || s.ipcRun < ipcBatchLen) {
+			ok, err := s.ipc.take(seg)
+			if err != nil {
+				return err
+			}
+			if ok {
+				s.ipcRun++
+				s.got()
+				return nil
+			}
+		}
+		// ipc segments may be waiting: look at the TCP ring, not waiting.
+		probe := s.c != nil && s.ipcRun >= ipcBatchLen
+		s.ipcRun = 0
 		if s.rearm {
 			s.rearm = false
-			s.c.SetDeadline(s.nextHousekeeping)
+			s.setDeadline(s.nextHousekeeping)
 		}
-		err := s.c.Next(seg)
+		var err error
+		if probe {
+			s.c.SetDeadline(time.Now())
+			seg.IPC = nil
+			err = s.c.Next(seg)
+			s.c.SetDeadline(s.deadline)
+		} else {
+			err = s.read(seg)
+		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if s.ipc != nil && time.Now().Before(s.deadline) && !s.p.met.pending() {
+				// Not the deadline: the probe found nothing, or the feed
+				// woke the read with a batch.
+				if s.c != nil {
+					s.c.SetDeadline(s.deadline)
+				}
+				continue
+			}
 			s.rearm = true
 			dirty := s.dirty
 			s.dirty = false
@@ -56,17 +108,46 @@ func (s *liveSource) next(seg *segment.Segment) error {
 			}
 			continue
 		}
-		if errors.Is(err, loader.ErrClosed) {
-			return io.EOF // interrupted: ctx is done
+		if errors.Is(err, loader.ErrClosed) || errors.Is(err, errStopped) {
+			// Interrupted (ctx is done): what the ipc capture read before
+			// goes out first.
+			if s.ipc != nil && s.ipc.last(seg) {
+				s.got()
+				return nil
+			}
+			return io.EOF
 		}
 		if err != nil {
 			return err
 		}
-		if !s.dirty {
-			s.dirty = true
-			s.c.SetDeadline(time.Now().Add(flushDelay))
-		}
+		s.got()
 		return nil
+	}
+}
+
+// got notes a record read: the output is written out flushDelay after the
+// first of a burst, if nothing more came by then.
+func (s *liveSource) got() {
+	if !s.dirty {
+		s.dirty = true
+		s.setDeadline(time.Now().Add(flushDelay))
+	}
+}
+
+// read reads the TCP ring, or with --ipc alone waits for the ipc capture.
+func (s *liveSource) read(seg *segment.Segment) error {
+	if s.c == nil {
+		return s.ipc.wait(seg, s.deadline)
+	}
+	seg.IPC = nil // the loader's records fill every other field
+	return s.c.Next(seg)
+}
+
+// setDeadline sets the reads' deadline.
+func (s *liveSource) setDeadline(t time.Time) {
+	s.deadline = t
+	if s.c != nil {
+		s.c.SetDeadline(t)
 	}
 }
 
@@ -90,6 +171,9 @@ func (s *liveSource) housekeep(now time.Time) error {
 	}
 	if err := s.tick(); err != nil {
 		return err
+	}
+	if s.c == nil {
+		return nil
 	}
 	changes, err := s.c.CheckInterfaces()
 	if err != nil {
@@ -118,9 +202,16 @@ func (s *liveSource) tick() error {
 		}
 	}
 	if s.status.due(now) {
-		ks, err := s.c.Stats()
-		if err != nil {
-			return err
+		var ks loader.Stats
+		if s.c != nil {
+			var err error
+			if ks, err = s.c.Stats(); err != nil {
+				return err
+			}
+		}
+		if s.ipc != nil {
+			is := s.ipc.stats()
+			ks.Lost += is.Lost
 		}
 		packets, _, _ := s.p.sink.totals()
 		s.status.show(now, packets, s.p.sink.messageCount(), ks.Lost)
@@ -133,6 +224,12 @@ func (s *liveSource) drain() {
 	var seg segment.Segment
 	s.c.SetDeadline(time.Now())
 	for s.c.Next(&seg) == nil {
+		s.p.Add(&seg)
+	}
+	for s.ipc != nil {
+		if ok, _ := s.ipc.take(&seg); !ok {
+			break
+		}
 		s.p.Add(&seg)
 	}
 }
@@ -166,37 +263,60 @@ func (s *liveSource) interfacesChanged(changes []loader.InterfaceChange) error {
 }
 
 // capture runs a live capture and returns its exit statistics (nil when
-// it never started).
+// it never started): TCP on the interfaces asked for, Unix stream sockets
+// at the --ipc paths, or both in one loop.
 func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats, error) {
 	lcfg := p.cfg.Loader
-	c, err := loader.Open(lcfg)
+	var c *loader.Capture
+	if p.cfg.tcp() {
+		var err error
+		if c, err = loader.Open(lcfg); err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		if c.Marks() {
+			p.joiner = c
+		}
+	}
+	ic, feed, err := p.openIPC(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	if c.Marks() {
-		p.joiner = c
+	if ic != nil {
+		defer ic.Close()
 	}
 	// Process attribution: the kernel records a connection's owners when
 	// it connects and is accepted (older sockets: see owners).
-	tr, err := procs.Open()
-	switch {
-	case err == nil:
-		defer tr.Close()
-		p.procs = &owners{tr: tr, pid: p.cfg.PID, comm: p.cfg.Comm}
-		if p.met != nil {
-			p.procs.pods = p.met.pods
+	if c != nil {
+		tr, err := procs.Open()
+		switch {
+		case err == nil:
+			defer tr.Close()
+			p.procs = &owners{tr: tr, pid: p.cfg.PID, comm: p.cfg.Comm}
+			if p.met != nil {
+				p.procs.pods = p.met.pods
+			}
+		case p.cfg.PID != 0 || p.cfg.Comm != "":
+			return nil, fmt.Errorf("--pid/--comm: %w", err)
+		default:
+			fmt.Fprintf(stderr, "zmtpdump: no process attribution: %v\n", err)
 		}
-	case p.cfg.PID != 0 || p.cfg.Comm != "":
-		return nil, fmt.Errorf("--pid/--comm: %w", err)
-	default:
-		fmt.Fprintf(stderr, "zmtpdump: no process attribution: %v\n", err)
+	}
+	if feed != nil {
+		p.ipcOwners(feed) // ipc records name their senders
 	}
 	if p.pcap != nil {
-		if err := p.pcap.start(pcapInterfaces(c.InterfaceList(), p.cfg.FilterText)); err != nil {
+		var ifaces []pcapfile.Interface
+		if c != nil {
+			ifaces = pcapInterfaces(c.InterfaceList(), p.cfg.FilterText)
+			p.iface = c.InterfaceByIndex
+		}
+		if feed != nil {
+			ifaces = append(ifaces, ipcPcapInterface(p.cfg.IPC))
+		}
+		if err := p.pcap.start(ifaces); err != nil {
 			return nil, err
 		}
-		p.iface = c.InterfaceByIndex
 	}
 	if err := p.openStatsFile(); err != nil {
 		return nil, err
@@ -204,37 +324,65 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 	if err := dropPrivileges(p.cfg); err != nil {
 		return nil, err
 	}
-	where := interfaceNames(c.InterfaceList())
-	if lcfg.Netns != "" {
-		where += " in network namespace " + lcfg.Netns
-	}
-	framing := ""
-	if c.Framing() {
-		framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
-	}
-	framing += countModeText(c)
 	// Scrapes answered before the start-up line: a readiness probe on
 	// /metrics turns ready once capturing.
-	p.met.serve(c, stderr)
-	fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
-		where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
-	stop := context.AfterFunc(ctx, c.Interrupt)
-	defer stop()
+	var wake func()
+	switch {
+	case c != nil:
+		wake = c.Wake
+	case feed != nil:
+		wake = feed.wakeLoop
+	}
+	p.met.serve(c, wake, stderr)
+	if c != nil {
+		where := interfaceNames(c.InterfaceList())
+		if lcfg.Netns != "" {
+			where += " in network namespace " + lcfg.Netns
+		}
+		framing := ""
+		if c.Framing() {
+			framing = fmt.Sprintf(", kernel keeps %d bytes of each frame body", lcfg.FrameKeep)
+		}
+		framing += countModeText(c)
+		fmt.Fprintf(stderr, "listening on %s (%s), %s, ring buffer %d KiB%s\n",
+			where, backendName(c.Backend()), p.cfg.what(), lcfg.RingSize>>10, framing)
+		stop := context.AfterFunc(ctx, c.Interrupt)
+		defer stop()
+	}
+	if feed != nil {
+		fmt.Fprintf(stderr, "listening on %s, ipc ring buffer %d KiB\n", ipcBanner(p.cfg.IPC, ic.Mechanism()), lcfg.RingSize>>10)
+		if c != nil {
+			feed.wake = c.Wake // before start: the goroutine reads it
+		}
+		feed.start()
+		defer feed.stop()
+	}
 
-	src := &liveSource{p: p, c: c, stderr: stderr, nextHousekeeping: time.Now().Add(expireEvery), rearm: true}
+	src := &liveSource{p: p, ipc: feed, stderr: stderr, nextHousekeeping: time.Now().Add(expireEvery), rearm: true}
+	if c != nil {
+		src.c = c // a nil *loader.Capture would be a non-nil tcpRing
+	}
 	if p.cfg.Status {
 		src.status = newStatus(stderr, time.Now())
 	}
 	loopErr := p.loop(src)
 	p.met.ended()
-	ks, err := c.Stats()
-	if err != nil && loopErr == nil {
-		loopErr = err
+	var ks loader.Stats
+	if c != nil {
+		ks, err = c.Stats()
+		if err != nil && loopErr == nil {
+			loopErr = err
+		}
 	}
 	packets, events, _ := p.sink.totals()
 	fs := p.asm.Stats()
-	added, removed := c.InterfaceCounts()
-	return &output.Stats{
+	var added, removed int
+	framing := false
+	if c != nil {
+		added, removed = c.InterfaceCounts()
+		framing = c.Framing()
+	}
+	st := &output.Stats{
 		PacketsCaptured:    packets,
 		PacketsMatched:     ks.Matched,
 		RingDrops:          ks.Lost,
@@ -250,7 +398,7 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 		PacketsCut:         ks.Cut,
 		PacketsUnreadable:  ks.LoadErrors,
 		PacketsNotParsed:   ks.Skipped,
-		KernelFraming:      c.Framing(),
+		KernelFraming:      framing,
 		RingBytes:          ks.RingBytes,
 		BytesElided:        ks.Elided,
 		DirectionsUnframed: ks.Unframed,
@@ -261,7 +409,13 @@ func (p *Pipeline) capture(ctx context.Context, stderr io.Writer) (*output.Stats
 		Duplicates:         ks.Duplicates,
 		InterfacesAdded:    uint64(added),
 		InterfacesRemoved:  uint64(removed),
-	}, loopErr
+	}
+	if feed != nil {
+		is := feed.stats()
+		st.IPC, st.IPCConnections, st.IPCRecords, st.IPCLost, st.IPCCut = true, p.ipcConns.Load(), is.Records, is.Lost, is.Cut
+		st.IPCMissed, st.IPCUnreadable, st.IPCOnly = is.Missed, is.Other, c == nil
+	}
+	return st, loopErr
 }
 
 // openStatsFile creates cfg.StatsFile, if asked, as -w's file is: before

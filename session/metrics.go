@@ -12,6 +12,7 @@ import (
 	"github.com/zmtpdump/zmtpdump/flows"
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/metrics"
+	"github.com/zmtpdump/zmtpdump/output"
 	"github.com/zmtpdump/zmtpdump/procs"
 	"github.com/zmtpdump/zmtpdump/segment"
 	"github.com/zmtpdump/zmtpdump/zmtp"
@@ -79,13 +80,15 @@ func (m *pipeMetrics) listen() error {
 	return nil
 }
 
-// serve starts answering scrapes, once capturing, and says where on stderr.
-func (m *pipeMetrics) serve(c *loader.Capture, stderr io.Writer) {
+// serve starts answering scrapes, once capturing, and says where on stderr;
+// wake makes the loop's waiting read return (nil: none).
+func (m *pipeMetrics) serve(c *loader.Capture, wake func(), stderr io.Writer) {
 	if m == nil || m.srv == nil {
 		return
 	}
+	m.wake = wake
 	if c != nil {
-		m.wake, m.stats = c.Wake, c.Stats
+		m.stats = c.Stats
 	}
 	fmt.Fprintf(stderr, "zmtpdump: serving metrics at http://%s/metrics\n", m.srv.Addr())
 	m.srv.Serve()
@@ -246,6 +249,9 @@ func (s *session) metricLabels() metrics.Labels {
 		l.Mechanism = sv.Mechanism()
 	}
 	s.podLabels(&l)
+	if ipc := s.ipc(); ipc != nil {
+		l.Server = "ipc://" + output.PathText(ipc.Path) // valid UTF-8, as lines show it
+	}
 	return l
 }
 

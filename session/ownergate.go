@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zmtpdump/zmtpdump/procs"
 	"github.com/zmtpdump/zmtpdump/segment"
 )
 
@@ -212,17 +211,18 @@ func (o *owners) finish(write func(*segment.Segment)) {
 
 // lookup reports whether an owner of the connection between a and b
 // matches --pid and --comm, and whether that is certain: an end matches,
-// or both are known. For --pid, /proc is asked for the ends the tracker
-// does not know, a few times per connection (c; nil: never).
+// or both are known. For --pid (and --comm, for ipc ends), /proc is asked
+// for the ends the tracker does not know, a few times per connection (c;
+// nil: never): see fromProc.
 func (o *owners) lookup(a, b netip.AddrPort, c *gateConn) (keep, certain bool) {
 	pa, pb := o.tr.Ends(a, b)
-	if o.pid > 0 && (pa == nil || pb == nil) && c != nil && c.procTries < gateProcTries {
+	if o.filtering() && (pa == nil || pb == nil) && c != nil && c.procTries < gateProcTries {
 		c.procTries++
 		if pa == nil {
-			pa, _ = procs.OwnerFromProc(o.pid, a, b)
+			pa = o.fromProc(a, b)
 		}
 		if pb == nil {
-			pb, _ = procs.OwnerFromProc(o.pid, b, a)
+			pb = o.fromProc(b, a)
 		}
 	}
 	if o.match(pa) || o.match(pb) {

@@ -19,6 +19,9 @@ type owners struct {
 	gate ownerGate
 	// pods finds the pod labels of --metrics-pod-labels (nil: off).
 	pods *podLabels
+	// socketOwner finds the process holding a Unix socket's inode in
+	// /proc (nil: procs.SocketOwner; a test's fake /proc otherwise).
+	socketOwner func(pid int, comm string, inode uint64) (*procs.Process, error)
 }
 
 // endsTracker finds the processes owning the two ends of a connection
@@ -34,6 +37,27 @@ func (o *owners) match(pr *procs.Process) bool {
 	return pr != nil && (o.pid == 0 || pr.PID == o.pid) && (o.comm == "" || pr.Comm == o.comm)
 }
 
+// fromProc asks /proc for the owner of the end of the connection end<->peer
+// that --pid or --comm may select: for TCP, whether process --pid holds
+// it; for an ipc end, the process among --pid, or those named --comm, that
+// holds its socket (socket:[INODE], the inode in the end's address). It
+// returns nil when none does, or it cannot be told.
+func (o *owners) fromProc(end, peer netip.AddrPort) *procs.Process {
+	if inode, _, ok := segment.IsIPCAddr(end); ok {
+		find := o.socketOwner
+		if find == nil {
+			find = procs.SocketOwner
+		}
+		pr, _ := find(o.pid, o.comm, inode)
+		return pr
+	}
+	if o.pid <= 0 {
+		return nil
+	}
+	pr, _ := procs.OwnerFromProc(o.pid, end, peer)
+	return pr
+}
+
 // resolveWindow is how long after a connection's start its owners are
 // still looked up: both local ends are recorded by the kernel before the
 // first payload byte, so a miss past this means the end is not local (or
@@ -44,7 +68,7 @@ const resolveWindow = time.Second
 type ownerState struct {
 	ends      [2]*procs.Process // by segment.Dir's sender: client, server
 	resolved  bool              // looked up for good
-	procTried bool              // /proc consulted for --pid
+	procTried bool              // /proc consulted for --pid, --comm (fromProc)
 	printed   bool              // told the printer
 	decided   bool              // --pid/--comm applied
 	skip      bool              // neither end matches: print nothing
@@ -67,16 +91,17 @@ func (s *session) resolveOwners(now time.Time) bool {
 		if sv != nil {
 			st.ends[1] = sv
 		}
-		if s.procs.pid > 0 && !st.procTried && (st.ends[0] == nil || st.ends[1] == nil) {
-			// A socket older than the capture (a server's listener)
-			// is unknown to the kernel tracker: ask /proc, once.
+		if s.procs.filtering() && !st.procTried && (st.ends[0] == nil || st.ends[1] == nil) {
+			// A socket older than the capture (a server's listener),
+			// an ipc end that sent nothing yet, is unknown to the
+			// tracker: ask /proc, once.
 			st.procTried = true
 			cl, srv := s.conn.Client, s.conn.Server
 			if st.ends[0] == nil {
-				st.ends[0], _ = procs.OwnerFromProc(s.procs.pid, cl, srv)
+				st.ends[0] = s.procs.fromProc(cl, srv)
 			}
 			if st.ends[1] == nil {
-				st.ends[1], _ = procs.OwnerFromProc(s.procs.pid, srv, cl)
+				st.ends[1] = s.procs.fromProc(srv, cl)
 			}
 		}
 		st.resolved = st.ends[0] != nil && st.ends[1] != nil || now.Sub(s.conn.Start) > resolveWindow
@@ -91,6 +116,9 @@ func (s *session) resolveOwners(now time.Time) bool {
 		}
 		for d := range st.view {
 			st.view[d] = output.Owners{Src: toOutput(st.ends[d]), Dst: toOutput(st.ends[1-d])}
+		}
+		if r := s.dirs[0].rare; r != nil && r.fed != nil {
+			r.ipc = s.completeIPC(r.fed) // the ends found named so
 		}
 	}
 	if !st.decided && s.procs.filtering() {

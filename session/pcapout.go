@@ -8,6 +8,7 @@ import (
 
 	"github.com/zmtpdump/zmtpdump/loader"
 	"github.com/zmtpdump/zmtpdump/pcapfile"
+	"github.com/zmtpdump/zmtpdump/segment"
 )
 
 // pcapOut is the pcapng file of -w. The file is created by start, once
@@ -16,11 +17,32 @@ type pcapOut struct {
 	name   string    // the file, or "-" for stdout
 	stdout io.Writer // used for "-"
 	app    string    // the application the file names
-	create func(name string) (*os.File, error)
-	file   *os.File // nil for stdout
-	w      *pcapfile.Writer
+	// comment is the section's comment ("": none): what the ipc
+	// interface's packets are.
+	comment string
+	create  func(name string) (*os.File, error)
+	file    *os.File // nil for stdout
+	w       *pcapfile.Writer
 	// flushed is when the file was last written out.
 	flushed time.Time
+	// commented holds the ipc connections' values (see ipcFeed) a packet
+	// comment described already; a new value (a pid learnt) is described
+	// again.
+	commented map[*segment.IPC]bool
+}
+
+// write writes seg, the first packet of an ipc connection (and the first
+// after its ends are better known) with a comment naming its path and
+// processes.
+func (o *pcapOut) write(seg *segment.Segment) error {
+	if seg.IPC == nil || o.commented[seg.IPC] {
+		return o.w.WriteSegment(seg)
+	}
+	if o.commented == nil || len(o.commented) >= ipcMaxViews {
+		o.commented = make(map[*segment.IPC]bool)
+	}
+	o.commented[seg.IPC] = true
+	return o.w.WriteSegmentComment(seg, ipcPacketComment(seg.IPC))
 }
 
 // flushEvery is how often a live capture writes the file out, so that it
@@ -37,7 +59,7 @@ func (o *pcapOut) start(ifaces []pcapfile.Interface) error {
 		}
 		o.file, dst = f, f
 	}
-	w, err := pcapfile.NewWriter(dst, pcapfile.WriterOptions{Application: o.app, Interfaces: ifaces})
+	w, err := pcapfile.NewWriter(dst, pcapfile.WriterOptions{Application: o.app, Interfaces: ifaces, Comment: o.comment})
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.name, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
+	"sync/atomic"
 
 	"github.com/zmtpdump/zmtpdump/diagnose"
 	"github.com/zmtpdump/zmtpdump/flows"
@@ -45,6 +47,12 @@ type Pipeline struct {
 	diagnose *diagnose.Config
 	// met is --metrics (session/metrics.go; nil: off).
 	met *pipeMetrics
+	// ipcEnds is what the ipc capture learnt of its connections' ends
+	// (nil: none), set before the first segment.
+	ipcEnds *ipcEnds
+	// ipcConns counts the ipc connections seen (sessions made on shard
+	// goroutines count too).
+	ipcConns atomic.Uint64
 }
 
 // New returns the pipeline of cfg, printing to stdout (the statistics for
@@ -71,7 +79,11 @@ func New(cfg *Config, stdout, stderr io.Writer) *Pipeline {
 	factory := func(c *flows.Conn) flows.Consumer {
 		s := newSession(c, p.sink, zopts, p.procs)
 		s.learn = cfg.newLearning(c)
-		s.joiner = p.joiner
+		if c.Ifindex == IPCIfindex { // the feed's segments; not by address
+			p.ipcConns.Add(1)
+		} else { // the kernel's framing walk is TCP's
+			s.joiner = p.joiner
+		}
 		s.diag = p.newDiag(c.Client, c.Server)
 		s.met = p.openMetrics(c)
 		return s
@@ -117,7 +129,7 @@ func (p *Pipeline) write(seg *segment.Segment) {
 			}
 		}
 		if p.pcapErr == nil {
-			p.pcapErr = p.pcap.w.WriteSegment(seg)
+			p.pcapErr = p.pcap.write(seg)
 		}
 	}
 	p.sink.printPacket(seg, p.cfg.Verbose)
@@ -155,6 +167,9 @@ func Run(ctx context.Context, cfg *Config, stdout, stderr io.Writer) (err error)
 	p.sink.stop = cancel
 	if cfg.WriteFile != "" {
 		p.pcap = &pcapOut{name: cfg.WriteFile, stdout: stdout, app: cfg.Application, create: cfg.Create}
+		if len(cfg.IPC) > 0 {
+			p.pcap.comment = ipcPcapComment(strings.Join(cfg.IPC, " "))
+		}
 	}
 	if err := p.met.listen(); err != nil {
 		return err

@@ -36,6 +36,11 @@ func keepCaps(cfg *Config) []cap.Value {
 	if cfg.PID > 0 || cfg.Metrics != "" && cfg.MetricsPodLabels {
 		keep = append(keep, cap.SYS_PTRACE, cap.DAC_READ_SEARCH)
 	}
+	if len(cfg.IPC) > 0 && !slices.Contains(keep, cap.DAC_READ_SEARCH) {
+		// --ipc's globs are resolved again every second: stat(2) of
+		// paths in directories only their owner may search.
+		keep = append(keep, cap.DAC_READ_SEARCH)
+	}
 	if slices.Contains(cfg.Loader.Interfaces, "any") {
 		keep = append(keep, cap.NET_ADMIN, cap.NET_RAW, cap.PERFMON)
 		if cfg.Loader.Netns != "" { // --netns, or --pid's namespace

@@ -106,14 +106,14 @@ func (s *sink) eventFrom(ss *session, d segment.Dir, notes []output.Note, l *out
 		if ss != nil {
 			ln := &s.line
 			ln.From, ln.Time, ln.Src, ln.Dst = d, ss.seg.Time, ss.conn.Src(d), ss.conn.Dst(d)
-			ln.Owners, ln.Notes = ss.ownersFor(d), notes
+			ln.Owners, ln.Notes, ln.IPC = ss.ownersFor(d), notes, ss.ipc()
 		} else {
 			s.line = *l
 		}
 		s.note(s.out.Event(&s.line, ev))
 		// Nothing of the connection is kept (the rest holds no pointer
 		// into it).
-		s.line.Owners, s.line.Notes, s.line.Health = nil, nil, nil
+		s.line.Owners, s.line.Notes, s.line.Health, s.line.IPC = nil, nil, nil, nil
 	}
 }
 

@@ -63,4 +63,9 @@ func printReport(w io.Writer, r probe.Report) {
 	default:
 		fmt.Fprintf(w, "capture impossible: %s\n", r.Reason)
 	}
+	if r.IPC != "" {
+		fmt.Fprintf(w, "ipc: %s\n", r.IPC)
+	} else {
+		fmt.Fprintf(w, "ipc: impossible: %s\n", r.IPCReason)
+	}
 }

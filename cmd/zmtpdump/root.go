@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,11 +24,13 @@ import (
 // by finish. session() resolves it into the pipeline's session.Config.
 type config struct {
 	interfaces []string
-	ports      filter.Ports
-	readFile   string
-	verbose    bool
-	json       bool
-	snap       int
+	// ipc are the --ipc paths (globs allowed).
+	ipc      []string
+	ports    filter.Ports
+	readFile string
+	verbose  bool
+	json     bool
+	snap     int
 	// snapSet reports --snap given on the command line.
 	snapSet bool
 	// wholePayloads is --whole-payloads: no kernel-side framing.
@@ -140,6 +143,8 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
   sudo zmtpdump -v -i lo "port 7001 or port 7002"
   sudo zmtpdump -i eth0 --port 7001 --json
   sudo zmtpdump -i lo --port 7001 -w zmtp.pcapng -c 100
+  sudo zmtpdump --ipc '/run/app/*.ipc' --json
+  sudo zmtpdump --ipc /tmp/feed.ipc -i lo --port 7001
   sudo zmtpdump -i eth0 -q -G 60s "port 7001"
   zmtpdump -r capture.pcap -X -s 256 "port 7001"`,
 		Version:       version,
@@ -160,12 +165,13 @@ every event. Stop with Ctrl-C, after -c messages or after -G.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&ifaces, "interface", "i", nil, `capture on this interface (repeatable; "any" for every interface that is up, followed as interfaces come and go)`)
+	f.StringArrayVar(&cfg.ipc, "ipc", nil, "capture the ipc:// connections (Unix stream sockets) of the socket bound at this `PATH`, a glob allowed (repeatable; with -i, TCP in the same run)")
 	f.StringArrayVar(&ports, "port", nil, "capture TCP traffic to or from this port, or range N-M (repeatable)")
 	f.StringVarP(&cfg.readFile, "read", "r", "", "read packets from a pcap or pcapng file instead of capturing")
 	f.BoolVarP(&cfg.verbose, "verbose", "v", false, "also print every TCP packet with its flags and sizes")
 	f.BoolVar(&cfg.json, "json", false, "print JSON Lines instead of text")
 	f.IntVarP(&cfg.snap, "snap", "s", 64, "show at most this many bytes of each frame body (the real size is always shown); live, the kernel copies only these (at least 32) of each message frame body")
-	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two)")
+	f.IntVarP(&cfg.ringKiB, "buffer-size", "B", loader.DefaultRingSize>>10, "kernel ring buffer size in KiB (a power of two); with --ipc the ipc capture has a ring of this size too")
 	f.BoolVar(&cfg.showSecrets, "show-secrets", false, "print PLAIN passwords (hidden by default: their length, and each byte as * in dumps and JSON)")
 	f.IntVar(&cfg.flows.MaxBufferedPerDir, "max-buffered-per-flow", flows.DefaultMaxBufferedPerDir, "out-of-order `BYTES` held per direction before the missing ones are declared lost")
 	f.IntVar(&cfg.flows.MaxBufferedTotal, "max-buffered", flows.DefaultMaxBufferedTotal, "out-of-order `BYTES` held in all")
@@ -237,9 +243,20 @@ func (c *config) finish(ifaces, ports, args []string) error {
 		return errors.New("--stats-file and -w name the same file")
 	case c.readFile != "" && len(ifaces) > 0:
 		return errors.New("-r and -i exclude each other: read a file or capture live")
-	case c.readFile == "" && len(ifaces) == 0:
-		return errors.New("no interface: say where to capture with -i IFACE (e.g. -i lo), or read a file with -r FILE")
+	case c.readFile != "" && len(c.ipc) > 0:
+		return errors.New("-r and --ipc exclude each other: --ipc captures live (a -w file's ipc streams read back with -r alone)")
+	case c.readFile == "" && len(ifaces) == 0 && len(c.ipc) == 0:
+		return errors.New("no interface: say where to capture with -i IFACE (e.g. -i lo) or --ipc PATH, or read a file with -r FILE")
+	case len(ifaces) == 0 && len(c.ipc) > 0 && (len(ports) > 0 || len(args) > 0):
+		return errors.New("--port and filter expressions select TCP, which --ipc alone does not capture: say where with -i (e.g. -i lo --ipc PATH --port 7001)")
+	case slices.Contains(c.ipc, ""):
+		return errors.New("--ipc \"\": name a socket's path (or a glob)")
 	}
+	ipc, err := ipcPaths(c.ipc)
+	if err != nil {
+		return err
+	}
+	c.ipc = ipc
 	if c.snap < 0 {
 		return fmt.Errorf("--snap %d: must be 0 or more", c.snap)
 	}

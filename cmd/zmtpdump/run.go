@@ -36,6 +36,7 @@ func (c *config) session() *session.Config {
 		Shards:      c.shards,
 		NoProblems:  c.noProblems,
 		Diagnose:    c.diagnose,
+		IPC:         c.ipc,
 
 		Metrics:          c.metrics.addr,
 		MetricsMaxSeries: c.metrics.maxSeries,
