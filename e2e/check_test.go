@@ -15,7 +15,7 @@ func TestCheckCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("zmtpdump check as root: %v\n%s", err, out)
 	}
-	for _, want := range []string{"  yes  BPF ring buffer", "  yes  TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing", "  yes  CAP_BPF", "capture would use: TCX"} {
+	for _, want := range []string{"  yes  BPF ring buffer", "  yes  TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing", "  yes  CAP_BPF", "capture would use: TCX", "ipc: tp_btf sock_send_length (BTF)"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}

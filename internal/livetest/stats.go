@@ -43,6 +43,16 @@ type Stats struct {
 	Duplicates         uint64 `json:"duplicates"`          // N packets seen twice
 	InterfacesAdded    uint64 `json:"interfaces_added"`    // N interfaces added
 	InterfacesRemoved  uint64 `json:"interfaces_removed"`  // N removed
+	// The keys only an ipc:// capture (--ipc) writes: IPC reports them
+	// present. StatsKeys leaves them out (they are optional).
+	IPC            bool   `json:"-"`
+	IPCConnections uint64 `json:"ipc_connections,omitempty"`
+	IPCRecords     uint64 `json:"ipc_records,omitempty"`
+	IPCLost        uint64 `json:"ipc_lost,omitempty"`
+	IPCCut         uint64 `json:"ipc_cut,omitempty"`
+	IPCMissed      uint64 `json:"ipc_missed,omitempty"`
+	IPCUnreadable  uint64 `json:"ipc_unreadable,omitempty"`
+	IPCOnly        bool   `json:"ipc_only,omitempty"`
 }
 
 // StatsEvent is the "event" value of the statistics line.
@@ -80,6 +90,7 @@ func ParseStats(line []byte) (Stats, error) {
 	if err := json.Unmarshal(line, &st); err != nil {
 		return Stats{}, fmt.Errorf("exit statistics %.80q: %w", line, err)
 	}
+	_, st.IPC = fields["ipc_connections"]
 	return st, nil
 }
 
@@ -88,7 +99,10 @@ func StatsKeys() []string {
 	t := reflect.TypeFor[Stats]()
 	keys := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		name, opt, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name == "-" || opt == "omitempty" {
+			continue // optional
+		}
 		keys = append(keys, name)
 	}
 	return keys

@@ -8,7 +8,10 @@
 //	req         for each of -count messages: send it, receive the reply
 //	rep         for each of -count messages: receive it, echo it back
 //
-// A message body is -prefix followed by the decimal counter "1", "2", ...
+// A message body is -prefix followed by the decimal counter "1", "2", ...;
+// -mix (as zmqpeer's) cycles message shapes: a body size (the counter
+// padded with 'x' to it; 0: the counter alone), "m" before it for two
+// frames, "hello" then the body.
 // With -print, every received message is written to stdout, its frames as
 // text joined by "|". The exit status is 0 on success and 1 on any failure,
 // including running past -timeout.
@@ -32,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +67,32 @@ type config struct {
 	subscribe        stringList
 	unsubscribeAfter bool
 	print            bool
+	mix              []mixShape // -mix, parsed
+}
+
+// mixShape is one entry of -mix: a body size (0: the decimal counter) and
+// whether the message goes as two frames.
+type mixShape struct {
+	size      int
+	multipart bool
+}
+
+// parseMix parses the -mix list.
+func parseMix(v string) ([]mixShape, error) {
+	var mix []mixShape
+	for _, item := range strings.Split(v, ",") {
+		var sh mixShape
+		if rest, ok := strings.CutPrefix(item, "m"); ok {
+			sh.multipart, item = true, rest
+		}
+		n, err := strconv.Atoi(item)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("-mix: want a size >= 0, optionally after \"m\", got %q", item)
+		}
+		sh.size = n
+		mix = append(mix, sh)
+	}
+	return mix, nil
 }
 
 func main() {
@@ -79,6 +109,11 @@ func main() {
 	flag.Var(&cfg.subscribe, "subscribe", "sub: topic to subscribe to (repeatable; default: everything)")
 	flag.BoolVar(&cfg.unsubscribeAfter, "unsubscribe-after", false, "sub: after receiving, unsubscribe from each topic, sleep 200ms, exit")
 	flag.BoolVar(&cfg.print, "print", false, "print each received message, frames as text joined by \"|\"")
+	flag.Func("mix", "message shapes cycled over the messages: comma-separated body sizes (0: the counter), \"m\" prefix for multipart, e.g. 0,m0,300,70000", func(v string) error {
+		mix, err := parseMix(v)
+		cfg.mix = mix
+		return err
+	})
 	flag.Parse()
 
 	if err := run(&cfg); err != nil {
@@ -198,7 +233,18 @@ func (p *peer) play() error {
 
 // message returns the i'th (1-based) message.
 func (p *peer) message(i int) zmq4.Msg {
-	return zmq4.NewMsgString(p.cfg.prefix + fmt.Sprint(i))
+	body := []byte(p.cfg.prefix + fmt.Sprint(i))
+	if len(p.cfg.mix) == 0 {
+		return zmq4.NewMsg(body)
+	}
+	sh := p.cfg.mix[(i-1)%len(p.cfg.mix)]
+	if sh.size > len(body) {
+		body = append(body, strings.Repeat("x", sh.size-len(body))...)
+	}
+	if sh.multipart {
+		return zmq4.NewMsgFrom([]byte("hello"), body)
+	}
+	return zmq4.NewMsg(body)
 }
 
 // pace sleeps -wait before the first send and -interval before later ones.
