@@ -24,7 +24,16 @@ const (
 )
 
 // checks run in order after the machine is set up.
+// The ipc ones first, under the lockdown the machine booted with
+// (integrity); raise-lockdown then makes it confidentiality, which
+// check-command and the rest run under.
 var checks = []check{
+	{"ipc-check-integrity", checkIPCCommand},
+	{"ipc-push-pull", checkIPCPushPull},
+	{"ipc-join-mid-stream", checkIPCJoinMidStream},
+	{"ipc-signals-leave-nothing", checkIPCSignals},
+	{"raise-lockdown", checkRaiseLockdown},
+	{"ipc-refused-confidentiality", checkIPCRefused},
 	{"check-command", checkCommand},
 	{"tcx-refused", checkTCXRefused},
 	{"lo-socket-filter", checkLoopback},
@@ -35,7 +44,10 @@ var checks = []check{
 }
 
 // checkCommand: zmtpdump check must find TCX missing by probing and name
-// the socket filter as the backend a capture would use.
+// the socket filter as the backend a capture would use, and say why the
+// ipc:// capture cannot work under confidentiality lockdown (it reads
+// kernel memory; under integrity, before raise-lockdown, 6.1 loads and
+// attaches it: the ipc-* checks).
 func checkCommand(e *env) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startLimit)
 	defer cancel()
@@ -46,7 +58,8 @@ func checkCommand(e *env) (string, error) {
 	var problems []string
 	for _, want := range []string{"  yes  BPF ring buffer", "  yes  socket filter programs", "  no   TCX (Linux 6.6+)", "  yes  kernel-side ZMTP framing",
 		"  no   kernel counting for -q",
-		"kernel lockdown: confidentiality (capture needs nothing it forbids)", "capture would use: socket filter"} {
+		"kernel lockdown: confidentiality (capture needs nothing it forbids)", "capture would use: socket filter",
+		"ipc: impossible: ipc capture: kernel lockdown (confidentiality) forbids the BPF reads of kernel memory"} {
 		if !strings.Contains(string(out), want) {
 			problems = append(problems, fmt.Sprintf("no line with %q", want))
 		}
@@ -186,12 +199,12 @@ func checkSignals(e *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		ids, err := captureProgs()
+		ids, err := zmtpdumpProgs()
 		if err != nil {
 			d.kill()
 			return "", err
 		}
-		if len(ids) == 0 {
+		if countPrefix(ids, "capture_") == 0 {
 			d.kill()
 			return d.Stderr.String(), fmt.Errorf("zmtpdump is capturing but no capture_* program is loaded: the check would prove nothing")
 		}
@@ -339,15 +352,26 @@ func (d *dump) kill() {
 	os.Remove(d.statsFile)
 }
 
-// captureProgs lists the loaded programs that are zmtpdump's (the kernel
+// prog is a loaded BPF program.
+type prog struct {
+	id   ebpf.ProgramID
+	name string
+}
+
+func (p prog) String() string { return fmt.Sprintf("%s#%d", p.name, p.id) }
+
+// zmtpdump's programs are named capture_* (packets) and ipc_* (--ipc).
+var progPrefixes = []string{"capture_", "ipc_"}
+
+// zmtpdumpProgs lists the loaded programs that are zmtpdump's (the kernel
 // keeps the first 15 characters of a name).
-func captureProgs() ([]ebpf.ProgramID, error) {
-	var ids []ebpf.ProgramID
+func zmtpdumpProgs() ([]prog, error) {
+	var progs []prog
 	id := ebpf.ProgramID(0)
 	for {
 		next, err := ebpf.ProgramGetNextID(id)
 		if errors.Is(err, os.ErrNotExist) {
-			return ids, nil
+			return progs, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("list BPF programs: %w", err)
@@ -359,17 +383,34 @@ func captureProgs() ([]ebpf.ProgramID, error) {
 		}
 		info, err := p.Info()
 		p.Close()
-		if err == nil && strings.HasPrefix(info.Name, "capture_") {
-			ids = append(ids, id)
+		if err != nil {
+			continue
+		}
+		for _, pre := range progPrefixes {
+			if strings.HasPrefix(info.Name, pre) {
+				progs = append(progs, prog{id, info.Name})
+				break
+			}
 		}
 	}
+}
+
+// countPrefix counts the programs whose name starts with prefix.
+func countPrefix(progs []prog, prefix string) int {
+	n := 0
+	for _, p := range progs {
+		if strings.HasPrefix(p.name, prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // waitNoProgs waits for the kernel to free zmtpdump's programs.
 func waitNoProgs(after string) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		ids, err := captureProgs()
+		ids, err := zmtpdumpProgs()
 		if err != nil {
 			return err
 		}

@@ -62,13 +62,16 @@ func main() {
 	if !isInit && os.Getenv("VMTEST_BIN") != "" {
 		bin = os.Getenv("VMTEST_BIN")
 	}
-	e := &env{zmtpdump: filepath.Join(bin, "zmtpdump"), gozmq: filepath.Join(bin, "gozmq")}
+	_, sabotage := opts["vmtest.sabotage"]
+	e := &env{zmtpdump: filepath.Join(bin, "zmtpdump"), gozmq: filepath.Join(bin, "gozmq"), init: isInit, sabotage: sabotage}
 	var list []check
 	if isInit {
 		list = append(list, check{"modules", loadModules}, check{"lo-up", func(*env) (string, error) { return "", livetest.LinkUp("lo") }})
+		list = append(list, checks...)
+	} else {
+		list = append(list, selected(os.Getenv("VMTEST_CHECKS"))...)
 	}
-	list = append(list, checks...)
-	if _, ok := opts["vmtest.sabotage"]; ok {
+	if sabotage {
 		list = append(list, check{"sabotage", func(*env) (string, error) {
 			return "", fmt.Errorf("failed on purpose (vmtest.sabotage is on the kernel command line)")
 		}})
@@ -95,6 +98,25 @@ type check struct {
 // env locates the binaries the checks run.
 type env struct {
 	zmtpdump, gozmq string
+	init            bool // the virtual machine's /init (PID 1)
+	sabotage        bool // vmtest.sabotage: the ipc checks want something false
+}
+
+// selected returns the checks named in the comma-separated list, or all
+// when it is empty (a run outside the virtual machine, $VMTEST_CHECKS).
+func selected(names string) []check {
+	if names == "" {
+		return checks
+	}
+	var out []check
+	for _, c := range checks {
+		for _, n := range strings.Split(names, ",") {
+			if n == c.name {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // reporter writes result lines; it is safe for the watchdog to race the
