@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"slices"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -30,26 +30,21 @@ type running struct {
 	statsFile string   // zmtpdump's --stats-file, or ""
 }
 
-// startCapturer starts c with the filter and waits until it listens. A
-// zmtpdump writes its exit statistics to a file on tmpfs (--stats-file),
-// unless they end its JSON output file.
-func startCapturer(b *bins, c capturer, filter string) (*running, error) {
-	path, args := c.args(b, filter)
+// startCapturer starts c selecting t and waits until it listens (with
+// --ipc too, zmtpdump says "listening on ipc:// at PATH ..."). A zmtpdump
+// writes its exit statistics to a file on tmpfs (--stats-file), unless
+// they end its JSON output file.
+func startCapturer(b *bins, c capturer, t target) (*running, error) {
 	r := &running{}
-	if c.kind == zmtpdumpKind {
-		extra := b.zargs
-		if !c.jsonOut {
-			f, err := os.CreateTemp(b.tmpfs, "zmtpdump-bench-*.stats.json")
-			if err != nil {
-				return nil, err
-			}
-			f.Close()
-			r.statsFile = f.Name()
-			extra = append(slices.Clip(extra), "--stats-file", r.statsFile)
+	if c.kind == zmtpdumpKind && !c.jsonOut {
+		f, err := os.CreateTemp(b.tmpfs, "zmtpdump-bench-*.stats.json")
+		if err != nil {
+			return nil, err
 		}
-		// The filter stays last.
-		args = append(append(args[:len(args)-1:len(args)-1], extra...), filter)
+		f.Close()
+		r.statsFile = f.Name()
 	}
+	path, args := c.command(b, t, r.statsFile)
 	cmd := exec.Command(path, args...)
 	if c.jsonOut {
 		f, err := os.CreateTemp(b.tmpfs, "zmtpdump-bench-*.json")
@@ -140,7 +135,8 @@ func (p *peerProc) wait() (peerReport, time.Duration, error) {
 
 // flow is one receiver and its sender.
 type flow struct {
-	port      int
+	port      int    // tcp
+	path      string // ipc: the receiver's socket
 	count     int
 	size      int
 	conns     int
@@ -149,15 +145,45 @@ type flow struct {
 	recv, snd *peerProc
 }
 
-// idleCost runs capturer c with no traffic for a second and returns its CPU
-// time: what starting (loading and verifying the BPF program, compiling the
-// filter), idling and stopping cost.
-func idleCost(b *bins, c capturer) (time.Duration, error) {
-	port, err := livetest.FreePort()
-	if err != nil {
-		return 0, err
+// endpoint is the receiver's endpoint: tcp://127.0.0.1:P or ipc://PATH.
+func (f *flow) endpoint() string {
+	if f.path != "" {
+		return "ipc://" + f.path
 	}
-	r, err := startCapturer(b, c, fmt.Sprintf("port %d", port))
+	return fmt.Sprintf("tcp://127.0.0.1:%d", f.port)
+}
+
+// listening says whether the receiver listens: on 127.0.0.1:P, or on its
+// ipc socket (bound and listening, as /proc/net/unix lists it; no
+// connection is made, which the capture would see).
+func (f *flow) listening() bool {
+	if f.path != "" {
+		return ipcListening(f.path)
+	}
+	return listening(f.port)
+}
+
+// idleCost runs capturer c with no traffic for a second and returns its CPU
+// time: what starting (loading and verifying the BPF programs, compiling
+// the filter), idling and stopping cost. On ipc it selects a socket path
+// that nothing binds (the tracepoints run on every write all the same).
+func idleCost(b *bins, c capturer, tr transport) (time.Duration, error) {
+	var t target
+	if tr == ipcTransport {
+		dir, err := os.MkdirTemp("", "zmtpdump-bench-ipc-")
+		if err != nil {
+			return 0, err
+		}
+		defer os.RemoveAll(dir)
+		t.path = filepath.Join(dir, "bench-idle.ipc")
+	} else {
+		port, err := livetest.FreePort()
+		if err != nil {
+			return 0, err
+		}
+		t.port = port
+	}
+	r, err := startCapturer(b, c, t)
 	if err != nil {
 		return 0, err
 	}
@@ -179,25 +205,54 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 		matched = &flow{count: w.side.count, size: w.size, conns: 1, rate: w.side.rate, wait: w.wait}
 		flows = append(flows, matched)
 	}
-	for _, f := range flows {
-		if f.port, err = livetest.FreePort(); err != nil {
+	if w.transport == ipcTransport {
+		// A fresh directory per run, removed after: bench-0.ipc is the
+		// measured flow's, bench-1.ipc the side flow's.
+		dir, err := os.MkdirTemp("", "zmtpdump-bench-ipc-")
+		if err != nil {
 			return res, err
 		}
+		defer os.RemoveAll(dir)
+		for i, f := range flows {
+			f.path = filepath.Join(dir, fmt.Sprintf("bench-%d.ipc", i))
+		}
+	} else {
+		for _, f := range flows {
+			if f.port, err = livetest.FreePort(); err != nil {
+				return res, err
+			}
+		}
 	}
-	filter := fmt.Sprintf("port %d", matched.port)
+	t := target{port: matched.port, path: matched.path}
 
 	var capt *running
-	if c.kind != noCapture {
-		if capt, err = startCapturer(b, c, filter); err != nil {
+	defer func() {
+		if capt != nil {
+			capt.cleanup()
+		}
+	}()
+	var host0 time.Duration
+	// begin starts the capturer and takes the host's busy time.
+	begin := func() error {
+		if c.kind != noCapture {
+			var err error
+			if capt, err = startCapturer(b, c, t); err != nil {
+				return err
+			}
+		}
+		var err error
+		host0, err = hostBusy()
+		return err
+	}
+	// On TCP the capture starts first. --ipc resolves its paths when it
+	// starts (and every second after): there the receivers bind first,
+	// so that the capture selects their sockets from the first message.
+	if w.transport == tcpTransport {
+		if err := begin(); err != nil {
 			return res, err
 		}
-		defer capt.cleanup()
 	}
 
-	host0, err := hostBusy()
-	if err != nil {
-		return res, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	// On an early return, end the peers already started.
@@ -213,22 +268,27 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 	}()
 	timeout := peerTimeout.String()
 	for _, f := range flows {
-		if f.recv, err = startPeer(ctx, b, "-type", "pull", "-bind", fmt.Sprintf("tcp://127.0.0.1:%d", f.port),
+		if f.recv, err = startPeer(ctx, b, "-type", "pull", "-bind", f.endpoint(),
 			"-count", fmt.Sprint(f.count), "-report", "-timeout", timeout); err != nil {
 			return res, err
 		}
 	}
 	for _, f := range flows {
 		deadline := time.Now().Add(listenTimeout)
-		for !listening(f.port) {
+		for !f.listening() {
 			if time.Now().After(deadline) {
-				return res, fmt.Errorf("receiver on port %d did not listen within %v\n%s", f.port, listenTimeout, f.recv.stderr.String())
+				return res, fmt.Errorf("receiver at %s did not listen within %v\n%s", f.endpoint(), listenTimeout, f.recv.stderr.String())
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	if w.transport == ipcTransport {
+		if err := begin(); err != nil {
+			return res, err
+		}
+	}
 	for _, f := range flows {
-		args := []string{"-type", "push", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d", f.port),
+		args := []string{"-type", "push", "-connect", f.endpoint(),
 			"-count", fmt.Sprint(f.count), "-size", fmt.Sprint(f.size), "-connections", fmt.Sprint(f.conns),
 			"-wait", f.wait.String(), "-report", "-timeout", timeout, "-linger", timeout}
 		if f.rate > 0 {
@@ -290,35 +350,8 @@ func runCell(b *bins, w workload, c capturer) (res result, err error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", c.name, err)
 	}
-	st := zmtpdumpStats(zs)
-	res.drops, res.packets = st.drops, st.captured
-	switch {
-	case st.ring >= 0 && st.captured >= 0:
-		// Kernel-side framing counts what it wrote.
-		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
-		res.ring = st.ring + st.captured*ringHeader
-	case st.bytes >= 0 && st.captured >= 0:
-		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
-		res.ring = st.bytes + st.captured*ringRecordOverhead
-	}
-	if st.gaps > 0 {
-		res.problems = append(res.problems, fmt.Sprintf("%d gaps", st.gaps))
-	}
-	if c.jsonOut {
-		res.decoded = jc.messages
-		if jc.errors > 0 {
-			res.problems = append(res.problems, fmt.Sprintf("%d error events", jc.errors))
-		}
-		return res, nil
-	}
-	switch {
-	case st.messages > 0:
-		// The exit statistics' own count (with counting in the kernel,
-		// -q's messages are counted there and never decoded one by one).
-		res.decoded = st.messages
-	case st.events >= 0 && st.conns >= 0:
-		// Two greetings and two READY commands per NULL PUSH/PULL connection.
-		res.decoded = st.events - 4*st.conns
+	if err := res.addZmtpdump(zmtpdumpStats(zs), jc, c.jsonOut, w.transport == ipcTransport); err != nil {
+		return res, fmt.Errorf("%s: %w", c.name, err)
 	}
 	return res, nil
 }

@@ -41,7 +41,7 @@ func main() {
 	flag.BoolVar(&o.quick, "quick", false, "a tenth of the messages and one run per cell")
 	flag.IntVar(&o.reps, "reps", 0, "runs per cell, the median shown (default 3; 1 with -quick)")
 	flag.StringVar(&o.out, "o", "", "also write the report (markdown) to this file")
-	flag.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run: small, large, conns, unrelated (default all)")
+	flag.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run: small, large, conns, unrelated, ipc, ipc-unrelated (default all)")
 	flag.StringVar(&o.capturers, "capturers", "", "comma-separated capturers: tcpdump, zmtpdump-w, zmtpdump-wq, zmtpdump-ws, zmtpdump-json, zmtpdump-json-null, zmtpdump-text, zmtpdump-q, zmtpdump-q-metrics (default all; none always runs)")
 	flag.StringVar(&o.goCmd, "go", "go", "the go command that builds zmtpdump and zmqpeer")
 	flag.StringVar(&o.zmtpdump, "zmtpdump", "", "use this zmtpdump binary instead of building ./cmd/zmtpdump")
@@ -103,20 +103,21 @@ func run(o *options) error {
 			// them always runs first (or right after the same one).
 			for k := range cs {
 				c := cs[(k+i)%len(cs)]
-				if c.skip != "" {
+				if c.skipFor(w) != "" {
 					continue
 				}
-				if wi == 0 && c.kind != noCapture {
+				if firstOfTransport(ws, wi) && c.kind != noCapture {
 					// The idle cost, once a rep, among the cells
-					// (the same host's state as theirs): ns/msg takes
-					// the median off and calls what is within the
-					// runs' spread noise.
+					// (the same host's state as theirs), on the
+					// first workload of each transport (--ipc loads
+					// other programs): ns/msg takes the median off and
+					// calls what is within the runs' spread noise.
 					waitQuietHost(quietMax)
-					cpu, err := idleCost(b, c)
+					cpu, err := idleCost(b, c, w.transport)
 					if err != nil {
-						return fmt.Errorf("%s with no traffic: %w", c.name, err)
+						return fmt.Errorf("%s with no traffic on %s: %w", c.name, w.transport, err)
 					}
-					rep.setIdle(c, cpu)
+					rep.setIdle(c, w.transport, cpu)
 				}
 				quiet := waitQuietHost(quietMax)
 				if !quiet {
@@ -137,9 +138,11 @@ func run(o *options) error {
 			}
 		}
 	}
-	for _, c := range cs[1:] {
-		if idle, ok := rep.idleMedian(c); ok {
-			rep.idle = append(rep.idle, fmt.Sprintf("%s %.2f s", c.name, idle.Seconds()))
+	for _, tr := range []transport{tcpTransport, ipcTransport} {
+		for _, c := range cs[1:] {
+			if idle, ok := rep.idleMedian(c, tr); ok {
+				rep.idle = append(rep.idle, fmt.Sprintf("%s %.2f s", idleName(c, tr), idle.Seconds()))
+			}
 		}
 	}
 	rep.elapsed = time.Since(start)
@@ -149,6 +152,17 @@ func run(o *options) error {
 		return os.WriteFile(o.out, []byte(text), 0o644)
 	}
 	return nil
+}
+
+// firstOfTransport says whether ws[wi] is the first workload of its
+// transport: its reps measure the capturers' idle cost on that transport.
+func firstOfTransport(ws []workload, wi int) bool {
+	for _, w := range ws[:wi] {
+		if w.transport == ws[wi].transport {
+			return false
+		}
+	}
+	return true
 }
 
 // quietMax is how long a run waits for other work on the host to end.

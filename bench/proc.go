@@ -136,6 +136,32 @@ func listening(port int) bool {
 	return false
 }
 
+// ipcListening says whether a Unix stream socket listens at path, as
+// /proc/net/unix lists it (this network namespace's). Looking makes no
+// connection, which a capture of the path would see.
+func ipcListening(path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	return unixListening(string(b), path)
+}
+
+// unixListening says whether the /proc/net/unix table lists a listening
+// stream socket bound at path. Its columns: Num RefCount Protocol Flags
+// Type St Inode Path; Flags has __SO_ACCEPTCON (00010000) once listen(2)
+// was called, Type 0001 is SOCK_STREAM. A path with a space or newline
+// is not matched.
+func unixListening(table, path string) bool {
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) == 8 && f[7] == path && f[4] == "0001" && f[3] == "00010000" {
+			return true
+		}
+	}
+	return false
+}
+
 // machine describes this machine for the report.
 func machine() string {
 	model := "unknown CPU"

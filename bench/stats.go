@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -53,6 +54,11 @@ type capStats struct {
 	lost     int64 // zmtpdump: bytes lost in gaps
 	skipped  int64 // zmtpdump: bytes not captured (left out by kernel framing)
 	ring     int64 // zmtpdump: bytes through the ring buffer (kernel framing on)
+	// zmtpdump with --ipc (ipc true): records of Unix socket sends, those
+	// dropped with the ring full, bytes of sends beyond what records hold,
+	// sends the kernel did not trace.
+	ipc                                    bool
+	ipcRecords, ipcLost, ipcCut, ipcMissed int64
 }
 
 // tcpdump's exit statistics (its text: tcpdump has no other).
@@ -97,7 +103,64 @@ func zmtpdumpStats(z livetest.Stats) capStats {
 	if z.KernelFraming {
 		st.ring = int64(z.RingBytes)
 	}
+	if z.IPC {
+		st.ipc = true
+		st.ipcRecords, st.ipcLost, st.ipcCut, st.ipcMissed = int64(z.IPCRecords), int64(z.IPCLost), int64(z.IPCCut), int64(z.IPCMissed)
+	}
 	return st
+}
+
+// addZmtpdump fills in res from a zmtpdump's exit statistics (and, with
+// jsonOut, the events counted in its JSON output). On an ipc workload
+// (ipc) the drops and packets are the ipc ring's records ("ipc_lost" and
+// "ipc_records") and decoded is the statistics' "messages"; there are no
+// ring-buffer figures, and statistics without the ipc keys are an error.
+func (res *result) addZmtpdump(st capStats, jc jsonCounts, jsonOut, ipc bool) error {
+	if ipc && !st.ipc {
+		return fmt.Errorf("exit statistics without the ipc keys (ipc_records...): --ipc did not run")
+	}
+	if st.gaps > 0 {
+		res.problems = append(res.problems, fmt.Sprintf("%d gaps", st.gaps))
+	}
+	if jsonOut && jc.errors > 0 {
+		res.problems = append(res.problems, fmt.Sprintf("%d error events", jc.errors))
+	}
+	if ipc {
+		res.drops, res.packets = st.drops+st.ipcLost, st.ipcRecords
+		if st.ipcCut > 0 {
+			res.problems = append(res.problems, fmt.Sprintf("%d bytes of sends cut", st.ipcCut))
+		}
+		if st.ipcMissed > 0 {
+			res.problems = append(res.problems, fmt.Sprintf("%d sends not traced", st.ipcMissed))
+		}
+		res.decoded = st.messages
+		if jsonOut {
+			res.decoded = jc.messages
+		}
+		return nil
+	}
+	res.drops, res.packets = st.drops, st.captured
+	switch {
+	case st.ring >= 0 && st.captured >= 0:
+		// Kernel-side framing counts what it wrote.
+		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
+		res.ring = st.ring + st.captured*ringHeader
+	case st.bytes >= 0 && st.captured >= 0:
+		res.payload = st.bytes + max(st.skipped, 0) + max(st.lost, 0)
+		res.ring = st.bytes + st.captured*ringRecordOverhead
+	}
+	switch {
+	case jsonOut:
+		res.decoded = jc.messages
+	case st.messages > 0:
+		// The exit statistics' own count (with counting in the kernel,
+		// -q's messages are counted there and never decoded one by one).
+		res.decoded = st.messages
+	case st.events >= 0 && st.conns >= 0:
+		// Two greetings and two READY commands per NULL PUSH/PULL connection.
+		res.decoded = st.events - 4*st.conns
+	}
+	return nil
 }
 
 // jsonCounts are the events of interest in zmtpdump's JSON Lines output.

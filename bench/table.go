@@ -13,7 +13,7 @@ type report struct {
 	load              string // load average before the runs
 	zargs             string
 	idle              []string                   // capturer CPU with no traffic
-	idleCPU           map[string][]time.Duration // by capturer name: each idle run's CPU
+	idleCPU           map[string][]time.Duration // by idleName: each idle run's CPU
 	noisy             int                        // runs that started on a busy host
 	reps              int
 	quick             bool
@@ -25,18 +25,28 @@ type report struct {
 
 func cellKey(w workload, c capturer) string { return w.name + "/" + c.name }
 
+// idleName names capturer c's idle runs on transport tr: its name on TCP,
+// "NAME on ipc" with --ipc.
+func idleName(c capturer, tr transport) string {
+	if tr == ipcTransport {
+		return c.name + " on ipc"
+	}
+	return c.name
+}
+
 // setIdle adds a run of the CPU capturer c took with no traffic (start,
-// 1 s idle, SIGINT), one a rep: nsPerMsg takes their median off.
-func (r *report) setIdle(c capturer, cpu time.Duration) {
+// 1 s idle, SIGINT) on transport tr, one a rep: nsPerMsg takes their
+// median off.
+func (r *report) setIdle(c capturer, tr transport, cpu time.Duration) {
 	if r.idleCPU == nil {
 		r.idleCPU = map[string][]time.Duration{}
 	}
-	r.idleCPU[c.name] = append(r.idleCPU[c.name], cpu)
+	r.idleCPU[idleName(c, tr)] = append(r.idleCPU[idleName(c, tr)], cpu)
 }
 
-// idleMedian is the median of c's idle runs (false: none).
-func (r *report) idleMedian(c capturer) (time.Duration, bool) {
-	xs := r.idleCPU[c.name]
+// idleMedian is the median of c's idle runs on tr (false: none).
+func (r *report) idleMedian(c capturer, tr transport) (time.Duration, bool) {
+	xs := r.idleCPU[idleName(c, tr)]
 	return median(xs), len(xs) > 0
 }
 
@@ -58,16 +68,17 @@ func (p perMsg) String() string {
 }
 
 // nsPerMsg is the capturer's marginal CPU per message of a cell: its CPU
-// less the median of its CPU with no traffic, over the messages the
+// less the median of its CPU with no traffic (on the workload's
+// transport), over the messages the
 // receivers got, never below 0. It is not known (false) without an idle
 // figure, for the workloads whose measured flow the filter does not match,
 // or when nothing was sent.
 func (r *report) nsPerMsg(w workload, c capturer, s cell) (perMsg, bool) {
-	idle, ok := r.idleMedian(c)
+	idle, ok := r.idleMedian(c, w.transport)
 	if !ok || c.kind == noCapture || w.side != nil || s.n == 0 || s.sent <= 0 {
 		return perMsg{}, false
 	}
-	xs := r.idleCPU[c.name]
+	xs := r.idleCPU[idleName(c, w.transport)]
 	noise := float64((slices.Max(xs) - slices.Min(xs)).Nanoseconds()) / 2 / float64(s.sent)
 	ns := float64((s.capCPU - idle).Nanoseconds()) / float64(s.sent)
 	p := perMsg{ns: max(ns, 0), noise: noise}
@@ -195,8 +206,8 @@ func (r *report) markdown() string {
 		base, _ := r.summary(w, r.caps[0])
 		for _, c := range r.caps {
 			name := fmt.Sprintf("%s (%s)", w.name, w.desc)
-			if c.skip != "" {
-				fmt.Fprintf(&b, "| %s | %s | skipped: %s | | | | | | | | |\n", name, c.label(), c.skip)
+			if skip := c.skipFor(w); skip != "" {
+				fmt.Fprintf(&b, "| %s | %s | skipped: %s | | | | | | | | |\n", name, c.label(), skip)
 				continue
 			}
 			s, ok := r.summary(w, c)
@@ -249,7 +260,7 @@ func (r *report) ringFigures(b *strings.Builder) {
 			continue
 		}
 		for _, c := range r.caps {
-			if c.kind != zmtpdumpKind || c.skip != "" {
+			if c.kind != zmtpdumpKind || c.skipFor(w) != "" {
 				continue
 			}
 			if s, ok := r.summary(w, c); ok && s.haveRing && s.payload > 0 {
@@ -270,7 +281,7 @@ func (r *report) ringFigure() (pct float64, label string, best cell, ok bool) {
 			continue
 		}
 		for _, c := range r.caps {
-			if c.kind != zmtpdumpKind || c.skip != "" || c.name == "zmtpdump-w" || c.name == "zmtpdump-wq" {
+			if c.kind != zmtpdumpKind || c.skipFor(w) != "" || c.name == "zmtpdump-w" || c.name == "zmtpdump-wq" {
 				continue
 			}
 			s, found := r.summary(w, c)
@@ -308,7 +319,7 @@ func (r *report) targets(b *strings.Builder) {
 	checked := 0
 	for _, w := range r.ws {
 		for _, c := range r.caps {
-			if c.kind != zmtpdumpKind || c.skip != "" {
+			if c.kind != zmtpdumpKind || c.skipFor(w) != "" {
 				continue
 			}
 			s, ok := r.summary(w, c)
@@ -392,6 +403,9 @@ func (r *report) targets(b *strings.Builder) {
 	r.costTargets(b, byName, verdict)
 
 	// Unrelated traffic: 99% of the throughput, userspace CPU near zero.
+	// On ipc the tracepoints run in the application's every write: what
+	// they cost it shows in its rate and in its CPU against no capture,
+	// given per message of the unselected flow.
 	for _, w := range r.ws {
 		if w.side == nil {
 			continue
@@ -400,7 +414,7 @@ func (r *report) targets(b *strings.Builder) {
 		var parts []string
 		all := true
 		for _, c := range r.caps {
-			if c.kind != zmtpdumpKind || c.skip != "" {
+			if c.kind != zmtpdumpKind || c.skipFor(w) != "" {
 				continue
 			}
 			s, ok := r.summary(w, c)
@@ -410,11 +424,20 @@ func (r *report) targets(b *strings.Builder) {
 			ratio := s.appRate / base.appRate
 			met := ratio >= 0.99 && s.capCPU <= 100*time.Millisecond
 			all = all && met
-			parts = append(parts, fmt.Sprintf("%s %.1f%%, %.2f s CPU", c.name, 100*ratio, s.capCPU.Seconds()))
+			part := fmt.Sprintf("%s %.1f%%, %.2f s CPU", c.name, 100*ratio, s.capCPU.Seconds())
+			if w.transport == ipcTransport && w.count > 0 {
+				part += fmt.Sprintf(", app CPU %+.0f ns/msg", float64((s.appCPU-base.appCPU).Nanoseconds())/float64(w.count))
+			}
+			parts = append(parts, part)
 		}
-		if len(parts) > 0 {
-			fmt.Fprintf(b, "- Unrelated traffic (app ≥ 99%%, zmtpdump CPU ≤ 0.1 s): %s: %s.\n", verdict(all), strings.Join(parts, "; "))
+		if len(parts) == 0 {
+			continue
 		}
+		head := "Unrelated traffic (app ≥ 99%, zmtpdump CPU ≤ 0.1 s)"
+		if w.transport == ipcTransport {
+			head = fmt.Sprintf("Unrelated Unix sockets (%s: app ≥ 99%%, zmtpdump CPU ≤ 0.1 s; app CPU against no capture, per message of the unselected socket)", w.name)
+		}
+		fmt.Fprintf(b, "- %s: %s: %s.\n", head, verdict(all), strings.Join(parts, "; "))
 	}
 
 	// Large bodies: ring bytes at most 1% of the payload with --snap 64.

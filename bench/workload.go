@@ -17,9 +17,36 @@ type workload struct {
 	count, size, conns int
 	// wait is how long the sender lets its connections come up.
 	wait time.Duration
-	// side, if set, is a small flow that the filter matches; the measured
-	// flow is then on a port the filter does not match.
+	// side, if set, is a small flow that the capture selects; the
+	// measured flow is then on a port (ipc: a socket) it does not select.
 	side *sideFlow
+	// transport is how the peers connect, and so how the capture selects
+	// the matched flow.
+	transport transport
+}
+
+// transport is how a workload's peers connect.
+type transport int
+
+const (
+	// tcp://127.0.0.1:P, captured on lo with the filter "port P".
+	tcpTransport transport = iota
+	// ipc://DIR/bench-N.ipc, captured with --ipc DIR/bench-N.ipc.
+	ipcTransport
+)
+
+func (t transport) String() string {
+	if t == ipcTransport {
+		return "ipc"
+	}
+	return "tcp"
+}
+
+// target is what a capture selects: the matched flow's TCP port on lo, or
+// (path set) its ipc socket's path.
+type target struct {
+	port int
+	path string
 }
 
 // sideFlow is a small paced flow beside the measured one.
@@ -40,6 +67,11 @@ func workloads(div int) []workload {
 		{name: "unrelated", desc: fmt.Sprintf("%s × 64 B unmatched + %s matched", thousands(2_000_000/div), thousands(1_500/div)),
 			count: 2_000_000 / div, size: 64, conns: 1, wait: 200 * time.Millisecond,
 			side: &sideFlow{count: 1_500 / div, rate: 1_000}},
+		{name: "ipc", desc: fmt.Sprintf("%s × 64 B over ipc://", thousands(2_000_000/div)),
+			count: 2_000_000 / div, size: 64, conns: 1, wait: 200 * time.Millisecond, transport: ipcTransport},
+		{name: "ipc-unrelated", desc: fmt.Sprintf("%s × 64 B over an unselected ipc:// + %s matched", thousands(2_000_000/div), thousands(1_500/div)),
+			count: 2_000_000 / div, size: 64, conns: 1, wait: 200 * time.Millisecond, transport: ipcTransport,
+			side: &sideFlow{count: 1_500 / div, rate: 1_000}},
 	}
 }
 
@@ -56,46 +88,45 @@ const (
 type capturer struct {
 	name string
 	kind capturerKind
-	// args returns the command line for the filter expression.
-	args func(b *bins, filter string) (path string, args []string)
+	// flags returns the capturer's own flags, those after what selects
+	// the traffic (-i lo, or --ipc PATH), for one run.
+	flags func() []string
 	// jsonOut sends stdout to a file on tmpfs whose message events are
 	// counted; otherwise stdout goes to /dev/null.
 	jsonOut bool
 	// skip, if set, says why this capturer cannot run here.
 	skip string
+	// noIPC, if set, says why this capturer does not run on ipc
+	// workloads.
+	noIPC string
 	// optional capturers run only when -capturers names them.
 	optional bool
 }
 
+// fixed returns flags that are the same for every run.
+func fixed(flags ...string) func() []string {
+	return func() []string { return flags }
+}
+
+// Why the tcpdump and -w cells are left out of ipc workloads.
+const (
+	noTCPDump = "tcpdump sees no Unix sockets"
+	noWrite   = "the -w cells are measured against tcpdump, which sees no Unix sockets"
+)
+
 func capturers(b *bins) []capturer {
 	cs := []capturer{
 		{name: "none", kind: noCapture},
-		{name: "tcpdump", kind: tcpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.tcpdump, []string{"-i", "lo", "-n", "-w", "/dev/null", f}
-		}},
-		{name: "zmtpdump-w", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "-w", "/dev/null", f}
-		}},
-		{name: "zmtpdump-wq", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "-q", "-w", "/dev/null", f}
-		}},
-		{name: "zmtpdump-ws", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "-s", "64", "-w", "/dev/null", f}
-		}},
-		{name: "zmtpdump-json", kind: zmtpdumpKind, jsonOut: true, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "--json", f}
-		}},
-		{name: "zmtpdump-json-null", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "--json", f}
-		}},
-		{name: "zmtpdump-text", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", f}
-		}},
-		{name: "zmtpdump-q", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "-q", f}
-		}},
-		{name: "zmtpdump-q-metrics", kind: zmtpdumpKind, args: func(b *bins, f string) (string, []string) {
-			return b.zmtpdump, []string{"-i", "lo", "-q", "--metrics", metricsAddr(), f}
+		{name: "tcpdump", kind: tcpdumpKind, flags: fixed("-n", "-w", "/dev/null"), noIPC: noTCPDump},
+		{name: "zmtpdump-w", kind: zmtpdumpKind, flags: fixed("-w", "/dev/null"), noIPC: noWrite},
+		{name: "zmtpdump-wq", kind: zmtpdumpKind, flags: fixed("-q", "-w", "/dev/null"), noIPC: noWrite},
+		{name: "zmtpdump-ws", kind: zmtpdumpKind, flags: fixed("-s", "64", "-w", "/dev/null"), noIPC: noWrite},
+		{name: "zmtpdump-json", kind: zmtpdumpKind, jsonOut: true, flags: fixed("--json")},
+		{name: "zmtpdump-json-null", kind: zmtpdumpKind, flags: fixed("--json")},
+		{name: "zmtpdump-text", kind: zmtpdumpKind, flags: fixed()},
+		{name: "zmtpdump-q", kind: zmtpdumpKind, flags: fixed("-q")},
+		{name: "zmtpdump-q-metrics", kind: zmtpdumpKind, flags: func() []string {
+			return []string{"-q", "--metrics", metricsAddr()}
 		}},
 	}
 	for i := range cs {
@@ -109,6 +140,38 @@ func capturers(b *bins) []capturer {
 		}
 	}
 	return cs
+}
+
+// skipFor says why c does not run on workload w ("": it does).
+func (c capturer) skipFor(w workload) string {
+	if c.skip == "" && w.transport == ipcTransport {
+		return c.noIPC
+	}
+	return c.skip
+}
+
+// command returns c's command line for a run that selects t: -i lo and
+// the filter "port P" last, or --ipc PATH (zmtpdump only: tcpdump sees no
+// Unix sockets). A zmtpdump also gets the extra arguments (-zargs) and,
+// when statsFile is set, --stats-file.
+func (c capturer) command(b *bins, t target, statsFile string) (string, []string) {
+	args := []string{"-i", "lo"}
+	if t.path != "" {
+		args = []string{"--ipc", t.path}
+	}
+	args = append(args, c.flags()...)
+	path := b.tcpdump
+	if c.kind == zmtpdumpKind {
+		path = b.zmtpdump
+		args = append(args, b.zargs...)
+		if statsFile != "" {
+			args = append(args, "--stats-file", statsFile)
+		}
+	}
+	if t.path == "" {
+		args = append(args, fmt.Sprintf("port %d", t.port))
+	}
+	return path, args
 }
 
 // metricsAddr returns 127.0.0.1:PORT, PORT free now, for one run's
