@@ -115,6 +115,8 @@ const (
 	IpcProgIpcExitAccept4  = "ipc_exit_accept4"
 	IpcProgIpcExitConnect  = "ipc_exit_connect"
 	IpcProgIpcExitSend     = "ipc_exit_send"
+	IpcVarIpcLastWakeupNs  = "ipc_last_wakeup_ns"
+	IpcVarIpcWakeupBytes   = "ipc_wakeup_bytes"
 )
 
 // LoadIpc returns the embedded CollectionSpec for Ipc.
@@ -191,6 +193,8 @@ type IpcMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type IpcVariableSpecs struct {
+	IpcLastWakeupNs *ebpf.VariableSpec `ebpf:"ipc_last_wakeup_ns"`
+	IpcWakeupBytes  *ebpf.VariableSpec `ebpf:"ipc_wakeup_bytes"`
 }
 
 // IpcObjects contains all objects after they have been loaded into the kernel.
@@ -244,6 +248,8 @@ func (m *IpcMaps) Close() error {
 //
 // It can be passed to LoadIpcObjects or ebpf.CollectionSpec.LoadAndAssign.
 type IpcVariables struct {
+	IpcLastWakeupNs *ebpf.Variable `ebpf:"ipc_last_wakeup_ns"`
+	IpcWakeupBytes  *ebpf.Variable `ebpf:"ipc_wakeup_bytes"`
 }
 
 // IpcPrograms contains all programs after they have been loaded into the kernel.

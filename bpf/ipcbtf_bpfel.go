@@ -69,13 +69,15 @@ type IpcBtfScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	IpcBtfMapCounters  = "counters"
-	IpcBtfMapEvents    = "events"
-	IpcBtfMapInofilter = "inofilter"
-	IpcBtfMapOffsets   = "offsets"
-	IpcBtfMapPaths     = "paths"
-	IpcBtfMapScratch   = "scratch"
-	IpcBtfProgIpcSend  = "ipc_send"
+	IpcBtfMapCounters        = "counters"
+	IpcBtfMapEvents          = "events"
+	IpcBtfMapInofilter       = "inofilter"
+	IpcBtfMapOffsets         = "offsets"
+	IpcBtfMapPaths           = "paths"
+	IpcBtfMapScratch         = "scratch"
+	IpcBtfProgIpcSend        = "ipc_send"
+	IpcBtfVarIpcLastWakeupNs = "ipc_last_wakeup_ns"
+	IpcBtfVarIpcWakeupBytes  = "ipc_wakeup_bytes"
 )
 
 // LoadIpcBtf returns the embedded CollectionSpec for IpcBtf.
@@ -139,6 +141,8 @@ type IpcBtfMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type IpcBtfVariableSpecs struct {
+	IpcLastWakeupNs *ebpf.VariableSpec `ebpf:"ipc_last_wakeup_ns"`
+	IpcWakeupBytes  *ebpf.VariableSpec `ebpf:"ipc_wakeup_bytes"`
 }
 
 // IpcBtfObjects contains all objects after they have been loaded into the kernel.
@@ -184,6 +188,8 @@ func (m *IpcBtfMaps) Close() error {
 //
 // It can be passed to LoadIpcBtfObjects or ebpf.CollectionSpec.LoadAndAssign.
 type IpcBtfVariables struct {
+	IpcLastWakeupNs *ebpf.Variable `ebpf:"ipc_last_wakeup_ns"`
+	IpcWakeupBytes  *ebpf.Variable `ebpf:"ipc_wakeup_bytes"`
 }
 
 // IpcBtfPrograms contains all programs after they have been loaded into the kernel.

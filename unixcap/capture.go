@@ -23,6 +23,14 @@ const DefaultRingSize = 16 << 20
 // connections looked for.
 const housekeeping = time.Second
 
+// minPoll and maxPoll bound how often a reader looks into the ring for
+// the records the kernel did not wake it for: every minPoll while records
+// come, each look that finds nothing doubling it up to maxPoll.
+const (
+	minPoll = 20 * time.Millisecond
+	maxPoll = time.Second
+)
+
 type state struct {
 	cfg      Config
 	mech     Mechanism
@@ -34,7 +42,8 @@ type state struct {
 	inMap    map[pathKey]string   // what the paths map holds
 	bits     [inoBits / 64]uint64 // what the inode filter holds
 	nextTick time.Time
-	netns    uint64 // ours, to read /proc/net/unix for
+	poll     time.Duration // see minPoll
+	netns    uint64        // ours, to read /proc/net/unix for
 	records  atomic.Uint64
 }
 
@@ -85,7 +94,7 @@ func open(cfg Config) (*Capture, error) {
 
 // openWith opens a capture with mechanism m.
 func openWith(cfg Config, m Mechanism) (_ *Capture, err error) {
-	st := &state{cfg: cfg, mech: m, t: newTracker(monoBase()), inMap: map[pathKey]string{}}
+	st := &state{cfg: cfg, mech: m, t: newTracker(monoBase()), inMap: map[pathKey]string{}, poll: minPoll}
 	c := &Capture{st: st}
 	defer func() {
 		if err != nil {
@@ -247,9 +256,22 @@ func (c *Capture) read(seg *segment.Segment, deadline time.Time) error {
 			st.tick(now)
 			continue
 		}
+		// The kernel wakes the reader for a record that finds the ring
+		// empty, at most once per 10 ms, or for a full sixteenth of it
+		// (ipc_wakeup_bytes); for the records in between it looks itself,
+		// every st.poll while records come, less and less often after.
 		wait := deadline
-		if st.nextTick.Before(wait) {
-			wait = st.nextTick
+		for _, t := range []time.Time{st.nextTick, now.Add(st.poll)} {
+			if t.Before(wait) {
+				wait = t
+			}
+		}
+		if wait.After(now) {
+			// The ring's wait (epoll) takes whole milliseconds, rounded
+			// down: a deadline less than one away would return at once,
+			// and again, until it passed (a spin after every burst). One
+			// more millisecond makes it end at or after it, never before.
+			wait = wait.Add(time.Millisecond)
 		}
 		st.rd.SetDeadline(wait)
 		err := st.rd.ReadInto(&st.rec)
@@ -257,6 +279,7 @@ func (c *Capture) read(seg *segment.Segment, deadline time.Time) error {
 			return os.ErrDeadlineExceeded // Wake
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			st.poll = min(2*st.poll, maxPoll)
 			if time.Now().Before(deadline) {
 				continue
 			}
@@ -265,6 +288,7 @@ func (c *Capture) read(seg *segment.Segment, deadline time.Time) error {
 		if err != nil {
 			return fmt.Errorf("ipc capture: %w", err)
 		}
+		st.poll = minPoll
 		r, data, err := decode(st.rec.RawSample)
 		if err != nil {
 			return err

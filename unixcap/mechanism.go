@@ -60,7 +60,8 @@ func (k *kobjs) close() error {
 	return err
 }
 
-// sizeMaps sets the per-CPU scratch and the ring to their sizes.
+// sizeMaps sets the per-CPU scratch and the ring to their sizes, and
+// when the kernel wakes the ring's reader.
 func sizeMaps(spec *ebpf.CollectionSpec, cfg Config) error {
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
@@ -68,6 +69,10 @@ func sizeMaps(spec *ebpf.CollectionSpec, cfg Config) error {
 	}
 	spec.Maps["scratch"].MaxEntries = uint32(ncpu)
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingSize)
+	// As the packet capture's: a sixteenth of the ring, at most 2 MiB.
+	if err := spec.Variables["ipc_wakeup_bytes"].Set(uint64(min(cfg.RingSize/16, 2<<20))); err != nil {
+		return fmt.Errorf("ipc capture: ipc_wakeup_bytes: %w", err)
+	}
 	return nil
 }
 
