@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zmtpdump/zmtpdump/internal/livetest"
+	"github.com/zmtpdump/zmtpdump/internal/skip"
 )
 
 // ipc:// (issue 18): libzmq peers over Unix stream sockets, captured with
@@ -433,8 +434,8 @@ func TestIPCRingOverflow(t *testing.T) {
 // TestIPCWritePcapng: -w with ipc and TCP in one run writes the ipc
 // streams as synthesized TCP over IPv6 on an interface "ipc" whose
 // description and comment, and the section's comment, say so; read back
-// with -r the file shows both ZMTP conversations, and tshark (when
-// installed) reads the ipc packets as TCP between fd7a:6970:6300:: addresses.
+// with -r the file shows both ZMTP conversations, and tshark (installed by
+// make deps; required with ZMTPDUMP_REQUIRE_E2E=1) reads the ipc packets as TCP between fd7a:6970:6300:: addresses.
 func TestIPCWritePcapng(t *testing.T) {
 	requireLive(t)
 	dir := t.TempDir()
@@ -464,6 +465,9 @@ func TestIPCWritePcapng(t *testing.T) {
 
 	tshark, err := exec.LookPath("tshark")
 	if err != nil {
+		if skip.Required() {
+			t.Fatalf("required by %s=1: tshark (make deps installs it) to check that Wireshark reads the file", skip.EnvRequire)
+		}
 		t.Log("tshark not installed: the file was checked with zmtpdump -r only")
 		return
 	}

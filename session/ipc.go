@@ -30,6 +30,10 @@ const (
 	// before it looks whether it is to stop (stop and last wake it
 	// sooner).
 	ipcWait = time.Second
+	// ipcDrainMax bounds the reading of what the ring holds once asked to
+	// stop: a sender that writes faster than the drain reads would keep
+	// it from ever finding the ring empty.
+	ipcDrainMax = 2 * time.Second
 	// ipcBatchLen is how many segments a batch holds, and ipcBatches how
 	// many batches there are (those in the loop's hands included): at
 	// most ipcBatches*ipcBatchLen records of at most 64 KiB are held.
@@ -164,6 +168,7 @@ func (f *ipcFeed) run() {
 	defer close(f.done)
 	var seg segment.Segment
 	draining, swept := false, false
+	var drainEnd time.Time
 	for {
 		var b *ipcBatch
 		select {
@@ -173,6 +178,20 @@ func (f *ipcFeed) run() {
 		}
 		b.n = 0
 		for b.n < len(b.segs) {
+			// Asked to stop? Looked at before every read: records that
+			// keep coming must not hide it.
+			if !draining {
+				select {
+				case <-f.quit:
+					draining, drainEnd = true, time.Now().Add(ipcDrainMax)
+				case <-f.kill:
+					return
+				default:
+				}
+			}
+			if draining && !time.Now().Before(drainEnd) {
+				break // a sender faster than the drain: cut here
+			}
 			deadline := time.Now().Add(ipcWait)
 			switch {
 			case draining:
@@ -191,13 +210,6 @@ func (f *ipcFeed) run() {
 				}
 				if b.n > 0 || draining {
 					break
-				}
-				select {
-				case <-f.quit:
-					draining = true
-				case <-f.kill:
-					return
-				default:
 				}
 				continue
 			}
@@ -218,8 +230,8 @@ func (f *ipcFeed) run() {
 		} else {
 			f.free <- b
 		}
-		if draining && b.n < len(b.segs) {
-			return // the ring is empty
+		if draining && (b.n < len(b.segs) || !time.Now().Before(drainEnd)) {
+			return // the ring is empty, or the drain's time is up
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,13 +67,16 @@ func (r *fakeRing) Stats() (loader.Stats, error)                       { return 
 func (r *fakeRing) CheckInterfaces() ([]loader.InterfaceChange, error) { return nil, nil }
 
 // gatedIPC is an ipc capture whose records come after a delay (after),
-// endlessly (endless), or only once ctx is done (late).
+// endlessly (endless), one per every at most (every), or only once ctx is
+// done (late).
 type gatedIPC struct {
 	mu      sync.Mutex
 	n       int // records left to give
 	after   time.Time
 	endless bool
+	every   time.Duration
 	late    context.Context
+	woken   atomic.Bool
 }
 
 func (g *gatedIPC) Read(seg *segment.Segment, deadline time.Time) error {
@@ -80,13 +84,14 @@ func (g *gatedIPC) Read(seg *segment.Segment, deadline time.Time) error {
 	ready := (g.n > 0 || g.endless) && time.Now().After(g.after) && (g.late == nil || g.late.Err() != nil)
 	if ready {
 		g.n--
+		g.after = time.Now().Add(g.every)
 		g.mu.Unlock()
 		*seg = segment.Segment{Ifindex: IPCIfindex, Payload: []byte("x")}
 		return nil
 	}
 	g.mu.Unlock()
 	time.Sleep(min(time.Until(deadline), 2*time.Millisecond))
-	if time.Now().Before(deadline) {
+	if time.Now().Before(deadline) && !g.woken.Swap(false) {
 		return g.Read(seg, deadline)
 	}
 	return os.ErrDeadlineExceeded
@@ -96,7 +101,7 @@ func (g *gatedIPC) Stats() unixcap.Stats { return unixcap.Stats{} }
 
 func (g *gatedIPC) Sweep() {}
 
-func (g *gatedIPC) Wake() {}
+func (g *gatedIPC) Wake() { g.woken.Store(true) }
 
 // nextWithin runs src.next on its own goroutine and returns what it
 // returned, failing the test if that took longer than d.
@@ -213,5 +218,40 @@ func TestLiveDrainAtInterrupt(t *testing.T) {
 	}
 	if got != n {
 		t.Errorf("%d segments before the end, want the %d the ring held", got, n)
+	}
+}
+
+// TestLiveStopsUnderTraffic: an interrupted capture ends while records
+// keep coming: a trickle (one each 20 ms: the feed must see that it is to
+// stop although a record comes before every wait ends) and a sender
+// faster than the drain (bounded by ipcDrainMax).
+func TestLiveStopsUnderTraffic(t *testing.T) {
+	for _, every := range []time.Duration{20 * time.Millisecond, 0} {
+		t.Run(every.String(), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			feed := newIPCFeed(ctx, &gatedIPC{endless: true, every: every}, nil)
+			feed.start()
+			defer feed.stop()
+			src := &liveSource{p: &Pipeline{}, ipc: feed, stderr: io.Discard, nextHousekeeping: time.Now().Add(time.Minute), rearm: true}
+			for range 3 {
+				if _, err := nextWithin(t, src, 10*time.Second); err != nil && !errors.Is(err, errIdle) {
+					t.Fatal(err)
+				}
+			}
+			cancel()
+			stopped := time.Now()
+			for {
+				_, err := nextWithin(t, src, 10*time.Second)
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil && !errors.Is(err, errIdle) {
+					t.Fatal(err)
+				}
+				if time.Since(stopped) > 20*time.Second {
+					t.Fatal("still reading 20 s after the interrupt")
+				}
+			}
+		})
 	}
 }
