@@ -2,8 +2,6 @@ package probe
 
 import (
 	"errors"
-	"os"
-	"strings"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -82,7 +80,7 @@ func Run() Report {
 		add("ipc:// capture ("+string(m)+")", nil)
 		r.IPC = string(m)
 	}
-	r.Lockdown = lockdown()
+	r.Lockdown = kernel.Lockdown()
 
 	switch {
 	case errors.Is(ring, kernel.ErrPermission):
@@ -133,19 +131,4 @@ func probeProcesses() error {
 		return err
 	}
 	return t.Close()
-}
-
-// lockdown returns the kernel lockdown mode, "" if it cannot be read.
-func lockdown() string {
-	b, err := os.ReadFile("/sys/kernel/security/lockdown")
-	if err != nil {
-		return ""
-	}
-	// The active mode is in brackets: "none [integrity] confidentiality".
-	s := string(b)
-	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
-	if i < 0 || j < i {
-		return ""
-	}
-	return s[i+1 : j]
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -131,21 +130,6 @@ func openWith(cfg Config, m Mechanism) (_ *Capture, err error) {
 	}
 	st.nextTick = time.Now().Add(housekeeping)
 	return c, nil
-}
-
-// lockdownMode returns the kernel lockdown mode ("none", "integrity",
-// "confidentiality"), "" when the kernel does not say.
-func lockdownMode() string {
-	b, err := os.ReadFile("/sys/kernel/security/lockdown")
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	i, j := strings.IndexByte(s, '['), strings.IndexByte(s, ']')
-	if i < 0 || j < i {
-		return ""
-	}
-	return s[i+1 : j]
 }
 
 // inoBits is the number of bits of the kernel's inode filter (INO_BITS).

@@ -137,7 +137,7 @@ func loadSyscalls(cfg Config) (*kobjs, error) {
 	}
 	var o bpf.IpcObjects
 	if err := spec.LoadAndAssign(&o, nil); err != nil {
-		if m := lockdownMode(); m == "confidentiality" {
+		if m := kernel.Lockdown(); m == "confidentiality" {
 			return nil, fmt.Errorf("ipc capture: kernel lockdown (%s) forbids the BPF reads of kernel memory it needs to resolve descriptors to sockets: %w", m, ErrUnavailable)
 		}
 		return nil, fmt.Errorf("ipc capture: load: %w", kernel.Explain(err))

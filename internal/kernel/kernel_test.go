@@ -49,3 +49,16 @@ func TestMonotonicBase(t *testing.T) {
 		t.Errorf("CLOCK_MONOTONIC was zero in the future: %v", base)
 	}
 }
+
+func TestActiveMode(t *testing.T) {
+	for in, want := range map[string]string{
+		"none [integrity] confidentiality\n": "integrity",
+		"[none] integrity confidentiality\n": "none",
+		"none integrity confidentiality\n":   "",
+		"]broken[":                           "",
+	} {
+		if got := activeMode(in); got != want {
+			t.Errorf("activeMode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
