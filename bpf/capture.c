@@ -154,6 +154,7 @@ struct record {
 #define REC_HDR_LEN __builtin_offsetof(struct record, data)
 
 #include "flowstate.h"
+#include "wakeup.h"
 
 // The TCX programs' framing walk reads frame headers from a window of the
 // payload loaded into the CPU's stage (see "The window" in framing.h):
@@ -192,12 +193,9 @@ struct stage {
 volatile const __u8 match_all_ports = 0; // 1: every TCP port matches
 volatile const __u32 l2_len = ETH_HLEN;  // link-layer header length
 volatile const __u32 loopback_ifindex = 1; // socket backend: lo's index
-// Wake the reader only once this many bytes wait in the ring, or for a
-// record that finds the ring empty (the reader idle) at most once per
-// WAKEUP_GAP_NS: under load it drains in batches instead of once per packet,
-// and a lone packet still reaches it at once. It polls for the rest.
+// Wake the reader only once this many bytes wait in the ring (see
+// ring_wakeup_flags).
 volatile const __u64 wakeup_bytes = 0;
-#define WAKEUP_GAP_NS 10000000ULL
 // When the last wakeup for an empty ring was asked (CLOCK_MONOTONIC).
 __u64 last_wakeup_ns = 0;
 // Kernel-side framing: 1 walks the ZMTP frames of the flows whose start it
@@ -363,17 +361,7 @@ int ship(struct __sk_buff *skb, struct stage *stage, struct event_hdr *h, __u32 
 		rec->hdr.frames = 0;
 		rec->hdr.messages = 0;
 	}
-	if (wakeup_bytes) {
-		__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
-		flags = BPF_RB_NO_WAKEUP;
-		if (avail + REC_HDR_LEN + n >= wakeup_bytes) {
-			flags = BPF_RB_FORCE_WAKEUP;
-		} else if (avail == 0 && h->ts_ns - last_wakeup_ns >= WAKEUP_GAP_NS) {
-			last_wakeup_ns = h->ts_ns;
-			flags = BPF_RB_FORCE_WAKEUP;
-		}
-	}
+	flags = ring_wakeup_flags(&events, &last_wakeup_ns, wakeup_bytes, h->ts_ns, REC_HDR_LEN + n);
 	if (bpf_ringbuf_output(&events, rec, REC_HDR_LEN + n, flags) < 0) {
 		count(CNT_RING_FULL);
 		if (lost)

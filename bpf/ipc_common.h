@@ -9,6 +9,8 @@
 #ifndef ZD_IPC_COMMON_H
 #define ZD_IPC_COMMON_H
 
+#include "wakeup.h"
+
 #define AF_UNIX 1
 #define SOCK_STREAM 1
 #define S_IFMT 00170000
@@ -185,42 +187,25 @@ static __always_inline struct scratch *get_scratch(void)
 	return bpf_map_lookup_elem(&scratch, &cpu);
 }
 
-// Wake the reader only once ipc_wakeup_bytes wait in the ring, or for a
-// record that finds the ring empty (the reader idle) at most once per
-// IPC_WAKEUP_GAP_NS: a steady trickle of sends wakes it some hundred
-// times a second, not once a send; it polls for the rest (as capture.c's
-// reader). Set by userspace before load; 0 wakes it for every record.
+// Wake the reader only once ipc_wakeup_bytes wait in the ring (see
+// ring_wakeup_flags): a steady trickle of sends wakes it some hundred
+// times a second, not once a send. Set by userspace before load.
 volatile const __u64 ipc_wakeup_bytes = 0;
-#define IPC_WAKEUP_GAP_NS 10000000ULL
 // When the last wakeup for an empty ring was asked (CLOCK_MONOTONIC).
 __u64 ipc_last_wakeup_ns = 0;
-
-// wakeup_flags returns the ring flags of a record of n bytes sent at ts.
-static __always_inline __u64 wakeup_flags(__u64 ts, __u64 n)
-{
-	__u64 avail;
-
-	if (!ipc_wakeup_bytes)
-		return 0;
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	if (avail + n >= ipc_wakeup_bytes)
-		return BPF_RB_FORCE_WAKEUP;
-	if (avail == 0 && ts - ipc_last_wakeup_ns >= IPC_WAKEUP_GAP_NS) {
-		ipc_last_wakeup_ns = ts;
-		return BPF_RB_FORCE_WAKEUP;
-	}
-	return BPF_RB_NO_WAKEUP;
-}
 
 // emit writes s's header and len data bytes to the ring.
 static __always_inline void emit(struct scratch *s, __u32 len)
 {
+	__u64 flags;
+
 	if (len > MAX_DATA)
 		return;
 	len &= (MAX_DATA << 1) - 1;
 	s->h.len = len;
 	s->h.lost = counter(CNT_LOST);
-	if (bpf_ringbuf_output(&events, s, sizeof(s->h) + len, wakeup_flags(s->h.ts_ns, sizeof(s->h) + len)) < 0) {
+	flags = ring_wakeup_flags(&events, &ipc_last_wakeup_ns, ipc_wakeup_bytes, s->h.ts_ns, sizeof(s->h) + len);
+	if (bpf_ringbuf_output(&events, s, sizeof(s->h) + len, flags) < 0) {
 		count(CNT_LOST, 1);
 		return;
 	}
